@@ -1,0 +1,327 @@
+//! Typed errors of ring setup, `io_uring_enter` and `io_uring_register`.
+//!
+//! Every errno these system calls document maps to a named variant, with the situation that
+//! produces it in its doc comment (the same names as Zig's `IoUring` where Zig has one).
+//! Anything else is kept, not lost, in an `Unexpected` variant. Every error converts into
+//! [`std::io::Error`] with the original errno, so `?` works in functions returning
+//! `io::Result`.
+
+use core::fmt;
+use rustix::io::Errno;
+
+macro_rules! errno_error {
+    (
+        $(#[$meta:meta])*
+        pub enum $name:ident {
+            $( $(#[$vmeta:meta])* $variant:ident = $errno:ident, $msg:literal; )*
+        }
+        extra { $( $(#[$xmeta:meta])* $xvariant:ident $( ( $xty:ty ) )? => $xmsg:literal; )* }
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        #[non_exhaustive]
+        pub enum $name {
+            $( $(#[$vmeta])* $variant, )*
+            $( $(#[$xmeta])* $xvariant $( ( $xty ) )?, )*
+            /// An errno this call does not document; kept so that nothing is lost.
+            Unexpected(Errno),
+        }
+
+        impl $name {
+            /// Maps an errno returned by the system call to its named variant.
+            pub fn from_errno(errno: Errno) -> Self {
+                $( if errno == Errno::$errno { return Self::$variant; } )*
+                Self::Unexpected(errno)
+            }
+
+            /// The errno behind this error, when it came from the kernel.
+            pub fn errno(&self) -> Option<Errno> {
+                match *self {
+                    $( Self::$variant => Some(Errno::$errno), )*
+                    Self::Unexpected(e) => Some(e),
+                    #[allow(unreachable_patterns)]
+                    _ => None,
+                }
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                match self {
+                    $( Self::$variant => f.write_str($msg), )*
+                    $( errno_error!(@pat $xvariant $( $xty )?) => f.write_str($xmsg), )*
+                    Self::Unexpected(e) => write!(f, "unexpected errno: {e}"),
+                }
+            }
+        }
+
+        impl std::error::Error for $name {}
+
+        impl From<$name> for std::io::Error {
+            fn from(e: $name) -> Self {
+                match e.errno() {
+                    Some(errno) => std::io::Error::from_raw_os_error(errno.raw_os_error()),
+                    None => std::io::Error::new(std::io::ErrorKind::InvalidInput, e),
+                }
+            }
+        }
+    };
+    (@pat $v:ident $ty:ty) => { Self::$v(_) };
+    (@pat $v:ident) => { Self::$v };
+}
+
+errno_error! {
+    /// Why [`IoUring::init`](crate::IoUring::init) or
+    /// [`init_params`](crate::IoUring::init_params) failed.
+    pub enum SetupError {
+        /// `EFAULT`: the params structure is outside the accessible address space.
+        ParamsOutsideAccessibleAddressSpace = FAULT, "io_uring params outside the accessible address space";
+        /// `EINVAL`: the arguments are invalid: entries out of range, an unknown or
+        /// incompatible flag (DEFER_TASKRUN without SINGLE_ISSUER, say), a bad `wq_fd`.
+        ArgumentsInvalid = INVAL, "io_uring_setup: invalid arguments (entries, flags or params)";
+        /// `EMFILE`: the per-process limit on open file descriptors has been reached.
+        ProcessFdQuotaExceeded = MFILE, "process file descriptor quota exceeded";
+        /// `ENFILE`: the system-wide limit on open files has been reached.
+        SystemFdQuotaExceeded = NFILE, "system file descriptor quota exceeded";
+        /// `ENOMEM`: not enough kernel memory, or the locked-memory limit (RLIMIT_MEMLOCK
+        /// before Linux 5.12) does not allow the rings.
+        SystemResources = NOMEM, "insufficient kernel resources for the ring";
+        /// `EPERM`: io_uring is disabled (`kernel.io_uring_disabled`), or SQPOLL was asked
+        /// for without the privilege it needs on this kernel.
+        PermissionDenied = PERM, "permission denied: io_uring disabled or privileged flag";
+        /// `ENOSYS`: the kernel has no io_uring (older than 5.1, or compiled out).
+        SystemOutdated = NOSYS, "the kernel does not support io_uring";
+    }
+    extra {
+        /// `entries` was zero (checked before any system call).
+        EntriesZero => "io_uring entries must not be zero";
+        /// `entries` was not a power of two (checked before any system call).
+        EntriesNotPowerOfTwo => "io_uring entries must be a power of two";
+        /// A params field that the kernel writes (sq_entries, features, offsets, resv) was
+        /// not zero, or cq_entries was set without IORING_SETUP_CQSIZE.
+        ParamsInvalid => "io_uring params: output fields must be zero on input";
+        /// A setup flag this crate does not drive (SQE128, CQE32, NO_MMAP,
+        /// REGISTERED_FD_ONLY): its SQE/CQE layout or mapping is not ours.
+        UnsupportedFlags(u32) => "io_uring setup flag not supported by this crate";
+        /// The kernel lacks a feature the ring relies on (IORING_FEAT_SINGLE_MMAP, 5.4, or
+        /// IORING_FEAT_NODROP, 5.5).
+        MissingFeatures(u32) => "the kernel lacks io_uring features this crate requires";
+        /// Mapping a ring into memory failed with this errno.
+        Mmap(Errno) => "mapping the io_uring rings failed";
+    }
+}
+
+errno_error! {
+    /// Why `io_uring_enter` (behind [`submit`](crate::IoUring::submit),
+    /// [`copy_cqes`](crate::IoUring::copy_cqes), …) failed.
+    pub enum EnterError {
+        /// `EAGAIN`: the kernel could not allocate memory for the request; try again after
+        /// reaping completions.
+        SystemResources = AGAIN, "io_uring_enter: kernel resources temporarily exhausted";
+        /// `EBADF`: the ring's fd is invalid, or an SQE named an invalid fd under
+        /// IOSQE_FIXED_FILE with no registered files.
+        FileDescriptorInvalid = BADF, "io_uring_enter: invalid file descriptor";
+        /// `EBADFD`: the ring is in a bad state (disabled with IORING_SETUP_R_DISABLED).
+        FileDescriptorInBadState = BADFD, "io_uring_enter: ring in bad state (disabled?)";
+        /// `EBUSY`: the CQ ring is overcommitted (overflow without NODROP, or too many
+        /// requests in flight); reap completions and retry.
+        CompletionQueueOvercommitted = BUSY, "io_uring_enter: completion queue overcommitted";
+        /// `EINVAL`: an SQE is invalid (bad index, reserved fields set, unknown flag),
+        /// or GETEVENTS was asked of an SQPOLL ring wrongly.
+        SubmissionQueueEntryInvalid = INVAL, "io_uring_enter: invalid submission queue entry";
+        /// `EFAULT`: a buffer in an SQE is outside the accessible address space.
+        BufferInvalid = FAULT, "io_uring_enter: buffer outside accessible address space";
+        /// `ENXIO`: the ring is shutting down.
+        RingShuttingDown = NXIO, "io_uring_enter: ring is shutting down";
+        /// `EOPNOTSUPP`: the fd is not an io_uring, or the opcode is valid but not
+        /// supported by this kernel.
+        OpcodeNotSupported = OPNOTSUPP, "io_uring_enter: operation not supported";
+        /// `EINTR`: a signal arrived before any completion: nothing was lost, call again.
+        SignalInterrupt = INTR, "io_uring_enter: interrupted by a signal";
+        /// `ETIME`: a wait with a timeout ended before enough completions arrived.
+        Timeout = TIME, "io_uring_enter: timed out waiting for completions";
+        /// `EEXIST`: a SINGLE_ISSUER or DEFER_TASKRUN ring was entered from another task.
+        NotSubmitterTask = EXIST, "io_uring_enter: ring used from a task other than its issuer";
+    }
+    extra {
+        /// `IORING_ENTER_EXT_ARG` flags passed to [`enter`](crate::IoUring::enter): use
+        /// [`submit_and_wait_timeout`](crate::IoUring::submit_and_wait_timeout) instead.
+        ExtArgNotAllowed => "io_uring_enter: EXT_ARG flags need the timeout entry points";
+    }
+}
+
+errno_error! {
+    /// Why an `io_uring_register` operation failed.
+    pub enum RegisterError {
+        /// `EBADF`: a file descriptor in the set (or the ring's) is invalid.
+        FileDescriptorInvalid = BADF, "io_uring_register: invalid file descriptor";
+        /// `EBUSY`: already registered (files, buffers, eventfd) or busy; unregister first.
+        AlreadyRegistered = BUSY, "io_uring_register: already registered";
+        /// `EINVAL`: invalid arguments: an empty set, too many entries, a bad buffer
+        /// (not anonymous memory, too large), a bad flag or a reserved field.
+        ArgumentsInvalid = INVAL, "io_uring_register: invalid arguments";
+        /// `EMFILE`: the per-process file limit is too low for the table.
+        UserFdQuotaExceeded = MFILE, "io_uring_register: process file descriptor quota exceeded";
+        /// `ENFILE`: the system-wide limit on open files has been reached.
+        SystemFdQuotaExceeded = NFILE, "io_uring_register: system file quota exceeded";
+        /// `ENOMEM`: not enough kernel memory, or RLIMIT_MEMLOCK too small to pin buffers.
+        SystemResources = NOMEM, "io_uring_register: insufficient kernel memory";
+        /// `ENXIO`: nothing registered to update or unregister, or the ring is closing.
+        NotRegistered = NXIO, "io_uring_register: nothing registered (or ring shutting down)";
+        /// `EFAULT`: an argument points outside the accessible address space.
+        BufferInvalid = FAULT, "io_uring_register: argument outside accessible address space";
+        /// `EOPNOTSUPP`: the kernel does not support this registration (or the file type).
+        NotSupported = OPNOTSUPP, "io_uring_register: not supported";
+        /// `EOVERFLOW`: an offset or length overflows.
+        Overflow = OVERFLOW, "io_uring_register: value overflow";
+        /// `EPERM`: not permitted.
+        PermissionDenied = PERM, "io_uring_register: permission denied";
+        /// `EEXIST`: the buffer group or id exists already.
+        AlreadyExists = EXIST, "io_uring_register: already exists";
+        /// `ENOENT`: no such buffer group, id, or NAPI entry.
+        NotFound = NOENT, "io_uring_register: not found";
+        /// `EINTR`: interrupted by a signal; nothing was registered.
+        SignalInterrupt = INTR, "io_uring_register: interrupted by a signal";
+    }
+    extra {
+        /// An empty set was given (checked before any system call): nothing to register.
+        Empty => "io_uring_register: empty set";
+        /// More entries than the register call can express (checked before any system
+        /// call: counts are u32, buffer lengths must fit the kernel's limits).
+        TooMany => "io_uring_register: too many entries";
+    }
+}
+
+/// The submission queue has no free entry: submit what is queued, then try again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SubmissionQueueFull;
+
+impl fmt::Display for SubmissionQueueFull {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("io_uring submission queue is full")
+    }
+}
+
+impl std::error::Error for SubmissionQueueFull {}
+
+impl From<SubmissionQueueFull> for std::io::Error {
+    fn from(e: SubmissionQueueFull) -> Self {
+        std::io::Error::new(std::io::ErrorKind::WouldBlock, e)
+    }
+}
+
+/// Any error of this crate's ring layer, for callers that want one type with `?`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Error {
+    /// Ring setup failed.
+    Setup(SetupError),
+    /// `io_uring_enter` failed.
+    Enter(EnterError),
+    /// `io_uring_register` failed.
+    Register(RegisterError),
+    /// No free submission queue entry.
+    SubmissionQueueFull,
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Setup(e) => e.fmt(f),
+            Error::Enter(e) => e.fmt(f),
+            Error::Register(e) => e.fmt(f),
+            Error::SubmissionQueueFull => SubmissionQueueFull.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Setup(e) => Some(e),
+            Error::Enter(e) => Some(e),
+            Error::Register(e) => Some(e),
+            Error::SubmissionQueueFull => None,
+        }
+    }
+}
+
+impl From<SetupError> for Error {
+    fn from(e: SetupError) -> Self {
+        Error::Setup(e)
+    }
+}
+impl From<EnterError> for Error {
+    fn from(e: EnterError) -> Self {
+        Error::Enter(e)
+    }
+}
+impl From<RegisterError> for Error {
+    fn from(e: RegisterError) -> Self {
+        Error::Register(e)
+    }
+}
+impl From<SubmissionQueueFull> for Error {
+    fn from(_: SubmissionQueueFull) -> Self {
+        Error::SubmissionQueueFull
+    }
+}
+impl From<Error> for std::io::Error {
+    fn from(e: Error) -> Self {
+        match e {
+            Error::Setup(e) => e.into(),
+            Error::Enter(e) => e.into(),
+            Error::Register(e) => e.into(),
+            Error::SubmissionQueueFull => SubmissionQueueFull.into(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_documented_errno_has_a_name() {
+        assert_eq!(
+            SetupError::from_errno(Errno::NOSYS),
+            SetupError::SystemOutdated
+        );
+        assert_eq!(
+            SetupError::from_errno(Errno::PERM),
+            SetupError::PermissionDenied
+        );
+        assert_eq!(
+            EnterError::from_errno(Errno::INTR),
+            EnterError::SignalInterrupt
+        );
+        assert_eq!(
+            EnterError::from_errno(Errno::BUSY),
+            EnterError::CompletionQueueOvercommitted
+        );
+        assert_eq!(
+            RegisterError::from_errno(Errno::INVAL),
+            RegisterError::ArgumentsInvalid
+        );
+        assert_eq!(
+            RegisterError::from_errno(Errno::NXIO),
+            RegisterError::NotRegistered
+        );
+        // Unknown errnos are kept.
+        let e = EnterError::from_errno(Errno::ROFS);
+        assert_eq!(e, EnterError::Unexpected(Errno::ROFS));
+        assert_eq!(e.errno(), Some(Errno::ROFS));
+    }
+
+    #[test]
+    fn converts_to_io_error_with_the_errno() {
+        let io: std::io::Error = EnterError::SignalInterrupt.into();
+        assert_eq!(io.raw_os_error(), Some(Errno::INTR.raw_os_error()));
+        assert_eq!(io.kind(), std::io::ErrorKind::Interrupted);
+        let io: std::io::Error = SetupError::EntriesZero.into();
+        assert_eq!(io.kind(), std::io::ErrorKind::InvalidInput);
+        assert!(io.to_string().contains("zero"));
+        let io: std::io::Error = Error::from(SubmissionQueueFull).into();
+        assert_eq!(io.kind(), std::io::ErrorKind::WouldBlock);
+    }
+}

@@ -1,0 +1,651 @@
+//! [`IoUring`]: setup, the mapped queues, `io_uring_enter`, and completion reaping.
+//!
+//! The ring follows Zig's `std.os.linux.IoUring` and liburing: SQEs are handed out with
+//! [`get_sqe`](IoUring::get_sqe) (or prepared by the operation methods in `ops`), published
+//! to the kernel by [`flush_sq`](IoUring::flush_sq) with one release store of the tail, and
+//! submitted with [`submit`](IoUring::submit) / [`submit_and_wait`](IoUring::submit_and_wait).
+//! Completions are copied out in batches by [`copy_cqes`](IoUring::copy_cqes), which
+//! advances the CQ head once per batch.
+
+use core::ffi::c_void;
+use core::ptr::NonNull;
+use core::sync::atomic::{fence, AtomicU32, Ordering};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::time::Duration;
+
+use rustix::io::Errno;
+use rustix::io_uring::{
+    io_uring_enter, io_uring_enter_arg, io_uring_getevents_arg, io_uring_params, io_uring_ptr,
+    io_uring_setup, IoringEnterFlags, IoringFeatureFlags, IoringSetupFlags,
+};
+use rustix::mm::{MapFlags, ProtFlags};
+
+use crate::cqe::Cqe;
+use crate::error::{EnterError, SetupError, SubmissionQueueFull};
+use crate::sqe::Sqe;
+use crate::sys;
+
+/// One shared mapping of the ring fd, unmapped on drop.
+#[derive(Debug)]
+struct Mmap {
+    ptr: NonNull<c_void>,
+    len: usize,
+}
+
+impl Mmap {
+    fn new(fd: BorrowedFd<'_>, len: usize, offset: u64) -> Result<Mmap, Errno> {
+        // SAFETY: a fresh shared mapping chosen by the kernel (null hint), of a length and
+        // offset the kernel told us (io_uring_setup's params); it aliases no Rust object.
+        let ptr = unsafe {
+            rustix::mm::mmap(
+                core::ptr::null_mut(),
+                len,
+                ProtFlags::READ | ProtFlags::WRITE,
+                MapFlags::SHARED | MapFlags::POPULATE,
+                fd,
+                offset,
+            )?
+        };
+        // mmap never returns null on success (MAP_FIXED is not used).
+        let ptr = NonNull::new(ptr).ok_or(Errno::NOMEM)?;
+        Ok(Mmap { ptr, len })
+    }
+
+    /// A pointer `offset` bytes into the mapping, typed.
+    fn at<T>(&self, offset: u32) -> *mut T {
+        debug_assert!(offset as usize + core::mem::size_of::<T>() <= self.len);
+        // SAFETY: offsets come from the kernel's params and lie inside the mapping (the
+        // length was computed from the same params); `add` stays in bounds.
+        unsafe {
+            self.ptr
+                .as_ptr()
+                .cast::<u8>()
+                .add(offset as usize)
+                .cast::<T>()
+        }
+    }
+}
+
+impl Drop for Mmap {
+    fn drop(&mut self) {
+        // SAFETY: we own this mapping; no pointer into it outlives the ring that owns us
+        // (the queue structs are dropped with the ring and never handed out by value).
+        unsafe {
+            let _ = rustix::mm::munmap(self.ptr.as_ptr(), self.len);
+        }
+    }
+}
+
+/// The submission queue as mapped from the kernel (Zig's `SubmissionQueue`).
+///
+/// `head` is advanced by the kernel, `tail` by us; `sqe_head`/`sqe_tail` track the SQEs
+/// handed out by [`IoUring::get_sqe`] that are not yet published.
+#[derive(Debug)]
+pub struct SubmissionQueue {
+    head: *const AtomicU32,
+    tail: *const AtomicU32,
+    flags: *const AtomicU32,
+    dropped: *const AtomicU32,
+    sqes: *mut Sqe,
+    mask: u32,
+    entries: u32,
+    /// Start of the SQEs handed out but not yet published to the kernel.
+    sqe_head: u32,
+    /// One past the last SQE handed out.
+    sqe_tail: u32,
+    /// Last value of the kernel's head we read; refreshed only when the queue looks full.
+    cached_head: u32,
+    _sqes_map: Mmap,
+}
+
+/// The completion queue as mapped from the kernel (Zig's `CompletionQueue`).
+#[derive(Debug)]
+pub struct CompletionQueue {
+    head: *const AtomicU32,
+    tail: *const AtomicU32,
+    overflow: *const AtomicU32,
+    flags: *const AtomicU32,
+    cqes: *const Cqe,
+    mask: u32,
+    entries: u32,
+}
+
+impl SubmissionQueue {
+    /// Number of SQE slots (`sq_entries`).
+    pub fn entries(&self) -> u32 {
+        self.entries
+    }
+    /// `entries - 1`, to index the SQE array.
+    pub fn mask(&self) -> u32 {
+        self.mask
+    }
+    /// The kernel's head: index of the next SQE it will consume.
+    pub fn head(&self) -> u32 {
+        // SAFETY: points into the live SQ ring mapping; the kernel writes it, so atomic.
+        unsafe { (*self.head).load(Ordering::Acquire) }
+    }
+    /// The tail published to the kernel.
+    pub fn tail(&self) -> u32 {
+        // SAFETY: as for `head`; only we write it.
+        unsafe { (*self.tail).load(Ordering::Relaxed) }
+    }
+    /// `IORING_SQ_*` flags (NEED_WAKEUP, CQ_OVERFLOW, TASKRUN).
+    pub fn flags(&self) -> u32 {
+        // SAFETY: as for `head`.
+        unsafe { (*self.flags).load(Ordering::Relaxed) }
+    }
+    /// Number of invalid SQEs the kernel dropped.
+    pub fn dropped(&self) -> u32 {
+        // SAFETY: as for `head`.
+        unsafe { (*self.dropped).load(Ordering::Relaxed) }
+    }
+    /// SQEs handed out and not yet flushed (`sqe_tail - sqe_head`).
+    pub fn pending(&self) -> u32 {
+        self.sqe_tail.wrapping_sub(self.sqe_head)
+    }
+}
+
+impl CompletionQueue {
+    /// Number of CQE slots (`cq_entries`).
+    pub fn entries(&self) -> u32 {
+        self.entries
+    }
+    /// `entries - 1`, to index the CQE array.
+    pub fn mask(&self) -> u32 {
+        self.mask
+    }
+    /// Our head: index of the next CQE to consume.
+    pub fn head(&self) -> u32 {
+        // SAFETY: points into the live CQ ring mapping; only we write it.
+        unsafe { (*self.head).load(Ordering::Relaxed) }
+    }
+    /// The kernel's tail.
+    pub fn tail(&self) -> u32 {
+        // SAFETY: as for `head`; the kernel writes it, acquire pairs with its release.
+        unsafe { (*self.tail).load(Ordering::Acquire) }
+    }
+    /// Number of CQEs the kernel could not post (only without IORING_FEAT_NODROP).
+    pub fn overflow(&self) -> u32 {
+        // SAFETY: as for `head`.
+        unsafe { (*self.overflow).load(Ordering::Relaxed) }
+    }
+    /// `IORING_CQ_*` flags (EVENTFD_DISABLED).
+    pub fn flags(&self) -> u32 {
+        // SAFETY: as for `head`.
+        unsafe { (*self.flags).load(Ordering::Relaxed) }
+    }
+}
+
+/// An io_uring instance: the ring fd, its mapped queues, and the operations on them.
+///
+/// Dropping it unmaps the rings and closes the fd (in that order, as Zig's `deinit`). The
+/// kernel cancels what is still in flight when the last reference to the ring goes, but
+/// cancellation of some requests completes asynchronously: memory given to a raw operation
+/// must stay valid until its completion was reaped, or until the ring is gone *and* the
+/// request could not touch it any more. The safe layer (`zc`) handles this for you.
+#[derive(Debug)]
+pub struct IoUring {
+    pub(crate) sq: SubmissionQueue,
+    pub(crate) cq: CompletionQueue,
+    flags: IoringSetupFlags,
+    features: IoringFeatureFlags,
+    _ring_map: Mmap,
+    fd: OwnedFd,
+}
+
+// SAFETY: the raw pointers refer to mappings owned by this value and live as long as it;
+// every write through them happens through `&mut self` (or is an atomic the kernel shares),
+// so moving the ring to another thread moves sole ownership. (A SINGLE_ISSUER ring used from
+// another thread gets EEXIST from the kernel, a typed error, not memory unsafety.)
+unsafe impl Send for IoUring {}
+// SAFETY: methods taking `&self` only perform atomic loads of kernel-shared words.
+unsafe impl Sync for IoUring {}
+
+impl IoUring {
+    /// Sets up a ring with `entries` SQEs (a power of two, 1..=32768) and `flags`
+    /// (`IORING_SETUP_*`), Linux 5.1+. For SQPOLL the kernel thread idles after 1 s.
+    /// liburing: `io_uring_queue_init`. Zig: `IoUring.init`.
+    pub fn init(entries: u32, flags: IoringSetupFlags) -> Result<IoUring, SetupError> {
+        let mut params = io_uring_params::default();
+        params.flags = flags;
+        params.sq_thread_idle = 1000;
+        IoUring::init_params(entries, &mut params)
+    }
+
+    /// Sets up a ring with full control over `io_uring_params` (`cq_entries` with
+    /// IORING_SETUP_CQSIZE, `sq_thread_cpu`/`sq_thread_idle` with SQPOLL, `wq_fd` with
+    /// ATTACH_WQ). On success the kernel's answer (entries, features, offsets) is in
+    /// `params`. liburing: `io_uring_queue_init_params`. Zig: `IoUring.init_params`.
+    pub fn init_params(entries: u32, params: &mut io_uring_params) -> Result<IoUring, SetupError> {
+        if entries == 0 {
+            return Err(SetupError::EntriesZero);
+        }
+        if !entries.is_power_of_two() {
+            return Err(SetupError::EntriesNotPowerOfTwo);
+        }
+        if params.sq_entries != 0
+            || (params.cq_entries != 0 && !params.flags.contains(IoringSetupFlags::CQSIZE))
+            || !params.features.is_empty()
+            || (params.wq_fd != 0 && !params.flags.contains(IoringSetupFlags::ATTACH_WQ))
+        {
+            return Err(SetupError::ParamsInvalid);
+        }
+        let unsupported = params.flags
+            & (IoringSetupFlags::SQE128
+                | IoringSetupFlags::CQE32
+                | IoringSetupFlags::NO_MMAP
+                | IoringSetupFlags::REGISTERED_FD_ONLY);
+        if !unsupported.is_empty() {
+            return Err(SetupError::UnsupportedFlags(unsupported.bits()));
+        }
+
+        // SAFETY: `params` is a valid, exclusively borrowed io_uring_params; the kernel
+        // fills its output fields.
+        let fd = unsafe { io_uring_setup(entries, params) }.map_err(SetupError::from_errno)?;
+
+        let required = IoringFeatureFlags::SINGLE_MMAP | IoringFeatureFlags::NODROP;
+        if !params.features.contains(required) {
+            return Err(SetupError::MissingFeatures(
+                (required - params.features).bits(),
+            ));
+        }
+
+        let p = &*params;
+        let no_sqarray = p.flags.contains(IoringSetupFlags::NO_SQARRAY);
+        let sq_ring_len = if no_sqarray {
+            p.sq_off.dropped as usize + 4
+        } else {
+            p.sq_off.array as usize + p.sq_entries as usize * 4
+        };
+        let cq_ring_len = p.cq_off.cqes as usize + p.cq_entries as usize * size_of::<Cqe>();
+        // IORING_FEAT_SINGLE_MMAP: one mapping serves both rings.
+        let ring_len = sq_ring_len.max(cq_ring_len);
+        let ring_map = Mmap::new(fd.as_fd(), ring_len, u64::from(sys::IORING_OFF_SQ_RING))
+            .map_err(SetupError::Mmap)?;
+        let sqes_len = p.sq_entries as usize * size_of::<Sqe>();
+        let sqes_map = Mmap::new(fd.as_fd(), sqes_len, u64::from(sys::IORING_OFF_SQES))
+            .map_err(SetupError::Mmap)?;
+
+        let sq_entries = ring_map.at::<u32>(p.sq_off.ring_entries);
+        let sq_mask = ring_map.at::<u32>(p.sq_off.ring_mask);
+        let cq_entries = ring_map.at::<u32>(p.cq_off.ring_entries);
+        let cq_mask = ring_map.at::<u32>(p.cq_off.ring_mask);
+        // SAFETY: these four words lie inside the fresh mapping and are constant after
+        // setup; plain reads are fine.
+        let (sq_entries, sq_mask, cq_entries, cq_mask) =
+            unsafe { (*sq_entries, *sq_mask, *cq_entries, *cq_mask) };
+        debug_assert_eq!(sq_entries, p.sq_entries);
+        debug_assert_eq!(sq_mask, sq_entries - 1);
+        debug_assert_eq!(cq_mask, cq_entries - 1);
+
+        if !no_sqarray {
+            // The SQ array maps ring slots to SQE indices. We always publish SQEs in the
+            // order we hand them out, so slot i always holds SQE i: fill it once here and
+            // `flush_sq` only has to move the tail (liburing does the same).
+            let array = ring_map.at::<u32>(p.sq_off.array);
+            for i in 0..sq_entries {
+                // SAFETY: `array` has `sq_entries` u32 slots inside the mapping, and the
+                // kernel reads them only for SQEs we publish, none yet.
+                unsafe { array.add(i as usize).write(i) };
+            }
+        }
+
+        let sq = SubmissionQueue {
+            head: ring_map.at(p.sq_off.head),
+            tail: ring_map.at(p.sq_off.tail),
+            flags: ring_map.at(p.sq_off.flags),
+            dropped: ring_map.at(p.sq_off.dropped),
+            sqes: sqes_map.ptr.as_ptr().cast::<Sqe>(),
+            mask: sq_mask,
+            entries: sq_entries,
+            sqe_head: 0,
+            sqe_tail: 0,
+            cached_head: 0,
+            _sqes_map: sqes_map,
+        };
+        // SAFETY: the kernel initializes head == tail, normally 0; read it anyway.
+        let tail = unsafe { (*sq.tail).load(Ordering::Relaxed) };
+        let sq = SubmissionQueue {
+            sqe_head: tail,
+            sqe_tail: tail,
+            cached_head: tail,
+            ..sq
+        };
+        let cq = CompletionQueue {
+            head: ring_map.at(p.cq_off.head),
+            tail: ring_map.at(p.cq_off.tail),
+            overflow: ring_map.at(p.cq_off.overflow),
+            flags: ring_map.at(p.cq_off.flags),
+            cqes: ring_map.at(p.cq_off.cqes),
+            mask: cq_mask,
+            entries: cq_entries,
+        };
+        Ok(IoUring {
+            sq,
+            cq,
+            flags: p.flags,
+            features: p.features,
+            _ring_map: ring_map,
+            fd,
+        })
+    }
+
+    /// The ring's file descriptor.
+    pub fn fd(&self) -> RawFd {
+        self.fd.as_raw_fd()
+    }
+
+    /// The setup flags the ring was created with.
+    pub fn setup_flags(&self) -> IoringSetupFlags {
+        self.flags
+    }
+
+    /// The `IORING_FEAT_*` bits the kernel reported at setup.
+    pub fn features(&self) -> IoringFeatureFlags {
+        self.features
+    }
+
+    /// The submission queue (read-only view of the mapped ring).
+    pub fn sq(&self) -> &SubmissionQueue {
+        &self.sq
+    }
+
+    /// The completion queue (read-only view of the mapped ring).
+    pub fn cq(&self) -> &CompletionQueue {
+        &self.cq
+    }
+
+    /// Unmaps the rings and closes the fd; the same as dropping the ring, spelled as in
+    /// Zig (`deinit`). The ring cannot be used afterwards: it is moved in.
+    pub fn deinit(self) {
+        drop(self);
+    }
+
+    /// The next free SQE, or `Err(SubmissionQueueFull)`. Used by every operation method.
+    #[inline]
+    pub(crate) fn next_sqe(&mut self) -> Result<&mut Sqe, SubmissionQueueFull> {
+        let sq = &mut self.sq;
+        let next = sq.sqe_tail.wrapping_add(1);
+        if next.wrapping_sub(sq.cached_head) > sq.entries {
+            // Looks full with the head we knew: ask the kernel how far it has consumed.
+            // Acquire pairs with the kernel's release of the head, so that it has read
+            // the SQEs we are about to reuse.
+            // SAFETY: head points into the live SQ ring mapping.
+            sq.cached_head = unsafe { (*sq.head).load(Ordering::Acquire) };
+            if next.wrapping_sub(sq.cached_head) > sq.entries {
+                return Err(SubmissionQueueFull);
+            }
+        }
+        let index = (sq.sqe_tail & sq.mask) as usize;
+        sq.sqe_tail = next;
+        // SAFETY: index < entries, inside the SQE mapping; the slot is not visible to the
+        // kernel (it is past the published tail and the kernel consumed its old content),
+        // and `&mut self` makes this the only reference.
+        Ok(unsafe { &mut *sq.sqes.add(index) })
+    }
+
+    /// The next free SQE, or `Err(SubmissionQueueFull)`, zeroed, for the caller to fill
+    /// (with a `prep_*` method or by hand). Zig: `get_sqe`; liburing: `io_uring_get_sqe`.
+    ///
+    /// # Safety
+    ///
+    /// The entry is submitted to the kernel by the next `submit`/`flush_sq`. Whatever it
+    /// names must then be valid for the kernel: every buffer, iovec, path, msghdr or
+    /// sockaddr address must stay valid (and, for buffers the kernel writes, unaliased)
+    /// until the request's completion has been reaped, and for zero-copy sends until the
+    /// `IORING_CQE_F_NOTIF` completion. File descriptors must be open (or, for fixed
+    /// files, registered) as the operation expects.
+    #[inline]
+    pub unsafe fn get_sqe(&mut self) -> Result<&mut Sqe, SubmissionQueueFull> {
+        let sqe = self.next_sqe()?;
+        *sqe = Sqe::default();
+        Ok(sqe)
+    }
+
+    /// Copies a prepared SQE into the ring. liburing has no twin; tokio's `io-uring` calls
+    /// it `push`.
+    ///
+    /// # Safety
+    ///
+    /// As for [`get_sqe`](Self::get_sqe): everything `sqe` names must remain valid for the
+    /// kernel until its completion (zero-copy: until its notification).
+    #[inline]
+    pub unsafe fn push(&mut self, sqe: &Sqe) -> Result<(), SubmissionQueueFull> {
+        *self.next_sqe()? = *sqe;
+        Ok(())
+    }
+
+    /// Publishes the SQEs handed out since the last flush, by one release store of the
+    /// tail, and returns how many SQEs the kernel has yet to consume. Zig: `flush_sq`.
+    #[inline]
+    pub fn flush_sq(&mut self) -> u32 {
+        let sq = &mut self.sq;
+        if sq.sqe_head != sq.sqe_tail {
+            sq.sqe_head = sq.sqe_tail;
+            // Release: the kernel must see the SQE contents written before the new tail.
+            // SAFETY: tail points into the live SQ ring mapping.
+            unsafe { (*sq.tail).store(sq.sqe_tail, Ordering::Release) };
+        }
+        self.sq_ready()
+    }
+
+    /// Whether `io_uring_enter` is needed to submit, setting SQ_WAKEUP in `flags` when an
+    /// SQPOLL thread sleeps. Zig: `sq_ring_needs_enter`.
+    #[inline]
+    pub fn sq_ring_needs_enter(&self, flags: &mut IoringEnterFlags) -> bool {
+        if !self.flags.contains(IoringSetupFlags::SQPOLL) {
+            return true;
+        }
+        // Full barrier between our tail store (flush_sq) and the load of NEED_WAKEUP: the
+        // SQ thread sets NEED_WAKEUP and then re-reads the tail. Without this fence the
+        // load could be ordered before the store, both sides would miss each other, and
+        // the thread would sleep with work queued (liburing: io_uring_smp_mb()).
+        fence(Ordering::SeqCst);
+        if self.sq.flags() & sys::IORING_SQ_NEED_WAKEUP != 0 {
+            *flags |= IoringEnterFlags::SQ_WAKEUP;
+            return true;
+        }
+        false
+    }
+
+    /// Whether the kernel holds completions that only an enter with GETEVENTS posts:
+    /// overflowed CQEs (IORING_SQ_CQ_OVERFLOW) or pending task work (IORING_SQ_TASKRUN).
+    /// Zig / liburing: `cq_ring_needs_flush`.
+    #[inline]
+    pub fn cq_ring_needs_flush(&self) -> bool {
+        self.sq.flags() & (sys::IORING_SQ_CQ_OVERFLOW | sys::IORING_SQ_TASKRUN) != 0
+    }
+
+    /// SQEs handed out (flushed or not) that the kernel has not consumed yet.
+    /// Zig: `sq_ready`.
+    #[inline]
+    pub fn sq_ready(&self) -> u32 {
+        // SAFETY: head points into the live SQ ring mapping.
+        let head = unsafe { (*self.sq.head).load(Ordering::Acquire) };
+        self.sq.sqe_tail.wrapping_sub(head)
+    }
+
+    /// Free SQE slots. liburing: `io_uring_sq_space_left`.
+    #[inline]
+    pub fn sq_space_left(&self) -> u32 {
+        self.sq.entries - self.sq_ready()
+    }
+
+    /// CQEs ready to be reaped. Zig: `cq_ready`.
+    #[inline]
+    pub fn cq_ready(&self) -> u32 {
+        self.cq.tail().wrapping_sub(self.cq.head())
+    }
+
+    /// Submits the queued SQEs; returns how many were submitted. Zig: `submit`.
+    #[inline]
+    pub fn submit(&mut self) -> Result<u32, EnterError> {
+        self.submit_and_wait(0)
+    }
+
+    /// Submits the queued SQEs and waits for at least `wait_nr` completions (without
+    /// reaping them). Enters the kernel only when needed: never when there is nothing to
+    /// submit or wait for, and not with an SQPOLL thread that is awake. Zig:
+    /// `submit_and_wait`; liburing: `io_uring_submit_and_wait`.
+    pub fn submit_and_wait(&mut self, wait_nr: u32) -> Result<u32, EnterError> {
+        let submitted = self.flush_sq();
+        let mut flags = IoringEnterFlags::empty();
+        let iopoll = self.flags.contains(IoringSetupFlags::IOPOLL);
+        if (submitted > 0 && self.sq_ring_needs_enter(&mut flags))
+            || wait_nr > 0
+            || iopoll
+            || self.cq_ring_needs_flush()
+        {
+            if wait_nr > 0 || iopoll || self.cq_ring_needs_flush() {
+                flags |= IoringEnterFlags::GETEVENTS;
+            }
+            return self.enter(submitted, wait_nr, flags);
+        }
+        Ok(submitted)
+    }
+
+    /// Like [`submit_and_wait`](Self::submit_and_wait), but gives up waiting after
+    /// `timeout` with [`EnterError::Timeout`] (IORING_ENTER_EXT_ARG, Linux 5.11). The SQEs
+    /// are submitted either way. liburing: `io_uring_submit_and_wait_timeout`.
+    pub fn submit_and_wait_timeout(
+        &mut self,
+        wait_nr: u32,
+        timeout: Duration,
+    ) -> Result<u32, EnterError> {
+        let submitted = self.flush_sq();
+        let mut flags = IoringEnterFlags::GETEVENTS | IoringEnterFlags::EXT_ARG;
+        self.sq_ring_needs_enter(&mut flags);
+        let ts = rustix::time::Timespec {
+            tv_sec: i64::try_from(timeout.as_secs()).unwrap_or(i64::MAX),
+            tv_nsec: i64::from(timeout.subsec_nanos()),
+        };
+        let arg = io_uring_getevents_arg {
+            ts: io_uring_ptr::new((&ts as *const rustix::time::Timespec).cast_mut().cast()),
+            ..Default::default()
+        };
+        // SAFETY: EXT_ARG with a valid io_uring_getevents_arg whose `ts` points to a
+        // timespec that lives across the call; no sigmask.
+        let r = unsafe { io_uring_enter_arg(&self.fd, submitted, wait_nr, flags, Some(&arg)) };
+        r.map_err(EnterError::from_errno)
+    }
+
+    /// `io_uring_enter(2)` with explicit arguments; errors are typed. Zig: `enter`.
+    /// EXT_ARG flags are refused here ([`EnterError::ExtArgNotAllowed`]): they need an
+    /// argument block, which [`submit_and_wait_timeout`](Self::submit_and_wait_timeout)
+    /// provides.
+    pub fn enter(
+        &mut self,
+        to_submit: u32,
+        min_complete: u32,
+        flags: IoringEnterFlags,
+    ) -> Result<u32, EnterError> {
+        if flags.intersects(IoringEnterFlags::EXT_ARG | IoringEnterFlags::EXT_ARG_REG) {
+            return Err(EnterError::ExtArgNotAllowed);
+        }
+        // SAFETY: the fd is our ring; without EXT_ARG the kernel reads no argument.
+        let r = unsafe { io_uring_enter(&self.fd, to_submit, min_complete, flags) };
+        r.map_err(EnterError::from_errno)
+    }
+
+    /// Copies up to `cqes.len()` ready completions into `cqes` and consumes them; if none
+    /// is ready, enters the kernel to wait for `wait_nr` (or, when the kernel holds
+    /// overflowed CQEs or task work, to flush them) and copies again. Returns how many were
+    /// copied. Copying out is safer than borrowing from the ring (no `cqe_seen` to forget)
+    /// and advances the head once per batch. Zig: `copy_cqes`; liburing:
+    /// `io_uring_peek_batch_cqe` + `io_uring_cq_advance`.
+    pub fn copy_cqes(&mut self, cqes: &mut [Cqe], wait_nr: u32) -> Result<u32, EnterError> {
+        let count = self.copy_cqes_ready(cqes);
+        if count > 0 {
+            return Ok(count);
+        }
+        if self.cq_ring_needs_flush() || wait_nr > 0 {
+            self.enter(0, wait_nr, IoringEnterFlags::GETEVENTS)?;
+            return Ok(self.copy_cqes_ready(cqes));
+        }
+        Ok(0)
+    }
+
+    /// Copies the completions that are ready, handling the wrap of the CQE array.
+    fn copy_cqes_ready(&mut self, cqes: &mut [Cqe]) -> u32 {
+        let ready = self.cq_ready();
+        let count = ready.min(u32::try_from(cqes.len()).unwrap_or(u32::MAX));
+        if count == 0 {
+            return 0;
+        }
+        let head = self.cq.head();
+        let first = (head & self.cq.mask) as usize;
+        let until_wrap = (self.cq.entries as usize - first).min(count as usize);
+        // SAFETY: `first + until_wrap <= entries` and `count - until_wrap <= entries`, so
+        // both source ranges lie inside the CQE array of the mapping; the CQEs between our
+        // head and the tail (read with acquire in `cq_ready`) are fully written by the
+        // kernel and not rewritten until we advance the head. `cqes` has room for `count`.
+        unsafe {
+            core::ptr::copy_nonoverlapping(self.cq.cqes.add(first), cqes.as_mut_ptr(), until_wrap);
+            core::ptr::copy_nonoverlapping(
+                self.cq.cqes,
+                cqes.as_mut_ptr().add(until_wrap),
+                count as usize - until_wrap,
+            );
+        }
+        self.cq_advance(count);
+        count
+    }
+
+    /// Waits for one completion and returns it. Zig: `copy_cqe`; liburing:
+    /// `io_uring_wait_cqe` + `io_uring_cqe_seen`.
+    pub fn copy_cqe(&mut self) -> Result<Cqe, EnterError> {
+        let mut cqes = [Cqe::default()];
+        loop {
+            // With wait_nr = 1 the kernel returns only once a CQE is posted (or with an
+            // error); the loop re-copies if another consumer raced us to it.
+            if self.copy_cqes(&mut cqes, 1)? > 0 {
+                return Ok(cqes[0]);
+            }
+        }
+    }
+
+    /// The next ready completion, if any, without waiting or entering the kernel.
+    /// liburing: `io_uring_peek_cqe` + `io_uring_cqe_seen`.
+    pub fn peek_cqe(&mut self) -> Option<Cqe> {
+        let mut cqes = [Cqe::default()];
+        (self.copy_cqes_ready(&mut cqes) == 1).then_some(cqes[0])
+    }
+
+    /// Marks the oldest ready completion as consumed (after reading it in place).
+    /// Zig: `cqe_seen`; liburing: `io_uring_cqe_seen`.
+    #[inline]
+    pub fn cqe_seen(&mut self) {
+        self.cq_advance(1);
+    }
+
+    /// Consumes `count` completions, never more than are ready. Zig / liburing:
+    /// `cq_advance`.
+    #[inline]
+    pub fn cq_advance(&mut self, count: u32) {
+        let count = count.min(self.cq_ready());
+        if count > 0 {
+            let head = self.cq.head().wrapping_add(count);
+            // Release: our reads of the consumed CQEs happen before the kernel may reuse
+            // their slots.
+            // SAFETY: head points into the live CQ ring mapping; only we write it.
+            unsafe { (*self.cq.head).store(head, Ordering::Release) };
+        }
+    }
+
+    /// Borrowed ring fd, for `register` calls.
+    pub(crate) fn borrowed_fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+}
+
+impl AsFd for IoUring {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+}
+
+impl AsRawFd for IoUring {
+    fn as_raw_fd(&self) -> RawFd {
+        self.fd.as_raw_fd()
+    }
+}
