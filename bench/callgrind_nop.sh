@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# User-space instructions per NOP round trip (batch B, default 32): ours (uring/examples/nop.rs),
+# tokio's io-uring crate (uring/examples/nop_peer_io_uring.rs) and liburing (bench/nop_liburing.c),
+# each counted by callgrind at two run lengths; instructions/op = difference of the totals
+# divided by the difference of the op counts, so start-up and exit cancel out.
+# Needs: valgrind, gcc, liburing-dev (Debian: apt-get install -y valgrind liburing-dev).
+# Usage: bench/callgrind_nop.sh [BATCH] [OPS_SHORT] [OPS_LONG]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+batch=${1:-32}
+short=${2:-32000}
+long=${3:-96000}
+for tool in valgrind gcc; do
+  command -v "$tool" >/dev/null || { echo "missing $tool (apt-get install -y valgrind gcc liburing-dev)" >&2; exit 1; }
+done
+
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+cargo build --quiet --release -p uring --example nop --example nop_peer_io_uring
+target_dir=$(cargo metadata --format-version 1 --no-deps | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')
+gcc -O2 -g bench/nop_liburing.c -o "$tmp/nop_liburing" -luring
+
+# Total instructions (Ir) callgrind counted for one run: "summary: N" in its output file.
+count() {
+  local out="$tmp/cg.out"
+  valgrind --tool=callgrind --callgrind-out-file="$out" "$@" >/dev/null 2>"$tmp/cg.err" \
+    || { cat "$tmp/cg.err" >&2; exit 1; }
+  sed -n 's/^summary: *\([0-9]*\).*/\1/p' "$out"
+}
+
+per_op() {
+  local a b
+  a=$(count "$@" "$short" "$batch")
+  b=$(count "$@" "$long" "$batch")
+  awk -v a="$a" -v b="$b" -v n=$((long - short)) 'BEGIN { printf "%.2f", (b - a) / n }'
+}
+
+echo "callgrind: user-space instructions per NOP round trip, batch $batch ($short vs $long ops)"
+echo "kernel $(uname -r), $(nproc) CPUs, $(date -u +%Y-%m-%dT%H:%MZ)"
+ours=$(per_op "$target_dir/release/examples/nop")
+peer=$(per_op "$target_dir/release/examples/nop_peer_io_uring")
+lib=$(per_op "$tmp/nop_liburing")
+printf '%-10s %8s instr/op\n' uring "$ours" io-uring "$peer" liburing "$lib"
+awk -v o="$ours" -v p="$peer" -v l="$lib" 'BEGIN {
+  printf "ratio uring/io-uring = %.3f\nratio uring/liburing = %.3f\n", o / p, o / l }'
