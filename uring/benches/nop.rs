@@ -37,7 +37,8 @@ fn peer(ring: &mut io_uring::IoUring) -> u64 {
             unsafe { sq.push(&sqe).expect("SQ has room for a batch") };
         }
     }
-    ring.submit_and_wait(BATCH as usize).expect("submit_and_wait");
+    ring.submit_and_wait(BATCH as usize)
+        .expect("submit_and_wait");
     let mut got = 0;
     while got < BATCH {
         for cqe in ring.completion() {
@@ -59,7 +60,9 @@ fn nop_round_trip(c: &mut Criterion) {
     let mut cqes = vec![Cqe::default(); BATCH as usize];
     let mut peer_ring = io_uring::IoUring::new(BATCH).expect("io-uring ring");
     // Interleaved in one run: ours, then the peer, same sample settings.
-    group.bench_function("uring", |b| b.iter(|| black_box(ours(&mut ring, &mut cqes))));
+    group.bench_function("uring", |b| {
+        b.iter(|| black_box(ours(&mut ring, &mut cqes)))
+    });
     group.bench_function("io-uring", |b| b.iter(|| black_box(peer(&mut peer_ring))));
     group.finish();
 }

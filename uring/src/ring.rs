@@ -53,16 +53,16 @@ impl Mmap {
 
     /// A pointer `offset` bytes into the mapping, typed.
     fn at<T>(&self, offset: u32) -> *mut T {
+        self.non_null_at(offset).as_ptr()
+    }
+
+    /// [`at`](Self::at) as a `NonNull`, for pointers the hot paths index (so that the
+    /// compiler knows they are not null).
+    fn non_null_at<T>(&self, offset: u32) -> NonNull<T> {
         debug_assert!(offset as usize + core::mem::size_of::<T>() <= self.len);
         // SAFETY: offsets come from the kernel's params and lie inside the mapping (the
         // length was computed from the same params); `add` stays in bounds.
-        unsafe {
-            self.ptr
-                .as_ptr()
-                .cast::<u8>()
-                .add(offset as usize)
-                .cast::<T>()
-        }
+        unsafe { self.ptr.cast::<u8>().add(offset as usize).cast::<T>() }
     }
 }
 
@@ -86,15 +86,17 @@ pub struct SubmissionQueue {
     tail: *const AtomicU32,
     flags: *const AtomicU32,
     dropped: *const AtomicU32,
-    sqes: *mut Sqe,
+    sqes: NonNull<Sqe>,
     mask: u32,
     entries: u32,
     /// Start of the SQEs handed out but not yet published to the kernel.
     sqe_head: u32,
     /// One past the last SQE handed out.
     sqe_tail: u32,
-    /// Last value of the kernel's head we read; refreshed only when the queue looks full.
-    cached_head: u32,
+    /// `kernel head + entries` for the last kernel head we read: `sqe_tail` may grow up to
+    /// it. Refreshed only when `sqe_tail` reaches it, so that the hot path of
+    /// [`IoUring::next_sqe`] is one compare, without touching the shared head.
+    sqe_limit: u32,
     _sqes_map: Mmap,
 }
 
@@ -105,12 +107,21 @@ pub struct CompletionQueue {
     tail: *const AtomicU32,
     overflow: *const AtomicU32,
     flags: *const AtomicU32,
-    cqes: *const Cqe,
+    cqes: NonNull<Cqe>,
     mask: u32,
     entries: u32,
 }
 
 impl SubmissionQueue {
+    /// Re-reads the kernel's head (the slow path of `next_sqe`, out of line so that the
+    /// hot path stays small). Acquire pairs with the kernel's release of the head, so the
+    /// kernel has read the SQEs we are about to reuse.
+    #[cold]
+    #[inline(never)]
+    fn refresh_limit(&mut self) {
+        self.sqe_limit = self.head().wrapping_add(self.entries);
+    }
+
     /// Number of SQE slots (`sq_entries`).
     pub fn entries(&self) -> u32 {
         self.entries
@@ -295,12 +306,12 @@ impl IoUring {
             tail: ring_map.at(p.sq_off.tail),
             flags: ring_map.at(p.sq_off.flags),
             dropped: ring_map.at(p.sq_off.dropped),
-            sqes: sqes_map.ptr.as_ptr().cast::<Sqe>(),
+            sqes: sqes_map.ptr.cast::<Sqe>(),
             mask: sq_mask,
             entries: sq_entries,
             sqe_head: 0,
             sqe_tail: 0,
-            cached_head: 0,
+            sqe_limit: 0,
             _sqes_map: sqes_map,
         };
         // SAFETY: the kernel initializes head == tail, normally 0; read it anyway.
@@ -308,7 +319,7 @@ impl IoUring {
         let sq = SubmissionQueue {
             sqe_head: tail,
             sqe_tail: tail,
-            cached_head: tail,
+            sqe_limit: tail.wrapping_add(sq_entries),
             ..sq
         };
         let cq = CompletionQueue {
@@ -316,7 +327,7 @@ impl IoUring {
             tail: ring_map.at(p.cq_off.tail),
             overflow: ring_map.at(p.cq_off.overflow),
             flags: ring_map.at(p.cq_off.flags),
-            cqes: ring_map.at(p.cq_off.cqes),
+            cqes: ring_map.non_null_at(p.cq_off.cqes),
             mask: cq_mask,
             entries: cq_entries,
         };
@@ -365,23 +376,21 @@ impl IoUring {
     #[inline]
     pub(crate) fn next_sqe(&mut self) -> Result<&mut Sqe, SubmissionQueueFull> {
         let sq = &mut self.sq;
-        let next = sq.sqe_tail.wrapping_add(1);
-        if next.wrapping_sub(sq.cached_head) > sq.entries {
+        let tail = sq.sqe_tail;
+        if tail == sq.sqe_limit {
             // Looks full with the head we knew: ask the kernel how far it has consumed.
-            // Acquire pairs with the kernel's release of the head, so that it has read
-            // the SQEs we are about to reuse.
-            // SAFETY: head points into the live SQ ring mapping.
-            sq.cached_head = unsafe { (*sq.head).load(Ordering::Acquire) };
-            if next.wrapping_sub(sq.cached_head) > sq.entries {
+            sq.refresh_limit();
+            if tail == sq.sqe_limit {
                 return Err(SubmissionQueueFull);
             }
         }
-        let index = (sq.sqe_tail & sq.mask) as usize;
-        sq.sqe_tail = next;
-        // SAFETY: index < entries, inside the SQE mapping; the slot is not visible to the
-        // kernel (it is past the published tail and the kernel consumed its old content),
-        // and `&mut self` makes this the only reference.
-        Ok(unsafe { &mut *sq.sqes.add(index) })
+        sq.sqe_tail = tail.wrapping_add(1);
+        let index = (tail & sq.mask) as usize;
+        // SAFETY: index <= mask < entries, inside the SQE mapping; the slot is not visible
+        // to the kernel (it lies past the published tail, and `tail < head + entries` for
+        // the head read with acquire in `refresh_limit`, so the kernel has consumed its old
+        // content), and `&mut self` makes this the only reference.
+        Ok(unsafe { &mut *sq.sqes.as_ptr().add(index) })
     }
 
     /// The next free SQE, or `Err(SubmissionQueueFull)`, zeroed, for the caller to fill
@@ -490,18 +499,18 @@ impl IoUring {
     pub fn submit_and_wait(&mut self, wait_nr: u32) -> Result<u32, EnterError> {
         let submitted = self.flush_sq();
         let mut flags = IoringEnterFlags::empty();
-        let iopoll = self.flags.contains(IoringSetupFlags::IOPOLL);
-        if (submitted > 0 && self.sq_ring_needs_enter(&mut flags))
-            || wait_nr > 0
-            || iopoll
+        // `sq_ring_needs_enter` runs first whenever there is something to submit: with
+        // SQPOLL it also sets SQ_WAKEUP, which an enter that only waits still needs.
+        let needs_enter = submitted > 0 && self.sq_ring_needs_enter(&mut flags);
+        if wait_nr > 0
+            || self.flags.contains(IoringSetupFlags::IOPOLL)
             || self.cq_ring_needs_flush()
         {
-            if wait_nr > 0 || iopoll || self.cq_ring_needs_flush() {
-                flags |= IoringEnterFlags::GETEVENTS;
-            }
-            return self.enter(submitted, wait_nr, flags);
+            flags |= IoringEnterFlags::GETEVENTS;
+        } else if !needs_enter {
+            return Ok(submitted);
         }
-        Ok(submitted)
+        self.enter(submitted, wait_nr, flags)
     }
 
     /// Like [`submit_and_wait`](Self::submit_and_wait), but gives up waiting after
@@ -565,29 +574,41 @@ impl IoUring {
         Ok(0)
     }
 
-    /// Copies the completions that are ready, handling the wrap of the CQE array.
+    /// Copies the completions that are ready, handling the wrap of the CQE array, and
+    /// consumes them with one release store of the head.
+    #[inline]
     fn copy_cqes_ready(&mut self, cqes: &mut [Cqe]) -> u32 {
-        let ready = self.cq_ready();
-        let count = ready.min(u32::try_from(cqes.len()).unwrap_or(u32::MAX));
+        let cq = &self.cq;
+        // Our head: only we write it. The tail with acquire: the kernel wrote the CQEs
+        // before releasing it.
+        let head = cq.head();
+        let ready = cq.tail().wrapping_sub(head);
+        let count = ready.min(cqes.len().min(u32::MAX as usize) as u32);
         if count == 0 {
             return 0;
         }
-        let head = self.cq.head();
-        let first = (head & self.cq.mask) as usize;
-        let until_wrap = (self.cq.entries as usize - first).min(count as usize);
+        let first = (head & cq.mask) as usize;
+        let until_wrap = (cq.entries as usize - first).min(count as usize);
+        let dst = cqes.as_mut_ptr();
         // SAFETY: `first + until_wrap <= entries` and `count - until_wrap <= entries`, so
         // both source ranges lie inside the CQE array of the mapping; the CQEs between our
-        // head and the tail (read with acquire in `cq_ready`) are fully written by the
-        // kernel and not rewritten until we advance the head. `cqes` has room for `count`.
+        // head and the tail (read with acquire) are fully written by the kernel and not
+        // rewritten until we advance the head. `cqes` has room for `count`; it is our own
+        // memory, not the mapping, so the ranges do not overlap.
         unsafe {
-            core::ptr::copy_nonoverlapping(self.cq.cqes.add(first), cqes.as_mut_ptr(), until_wrap);
-            core::ptr::copy_nonoverlapping(
-                self.cq.cqes,
-                cqes.as_mut_ptr().add(until_wrap),
-                count as usize - until_wrap,
-            );
+            core::ptr::copy_nonoverlapping(cq.cqes.as_ptr().add(first), dst, until_wrap);
+            if until_wrap < count as usize {
+                core::ptr::copy_nonoverlapping(
+                    cq.cqes.as_ptr(),
+                    dst.add(until_wrap),
+                    count as usize - until_wrap,
+                );
+            }
         }
-        self.cq_advance(count);
+        // Release: our reads of the consumed CQEs happen before the kernel may reuse their
+        // slots. `count <= ready`, so the head never passes the tail.
+        // SAFETY: head points into the live CQ ring mapping; only we write it.
+        unsafe { (*cq.head).store(head.wrapping_add(count), Ordering::Release) };
         count
     }
 
@@ -647,5 +668,81 @@ impl AsFd for IoUring {
 impl AsRawFd for IoUring {
     fn as_raw_fd(&self) -> RawFd {
         self.fd.as_raw_fd()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The SQ refuses an SQE beyond its entries until the kernel consumed some, and the
+    /// cached limit is refreshed then.
+    #[test]
+    fn sq_full_then_refreshed_after_submit() {
+        let mut ring = IoUring::init(4, IoringSetupFlags::empty()).unwrap();
+        for round in 0..3u64 {
+            for i in 0..4 {
+                ring.nop(round * 4 + i).unwrap();
+            }
+            assert_eq!(ring.nop(99).unwrap_err(), SubmissionQueueFull);
+            assert_eq!(ring.sq_space_left(), 0);
+            assert_eq!(ring.submit_and_wait(4).unwrap(), 4);
+            let mut cqes = [Cqe::default(); 4];
+            assert_eq!(ring.copy_cqes(&mut cqes, 0).unwrap(), 4);
+            let mut seen: Vec<u64> = cqes.iter().map(|c| c.user_data).collect();
+            seen.sort_unstable();
+            assert_eq!(seen, (round * 4..round * 4 + 4).collect::<Vec<_>>());
+        }
+    }
+
+    /// Completions are copied in order of the CQ across the wrap of the CQE array, in
+    /// batches smaller than what is ready, and the head never passes the tail.
+    #[test]
+    fn copy_cqes_across_the_wrap() {
+        let mut ring = IoUring::init(4, IoringSetupFlags::empty()).unwrap();
+        let cq_entries = ring.cq().entries();
+        let mut next = 0u64;
+        let mut cqes = [Cqe::default(); 3];
+        // 3 NOPs per round, reaped 2 then 1: the head walks across the wrap many times.
+        // Completion order is not assumed: each round must yield exactly its 3 user_data
+        // (a wrong wrap would copy stale entries of an earlier round).
+        for _ in 0..(4 * cq_entries) {
+            let first = next;
+            for _ in 0..3 {
+                ring.nop(next).unwrap();
+                next += 1;
+            }
+            ring.submit_and_wait(3).unwrap();
+            assert_eq!(ring.cq_ready(), 3);
+            let mut seen = Vec::new();
+            for take in [2usize, 1] {
+                let n = ring.copy_cqes(&mut cqes[..take], 0).unwrap();
+                assert_eq!(n as usize, take);
+                for cqe in &cqes[..take] {
+                    assert_eq!(cqe.res, 0);
+                    seen.push(cqe.user_data);
+                }
+            }
+            seen.sort_unstable();
+            assert_eq!(seen, [first, first + 1, first + 2]);
+            assert_eq!(ring.cq_ready(), 0);
+            assert_eq!(ring.copy_cqes(&mut cqes, 0).unwrap(), 0);
+            assert!(ring.peek_cqe().is_none());
+        }
+        assert_eq!(ring.cq().head(), ring.cq().tail());
+    }
+
+    /// `submit_and_wait(0)` with nothing queued does not enter and returns 0; an empty
+    /// output slice copies nothing and consumes nothing.
+    #[test]
+    fn nothing_to_do_and_empty_slice() {
+        let mut ring = IoUring::init(2, IoringSetupFlags::empty()).unwrap();
+        assert_eq!(ring.submit().unwrap(), 0);
+        ring.nop(7).unwrap();
+        assert_eq!(ring.submit_and_wait(1).unwrap(), 1);
+        assert_eq!(ring.copy_cqes(&mut [], 1).unwrap(), 0);
+        assert_eq!(ring.cq_ready(), 1);
+        assert_eq!(ring.copy_cqe().unwrap().user_data, 7);
+        assert_eq!(ring.cq_ready(), 0);
     }
 }
