@@ -1,14 +1,17 @@
 //! A raw zero-copy TCP sender for throughput comparisons (`bench/compare.sh`), the same
 //! workload as liburing's `examples/send-zerocopy.c`: a connected TCP socket (SO_SNDBUF
 //! 2 MiB, registered as fixed file 0), one registered payload buffer, batches of
-//! `--inflight` sends (MSG_WAITALL) submitted together, each batch reaped before the next.
+//! `--inflight` sends submitted together, each batch reaped before the next; zero-copy
+//! sends with MSG_WAITALL, plain sends (`--mode send`) without flags, as there. It is the
+//! harness's stand-in until `uring bench --to` (crate uring-cli) exists.
 //!
 //! ```text
 //! zc_send_raw --to 127.0.0.1:PORT [--mode zc-fixed|zc|send] [--size 65000]
 //!             [--inflight 8] [--duration 3]
 //! ```
 //!
-//! Prints one line on stdout: `... bytes=N secs=S MB/s=X` (MB = 10^6 bytes).
+//! Prints one line on stdout: `...: X MB/s, N bytes in S s` (MB = 10^6 bytes), the shape of
+//! `uring bench --to`'s line.
 
 use std::net::{SocketAddr, TcpStream};
 use std::os::fd::AsRawFd;
@@ -122,6 +125,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // included, before the end of main, and the ring is dropped before the payload.
     unsafe { ring.register_buffers(&iov)? };
 
+    // As liburing's example: MSG_WAITALL on zero-copy sends, no flags on plain sends.
     let msg_flags = linux_raw_sys::net::MSG_WAITALL;
     let mut cqes = vec![Cqe::default(); (entries * 2) as usize];
     let mut bytes = 0u64;
@@ -135,7 +139,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             // every notification was reaped (the drain below, before the payload drops).
             let mut sqe = unsafe {
                 match args.mode {
-                    Mode::Send => ring.send(1, 0, buf, msg_flags)?,
+                    Mode::Send => ring.send(1, 0, buf, 0)?,
                     Mode::Zc => ring.send_zc(1, 0, buf, msg_flags, 0)?,
                     Mode::ZcFixed => ring.send_zc_fixed(1, 0, buf, msg_flags, 0, 0)?,
                 }
@@ -173,7 +177,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     drop(ring);
     println!(
-        "zc_send_raw: mode={:?} size={} inflight={} bytes={bytes} secs={secs:.3} MB/s={:.1}",
+        "zc_send_raw {:?} size {} inflight {}: {:.1} MB/s, {bytes} bytes in {secs:.3} s",
         args.mode,
         args.size,
         args.inflight,
