@@ -157,6 +157,8 @@ impl IoUring {
             len,
             resv: 0,
         };
+        // nr_args must be 0 for this opcode (the kernel answers EINVAL otherwise, which
+        // is what Zig's version, passing the struct size, gets on Linux 6.18).
         // SAFETY: the kernel reads one io_uring_file_index_range during the call.
         unsafe {
             self.register_raw(
