@@ -485,6 +485,11 @@ fn prep_recv_buffer_select(sqe: &mut Sqe, fd: RawFd, group_id: u16, flags: u32) 
 /// [`put`](BufferGroup::put) hands the buffer back to the kernel. When every buffer is
 /// with the application, receives fail with `ENOBUFS` (and a multishot receive ends).
 ///
+/// Each completion consumes a whole buffer: the group does not register with incremental
+/// consumption (`IOU_PBUF_RING_INC`, which Zig 0.15's group asks for and falls back from),
+/// so `IORING_CQE_F_BUF_MORE` never appears; [`BufRing`] offers the flag for callers who
+/// track partially used buffers themselves.
+///
 /// Dropping the group (or [`deinit`](BufferGroup::deinit)) unregisters it and unmaps the
 /// ring and the slab. If the kernel refuses the unregistration (the group is dropped on a
 /// thread other than the issuer of an IORING_SETUP_SINGLE_ISSUER ring), the slab is
