@@ -31,6 +31,7 @@
 #![deny(unsafe_op_in_unsafe_fn, clippy::undocumented_unsafe_blocks)]
 
 pub mod addr;
+pub mod buf_ring;
 pub mod cqe;
 pub mod error;
 pub mod ops;
@@ -40,6 +41,7 @@ pub mod sqe;
 pub mod sys;
 
 pub use addr::SockAddr;
+pub use buf_ring::{BufRing, BufRingError, BufRingFlags, BufferError, BufferGroup};
 pub use cqe::{Cqe, CqeFlags};
 pub use error::{EnterError, Error, RegisterError, SetupError, SubmissionQueueFull};
 pub use ops::{SqeRef, SqeResult};
