@@ -329,7 +329,7 @@ fn enable_rings_starts_a_disabled_ring() {
     // Enabling an enabled ring is refused.
     assert_eq!(
         ring.enable_rings(),
-        Err(RegisterError::Unexpected(Errno::BADFD))
+        Err(RegisterError::FileDescriptorInBadState)
     );
 }
 
