@@ -1153,6 +1153,385 @@ mod tests {
         );
     }
 
+    /// The kernel's view of an SQE, to read the named union members the prep methods
+    /// fill (cmd_op, level, optname, optlen, addr_len, file_index, optval).
+    fn kernel_view(sqe: &Sqe) -> K {
+        // SAFETY: Sqe and io_uring_sqe have the same size and layout (checked in
+        // `layout_matches_the_kernel`); every bit pattern is valid for both.
+        unsafe { core::mem::transmute::<Sqe, K>(*sqe) }
+    }
+
+    fn prepped(f: impl FnOnce(&mut Sqe)) -> Sqe {
+        // Start from garbage, so that a field the prep forgets shows up.
+        let mut sqe = Sqe {
+            opcode: 0xff,
+            flags: 0xff,
+            ioprio: 0xffff,
+            fd: -5,
+            off: !0,
+            addr: !0,
+            len: !0,
+            rw_flags: !0,
+            user_data: !0,
+            buf_index: !0,
+            personality: !0,
+            splice_fd_in: -7,
+            addr3: !0,
+            resv: !0,
+        };
+        f(&mut sqe);
+        sqe
+    }
+
+    fn base(op: Op) -> Sqe {
+        Sqe {
+            opcode: sys::op(op),
+            ..Sqe::default()
+        }
+    }
+
+    #[test]
+    fn file_ops_fill_the_liburing_fields() {
+        let mut buf = [0u8; 8];
+        let ptr = buf.as_mut_ptr() as u64;
+        assert_eq!(
+            prepped(|s| s.prep_fsync(3, sys::IORING_FSYNC_DATASYNC)),
+            Sqe {
+                fd: 3,
+                rw_flags: sys::IORING_FSYNC_DATASYNC,
+                ..base(Op::IORING_OP_FSYNC)
+            }
+        );
+        assert_eq!(
+            prepped(|s| s.prep_read_fixed(4, &mut buf, 9, 2)),
+            Sqe {
+                fd: 4,
+                addr: ptr,
+                len: 8,
+                off: 9,
+                buf_index: 2,
+                ..base(Op::IORING_OP_READ_FIXED)
+            }
+        );
+        assert_eq!(
+            prepped(|s| s.prep_read_buffer_selection(4, 7, 128, 5)),
+            Sqe {
+                fd: 4,
+                len: 128,
+                off: 5,
+                flags: sys::IOSQE_BUFFER_SELECT,
+                buf_index: 7,
+                ..base(Op::IORING_OP_READ)
+            }
+        );
+        let iov = [IoSliceMut::new(&mut buf)];
+        let iov_ptr = iov.as_ptr() as u64;
+        assert_eq!(
+            prepped(|s| s.prep_readv_fixed(4, &iov, 0, 1)),
+            Sqe {
+                fd: 4,
+                addr: iov_ptr,
+                len: 1,
+                buf_index: 1,
+                ..base(Op::IORING_OP_READV_FIXED)
+            }
+        );
+        assert_eq!(
+            prepped(|s| s.prep_splice(10, u64::MAX, 11, 40, 300)),
+            Sqe {
+                fd: 11,
+                addr: u64::MAX,
+                off: 40,
+                len: 300,
+                splice_fd_in: 10,
+                ..base(Op::IORING_OP_SPLICE)
+            }
+        );
+        assert_eq!(
+            prepped(|s| s.prep_tee(10, 11, 300)),
+            Sqe {
+                fd: 11,
+                len: 300,
+                splice_fd_in: 10,
+                ..base(Op::IORING_OP_TEE)
+            }
+        );
+        assert_eq!(
+            prepped(|s| s.prep_fallocate(3, 1, 100, 65536)),
+            Sqe {
+                fd: 3,
+                off: 100,
+                addr: 65536,
+                len: 1,
+                ..base(Op::IORING_OP_FALLOCATE)
+            }
+        );
+        let (old, new) = (c"old", c"new");
+        assert_eq!(
+            prepped(|s| s.prep_renameat(5, old, -100, new, 1)),
+            Sqe {
+                fd: 5,
+                addr: old.as_ptr() as u64,
+                off: new.as_ptr() as u64,
+                len: (-100i32) as u32,
+                rw_flags: 1,
+                ..base(Op::IORING_OP_RENAMEAT)
+            }
+        );
+        let mut stx: Statx = unsafe_zeroed();
+        let stx_ptr = &mut stx as *mut Statx as u64;
+        assert_eq!(
+            prepped(|s| s.prep_statx(5, old, 0x100, 0x200, &mut stx)),
+            Sqe {
+                fd: 5,
+                addr: old.as_ptr() as u64,
+                len: 0x200,
+                off: stx_ptr,
+                rw_flags: 0x100,
+                ..base(Op::IORING_OP_STATX)
+            }
+        );
+    }
+
+    fn unsafe_zeroed<T: Copy>() -> T {
+        // SAFETY: only used for plain-integer kernel structs, for which zero is valid.
+        unsafe { core::mem::zeroed() }
+    }
+
+    #[test]
+    fn direct_descriptors_encode_index_plus_one_or_alloc() {
+        let p = c"p";
+        let s = prepped(|s| s.prep_openat_direct(-100, p, 2, 0o644, 0));
+        assert_eq!(s.splice_fd_in, 1);
+        assert_eq!(s.len, 0o644);
+        assert_eq!(s.rw_flags, 2);
+        let s = prepped(|s| s.prep_openat_direct(-100, p, 2, 0o644, FILE_INDEX_ALLOC));
+        // SAFETY: reading a u32 member of a union of integers.
+        let file_index = unsafe { kernel_view(&s).__bindgen_anon_5.file_index };
+        assert_eq!(file_index, u32::MAX);
+        let s = prepped(|s| {
+            s.prep_accept_direct(3, core::ptr::null_mut(), core::ptr::null_mut(), 0, 4)
+        });
+        assert_eq!(
+            s,
+            Sqe {
+                fd: 3,
+                splice_fd_in: 5,
+                ..base(Op::IORING_OP_ACCEPT)
+            }
+        );
+        let s = prepped(|s| {
+            s.prep_multishot_accept_direct(3, core::ptr::null_mut(), core::ptr::null_mut(), 0)
+        });
+        assert_eq!(
+            s,
+            Sqe {
+                fd: 3,
+                ioprio: sys::IORING_ACCEPT_MULTISHOT as u16,
+                splice_fd_in: -1,
+                ..base(Op::IORING_OP_ACCEPT)
+            }
+        );
+        assert_eq!(
+            prepped(|s| s.prep_socket_direct(2, 1, 6, 0, 2)),
+            Sqe {
+                fd: 2,
+                off: 1,
+                len: 6,
+                splice_fd_in: 3,
+                ..base(Op::IORING_OP_SOCKET)
+            }
+        );
+        assert_eq!(
+            prepped(|s| s.prep_socket_direct_alloc(2, 1, 0, 0)).splice_fd_in,
+            -1
+        );
+        assert_eq!(
+            prepped(|s| s.prep_close_direct(7)),
+            Sqe {
+                fd: 0,
+                splice_fd_in: 8,
+                ..base(Op::IORING_OP_CLOSE)
+            }
+        );
+    }
+
+    #[test]
+    fn timeouts_polls_and_cancels() {
+        let ts = crate::types::timespec(core::time::Duration::from_millis(5));
+        let ts_ptr = &ts as *const Timespec as u64;
+        assert_eq!(
+            prepped(|s| s.prep_timeout(&ts, 3, sys::IORING_TIMEOUT_ABS)),
+            Sqe {
+                fd: -1,
+                addr: ts_ptr,
+                len: 1,
+                off: 3,
+                rw_flags: sys::IORING_TIMEOUT_ABS,
+                ..base(Op::IORING_OP_TIMEOUT)
+            }
+        );
+        assert_eq!(
+            prepped(|s| s.prep_timeout_update(0x88, &ts, 0)),
+            Sqe {
+                fd: -1,
+                addr: 0x88,
+                off: ts_ptr,
+                rw_flags: sys::IORING_TIMEOUT_UPDATE,
+                ..base(Op::IORING_OP_TIMEOUT_REMOVE)
+            }
+        );
+        assert_eq!(
+            prepped(|s| s.prep_link_timeout(&ts, 0)),
+            Sqe {
+                fd: -1,
+                addr: ts_ptr,
+                len: 1,
+                ..base(Op::IORING_OP_LINK_TIMEOUT)
+            }
+        );
+        let pollin = linux_raw_sys::general::POLLIN;
+        let s = prepped(|s| s.prep_poll_multishot(9, pollin));
+        // SAFETY: reading a u32 member of a union of integers.
+        let events = unsafe { kernel_view(&s).__bindgen_anon_3.poll32_events };
+        assert_eq!(events, poll32_events(pollin));
+        assert_eq!(s.len, sys::IORING_POLL_ADD_MULTI);
+        assert_eq!(
+            prepped(|s| s.prep_poll_update(1, 2, pollin, sys::IORING_POLL_UPDATE_USER_DATA)),
+            Sqe {
+                fd: -1,
+                addr: 1,
+                off: 2,
+                len: sys::IORING_POLL_UPDATE_USER_DATA,
+                rw_flags: poll32_events(pollin),
+                ..base(Op::IORING_OP_POLL_REMOVE)
+            }
+        );
+        assert_eq!(
+            prepped(|s| s.prep_cancel_fd(6, sys::IORING_ASYNC_CANCEL_ALL)),
+            Sqe {
+                fd: 6,
+                rw_flags: sys::IORING_ASYNC_CANCEL_ALL | sys::IORING_ASYNC_CANCEL_FD,
+                ..base(Op::IORING_OP_ASYNC_CANCEL)
+            }
+        );
+        assert_eq!(
+            prepped(|s| s.prep_epoll_ctl(5, -1, 1, core::ptr::null_mut())),
+            Sqe {
+                fd: 5,
+                len: 1,
+                off: u64::from(u32::MAX),
+                ..base(Op::IORING_OP_EPOLL_CTL)
+            }
+        );
+    }
+
+    #[test]
+    fn socket_commands_use_the_named_union_members() {
+        let mut val = 1u32;
+        let val_ptr = (&mut val as *mut u32).cast::<c_void>();
+        let s =
+            prepped(|s| s.prep_cmd_sock(SocketOp::SOCKET_URING_OP_GETSOCKOPT, 8, 1, 2, val_ptr, 4));
+        let k = kernel_view(&s);
+        // SAFETY: reading integer members of unions of integers.
+        unsafe {
+            assert_eq!(
+                k.__bindgen_anon_1.__bindgen_anon_1.cmd_op,
+                SocketOp::SOCKET_URING_OP_GETSOCKOPT as u32
+            );
+            assert_eq!(k.__bindgen_anon_1.__bindgen_anon_1.__pad1, 0);
+            assert_eq!(k.__bindgen_anon_2.__bindgen_anon_1.level, 1);
+            assert_eq!(k.__bindgen_anon_2.__bindgen_anon_1.optname, 2);
+            assert_eq!(k.__bindgen_anon_5.optlen, 4);
+            assert_eq!(*k.__bindgen_anon_6.optval.as_ref(), val_ptr as u64);
+        }
+        assert_eq!(
+            (s.opcode, s.fd, s.len, s.rw_flags),
+            (sys::op(Op::IORING_OP_URING_CMD), 8, 0, 0)
+        );
+
+        let addr = [0u8; 16];
+        let s = prepped(|s| s.prep_sendto(3, b"x", 0x40, addr.as_ptr().cast(), 16));
+        let k = kernel_view(&s);
+        // SAFETY: as above.
+        unsafe {
+            assert_eq!(k.__bindgen_anon_1.addr2, addr.as_ptr() as u64);
+            assert_eq!(k.__bindgen_anon_5.__bindgen_anon_1.addr_len, 16);
+            assert_eq!(k.__bindgen_anon_5.__bindgen_anon_1.__pad3, [0]);
+        }
+        assert_eq!(
+            (s.opcode, s.rw_flags, s.len),
+            (sys::op(Op::IORING_OP_SEND), 0x40, 1)
+        );
+    }
+
+    #[test]
+    fn receives_buffers_and_processes() {
+        let mut empty: [u8; 0] = [];
+        let s = prepped(|s| s.prep_recv_multishot(3, &mut empty, 0));
+        assert_eq!(s.ioprio, sys::IORING_RECV_MULTISHOT as u16);
+        assert_eq!(s.opcode, sys::op(Op::IORING_OP_RECV));
+        assert_eq!(
+            prepped(|s| s.prep_recv_buffer_selection(3, 9, 0, 0x40)),
+            Sqe {
+                fd: 3,
+                rw_flags: 0x40,
+                flags: sys::IOSQE_BUFFER_SELECT,
+                buf_index: 9,
+                ..base(Op::IORING_OP_RECV)
+            }
+        );
+        let mut slab = [0u8; 512];
+        let slab_ptr = slab.as_mut_ptr();
+        assert_eq!(
+            prepped(|s| s.prep_provide_buffers(slab_ptr, 128, 4, 1337, 2)),
+            Sqe {
+                fd: 4,
+                addr: slab_ptr as u64,
+                len: 128,
+                off: 2,
+                buf_index: 1337,
+                ..base(Op::IORING_OP_PROVIDE_BUFFERS)
+            }
+        );
+        assert_eq!(
+            prepped(|s| s.prep_remove_buffers(3, 1337)),
+            Sqe {
+                fd: 3,
+                buf_index: 1337,
+                ..base(Op::IORING_OP_REMOVE_BUFFERS)
+            }
+        );
+        assert_eq!(
+            prepped(|s| s.prep_read_multishot(3, 0, u64::MAX, 5)),
+            Sqe {
+                fd: 3,
+                off: u64::MAX,
+                flags: sys::IOSQE_BUFFER_SELECT,
+                buf_index: 5,
+                ..base(Op::IORING_OP_READ_MULTISHOT)
+            }
+        );
+        let mut info: SigInfo = unsafe_zeroed();
+        let info_ptr = &mut info as *mut SigInfo as u64;
+        assert_eq!(
+            prepped(|s| s.prep_waitid(
+                IdType::Pid,
+                1234,
+                &mut info,
+                linux_raw_sys::general::WEXITED,
+                0
+            )),
+            Sqe {
+                fd: 1234,
+                len: IdType::Pid as u32,
+                off: info_ptr,
+                splice_fd_in: linux_raw_sys::general::WEXITED as i32,
+                ..base(Op::IORING_OP_WAITID)
+            }
+        );
+    }
+
     #[test]
     fn overlong_lengths_clamp() {
         assert_eq!(len32(usize::MAX), u32::MAX);
