@@ -1352,9 +1352,11 @@ impl IoUring {
     }
 
     /// Queues (but does not submit) an update of the poll `old_user_data`: its user_data
-    /// (`IORING_POLL_UPDATE_USER_DATA` in `flags`) and/or events
-    /// (`IORING_POLL_UPDATE_EVENTS`) (Linux 5.13). Zig: `poll_update`; liburing:
-    /// `io_uring_prep_poll_update`.
+    /// to `new_user_data` (`IORING_POLL_UPDATE_USER_DATA` in `flags`, else it must be 0)
+    /// and/or its events to `poll_mask` (`IORING_POLL_UPDATE_EVENTS`, else it must be 0;
+    /// add `IORING_POLL_ADD_MULTI` to keep a multishot poll multishot) (Linux 5.13). The
+    /// kernel answers `EINVAL` to a non-zero value it was not told to update. Zig:
+    /// `poll_update`; liburing: `io_uring_prep_poll_update`.
     #[inline]
     pub fn poll_update(
         &mut self,

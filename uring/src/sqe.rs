@@ -941,8 +941,8 @@ impl Sqe {
 
     /// `IORING_OP_POLL_REMOVE` with update flags (Linux 5.13): change the poll
     /// `old_user_data` to `new_user_data` (`IORING_POLL_UPDATE_USER_DATA`) and/or to
-    /// `poll_mask` (`IORING_POLL_UPDATE_EVENTS`), per `flags`. liburing:
-    /// `io_uring_prep_poll_update`.
+    /// `poll_mask` (`IORING_POLL_UPDATE_EVENTS`), per `flags`; a value not selected by
+    /// `flags` must be 0 (else `EINVAL`). liburing: `io_uring_prep_poll_update`.
     #[inline]
     pub fn prep_poll_update(
         &mut self,

@@ -988,8 +988,8 @@ fn provide_buffers_read() {
     let mut buffers = [[0u8; BUFFER_LEN]; 4];
     let base = buffers.as_mut_ptr().cast::<u8>();
 
-    // SAFETY: `buffers` outlives the ring's use of it (ring dropped first? no: reads below
-    // consume every buffer before the function ends, and the ring is dropped at the end).
+    // SAFETY: `buffers` outlives the kernel's use of it: the reads below consume every
+    // buffer before the function ends.
     unsafe { provide(&mut ring, 0xcccccccc, base, 4, 0) };
 
     // Four reads consume the four buffers, each once.
@@ -1042,7 +1042,8 @@ fn remove_buffers() {
     let mut buffers = [[1u8; BUFFER_LEN]; 4];
     let base = buffers.as_mut_ptr().cast::<u8>();
 
-    // SAFETY: `buffers` outlives every use; the ring is dropped before it.
+    // SAFETY: `buffers` outlives the kernel's use of it: three buffers are removed and
+    // the fourth is consumed below.
     unsafe { provide(&mut ring, 0xcccccccc, base, 4, 0) };
 
     let sqe = *ring.remove_buffers(0xbababababa, 3, GROUP_ID).unwrap();
@@ -1094,7 +1095,7 @@ fn provide_buffers_accept_connect_send_recv() {
     let mut buffers = [[0u8; BUFFER_LEN]; 4];
     let base = buffers.as_mut_ptr().cast::<u8>();
 
-    // SAFETY: `buffers` outlives every use; the ring is dropped before it.
+    // SAFETY: `buffers` outlives the kernel's use of it: every buffer is consumed below.
     unsafe { provide(&mut ring, 0xcccccccc, base, 4, 0) };
 
     let h = common::socket_test_harness(&mut ring);
@@ -1776,8 +1777,8 @@ fn recvmsg_multishot_udp() {
     const BUF: usize = 256;
     let mut slab = vec![0u8; 4 * BUF];
     let base = slab.as_mut_ptr();
-    // SAFETY: `slab` outlives the ring's use of it (the multishot is cancelled and reaped
-    // below, and the ring is dropped before the slab).
+    // SAFETY: `slab` outlives the kernel's use of it: the multishot is cancelled and
+    // reaped, and the buffer it left is removed, below.
     unsafe {
         ring.provide_buffers(1, base, BUF as u32, 4, 7, 0).unwrap();
     }
@@ -1840,6 +1841,11 @@ fn recvmsg_multishot_udp() {
         &reap(&mut ring, 2),
         &[cqe(0x78, 0, 0), cqe(0x77, neg(Errno::CANCELED), 0)],
     );
+    // Take back the one buffer the kernel still holds before freeing the slab.
+    ring.remove_buffers(0x79, 4, 7).unwrap();
+    assert_eq!(ring.submit().unwrap(), 1);
+    assert_eq!(ring.copy_cqe().unwrap(), cqe(0x79, 1, 0));
+    drop(slab);
 }
 
 #[test]
@@ -1941,4 +1947,296 @@ fn send_zc_to_udp() {
     assert_eq!(ring.copy_cqe().unwrap(), cqe(0x9a, 10, 0));
     let (len, from) = server.recv_from(&mut got).unwrap();
     assert_eq!((len, from), (10, client.local_addr().unwrap()));
+}
+
+fn pipe() -> (OwnedFd, OwnedFd) {
+    rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).unwrap()
+}
+
+#[test]
+fn poll_multishot_update_remove() {
+    let mut ring = ring(4);
+    let (r, w) = pipe();
+
+    ring.poll_multishot(1, r.as_raw_fd(), g::POLLIN).unwrap();
+    assert_eq!(ring.submit().unwrap(), 1);
+    rustix::io::write(&w, b"x").unwrap();
+    let c = ring.copy_cqe().unwrap();
+    assert_eq!(c, cqe(1, g::POLLIN as i32, sys::IORING_CQE_F_MORE));
+    // Drain, so that re-arming by the update finds nothing ready.
+    rustix::io::read(&r, &mut [0u8; 1]).unwrap();
+
+    // Rename the poll from user_data 1 to 3 (the events stay: mask 0 without
+    // IORING_POLL_UPDATE_EVENTS, or the kernel says EINVAL).
+    ring.poll_update(2, 1, 3, 0, sys::IORING_POLL_UPDATE_USER_DATA)
+        .unwrap();
+    assert_eq!(ring.submit().unwrap(), 1);
+    assert_eq!(ring.copy_cqe().unwrap(), cqe(2, 0, 0));
+
+    // It reports under its new user_data.
+    rustix::io::write(&w, b"y").unwrap();
+    let c = ring.copy_cqe().unwrap();
+    assert_eq!(c, cqe(3, g::POLLIN as i32, sys::IORING_CQE_F_MORE));
+    rustix::io::read(&r, &mut [0u8; 1]).unwrap();
+
+    ring.poll_remove(4, 3).unwrap();
+    assert_eq!(ring.submit().unwrap(), 1);
+    assert_same_cqes(
+        &reap(&mut ring, 2),
+        &[cqe(4, 0, 0), cqe(3, neg(Errno::CANCELED), 0)],
+    );
+}
+
+#[test]
+fn timeout_update_and_cancel_fd() {
+    let mut ring = ring(4);
+    let long = timespec(Duration::from_secs(10));
+    let short = timespec(Duration::from_millis(1));
+    // SAFETY: both timespecs outlive the completions reaped below.
+    unsafe {
+        ring.timeout(1, &long, 0, 0).unwrap();
+        assert_eq!(ring.submit().unwrap(), 1);
+        ring.timeout_update(2, 1, &short, 0).unwrap();
+    }
+    assert_eq!(ring.submit().unwrap(), 1);
+    assert_same_cqes(
+        &reap(&mut ring, 2),
+        &[cqe(2, 0, 0), cqe(1, neg(Errno::TIME), 0)],
+    );
+
+    // A read that waits on an empty pipe, cancelled by its fd.
+    let (r, _w) = pipe();
+    let mut buf = [0u8; 8];
+    // SAFETY: `buf` outlives the completion reaped below.
+    unsafe {
+        ring.read(3, r.as_raw_fd(), ReadBuffer::Buffer(&mut buf), u64::MAX)
+            .unwrap();
+    }
+    assert_eq!(ring.submit().unwrap(), 1);
+    ring.cancel_fd(4, r.as_raw_fd(), 0).unwrap();
+    assert_eq!(ring.submit().unwrap(), 1);
+    assert_same_cqes(
+        &reap(&mut ring, 2),
+        &[cqe(4, 0, 0), cqe(3, neg(Errno::CANCELED), 0)],
+    );
+}
+
+#[test]
+fn epoll_ctl_epoll_wait() {
+    let mut ring = ring(4);
+    let epfd = rustix::event::epoll::create(rustix::event::epoll::CreateFlags::CLOEXEC).unwrap();
+    let (r, w) = pipe();
+
+    let mut ev = uring::EpollEvent {
+        events: g::EPOLLIN,
+        data: 42,
+    };
+    // SAFETY: `ev` outlives the completion reaped below.
+    unsafe {
+        ring.epoll_ctl(
+            1,
+            epfd.as_raw_fd(),
+            r.as_raw_fd(),
+            g::EPOLL_CTL_ADD,
+            &mut ev,
+        )
+        .unwrap();
+    }
+    assert_eq!(ring.submit().unwrap(), 1);
+    assert_eq!(ring.copy_cqe().unwrap(), cqe(1, 0, 0));
+
+    if !supported(&ring, Op::IORING_OP_EPOLL_WAIT, "epoll_ctl_epoll_wait") {
+        return;
+    }
+    rustix::io::write(&w, b"x").unwrap();
+    let mut events = [uring::EpollEvent { events: 0, data: 0 }; 4];
+    // SAFETY: `events` outlives the completion reaped below and is not read before.
+    unsafe {
+        ring.epoll_wait(2, epfd.as_raw_fd(), &mut events, 0)
+            .unwrap()
+    };
+    assert_eq!(ring.submit().unwrap(), 1);
+    assert_eq!(ring.copy_cqe().unwrap(), cqe(2, 1, 0));
+    let (got_events, got_data) = (events[0].events, events[0].data);
+    assert_eq!(got_events & g::EPOLLIN, g::EPOLLIN);
+    assert_eq!(got_data, 42);
+}
+
+#[test]
+fn tee_duplicates_pipe_data() {
+    let mut ring = ring(2);
+    let (r1, w1) = pipe();
+    let (r2, w2) = pipe();
+    rustix::io::write(&w1, b"hello").unwrap();
+
+    let sqe = *ring.tee(1, r1.as_raw_fd(), w2.as_raw_fd(), 5).unwrap();
+    assert_eq!(sqe.opcode, op(Op::IORING_OP_TEE));
+    assert_eq!(ring.submit().unwrap(), 1);
+    assert_eq!(ring.copy_cqe().unwrap(), cqe(1, 5, 0));
+
+    let mut buf = [0u8; 5];
+    assert_eq!(rustix::io::read(&r2, &mut buf).unwrap(), 5);
+    assert_eq!(&buf, b"hello");
+    // tee does not consume: the first pipe still holds the data.
+    assert_eq!(rustix::io::read(&r1, &mut buf).unwrap(), 5);
+    assert_eq!(&buf, b"hello");
+}
+
+#[test]
+fn files_update_then_fixed_read() {
+    let mut ring = ring(2);
+    ring.register_files(&[-1, -1]).unwrap();
+    let zero = std::fs::File::open("/dev/zero").unwrap();
+    let fds = [zero.as_raw_fd()];
+
+    // SAFETY: `fds` outlives the completion reaped below; the fd is open.
+    unsafe { ring.files_update(1, &fds, 1).unwrap() };
+    assert_eq!(ring.submit().unwrap(), 1);
+    assert_eq!(ring.copy_cqe().unwrap(), cqe(1, 1, 0));
+
+    let mut buf = [7u8; 16];
+    // SAFETY: `buf` outlives the completion reaped below.
+    unsafe {
+        ring.read(2, 1, ReadBuffer::Buffer(&mut buf), 0)
+            .unwrap()
+            .add_flags(sys::IOSQE_FIXED_FILE);
+    }
+    assert_eq!(ring.submit().unwrap(), 1);
+    assert_eq!(ring.copy_cqe().unwrap(), cqe(2, 16, 0));
+    assert_eq!(buf, [0u8; 16]);
+    ring.unregister_files().unwrap();
+}
+
+#[test]
+fn openat2_open_and_advice() {
+    let mut ring = ring(2);
+    let tmp = TempDir::new("openat2_open_and_advice");
+    let name = "data";
+    std::fs::write(tmp.join(name), b"contents").unwrap();
+
+    let how = uring::OpenHow {
+        flags: u64::from(g::O_RDONLY | g::O_CLOEXEC),
+        mode: 0,
+        resolve: 0,
+    };
+    let path = cstr(name);
+    // SAFETY: `path` and `how` outlive the completion reaped below.
+    unsafe { ring.openat2(1, tmp.fd(), &path, &how).unwrap() };
+    assert_eq!(ring.submit().unwrap(), 1);
+    let c = ring.copy_cqe().unwrap();
+    assert_eq!(c.user_data, 1);
+    let file = std::fs::File::from(owned(c.res));
+
+    ring.fadvise(2, file.as_raw_fd(), 0, 8, g::POSIX_FADV_SEQUENTIAL)
+        .unwrap();
+    assert_eq!(ring.submit().unwrap(), 1);
+    assert_eq!(ring.copy_cqe().unwrap(), cqe(2, 0, 0));
+
+    // open: relative to the working directory, so pass the full path.
+    let full = cstr(tmp.join(name).to_str().unwrap());
+    // SAFETY: `full` outlives the completion reaped below.
+    unsafe { ring.open(3, &full, g::O_RDONLY | g::O_CLOEXEC, 0).unwrap() };
+    assert_eq!(ring.submit().unwrap(), 1);
+    let c = ring.copy_cqe().unwrap();
+    assert_eq!(c.user_data, 3);
+    let mut again = std::fs::File::from(owned(c.res));
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut again, &mut text).unwrap();
+    assert_eq!(text, "contents");
+
+    // madvise on a page-aligned allocation.
+    let layout = std::alloc::Layout::from_size_align(8192, 4096).unwrap();
+    // SAFETY: a non-zero-sized layout.
+    let mem = unsafe { std::alloc::alloc_zeroed(layout) };
+    assert!(!mem.is_null());
+    // SAFETY: MADV_WILLNEED only prefetches; the range stays allocated until after the
+    // completion.
+    unsafe { ring.madvise(4, mem.cast(), 8192, g::MADV_WILLNEED).unwrap() };
+    assert_eq!(ring.submit().unwrap(), 1);
+    assert_eq!(ring.copy_cqe().unwrap(), cqe(4, 0, 0));
+    // SAFETY: allocated above with this layout.
+    unsafe { std::alloc::dealloc(mem, layout) };
+}
+
+#[test]
+fn read_multishot_pipe() {
+    let mut ring = ring(4);
+    if !supported(&ring, Op::IORING_OP_READ_MULTISHOT, "read_multishot_pipe") {
+        return;
+    }
+    let (r, w) = pipe();
+    let mut slab = vec![0u8; 4 * 32];
+    let base = slab.as_mut_ptr();
+    // SAFETY: `slab` outlives the kernel's use of it: the request is cancelled and the
+    // remaining buffers removed below.
+    unsafe { ring.provide_buffers(1, base, 32, 4, 9, 0).unwrap() };
+    assert_eq!(ring.submit().unwrap(), 1);
+    assert_eq!(ring.copy_cqe().unwrap(), cqe(1, 0, 0));
+
+    ring.read_multishot(2, r.as_raw_fd(), 0, 0, 9).unwrap();
+    assert_eq!(ring.submit().unwrap(), 1);
+    for msg in [&b"abc"[..], &b"defgh"[..]] {
+        rustix::io::write(&w, msg).unwrap();
+        let c = ring.copy_cqe().unwrap();
+        assert_eq!(c.user_data, 2);
+        assert!(c.more(), "{c:?}");
+        let id = c.buffer_id().expect("IORING_CQE_F_BUFFER");
+        // SAFETY: the kernel finished writing this buffer.
+        let got =
+            unsafe { std::slice::from_raw_parts(base.add(usize::from(id) * 32), c.res as usize) };
+        assert_eq!(got, msg);
+    }
+    ring.cancel(3, 2, 0).unwrap();
+    assert_eq!(ring.submit().unwrap(), 1);
+    assert_same_cqes(
+        &reap(&mut ring, 2),
+        &[cqe(3, 0, 0), cqe(2, neg(Errno::CANCELED), 0)],
+    );
+    ring.remove_buffers(4, 4, 9).unwrap();
+    assert_eq!(ring.submit().unwrap(), 1);
+    assert_eq!(ring.copy_cqe().unwrap(), cqe(4, 2, 0));
+    drop(slab);
+}
+
+#[test]
+fn writev_fixed_readv_fixed() {
+    let mut ring = ring(2);
+    if !supported(&ring, Op::IORING_OP_READV_FIXED, "writev_fixed_readv_fixed") {
+        return;
+    }
+    let tmp = TempDir::new("writev_fixed_readv_fixed");
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(tmp.join("f"))
+        .unwrap();
+    let fd = file.as_raw_fd();
+
+    let mut pool = vec![0u8; 64];
+    pool[..10].copy_from_slice(b"0123456789");
+    let iov = [uring::iovec {
+        iov_base: pool.as_mut_ptr().cast(),
+        iov_len: pool.len() as _,
+    }];
+    // SAFETY: `pool` outlives the registration (unregistered below).
+    unsafe { ring.register_buffers(&iov).unwrap() };
+    {
+        let (src, dst) = pool.split_at_mut(32);
+        let write = [IoSlice::new(&src[..4]), IoSlice::new(&src[4..10])];
+        // SAFETY: both slices lie in registered buffer 0 and outlive the completion.
+        unsafe { ring.writev_fixed(1, fd, &write, 0, 0).unwrap() };
+        assert_eq!(ring.submit().unwrap(), 1);
+        assert_eq!(ring.copy_cqe().unwrap(), cqe(1, 10, 0));
+
+        let (a, b) = dst.split_at_mut(5);
+        let read = [IoSliceMut::new(&mut a[..5]), IoSliceMut::new(&mut b[..5])];
+        // SAFETY: as above; not read until the completion.
+        unsafe { ring.readv_fixed(2, fd, &read, 0, 0).unwrap() };
+        assert_eq!(ring.submit().unwrap(), 1);
+        assert_eq!(ring.copy_cqe().unwrap(), cqe(2, 10, 0));
+    }
+    assert_eq!(&pool[32..42], b"0123456789");
+    ring.unregister_buffers().unwrap();
 }
