@@ -378,9 +378,11 @@ impl Sqe {
     }
 
     /// `IORING_OP_RECV` with `IORING_RECV_MULTISHOT` in `ioprio` (Linux 6.0): keep
-    /// receiving, one CQE per receive with `IORING_CQE_F_MORE` while it stays armed. The
-    /// kernel requires buffer selection (`IOSQE_BUFFER_SELECT` and a group in
-    /// `buf_index`; use an empty `buffer`). liburing: `io_uring_prep_recv_multishot`.
+    /// receiving, one CQE per receive with `IORING_CQE_F_MORE` while it stays armed.
+    /// liburing: `io_uring_prep_recv_multishot`. The kernel requires buffer selection
+    /// (`IOSQE_BUFFER_SELECT` and a group in `buf_index`), which this prep does not set;
+    /// [`IoUring::recv_multishot`](crate::IoUring::recv_multishot) builds the complete
+    /// entry from [`prep_recv_buffer_selection`](Self::prep_recv_buffer_selection) instead.
     #[inline]
     pub fn prep_recv_multishot(&mut self, fd: RawFd, buffer: &mut [u8], flags: u32) {
         self.prep_recv(fd, buffer, flags);
