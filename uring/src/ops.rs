@@ -194,11 +194,18 @@ impl IoUring {
     /// Queues (but does not submit) a multishot read of a pollable `fd` (pipe, socket,
     /// eventfd) into buffers selected from group `group_id`, up to `nbytes` each (0: the
     /// buffer size) (`IORING_OP_READ_MULTISHOT`, Linux 6.7). Each CQE carries a buffer id;
-    /// `IORING_CQE_F_MORE` says the request is still armed. No memory is named here, so
-    /// this is safe. Zig: `BufferGroup.read_multishot`; liburing:
-    /// `io_uring_prep_read_multishot`.
+    /// `IORING_CQE_F_MORE` says the request is still armed. Zig: `BufferGroup.read_multishot`;
+    /// liburing: `io_uring_prep_read_multishot`.
+    ///
+    /// # Safety
+    ///
+    /// The kernel writes into whichever buffer of group `group_id` it selects, for as long
+    /// as the request is armed: the group's memory must stay valid, and not be read or
+    /// written by anyone but the kernel while it is provided, until this request's final
+    /// completion (the one without `IORING_CQE_F_MORE`) has been reaped. (A
+    /// [`BufferGroup`](crate::buf_ring::BufferGroup) dropped earlier would break this.)
     #[inline]
-    pub fn read_multishot(
+    pub unsafe fn read_multishot(
         &mut self,
         user_data: u64,
         fd: RawFd,
@@ -563,11 +570,16 @@ impl IoUring {
     /// group `group_id` (`IORING_OP_RECV` with `IORING_RECV_MULTISHOT`, Linux 6.0): one
     /// CQE per receive, each naming its buffer, with `IORING_CQE_F_MORE` while the request
     /// stays armed; a CQE without it (e.g. `ENOBUFS` when the group ran dry, or 0 at end
-    /// of stream) ends it. Safe: no memory is named here (the buffers are covered by the
-    /// contract under which they were provided). No Zig twin on the ring (Zig:
-    /// `BufferGroup.recv_multishot`); liburing: `io_uring_prep_recv_multishot`.
+    /// of stream) ends it. No Zig twin on the ring (Zig: `BufferGroup.recv_multishot`);
+    /// liburing: `io_uring_prep_recv_multishot`.
+    ///
+    /// # Safety
+    ///
+    /// As for [`read_multishot`](Self::read_multishot): group `group_id`'s memory must stay
+    /// valid, and untouched while provided, until the final completion (no
+    /// `IORING_CQE_F_MORE`) of this request has been reaped.
     #[inline]
-    pub fn recv_multishot(
+    pub unsafe fn recv_multishot(
         &mut self,
         user_data: u64,
         fd: RawFd,

@@ -1865,7 +1865,9 @@ fn recv_multishot_provided_buffers() {
     assert_eq!(ring.submit().unwrap(), 1);
     assert_eq!(ring.copy_cqe().unwrap(), cqe(1, 0, 0));
 
-    let sqe = *ring.recv_multishot(0x55, h.server(), 3, 0).unwrap();
+    // SAFETY: the group's buffers live in `slab`, which outlives the request (it ends
+    // below, before the slab is dropped).
+    let sqe = *unsafe { ring.recv_multishot(0x55, h.server(), 3, 0) }.unwrap();
     assert_eq!(sqe.ioprio, sys::IORING_RECV_MULTISHOT as u16);
     assert_eq!(sqe.flags, sys::IOSQE_BUFFER_SELECT);
     assert_eq!(sqe.buf_index, 3);
@@ -2173,7 +2175,8 @@ fn read_multishot_pipe() {
     assert_eq!(ring.submit().unwrap(), 1);
     assert_eq!(ring.copy_cqe().unwrap(), cqe(1, 0, 0));
 
-    ring.read_multishot(2, r.as_raw_fd(), 0, 0, 9).unwrap();
+    // SAFETY: group 9's buffers live in `slab`, which outlives the request.
+    unsafe { ring.read_multishot(2, r.as_raw_fd(), 0, 0, 9) }.unwrap();
     assert_eq!(ring.submit().unwrap(), 1);
     for msg in [&b"abc"[..], &b"defgh"[..]] {
         rustix::io::write(&w, msg).unwrap();
