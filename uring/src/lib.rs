@@ -53,3 +53,8 @@ pub use types::{
     timespec, EpollEvent, IdType, MsgHdr, OpenHow, RawSockAddr, RecvmsgOut, SigInfo, SockLen,
     SocketOp, Statx, Timespec, FILE_INDEX_ALLOC,
 };
+
+/// The README's examples, compiled as doctests so that they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;
