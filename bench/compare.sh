@@ -26,22 +26,24 @@
 # CPU s/GB is the sender process's user + system time (/usr/bin/time) per 10^9 bytes.
 #
 # Needs: cargo, gcc, liburing-dev, time (Debian: apt-get install -y liburing-dev gcc time).
-# Usage: bench/compare.sh [-r ROUNDS] [-t SECONDS] [-s SIZE] [-n INFLIGHT] [-p] [-k]
+# Usage: bench/compare.sh [-r ROUNDS] [-t SECONDS] [-s SIZE] [-n INFLIGHT] [-p] [-c] [-k]
 #   -p: run the sink and the senders at nice -19 (root), to shield them from other load
+#   -c: pin every sender to CPU 0 and the sink to CPU 1 (taskset), the same for all
 #   -k: keep every sender's and the sink's output in the temporary directory
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-rounds=5 secs=3 size=65000 inflight=8 keep=0 nice=()
-while getopts "r:t:s:n:pk" opt; do
+rounds=5 secs=3 size=65000 inflight=8 keep=0 nice=() pin_tx=() pin_rx=()
+while getopts "r:t:s:n:pck" opt; do
   case $opt in
     r) rounds=$OPTARG ;;
     t) secs=$OPTARG ;;
     s) size=$OPTARG ;;
     n) inflight=$OPTARG ;;
     p) nice=(nice -n -19) ;;
+    c) pin_tx=(taskset -c 0) pin_rx=(taskset -c 1) ;;
     k) keep=1 ;;
-    *) sed -n '2,34p' "$0"; exit 2 ;;
+    *) sed -n '2,35p' "$0"; exit 2 ;;
   esac
 done
 
@@ -90,7 +92,7 @@ else
 fi
 
 # --- sink --------------------------------------------------------------------------------
-"${nice[@]}" "${sink_cmd[@]}" >"$tmp/sink.out" 2>"$tmp/sink.err" &
+"${nice[@]}" "${pin_rx[@]}" "${sink_cmd[@]}" >"$tmp/sink.out" 2>"$tmp/sink.err" &
 sink_pid=$!
 port=
 for _ in $(seq 100); do
@@ -134,19 +136,32 @@ run_secs() { # kind -> wall seconds of the sending loop
   case $1 in liburing) awk -v s="$secs" 'BEGIN { print s + 0.2 }' ;; ours) echo "$secs" ;; esac
 }
 
-echo "zero-copy throughput: TCP 127.0.0.1, size $size, inflight $inflight, ${secs}s per run, $rounds rounds${nice:+, nice -19}"
+echo "zero-copy throughput: TCP 127.0.0.1, size $size, inflight $inflight, ${secs}s per run, $rounds rounds${nice:+, nice -19}${pin_tx:+, sender on CPU 0, sink on CPU 1}"
 echo "kernel $(uname -r), $(nproc) CPUs, liburing-dev $liburing_version, $(date -u +%Y-%m-%dT%H:%MZ)"
 echo "ours: $([[ $have_cli == 1 ]] && echo "uring bench (uring-cli)" || echo "uring/examples/zc_send_raw.rs (no CLI yet)")"
-declare -A rates cpus
+# Preflight: a short run of every sender; one that cannot run here (e.g. the safe API
+# before the safe layer exists) is left out, with its error.
+declare -A rates cpus skip
 n=${#names[@]}
+for ((i = 0; i < n; i++)); do
+  saved=$secs
+  secs=1
+  sender_cmd "${names[$i]}"
+  secs=$saved
+  if ! "${cmd[@]}" >"$tmp/preflight.$i" 2>&1; then
+    skip[$i]=1
+    echo "left out: ${names[$i]}: $(grep -v '^$' "$tmp/preflight.$i" | tail -n1)"
+  fi
+done
 for ((r = 0; r < rounds; r++)); do
   line="round $((r + 1)):"
   for ((k = 0; k < n; k++)); do
     i=$(((k + r) % n))
+    [[ -n ${skip[$i]:-} ]] && continue
     name=${names[$i]}
     out="$tmp/out.$r.$i"
     sender_cmd "$name"
-    "${nice[@]}" /usr/bin/time -f '%U %S' -o "$out.time" "${cmd[@]}" >"$out" 2>&1 \
+    "${nice[@]}" "${pin_tx[@]}" /usr/bin/time -f '%U %S' -o "$out.time" "${cmd[@]}" >"$out" 2>&1 \
       || { echo "sender '$name' failed: ${cmd[*]}" >&2; cat "$out" >&2; exit 1; }
     rate=$(rate_of "$kind" "$out")
     [[ -n $rate ]] || { echo "no rate in the output of '$name':" >&2; cat "$out" >&2; exit 1; }
@@ -164,13 +179,14 @@ echo
 printf '%-22s %14s %18s\n' sender "MB/s (median)" "CPU s/GB (median)"
 declare -A med
 for ((i = 0; i < n; i++)); do
+  [[ -n ${skip[$i]:-} ]] && continue
   med[$i]=$(median <<<"${rates[$i]}")
   printf '%-22s %14s %18s\n' "${names[$i]}" "${med[$i]}" "$(median3 <<<"${cpus[$i]}")"
 done
 echo
 for ((i = 0; i < n; i++)); do
   p=${peer_of[$i]}
-  [[ $p == - ]] && continue
+  [[ $p == - || -n ${skip[$i]:-} || -n ${skip[$p]:-} ]] && continue
   # Per-round ratios too: their median is less sensitive to drifts across the run.
   per_round=$(paste -d' ' <(tr ' ' '\n' <<<"${rates[$i]}" | grep -v '^$') <(tr ' ' '\n' <<<"${rates[$p]}" | grep -v '^$') \
     | awk '{ printf "%.3f ", $1 / $2 }')
