@@ -121,13 +121,13 @@ pub struct BenchArgs {
     pub mode: Vec<Mode>,
     /// Payload sizes in bytes (comma-separated, suffixes k/M); default: the sweep
     /// 1400,4096,16384,65000,262144 (TCP) or up to 65000 (UDP).
-    #[arg(long, alias = "sizes", value_delimiter = ',', value_parser = util::parse_size)]
+    #[arg(long, alias = "sizes", value_delimiter = ',', allow_negative_numbers = true, value_parser = util::parse_size)]
     pub size: Vec<usize>,
     /// Requests per batch: submit N, then reap their completions.
     #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=1024))]
     pub inflight: u32,
     /// Seconds per cell (fractional allowed).
-    #[arg(long, default_value = "2", value_parser = util::parse_seconds)]
+    #[arg(long, default_value = "2", allow_negative_numbers = true, value_parser = util::parse_seconds)]
     pub duration: f64,
     /// Register the socket (IORING_REGISTER_FILES) and send with IOSQE_FIXED_FILE.
     #[arg(long)]

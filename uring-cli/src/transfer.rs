@@ -13,7 +13,7 @@ use std::os::fd::AsRawFd;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context, Result};
+use anyhow::{anyhow, bail, Context, Result};
 use rustix::io::Errno;
 use uring::sys::IoringSetupFlags;
 use uring::{Cqe, IoUring, Sqe};
@@ -171,27 +171,36 @@ fn send_loop(
         if in_flight.is_none() && order.is_empty() && eof {
             return Ok(());
         }
-        // Wait for a completion (bounded).
+        // Wait for a completion (bounded). The whole batch is accounted for before any
+        // error is returned: a notification may sit right behind a failed send.
         let n = wait(ring, &mut cqes)?;
+        let mut failure: Option<anyhow::Error> = None;
         for c in &cqes[..n] {
             let i = c.user_data as usize;
-            if i >= slots.len() {
-                bail!("completion with unknown user_data {c:?}");
-            }
+            let Some(s) = slots.get_mut(i) else {
+                failure.get_or_insert_with(|| anyhow!("completion with unknown user_data {c:?}"));
+                continue;
+            };
             if c.notif() {
-                slots[i].notifs -= 1;
+                s.notifs = s.notifs.saturating_sub(1);
                 count.notifs += 1;
                 count.copied += u64::from(c.zc_copied());
                 continue;
             }
             in_flight = None;
-            let s = &mut slots[i];
             s.in_flight = false;
             if c.more() {
                 s.notifs += 1;
             }
             match c.result() {
-                Ok(0) => bail!("the connection accepted no more bytes after {}", count.sent),
+                Ok(0) => {
+                    failure.get_or_insert_with(|| {
+                        anyhow!(
+                            "short transfer: the connection accepted no more bytes after {}",
+                            count.sent
+                        )
+                    });
+                }
                 Ok(k) => {
                     s.sent += k as usize;
                     count.sent += u64::from(k);
@@ -201,12 +210,19 @@ fn send_loop(
                     }
                 }
                 Err(Errno::INTR | Errno::AGAIN) => {}
-                Err(e) => bail!(
-                    "short transfer: send failed after {} bytes: {}",
-                    count.sent,
-                    std::io::Error::from_raw_os_error(e.raw_os_error())
-                ),
+                Err(e) => {
+                    failure.get_or_insert_with(|| {
+                        anyhow!(
+                            "short transfer: send failed after {} bytes: {}",
+                            count.sent,
+                            std::io::Error::from_raw_os_error(e.raw_os_error())
+                        )
+                    });
+                }
             }
+        }
+        if let Some(e) = failure {
+            return Err(e);
         }
     }
 }

@@ -187,7 +187,7 @@ fn drive(
                     // Every first completion of earlier batches was reaped already.
                     bail!("unexpected completion while waiting for notifications: {c:?}");
                 }
-                *unnotified -= 1;
+                *unnotified = unnotified.saturating_sub(1);
                 st.notifs += 1;
                 st.copied += u64::from(c.zc_copied());
             }
@@ -205,7 +205,7 @@ fn drive(
             let n = reap(ring, cqes)?;
             for c in &cqes[..n] {
                 if c.notif() {
-                    *unnotified -= 1;
+                    *unnotified = unnotified.saturating_sub(1);
                     st.notifs += 1;
                     st.copied += u64::from(c.zc_copied());
                     continue;

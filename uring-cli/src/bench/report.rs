@@ -181,7 +181,7 @@ pub fn plot(path: &Path, run: &Run) -> Result<()> {
             run.transport, run.family, run.inflight, run.kernel
         );
         let mut chart = ChartBuilder::on(&root)
-            .caption(caption, ("sans-serif", 22))
+            .caption(caption, ("sans-serif", 26))
             .margin(16)
             .x_label_area_size(48)
             .y_label_area_size(72)
@@ -191,6 +191,9 @@ pub fn plot(path: &Path, run: &Run) -> Result<()> {
             .x_desc("payload size (bytes)")
             .y_desc("MB/s (10^6 B/s)")
             .x_label_formatter(&|x| format!("{x:.0}"))
+            .y_label_formatter(&|y| format!("{y:.0}"))
+            .label_style(("sans-serif", 16))
+            .axis_desc_style(("sans-serif", 18))
             .draw()?;
         for (i, &(mode, api)) in modes.iter().enumerate() {
             let color = Palette99::pick(i).to_rgba();
@@ -220,6 +223,7 @@ pub fn plot(path: &Path, run: &Run) -> Result<()> {
         chart
             .configure_series_labels()
             .position(SeriesLabelPosition::UpperLeft)
+            .label_font(("sans-serif", 16))
             .border_style(BLACK)
             .background_style(WHITE.mix(0.85))
             .draw()?;
