@@ -51,7 +51,8 @@ enum Command {
         /// Where to send it (HOST:PORT).
         target: String,
     },
-    /// Receive one TCP connection's bytes on PORT (or ADDR:PORT) into FILE (or stdout).
+    /// Receive one TCP connection's bytes on PORT (or ADDR:PORT) into FILE (or stdout),
+    /// until the sender closes; gives up after 30 s without data.
     Recv {
         /// Port to listen on (all interfaces), or ADDR:PORT.
         port: String,
@@ -116,11 +117,11 @@ pub enum Api {
 pub struct BenchArgs {
     #[command(subcommand)]
     sub: Option<BenchSub>,
-    /// Modes to run (comma-separated); default: all.
+    /// Modes to run (comma-separated); default: all (with --to: zc-fixed).
     #[arg(long, value_enum, value_delimiter = ',')]
     pub mode: Vec<Mode>,
     /// Payload sizes in bytes (comma-separated, suffixes k/M); default: the sweep
-    /// 1400,4096,16384,65000,262144 (TCP) or up to 65000 (UDP).
+    /// 1400,4096,16384,65000,262144 (TCP) or up to 65000 (UDP); with --to: 65000.
     #[arg(long, alias = "sizes", value_delimiter = ',', allow_negative_numbers = true, value_parser = util::parse_size)]
     pub size: Vec<usize>,
     /// Requests per batch: submit N, then reap their completions.
@@ -142,11 +143,11 @@ pub struct BenchArgs {
     #[arg(short = '6', long = "ipv6")]
     pub ipv6: bool,
     /// Send to an external plain TCP sink at HOST:PORT instead of our own receiver.
-    #[arg(long, conflicts_with = "listen")]
+    #[arg(long, value_name = "HOST:PORT", conflicts_with = "listen")]
     pub to: Option<String>,
     /// Be a TCP sink: accept connections on PORT (or ADDR:PORT), read and discard, print
     /// bytes and MB/s per connection.
-    #[arg(long)]
+    #[arg(long, value_name = "[ADDR:]PORT")]
     pub listen: Option<String>,
     /// With --listen: stop after this many connections.
     #[arg(long, requires = "listen", value_parser = clap::value_parser!(u64).range(1..))]

@@ -43,7 +43,10 @@ struct Plan {
 }
 
 fn plans(args: &BenchArgs) -> Result<Vec<Plan>> {
-    let mut modes = if args.mode.is_empty() {
+    let mut modes = if args.mode.is_empty() && args.to.is_some() {
+        // One result line: liburing's example defaults (zero-copy from a registered buffer).
+        vec![Mode::ZcFixed]
+    } else if args.mode.is_empty() {
         default_modes()
     } else {
         args.mode.clone()
