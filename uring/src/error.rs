@@ -182,6 +182,9 @@ errno_error! {
         NotFound = NOENT, "io_uring_register: not found";
         /// `EINTR`: interrupted by a signal; nothing was registered.
         SignalInterrupt = INTR, "io_uring_register: interrupted by a signal";
+        /// `EBADFD`: the ring is not in the state the call needs (e.g. `enable_rings` on a
+        /// ring that is not disabled).
+        FileDescriptorInBadState = BADFD, "io_uring_register: ring in the wrong state";
     }
     extra {
         /// An empty set was given (checked before any system call): nothing to register.
@@ -222,6 +225,10 @@ pub enum Error {
     Register(RegisterError),
     /// No free submission queue entry.
     SubmissionQueueFull,
+    /// Setting up a provided-buffer ring or group failed.
+    BufRing(crate::buf_ring::BufRingError),
+    /// A provided buffer could not be looked up or returned.
+    Buffer(crate::buf_ring::BufferError),
 }
 
 impl fmt::Display for Error {
@@ -231,6 +238,8 @@ impl fmt::Display for Error {
             Error::Enter(e) => e.fmt(f),
             Error::Register(e) => e.fmt(f),
             Error::SubmissionQueueFull => SubmissionQueueFull.fmt(f),
+            Error::BufRing(e) => e.fmt(f),
+            Error::Buffer(e) => e.fmt(f),
         }
     }
 }
@@ -242,6 +251,8 @@ impl std::error::Error for Error {
             Error::Enter(e) => Some(e),
             Error::Register(e) => Some(e),
             Error::SubmissionQueueFull => None,
+            Error::BufRing(e) => Some(e),
+            Error::Buffer(e) => Some(e),
         }
     }
 }
@@ -266,6 +277,16 @@ impl From<SubmissionQueueFull> for Error {
         Error::SubmissionQueueFull
     }
 }
+impl From<crate::buf_ring::BufRingError> for Error {
+    fn from(e: crate::buf_ring::BufRingError) -> Self {
+        Error::BufRing(e)
+    }
+}
+impl From<crate::buf_ring::BufferError> for Error {
+    fn from(e: crate::buf_ring::BufferError) -> Self {
+        Error::Buffer(e)
+    }
+}
 impl From<Error> for std::io::Error {
     fn from(e: Error) -> Self {
         match e {
@@ -273,6 +294,8 @@ impl From<Error> for std::io::Error {
             Error::Enter(e) => e.into(),
             Error::Register(e) => e.into(),
             Error::SubmissionQueueFull => SubmissionQueueFull.into(),
+            Error::BufRing(e) => std::io::Error::other(e),
+            Error::Buffer(e) => std::io::Error::new(std::io::ErrorKind::InvalidInput, e),
         }
     }
 }

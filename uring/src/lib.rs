@@ -31,6 +31,7 @@
 #![deny(unsafe_op_in_unsafe_fn, clippy::undocumented_unsafe_blocks)]
 
 pub mod addr;
+pub mod buf_ring;
 pub mod cqe;
 pub mod error;
 pub mod ops;
@@ -38,11 +39,22 @@ pub mod register;
 pub mod ring;
 pub mod sqe;
 pub mod sys;
+pub mod types;
 
 pub use addr::SockAddr;
+pub use buf_ring::{BufRing, BufRingError, BufRingFlags, BufferError, BufferGroup};
 pub use cqe::{Cqe, CqeFlags};
 pub use error::{EnterError, Error, RegisterError, SetupError, SubmissionQueueFull};
-pub use ops::{SqeRef, SqeResult};
+pub use ops::{ReadBuffer, RecvBuffer, SqeRef, SqeResult};
 pub use register::{iovec, Probe};
 pub use ring::{CompletionQueue, IoUring, SubmissionQueue};
-pub use sqe::{MsgHdr, Sqe};
+pub use sqe::Sqe;
+pub use types::{
+    timespec, EpollEvent, IdType, MsgHdr, OpenHow, RawSockAddr, RecvmsgOut, SigInfo, SockLen,
+    SocketOp, Statx, Timespec, FILE_INDEX_ALLOC,
+};
+
+/// The README's examples, compiled as doctests so that they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;

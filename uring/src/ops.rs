@@ -2,17 +2,29 @@
 //! handle to it ([`SqeRef`]) so that flags such as `IOSQE_IO_LINK` can be added before
 //! submission. Names and argument order follow Zig's `IoUring` (and so liburing).
 //!
-//! Operations that hand memory to the kernel (buffers, iovecs, paths, msghdrs, sockaddrs)
-//! are `unsafe fn`: the memory must stay valid until the completion has been reaped (for
-//! zero-copy sends: until the `IORING_CQE_F_NOTIF` completion). Operations that pass only
-//! numbers are safe.
+//! Operations that hand memory to the kernel (buffers, iovecs, paths, msghdrs, sockaddrs,
+//! timespecs, result structs) are `unsafe fn`: the memory must stay valid until the
+//! completion has been reaped (for zero-copy sends: until the `IORING_CQE_F_NOTIF`
+//! completion), and memory the kernel writes must not be accessed in the meantime.
+//! Operations that pass only numbers are safe, with one exception: [`IoUring::close`] is
+//! `unsafe` because closing a descriptor that something else owns breaks I/O safety.
+//!
+//! Each method documents the opcode it queues, the kernel version that introduced it, the
+//! liburing function it matches and its Zig name (the same name unless said otherwise).
+//! Where Zig takes a tagged union, the Rust method takes an enum ([`ReadBuffer`],
+//! [`RecvBuffer`]).
 
+use core::ffi::{c_void, CStr};
 use core::ops::Deref;
+use std::io::{IoSlice, IoSliceMut};
 use std::os::fd::RawFd;
 
 use crate::error::SubmissionQueueFull;
 use crate::ring::IoUring;
-use crate::sqe::{MsgHdr, Sqe};
+use crate::sqe::Sqe;
+use crate::types::{
+    EpollEvent, IdType, MsgHdr, OpenHow, RawSockAddr, SigInfo, SocketOp, Statx, Timespec,
+};
 
 /// A prepared SQE in the ring, not yet submitted. Reading it is safe ([`Deref`]); changing
 /// the fields that name memory is not, so only the flags, user_data and personality can be
@@ -84,6 +96,40 @@ impl Deref for SqeRef<'_> {
 /// The result of every operation method.
 pub type SqeResult<'a> = Result<SqeRef<'a>, SubmissionQueueFull>;
 
+/// Where [`IoUring::read`] puts its data (Zig's `ReadBuffer`).
+#[derive(Debug)]
+pub enum ReadBuffer<'a> {
+    /// `pread(2)` into this buffer (`IORING_OP_READ`, Linux 5.6).
+    Buffer(&'a mut [u8]),
+    /// `preadv(2)` into these buffers (`IORING_OP_READV`, Linux 5.1).
+    Iovecs(&'a [IoSliceMut<'a>]),
+    /// Into a buffer the kernel picks from a provided-buffer group (`IORING_OP_READ` with
+    /// `IOSQE_BUFFER_SELECT`, Linux 5.7); the CQE carries its id
+    /// ([`Cqe::buffer_id`](crate::Cqe::buffer_id)). The group must hold a buffer when the
+    /// read runs, or it fails with `ENOBUFS`.
+    BufferSelection {
+        /// The buffer group (`buf_group`).
+        group_id: u16,
+        /// How many bytes to read at most into the selected buffer.
+        len: usize,
+    },
+}
+
+/// Where [`IoUring::recv`] puts its data (Zig's `RecvBuffer`).
+#[derive(Debug)]
+pub enum RecvBuffer<'a> {
+    /// `recv(2)` into this buffer.
+    Buffer(&'a mut [u8]),
+    /// Into a buffer the kernel picks from a provided-buffer group (`IOSQE_BUFFER_SELECT`,
+    /// Linux 5.7); the CQE carries its id. `ENOBUFS` if the group is empty.
+    BufferSelection {
+        /// The buffer group (`buf_group`).
+        group_id: u16,
+        /// How many bytes to receive at most (0: the whole selected buffer).
+        len: usize,
+    },
+}
+
 impl IoUring {
     /// Takes the next SQE, lets `prep` fill it, sets `user_data`.
     #[inline]
@@ -95,14 +141,250 @@ impl IoUring {
     }
 
     /// Queues (but does not submit) a NOP (Linux 5.1): it completes with result 0. Used to
-    /// wake a waiter or measure the ring. Zig: `nop`; liburing: `io_uring_prep_nop`.
+    /// wake a waiter, as a barrier with `IOSQE_IO_DRAIN`, or to measure the ring. Zig:
+    /// `nop`; liburing: `io_uring_prep_nop`.
     #[inline]
     pub fn nop(&mut self, user_data: u64) -> SqeResult<'_> {
         self.queue(user_data, Sqe::prep_nop)
     }
 
-    /// Queues (but does not submit) a `send(2)` of `buffer` (Linux 5.6). Zig: `send`;
-    /// liburing: `io_uring_prep_send`.
+    /// Queues (but does not submit) an `fsync(2)` of `fd` (`IORING_OP_FSYNC`, Linux 5.1);
+    /// `flags` may be `IORING_FSYNC_DATASYNC` for `fdatasync(2)`. Completions are
+    /// unordered: link the write before it (`IOSQE_IO_LINK`) or drain, or the fsync may
+    /// run first. Zig: `fsync`; liburing: `io_uring_prep_fsync`.
+    #[inline]
+    pub fn fsync(&mut self, user_data: u64, fd: RawFd, flags: u32) -> SqeResult<'_> {
+        self.queue(user_data, |sqe| sqe.prep_fsync(fd, flags))
+    }
+}
+
+/// Reads and writes.
+impl IoUring {
+    /// Queues (but does not submit) a read of `fd` at `offset` (`u64::MAX`: the file
+    /// position): into one buffer (`IORING_OP_READ`, Linux 5.6), into iovecs
+    /// (`IORING_OP_READV`, `preadv(2)`, Linux 5.1; set `rw_flags` through
+    /// [`SqeRef::as_mut_sqe`] for `preadv2(2)`), or into a buffer the kernel selects from
+    /// a provided-buffer group (Linux 5.7). Zig: `read`; liburing: `io_uring_prep_read`,
+    /// `io_uring_prep_readv`.
+    ///
+    /// # Safety
+    ///
+    /// The buffer, or the iovec array and every buffer it names, must stay valid until the
+    /// completion has been reaped, and the buffers must not be read or written through any
+    /// other reference until then (the kernel writes them). `BufferSelection` names no
+    /// memory here (the provided buffers are covered by
+    /// [`provide_buffers`](Self::provide_buffers)' contract).
+    #[inline]
+    pub unsafe fn read(
+        &mut self,
+        user_data: u64,
+        fd: RawFd,
+        buffer: ReadBuffer<'_>,
+        offset: u64,
+    ) -> SqeResult<'_> {
+        self.queue(user_data, |sqe| match buffer {
+            ReadBuffer::Buffer(buf) => sqe.prep_read(fd, buf, offset),
+            ReadBuffer::Iovecs(iovecs) => sqe.prep_readv(fd, iovecs, offset),
+            ReadBuffer::BufferSelection { group_id, len } => {
+                sqe.prep_read_buffer_selection(fd, group_id, len, offset)
+            }
+        })
+    }
+
+    /// Queues (but does not submit) a multishot read of a pollable `fd` (pipe, socket,
+    /// eventfd) into buffers selected from group `group_id`, up to `nbytes` each (0: the
+    /// buffer size) (`IORING_OP_READ_MULTISHOT`, Linux 6.7). Each CQE carries a buffer id;
+    /// `IORING_CQE_F_MORE` says the request is still armed. Zig: `BufferGroup.read_multishot`;
+    /// liburing: `io_uring_prep_read_multishot`.
+    ///
+    /// # Safety
+    ///
+    /// The kernel writes into whichever buffer of group `group_id` it selects, for as long
+    /// as the request is armed: the group's memory must stay valid, and not be read or
+    /// written by anyone but the kernel while it is provided, until this request's final
+    /// completion (the one without `IORING_CQE_F_MORE`) has been reaped. (A
+    /// [`BufferGroup`](crate::buf_ring::BufferGroup) dropped earlier would break this.)
+    #[inline]
+    pub unsafe fn read_multishot(
+        &mut self,
+        user_data: u64,
+        fd: RawFd,
+        nbytes: u32,
+        offset: u64,
+        group_id: u16,
+    ) -> SqeResult<'_> {
+        self.queue(user_data, |sqe| {
+            sqe.prep_read_multishot(fd, nbytes, offset, group_id)
+        })
+    }
+
+    /// Queues (but does not submit) a `pwrite(2)` of `buffer` at `offset` (`u64::MAX`:
+    /// the file position) (`IORING_OP_WRITE`, Linux 5.6). Zig: `write`; liburing:
+    /// `io_uring_prep_write`.
+    ///
+    /// # Safety
+    ///
+    /// `buffer` must stay valid until the completion has been reaped.
+    #[inline]
+    pub unsafe fn write(
+        &mut self,
+        user_data: u64,
+        fd: RawFd,
+        buffer: &[u8],
+        offset: u64,
+    ) -> SqeResult<'_> {
+        self.queue(user_data, |sqe| sqe.prep_write(fd, buffer, offset))
+    }
+
+    /// Queues (but does not submit) a `pwritev(2)` of `iovecs` at `offset`
+    /// (`IORING_OP_WRITEV`, Linux 5.1; set `rw_flags` for `pwritev2(2)`). Zig: `writev`;
+    /// liburing: `io_uring_prep_writev`.
+    ///
+    /// # Safety
+    ///
+    /// The iovec array and every buffer it names must stay valid until the completion has
+    /// been reaped.
+    #[inline]
+    pub unsafe fn writev(
+        &mut self,
+        user_data: u64,
+        fd: RawFd,
+        iovecs: &[IoSlice<'_>],
+        offset: u64,
+    ) -> SqeResult<'_> {
+        self.queue(user_data, |sqe| sqe.prep_writev(fd, iovecs, offset))
+    }
+
+    /// Queues (but does not submit) a read into `buffer`, which lies inside registered
+    /// buffer `buffer_index` (`IORING_OP_READ_FIXED`, Linux 5.1; see
+    /// [`register_buffers`](Self::register_buffers)). Zig: `read_fixed`; liburing:
+    /// `io_uring_prep_read_fixed`.
+    ///
+    /// # Safety
+    ///
+    /// `buffer` must lie inside registered buffer `buffer_index` (else the request fails
+    /// with `EFAULT`), stay valid, and not be read or written through any other reference
+    /// until the completion has been reaped.
+    #[inline]
+    pub unsafe fn read_fixed(
+        &mut self,
+        user_data: u64,
+        fd: RawFd,
+        buffer: &mut [u8],
+        offset: u64,
+        buffer_index: u16,
+    ) -> SqeResult<'_> {
+        self.queue(user_data, |sqe| {
+            sqe.prep_read_fixed(fd, buffer, offset, buffer_index)
+        })
+    }
+
+    /// Queues (but does not submit) a `preadv(2)` into `iovecs`, all inside registered
+    /// buffer `buffer_index` (`IORING_OP_READV_FIXED`, Linux 6.15). Zig: `read_fixed` with
+    /// `.iovecs`; liburing: `io_uring_prep_readv_fixed`.
+    ///
+    /// # Safety
+    ///
+    /// As for [`read_fixed`](Self::read_fixed), for the iovec array and every buffer it
+    /// names.
+    #[inline]
+    pub unsafe fn readv_fixed(
+        &mut self,
+        user_data: u64,
+        fd: RawFd,
+        iovecs: &[IoSliceMut<'_>],
+        offset: u64,
+        buffer_index: u16,
+    ) -> SqeResult<'_> {
+        self.queue(user_data, |sqe| {
+            sqe.prep_readv_fixed(fd, iovecs, offset, buffer_index)
+        })
+    }
+
+    /// Queues (but does not submit) a write of `buffer`, which lies inside registered
+    /// buffer `buffer_index` (`IORING_OP_WRITE_FIXED`, Linux 5.1). Zig: `write_fixed`;
+    /// liburing: `io_uring_prep_write_fixed`.
+    ///
+    /// # Safety
+    ///
+    /// `buffer` must lie inside registered buffer `buffer_index` and stay valid until the
+    /// completion has been reaped.
+    #[inline]
+    pub unsafe fn write_fixed(
+        &mut self,
+        user_data: u64,
+        fd: RawFd,
+        buffer: &[u8],
+        offset: u64,
+        buffer_index: u16,
+    ) -> SqeResult<'_> {
+        self.queue(user_data, |sqe| {
+            sqe.prep_write_fixed(fd, buffer, offset, buffer_index)
+        })
+    }
+
+    /// Queues (but does not submit) a `pwritev(2)` of `iovecs`, all inside registered
+    /// buffer `buffer_index` (`IORING_OP_WRITEV_FIXED`, Linux 6.15). Zig: `write_fixed`
+    /// with `.iovecs`; liburing: `io_uring_prep_writev_fixed`.
+    ///
+    /// # Safety
+    ///
+    /// As for [`write_fixed`](Self::write_fixed), for the iovec array and every buffer it
+    /// names.
+    #[inline]
+    pub unsafe fn writev_fixed(
+        &mut self,
+        user_data: u64,
+        fd: RawFd,
+        iovecs: &[IoSlice<'_>],
+        offset: u64,
+        buffer_index: u16,
+    ) -> SqeResult<'_> {
+        self.queue(user_data, |sqe| {
+            sqe.prep_writev_fixed(fd, iovecs, offset, buffer_index)
+        })
+    }
+
+    /// Queues (but does not submit) a `splice(2)` of `len` bytes from `fd_in` at `off_in`
+    /// to `fd_out` at `off_out` (`IORING_OP_SPLICE`, Linux 5.7). One side must be a pipe
+    /// and its offset `u64::MAX`; for the other side `u64::MAX` means "at the file
+    /// position". Splicing a file through a pipe to a socket is how `sendfile` works. Even
+    /// with a pipe, a file type without splice support fails with `EINVAL`. Zig: `splice`;
+    /// liburing: `io_uring_prep_splice`.
+    #[inline]
+    pub fn splice(
+        &mut self,
+        user_data: u64,
+        fd_in: RawFd,
+        off_in: u64,
+        fd_out: RawFd,
+        off_out: u64,
+        len: usize,
+    ) -> SqeResult<'_> {
+        self.queue(user_data, |sqe| {
+            sqe.prep_splice(fd_in, off_in, fd_out, off_out, len)
+        })
+    }
+
+    /// Queues (but does not submit) a `tee(2)` of up to `len` bytes from pipe `fd_in` to
+    /// pipe `fd_out`, leaving them in `fd_in` (`IORING_OP_TEE`, Linux 5.8). Zig: `tee`;
+    /// liburing: `io_uring_prep_tee`.
+    #[inline]
+    pub fn tee(
+        &mut self,
+        user_data: u64,
+        fd_in: RawFd,
+        fd_out: RawFd,
+        len: usize,
+    ) -> SqeResult<'_> {
+        self.queue(user_data, |sqe| sqe.prep_tee(fd_in, fd_out, len))
+    }
+}
+
+/// Sockets: send and receive.
+impl IoUring {
+    /// Queues (but does not submit) a `send(2)` of `buffer` (`IORING_OP_SEND`, Linux 5.6).
+    /// Zig: `send`; liburing: `io_uring_prep_send`.
     ///
     /// # Safety
     ///
@@ -116,6 +398,29 @@ impl IoUring {
         flags: u32,
     ) -> SqeResult<'_> {
         self.queue(user_data, |sqe| sqe.prep_send(fd, buffer, flags))
+    }
+
+    /// Queues (but does not submit) a `sendto(2)` of `buffer` to `addr`, for an
+    /// unconnected datagram socket (`IORING_OP_SEND` with `addr2`, Linux 6.0). No Zig
+    /// twin; liburing: `io_uring_prep_sendto`.
+    ///
+    /// # Safety
+    ///
+    /// `buffer` and the `addrlen` bytes at `addr` must stay valid until the completion has
+    /// been reaped.
+    #[inline]
+    pub unsafe fn sendto(
+        &mut self,
+        user_data: u64,
+        fd: RawFd,
+        buffer: &[u8],
+        flags: u32,
+        addr: *const RawSockAddr,
+        addrlen: u32,
+    ) -> SqeResult<'_> {
+        self.queue(user_data, |sqe| {
+            sqe.prep_sendto(fd, buffer, flags, addr, addrlen)
+        })
     }
 
     /// Queues (but does not submit) a zero-copy `send(2)` of `buffer` (Linux 6.0);
@@ -145,6 +450,35 @@ impl IoUring {
         })
     }
 
+    /// Queues (but does not submit) a zero-copy `sendto(2)` of `buffer` to `addr`, for an
+    /// unconnected datagram socket (`IORING_OP_SEND_ZC` with `addr2`/`addr_len`, Linux
+    /// 6.0). Same two-completion protocol as [`send_zc`](Self::send_zc). No Zig twin;
+    /// liburing: `io_uring_prep_send_zc` + `io_uring_prep_send_set_addr`.
+    ///
+    /// # Safety
+    ///
+    /// `buffer` must stay valid **and unmodified until the notification** (or until a
+    /// first completion without `F_MORE`); the `addrlen` bytes at `addr` must stay valid
+    /// until the first completion has been reaped (keeping them as long as the buffer is
+    /// simplest). Even errored sends may notify: decide by `F_MORE`.
+    #[inline]
+    #[allow(clippy::too_many_arguments)]
+    pub unsafe fn send_zc_to(
+        &mut self,
+        user_data: u64,
+        fd: RawFd,
+        buffer: &[u8],
+        send_flags: u32,
+        zc_flags: u16,
+        addr: *const RawSockAddr,
+        addrlen: u32,
+    ) -> SqeResult<'_> {
+        self.queue(user_data, |sqe| {
+            sqe.prep_send_zc(fd, buffer, send_flags, zc_flags);
+            sqe.prep_send_set_addr(addr.cast(), u16::try_from(addrlen).unwrap_or(u16::MAX));
+        })
+    }
+
     /// Queues (but does not submit) a zero-copy `send(2)` from the registered buffer
     /// `buf_index` (Linux 6.0): the kernel skips pinning pages per request. Same
     /// two-completion protocol as [`send_zc`](Self::send_zc). Zig: `send_zc_fixed`;
@@ -169,6 +503,24 @@ impl IoUring {
         })
     }
 
+    /// Queues (but does not submit) a `sendmsg(2)` of `msg` (`IORING_OP_SENDMSG`, Linux
+    /// 5.3). Zig: `sendmsg`; liburing: `io_uring_prep_sendmsg`.
+    ///
+    /// # Safety
+    ///
+    /// `msg`, its iovec array, the buffers they name, `msg_name` and `msg_control` must
+    /// stay valid until the completion has been reaped.
+    #[inline]
+    pub unsafe fn sendmsg(
+        &mut self,
+        user_data: u64,
+        fd: RawFd,
+        msg: *const MsgHdr,
+        flags: u32,
+    ) -> SqeResult<'_> {
+        self.queue(user_data, |sqe| sqe.prep_sendmsg(fd, msg, flags))
+    }
+
     /// Queues (but does not submit) a zero-copy `sendmsg(2)` (Linux 6.1); `msg_name` may
     /// give a destination for an unconnected datagram socket. Same two-completion protocol
     /// as [`send_zc`](Self::send_zc). Zig: `sendmsg_zc`; liburing:
@@ -190,23 +542,194 @@ impl IoUring {
         self.queue(user_data, |sqe| sqe.prep_sendmsg_zc(fd, msg, flags))
     }
 
+    /// Queues (but does not submit) a `recv(2)` (`IORING_OP_RECV`, Linux 5.6) into a
+    /// buffer or into one the kernel selects from a provided-buffer group (Linux 5.7).
+    /// Zig: `recv`; liburing: `io_uring_prep_recv`.
+    ///
+    /// # Safety
+    ///
+    /// A `Buffer` must stay valid, and not be read or written through any other reference,
+    /// until the completion has been reaped. `BufferSelection` names no memory here.
+    #[inline]
+    pub unsafe fn recv(
+        &mut self,
+        user_data: u64,
+        fd: RawFd,
+        buffer: RecvBuffer<'_>,
+        flags: u32,
+    ) -> SqeResult<'_> {
+        self.queue(user_data, |sqe| match buffer {
+            RecvBuffer::Buffer(buf) => sqe.prep_recv(fd, buf, flags),
+            RecvBuffer::BufferSelection { group_id, len } => {
+                sqe.prep_recv_buffer_selection(fd, group_id, len, flags)
+            }
+        })
+    }
+
+    /// Queues (but does not submit) a multishot `recv(2)` into buffers selected from
+    /// group `group_id` (`IORING_OP_RECV` with `IORING_RECV_MULTISHOT`, Linux 6.0): one
+    /// CQE per receive, each naming its buffer, with `IORING_CQE_F_MORE` while the request
+    /// stays armed; a CQE without it (e.g. `ENOBUFS` when the group ran dry, or 0 at end
+    /// of stream) ends it. No Zig twin on the ring (Zig: `BufferGroup.recv_multishot`);
+    /// liburing: `io_uring_prep_recv_multishot`.
+    ///
+    /// # Safety
+    ///
+    /// As for [`read_multishot`](Self::read_multishot): group `group_id`'s memory must stay
+    /// valid, and untouched while provided, until the final completion (no
+    /// `IORING_CQE_F_MORE`) of this request has been reaped.
+    #[inline]
+    pub unsafe fn recv_multishot(
+        &mut self,
+        user_data: u64,
+        fd: RawFd,
+        group_id: u16,
+        flags: u32,
+    ) -> SqeResult<'_> {
+        self.queue(user_data, |sqe| {
+            sqe.prep_recv_buffer_selection(fd, group_id, 0, flags);
+            sqe.ioprio |= crate::sys::IORING_RECV_MULTISHOT as u16;
+        })
+    }
+
+    /// Queues (but does not submit) a `recvmsg(2)` into `msg` (`IORING_OP_RECVMSG`, Linux
+    /// 5.3). Zig: `recvmsg`; liburing: `io_uring_prep_recvmsg`.
+    ///
+    /// # Safety
+    ///
+    /// `msg`, its iovec array, the buffers they name, `msg_name` and `msg_control` must
+    /// stay valid until the completion has been reaped; the kernel writes the buffers, the
+    /// name, the control data and `msg`'s lengths and flags, which must not be accessed
+    /// through other references until then.
+    #[inline]
+    pub unsafe fn recvmsg(
+        &mut self,
+        user_data: u64,
+        fd: RawFd,
+        msg: *mut MsgHdr,
+        flags: u32,
+    ) -> SqeResult<'_> {
+        self.queue(user_data, |sqe| sqe.prep_recvmsg(fd, msg, flags))
+    }
+
+    /// Queues (but does not submit) a multishot `recvmsg(2)` into buffers selected from
+    /// group `group_id` (`IORING_OP_RECVMSG` with `IORING_RECV_MULTISHOT`, Linux 6.0).
+    /// `msg` only describes the layout: its `msg_namelen` and `msg_controllen` say how much
+    /// room each buffer reserves for the name and control data; its iovecs are not used.
+    /// Each buffer then holds a [`RecvmsgOut`](crate::types::RecvmsgOut), the name, the
+    /// control data and the payload. Zig: `recvmsg_multishot` (which leaves the group to
+    /// the caller; here it is an argument, since setting it later is not safe); liburing:
+    /// `io_uring_prep_recvmsg_multishot`.
+    ///
+    /// # Safety
+    ///
+    /// `msg` must stay valid until the first completion has been reaped (the kernel reads
+    /// it when the request starts; keeping it until the last completion is simplest).
+    #[inline]
+    pub unsafe fn recvmsg_multishot(
+        &mut self,
+        user_data: u64,
+        fd: RawFd,
+        msg: *mut MsgHdr,
+        group_id: u16,
+        flags: u32,
+    ) -> SqeResult<'_> {
+        self.queue(user_data, |sqe| {
+            sqe.prep_recvmsg_multishot(fd, msg, flags);
+            sqe.flags |= crate::sys::IOSQE_BUFFER_SELECT;
+            sqe.buf_index = group_id;
+        })
+    }
+}
+
+/// Sockets: setup.
+impl IoUring {
     /// Queues (but does not submit) an `accept4(2)` (Linux 5.5); the peer address is
     /// written to `addr` and its length to `addrlen` when they are not null. Zig: `accept`;
     /// liburing: `io_uring_prep_accept`.
     ///
     /// # Safety
     ///
-    /// `addr` and `addrlen`, when not null, must stay valid until the completion.
+    /// `addr` and `addrlen`, when not null, must stay valid until the completion has been
+    /// reaped, `*addrlen` must hold the size of the room at `addr`, and neither may be
+    /// accessed through other references until then.
     #[inline]
     pub unsafe fn accept(
         &mut self,
         user_data: u64,
         fd: RawFd,
-        addr: *mut linux_raw_sys::net::sockaddr,
+        addr: *mut RawSockAddr,
         addrlen: *mut u32,
         flags: u32,
     ) -> SqeResult<'_> {
         self.queue(user_data, |sqe| sqe.prep_accept(fd, addr, addrlen, flags))
+    }
+
+    /// Queues (but does not submit) a multishot accept (`IORING_ACCEPT_MULTISHOT`, Linux
+    /// 5.19): one CQE per connection (`res` the new fd), with `IORING_CQE_F_MORE` while it
+    /// stays armed. Zig: `accept_multishot`; liburing: `io_uring_prep_multishot_accept`.
+    ///
+    /// # Safety
+    ///
+    /// As for [`accept`](Self::accept), until the last completion (the one without
+    /// `F_MORE`) has been reaped: every accepted connection writes `addr`/`addrlen`. Pass
+    /// null pointers unless each completion is handled before the next can arrive.
+    #[inline]
+    pub unsafe fn accept_multishot(
+        &mut self,
+        user_data: u64,
+        fd: RawFd,
+        addr: *mut RawSockAddr,
+        addrlen: *mut u32,
+        flags: u32,
+    ) -> SqeResult<'_> {
+        self.queue(user_data, |sqe| {
+            sqe.prep_multishot_accept(fd, addr, addrlen, flags)
+        })
+    }
+
+    /// Queues (but does not submit) an accept into a free slot of the registered file
+    /// table (`IORING_FILE_INDEX_ALLOC`, Linux 5.19); the CQE's `res` is the slot, usable
+    /// with `IOSQE_FIXED_FILE`; `ENFILE` when the table is full. Zig: `accept_direct`;
+    /// liburing: `io_uring_prep_accept_direct` with `IORING_FILE_INDEX_ALLOC`.
+    ///
+    /// # Safety
+    ///
+    /// As for [`accept`](Self::accept).
+    #[inline]
+    pub unsafe fn accept_direct(
+        &mut self,
+        user_data: u64,
+        fd: RawFd,
+        addr: *mut RawSockAddr,
+        addrlen: *mut u32,
+        flags: u32,
+    ) -> SqeResult<'_> {
+        self.queue(user_data, |sqe| {
+            sqe.prep_accept_direct(fd, addr, addrlen, flags, crate::types::FILE_INDEX_ALLOC)
+        })
+    }
+
+    /// Queues (but does not submit) a multishot accept into free slots of the registered
+    /// file table (Linux 5.19): each CQE's `res` is a slot; a full table ends the request
+    /// with `ENFILE` and no `F_MORE`. Zig: `accept_multishot_direct`; liburing:
+    /// `io_uring_prep_multishot_accept_direct`.
+    ///
+    /// # Safety
+    ///
+    /// As for [`accept_multishot`](Self::accept_multishot).
+    #[inline]
+    pub unsafe fn accept_multishot_direct(
+        &mut self,
+        user_data: u64,
+        fd: RawFd,
+        addr: *mut RawSockAddr,
+        addrlen: *mut u32,
+        flags: u32,
+    ) -> SqeResult<'_> {
+        self.queue(user_data, |sqe| {
+            sqe.prep_multishot_accept_direct(fd, addr, addrlen, flags)
+        })
     }
 
     /// Queues (but does not submit) a `connect(2)` (Linux 5.5). Zig: `connect`;
@@ -214,15 +737,772 @@ impl IoUring {
     ///
     /// # Safety
     ///
-    /// `addr` must stay valid until the completion.
+    /// The `addrlen` bytes at `addr` must stay valid until the completion has been reaped.
     #[inline]
     pub unsafe fn connect(
         &mut self,
         user_data: u64,
         fd: RawFd,
-        addr: *const linux_raw_sys::net::sockaddr,
+        addr: *const RawSockAddr,
         addrlen: u32,
     ) -> SqeResult<'_> {
         self.queue(user_data, |sqe| sqe.prep_connect(fd, addr, addrlen))
+    }
+
+    /// Queues (but does not submit) a `bind(2)` of `fd` to `addr` (`IORING_OP_BIND`, Linux
+    /// 6.11). Zig: `bind` (whose trailing `flags` the kernel rejects unless 0, so it is
+    /// left out, as in liburing); liburing: `io_uring_prep_bind`.
+    ///
+    /// # Safety
+    ///
+    /// The `addrlen` bytes at `addr` must stay valid until the completion has been reaped.
+    #[inline]
+    pub unsafe fn bind(
+        &mut self,
+        user_data: u64,
+        fd: RawFd,
+        addr: *const RawSockAddr,
+        addrlen: u32,
+    ) -> SqeResult<'_> {
+        self.queue(user_data, |sqe| sqe.prep_bind(fd, addr, addrlen))
+    }
+
+    /// Queues (but does not submit) a `listen(2)` on `fd` (`IORING_OP_LISTEN`, Linux
+    /// 6.11). Zig: `listen` (without its unused `flags`); liburing: `io_uring_prep_listen`.
+    #[inline]
+    pub fn listen(&mut self, user_data: u64, fd: RawFd, backlog: u32) -> SqeResult<'_> {
+        self.queue(user_data, |sqe| sqe.prep_listen(fd, backlog))
+    }
+
+    /// Queues (but does not submit) a `socket(2)` (`IORING_OP_SOCKET`, Linux 5.19); the
+    /// CQE's `res` is the new fd, which the caller then owns. `flags` must be 0. Zig:
+    /// `socket`; liburing: `io_uring_prep_socket`.
+    #[inline]
+    pub fn socket(
+        &mut self,
+        user_data: u64,
+        domain: u32,
+        socket_type: u32,
+        protocol: u32,
+        flags: u32,
+    ) -> SqeResult<'_> {
+        self.queue(user_data, |sqe| {
+            sqe.prep_socket(domain, socket_type, protocol, flags)
+        })
+    }
+
+    /// Queues (but does not submit) a `socket(2)` into slot `file_index` of the
+    /// registered file table (Linux 5.19); `res` is 0. Zig: `socket_direct`; liburing:
+    /// `io_uring_prep_socket_direct`.
+    #[inline]
+    pub fn socket_direct(
+        &mut self,
+        user_data: u64,
+        domain: u32,
+        socket_type: u32,
+        protocol: u32,
+        flags: u32,
+        file_index: u32,
+    ) -> SqeResult<'_> {
+        self.queue(user_data, |sqe| {
+            sqe.prep_socket_direct(domain, socket_type, protocol, flags, file_index)
+        })
+    }
+
+    /// Queues (but does not submit) a `socket(2)` into a free slot of the registered file
+    /// table, returned in `res` (Linux 5.19). Zig: `socket_direct_alloc`; liburing:
+    /// `io_uring_prep_socket_direct_alloc`.
+    #[inline]
+    pub fn socket_direct_alloc(
+        &mut self,
+        user_data: u64,
+        domain: u32,
+        socket_type: u32,
+        protocol: u32,
+        flags: u32,
+    ) -> SqeResult<'_> {
+        self.queue(user_data, |sqe| {
+            sqe.prep_socket_direct_alloc(domain, socket_type, protocol, flags)
+        })
+    }
+
+    /// Queues (but does not submit) a `shutdown(2)` of `sockfd`, `how` one of `SHUT_RD`,
+    /// `SHUT_WR`, `SHUT_RDWR` (`IORING_OP_SHUTDOWN`, Linux 5.11). Zig: `shutdown`;
+    /// liburing: `io_uring_prep_shutdown`.
+    #[inline]
+    pub fn shutdown(&mut self, user_data: u64, sockfd: RawFd, how: u32) -> SqeResult<'_> {
+        self.queue(user_data, |sqe| sqe.prep_shutdown(sockfd, how))
+    }
+
+    /// Queues (but does not submit) a socket command (`IORING_OP_URING_CMD` with a
+    /// `SOCKET_URING_OP_*`, Linux 6.7): `SIOCINQ`/`SIOCOUTQ` complete with the number of
+    /// bytes queued; `GETSOCKOPT` (level `SOL_SOCKET` only) writes the option to `optval`
+    /// and completes with its length; `SETSOCKOPT` reads `optlen` bytes at `optval`. Zig:
+    /// `cmd_sock`; liburing: `io_uring_prep_cmd_sock`.
+    ///
+    /// # Safety
+    ///
+    /// For `GETSOCKOPT`/`SETSOCKOPT`, the `optlen` bytes at `optval` must stay valid until
+    /// the completion has been reaped, and for `GETSOCKOPT` not be accessed through other
+    /// references until then. The other commands do not use `optval`.
+    #[inline]
+    #[allow(clippy::too_many_arguments)]
+    pub unsafe fn cmd_sock(
+        &mut self,
+        user_data: u64,
+        cmd_op: SocketOp,
+        fd: RawFd,
+        level: u32,
+        optname: u32,
+        optval: *mut c_void,
+        optlen: u32,
+    ) -> SqeResult<'_> {
+        self.queue(user_data, |sqe| {
+            sqe.prep_cmd_sock(cmd_op, fd, level, optname, optval, optlen)
+        })
+    }
+
+    /// Queues (but does not submit) a `setsockopt(2)` of `opt` for `level`/`optname`
+    /// (`SOCKET_URING_OP_SETSOCKOPT`, Linux 6.7). Zig: `setsockopt`; liburing:
+    /// `io_uring_prep_cmd_sock`.
+    ///
+    /// # Safety
+    ///
+    /// `opt` must stay valid until the completion has been reaped.
+    #[inline]
+    pub unsafe fn setsockopt(
+        &mut self,
+        user_data: u64,
+        fd: RawFd,
+        level: u32,
+        optname: u32,
+        opt: &[u8],
+    ) -> SqeResult<'_> {
+        let optlen = crate::sqe::len32(opt.len());
+        // SAFETY: the kernel only reads `optval` for SETSOCKOPT; the caller keeps `opt`
+        // valid until the completion.
+        unsafe {
+            self.cmd_sock(
+                user_data,
+                SocketOp::SOCKET_URING_OP_SETSOCKOPT,
+                fd,
+                level,
+                optname,
+                opt.as_ptr().cast_mut().cast(),
+                optlen,
+            )
+        }
+    }
+
+    /// Queues (but does not submit) a `getsockopt(2)` of `level`/`optname` into `opt`
+    /// (`SOCKET_URING_OP_GETSOCKOPT`, Linux 6.7; the kernel supports level `SOL_SOCKET`
+    /// only). The CQE's `res` is the option's length. Zig: `getsockopt`; liburing:
+    /// `io_uring_prep_cmd_sock`.
+    ///
+    /// # Safety
+    ///
+    /// `opt` must stay valid, and not be accessed through other references, until the
+    /// completion has been reaped.
+    #[inline]
+    pub unsafe fn getsockopt(
+        &mut self,
+        user_data: u64,
+        fd: RawFd,
+        level: u32,
+        optname: u32,
+        opt: &mut [u8],
+    ) -> SqeResult<'_> {
+        let optlen = crate::sqe::len32(opt.len());
+        // SAFETY: forwarded: the caller keeps `opt` valid and unaliased until completion.
+        unsafe {
+            self.cmd_sock(
+                user_data,
+                SocketOp::SOCKET_URING_OP_GETSOCKOPT,
+                fd,
+                level,
+                optname,
+                opt.as_mut_ptr().cast(),
+                optlen,
+            )
+        }
+    }
+}
+
+/// Files and paths.
+impl IoUring {
+    /// Queues (but does not submit) an `openat(2)` of `path` relative to `dir_fd`
+    /// (`IORING_OP_OPENAT`, Linux 5.6); the CQE's `res` is the new fd, which the caller
+    /// then owns. Zig: `openat`; liburing: `io_uring_prep_openat`.
+    ///
+    /// # Safety
+    ///
+    /// `path` must stay valid until the request completes (the kernel copies it while the
+    /// SQE is submitted, so until submission strictly; keeping it is simplest).
+    #[inline]
+    pub unsafe fn openat(
+        &mut self,
+        user_data: u64,
+        dir_fd: RawFd,
+        path: &CStr,
+        flags: u32,
+        mode: u32,
+    ) -> SqeResult<'_> {
+        self.queue(user_data, |sqe| sqe.prep_openat(dir_fd, path, flags, mode))
+    }
+
+    /// Queues (but does not submit) an `openat(2)` into slot `file_index` of the
+    /// registered file table (Linux 5.15; `res` 0), or into a free slot with
+    /// [`FILE_INDEX_ALLOC`](crate::FILE_INDEX_ALLOC) (Linux 5.19; `res` is the slot).
+    /// Zig: `openat_direct`; liburing: `io_uring_prep_openat_direct`.
+    ///
+    /// # Safety
+    ///
+    /// As for [`openat`](Self::openat).
+    #[inline]
+    pub unsafe fn openat_direct(
+        &mut self,
+        user_data: u64,
+        dir_fd: RawFd,
+        path: &CStr,
+        flags: u32,
+        mode: u32,
+        file_index: u32,
+    ) -> SqeResult<'_> {
+        self.queue(user_data, |sqe| {
+            sqe.prep_openat_direct(dir_fd, path, flags, mode, file_index)
+        })
+    }
+
+    /// Queues (but does not submit) an `open(2)` of `path` relative to the working
+    /// directory (`openat` with `AT_FDCWD`, Linux 5.6). Zig: `open`.
+    ///
+    /// # Safety
+    ///
+    /// As for [`openat`](Self::openat).
+    #[inline]
+    pub unsafe fn open(
+        &mut self,
+        user_data: u64,
+        path: &CStr,
+        flags: u32,
+        mode: u32,
+    ) -> SqeResult<'_> {
+        let cwd = linux_raw_sys::general::AT_FDCWD;
+        self.queue(user_data, |sqe| sqe.prep_openat(cwd, path, flags, mode))
+    }
+
+    /// Queues (but does not submit) an `open(2)` relative to the working directory into
+    /// the registered file table (Linux 5.15). Zig: `open_direct`.
+    ///
+    /// # Safety
+    ///
+    /// As for [`openat`](Self::openat).
+    #[inline]
+    pub unsafe fn open_direct(
+        &mut self,
+        user_data: u64,
+        path: &CStr,
+        flags: u32,
+        mode: u32,
+        file_index: u32,
+    ) -> SqeResult<'_> {
+        let cwd = linux_raw_sys::general::AT_FDCWD;
+        self.queue(user_data, |sqe| {
+            sqe.prep_openat_direct(cwd, path, flags, mode, file_index)
+        })
+    }
+
+    /// Queues (but does not submit) an `openat2(2)` of `path` with `how`
+    /// (`IORING_OP_OPENAT2`, Linux 5.6). No Zig twin; liburing: `io_uring_prep_openat2`.
+    ///
+    /// # Safety
+    ///
+    /// `path` and `how` must stay valid until the request completes (the kernel copies
+    /// them while the SQE is submitted).
+    #[inline]
+    pub unsafe fn openat2(
+        &mut self,
+        user_data: u64,
+        dir_fd: RawFd,
+        path: &CStr,
+        how: &OpenHow,
+    ) -> SqeResult<'_> {
+        self.queue(user_data, |sqe| sqe.prep_openat2(dir_fd, path, how))
+    }
+
+    /// Queues (but does not submit) an `openat2(2)` into the registered file table (Linux
+    /// 5.15). No Zig twin; liburing: `io_uring_prep_openat2_direct`.
+    ///
+    /// # Safety
+    ///
+    /// As for [`openat2`](Self::openat2).
+    #[inline]
+    pub unsafe fn openat2_direct(
+        &mut self,
+        user_data: u64,
+        dir_fd: RawFd,
+        path: &CStr,
+        how: &OpenHow,
+        file_index: u32,
+    ) -> SqeResult<'_> {
+        self.queue(user_data, |sqe| {
+            sqe.prep_openat2_direct(dir_fd, path, how, file_index)
+        })
+    }
+
+    /// Queues (but does not submit) a `close(2)` of `fd` (`IORING_OP_CLOSE`, Linux 5.6).
+    /// Zig: `close`; liburing: `io_uring_prep_close`.
+    ///
+    /// # Safety
+    ///
+    /// The caller must own `fd` and give up that ownership: nothing else (an `OwnedFd`, a
+    /// `File`, another request in flight) may use or close this descriptor number again,
+    /// as the number may be reused by the next file opened anywhere in the process.
+    #[inline]
+    pub unsafe fn close(&mut self, user_data: u64, fd: RawFd) -> SqeResult<'_> {
+        self.queue(user_data, |sqe| sqe.prep_close(fd))
+    }
+
+    /// Queues (but does not submit) a close of slot `file_index` of the registered file
+    /// table (Linux 5.15). Safe: the table belongs to this ring. Zig: `close_direct`;
+    /// liburing: `io_uring_prep_close_direct`.
+    #[inline]
+    pub fn close_direct(&mut self, user_data: u64, file_index: u32) -> SqeResult<'_> {
+        self.queue(user_data, |sqe| sqe.prep_close_direct(file_index))
+    }
+
+    /// Queues (but does not submit) an update of the registered file table from slot
+    /// `offset` on with `fds` (`-1` clears a slot) (`IORING_OP_FILES_UPDATE`, Linux 5.6);
+    /// `res` is the number of slots updated. Zig: `files_update`; liburing:
+    /// `io_uring_prep_files_update`.
+    ///
+    /// # Safety
+    ///
+    /// `fds` must stay valid until the completion has been reaped, and each descriptor in
+    /// it must be open (the table takes its own reference).
+    #[inline]
+    pub unsafe fn files_update(
+        &mut self,
+        user_data: u64,
+        fds: &[RawFd],
+        offset: u32,
+    ) -> SqeResult<'_> {
+        self.queue(user_data, |sqe| sqe.prep_files_update(fds, offset))
+    }
+
+    /// Queues (but does not submit) a `statx(2)` of `path` relative to `dir_fd` into `buf`
+    /// (`IORING_OP_STATX`, Linux 5.6). Zig: `statx`; liburing: `io_uring_prep_statx`.
+    ///
+    /// # Safety
+    ///
+    /// `path` must stay valid until the request completes (it is copied at submission);
+    /// `buf` must stay valid, and not be accessed through other references, until the
+    /// completion has been reaped (the kernel writes it).
+    #[inline]
+    pub unsafe fn statx(
+        &mut self,
+        user_data: u64,
+        dir_fd: RawFd,
+        path: &CStr,
+        flags: u32,
+        mask: u32,
+        buf: &mut Statx,
+    ) -> SqeResult<'_> {
+        self.queue(user_data, |sqe| {
+            sqe.prep_statx(dir_fd, path, flags, mask, buf)
+        })
+    }
+
+    /// Queues (but does not submit) an `fallocate(2)` of `len` bytes at `offset` with
+    /// `FALLOC_FL_*` `mode` (`IORING_OP_FALLOCATE`, Linux 5.6). Zig: `fallocate`; liburing:
+    /// `io_uring_prep_fallocate`.
+    #[inline]
+    pub fn fallocate(
+        &mut self,
+        user_data: u64,
+        fd: RawFd,
+        mode: i32,
+        offset: u64,
+        len: u64,
+    ) -> SqeResult<'_> {
+        self.queue(user_data, |sqe| sqe.prep_fallocate(fd, mode, offset, len))
+    }
+
+    /// Queues (but does not submit) a `posix_fadvise(2)` (`IORING_OP_FADVISE`, Linux 5.6).
+    /// Zig: `fadvice`; liburing: `io_uring_prep_fadvise`.
+    #[inline]
+    pub fn fadvise(
+        &mut self,
+        user_data: u64,
+        fd: RawFd,
+        offset: u64,
+        len: u32,
+        advice: u32,
+    ) -> SqeResult<'_> {
+        self.queue(user_data, |sqe| sqe.prep_fadvise(fd, offset, len, advice))
+    }
+
+    /// Queues (but does not submit) a `madvise(2)` of `length` bytes at `addr`
+    /// (`IORING_OP_MADVISE`, Linux 5.6). Zig: `madvice`; liburing: `io_uring_prep_madvise`.
+    ///
+    /// # Safety
+    ///
+    /// The advice acts on the caller's memory: everything that `madvise(2)` with `advice`
+    /// on this range would do must be sound (e.g. `MADV_DONTNEED` zero-fills private
+    /// anonymous pages, so no live Rust value may rely on their contents), and the range
+    /// must stay mapped until the completion.
+    #[inline]
+    pub unsafe fn madvise(
+        &mut self,
+        user_data: u64,
+        addr: *mut c_void,
+        length: usize,
+        advice: u32,
+    ) -> SqeResult<'_> {
+        self.queue(user_data, |sqe| sqe.prep_madvise(addr, length, advice))
+    }
+
+    /// Queues (but does not submit) a `renameat2(2)` (`IORING_OP_RENAMEAT`, Linux 5.11).
+    /// Zig: `renameat`; liburing: `io_uring_prep_renameat`.
+    ///
+    /// # Safety
+    ///
+    /// Both paths must stay valid until the request completes (copied at submission).
+    #[inline]
+    pub unsafe fn renameat(
+        &mut self,
+        user_data: u64,
+        old_dir_fd: RawFd,
+        old_path: &CStr,
+        new_dir_fd: RawFd,
+        new_path: &CStr,
+        flags: u32,
+    ) -> SqeResult<'_> {
+        self.queue(user_data, |sqe| {
+            sqe.prep_renameat(old_dir_fd, old_path, new_dir_fd, new_path, flags)
+        })
+    }
+
+    /// Queues (but does not submit) an `unlinkat(2)` (`IORING_OP_UNLINKAT`, Linux 5.11;
+    /// `AT_REMOVEDIR` for a directory). Zig: `unlinkat`; liburing: `io_uring_prep_unlinkat`.
+    ///
+    /// # Safety
+    ///
+    /// `path` must stay valid until the request completes (copied at submission).
+    #[inline]
+    pub unsafe fn unlinkat(
+        &mut self,
+        user_data: u64,
+        dir_fd: RawFd,
+        path: &CStr,
+        flags: u32,
+    ) -> SqeResult<'_> {
+        self.queue(user_data, |sqe| sqe.prep_unlinkat(dir_fd, path, flags))
+    }
+
+    /// Queues (but does not submit) a `mkdirat(2)` (`IORING_OP_MKDIRAT`, Linux 5.15).
+    /// Zig: `mkdirat`; liburing: `io_uring_prep_mkdirat`.
+    ///
+    /// # Safety
+    ///
+    /// `path` must stay valid until the request completes (copied at submission).
+    #[inline]
+    pub unsafe fn mkdirat(
+        &mut self,
+        user_data: u64,
+        dir_fd: RawFd,
+        path: &CStr,
+        mode: u32,
+    ) -> SqeResult<'_> {
+        self.queue(user_data, |sqe| sqe.prep_mkdirat(dir_fd, path, mode))
+    }
+
+    /// Queues (but does not submit) a `symlinkat(2)`: `link_path` (relative to
+    /// `new_dir_fd`) will point to `target` (`IORING_OP_SYMLINKAT`, Linux 5.15). Zig:
+    /// `symlinkat`; liburing: `io_uring_prep_symlinkat`.
+    ///
+    /// # Safety
+    ///
+    /// Both paths must stay valid until the request completes (copied at submission).
+    #[inline]
+    pub unsafe fn symlinkat(
+        &mut self,
+        user_data: u64,
+        target: &CStr,
+        new_dir_fd: RawFd,
+        link_path: &CStr,
+    ) -> SqeResult<'_> {
+        self.queue(user_data, |sqe| {
+            sqe.prep_symlinkat(target, new_dir_fd, link_path)
+        })
+    }
+
+    /// Queues (but does not submit) a `linkat(2)` (`IORING_OP_LINKAT`, Linux 5.15). Zig:
+    /// `linkat`; liburing: `io_uring_prep_linkat`.
+    ///
+    /// # Safety
+    ///
+    /// Both paths must stay valid until the request completes (copied at submission).
+    #[inline]
+    pub unsafe fn linkat(
+        &mut self,
+        user_data: u64,
+        old_dir_fd: RawFd,
+        old_path: &CStr,
+        new_dir_fd: RawFd,
+        new_path: &CStr,
+        flags: u32,
+    ) -> SqeResult<'_> {
+        self.queue(user_data, |sqe| {
+            sqe.prep_linkat(old_dir_fd, old_path, new_dir_fd, new_path, flags)
+        })
+    }
+}
+
+/// Timeouts, polling, cancellation, epoll.
+impl IoUring {
+    /// Queues (but does not submit) a timeout (`IORING_OP_TIMEOUT`, Linux 5.4): it
+    /// completes with `-ETIME` when `ts` expires (relative, or absolute with
+    /// `IORING_TIMEOUT_ABS`; `CLOCK_MONOTONIC` unless `IORING_TIMEOUT_BOOTTIME`/`REALTIME`),
+    /// with 0 once `count` other requests have completed (0: time only), or with
+    /// `-ECANCELED` when removed. Zig: `timeout`; liburing: `io_uring_prep_timeout`.
+    ///
+    /// # Safety
+    ///
+    /// `ts` must stay valid until the SQE has been submitted (the kernel copies it then);
+    /// keeping it until the completion is simplest.
+    #[inline]
+    pub unsafe fn timeout(
+        &mut self,
+        user_data: u64,
+        ts: &Timespec,
+        count: u32,
+        flags: u32,
+    ) -> SqeResult<'_> {
+        self.queue(user_data, |sqe| sqe.prep_timeout(ts, count, flags))
+    }
+
+    /// Queues (but does not submit) the removal of the timeout whose user_data is
+    /// `timeout_user_data` (`IORING_OP_TIMEOUT_REMOVE`, Linux 5.5): `res` 0 if it was
+    /// found and cancelled (it then completes with `-ECANCELED`), `-EBUSY` if it was
+    /// already expiring, `-ENOENT` if not found. Zig: `timeout_remove`; liburing:
+    /// `io_uring_prep_timeout_remove`.
+    #[inline]
+    pub fn timeout_remove(
+        &mut self,
+        user_data: u64,
+        timeout_user_data: u64,
+        flags: u32,
+    ) -> SqeResult<'_> {
+        self.queue(user_data, |sqe| {
+            sqe.prep_timeout_remove(timeout_user_data, flags)
+        })
+    }
+
+    /// Queues (but does not submit) a new expiry `ts` for the timeout whose user_data is
+    /// `timeout_user_data` (`IORING_TIMEOUT_UPDATE`, Linux 5.11; with
+    /// `IORING_LINK_TIMEOUT_UPDATE` in `flags`, for a linked timeout). Zig:
+    /// `timeout_update`; liburing: `io_uring_prep_timeout_update`.
+    ///
+    /// # Safety
+    ///
+    /// As for [`timeout`](Self::timeout).
+    #[inline]
+    pub unsafe fn timeout_update(
+        &mut self,
+        user_data: u64,
+        timeout_user_data: u64,
+        ts: &Timespec,
+        flags: u32,
+    ) -> SqeResult<'_> {
+        self.queue(user_data, |sqe| {
+            sqe.prep_timeout_update(timeout_user_data, ts, flags)
+        })
+    }
+
+    /// Queues (but does not submit) a timeout for the previous SQE, which must carry
+    /// `IOSQE_IO_LINK` (`IORING_OP_LINK_TIMEOUT`, Linux 5.5): if it expires first, it
+    /// completes with `-ETIME` and the request with `-ECANCELED`; if the request finishes
+    /// first, it completes with `-ECANCELED` (older kernels: `-EALREADY` when the request
+    /// was already running). Zig: `link_timeout`; liburing: `io_uring_prep_link_timeout`.
+    ///
+    /// # Safety
+    ///
+    /// As for [`timeout`](Self::timeout).
+    #[inline]
+    pub unsafe fn link_timeout(
+        &mut self,
+        user_data: u64,
+        ts: &Timespec,
+        flags: u32,
+    ) -> SqeResult<'_> {
+        self.queue(user_data, |sqe| sqe.prep_link_timeout(ts, flags))
+    }
+
+    /// Queues (but does not submit) a one-shot poll of `fd` for the `POLL*` events in
+    /// `poll_mask` (`IORING_OP_POLL_ADD`, Linux 5.1); `res` is the events. Zig:
+    /// `poll_add`; liburing: `io_uring_prep_poll_add`.
+    #[inline]
+    pub fn poll_add(&mut self, user_data: u64, fd: RawFd, poll_mask: u32) -> SqeResult<'_> {
+        self.queue(user_data, |sqe| sqe.prep_poll_add(fd, poll_mask))
+    }
+
+    /// Queues (but does not submit) a multishot poll (`IORING_POLL_ADD_MULTI`, Linux
+    /// 5.13): one CQE per readiness change, with `IORING_CQE_F_MORE` while armed. Zig:
+    /// `poll_multishot`; liburing: `io_uring_prep_poll_multishot`.
+    #[inline]
+    pub fn poll_multishot(&mut self, user_data: u64, fd: RawFd, poll_mask: u32) -> SqeResult<'_> {
+        self.queue(user_data, |sqe| sqe.prep_poll_multishot(fd, poll_mask))
+    }
+
+    /// Queues (but does not submit) the removal of the poll whose user_data is
+    /// `target_user_data` (`IORING_OP_POLL_REMOVE`, Linux 5.1). Zig: `poll_remove`;
+    /// liburing: `io_uring_prep_poll_remove`.
+    #[inline]
+    pub fn poll_remove(&mut self, user_data: u64, target_user_data: u64) -> SqeResult<'_> {
+        self.queue(user_data, |sqe| sqe.prep_poll_remove(target_user_data))
+    }
+
+    /// Queues (but does not submit) an update of the poll `old_user_data`: its user_data
+    /// to `new_user_data` (`IORING_POLL_UPDATE_USER_DATA` in `flags`, else it must be 0)
+    /// and/or its events to `poll_mask` (`IORING_POLL_UPDATE_EVENTS`, else it must be 0;
+    /// add `IORING_POLL_ADD_MULTI` to keep a multishot poll multishot) (Linux 5.13). The
+    /// kernel answers `EINVAL` to a non-zero value it was not told to update. Zig:
+    /// `poll_update`; liburing: `io_uring_prep_poll_update`.
+    #[inline]
+    pub fn poll_update(
+        &mut self,
+        user_data: u64,
+        old_user_data: u64,
+        new_user_data: u64,
+        poll_mask: u32,
+        flags: u32,
+    ) -> SqeResult<'_> {
+        self.queue(user_data, |sqe| {
+            sqe.prep_poll_update(old_user_data, new_user_data, poll_mask, flags)
+        })
+    }
+
+    /// Queues (but does not submit) the cancellation of the request whose user_data is
+    /// `cancel_user_data` (`IORING_OP_ASYNC_CANCEL`, Linux 5.5; `IORING_ASYNC_CANCEL_*`
+    /// flags, Linux 5.19): `res` 0 if found and cancelled, `-EALREADY` if already running,
+    /// `-ENOENT` if not found. Zig: `cancel`; liburing: `io_uring_prep_cancel64`.
+    #[inline]
+    pub fn cancel(&mut self, user_data: u64, cancel_user_data: u64, flags: u32) -> SqeResult<'_> {
+        self.queue(user_data, |sqe| sqe.prep_cancel(cancel_user_data, flags))
+    }
+
+    /// Queues (but does not submit) the cancellation of requests on `fd`
+    /// (`IORING_ASYNC_CANCEL_FD`, Linux 5.19; all of them with `IORING_ASYNC_CANCEL_ALL`,
+    /// then `res` is how many). Zig: `cancel_fd`; liburing: `io_uring_prep_cancel_fd`.
+    #[inline]
+    pub fn cancel_fd(&mut self, user_data: u64, fd: RawFd, flags: u32) -> SqeResult<'_> {
+        self.queue(user_data, |sqe| sqe.prep_cancel_fd(fd, flags))
+    }
+
+    /// Queues (but does not submit) an `epoll_ctl(2)` on `epfd` (`IORING_OP_EPOLL_CTL`,
+    /// Linux 5.6). Zig: `epoll_ctl`; liburing: `io_uring_prep_epoll_ctl`.
+    ///
+    /// # Safety
+    ///
+    /// `ev` (may be null for `EPOLL_CTL_DEL`) must stay valid until the request completes.
+    #[inline]
+    pub unsafe fn epoll_ctl(
+        &mut self,
+        user_data: u64,
+        epfd: RawFd,
+        fd: RawFd,
+        op: u32,
+        ev: *mut EpollEvent,
+    ) -> SqeResult<'_> {
+        self.queue(user_data, |sqe| sqe.prep_epoll_ctl(epfd, fd, op, ev))
+    }
+
+    /// Queues (but does not submit) an `epoll_wait(2)` on `fd` into `events`
+    /// (`IORING_OP_EPOLL_WAIT`, Linux 6.15); `res` is the number of events written. Zig:
+    /// `epoll_wait`; liburing: `io_uring_prep_epoll_wait`.
+    ///
+    /// # Safety
+    ///
+    /// `events` must stay valid, and not be accessed through other references, until the
+    /// completion has been reaped.
+    #[inline]
+    pub unsafe fn epoll_wait(
+        &mut self,
+        user_data: u64,
+        fd: RawFd,
+        events: &mut [EpollEvent],
+        flags: u32,
+    ) -> SqeResult<'_> {
+        self.queue(user_data, |sqe| sqe.prep_epoll_wait(fd, events, flags))
+    }
+}
+
+/// Provided buffers and processes.
+impl IoUring {
+    /// Queues (but does not submit) the hand-over of `buffers_count` buffers of
+    /// `buffer_size` bytes, contiguous from `buffers`, to group `group_id` with ids
+    /// `buffer_id`, `buffer_id + 1`, … (`IORING_OP_PROVIDE_BUFFERS`, Linux 5.7). Reads and
+    /// receives with buffer selection then pick from the group; each buffer is consumed by
+    /// one completion (its id in the CQE) and must be provided again to be reused. Zig:
+    /// `provide_buffers`; liburing: `io_uring_prep_provide_buffers`.
+    ///
+    /// # Safety
+    ///
+    /// The `buffer_size * buffers_count` bytes from `buffers` must stay valid, and not be
+    /// accessed through other references, as long as the kernel may write them: until
+    /// each buffer has come back in a completion, or has been taken back with
+    /// [`remove_buffers`](Self::remove_buffers), or the ring is gone.
+    #[inline]
+    pub unsafe fn provide_buffers(
+        &mut self,
+        user_data: u64,
+        buffers: *mut u8,
+        buffer_size: u32,
+        buffers_count: u32,
+        group_id: u16,
+        buffer_id: u16,
+    ) -> SqeResult<'_> {
+        self.queue(user_data, |sqe| {
+            sqe.prep_provide_buffers(buffers, buffer_size, buffers_count, group_id, buffer_id)
+        })
+    }
+
+    /// Queues (but does not submit) the removal of up to `buffers_count` unused buffers
+    /// from group `group_id` (`IORING_OP_REMOVE_BUFFERS`, Linux 5.7); `res` is how many
+    /// were removed. Zig: `remove_buffers`; liburing: `io_uring_prep_remove_buffers`.
+    #[inline]
+    pub fn remove_buffers(
+        &mut self,
+        user_data: u64,
+        buffers_count: u32,
+        group_id: u16,
+    ) -> SqeResult<'_> {
+        self.queue(user_data, |sqe| {
+            sqe.prep_remove_buffers(buffers_count, group_id)
+        })
+    }
+
+    /// Queues (but does not submit) a `waitid(2)` for `id_type`/`id` with `W*` `options`
+    /// (`IORING_OP_WAITID`, Linux 6.7), writing `infop`. `flags` must be 0. Zig:
+    /// `waitid`; liburing: `io_uring_prep_waitid`.
+    ///
+    /// # Safety
+    ///
+    /// `infop` must stay valid, and not be accessed through other references, until the
+    /// completion has been reaped.
+    #[inline]
+    pub unsafe fn waitid(
+        &mut self,
+        user_data: u64,
+        id_type: IdType,
+        id: i32,
+        infop: &mut SigInfo,
+        options: u32,
+        flags: u32,
+    ) -> SqeResult<'_> {
+        self.queue(user_data, |sqe| {
+            sqe.prep_waitid(id_type, id, infop, options, flags)
+        })
     }
 }

@@ -1,10 +1,12 @@
-//! `io_uring_register(2)`: registered files and buffers, eventfd, the opcode probe.
+//! `io_uring_register(2)`: registered files and buffers, eventfd, NAPI, personalities,
+//! ring enabling, the opcode probe. Provided-buffer rings live in [`buf_ring`](crate::buf_ring).
 //!
 //! Registering memory hands it to the kernel beyond any Rust borrow (fixed-buffer
 //! operations read and write it later), so buffer registration is `unsafe` with the
 //! contract in `# Safety`; the safe layer's buffer pool owns its memory instead.
 
 use core::ffi::c_void;
+use core::mem::size_of;
 use std::os::fd::RawFd;
 
 pub use linux_raw_sys::general::iovec;
@@ -46,13 +48,17 @@ impl IoUring {
     }
 
     /// Replaces registered files from index `offset` on with `fds` (`-1` clears a slot),
-    /// Linux 5.5. Returns how many slots were updated. Zig: `register_files_update`;
-    /// liburing: `io_uring_register_files_update`.
+    /// Linux 5.5. Returns how many slots were updated; an empty `fds` is
+    /// [`RegisterError::Empty`]. Zig: `register_files_update`; liburing:
+    /// `io_uring_register_files_update`.
     pub fn register_files_update(
         &mut self,
         offset: u32,
         fds: &[RawFd],
     ) -> Result<u32, RegisterError> {
+        if fds.is_empty() {
+            return Err(RegisterError::Empty);
+        }
         let nr = u32::try_from(fds.len()).map_err(|_| RegisterError::TooMany)?;
         let update = sys::io_uring_files_update {
             offset,
@@ -107,6 +113,232 @@ impl IoUring {
     pub fn unregister_buffers(&mut self) -> Result<(), RegisterError> {
         // SAFETY: no argument.
         unsafe { self.register_raw(IoringRegisterOp::UnregisterBuffers, core::ptr::null(), 0) }?;
+        Ok(())
+    }
+
+    /// Registers an empty table of `nr_files` file slots (Linux 5.19,
+    /// IORING_REGISTER_FILES2 with IORING_RSRC_REGISTER_SPARSE), to be filled later by
+    /// [`register_files_update`](Self::register_files_update) or by operations that
+    /// install direct descriptors (accept_direct, socket_direct, openat_direct).
+    /// `nr_files == 0` is [`RegisterError::Empty`]. Zig: `register_files_sparse`;
+    /// liburing: `io_uring_register_files_sparse`.
+    pub fn register_files_sparse(&mut self, nr_files: u32) -> Result<(), RegisterError> {
+        if nr_files == 0 {
+            return Err(RegisterError::Empty);
+        }
+        let reg = sparse_rsrc(nr_files);
+        // SAFETY: the kernel reads one io_uring_rsrc_register (its size is nr_args) during
+        // the call; a sparse table names no memory.
+        unsafe {
+            self.register_raw(
+                IoringRegisterOp::RegisterFiles2,
+                (&reg as *const sys::io_uring_rsrc_register).cast(),
+                size_of::<sys::io_uring_rsrc_register>() as u32,
+            )
+        }?;
+        Ok(())
+    }
+
+    /// Restricts the slots the kernel picks for `IORING_FILE_INDEX_ALLOC` requests
+    /// (accept/socket/openat "direct alloc") to `[offset, offset + len)` of the registered
+    /// file table (Linux 6.0, IORING_REGISTER_FILE_ALLOC_RANGE). The range must lie inside
+    /// the table; `len == 0` is [`RegisterError::Empty`]. Zig:
+    /// `register_file_alloc_range`; liburing: `io_uring_register_file_alloc_range`.
+    pub fn register_file_alloc_range(
+        &mut self,
+        offset: u32,
+        len: u32,
+    ) -> Result<(), RegisterError> {
+        if len == 0 {
+            return Err(RegisterError::Empty);
+        }
+        let range = sys::raw::io_uring_file_index_range {
+            off: offset,
+            len,
+            resv: 0,
+        };
+        // nr_args must be 0 for this opcode (the kernel answers EINVAL otherwise, which
+        // is what Zig's version, passing the struct size, gets on Linux 6.18).
+        // SAFETY: the kernel reads one io_uring_file_index_range during the call.
+        unsafe {
+            self.register_raw(
+                IoringRegisterOp::RegisterFileAllocRange,
+                (&range as *const sys::raw::io_uring_file_index_range).cast(),
+                0,
+            )
+        }?;
+        Ok(())
+    }
+
+    /// Registers `fd`, an eventfd (`eventfd(2)`), to be signalled whenever a completion is
+    /// posted to this ring (Linux 5.2, IORING_REGISTER_EVENTFD). One eventfd per ring: a
+    /// second registration is [`RegisterError::AlreadyRegistered`]. The kernel holds its
+    /// own reference, so `fd` may be closed afterwards. Zig: `register_eventfd`; liburing:
+    /// `io_uring_register_eventfd`.
+    pub fn register_eventfd(&mut self, fd: RawFd) -> Result<(), RegisterError> {
+        self.eventfd_op(IoringRegisterOp::RegisterEventfd, fd)
+    }
+
+    /// Like [`register_eventfd`](Self::register_eventfd), but the eventfd is signalled
+    /// only for completions that did not complete inline during submission, i.e. those
+    /// finished asynchronously (Linux 5.6, IORING_REGISTER_EVENTFD_ASYNC). Zig:
+    /// `register_eventfd_async`; liburing: `io_uring_register_eventfd_async`.
+    pub fn register_eventfd_async(&mut self, fd: RawFd) -> Result<(), RegisterError> {
+        self.eventfd_op(IoringRegisterOp::RegisterEventfdAsync, fd)
+    }
+
+    fn eventfd_op(&mut self, op: IoringRegisterOp, fd: RawFd) -> Result<(), RegisterError> {
+        // SAFETY: the kernel reads one i32 (the fd) during the call and takes its own
+        // reference to the eventfd.
+        unsafe { self.register_raw(op, (&fd as *const RawFd).cast(), 1) }?;
+        Ok(())
+    }
+
+    /// Unregisters the eventfd (Linux 5.2, IORING_UNREGISTER_EVENTFD); with none
+    /// registered the kernel answers [`RegisterError::NotRegistered`]. Zig:
+    /// `unregister_eventfd`; liburing: `io_uring_unregister_eventfd`.
+    pub fn unregister_eventfd(&mut self) -> Result<(), RegisterError> {
+        // SAFETY: no argument.
+        unsafe { self.register_raw(IoringRegisterOp::UnregisterEventfd, core::ptr::null(), 0) }?;
+        Ok(())
+    }
+
+    /// Enables NAPI busy polling for the sockets this ring waits on (Linux 6.9,
+    /// IORING_REGISTER_NAPI): `busy_poll_to` is the busy-poll timeout in microseconds,
+    /// `prefer_busy_poll` sets SO_PREFER_BUSY_POLL, `opcode`/`op_param` select the
+    /// tracking strategy (0/0: dynamic, the 6.9 behaviour). On success the kernel writes
+    /// the *previous* settings back into `napi`. Refused on IOPOLL rings. Zig:
+    /// `register_napi`; liburing: `io_uring_register_napi`.
+    pub fn register_napi(&mut self, napi: &mut sys::io_uring_napi) -> Result<(), RegisterError> {
+        // SAFETY: the kernel reads and writes one io_uring_napi (nr_args 1) during the
+        // call; `napi` is exclusively borrowed for it.
+        unsafe {
+            self.register_raw(
+                IoringRegisterOp::RegisterNapi,
+                (napi as *mut sys::io_uring_napi)
+                    .cast::<c_void>()
+                    .cast_const(),
+                1,
+            )
+        }?;
+        Ok(())
+    }
+
+    /// Disables NAPI busy polling (Linux 6.9, IORING_UNREGISTER_NAPI) and writes the
+    /// settings that were in force into `napi`. Zig: `unregister_napi`; liburing:
+    /// `io_uring_unregister_napi`.
+    pub fn unregister_napi(&mut self, napi: &mut sys::io_uring_napi) -> Result<(), RegisterError> {
+        // SAFETY: as for `register_napi`: one io_uring_napi, written during the call.
+        unsafe {
+            self.register_raw(
+                IoringRegisterOp::UnregisterNapi,
+                (napi as *mut sys::io_uring_napi)
+                    .cast::<c_void>()
+                    .cast_const(),
+                1,
+            )
+        }?;
+        Ok(())
+    }
+
+    /// Registers an empty table of `nr` buffer slots (Linux 5.19, IORING_REGISTER_BUFFERS2
+    /// with IORING_RSRC_REGISTER_SPARSE), to be filled by
+    /// [`register_buffers_update`](Self::register_buffers_update). `nr == 0` is
+    /// [`RegisterError::Empty`]. liburing: `io_uring_register_buffers_sparse` (Zig has no
+    /// twin).
+    pub fn register_buffers_sparse(&mut self, nr: u32) -> Result<(), RegisterError> {
+        if nr == 0 {
+            return Err(RegisterError::Empty);
+        }
+        let reg = sparse_rsrc(nr);
+        // SAFETY: the kernel reads one io_uring_rsrc_register during the call; a sparse
+        // table names no memory.
+        unsafe {
+            self.register_raw(
+                IoringRegisterOp::RegisterBuffers2,
+                (&reg as *const sys::io_uring_rsrc_register).cast(),
+                size_of::<sys::io_uring_rsrc_register>() as u32,
+            )
+        }?;
+        Ok(())
+    }
+
+    /// Replaces registered buffers from slot `offset` on with `buffers` (Linux 5.13,
+    /// IORING_REGISTER_BUFFERS_UPDATE); an iovec with a null base and zero length clears a
+    /// slot. Returns how many slots were updated. A slot's old buffer is released once no
+    /// request uses it any more. Empty `buffers` is [`RegisterError::Empty`]. liburing:
+    /// `io_uring_register_buffers_update_tag` with no tags (Zig has no twin).
+    ///
+    /// # Safety
+    ///
+    /// As for [`register_buffers`](Self::register_buffers): every new buffer must stay
+    /// valid (and not otherwise borrowed while a fixed read writes into it) until its slot
+    /// is replaced or unregistered and no fixed request that uses it is still in flight.
+    pub unsafe fn register_buffers_update(
+        &mut self,
+        offset: u32,
+        buffers: &[iovec],
+    ) -> Result<u32, RegisterError> {
+        if buffers.is_empty() {
+            return Err(RegisterError::Empty);
+        }
+        let nr = u32::try_from(buffers.len()).map_err(|_| RegisterError::TooMany)?;
+        let update = sys::io_uring_rsrc_update2 {
+            offset,
+            resv: 0,
+            data: buffers.as_ptr() as u64,
+            tags: 0,
+            nr,
+            resv2: 0,
+        };
+        // SAFETY: the kernel reads the update and `nr` iovecs during the call and pins the
+        // memory they name; keeping that memory valid is the caller's contract.
+        unsafe {
+            self.register_raw(
+                IoringRegisterOp::RegisterBuffersUpdate,
+                (&update as *const sys::io_uring_rsrc_update2).cast(),
+                size_of::<sys::io_uring_rsrc_update2>() as u32,
+            )
+        }
+    }
+
+    /// Enables a ring created with `IORING_SETUP_R_DISABLED` (Linux 5.10,
+    /// IORING_REGISTER_ENABLE_RINGS): until then submission fails with
+    /// [`EnterError::FileDescriptorInBadState`](crate::EnterError::FileDescriptorInBadState),
+    /// which leaves time to register restrictions. On a ring that is not disabled the
+    /// kernel answers `EBADFD` ([`RegisterError::Unexpected`]). liburing:
+    /// `io_uring_enable_rings` (Zig has no twin).
+    pub fn enable_rings(&mut self) -> Result<(), RegisterError> {
+        // SAFETY: no argument.
+        unsafe { self.register_raw(IoringRegisterOp::RegisterEnableRings, core::ptr::null(), 0) }?;
+        Ok(())
+    }
+
+    /// Registers the calling task's credentials and returns their personality id
+    /// (Linux 5.6, IORING_REGISTER_PERSONALITY); an SQE whose `personality` field holds
+    /// the id is issued with those credentials. liburing: `io_uring_register_personality`
+    /// (Zig has no twin).
+    pub fn register_personality(&mut self) -> Result<u16, RegisterError> {
+        // SAFETY: no argument; the kernel returns the new id.
+        let id = unsafe {
+            self.register_raw(IoringRegisterOp::RegisterPersonality, core::ptr::null(), 0)
+        }?;
+        // Ids are allocated in 1..=u16::MAX (the SQE field is 16 bits wide).
+        u16::try_from(id).map_err(|_| RegisterError::Unexpected(rustix::io::Errno::RANGE))
+    }
+
+    /// Unregisters the personality `id` (Linux 5.6, IORING_UNREGISTER_PERSONALITY); an
+    /// unknown id is [`RegisterError::ArgumentsInvalid`]. liburing:
+    /// `io_uring_unregister_personality`.
+    pub fn unregister_personality(&mut self, id: u16) -> Result<(), RegisterError> {
+        // SAFETY: the id travels in nr_args; no memory argument.
+        unsafe {
+            self.register_raw(
+                IoringRegisterOp::UnregisterPersonality,
+                core::ptr::null(),
+                u32::from(id),
+            )
+        }?;
         Ok(())
     }
 
@@ -165,5 +397,16 @@ impl Probe {
     /// Whether the kernel supports the opcode with this number.
     pub fn is_supported_raw(&self, op: u8) -> bool {
         self.supported[usize::from(op)]
+    }
+}
+
+/// An `io_uring_rsrc_register` for a sparse table of `nr` slots.
+fn sparse_rsrc(nr: u32) -> sys::io_uring_rsrc_register {
+    sys::io_uring_rsrc_register {
+        nr,
+        flags: sys::IORING_RSRC_REGISTER_SPARSE,
+        resv2: 0,
+        data: 0,
+        tags: 0,
     }
 }

@@ -2,19 +2,31 @@
 //!
 //! [`Sqe`] is layout-identical to the kernel's `struct io_uring_sqe` (64 bytes), with the
 //! field names Zig and liburing use for the members of the kernel's unions (`off` also
-//! serves as `addr2`, `rw_flags` as every per-opcode flags word, `buf_index` as `buf_group`,
-//! `splice_fd_in` as `file_index` / `addr_len`).
+//! serves as `addr2`, `cmd_op` and `splice_off_in`'s partner, `addr` as `splice_off_in` and
+//! `level`/`optname`, `rw_flags` as every per-opcode flags word, `buf_index` as
+//! `buf_group`, `splice_fd_in` as `file_index` / `addr_len` / `optlen`, `addr3` as
+//! `optval`).
 //!
-//! Every `prep_*` method overwrites all 64 bytes (through [`Sqe::prep_rw`]), so an entry
-//! reused from the ring never carries stale fields. Preparing an SQE is safe: it only writes
-//! numbers and addresses into a struct. What is `unsafe` is handing such an entry to the
-//! kernel ([`IoUring::get_sqe`](crate::IoUring::get_sqe) and the ring operations that take
+//! Every `prep_*` method overwrites all 64 bytes (through [`Sqe::prep_rw`] or a full
+//! struct literal), so an entry reused from the ring never carries stale fields; variants
+//! compose (`prep_send_zc_fixed` calls `prep_send_zc`, `prep_accept_direct` calls
+//! `prep_accept`). Preparing an SQE is safe: it only writes numbers and addresses into a
+//! struct. What is `unsafe` is handing such an entry to the kernel
+//! ([`IoUring::get_sqe`](crate::IoUring::get_sqe) and the ring operations that take
 //! memory), because from then on the kernel may read or write the memory it names.
+//!
+//! Each method names the opcode, the kernel version that introduced it, and its liburing
+//! twin (`io_uring_prep_*`); the Zig name is the same without the `io_uring_` prefix.
 
-use core::ffi::c_void;
+use core::ffi::{c_void, CStr};
+use std::io::{IoSlice, IoSliceMut};
 use std::os::fd::RawFd;
 
 use crate::sys::{self, io_uring_op as Op};
+pub use crate::types::MsgHdr;
+use crate::types::{
+    EpollEvent, IdType, OpenHow, RawSockAddr, SigInfo, SocketOp, Statx, Timespec, FILE_INDEX_ALLOC,
+};
 
 /// A submission queue entry: `struct io_uring_sqe`.
 #[repr(C)]
@@ -59,9 +71,31 @@ pub(crate) fn len32(len: usize) -> u32 {
     u32::try_from(len).unwrap_or(u32::MAX)
 }
 
+/// Two 32-bit kernel fields that share one 64-bit SQE word (`{cmd_op, __pad1}` in `off`,
+/// `{level, optname}` in `addr`): `first` is the one at the lower address, on either
+/// endianness.
+#[inline]
+fn u32_pair(first: u32, second: u32) -> u64 {
+    let mut bytes = [0u8; 8];
+    bytes[..4].copy_from_slice(&first.to_ne_bytes());
+    bytes[4..].copy_from_slice(&second.to_ne_bytes());
+    u64::from_ne_bytes(bytes)
+}
+
+/// A poll mask as the kernel reads `poll32_events`: on big-endian machines it expects the
+/// two 16-bit halves swapped (liburing's `__io_uring_prep_poll_mask`).
+#[inline]
+fn poll32_events(mask: u32) -> u32 {
+    if cfg!(target_endian = "big") {
+        mask.rotate_left(16)
+    } else {
+        mask
+    }
+}
+
 impl Sqe {
     /// Fills the whole entry for a read/write-shaped operation; every other `prep_*`
-    /// starts here, so no field keeps a stale value.
+    /// starts here, so no field keeps a stale value. liburing: `io_uring_prep_rw`.
     #[inline]
     pub fn prep_rw(&mut self, op: Op, fd: RawFd, addr: u64, len: usize, offset: u64) {
         *self = Sqe {
@@ -82,12 +116,38 @@ impl Sqe {
         };
     }
 
-    /// `IORING_OP_NOP` (Linux 5.1): completes with result 0. liburing: `io_uring_prep_nop`.
+    /// Puts a registered-file-table slot in `file_index` for the operations that create a
+    /// descriptor (accept, openat, socket, close): the kernel reads `index + 1` (0 means
+    /// "not direct"), or [`FILE_INDEX_ALLOC`] to let it pick a free slot. liburing:
+    /// `__io_uring_set_target_fixed_file`.
+    #[inline]
+    fn set_target_fixed_file(&mut self, file_index: u32) {
+        let encoded = if file_index == FILE_INDEX_ALLOC {
+            FILE_INDEX_ALLOC
+        } else {
+            file_index.wrapping_add(1)
+        };
+        self.splice_fd_in = encoded as i32;
+    }
+
+    /// `IORING_OP_NOP` (Linux 5.1): completes with result 0. liburing: `io_uring_prep_nop`
+    /// (which, unlike Zig's `prep_nop`, puts -1 in `fd`; so do we).
     #[inline]
     pub fn prep_nop(&mut self) {
         self.prep_rw(Op::IORING_OP_NOP, -1, 0, 0, 0);
     }
 
+    /// `IORING_OP_FSYNC` (Linux 5.1): `fsync(2)` of `fd`; `flags` may be
+    /// `IORING_FSYNC_DATASYNC` for `fdatasync(2)`. liburing: `io_uring_prep_fsync`.
+    #[inline]
+    pub fn prep_fsync(&mut self, fd: RawFd, flags: u32) {
+        self.prep_rw(Op::IORING_OP_FSYNC, fd, 0, 0, 0);
+        self.rw_flags = flags;
+    }
+}
+
+/// Reads and writes.
+impl Sqe {
     /// `IORING_OP_READ` (Linux 5.6): `pread(2)` into `buffer` at `offset` (`u64::MAX`:
     /// the current file position). liburing: `io_uring_prep_read`.
     #[inline]
@@ -99,6 +159,83 @@ impl Sqe {
             buffer.len(),
             offset,
         );
+    }
+
+    /// `IORING_OP_READ` with `IOSQE_BUFFER_SELECT` (Linux 5.7): read up to `len` bytes at
+    /// `offset` into a buffer the kernel picks from provided-buffer group `group_id`; the
+    /// CQE names it ([`Cqe::buffer_id`](crate::Cqe::buffer_id)). No liburing twin; Zig
+    /// does this inline in `read` with `.buffer_selection`.
+    #[inline]
+    pub fn prep_read_buffer_selection(
+        &mut self,
+        fd: RawFd,
+        group_id: u16,
+        len: usize,
+        offset: u64,
+    ) {
+        self.prep_rw(Op::IORING_OP_READ, fd, 0, len, offset);
+        self.flags |= sys::IOSQE_BUFFER_SELECT;
+        self.buf_index = group_id;
+    }
+
+    /// `IORING_OP_READV` (Linux 5.1): `preadv(2)` into `iovecs` at `offset` (set
+    /// `rw_flags` for `preadv2(2)`). liburing: `io_uring_prep_readv`.
+    #[inline]
+    pub fn prep_readv(&mut self, fd: RawFd, iovecs: &[IoSliceMut<'_>], offset: u64) {
+        // IoSliceMut is ABI-compatible with `struct iovec` on Unix.
+        self.prep_rw(
+            Op::IORING_OP_READV,
+            fd,
+            iovecs.as_ptr() as u64,
+            iovecs.len(),
+            offset,
+        );
+    }
+
+    /// `IORING_OP_READ_FIXED` (Linux 5.1): `pread(2)` into `buffer`, which must lie inside
+    /// registered buffer `buffer_index`. liburing: `io_uring_prep_read_fixed`.
+    #[inline]
+    pub fn prep_read_fixed(
+        &mut self,
+        fd: RawFd,
+        buffer: &mut [u8],
+        offset: u64,
+        buffer_index: u16,
+    ) {
+        self.prep_rw(
+            Op::IORING_OP_READ_FIXED,
+            fd,
+            buffer.as_mut_ptr() as u64,
+            buffer.len(),
+            offset,
+        );
+        self.buf_index = buffer_index;
+    }
+
+    /// `IORING_OP_READV_FIXED` (Linux 6.15): `preadv(2)` into `iovecs`, all inside
+    /// registered buffer `buffer_index`. liburing: `io_uring_prep_readv_fixed`.
+    #[inline]
+    pub fn prep_readv_fixed(
+        &mut self,
+        fd: RawFd,
+        iovecs: &[IoSliceMut<'_>],
+        offset: u64,
+        buffer_index: u16,
+    ) {
+        self.prep_readv(fd, iovecs, offset);
+        self.opcode = sys::op(Op::IORING_OP_READV_FIXED);
+        self.buf_index = buffer_index;
+    }
+
+    /// `IORING_OP_READ_MULTISHOT` (Linux 6.7): read repeatedly from a pollable `fd` (pipe,
+    /// socket, eventfd), up to `nbytes` per completion (0: the buffer's size), each into a
+    /// buffer picked from group `group_id`; `IORING_CQE_F_MORE` says more will follow.
+    /// liburing: `io_uring_prep_read_multishot`.
+    #[inline]
+    pub fn prep_read_multishot(&mut self, fd: RawFd, nbytes: u32, offset: u64, group_id: u16) {
+        self.prep_rw(Op::IORING_OP_READ_MULTISHOT, fd, 0, nbytes as usize, offset);
+        self.flags |= sys::IOSQE_BUFFER_SELECT;
+        self.buf_index = group_id;
     }
 
     /// `IORING_OP_WRITE` (Linux 5.6): `pwrite(2)` of `buffer` at `offset`.
@@ -114,6 +251,78 @@ impl Sqe {
         );
     }
 
+    /// `IORING_OP_WRITEV` (Linux 5.1): `pwritev(2)` of `iovecs` at `offset` (set
+    /// `rw_flags` for `pwritev2(2)`). liburing: `io_uring_prep_writev`.
+    #[inline]
+    pub fn prep_writev(&mut self, fd: RawFd, iovecs: &[IoSlice<'_>], offset: u64) {
+        // IoSlice is ABI-compatible with `struct iovec` on Unix.
+        self.prep_rw(
+            Op::IORING_OP_WRITEV,
+            fd,
+            iovecs.as_ptr() as u64,
+            iovecs.len(),
+            offset,
+        );
+    }
+
+    /// `IORING_OP_WRITE_FIXED` (Linux 5.1): `pwrite(2)` of `buffer`, which must lie inside
+    /// registered buffer `buffer_index`. liburing: `io_uring_prep_write_fixed`.
+    #[inline]
+    pub fn prep_write_fixed(&mut self, fd: RawFd, buffer: &[u8], offset: u64, buffer_index: u16) {
+        self.prep_rw(
+            Op::IORING_OP_WRITE_FIXED,
+            fd,
+            buffer.as_ptr() as u64,
+            buffer.len(),
+            offset,
+        );
+        self.buf_index = buffer_index;
+    }
+
+    /// `IORING_OP_WRITEV_FIXED` (Linux 6.15): `pwritev(2)` of `iovecs`, all inside
+    /// registered buffer `buffer_index`. liburing: `io_uring_prep_writev_fixed`.
+    #[inline]
+    pub fn prep_writev_fixed(
+        &mut self,
+        fd: RawFd,
+        iovecs: &[IoSlice<'_>],
+        offset: u64,
+        buffer_index: u16,
+    ) {
+        self.prep_writev(fd, iovecs, offset);
+        self.opcode = sys::op(Op::IORING_OP_WRITEV_FIXED);
+        self.buf_index = buffer_index;
+    }
+
+    /// `IORING_OP_SPLICE` (Linux 5.7): `splice(2)` of `len` bytes from `fd_in` at `off_in`
+    /// to `fd_out` at `off_out`; one of them must be a pipe, whose offset must be
+    /// `u64::MAX` (for a non-pipe, `u64::MAX` means its file position). liburing:
+    /// `io_uring_prep_splice` (without `splice_flags`, as Zig).
+    #[inline]
+    pub fn prep_splice(
+        &mut self,
+        fd_in: RawFd,
+        off_in: u64,
+        fd_out: RawFd,
+        off_out: u64,
+        len: usize,
+    ) {
+        self.prep_rw(Op::IORING_OP_SPLICE, fd_out, off_in, len, off_out);
+        self.splice_fd_in = fd_in;
+    }
+
+    /// `IORING_OP_TEE` (Linux 5.8): `tee(2)`: duplicate up to `len` bytes from pipe `fd_in`
+    /// to pipe `fd_out` without consuming them. liburing: `io_uring_prep_tee` (without
+    /// flags, as Zig).
+    #[inline]
+    pub fn prep_tee(&mut self, fd_in: RawFd, fd_out: RawFd, len: usize) {
+        self.prep_rw(Op::IORING_OP_TEE, fd_out, 0, len, 0);
+        self.splice_fd_in = fd_in;
+    }
+}
+
+/// Sockets: send and receive.
+impl Sqe {
     /// `IORING_OP_SEND` (Linux 5.6): `send(2)` of `buffer` with `MSG_*` `flags`.
     /// liburing: `io_uring_prep_send`.
     #[inline]
@@ -128,6 +337,21 @@ impl Sqe {
         self.rw_flags = flags;
     }
 
+    /// `IORING_OP_SEND` with a destination (Linux 6.0): `sendto(2)` of `buffer` to `addr`,
+    /// for unconnected datagram sockets. liburing: `io_uring_prep_sendto`.
+    #[inline]
+    pub fn prep_sendto(
+        &mut self,
+        fd: RawFd,
+        buffer: &[u8],
+        flags: u32,
+        addr: *const RawSockAddr,
+        addrlen: u32,
+    ) {
+        self.prep_send(fd, buffer, flags);
+        self.prep_send_set_addr(addr.cast(), u16::try_from(addrlen).unwrap_or(u16::MAX));
+    }
+
     /// `IORING_OP_RECV` (Linux 5.6): `recv(2)` into `buffer` with `MSG_*` `flags`.
     /// liburing: `io_uring_prep_recv`.
     #[inline]
@@ -140,6 +364,29 @@ impl Sqe {
             0,
         );
         self.rw_flags = flags;
+    }
+
+    /// `IORING_OP_RECV` with `IOSQE_BUFFER_SELECT` (Linux 5.7): receive up to `len` bytes
+    /// (0: the whole buffer) into a buffer the kernel picks from group `group_id`. No
+    /// liburing twin; Zig does this inline in `recv` with `.buffer_selection`.
+    #[inline]
+    pub fn prep_recv_buffer_selection(&mut self, fd: RawFd, group_id: u16, len: usize, flags: u32) {
+        self.prep_rw(Op::IORING_OP_RECV, fd, 0, len, 0);
+        self.rw_flags = flags;
+        self.flags |= sys::IOSQE_BUFFER_SELECT;
+        self.buf_index = group_id;
+    }
+
+    /// `IORING_OP_RECV` with `IORING_RECV_MULTISHOT` in `ioprio` (Linux 6.0): keep
+    /// receiving, one CQE per receive with `IORING_CQE_F_MORE` while it stays armed.
+    /// liburing: `io_uring_prep_recv_multishot`. The kernel requires buffer selection
+    /// (`IOSQE_BUFFER_SELECT` and a group in `buf_index`), which this prep does not set;
+    /// [`IoUring::recv_multishot`](crate::IoUring::recv_multishot) builds the complete
+    /// entry from [`prep_recv_buffer_selection`](Self::prep_recv_buffer_selection) instead.
+    #[inline]
+    pub fn prep_recv_multishot(&mut self, fd: RawFd, buffer: &mut [u8], flags: u32) {
+        self.prep_recv(fd, buffer, flags);
+        self.ioprio |= sys::IORING_RECV_MULTISHOT as u16;
     }
 
     /// `IORING_OP_SEND_ZC` (Linux 6.0): zero-copy `send(2)` of `buffer`; `zc_flags`
@@ -188,8 +435,10 @@ impl Sqe {
     #[inline]
     pub fn prep_send_set_addr(&mut self, dest_addr: *const c_void, addr_len: u16) {
         self.off = dest_addr as u64;
-        // addr_len is the low half of the splice_fd_in union.
-        self.splice_fd_in = i32::from(addr_len);
+        // addr_len is the first 16 bits of the 32-bit splice_fd_in union (then padding).
+        let mut bytes = [0u8; 4];
+        bytes[..2].copy_from_slice(&addr_len.to_ne_bytes());
+        self.splice_fd_in = i32::from_ne_bytes(bytes);
     }
 
     /// `IORING_OP_SENDMSG` (Linux 5.3): `sendmsg(2)` of `msg`.
@@ -216,8 +465,21 @@ impl Sqe {
         self.prep_rw(Op::IORING_OP_RECVMSG, fd, msg as u64, 1, 0);
         self.rw_flags = flags;
     }
+
+    /// `IORING_OP_RECVMSG` with `IORING_RECV_MULTISHOT` (Linux 6.0): keep receiving; each
+    /// completion's provided buffer starts with a [`RecvmsgOut`](crate::types::RecvmsgOut)
+    /// header, then the name (`msg_namelen` bytes), the control data (`msg_controllen`) and
+    /// the payload. Requires buffer selection, like
+    /// [`prep_recv_multishot`](Self::prep_recv_multishot). liburing:
+    /// `io_uring_prep_recvmsg_multishot`.
+    #[inline]
+    pub fn prep_recvmsg_multishot(&mut self, fd: RawFd, msg: *mut MsgHdr, flags: u32) {
+        self.prep_recvmsg(fd, msg, flags);
+        self.ioprio |= sys::IORING_RECV_MULTISHOT as u16;
+    }
 }
 
+/// Sockets: setup.
 impl Sqe {
     /// `IORING_OP_ACCEPT` (Linux 5.5): `accept4(2)` on `fd`; the peer address is written to
     /// `addr`/`addrlen` when they are not null. liburing: `io_uring_prep_accept`.
@@ -225,7 +487,7 @@ impl Sqe {
     pub fn prep_accept(
         &mut self,
         fd: RawFd,
-        addr: *mut linux_raw_sys::net::sockaddr,
+        addr: *mut RawSockAddr,
         addrlen: *mut u32,
         flags: u32,
     ) {
@@ -234,15 +496,55 @@ impl Sqe {
         self.rw_flags = flags;
     }
 
+    /// `IORING_OP_ACCEPT` into the registered file table (Linux 5.19): the new socket goes
+    /// to slot `file_index` (CQE `res` 0), or with [`FILE_INDEX_ALLOC`] to a free slot the
+    /// CQE returns. liburing: `io_uring_prep_accept_direct`.
+    #[inline]
+    pub fn prep_accept_direct(
+        &mut self,
+        fd: RawFd,
+        addr: *mut RawSockAddr,
+        addrlen: *mut u32,
+        flags: u32,
+        file_index: u32,
+    ) {
+        self.prep_accept(fd, addr, addrlen, flags);
+        self.set_target_fixed_file(file_index);
+    }
+
+    /// `IORING_OP_ACCEPT` with `IORING_ACCEPT_MULTISHOT` in `ioprio` (Linux 5.19): one CQE
+    /// per accepted connection, with `IORING_CQE_F_MORE` while it stays armed. liburing:
+    /// `io_uring_prep_multishot_accept`.
+    #[inline]
+    pub fn prep_multishot_accept(
+        &mut self,
+        fd: RawFd,
+        addr: *mut RawSockAddr,
+        addrlen: *mut u32,
+        flags: u32,
+    ) {
+        self.prep_accept(fd, addr, addrlen, flags);
+        self.ioprio |= sys::IORING_ACCEPT_MULTISHOT as u16;
+    }
+
+    /// Multishot accept into free slots of the registered file table (Linux 5.19); each
+    /// CQE's `res` is the slot. liburing: `io_uring_prep_multishot_accept_direct`.
+    #[inline]
+    pub fn prep_multishot_accept_direct(
+        &mut self,
+        fd: RawFd,
+        addr: *mut RawSockAddr,
+        addrlen: *mut u32,
+        flags: u32,
+    ) {
+        self.prep_multishot_accept(fd, addr, addrlen, flags);
+        self.set_target_fixed_file(FILE_INDEX_ALLOC);
+    }
+
     /// `IORING_OP_CONNECT` (Linux 5.5): `connect(2)` of `fd` to `addr`.
     /// liburing: `io_uring_prep_connect`.
     #[inline]
-    pub fn prep_connect(
-        &mut self,
-        fd: RawFd,
-        addr: *const linux_raw_sys::net::sockaddr,
-        addrlen: u32,
-    ) {
+    pub fn prep_connect(&mut self, fd: RawFd, addr: *const RawSockAddr, addrlen: u32) {
         // The address length travels in the offset field.
         self.prep_rw(
             Op::IORING_OP_CONNECT,
@@ -252,11 +554,523 @@ impl Sqe {
             u64::from(addrlen),
         );
     }
+
+    /// `IORING_OP_BIND` (Linux 6.11): `bind(2)` of `fd` to `addr`.
+    /// liburing: `io_uring_prep_bind`.
+    #[inline]
+    pub fn prep_bind(&mut self, fd: RawFd, addr: *const RawSockAddr, addrlen: u32) {
+        self.prep_rw(Op::IORING_OP_BIND, fd, addr as u64, 0, u64::from(addrlen));
+    }
+
+    /// `IORING_OP_LISTEN` (Linux 6.11): `listen(2)` on `fd` with `backlog`.
+    /// liburing: `io_uring_prep_listen`.
+    #[inline]
+    pub fn prep_listen(&mut self, fd: RawFd, backlog: u32) {
+        self.prep_rw(Op::IORING_OP_LISTEN, fd, 0, backlog as usize, 0);
+    }
+
+    /// `IORING_OP_SOCKET` (Linux 5.19): `socket(2)`; the CQE's `res` is the new fd.
+    /// `flags` must be 0 (reserved). liburing: `io_uring_prep_socket`.
+    #[inline]
+    pub fn prep_socket(&mut self, domain: u32, socket_type: u32, protocol: u32, flags: u32) {
+        self.prep_rw(
+            Op::IORING_OP_SOCKET,
+            domain as i32,
+            0,
+            protocol as usize,
+            u64::from(socket_type),
+        );
+        self.rw_flags = flags;
+    }
+
+    /// `IORING_OP_SOCKET` into slot `file_index` of the registered file table (Linux
+    /// 5.19; CQE `res` 0). liburing: `io_uring_prep_socket_direct` (whose argument order
+    /// puts `file_index` before `flags`; this is Zig's).
+    #[inline]
+    pub fn prep_socket_direct(
+        &mut self,
+        domain: u32,
+        socket_type: u32,
+        protocol: u32,
+        flags: u32,
+        file_index: u32,
+    ) {
+        self.prep_socket(domain, socket_type, protocol, flags);
+        self.set_target_fixed_file(file_index);
+    }
+
+    /// `IORING_OP_SOCKET` into a free slot of the registered file table, returned in the
+    /// CQE's `res` (Linux 5.19). liburing: `io_uring_prep_socket_direct_alloc`.
+    #[inline]
+    pub fn prep_socket_direct_alloc(
+        &mut self,
+        domain: u32,
+        socket_type: u32,
+        protocol: u32,
+        flags: u32,
+    ) {
+        self.prep_socket(domain, socket_type, protocol, flags);
+        self.set_target_fixed_file(FILE_INDEX_ALLOC);
+    }
+
+    /// `IORING_OP_SHUTDOWN` (Linux 5.11): `shutdown(2)` of `sockfd`, `how` one of
+    /// `SHUT_RD`, `SHUT_WR`, `SHUT_RDWR`. liburing: `io_uring_prep_shutdown`.
+    #[inline]
+    pub fn prep_shutdown(&mut self, sockfd: RawFd, how: u32) {
+        self.prep_rw(Op::IORING_OP_SHUTDOWN, sockfd, 0, how as usize, 0);
+    }
+
+    /// `IORING_OP_URING_CMD` on a socket (Linux 6.7): `cmd_op` is a
+    /// `SOCKET_URING_OP_*`. `SIOCINQ`/`SIOCOUTQ` complete with the byte count as `res`;
+    /// `GETSOCKOPT` (level `SOL_SOCKET` only) writes up to `optlen` bytes to `optval` and
+    /// completes with the option's length; `SETSOCKOPT` reads `optlen` bytes at `optval`.
+    /// liburing: `io_uring_prep_cmd_sock`.
+    #[inline]
+    pub fn prep_cmd_sock(
+        &mut self,
+        cmd_op: SocketOp,
+        fd: RawFd,
+        level: u32,
+        optname: u32,
+        optval: *mut c_void,
+        optlen: u32,
+    ) {
+        self.prep_rw(Op::IORING_OP_URING_CMD, fd, 0, 0, 0);
+        // cmd_op shares `off` with a 32-bit pad; level and optname share `addr`; optlen
+        // is the 32-bit member of the splice_fd_in union; optval is addr3.
+        self.off = u32_pair(cmd_op as u32, 0);
+        self.addr = u32_pair(level, optname);
+        self.splice_fd_in = optlen as i32;
+        self.addr3 = optval as u64;
+    }
 }
 
-/// The kernel's `struct msghdr` (user-space layout), generated in `linux_raw_sys::net`;
-/// ABI-identical to `libc::msghdr`.
-pub type MsgHdr = linux_raw_sys::net::msghdr;
+/// Files and paths.
+impl Sqe {
+    /// `IORING_OP_OPENAT` (Linux 5.6): `openat(2)` of `path` relative to `dir_fd`
+    /// (`AT_FDCWD` for the working directory) with `O_*` `flags` and `mode`; the CQE's
+    /// `res` is the new fd. liburing: `io_uring_prep_openat`.
+    #[inline]
+    pub fn prep_openat(&mut self, dir_fd: RawFd, path: &CStr, flags: u32, mode: u32) {
+        self.prep_rw(
+            Op::IORING_OP_OPENAT,
+            dir_fd,
+            path.as_ptr() as u64,
+            mode as usize,
+            0,
+        );
+        self.rw_flags = flags;
+    }
+
+    /// `openat(2)` into slot `file_index` of the registered file table (Linux 5.15; CQE
+    /// `res` 0), or a free slot with [`FILE_INDEX_ALLOC`] (Linux 5.19; `res` is the slot).
+    /// liburing: `io_uring_prep_openat_direct`.
+    #[inline]
+    pub fn prep_openat_direct(
+        &mut self,
+        dir_fd: RawFd,
+        path: &CStr,
+        flags: u32,
+        mode: u32,
+        file_index: u32,
+    ) {
+        self.prep_openat(dir_fd, path, flags, mode);
+        self.set_target_fixed_file(file_index);
+    }
+
+    /// `IORING_OP_OPENAT2` (Linux 5.6): `openat2(2)` of `path` with `how`.
+    /// liburing: `io_uring_prep_openat2`.
+    #[inline]
+    pub fn prep_openat2(&mut self, dir_fd: RawFd, path: &CStr, how: &OpenHow) {
+        self.prep_rw(
+            Op::IORING_OP_OPENAT2,
+            dir_fd,
+            path.as_ptr() as u64,
+            core::mem::size_of::<OpenHow>(),
+            how as *const OpenHow as u64,
+        );
+    }
+
+    /// `openat2(2)` into the registered file table (Linux 5.15), like
+    /// [`prep_openat_direct`](Self::prep_openat_direct). liburing:
+    /// `io_uring_prep_openat2_direct`.
+    #[inline]
+    pub fn prep_openat2_direct(
+        &mut self,
+        dir_fd: RawFd,
+        path: &CStr,
+        how: &OpenHow,
+        file_index: u32,
+    ) {
+        self.prep_openat2(dir_fd, path, how);
+        self.set_target_fixed_file(file_index);
+    }
+
+    /// `IORING_OP_CLOSE` (Linux 5.6): `close(2)` of `fd`. liburing: `io_uring_prep_close`.
+    #[inline]
+    pub fn prep_close(&mut self, fd: RawFd) {
+        self.prep_rw(Op::IORING_OP_CLOSE, fd, 0, 0, 0);
+    }
+
+    /// `IORING_OP_CLOSE` of slot `file_index` of the registered file table (Linux 5.15).
+    /// liburing: `io_uring_prep_close_direct`.
+    #[inline]
+    pub fn prep_close_direct(&mut self, file_index: u32) {
+        self.prep_close(0);
+        self.set_target_fixed_file(file_index);
+    }
+
+    /// `IORING_OP_FILES_UPDATE` (Linux 5.6): replace registered files from slot `offset`
+    /// on with `fds` (`-1` clears a slot), as a request; `res` is the number updated.
+    /// liburing: `io_uring_prep_files_update`.
+    #[inline]
+    pub fn prep_files_update(&mut self, fds: &[RawFd], offset: u32) {
+        self.prep_rw(
+            Op::IORING_OP_FILES_UPDATE,
+            -1,
+            fds.as_ptr() as u64,
+            fds.len(),
+            u64::from(offset),
+        );
+    }
+
+    /// `IORING_OP_STATX` (Linux 5.6): `statx(2)` of `path` relative to `dir_fd`, `AT_*`
+    /// `flags`, `STATX_*` `mask`, into `buf`. liburing: `io_uring_prep_statx`.
+    #[inline]
+    pub fn prep_statx(
+        &mut self,
+        dir_fd: RawFd,
+        path: &CStr,
+        flags: u32,
+        mask: u32,
+        buf: &mut Statx,
+    ) {
+        self.prep_rw(
+            Op::IORING_OP_STATX,
+            dir_fd,
+            path.as_ptr() as u64,
+            mask as usize,
+            buf as *mut Statx as u64,
+        );
+        self.rw_flags = flags;
+    }
+
+    /// `IORING_OP_FALLOCATE` (Linux 5.6): `fallocate(2)` of `len` bytes at `offset` with
+    /// `FALLOC_FL_*` `mode`. liburing: `io_uring_prep_fallocate`.
+    #[inline]
+    pub fn prep_fallocate(&mut self, fd: RawFd, mode: i32, offset: u64, len: u64) {
+        // The length goes in addr and the mode in len.
+        self.prep_rw(Op::IORING_OP_FALLOCATE, fd, len, 0, offset);
+        self.len = mode as u32;
+    }
+
+    /// `IORING_OP_FADVISE` (Linux 5.6): `posix_fadvise(2)` of `len` bytes at `offset`
+    /// with `POSIX_FADV_*` `advice`. liburing: `io_uring_prep_fadvise` (Zig: `fadvice`).
+    #[inline]
+    pub fn prep_fadvise(&mut self, fd: RawFd, offset: u64, len: u32, advice: u32) {
+        self.prep_rw(Op::IORING_OP_FADVISE, fd, 0, len as usize, offset);
+        self.rw_flags = advice;
+    }
+
+    /// `IORING_OP_MADVISE` (Linux 5.6): `madvise(2)` of `length` bytes at `addr` with
+    /// `MADV_*` `advice`. liburing: `io_uring_prep_madvise` (Zig: `madvice`).
+    #[inline]
+    pub fn prep_madvise(&mut self, addr: *mut c_void, length: usize, advice: u32) {
+        self.prep_rw(Op::IORING_OP_MADVISE, -1, addr as u64, length, 0);
+        self.rw_flags = advice;
+    }
+
+    /// `IORING_OP_RENAMEAT` (Linux 5.11): `renameat2(2)` of `old_path` (relative to
+    /// `old_dir_fd`) to `new_path` (relative to `new_dir_fd`), `RENAME_*` `flags`.
+    /// liburing: `io_uring_prep_renameat`.
+    #[inline]
+    pub fn prep_renameat(
+        &mut self,
+        old_dir_fd: RawFd,
+        old_path: &CStr,
+        new_dir_fd: RawFd,
+        new_path: &CStr,
+        flags: u32,
+    ) {
+        self.prep_rw(
+            Op::IORING_OP_RENAMEAT,
+            old_dir_fd,
+            old_path.as_ptr() as u64,
+            0,
+            new_path.as_ptr() as u64,
+        );
+        // The second directory fd travels in len.
+        self.len = new_dir_fd as u32;
+        self.rw_flags = flags;
+    }
+
+    /// `IORING_OP_UNLINKAT` (Linux 5.11): `unlinkat(2)` of `path` relative to `dir_fd`
+    /// (`AT_REMOVEDIR` in `flags` for a directory). liburing: `io_uring_prep_unlinkat`.
+    #[inline]
+    pub fn prep_unlinkat(&mut self, dir_fd: RawFd, path: &CStr, flags: u32) {
+        self.prep_rw(Op::IORING_OP_UNLINKAT, dir_fd, path.as_ptr() as u64, 0, 0);
+        self.rw_flags = flags;
+    }
+
+    /// `IORING_OP_MKDIRAT` (Linux 5.15): `mkdirat(2)` of `path` relative to `dir_fd` with
+    /// `mode`. liburing: `io_uring_prep_mkdirat`.
+    #[inline]
+    pub fn prep_mkdirat(&mut self, dir_fd: RawFd, path: &CStr, mode: u32) {
+        self.prep_rw(
+            Op::IORING_OP_MKDIRAT,
+            dir_fd,
+            path.as_ptr() as u64,
+            mode as usize,
+            0,
+        );
+    }
+
+    /// `IORING_OP_SYMLINKAT` (Linux 5.15): `symlinkat(2)`: create `link_path` (relative
+    /// to `new_dir_fd`) pointing to `target`. liburing: `io_uring_prep_symlinkat`.
+    #[inline]
+    pub fn prep_symlinkat(&mut self, target: &CStr, new_dir_fd: RawFd, link_path: &CStr) {
+        self.prep_rw(
+            Op::IORING_OP_SYMLINKAT,
+            new_dir_fd,
+            target.as_ptr() as u64,
+            0,
+            link_path.as_ptr() as u64,
+        );
+    }
+
+    /// `IORING_OP_LINKAT` (Linux 5.15): `linkat(2)` of `old_path` to `new_path`, `AT_*`
+    /// `flags`. liburing: `io_uring_prep_linkat`.
+    #[inline]
+    pub fn prep_linkat(
+        &mut self,
+        old_dir_fd: RawFd,
+        old_path: &CStr,
+        new_dir_fd: RawFd,
+        new_path: &CStr,
+        flags: u32,
+    ) {
+        self.prep_rw(
+            Op::IORING_OP_LINKAT,
+            old_dir_fd,
+            old_path.as_ptr() as u64,
+            0,
+            new_path.as_ptr() as u64,
+        );
+        self.len = new_dir_fd as u32;
+        self.rw_flags = flags;
+    }
+}
+
+/// Timeouts, polling, cancellation.
+impl Sqe {
+    /// `IORING_OP_TIMEOUT` (Linux 5.4): completes with `-ETIME` after `ts` (relative, or
+    /// absolute with `IORING_TIMEOUT_ABS`), or with 0 once `count` other requests have
+    /// completed (0: time only). liburing: `io_uring_prep_timeout`.
+    #[inline]
+    pub fn prep_timeout(&mut self, ts: &Timespec, count: u32, flags: u32) {
+        self.prep_rw(
+            Op::IORING_OP_TIMEOUT,
+            -1,
+            ts as *const Timespec as u64,
+            1,
+            u64::from(count),
+        );
+        self.rw_flags = flags;
+    }
+
+    /// `IORING_OP_TIMEOUT_REMOVE` (Linux 5.5): cancel the timeout whose user_data is
+    /// `timeout_user_data`. liburing: `io_uring_prep_timeout_remove`.
+    #[inline]
+    pub fn prep_timeout_remove(&mut self, timeout_user_data: u64, flags: u32) {
+        self.prep_rw(Op::IORING_OP_TIMEOUT_REMOVE, -1, timeout_user_data, 0, 0);
+        self.rw_flags = flags;
+    }
+
+    /// `IORING_OP_TIMEOUT_REMOVE` with `IORING_TIMEOUT_UPDATE` (Linux 5.11): give the
+    /// timeout `timeout_user_data` the new expiry `ts`. liburing:
+    /// `io_uring_prep_timeout_update` (whose argument order puts `ts` first; this is
+    /// Zig's).
+    #[inline]
+    pub fn prep_timeout_update(&mut self, timeout_user_data: u64, ts: &Timespec, flags: u32) {
+        self.prep_rw(
+            Op::IORING_OP_TIMEOUT_REMOVE,
+            -1,
+            timeout_user_data,
+            0,
+            ts as *const Timespec as u64,
+        );
+        self.rw_flags = flags | sys::IORING_TIMEOUT_UPDATE;
+    }
+
+    /// `IORING_OP_LINK_TIMEOUT` (Linux 5.5): a timeout for the previous SQE, which must
+    /// carry `IOSQE_IO_LINK`; whichever finishes first cancels the other. liburing:
+    /// `io_uring_prep_link_timeout`.
+    #[inline]
+    pub fn prep_link_timeout(&mut self, ts: &Timespec, flags: u32) {
+        self.prep_rw(
+            Op::IORING_OP_LINK_TIMEOUT,
+            -1,
+            ts as *const Timespec as u64,
+            1,
+            0,
+        );
+        self.rw_flags = flags;
+    }
+
+    /// `IORING_OP_POLL_ADD` (Linux 5.1): complete once `fd` has one of the `POLL*`
+    /// events of `poll_mask`; `res` is the events. liburing: `io_uring_prep_poll_add`.
+    #[inline]
+    pub fn prep_poll_add(&mut self, fd: RawFd, poll_mask: u32) {
+        self.prep_rw(Op::IORING_OP_POLL_ADD, fd, 0, 0, 0);
+        self.rw_flags = poll32_events(poll_mask);
+    }
+
+    /// `IORING_OP_POLL_ADD` with `IORING_POLL_ADD_MULTI` (Linux 5.13): one CQE per
+    /// readiness event, with `IORING_CQE_F_MORE` while armed. liburing:
+    /// `io_uring_prep_poll_multishot`.
+    #[inline]
+    pub fn prep_poll_multishot(&mut self, fd: RawFd, poll_mask: u32) {
+        self.prep_poll_add(fd, poll_mask);
+        self.len = sys::IORING_POLL_ADD_MULTI;
+    }
+
+    /// `IORING_OP_POLL_REMOVE` (Linux 5.1): cancel the poll whose user_data is
+    /// `target_user_data`. liburing: `io_uring_prep_poll_remove`.
+    #[inline]
+    pub fn prep_poll_remove(&mut self, target_user_data: u64) {
+        self.prep_rw(Op::IORING_OP_POLL_REMOVE, -1, target_user_data, 0, 0);
+    }
+
+    /// `IORING_OP_POLL_REMOVE` with update flags (Linux 5.13): change the poll
+    /// `old_user_data` to `new_user_data` (`IORING_POLL_UPDATE_USER_DATA`) and/or to
+    /// `poll_mask` (`IORING_POLL_UPDATE_EVENTS`), per `flags`; a value not selected by
+    /// `flags` must be 0 (else `EINVAL`). liburing: `io_uring_prep_poll_update`.
+    #[inline]
+    pub fn prep_poll_update(
+        &mut self,
+        old_user_data: u64,
+        new_user_data: u64,
+        poll_mask: u32,
+        flags: u32,
+    ) {
+        self.prep_rw(
+            Op::IORING_OP_POLL_REMOVE,
+            -1,
+            old_user_data,
+            flags as usize,
+            new_user_data,
+        );
+        self.rw_flags = poll32_events(poll_mask);
+    }
+
+    /// `IORING_OP_ASYNC_CANCEL` (Linux 5.5): cancel the request whose user_data is
+    /// `cancel_user_data` (`IORING_ASYNC_CANCEL_*` `flags` widen the match, Linux 5.19).
+    /// `res`: 0, `-ENOENT` (not found) or `-EALREADY` (already running). liburing:
+    /// `io_uring_prep_cancel64`.
+    #[inline]
+    pub fn prep_cancel(&mut self, cancel_user_data: u64, flags: u32) {
+        self.prep_rw(Op::IORING_OP_ASYNC_CANCEL, -1, cancel_user_data, 0, 0);
+        self.rw_flags = flags;
+    }
+
+    /// `IORING_OP_ASYNC_CANCEL` keyed on a file descriptor (`IORING_ASYNC_CANCEL_FD`,
+    /// Linux 5.19): cancel requests on `fd` (one, or all with `IORING_ASYNC_CANCEL_ALL`).
+    /// liburing: `io_uring_prep_cancel_fd`.
+    #[inline]
+    pub fn prep_cancel_fd(&mut self, fd: RawFd, flags: u32) {
+        self.prep_rw(Op::IORING_OP_ASYNC_CANCEL, fd, 0, 0, 0);
+        self.rw_flags = flags | sys::IORING_ASYNC_CANCEL_FD;
+    }
+
+    /// `IORING_OP_EPOLL_CTL` (Linux 5.6): `epoll_ctl(2)` on `epfd`: `op`
+    /// (`EPOLL_CTL_ADD`/`MOD`/`DEL`) for `fd` with event `ev` (may be null for `DEL`).
+    /// liburing: `io_uring_prep_epoll_ctl`.
+    #[inline]
+    pub fn prep_epoll_ctl(&mut self, epfd: RawFd, fd: RawFd, op: u32, ev: *mut EpollEvent) {
+        self.prep_rw(
+            Op::IORING_OP_EPOLL_CTL,
+            epfd,
+            ev as u64,
+            op as usize,
+            u64::from(fd as u32),
+        );
+    }
+
+    /// `IORING_OP_EPOLL_WAIT` (Linux 6.15): `epoll_wait(2)` on `fd` into `events`; `res`
+    /// is the number of events. liburing: `io_uring_prep_epoll_wait`.
+    #[inline]
+    pub fn prep_epoll_wait(&mut self, fd: RawFd, events: &mut [EpollEvent], flags: u32) {
+        self.prep_rw(
+            Op::IORING_OP_EPOLL_WAIT,
+            fd,
+            events.as_mut_ptr() as u64,
+            events.len(),
+            0,
+        );
+        self.rw_flags = flags;
+    }
+}
+
+/// Provided buffers and processes.
+impl Sqe {
+    /// `IORING_OP_PROVIDE_BUFFERS` (Linux 5.7): hand `buffers_count` buffers of
+    /// `buffer_size` bytes, contiguous from `buffers`, to group `group_id`, with ids
+    /// `buffer_id`, `buffer_id + 1`, …; requests with `IOSQE_BUFFER_SELECT` then pick
+    /// from the group. liburing: `io_uring_prep_provide_buffers`.
+    #[inline]
+    pub fn prep_provide_buffers(
+        &mut self,
+        buffers: *mut u8,
+        buffer_size: u32,
+        buffers_count: u32,
+        group_id: u16,
+        buffer_id: u16,
+    ) {
+        // A count above i32::MAX is clamped; the kernel refuses anything above 65536.
+        let count = i32::try_from(buffers_count).unwrap_or(i32::MAX);
+        self.prep_rw(
+            Op::IORING_OP_PROVIDE_BUFFERS,
+            count,
+            buffers as u64,
+            buffer_size as usize,
+            u64::from(buffer_id),
+        );
+        self.buf_index = group_id;
+    }
+
+    /// `IORING_OP_REMOVE_BUFFERS` (Linux 5.7): take up to `buffers_count` unused buffers
+    /// out of group `group_id`; `res` is how many were removed. liburing:
+    /// `io_uring_prep_remove_buffers`.
+    #[inline]
+    pub fn prep_remove_buffers(&mut self, buffers_count: u32, group_id: u16) {
+        let count = i32::try_from(buffers_count).unwrap_or(i32::MAX);
+        self.prep_rw(Op::IORING_OP_REMOVE_BUFFERS, count, 0, 0, 0);
+        self.buf_index = group_id;
+    }
+
+    /// `IORING_OP_WAITID` (Linux 6.7): `waitid(2)` for `id_type`/`id` with `W*`
+    /// `options`, writing `infop`. `flags` must be 0. liburing: `io_uring_prep_waitid`.
+    #[inline]
+    pub fn prep_waitid(
+        &mut self,
+        id_type: IdType,
+        id: i32,
+        infop: &mut SigInfo,
+        options: u32,
+        flags: u32,
+    ) {
+        self.prep_rw(
+            Op::IORING_OP_WAITID,
+            id,
+            0,
+            id_type as usize,
+            infop as *mut SigInfo as u64,
+        );
+        self.rw_flags = flags;
+        // The options travel in the file_index member.
+        self.splice_fd_in = options as i32;
+    }
+}
 
 #[cfg(test)]
 mod tests {
@@ -337,6 +1151,385 @@ mod tests {
             Sqe {
                 fd: -1,
                 ..Sqe::default()
+            }
+        );
+    }
+
+    /// The kernel's view of an SQE, to read the named union members the prep methods
+    /// fill (cmd_op, level, optname, optlen, addr_len, file_index, optval).
+    fn kernel_view(sqe: &Sqe) -> K {
+        // SAFETY: Sqe and io_uring_sqe have the same size and layout (checked in
+        // `layout_matches_the_kernel`); every bit pattern is valid for both.
+        unsafe { core::mem::transmute::<Sqe, K>(*sqe) }
+    }
+
+    fn prepped(f: impl FnOnce(&mut Sqe)) -> Sqe {
+        // Start from garbage, so that a field the prep forgets shows up.
+        let mut sqe = Sqe {
+            opcode: 0xff,
+            flags: 0xff,
+            ioprio: 0xffff,
+            fd: -5,
+            off: !0,
+            addr: !0,
+            len: !0,
+            rw_flags: !0,
+            user_data: !0,
+            buf_index: !0,
+            personality: !0,
+            splice_fd_in: -7,
+            addr3: !0,
+            resv: !0,
+        };
+        f(&mut sqe);
+        sqe
+    }
+
+    fn base(op: Op) -> Sqe {
+        Sqe {
+            opcode: sys::op(op),
+            ..Sqe::default()
+        }
+    }
+
+    #[test]
+    fn file_ops_fill_the_liburing_fields() {
+        let mut buf = [0u8; 8];
+        let ptr = buf.as_mut_ptr() as u64;
+        assert_eq!(
+            prepped(|s| s.prep_fsync(3, sys::IORING_FSYNC_DATASYNC)),
+            Sqe {
+                fd: 3,
+                rw_flags: sys::IORING_FSYNC_DATASYNC,
+                ..base(Op::IORING_OP_FSYNC)
+            }
+        );
+        assert_eq!(
+            prepped(|s| s.prep_read_fixed(4, &mut buf, 9, 2)),
+            Sqe {
+                fd: 4,
+                addr: ptr,
+                len: 8,
+                off: 9,
+                buf_index: 2,
+                ..base(Op::IORING_OP_READ_FIXED)
+            }
+        );
+        assert_eq!(
+            prepped(|s| s.prep_read_buffer_selection(4, 7, 128, 5)),
+            Sqe {
+                fd: 4,
+                len: 128,
+                off: 5,
+                flags: sys::IOSQE_BUFFER_SELECT,
+                buf_index: 7,
+                ..base(Op::IORING_OP_READ)
+            }
+        );
+        let iov = [IoSliceMut::new(&mut buf)];
+        let iov_ptr = iov.as_ptr() as u64;
+        assert_eq!(
+            prepped(|s| s.prep_readv_fixed(4, &iov, 0, 1)),
+            Sqe {
+                fd: 4,
+                addr: iov_ptr,
+                len: 1,
+                buf_index: 1,
+                ..base(Op::IORING_OP_READV_FIXED)
+            }
+        );
+        assert_eq!(
+            prepped(|s| s.prep_splice(10, u64::MAX, 11, 40, 300)),
+            Sqe {
+                fd: 11,
+                addr: u64::MAX,
+                off: 40,
+                len: 300,
+                splice_fd_in: 10,
+                ..base(Op::IORING_OP_SPLICE)
+            }
+        );
+        assert_eq!(
+            prepped(|s| s.prep_tee(10, 11, 300)),
+            Sqe {
+                fd: 11,
+                len: 300,
+                splice_fd_in: 10,
+                ..base(Op::IORING_OP_TEE)
+            }
+        );
+        assert_eq!(
+            prepped(|s| s.prep_fallocate(3, 1, 100, 65536)),
+            Sqe {
+                fd: 3,
+                off: 100,
+                addr: 65536,
+                len: 1,
+                ..base(Op::IORING_OP_FALLOCATE)
+            }
+        );
+        let (old, new) = (c"old", c"new");
+        assert_eq!(
+            prepped(|s| s.prep_renameat(5, old, -100, new, 1)),
+            Sqe {
+                fd: 5,
+                addr: old.as_ptr() as u64,
+                off: new.as_ptr() as u64,
+                len: (-100i32) as u32,
+                rw_flags: 1,
+                ..base(Op::IORING_OP_RENAMEAT)
+            }
+        );
+        let mut stx: Statx = unsafe_zeroed();
+        let stx_ptr = &mut stx as *mut Statx as u64;
+        assert_eq!(
+            prepped(|s| s.prep_statx(5, old, 0x100, 0x200, &mut stx)),
+            Sqe {
+                fd: 5,
+                addr: old.as_ptr() as u64,
+                len: 0x200,
+                off: stx_ptr,
+                rw_flags: 0x100,
+                ..base(Op::IORING_OP_STATX)
+            }
+        );
+    }
+
+    fn unsafe_zeroed<T: Copy>() -> T {
+        // SAFETY: only used for plain-integer kernel structs, for which zero is valid.
+        unsafe { core::mem::zeroed() }
+    }
+
+    #[test]
+    fn direct_descriptors_encode_index_plus_one_or_alloc() {
+        let p = c"p";
+        let s = prepped(|s| s.prep_openat_direct(-100, p, 2, 0o644, 0));
+        assert_eq!(s.splice_fd_in, 1);
+        assert_eq!(s.len, 0o644);
+        assert_eq!(s.rw_flags, 2);
+        let s = prepped(|s| s.prep_openat_direct(-100, p, 2, 0o644, FILE_INDEX_ALLOC));
+        // SAFETY: reading a u32 member of a union of integers.
+        let file_index = unsafe { kernel_view(&s).__bindgen_anon_5.file_index };
+        assert_eq!(file_index, u32::MAX);
+        let s = prepped(|s| {
+            s.prep_accept_direct(3, core::ptr::null_mut(), core::ptr::null_mut(), 0, 4)
+        });
+        assert_eq!(
+            s,
+            Sqe {
+                fd: 3,
+                splice_fd_in: 5,
+                ..base(Op::IORING_OP_ACCEPT)
+            }
+        );
+        let s = prepped(|s| {
+            s.prep_multishot_accept_direct(3, core::ptr::null_mut(), core::ptr::null_mut(), 0)
+        });
+        assert_eq!(
+            s,
+            Sqe {
+                fd: 3,
+                ioprio: sys::IORING_ACCEPT_MULTISHOT as u16,
+                splice_fd_in: -1,
+                ..base(Op::IORING_OP_ACCEPT)
+            }
+        );
+        assert_eq!(
+            prepped(|s| s.prep_socket_direct(2, 1, 6, 0, 2)),
+            Sqe {
+                fd: 2,
+                off: 1,
+                len: 6,
+                splice_fd_in: 3,
+                ..base(Op::IORING_OP_SOCKET)
+            }
+        );
+        assert_eq!(
+            prepped(|s| s.prep_socket_direct_alloc(2, 1, 0, 0)).splice_fd_in,
+            -1
+        );
+        assert_eq!(
+            prepped(|s| s.prep_close_direct(7)),
+            Sqe {
+                fd: 0,
+                splice_fd_in: 8,
+                ..base(Op::IORING_OP_CLOSE)
+            }
+        );
+    }
+
+    #[test]
+    fn timeouts_polls_and_cancels() {
+        let ts = crate::types::timespec(core::time::Duration::from_millis(5));
+        let ts_ptr = &ts as *const Timespec as u64;
+        assert_eq!(
+            prepped(|s| s.prep_timeout(&ts, 3, sys::IORING_TIMEOUT_ABS)),
+            Sqe {
+                fd: -1,
+                addr: ts_ptr,
+                len: 1,
+                off: 3,
+                rw_flags: sys::IORING_TIMEOUT_ABS,
+                ..base(Op::IORING_OP_TIMEOUT)
+            }
+        );
+        assert_eq!(
+            prepped(|s| s.prep_timeout_update(0x88, &ts, 0)),
+            Sqe {
+                fd: -1,
+                addr: 0x88,
+                off: ts_ptr,
+                rw_flags: sys::IORING_TIMEOUT_UPDATE,
+                ..base(Op::IORING_OP_TIMEOUT_REMOVE)
+            }
+        );
+        assert_eq!(
+            prepped(|s| s.prep_link_timeout(&ts, 0)),
+            Sqe {
+                fd: -1,
+                addr: ts_ptr,
+                len: 1,
+                ..base(Op::IORING_OP_LINK_TIMEOUT)
+            }
+        );
+        let pollin = linux_raw_sys::general::POLLIN;
+        let s = prepped(|s| s.prep_poll_multishot(9, pollin));
+        // SAFETY: reading a u32 member of a union of integers.
+        let events = unsafe { kernel_view(&s).__bindgen_anon_3.poll32_events };
+        assert_eq!(events, poll32_events(pollin));
+        assert_eq!(s.len, sys::IORING_POLL_ADD_MULTI);
+        assert_eq!(
+            prepped(|s| s.prep_poll_update(1, 2, pollin, sys::IORING_POLL_UPDATE_USER_DATA)),
+            Sqe {
+                fd: -1,
+                addr: 1,
+                off: 2,
+                len: sys::IORING_POLL_UPDATE_USER_DATA,
+                rw_flags: poll32_events(pollin),
+                ..base(Op::IORING_OP_POLL_REMOVE)
+            }
+        );
+        assert_eq!(
+            prepped(|s| s.prep_cancel_fd(6, sys::IORING_ASYNC_CANCEL_ALL)),
+            Sqe {
+                fd: 6,
+                rw_flags: sys::IORING_ASYNC_CANCEL_ALL | sys::IORING_ASYNC_CANCEL_FD,
+                ..base(Op::IORING_OP_ASYNC_CANCEL)
+            }
+        );
+        assert_eq!(
+            prepped(|s| s.prep_epoll_ctl(5, -1, 1, core::ptr::null_mut())),
+            Sqe {
+                fd: 5,
+                len: 1,
+                off: u64::from(u32::MAX),
+                ..base(Op::IORING_OP_EPOLL_CTL)
+            }
+        );
+    }
+
+    #[test]
+    fn socket_commands_use_the_named_union_members() {
+        let mut val = 1u32;
+        let val_ptr = (&mut val as *mut u32).cast::<c_void>();
+        let s =
+            prepped(|s| s.prep_cmd_sock(SocketOp::SOCKET_URING_OP_GETSOCKOPT, 8, 1, 2, val_ptr, 4));
+        let k = kernel_view(&s);
+        // SAFETY: reading integer members of unions of integers.
+        unsafe {
+            assert_eq!(
+                k.__bindgen_anon_1.__bindgen_anon_1.cmd_op,
+                SocketOp::SOCKET_URING_OP_GETSOCKOPT as u32
+            );
+            assert_eq!(k.__bindgen_anon_1.__bindgen_anon_1.__pad1, 0);
+            assert_eq!(k.__bindgen_anon_2.__bindgen_anon_1.level, 1);
+            assert_eq!(k.__bindgen_anon_2.__bindgen_anon_1.optname, 2);
+            assert_eq!(k.__bindgen_anon_5.optlen, 4);
+            assert_eq!(*k.__bindgen_anon_6.optval.as_ref(), val_ptr as u64);
+        }
+        assert_eq!(
+            (s.opcode, s.fd, s.len, s.rw_flags),
+            (sys::op(Op::IORING_OP_URING_CMD), 8, 0, 0)
+        );
+
+        let addr = [0u8; 16];
+        let s = prepped(|s| s.prep_sendto(3, b"x", 0x40, addr.as_ptr().cast(), 16));
+        let k = kernel_view(&s);
+        // SAFETY: as above.
+        unsafe {
+            assert_eq!(k.__bindgen_anon_1.addr2, addr.as_ptr() as u64);
+            assert_eq!(k.__bindgen_anon_5.__bindgen_anon_1.addr_len, 16);
+            assert_eq!(k.__bindgen_anon_5.__bindgen_anon_1.__pad3, [0]);
+        }
+        assert_eq!(
+            (s.opcode, s.rw_flags, s.len),
+            (sys::op(Op::IORING_OP_SEND), 0x40, 1)
+        );
+    }
+
+    #[test]
+    fn receives_buffers_and_processes() {
+        let mut empty: [u8; 0] = [];
+        let s = prepped(|s| s.prep_recv_multishot(3, &mut empty, 0));
+        assert_eq!(s.ioprio, sys::IORING_RECV_MULTISHOT as u16);
+        assert_eq!(s.opcode, sys::op(Op::IORING_OP_RECV));
+        assert_eq!(
+            prepped(|s| s.prep_recv_buffer_selection(3, 9, 0, 0x40)),
+            Sqe {
+                fd: 3,
+                rw_flags: 0x40,
+                flags: sys::IOSQE_BUFFER_SELECT,
+                buf_index: 9,
+                ..base(Op::IORING_OP_RECV)
+            }
+        );
+        let mut slab = [0u8; 512];
+        let slab_ptr = slab.as_mut_ptr();
+        assert_eq!(
+            prepped(|s| s.prep_provide_buffers(slab_ptr, 128, 4, 1337, 2)),
+            Sqe {
+                fd: 4,
+                addr: slab_ptr as u64,
+                len: 128,
+                off: 2,
+                buf_index: 1337,
+                ..base(Op::IORING_OP_PROVIDE_BUFFERS)
+            }
+        );
+        assert_eq!(
+            prepped(|s| s.prep_remove_buffers(3, 1337)),
+            Sqe {
+                fd: 3,
+                buf_index: 1337,
+                ..base(Op::IORING_OP_REMOVE_BUFFERS)
+            }
+        );
+        assert_eq!(
+            prepped(|s| s.prep_read_multishot(3, 0, u64::MAX, 5)),
+            Sqe {
+                fd: 3,
+                off: u64::MAX,
+                flags: sys::IOSQE_BUFFER_SELECT,
+                buf_index: 5,
+                ..base(Op::IORING_OP_READ_MULTISHOT)
+            }
+        );
+        let mut info: SigInfo = unsafe_zeroed();
+        let info_ptr = &mut info as *mut SigInfo as u64;
+        assert_eq!(
+            prepped(|s| s.prep_waitid(
+                IdType::Pid,
+                1234,
+                &mut info,
+                linux_raw_sys::general::WEXITED,
+                0
+            )),
+            Sqe {
+                fd: 1234,
+                len: IdType::Pid as u32,
+                off: info_ptr,
+                splice_fd_in: linux_raw_sys::general::WEXITED as i32,
+                ..base(Op::IORING_OP_WAITID)
             }
         );
     }

@@ -122,3 +122,75 @@ pub fn reap(ring: &mut IoUring, n: usize) -> Vec<Cqe> {
     assert_eq!(out.len(), n, "more completions than expected: {out:?}");
     out
 }
+
+/// A fresh directory under the system temp dir, unique per process and test, removed (with
+/// its contents) on drop; Zig's `std.testing.tmpDir`. Holds an open fd of the directory for
+/// the `*at` operations.
+pub struct TempDir {
+    path: std::path::PathBuf,
+    dir: OwnedFd,
+}
+
+impl TempDir {
+    pub fn new(test: &str) -> TempDir {
+        let path = std::env::temp_dir().join(format!("uring-{}-{}", std::process::id(), test));
+        // A leftover from a crashed run of the same pid is ours to remove.
+        let _ = std::fs::remove_dir_all(&path);
+        std::fs::create_dir(&path).expect("create temp dir");
+        let dir = rustix::fs::open(
+            &path,
+            rustix::fs::OFlags::RDONLY
+                | rustix::fs::OFlags::DIRECTORY
+                | rustix::fs::OFlags::CLOEXEC,
+            rustix::fs::Mode::empty(),
+        )
+        .expect("open temp dir");
+        TempDir { path, dir }
+    }
+
+    /// The directory fd, for `dir_fd` arguments.
+    pub fn fd(&self) -> RawFd {
+        self.dir.as_raw_fd()
+    }
+
+    pub fn path(&self) -> &std::path::Path {
+        &self.path
+    }
+
+    pub fn join(&self, name: &str) -> std::path::PathBuf {
+        self.path.join(name)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.path);
+    }
+}
+
+/// Compares two sets of CQEs without regard to their order (completions of different
+/// requests have none).
+pub fn assert_same_cqes(got: &[Cqe], want: &[Cqe]) {
+    let key = |c: &Cqe| (c.user_data, c.res, c.flags);
+    let mut got = got.to_vec();
+    let mut want = want.to_vec();
+    got.sort_by_key(key);
+    want.sort_by_key(key);
+    assert_eq!(got, want);
+}
+
+/// `-errno` as a CQE's `res`.
+pub fn neg(errno: rustix::io::Errno) -> i32 {
+    -errno.raw_os_error()
+}
+
+/// Whether the running kernel has `op`; prints the one skip line when it has not.
+pub fn supported(ring: &IoUring, op: uring::sys::io_uring_op, test: &str) -> bool {
+    let probe = ring.get_probe().expect("IORING_REGISTER_PROBE");
+    if probe.is_supported(op) {
+        true
+    } else {
+        skip(test, &format!("kernel lacks {op:?}"));
+        false
+    }
+}
