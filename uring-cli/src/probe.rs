@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use anyhow::{anyhow, bail, Context, Result};
 use serde::Serialize;
 use uring::sys::{self, io_uring_op, IoringSetupFlags};
-use uring::{Cqe, IoUring, Sqe};
+use uring::{Cqe, IoUring};
 
 use crate::util::AlignedBuf;
 
@@ -477,112 +477,45 @@ fn try_send_zc(variant: ZcVariant) -> Result<String> {
     })
 }
 
-/// Registers a provided-buffer ring of 8 buffers (IORING_REGISTER_PBUF_RING, Linux 5.19),
-/// receives into it with IOSQE_BUFFER_SELECT, checks the buffer id and the bytes, and
-/// unregisters it.
+/// Registers a provided-buffer ring of 8 buffers (IORING_REGISTER_PBUF_RING, Linux 5.19,
+/// through the library's `BufferGroup`), receives into it with IOSQE_BUFFER_SELECT, checks
+/// the buffer id and the bytes, hands the buffer back, and unregisters the group.
 fn try_buffer_ring() -> Result<String> {
-    use rustix::io_uring::IoringRegisterOp;
-    const ENTRIES: usize = 8;
-    const BUF_LEN: usize = 256;
+    const ENTRIES: u16 = 8;
+    const BUF_LEN: u32 = 256;
     const BGID: u16 = 7;
     const TAG: u64 = 0xb0f;
 
     let (mut client, server) = tcp_pair()?;
-    // The ring of buffer descriptors (16 bytes each, page-aligned) and the buffers.
-    let mut descs = AlignedBuf::zeroed(ENTRIES * std::mem::size_of::<sys::io_uring_buf>())?;
-    let mut data = AlignedBuf::zeroed(ENTRIES * BUF_LEN)?;
     let mut ring = IoUring::init(8, IoringSetupFlags::empty())?;
-
-    let reg = sys::io_uring_buf_reg {
-        ring_addr: descs.as_mut_ptr() as u64,
-        ring_entries: ENTRIES as u32,
-        bgid: BGID,
-        flags: 0,
-        resv: [0; 3],
-    };
-    // SAFETY: `reg` is a valid io_uring_buf_reg naming `descs`, which stays allocated until
-    // the unregistration below (and the ring, declared after it, is dropped first).
-    unsafe {
-        ring.register_raw(
-            IoringRegisterOp::RegisterPbufRing,
-            (&reg as *const sys::io_uring_buf_reg).cast(),
-            1,
-        )
-    }
-    .context("IORING_REGISTER_PBUF_RING")?;
-
-    // Publish the buffers: fill each descriptor's addr/len/bid (not `resv`: the first one's
-    // `resv` is the ring's tail), then store the tail with release ordering.
-    let base = data.as_mut_ptr() as u64;
-    let desc_ptr = descs.as_mut_ptr().cast::<sys::io_uring_buf>();
-    for i in 0..ENTRIES {
-        // SAFETY: `descs` holds ENTRIES descriptors; we write fields of entry i only; the
-        // kernel reads them only after the tail store below.
-        unsafe {
-            let d = desc_ptr.add(i);
-            (*d).addr = base + (i * BUF_LEN) as u64;
-            (*d).len = BUF_LEN as u32;
-            (*d).bid = i as u16;
-        }
-    }
-    // SAFETY: the tail is the u16 at byte offset 14 of the ring (io_uring_buf_ring), inside
-    // `descs` and 2-aligned; the kernel reads it with acquire semantics.
-    let tail = unsafe {
-        &*descs
-            .as_mut_ptr()
-            .add(14)
-            .cast::<std::sync::atomic::AtomicU16>()
-    };
-    tail.store(ENTRIES as u16, std::sync::atomic::Ordering::Release);
-
+    let mut group = uring::BufferGroup::init(&ring, BGID, BUF_LEN, ENTRIES)
+        .context("IORING_REGISTER_PBUF_RING")?;
     let msg = b"provided buffers work";
     client.write_all(msg)?;
-    let mut sqe = Sqe::default();
-    sqe.prep_rw(
-        io_uring_op::IORING_OP_RECV,
-        server.as_raw_fd(),
-        0,
-        BUF_LEN,
-        0,
-    );
-    sqe.flags |= sys::IOSQE_BUFFER_SELECT;
-    sqe.buf_index = BGID;
-    sqe.user_data = TAG;
-    // SAFETY: the recv names no memory of its own; the kernel picks a buffer from group
-    // BGID, which stays registered (and `data` allocated) until after the completion.
-    unsafe { ring.push(&sqe) }?;
+    // SAFETY: the request's completion is reaped below (bounded) before the group is read,
+    // given back or dropped; if it does not come, the group is leaked, never freed. Only
+    // that completion is passed to `get`, and its buffer is put back once.
+    unsafe { group.recv(&mut ring, TAG, server.as_raw_fd(), 0) }?;
     ring.submit()?;
-    let cqe = reap(&mut ring, 1, Duration::from_secs(5))?[0];
+    let cqe = match reap(&mut ring, 1, Duration::from_secs(5)) {
+        Ok(c) => c[0],
+        Err(e) => {
+            // The recv may still be pending: never free buffers the kernel may fill.
+            std::mem::forget(group);
+            return Err(e);
+        }
+    };
     let n = cqe
         .result()
-        .map_err(|e| anyhow!("recv with a selected buffer failed: {e}"))? as usize;
+        .map_err(|e| anyhow!("recv with a selected buffer failed: {e}"))?;
     let bid = cqe
         .buffer_id()
-        .ok_or_else(|| anyhow!("completion without IORING_CQE_F_BUFFER: {cqe:?}"))?
-        as usize;
-    if bid >= ENTRIES {
-        bail!("buffer id {bid} out of range");
-    }
-    if data[bid * BUF_LEN..bid * BUF_LEN + n] != msg[..] {
+        .ok_or_else(|| anyhow!("completion without IORING_CQE_F_BUFFER: {cqe:?}"))?;
+    if group.get(&cqe)? != &msg[..] {
         bail!("buffer {bid} holds different bytes");
     }
-
-    let unreg = sys::io_uring_buf_reg {
-        ring_addr: 0,
-        ring_entries: 0,
-        bgid: BGID,
-        flags: 0,
-        resv: [0; 3],
-    };
-    // SAFETY: the kernel only reads `bgid` from this struct during the call.
-    unsafe {
-        ring.register_raw(
-            IoringRegisterOp::UnregisterPbufRing,
-            (&unreg as *const sys::io_uring_buf_reg).cast(),
-            1,
-        )
-    }
-    .context("IORING_UNREGISTER_PBUF_RING")?;
+    group.put(bid)?;
+    group.deinit().context("IORING_UNREGISTER_PBUF_RING")?;
     Ok(format!(
         "registered {ENTRIES} buffers as group {BGID}; recv picked buffer {bid} ({n} bytes, intact)"
     ))
