@@ -165,3 +165,32 @@ fn send_fails_when_the_peer_resets() {
         common::text(&out.stderr)
     );
 }
+
+#[test]
+fn recv_writes_to_stdout_without_a_file() {
+    let dir = scratch("recv_writes_to_stdout_without_a_file");
+    let src = dir.join("src.bin");
+    random_file(&src, 300_000, 11);
+    let mut recv = uring()
+        .args(["recv", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn recv");
+    let mut lines = Lines::stderr(&mut recv);
+    let port = port_of(&lines.find("listening on", Duration::from_secs(20)));
+    let mut stdout = recv.stdout.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        stdout.read_to_end(&mut v).map(|_| v)
+    });
+    let out = run(
+        uring().args(["send", src.to_str().unwrap(), &format!("127.0.0.1:{port}")]),
+        LIMIT,
+    );
+    assert!(out.status.success(), "send: {}", text(&out.stderr));
+    let status = common::wait_bounded(&mut recv, LIMIT);
+    assert!(status.success(), "{:?}", lines.rest(Duration::from_secs(2)));
+    let got = reader.join().unwrap().expect("read stdout");
+    assert_eq!(got, std::fs::read(&src).unwrap());
+}

@@ -68,13 +68,15 @@ fn plans(args: &BenchArgs) -> Result<Vec<Plan>> {
                 (_, api) => api.unwrap_or(Api::Raw),
             };
             if api == Api::Safe && !SAFE_LAYER {
+                if mode == Mode::Auto {
+                    bail!(
+                        "mode auto needs the safe zero-copy layer (uring::zc), which this build \
+                         does not have yet; choose another mode"
+                    );
+                }
                 bail!(
-                    "{} needs the safe zero-copy layer (uring::zc), which this build does not have yet; use --api raw",
-                    if mode == Mode::Auto {
-                        "mode auto".to_string()
-                    } else {
-                        format!("--api safe (mode {})", mode.name())
-                    }
+                    "--api safe needs the safe zero-copy layer (uring::zc), which this build \
+                     does not have yet; use --api raw"
                 );
             }
             Ok(Plan { mode, api })
