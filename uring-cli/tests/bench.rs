@@ -51,9 +51,12 @@ fn check_cells(v: &serde_json::Value, modes: &[&str], sizes: &[u64], udp: bool) 
                 assert!((speedup - 1.0).abs() < 1e-9, "{c}");
                 assert!(c["copied_share"].is_null(), "{c}");
             } else {
-                // Every zero-copy request notified (the sender drains before reporting).
+                // Every zero-copy request notified (the sender drains before reporting);
+                // requests that failed softly (EAGAIN/ENOBUFS on UDP) may notify too.
                 let requests = c["requests"].as_u64().unwrap();
-                assert_eq!(c["zc_notifs"].as_u64().unwrap(), requests, "{c}");
+                let soft = c["soft_errors"].as_u64().unwrap();
+                let notifs = c["zc_notifs"].as_u64().unwrap();
+                assert!(requests <= notifs && notifs <= requests + soft, "{c}");
                 let share = c["copied_share"].as_f64().expect("copied share");
                 assert!((0.0..=1.0).contains(&share), "{c}");
             }
