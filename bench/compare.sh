@@ -190,6 +190,9 @@ for ((i = 0; i < n; i++)); do
   # Per-round ratios too: their median is less sensitive to drifts across the run.
   per_round=$(paste -d' ' <(tr ' ' '\n' <<<"${rates[$i]}" | grep -v '^$') <(tr ' ' '\n' <<<"${rates[$p]}" | grep -v '^$') \
     | awk '{ printf "%.3f ", $1 / $2 }')
-  awk -v a="${med[$i]}" -v b="${med[$p]}" -v x="${names[$i]}" -v y="${names[$p]}" -v m="$(median3 <<<"$per_round")" \
-    'BEGIN { printf "ratio %-19s / %-13s = %.3f (median of per-round ratios %s)\n", x, y, a / b, m }'
+  stats=$(tr ' ' '\n' <<<"$per_round" | grep -v '^$' | sort -g | awk '{ a[NR] = $1; if ($1 > 1) w++ }
+    END { printf "%.3f, IQR %.3f-%.3f, ours ahead in %d of %d rounds", \
+      a[int((NR + 1) / 2)] / 2 + a[int(NR / 2) + 1] / 2, a[int((NR + 3) / 4)], a[NR + 1 - int((NR + 3) / 4)], w + 0, NR }')
+  awk -v a="${med[$i]}" -v b="${med[$p]}" -v x="${names[$i]}" -v y="${names[$p]}" -v m="$stats" \
+    'BEGIN { printf "ratio %-19s / %-13s = %.3f (per-round ratios: median %s)\n", x, y, a / b, m }'
 done
