@@ -14,9 +14,9 @@
 #   liburing zc        : send-zerocopy -4 -D 127.0.0.1 -p P -t S -z 1 -s SIZE -n INFLIGHT tcp
 #   uring raw send     : --mode send (plain IORING_OP_SEND)
 #   liburing send      : the same example with -z 0
-# The sink is `uring bench --listen 127.0.0.1:0`. Before the CLI (crate uring-cli) exists
-# in the workspace, the script falls back to uring/examples/zc_send_raw.rs (the raw loop)
-# and uring/examples/tcp_sink.rs, and has no safe-API sender.
+# The sink is `uring bench --listen 127.0.0.1:0` (plain recv(2) calls, one thread per
+# connection), the same for every sender. A sender that cannot run here (the safe API
+# before the safe layer exists) is left out after a short preflight run.
 #
 # liburing 2.3's example: registered buffer (-b 1, default) and file, MSG_WAITALL on
 # zero-copy sends, flags 0 on plain sends, SO_SNDBUF 2 MiB, COOP_TASKRUN, registered ring
@@ -43,7 +43,7 @@ while getopts "r:t:s:n:pck" opt; do
     p) nice=(nice -n -19) ;;
     c) pin_tx=(taskset -c 0) pin_rx=(taskset -c 1) ;;
     k) keep=1 ;;
-    *) sed -n '2,35p' "$0"; exit 2 ;;
+    *) sed -n '2,32p' "$0"; exit 2 ;;
   esac
 done
 
@@ -76,27 +76,19 @@ liburing_version=$(dpkg-query -W -f '${Version}' liburing-dev 2>/dev/null || ech
 
 metadata=$(cargo metadata --format-version 1 --no-deps)
 target_dir=$(sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p' <<<"$metadata")
-if grep -q '"name":"uring-cli"' <<<"$metadata"; then
-  have_cli=1
-  cargo build --quiet --release -p uring-cli
-  uring=$target_dir/release/uring
-  sink_cmd=("$uring" bench --listen 127.0.0.1:0)
-  names=("uring raw zc-fixed" "uring safe zc-fixed" "liburing zc" "uring raw send" "liburing send")
-  peer_of=(2 2 - 4 -) # the liburing sender each of ours is compared with
-else
-  have_cli=0
-  cargo build --quiet --release -p uring --example tcp_sink --example zc_send_raw
-  sink_cmd=("$target_dir/release/examples/tcp_sink" 0)
-  names=("uring raw zc-fixed" "liburing zc" "uring raw send" "liburing send")
-  peer_of=(1 - 3 -)
-fi
+grep -q '"name":"uring-cli"' <<<"$metadata" || { echo "the workspace has no uring-cli" >&2; exit 1; }
+cargo build --quiet --release -p uring-cli
+uring=$target_dir/release/uring
+sink_cmd=("$uring" bench --listen 127.0.0.1:0)
+names=("uring raw zc-fixed" "uring safe zc-fixed" "liburing zc" "uring raw send" "liburing send")
+peer_of=(2 2 - 4 -) # the liburing sender each of ours is compared with
 
 # --- sink --------------------------------------------------------------------------------
 "${nice[@]}" "${pin_rx[@]}" "${sink_cmd[@]}" >"$tmp/sink.out" 2>"$tmp/sink.err" &
 sink_pid=$!
 port=
 for _ in $(seq 100); do
-  port=$(sed -n 's/^listening on .*:\([0-9]*\)$/\1/p; s/^\([0-9][0-9]*\)$/\1/p' "$tmp/sink.out" | head -n1)
+  port=$(sed -n 's/^listening on .*:\([0-9]*\)$/\1/p' "$tmp/sink.out" | head -n1)
   [[ -n $port ]] && break
   sleep 0.1
 done
@@ -118,18 +110,13 @@ sender_cmd() { # name -> cmd (array) and kind (ours|liburing)
   mode=${name##* }
   api=${name#uring }
   api=${api%% *}
-  if ((have_cli)); then
-    cmd=("$uring" bench --to "127.0.0.1:$port" --mode "$mode" --size "$size" --inflight "$inflight"
-      --duration "$secs" --fixed-file --api "$api")
-  else
-    cmd=("$target_dir/release/examples/zc_send_raw" --to "127.0.0.1:$port" --mode "$mode"
-      --size "$size" --inflight "$inflight" --duration "$secs")
-  fi
+  cmd=("$uring" bench --to "127.0.0.1:$port" --mode "$mode" --size "$size" --inflight "$inflight"
+    --duration "$secs" --fixed-file --api "$api")
 }
 rate_of() { # kind file -> MB/s
   case $1 in
     liburing) awk -v s="$secs" -F'MB=' '/tx=/ { split($2, a, ")"); printf "%.1f\n", a[1] * 1.048576 / (s + 0.2) }' "$2" ;;
-    ours) grep -oE '[0-9.]+ MB/s' "$2" | head -n1 | cut -d' ' -f1 ;;
+    ours) grep -oE '[0-9.]+ MB/s' "$2" | head -n1 | cut -d' ' -f1 ;; # "to ...: X MB/s, ..."
   esac
 }
 run_secs() { # kind -> wall seconds of the sending loop
@@ -138,7 +125,6 @@ run_secs() { # kind -> wall seconds of the sending loop
 
 echo "zero-copy throughput: TCP 127.0.0.1, size $size, inflight $inflight, ${secs}s per run, $rounds rounds${nice:+, nice -19}${pin_tx:+, sender on CPU 0, sink on CPU 1}"
 echo "kernel $(uname -r), $(nproc) CPUs, liburing-dev $liburing_version, $(date -u +%Y-%m-%dT%H:%MZ)"
-echo "ours: $([[ $have_cli == 1 ]] && echo "uring bench (uring-cli)" || echo "uring/examples/zc_send_raw.rs (no CLI yet)")"
 # Preflight: a short run of every sender; one that cannot run here (e.g. the safe API
 # before the safe layer exists) is left out, with its error.
 declare -A rates cpus skip
