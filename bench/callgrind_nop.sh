@@ -2,7 +2,8 @@
 # User-space instructions per NOP round trip (batch B, default 32): ours (uring/examples/nop.rs),
 # tokio's io-uring crate (uring/examples/nop_peer_io_uring.rs) and liburing (bench/nop_liburing.c),
 # each counted by callgrind at two run lengths; instructions/op = difference of the totals
-# divided by the difference of the op counts, so start-up and exit cancel out.
+# divided by the difference of the op counts, so start-up and exit cancel out. When the
+# workspace has the CLI, `uring bench nop` (the same loop, checking each result) is listed too.
 # Needs: valgrind, gcc, liburing-dev (Debian: apt-get install -y valgrind liburing-dev).
 # Usage: bench/callgrind_nop.sh [BATCH] [OPS_SHORT] [OPS_LONG]
 set -euo pipefail
@@ -19,8 +20,24 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
 cargo build --quiet --release -p uring --example nop --example nop_peer_io_uring
-target_dir=$(cargo metadata --format-version 1 --no-deps | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')
+metadata=$(cargo metadata --format-version 1 --no-deps)
+target_dir=$(sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p' <<<"$metadata")
+have_cli=0
+if grep -q '"name":"uring-cli"' <<<"$metadata"; then
+  cargo build --quiet --release -p uring-cli
+  have_cli=1
+fi
 gcc -O2 -g bench/nop_liburing.c -o "$tmp/nop_liburing" -luring
+
+args() { # ops command...
+  local ops=$1 arg
+  shift
+  if [[ "$*" == *@OPS@* ]]; then
+    for arg in "$@"; do arg=${arg//@OPS@/$ops}; echo "${arg//@BATCH@/$batch}"; done
+  else
+    printf '%s\n' "$@" "$ops" "$batch"
+  fi
+}
 
 # Total instructions (Ir) callgrind counted for one run: "summary: N" in its output file.
 count() {
@@ -30,10 +47,12 @@ count() {
   sed -n 's/^summary: *\([0-9]*\).*/\1/p' "$out"
 }
 
-per_op() {
-  local a b
-  a=$(count "$@" "$short" "$batch")
-  b=$(count "$@" "$long" "$batch")
+per_op() { # command... (OPS and BATCH are appended, or substituted for @OPS@ / @BATCH@)
+  local a b cmd
+  mapfile -t cmd < <(args "$short" "$@")
+  a=$(count "${cmd[@]}")
+  mapfile -t cmd < <(args "$long" "$@")
+  b=$(count "${cmd[@]}")
   awk -v a="$a" -v b="$b" -v n=$((long - short)) 'BEGIN { printf "%.2f", (b - a) / n }'
 }
 
@@ -42,6 +61,10 @@ echo "kernel $(uname -r), $(nproc) CPUs, $(date -u +%Y-%m-%dT%H:%MZ)"
 ours=$(per_op "$target_dir/release/examples/nop")
 peer=$(per_op "$target_dir/release/examples/nop_peer_io_uring")
 lib=$(per_op "$tmp/nop_liburing")
-printf '%-10s %8s instr/op\n' uring "$ours" io-uring "$peer" liburing "$lib"
+printf '%-16s %8s instr/op\n' uring "$ours" io-uring "$peer" liburing "$lib"
+if ((have_cli)); then
+  cli=$(per_op "$target_dir/release/uring" bench nop --ops @OPS@ --batch @BATCH@)
+  printf '%-16s %8s instr/op\n' "uring bench nop" "$cli"
+fi
 awk -v o="$ours" -v p="$peer" -v l="$lib" 'BEGIN {
   printf "ratio uring/io-uring = %.3f\nratio uring/liburing = %.3f\n", o / p, o / l }'
