@@ -382,14 +382,43 @@ pub fn open_fds() -> std::collections::BTreeMap<i32, String> {
     out
 }
 
-/// The lines of /proc/self/maps, without the heap and stack lines (whose bounds move with
-/// the allocator and the stack, not with what a test leaks).
+/// The lines of /proc/self/maps, without those of the C allocator and the stack, whose
+/// bounds move with allocations, not with what a test leaks: `[heap]`, `[stack]`, and the
+/// heaps of glibc's thread arenas (anonymous regions of a 64 MiB window that starts with
+/// an anonymous mapping at its 64 MiB-aligned base: an arena may be created or grown at
+/// any time by any thread's malloc). No mapping of a ring can hide there: ring mappings
+/// are named `anon_inode:[io_uring]`, and a live arena window excludes other mappings.
 pub fn mappings() -> std::collections::BTreeSet<String> {
-    std::fs::read_to_string("/proc/self/maps")
-        .expect("/proc/self/maps")
+    const ARENA_HEAP: usize = 64 << 20;
+    let maps = std::fs::read_to_string("/proc/self/maps").expect("/proc/self/maps");
+    // (start, end, anonymous, line)
+    let parsed: Vec<(usize, usize, bool, &str)> = maps
         .lines()
-        .filter(|l| !l.ends_with("[heap]") && !l.ends_with("[stack]"))
-        .map(str::to_owned)
+        .map(|l| {
+            let mut fields = l.split_whitespace();
+            let range = fields.next().unwrap();
+            let (s, e) = range.split_once('-').unwrap();
+            let start = usize::from_str_radix(s, 16).unwrap();
+            let end = usize::from_str_radix(e, 16).unwrap();
+            // perms, offset, dev, inode, then the path if any.
+            let rest: Vec<&str> = fields.collect();
+            let anonymous = rest.len() == 4 && rest[3] == "0";
+            (start, end, anonymous, l)
+        })
+        .collect();
+    let arena_bases: std::collections::BTreeSet<usize> = parsed
+        .iter()
+        .filter(|(start, _, anon, _)| *anon && start % ARENA_HEAP == 0)
+        .map(|(start, ..)| *start)
+        .collect();
+    parsed
+        .iter()
+        .filter(|(start, end, anon, line)| {
+            let base = start & !(ARENA_HEAP - 1);
+            let in_arena = *anon && arena_bases.contains(&base) && *end <= base + ARENA_HEAP;
+            !in_arena && !line.ends_with("[heap]") && !line.ends_with("[stack]")
+        })
+        .map(|(.., line)| (*line).to_owned())
         .collect()
 }
 
