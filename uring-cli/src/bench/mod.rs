@@ -1,0 +1,390 @@
+//! `uring bench`: plain send against the zero-copy sends, over loopback with our own
+//! receiver thread, to an external sink (`--to`), or as a sink (`--listen`).
+
+pub mod nop;
+pub mod raw;
+pub mod report;
+pub mod sink;
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, UdpSocket};
+use std::os::fd::AsRawFd;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use anyhow::{anyhow, bail, Context, Result};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use crate::util::{self, cpu_per_gb, mb_per_s, process_cpu};
+use crate::{Api, BenchArgs, Mode};
+use report::{Cell, Run};
+
+/// Default payload sweep over TCP.
+pub const TCP_SIZES: &[usize] = &[1400, 4096, 16384, 65000, 262_144];
+/// Default payload sweep over UDP (a datagram carries at most 65507 bytes over IPv4).
+pub const UDP_SIZES: &[usize] = &[1400, 4096, 16384, 65000];
+
+/// Whether this build has the safe zero-copy layer (`uring::zc`).
+pub const SAFE_LAYER: bool = false;
+
+/// The modes of the default run.
+fn default_modes() -> Vec<Mode> {
+    let mut m = vec![Mode::Send, Mode::Zc, Mode::ZcFixed, Mode::SendmsgZc];
+    if SAFE_LAYER {
+        m.push(Mode::Auto);
+    }
+    m
+}
+
+/// A mode with the implementation that drives it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Plan {
+    mode: Mode,
+    api: Api,
+}
+
+fn plans(args: &BenchArgs) -> Result<Vec<Plan>> {
+    let mut modes = if args.mode.is_empty() && args.to.is_some() {
+        // One result line: liburing's example defaults (zero-copy from a registered buffer).
+        vec![Mode::ZcFixed]
+    } else if args.mode.is_empty() {
+        default_modes()
+    } else {
+        args.mode.clone()
+    };
+    let mut seen = Vec::new();
+    modes.retain(|m| {
+        let new = !seen.contains(m);
+        seen.push(*m);
+        new
+    });
+    modes
+        .into_iter()
+        .map(|mode| {
+            let api = match (mode, args.api) {
+                (Mode::Auto, Some(Api::Raw)) => {
+                    bail!("mode auto is the safe layer's adaptive policy; it has no raw form")
+                }
+                (Mode::Auto, _) => Api::Safe,
+                (_, api) => api.unwrap_or(Api::Raw),
+            };
+            if api == Api::Safe && !SAFE_LAYER {
+                if mode == Mode::Auto {
+                    bail!(
+                        "mode auto needs the safe zero-copy layer (uring::zc), which this build \
+                         does not have yet; choose another mode"
+                    );
+                }
+                bail!(
+                    "--api safe needs the safe zero-copy layer (uring::zc), which this build \
+                     does not have yet; use --api raw"
+                );
+            }
+            Ok(Plan { mode, api })
+        })
+        .collect()
+}
+
+/// Runs `uring bench` (everything but `nop`).
+pub fn run(args: &BenchArgs) -> Result<()> {
+    if let Some(spec) = &args.listen {
+        if args.udp {
+            bail!("--listen is a TCP sink; --udp is for the loopback run only");
+        }
+        let addr = util::listen_addr(spec, args.ipv6)?;
+        let limit = if args.once { Some(1) } else { args.count };
+        return sink::listen(addr, limit, args.waitall);
+    }
+    let plans = plans(args)?;
+    let sizes: Vec<usize> = if !args.size.is_empty() {
+        args.size.clone()
+    } else if args.to.is_some() {
+        vec![65000]
+    } else if args.udp {
+        UDP_SIZES.to_vec()
+    } else {
+        TCP_SIZES.to_vec()
+    };
+    if args.udp {
+        if args.to.is_some() {
+            bail!("--to sends to a plain TCP sink; --udp is for the loopback run only");
+        }
+        for &s in &sizes {
+            util::check_udp_size(s, args.ipv6)?;
+        }
+    }
+    for &s in &sizes {
+        if s > (1 << 30) {
+            bail!("payload size {s} is too large (at most 1 GiB)");
+        }
+    }
+    if let Some(p) = &args.plot {
+        if p.extension().and_then(|e| e.to_str()) != Some("svg") {
+            bail!("--plot writes SVG: give a file name ending in .svg");
+        }
+    }
+    let mut run = Run {
+        transport: if args.udp { "udp" } else { "tcp" },
+        family: if args.ipv6 { "ipv6" } else { "ipv4" },
+        target: args.to.clone().unwrap_or_else(|| "loopback".into()),
+        duration_s: args.duration,
+        inflight: args.inflight,
+        fixed_file: args.fixed_file,
+        waitall: args.waitall,
+        kernel: rustix::system::uname()
+            .release()
+            .to_string_lossy()
+            .into_owned(),
+        results: Vec::new(),
+    };
+
+    let cells: Vec<(Plan, usize)> = plans
+        .iter()
+        .flat_map(|&p| sizes.iter().map(move |&s| (p, s)))
+        .collect();
+    let pb = progress(cells.len() as u64);
+    let result = if let Some(target) = &args.to {
+        to_target(args, target, &cells, &pb, &mut run)
+    } else {
+        loopback(args, &cells, &pb, &mut run)
+    };
+    pb.finish_and_clear();
+    result?;
+    run.compute_speedups();
+
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        serde_json::to_writer_pretty(&mut out, &run)?;
+        use std::io::Write;
+        writeln!(out)?;
+    } else if args.to.is_some() {
+        print_to_lines(&mut out, &run)?;
+    } else {
+        report::print_table(&mut out, &run)?;
+    }
+    if let Some(path) = &args.plot {
+        report::plot(path, &run)?;
+        eprintln!("plot written to {}", path.display());
+    }
+    Ok(())
+}
+
+fn progress(len: u64) -> ProgressBar {
+    let pb = ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::stderr());
+    if let Ok(style) =
+        ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} {msg}")
+    {
+        pb.set_style(style);
+    }
+    pb.enable_steady_tick(Duration::from_millis(120));
+    pb
+}
+
+fn send_config(args: &BenchArgs, mode: Mode, size: usize) -> raw::SendConfig {
+    raw::SendConfig {
+        mode,
+        size,
+        inflight: args.inflight,
+        duration: Duration::from_secs_f64(args.duration),
+        fixed_file: args.fixed_file,
+    }
+}
+
+/// Fills the derived fields of a cell from the sender's and receiver's stats.
+fn cell(
+    plan: Plan,
+    size: usize,
+    tx: &raw::SendStats,
+    rx: Option<&sink::SinkStats>,
+    udp: bool,
+    process: Option<Duration>,
+) -> Cell {
+    let secs = tx.elapsed.as_secs_f64();
+    let moved = match (udp, rx) {
+        (true, Some(rx)) => rx.bytes,
+        _ => tx.bytes,
+    };
+    Cell {
+        mode: plan.mode,
+        api: plan.api,
+        size,
+        seconds: secs,
+        bytes_sent: tx.bytes,
+        bytes_received: rx.map(|r| r.bytes),
+        requests: tx.requests,
+        soft_errors: tx.soft_errors,
+        mb_per_s: mb_per_s(moved, secs),
+        sender_cpu_s_per_gb: cpu_per_gb(tx.cpu, moved),
+        receiver_cpu_s_per_gb: rx.and_then(|r| cpu_per_gb(r.cpu, moved)),
+        process_cpu_s_per_gb: process.and_then(|p| cpu_per_gb(p, moved)),
+        zc_notifs: tx.notifs,
+        zc_copied: tx.copied,
+        copied_share: (plan.mode.is_zc() && tx.notifs > 0)
+            .then(|| tx.copied as f64 / tx.notifs as f64),
+        speedup_vs_send: None,
+    }
+}
+
+/// Runs one sender on `fd` with the plan's implementation.
+fn send_on(fd: i32, plan: Plan, cfg: &raw::SendConfig) -> Result<raw::SendStats> {
+    match plan.api {
+        Api::Raw => raw::run(fd, cfg, None),
+        Api::Safe => Err(anyhow!("the safe layer is not in this build")),
+    }
+}
+
+fn loopback(
+    args: &BenchArgs,
+    cells: &[(Plan, usize)],
+    pb: &ProgressBar,
+    run: &mut Run,
+) -> Result<()> {
+    let ip: IpAddr = if args.ipv6 {
+        Ipv6Addr::LOCALHOST.into()
+    } else {
+        Ipv4Addr::LOCALHOST.into()
+    };
+    let listener = if args.udp {
+        None
+    } else {
+        Some(
+            TcpListener::bind(SocketAddr::new(ip, 0))
+                .with_context(|| format!("cannot listen on {ip}:0 (is {ip} configured?)"))?,
+        )
+    };
+    let limit = Duration::from_secs_f64(args.duration) + Duration::from_secs(60);
+    for &(plan, size) in cells {
+        pb.set_message(format!("{} {} {} B", run.transport, plan.mode.name(), size));
+        let cfg = send_config(args, plan.mode, size);
+        let cpu0 = process_cpu();
+        let (tx, rx) = match &listener {
+            Some(l) => tcp_cell(l, plan, &cfg, args.waitall, limit)?,
+            None => udp_cell(ip, plan, &cfg, limit)?,
+        };
+        let process = process_cpu().saturating_sub(cpu0);
+        run.results
+            .push(cell(plan, size, &tx, Some(&rx), args.udp, Some(process)));
+        pb.inc(1);
+    }
+    Ok(())
+}
+
+fn tcp_cell(
+    listener: &TcpListener,
+    plan: Plan,
+    cfg: &raw::SendConfig,
+    waitall: bool,
+    limit: Duration,
+) -> Result<(raw::SendStats, sink::SinkStats)> {
+    let addr = listener.local_addr()?;
+    let abort = AtomicBool::new(false);
+    std::thread::scope(|s| {
+        let rx = s.spawn(|| -> Result<sink::SinkStats> {
+            let conn = sink::accept_one(listener, &abort, limit)?;
+            sink::drain_tcp(&conn, waitall, limit)
+        });
+        let tx = s.spawn(|| -> Result<raw::SendStats> {
+            let stream = std::net::TcpStream::connect(addr)
+                .with_context(|| format!("cannot connect to our receiver at {addr}"));
+            let stream = match stream {
+                Ok(s) => s,
+                Err(e) => {
+                    abort.store(true, Ordering::Relaxed);
+                    return Err(e);
+                }
+            };
+            let r = send_on(stream.as_raw_fd(), plan, cfg);
+            let _ = stream.shutdown(std::net::Shutdown::Write);
+            r
+        });
+        let tx = tx
+            .join()
+            .map_err(|_| anyhow!("the sender thread panicked"))?;
+        let rx = rx
+            .join()
+            .map_err(|_| anyhow!("the receiver thread panicked"))?;
+        let tx = tx.with_context(|| format!("{} {} B", plan.mode.name(), cfg.size))?;
+        let rx = rx.with_context(|| format!("receiver of {} {} B", plan.mode.name(), cfg.size))?;
+        Ok((tx, rx))
+    })
+}
+
+fn udp_cell(
+    ip: IpAddr,
+    plan: Plan,
+    cfg: &raw::SendConfig,
+    limit: Duration,
+) -> Result<(raw::SendStats, sink::SinkStats)> {
+    let rx_sock = UdpSocket::bind(SocketAddr::new(ip, 0))
+        .with_context(|| format!("cannot bind a UDP socket on {ip}"))?;
+    sink::grow_rcvbuf(&rx_sock, 8 << 20);
+    let addr = rx_sock.local_addr()?;
+    let done = AtomicBool::new(false);
+    std::thread::scope(|s| {
+        let rx = s.spawn(|| sink::drain_udp(&rx_sock, &done, limit));
+        let tx = s.spawn(|| -> Result<raw::SendStats> {
+            let r = (|| {
+                let sock = UdpSocket::bind(SocketAddr::new(ip, 0))?;
+                sock.connect(addr)?;
+                send_on(sock.as_raw_fd(), plan, cfg)
+            })();
+            done.store(true, Ordering::Release);
+            r
+        });
+        let tx = tx
+            .join()
+            .map_err(|_| anyhow!("the sender thread panicked"))?;
+        let rx = rx
+            .join()
+            .map_err(|_| anyhow!("the receiver thread panicked"))?;
+        let tx = tx.with_context(|| format!("udp {} {} B", plan.mode.name(), cfg.size))?;
+        Ok((tx, rx?))
+    })
+}
+
+fn to_target(
+    args: &BenchArgs,
+    target: &str,
+    cells: &[(Plan, usize)],
+    pb: &ProgressBar,
+    run: &mut Run,
+) -> Result<()> {
+    for &(plan, size) in cells {
+        pb.set_message(format!("{} {} B to {target}", plan.mode.name(), size));
+        let cfg = send_config(args, plan.mode, size);
+        let stream = util::connect_tcp(target)?;
+        let cpu0 = process_cpu();
+        let tx = std::thread::scope(|s| {
+            s.spawn(|| send_on(stream.as_raw_fd(), plan, &cfg))
+                .join()
+                .map_err(|_| anyhow!("the sender thread panicked"))
+        })??;
+        let process = process_cpu().saturating_sub(cpu0);
+        let _ = stream.shutdown(std::net::Shutdown::Write);
+        run.results
+            .push(cell(plan, size, &tx, None, false, Some(process)));
+        pb.inc(1);
+    }
+    Ok(())
+}
+
+fn print_to_lines(out: &mut impl std::io::Write, run: &Run) -> Result<()> {
+    for c in &run.results {
+        writeln!(
+            out,
+            "to {} tcp/{} {} size {} inflight {}{}: {:.1} MB/s, {} bytes in {:.3} s, sender CPU {} s/GB, process CPU {} s/GB, copied {}",
+            run.target,
+            run.family,
+            c.mode.name(),
+            c.size,
+            run.inflight,
+            if run.fixed_file { " fixed-file" } else { "" },
+            c.mb_per_s,
+            c.bytes_sent,
+            c.seconds,
+            c.sender_cpu_s_per_gb.map_or("-".into(), |v| format!("{v:.3}")),
+            c.process_cpu_s_per_gb.map_or("-".into(), |v| format!("{v:.3}")),
+            c.copied_share.map_or("-".into(), |s| format!("{:.1}%", s * 100.0)),
+        )?;
+    }
+    Ok(())
+}

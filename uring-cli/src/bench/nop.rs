@@ -1,0 +1,50 @@
+//! `uring bench nop`: NOP round trips through our ring, the measure of ring overhead.
+//!
+//! Each batch queues B NOPs, submits them and waits for all B with one `io_uring_enter`
+//! (`submit_and_wait(B)`), then copies the completions out with `copy_cqes`. The printed
+//! figure is wall time per NOP; run it under callgrind (two run lengths, subtract) for
+//! instructions per NOP.
+
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+use uring::sys::IoringSetupFlags;
+use uring::{Cqe, IoUring};
+
+/// Runs `ops` NOPs in batches of `batch` and prints ns per op.
+pub fn run(ops: u64, batch: u32) -> Result<()> {
+    let entries = batch.next_power_of_two();
+    let mut ring =
+        IoUring::init(entries, IoringSetupFlags::empty()).context("cannot set up the ring")?;
+    let mut cqes = vec![Cqe::default(); batch as usize];
+    let start = Instant::now();
+    let mut done = 0u64;
+    let mut bad = 0u64;
+    while done < ops {
+        let b = u64::from(batch).min(ops - done) as u32;
+        for i in 0..b {
+            ring.nop(u64::from(i)).context("submission queue full")?;
+        }
+        ring.submit_and_wait(b).context("io_uring_enter")?;
+        let mut got = 0;
+        while got < b {
+            let n = ring
+                .copy_cqes(&mut cqes, b - got)
+                .context("io_uring_enter")?;
+            bad += cqes[..n as usize].iter().filter(|c| c.res != 0).count() as u64;
+            got += n;
+        }
+        done += u64::from(b);
+    }
+    let elapsed = start.elapsed();
+    if bad > 0 {
+        bail!("{bad} NOPs completed with an error");
+    }
+    let ns = elapsed.as_nanos() as f64 / ops as f64;
+    println!(
+        "nop: {ops} ops in batches of {batch}: {:.3} s, {ns:.1} ns/op, {:.2} M ops/s",
+        elapsed.as_secs_f64(),
+        1e3 / ns
+    );
+    Ok(())
+}

@@ -1,0 +1,311 @@
+//! The raw sender: our own ring loop on the raw layer, the tool's performance showcase.
+//!
+//! The loop has the shape of liburing's `examples/send-zerocopy.c`, so that the two compare
+//! like for like: queue `inflight` requests, submit them with one `io_uring_enter`, reap their
+//! first completions in batches with `copy_cqes`, repeat until the time is up. Nothing is
+//! allocated per request: every request is a copy of one SQE prepared up front (the same
+//! payload, registered once for `zc-fixed`), and completions land in one reused array.
+//!
+//! Zero-copy requests follow the notification contract: a request holds its slot until its
+//! `IORING_CQE_F_NOTIF` completion, not its first one. The payload is never modified while
+//! the run lasts, and it is freed only after every notification has been reaped (bounded
+//! drain at the end). The number of requests awaiting a notification is capped
+//! ([`NOTIF_SLOTS_PER_INFLIGHT`] × inflight), which bounds the memory pinned in flight.
+
+use std::os::fd::RawFd;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use rustix::io::Errno;
+use uring::sys::{self, IOSQE_FIXED_FILE};
+use uring::{Cqe, IoUring, MsgHdr, Sqe};
+
+use crate::util::{sender_ring, AlignedBuf, Meter};
+use crate::Mode;
+
+/// Requests awaiting their notification, per request in a batch, before the loop waits.
+pub const NOTIF_SLOTS_PER_INFLIGHT: u32 = 4;
+
+/// How long the final drain may wait for outstanding completions and notifications.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long the loop waits without any completion before it gives up (a receiver that
+/// stopped reading); every wait is bounded.
+pub const STALL_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// user_data of every send request (all requests are alike; completions are told apart by
+/// their flags, never by order).
+const SEND_TAG: u64 = 0x5e4d;
+
+/// What to send and how.
+#[derive(Debug, Clone)]
+pub struct SendConfig {
+    /// Which operation.
+    pub mode: Mode,
+    /// Payload bytes per request.
+    pub size: usize,
+    /// Requests per batch.
+    pub inflight: u32,
+    /// How long to keep sending.
+    pub duration: Duration,
+    /// Use a registered file (IOSQE_FIXED_FILE) instead of the fd.
+    pub fixed_file: bool,
+}
+
+/// What the sender measured.
+#[derive(Debug, Clone, Default)]
+pub struct SendStats {
+    /// Bytes the kernel reported sent.
+    pub bytes: u64,
+    /// Requests that completed with a byte count.
+    pub requests: u64,
+    /// Requests that completed with EAGAIN/ENOBUFS (datagram sockets under pressure).
+    pub soft_errors: u64,
+    /// Zero-copy notifications reaped.
+    pub notifs: u64,
+    /// Notifications whose IORING_NOTIF_USAGE_ZC_COPIED bit said the kernel copied.
+    pub copied: u64,
+    /// Wall time of the sending loop (without the final drain).
+    pub elapsed: Duration,
+    /// CPU time of the sending thread (user + system), drain included.
+    pub cpu: Duration,
+}
+
+/// Sends on the connected socket `fd` as configured until the time is up (or `stop` is
+/// set), then drains every outstanding completion and notification.
+pub fn run(fd: RawFd, cfg: &SendConfig, stop: Option<&AtomicBool>) -> Result<SendStats> {
+    let meter = Meter::start();
+    // Declared before the ring, so that they outlive it: the kernel reads them until the
+    // notifications, which the drain below waits for.
+    let payload = AlignedBuf::pattern(cfg.size)?;
+    let iov = payload.iovec();
+    // SAFETY: an all-zero msghdr is valid (no name, no control); the iovec is set below.
+    let mut hdr: MsgHdr = unsafe { std::mem::zeroed() };
+    hdr.msg_iov = (&iov as *const uring::iovec).cast_mut().cast();
+    hdr.msg_iovlen = 1;
+
+    let inflight = cfg.inflight;
+    let mut ring = sender_ring((inflight * 2).max(64))?;
+    let target_fd = if cfg.fixed_file {
+        ring.register_files(&[fd])
+            .context("registering the socket (IORING_REGISTER_FILES)")?;
+        0
+    } else {
+        fd
+    };
+    if cfg.mode == Mode::ZcFixed {
+        // SAFETY: `payload` outlives the ring (declared before it) and is never modified.
+        unsafe { ring.register_buffers(&[iov]) }
+            .context("registering the payload (IORING_REGISTER_BUFFERS)")?;
+    }
+
+    // One SQE prepared up front; each request is a 64-byte copy of it.
+    let waitall = linux_raw_sys::net::MSG_WAITALL;
+    let report = sys::IORING_SEND_ZC_REPORT_USAGE as u16;
+    let mut tmpl = Sqe::default();
+    match cfg.mode {
+        Mode::Send => tmpl.prep_send(target_fd, &payload, 0),
+        Mode::Zc => tmpl.prep_send_zc(target_fd, &payload, waitall, report),
+        Mode::ZcFixed => tmpl.prep_send_zc_fixed(target_fd, &payload, waitall, report, 0),
+        Mode::SendmsgZc => {
+            tmpl.prep_sendmsg_zc(target_fd, &hdr, waitall);
+            // The zero-copy flags of SENDMSG_ZC live in `ioprio`, as for SEND_ZC.
+            tmpl.ioprio |= report;
+        }
+        Mode::Auto => bail!("mode auto drives the safe layer, not the raw loop"),
+    }
+    tmpl.user_data = SEND_TAG;
+    if cfg.fixed_file {
+        tmpl.flags |= IOSQE_FIXED_FILE;
+    }
+
+    let mut st = SendStats::default();
+    let mut cqes = vec![Cqe::default(); (inflight as usize * 2).max(64)];
+    let mut unnotified: u32 = 0;
+    let start = Instant::now();
+    let outcome = drive(
+        &mut ring,
+        &tmpl,
+        cfg,
+        stop,
+        &mut cqes,
+        &mut st,
+        &mut unnotified,
+    );
+    st.elapsed = start.elapsed();
+
+    // Drain, even after an error: every notification must be reaped before `payload` may
+    // be freed. If they do not come, leak the payload rather than free memory the kernel
+    // may still read.
+    if let Err(e) = drain(&mut ring, &mut cqes, &mut st, &mut unnotified) {
+        std::mem::forget(payload);
+        return Err(e);
+    }
+    drop(ring);
+    st.cpu = meter.stop().1;
+    match outcome? {
+        None => Ok(st),
+        Some(e) => {
+            let what = match e {
+                Errno::PIPE | Errno::CONNRESET | Errno::CONNREFUSED => {
+                    "the receiver closed the connection"
+                }
+                _ => "send failed",
+            };
+            bail!(
+                "{what} after {} bytes: {}",
+                st.bytes,
+                std::io::Error::from_raw_os_error(e.raw_os_error())
+            )
+        }
+    }
+}
+
+/// The sending loop. Returns the first failed request's errno, if any (the loop stops at
+/// the end of that batch).
+fn drive(
+    ring: &mut IoUring,
+    tmpl: &Sqe,
+    cfg: &SendConfig,
+    stop: Option<&AtomicBool>,
+    cqes: &mut [Cqe],
+    st: &mut SendStats,
+    unnotified: &mut u32,
+) -> Result<Option<Errno>> {
+    let inflight = cfg.inflight;
+    let zc = cfg.mode.is_zc();
+    let notif_cap = inflight * NOTIF_SLOTS_PER_INFLIGHT;
+    let deadline = Instant::now() + cfg.duration;
+    let mut failure: Option<Errno> = None;
+    loop {
+        // Zero-copy: only a notification frees a slot. Wait until a whole batch fits.
+        while zc && *unnotified + inflight > notif_cap {
+            let n = reap(ring, cqes)?;
+            for c in &cqes[..n] {
+                if !c.notif() {
+                    // Every first completion of earlier batches was reaped already.
+                    bail!("unexpected completion while waiting for notifications: {c:?}");
+                }
+                *unnotified = unnotified.saturating_sub(1);
+                st.notifs += 1;
+                st.copied += u64::from(c.zc_copied());
+            }
+        }
+        for _ in 0..inflight {
+            // SAFETY: the template names the payload (or registered buffer 0 holding it),
+            // the msghdr and its iovec, and the socket; `run` keeps all of them alive and
+            // unmodified until every completion and notification has been reaped.
+            unsafe { ring.push(tmpl) }.context("submission queue full")?;
+        }
+        // One io_uring_enter submits the batch and waits for its first completion.
+        submit_and_wait(ring)?;
+        let mut firsts = inflight;
+        while firsts > 0 {
+            let n = reap(ring, cqes)?;
+            for c in &cqes[..n] {
+                if c.notif() {
+                    *unnotified = unnotified.saturating_sub(1);
+                    st.notifs += 1;
+                    st.copied += u64::from(c.zc_copied());
+                    continue;
+                }
+                firsts -= 1;
+                if c.more() {
+                    *unnotified += 1;
+                }
+                match c.result() {
+                    Ok(n) => {
+                        st.bytes += u64::from(n);
+                        st.requests += 1;
+                    }
+                    Err(Errno::AGAIN | Errno::NOBUFS) => st.soft_errors += 1,
+                    Err(e) => {
+                        failure.get_or_insert(e);
+                    }
+                }
+            }
+        }
+        if failure.is_some()
+            || Instant::now() >= deadline
+            || stop.is_some_and(|s| s.load(Ordering::Relaxed))
+        {
+            return Ok(failure);
+        }
+    }
+}
+
+/// Reaps until no request awaits its notification, bounded by [`DRAIN_TIMEOUT`].
+fn drain(
+    ring: &mut IoUring,
+    cqes: &mut [Cqe],
+    st: &mut SendStats,
+    unnotified: &mut u32,
+) -> Result<()> {
+    let deadline = Instant::now() + DRAIN_TIMEOUT;
+    // First completions still outstanding after an error inside the loop are not counted;
+    // wait for the ring to go quiet as well as for the notifications we know of.
+    while *unnotified > 0 || ring.sq_ready() > 0 {
+        if Instant::now() >= deadline {
+            bail!(
+                "{} zero-copy notifications still missing after {DRAIN_TIMEOUT:?}; payload leaked",
+                *unnotified
+            );
+        }
+        match ring.submit_and_wait_timeout(1, Duration::from_millis(100)) {
+            Ok(_) => {}
+            Err(e) if matches!(e.errno(), Some(Errno::TIME | Errno::INTR)) => {}
+            Err(e) => return Err(e).context("io_uring_enter (drain)"),
+        }
+        let n = ring.copy_cqes(cqes, 0).context("io_uring_enter (drain)")? as usize;
+        for c in &cqes[..n] {
+            if c.notif() {
+                *unnotified = unnotified.saturating_sub(1);
+                st.notifs += 1;
+                st.copied += u64::from(c.zc_copied());
+            } else if c.more() {
+                *unnotified += 1;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Submits the queued SQEs and waits (bounded) for one completion. EINTR and a timeout
+/// with SQEs submitted are fine: the reaping that follows waits again, bounded.
+fn submit_and_wait(ring: &mut IoUring) -> Result<()> {
+    match ring.submit_and_wait_timeout(1, STALL_TIMEOUT) {
+        Ok(_) => Ok(()),
+        Err(e) if matches!(e.errno(), Some(Errno::INTR | Errno::TIME)) => {
+            // The kernel returns the submitted count when it submitted anything, so an
+            // error here means nothing was consumed yet: pass the SQEs again.
+            ring.submit().context("io_uring_enter (submit)")?;
+            Ok(())
+        }
+        Err(e) => Err(e).context("io_uring_enter"),
+    }
+}
+
+/// Copies the ready completions into `cqes`, waiting (bounded by [`STALL_TIMEOUT`]) when
+/// none is ready. Returns how many were copied, at least one.
+fn reap(ring: &mut IoUring, cqes: &mut [Cqe]) -> Result<usize> {
+    let n = ring.copy_cqes(cqes, 0).context("io_uring_enter (reap)")?;
+    if n > 0 {
+        return Ok(n as usize);
+    }
+    let deadline = Instant::now() + STALL_TIMEOUT;
+    loop {
+        match ring.submit_and_wait_timeout(1, STALL_TIMEOUT) {
+            Ok(_) => {}
+            Err(e) if matches!(e.errno(), Some(Errno::INTR | Errno::TIME)) => {}
+            Err(e) => return Err(e).context("io_uring_enter (wait)"),
+        }
+        let n = ring.copy_cqes(cqes, 0).context("io_uring_enter (reap)")?;
+        if n > 0 {
+            return Ok(n as usize);
+        }
+        if Instant::now() >= deadline {
+            bail!("no completion for {STALL_TIMEOUT:?}: the receiver stopped reading?");
+        }
+    }
+}

@@ -1,0 +1,248 @@
+//! `uring bench`: the loopback sweep (table, JSON, plot), UDP, IPv6, `--listen`/`--to`, and
+//! `bench nop`. Durations are short (0.2 s per cell): the tests check shape and
+//! consistency, never speed.
+
+mod common;
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use common::{finish, port_of, run, scratch, text, uring, Lines};
+
+const MODES: [&str; 4] = ["send", "zc", "zc-fixed", "sendmsg-zc"];
+const TCP_SIZES: [u64; 5] = [1400, 4096, 16384, 65000, 262144];
+const UDP_SIZES: [u64; 4] = [1400, 4096, 16384, 65000];
+
+fn json_run(args: &[&str]) -> serde_json::Value {
+    let out = run(uring().arg("bench").args(args), Duration::from_secs(120));
+    assert!(
+        out.status.success(),
+        "bench {args:?} failed: {}",
+        text(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("invalid JSON ({e}): {}", text(&out.stdout)))
+}
+
+/// Every (mode, size) cell is present once, moved bytes, and has consistent derived fields.
+fn check_cells(v: &serde_json::Value, modes: &[&str], sizes: &[u64], udp: bool) {
+    let results = v["results"].as_array().expect("results");
+    assert_eq!(results.len(), modes.len() * sizes.len(), "{v:#}");
+    for m in modes {
+        for s in sizes {
+            let c = results
+                .iter()
+                .find(|c| c["mode"] == *m && c["size"] == *s)
+                .unwrap_or_else(|| panic!("cell {m} {s} missing"));
+            let sent = c["bytes_sent"].as_u64().unwrap();
+            let received = c["bytes_received"].as_u64().unwrap();
+            assert!(sent > 0, "{c}");
+            if udp {
+                assert!(received > 0 && received <= sent, "{c}");
+            } else {
+                // TCP: our receiver reads to EOF, so it got every byte the sender sent.
+                assert_eq!(received, sent, "{c}");
+            }
+            assert!(c["mb_per_s"].as_f64().unwrap() > 0.0, "{c}");
+            assert!(c["sender_cpu_s_per_gb"].as_f64().is_some(), "{c}");
+            assert!(c["receiver_cpu_s_per_gb"].as_f64().is_some(), "{c}");
+            let speedup = c["speedup_vs_send"].as_f64().expect("speed-up");
+            if *m == "send" {
+                assert!((speedup - 1.0).abs() < 1e-9, "{c}");
+                assert!(c["copied_share"].is_null(), "{c}");
+            } else {
+                // Every zero-copy request notified (the sender drains before reporting);
+                // requests that failed softly (EAGAIN/ENOBUFS on UDP) may notify too.
+                let requests = c["requests"].as_u64().unwrap();
+                let soft = c["soft_errors"].as_u64().unwrap();
+                let notifs = c["zc_notifs"].as_u64().unwrap();
+                assert!(requests <= notifs && notifs <= requests + soft, "{c}");
+                let share = c["copied_share"].as_f64().expect("copied share");
+                assert!((0.0..=1.0).contains(&share), "{c}");
+            }
+        }
+    }
+}
+
+#[test]
+fn default_sweep_json_has_all_modes_and_sizes() {
+    let v = json_run(&["--duration", "0.2", "--json"]);
+    assert_eq!(v["transport"], "tcp");
+    assert_eq!(v["family"], "ipv4");
+    check_cells(&v, &MODES, &TCP_SIZES, false);
+}
+
+#[test]
+fn default_sweep_table_has_all_modes_and_sizes() {
+    let out = run(
+        uring().args(["bench", "--duration", "0.2"]),
+        Duration::from_secs(120),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    let header = stdout
+        .lines()
+        .find(|l| l.starts_with("mode"))
+        .unwrap_or_else(|| panic!("no header in:\n{stdout}"));
+    for col in ["MB/s", "snd s/GB", "rcv s/GB", "copied", "vs send"] {
+        assert!(header.contains(col), "{header}");
+    }
+    for m in MODES {
+        for s in TCP_SIZES {
+            let row = stdout
+                .lines()
+                .find(|l| {
+                    let f: Vec<&str> = l.split_whitespace().collect();
+                    f.first() == Some(&m) && f.get(2) == Some(&s.to_string().as_str())
+                })
+                .unwrap_or_else(|| panic!("no row {m} {s} in:\n{stdout}"));
+            let f: Vec<&str> = row.split_whitespace().collect();
+            let mbps: f64 = f[3].parse().expect("MB/s is a number");
+            assert!(mbps > 0.0, "{row}");
+            assert!(f.last().unwrap().ends_with('x'), "{row}");
+        }
+    }
+}
+
+#[test]
+fn udp_sweep_and_plot() {
+    let dir = scratch("udp_sweep_and_plot");
+    let svg = dir.join("udp.svg");
+    let v = json_run(&[
+        "--udp",
+        "--duration",
+        "0.2",
+        "--json",
+        "--plot",
+        svg.to_str().unwrap(),
+    ]);
+    assert_eq!(v["transport"], "udp");
+    check_cells(&v, &MODES, &UDP_SIZES, true);
+    let doc = std::fs::read_to_string(&svg).expect("plot written");
+    assert!(doc.starts_with("<svg"), "{}", &doc[..doc.len().min(200)]);
+    for m in MODES {
+        // Each mode is a legend entry: a text element of its own.
+        assert!(
+            doc.lines().any(|l| l.trim() == m),
+            "no legend entry {m} in the plot"
+        );
+    }
+    assert!(doc.contains("payload size"));
+}
+
+#[test]
+fn ipv6_loopback() {
+    let v = json_run(&[
+        "-6",
+        "--mode",
+        "send,zc-fixed",
+        "--sizes",
+        "4096,65000",
+        "--duration",
+        "0.2",
+        "--json",
+        "--fixed-file",
+        "--waitall",
+    ]);
+    assert_eq!(v["family"], "ipv6");
+    assert_eq!(v["fixed_file"], true);
+    check_cells(&v, &["send", "zc-fixed"], &[4096, 65000], false);
+}
+
+#[test]
+fn listen_and_to_pair() {
+    let mut sink = uring()
+        .args(["bench", "--listen", "127.0.0.1:0", "--count", "2"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn sink");
+    let mut lines = Lines::stdout(&mut sink);
+    let port = port_of(&lines.find("listening on", Duration::from_secs(20)));
+    let target = format!("127.0.0.1:{port}");
+
+    let mut sent = Vec::new();
+    for (mode, extra) in [("zc-fixed", "--fixed-file"), ("send", "--waitall")] {
+        let out = run(
+            uring().args([
+                "bench",
+                "--to",
+                &target,
+                "--mode",
+                mode,
+                "--size",
+                "65000",
+                "--inflight",
+                "8",
+                "--duration",
+                "0.3",
+                extra,
+            ]),
+            Duration::from_secs(60),
+        );
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let stdout = text(&out.stdout);
+        let line = stdout.lines().next().expect("one result line");
+        assert!(
+            line.starts_with(&format!("to {target} tcp/ipv4 {mode} size 65000")),
+            "{line}"
+        );
+        assert!(line.contains("MB/s"), "{line}");
+        let bytes: u64 = line
+            .split(", ")
+            .find_map(|p| {
+                p.strip_suffix(" s")
+                    .and_then(|p| p.split(" bytes in ").next())
+            })
+            .and_then(|b| b.parse().ok())
+            .unwrap_or_else(|| panic!("no byte count in {line}"));
+        assert!(bytes > 0);
+        sent.push(bytes);
+    }
+    let status = common::wait_bounded(&mut sink, Duration::from_secs(20));
+    assert!(status.success(), "the sink should exit 0 after --count 2");
+    let conns: Vec<String> = lines
+        .rest(Duration::from_secs(5))
+        .into_iter()
+        .filter(|l| l.starts_with("conn "))
+        .collect();
+    // The sink counted exactly what each sender sent (in some order of connections).
+    let mut received: Vec<u64> = conns
+        .iter()
+        .map(|l| {
+            l.split(": ")
+                .nth(1)
+                .and_then(|r| r.split(" bytes").next())
+                .and_then(|b| b.parse().ok())
+                .unwrap_or_else(|| panic!("no byte count in {l}"))
+        })
+        .collect();
+    received.sort_unstable();
+    sent.sort_unstable();
+    assert_eq!(received, sent, "{conns:?}");
+}
+
+#[test]
+fn nop_round_trips() {
+    let out = finish(
+        uring()
+            .args(["bench", "nop", "--ops", "100000", "--batch", "32"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn"),
+        Duration::from_secs(60),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.starts_with("nop: 100000 ops in batches of 32:"),
+        "{stdout}"
+    );
+    let ns: f64 = stdout
+        .split(", ")
+        .find_map(|p| p.strip_suffix(" ns/op"))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no ns/op in {stdout}"));
+    assert!(ns > 0.0);
+}
