@@ -2,7 +2,8 @@
 //! groups, the process has no file descriptor, no mapping and no thread more than before
 //! — also when the ring had registrations (files, buffers, eventfd, personality, sparse
 //! tables) and requests still in flight when it was dropped (a receive, a long timeout, a
-//! blocking read in an io-wq worker), and when a buffer group outlives its `IoUring`.
+//! blocking read in an io-wq worker, zero-copy sends waiting for a peer that does not
+//! read), and when a buffer group outlives its `IoUring`.
 //!
 //! Runs alone in a child process of this binary (`common::run_alone`), so that no other
 //! test opens fds, maps memory or starts threads meanwhile.
@@ -23,6 +24,15 @@ use uring::{iovec, timespec, BufRing, BufRingFlags, BufferGroup, Cqe, IoUring, R
 /// heap blocks: no mapping of their own.
 fn leaked_buffer(len: usize) -> &'static mut [u8] {
     Box::leak(vec![0u8; len].into_boxed_slice())
+}
+
+/// The bytes of the zero-copy sends in flight at a ring's drop: allocated once, before
+/// the baseline is taken, and leaked (the kernel may read them until the data it queued
+/// is dropped, after the ring is gone).
+fn zero_copy_source() -> &'static [u8] {
+    use std::sync::OnceLock;
+    static SOURCE: OnceLock<&'static [u8]> = OnceLock::new();
+    SOURCE.get_or_init(|| Box::leak(vec![0x5a; 8 << 20].into_boxed_slice()))
 }
 
 /// One life of a ring of `config`: NOPs, every kind of registration, buffer rings and
@@ -96,8 +106,22 @@ fn one_ring(config: &RingConfig, threads_before: usize) -> BufferGroup {
     unsafe { ring.read(5, rd.as_raw_fd(), ReadBuffer::Buffer(pipe_buf), u64::MAX) }
         .unwrap()
         .add_flags(IOSQE_ASYNC);
+    // And zero-copy sends to a peer that does not read: 4 x 2 MiB, more than the socket
+    // buffers hold, so some wait in the kernel with their pages pinned.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let tx = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    let (peer, _) = listener.accept().unwrap();
+    let flags = linux_raw_sys::net::MSG_NOSIGNAL | linux_raw_sys::net::MSG_WAITALL;
+    for i in 0..4 {
+        let piece = &zero_copy_source()[i * (2 << 20)..(i + 1) * (2 << 20)];
+        // SAFETY: the source is leaked: valid and unmodified forever.
+        unsafe { ring.send_zc(10 + i as u64, tx.as_raw_fd(), piece, flags, 0) }.unwrap();
+    }
     ring.submit().unwrap();
-    assert_eq!(ring.cq_ready(), 0, "{name}: all three still in flight");
+    assert!(
+        ring.copy_cqes(&mut [Cqe::default(); 8], 0).unwrap() < 8,
+        "{name}: not every send completed (the peer reads nothing)"
+    );
     // The blocked read holds an io-wq worker (and SQPOLL has its thread): the thread
     // check after the drop is not vacuous.
     let start = Instant::now();
@@ -110,6 +134,7 @@ fn one_ring(config: &RingConfig, threads_before: usize) -> BufferGroup {
     }
     drop(ring);
     drop((a, b, rd, wr, efd, zero));
+    drop((listener, tx, peer));
     late
 }
 
@@ -131,6 +156,7 @@ fn threads_settle(want: usize, name: &str) {
 }
 
 fn alone() {
+    zero_copy_source();
     let fds = common::open_fds();
     let maps = common::mappings();
     let threads = common::task_count();
