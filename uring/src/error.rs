@@ -91,6 +91,9 @@ errno_error! {
         PermissionDenied = PERM, "permission denied: io_uring disabled or privileged flag";
         /// `ENOSYS`: the kernel has no io_uring (older than 5.1, or compiled out).
         SystemOutdated = NOSYS, "the kernel does not support io_uring";
+        /// `ENXIO`: IORING_SETUP_ATTACH_WQ named a `wq_fd` that is not open (an open fd
+        /// that is not a ring is `ArgumentsInvalid`).
+        WqFdNotOpen = NXIO, "io_uring_setup: ATTACH_WQ names an fd that is not open";
     }
     extra {
         /// `entries` was zero (checked before any system call).
@@ -158,7 +161,7 @@ errno_error! {
         /// `EBUSY`: already registered (files, buffers, eventfd) or busy; unregister first.
         AlreadyRegistered = BUSY, "io_uring_register: already registered";
         /// `EINVAL`: invalid arguments: an empty set, too many entries, a bad buffer
-        /// (not anonymous memory, too large), a bad flag or a reserved field.
+        /// (e.g. file-backed memory), a bad flag or a reserved field.
         ArgumentsInvalid = INVAL, "io_uring_register: invalid arguments";
         /// `EMFILE`: the per-process file limit is too low for the table.
         UserFdQuotaExceeded = MFILE, "io_uring_register: process file descriptor quota exceeded";
@@ -168,7 +171,8 @@ errno_error! {
         SystemResources = NOMEM, "io_uring_register: insufficient kernel memory";
         /// `ENXIO`: nothing registered to update or unregister, or the ring is closing.
         NotRegistered = NXIO, "io_uring_register: nothing registered (or ring shutting down)";
-        /// `EFAULT`: an argument points outside the accessible address space.
+        /// `EFAULT`: an argument points outside the accessible address space, or a buffer
+        /// to register is empty or larger than 1 GiB (the kernel's limit).
         BufferInvalid = FAULT, "io_uring_register: argument outside accessible address space";
         /// `EOPNOTSUPP`: the kernel does not support this registration (or the file type).
         NotSupported = OPNOTSUPP, "io_uring_register: not supported";

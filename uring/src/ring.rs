@@ -496,6 +496,13 @@ impl IoUring {
     /// reaping them). Enters the kernel only when needed: never when there is nothing to
     /// submit or wait for, and not with an SQPOLL thread that is awake. Zig:
     /// `submit_and_wait`; liburing: `io_uring_submit_and_wait`.
+    ///
+    /// A signal ends the wait. If this call submitted nothing, the result is
+    /// [`EnterError::SignalInterrupt`]; if it did submit, the kernel reports the
+    /// submission instead, `Ok(n)`, and fewer than `wait_nr` completions may be ready (with
+    /// SQPOLL, `n` also counts published SQEs the kernel thread had not consumed yet). So
+    /// `Ok` counts submissions, not completions. Nothing is lost either way: the SQEs are
+    /// submitted once, and [`copy_cqe`](Self::copy_cqe) waits for their completions.
     pub fn submit_and_wait(&mut self, wait_nr: u32) -> Result<u32, EnterError> {
         let submitted = self.flush_sq();
         let mut flags = IoringEnterFlags::empty();
