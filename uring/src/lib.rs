@@ -5,7 +5,7 @@
 //! 2. [`IoUring`]: the ring, a port of Zig's `std.os.linux.IoUring` with the same names
 //!    (`get_sqe`, `submit`, `copy_cqes`, `send_zc`, …), raw and complete: operations that
 //!    hand memory to the kernel are `unsafe fn` with their contract in `# Safety`.
-//! 3. `zc`: the safe zero-copy layer, where the library owns send buffers until the kernel
+//! 3. [`zc`]: the safe zero-copy layer, where the library owns send buffers until the kernel
 //!    lets go of them.
 //!
 //! # Zero-copy send in one picture
@@ -38,6 +38,7 @@ pub mod register;
 pub mod ring;
 pub mod sqe;
 pub mod sys;
+pub mod zc;
 
 pub use addr::SockAddr;
 pub use cqe::{Cqe, CqeFlags};
