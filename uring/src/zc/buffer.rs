@@ -209,7 +209,7 @@ mod tests {
         let v = vec![9u8; 100];
         let addr = v.as_ptr();
         let b = ZcBuffer::from(v);
-        let moved = vec![b];
-        assert_eq!(moved[0].as_slice().as_ptr(), addr);
+        let moved = Box::new(b); // moves the value to the heap
+        assert_eq!(moved.as_slice().as_ptr(), addr);
     }
 }
