@@ -1239,3 +1239,7 @@ impl AsFd for ZcSender {
         self.socket()
     }
 }
+
+#[cfg(test)]
+#[path = "sender_tests.rs"]
+mod tests;
