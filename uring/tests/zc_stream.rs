@@ -668,3 +668,38 @@ fn another_ring_is_refused() {
         SendErrorKind::AddressOnStream
     );
 }
+
+#[test]
+fn a_long_queue_drains_without_stalling() {
+    // Many short buffers pile up behind a stalled socket; once the reader starts, chains
+    // complete during their own submission, one after another. Draining must keep
+    // submitting until the queue is empty, never wait with work queued and nothing in
+    // flight (a regression: a cap on submit rounds left the queue idle). Plain sends make
+    // it certain: no notification is left to wake a waiter.
+    let config = config().policy(Policy::Never).depth(1).max_buffers(8192);
+    let mut ring = config.ring().unwrap();
+    let (client, server) = tcp_pair();
+    small_rcvbuf(&server, RCVBUF);
+    let (go, rx) = gated_receiver(server);
+    let mut sender = ZcSender::new(&ring, client, config).unwrap();
+    let mut at = 0u64;
+    for i in 0..6000usize {
+        let len = if i % 100 == 0 { 256 * 1024 } else { 100 };
+        sender.try_send(&mut ring, chunk(at, len)).unwrap();
+        at += len as u64;
+    }
+    assert!(sender.buffers_in_flight() > 1000, "a long queue built up");
+    go.send(()).unwrap();
+    let mut done = Vec::new();
+    finish(&mut sender, &mut ring, &mut done);
+    assert_each_once(&done, 6000);
+    drop(sender);
+    assert_eq!(
+        rx.join().unwrap(),
+        Received {
+            bytes: at,
+            mismatch: None,
+            error: false
+        }
+    );
+}

@@ -628,12 +628,18 @@ impl ZcSender {
             return Err(e);
         }
         self.reap(ring)?;
-        // Each round submits at least one request or stops, and a buffer is resubmitted
-        // at most MAX_STALLS times without progress: bounded.
-        for _ in 0..64 {
-            if self.pump(ring) == 0 {
-                break;
-            }
+        // Keep going while chains complete during their own submission (common: the
+        // socket had room), so that the queue never sits idle with nothing in flight, which
+        // would leave a waiter with nothing to wake it. Each round submits at least one
+        // request; a buffer takes at most 1 + MAX_STALLS requests without progress, plus
+        // one per partial send: the bound below is never the reason to stop in practice.
+        let mut rounds = self
+            .queue
+            .len()
+            .saturating_mul(usize::from(MAX_STALLS) + 2)
+            .saturating_add(2);
+        while rounds > 0 && self.pump(ring) > 0 {
+            rounds -= 1;
             self.submit(ring)?;
             // Sends often complete during the submit itself; reap them so that the next
             // chain can go in the same call.
