@@ -32,7 +32,7 @@
 //! The buffer is moved into the sender, so it cannot be read or changed while the kernel
 //! may still read it:
 //!
-//! ```compile_fail
+//! ```compile_fail,E0382
 //! # use uring::zc::ZcSender;
 //! # fn f(ring: &mut uring::IoUring, sender: &mut ZcSender) {
 //! let mut buf = vec![1u8; 4096];
@@ -43,7 +43,7 @@
 //!
 //! The same holds for a [`PoolSlot`]: it is moved in, and comes back in the completion.
 //!
-//! ```compile_fail
+//! ```compile_fail,E0382
 //! # use uring::zc::{BufferPool, ZcSender};
 //! # fn f(ring: &mut uring::IoUring, sender: &mut ZcSender, pool: &BufferPool) {
 //! let mut slot = pool.get().unwrap();

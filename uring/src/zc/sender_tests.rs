@@ -362,3 +362,16 @@ fn adaptive_switches_to_plain_on_copied_notifications_and_probes_again() {
     assert!(!s.adaptive.copying);
     assert_eq!(s.stats.adaptive_switches, 2);
 }
+
+#[test]
+fn senders_buffers_and_pools_move_between_threads() {
+    fn send<T: Send>() {}
+    fn sync<T: Sync>() {}
+    send::<ZcSender>();
+    sync::<ZcSender>();
+    send::<Completion>();
+    send::<ZcBuffer>();
+    send::<super::super::PoolSlot>();
+    send::<super::super::BufferPool>();
+    sync::<super::super::BufferPool>();
+}
