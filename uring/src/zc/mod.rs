@@ -152,6 +152,16 @@
 //! [`Completion`], or at once in a [`SendError`] if it was not accepted — unless the sender
 //! is dropped while the kernel still holds it (then it is leaked, as above).
 
+//!
+//! # Kernel versions
+//!
+//! Zero-copy send (`IORING_OP_SEND_ZC`) needs Linux 6.0, `sendmsg_zc` (datagrams to an
+//! address) 6.1, and the copy report (`IORING_SEND_ZC_REPORT_USAGE`) 6.2; on older kernels
+//! the sender falls back to plain `send` (5.6) as described above. [`Config::ring`] uses
+//! `IORING_SETUP_CQSIZE` (5.5) and `IORING_SETUP_SUBMIT_ALL` (5.18). liburing and Zig have
+//! no counterpart of this layer: they stop at `io_uring_prep_send_zc` and leave the buffer
+//! contract to the caller.
+
 mod buffer;
 mod config;
 mod pool;
