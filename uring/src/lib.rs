@@ -5,7 +5,7 @@
 //! 2. [`IoUring`]: the ring, a port of Zig's `std.os.linux.IoUring` with the same names
 //!    (`get_sqe`, `submit`, `copy_cqes`, `send_zc`, …), raw and complete: operations that
 //!    hand memory to the kernel are `unsafe fn` with their contract in `# Safety`.
-//! 3. `zc`: the safe zero-copy layer, where the library owns send buffers until the kernel
+//! 3. [`zc`]: the safe zero-copy layer, where the library owns send buffers until the kernel
 //!    lets go of them.
 //!
 //! # Zero-copy send in one picture
@@ -40,6 +40,7 @@ pub mod ring;
 pub mod sqe;
 pub mod sys;
 pub mod types;
+pub mod zc;
 
 pub use addr::SockAddr;
 pub use buf_ring::{BufRing, BufRingError, BufRingFlags, BufferError, BufferGroup};

@@ -1,0 +1,215 @@
+//! [`ZcBuffer`]: the buffer kinds the sender can own.
+
+use core::fmt;
+
+use super::pool::PoolSlot;
+
+/// A buffer handed to a [`ZcSender`](super::ZcSender): the sender owns it until the kernel
+/// has let go of it, then hands it back in a [`Completion`](super::Completion).
+///
+/// Every kind keeps its bytes at an address that does not change when the value moves (the
+/// heap, a `'static`, or a registered pool's mapping), and nobody else can write them while
+/// the sender holds the value: that is what makes it sound to give the address to the
+/// kernel. A stack array cannot be one, for that reason.
+///
+/// Convert with `From`/`Into` (`Vec<u8>`, `Box<[u8]>`, `&'static [u8]`, [`PoolSlot`],
+/// `bytes::Bytes` with the `bytes` feature), and get the original back with the
+/// `into_*` methods or a `match`.
+#[non_exhaustive]
+pub enum ZcBuffer {
+    /// A vector; its heap allocation is what is sent (`len` bytes, not the capacity).
+    Vec(Vec<u8>),
+    /// A boxed slice.
+    Boxed(Box<[u8]>),
+    /// Static bytes (a literal, or memory leaked on purpose).
+    Static(&'static [u8]),
+    /// A slot of a registered [`BufferPool`](super::BufferPool): sent with
+    /// `send_zc_fixed`, so the kernel need not pin its pages per request.
+    Slot(PoolSlot),
+    /// A reference-counted `bytes::Bytes` (feature `bytes`). Other clones may exist: they
+    /// can only read, so the bytes the kernel reads cannot change.
+    #[cfg(feature = "bytes")]
+    Bytes(bytes::Bytes),
+}
+
+/// Which kind a [`ZcBuffer`] is, without its contents.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum BufferKind {
+    /// [`ZcBuffer::Vec`].
+    Vec,
+    /// [`ZcBuffer::Boxed`].
+    Boxed,
+    /// [`ZcBuffer::Static`].
+    Static,
+    /// [`ZcBuffer::Slot`].
+    Slot,
+    /// `ZcBuffer::Bytes` (feature `bytes`).
+    Bytes,
+}
+
+impl ZcBuffer {
+    /// The bytes that will be sent.
+    #[inline]
+    pub fn as_slice(&self) -> &[u8] {
+        match self {
+            ZcBuffer::Vec(v) => v,
+            ZcBuffer::Boxed(b) => b,
+            ZcBuffer::Static(s) => s,
+            ZcBuffer::Slot(s) => s,
+            #[cfg(feature = "bytes")]
+            ZcBuffer::Bytes(b) => b,
+        }
+    }
+
+    /// Number of bytes to send.
+    #[inline]
+    pub fn len(&self) -> usize {
+        self.as_slice().len()
+    }
+
+    /// Whether there is nothing to send.
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The kind of buffer.
+    pub fn kind(&self) -> BufferKind {
+        match self {
+            ZcBuffer::Vec(_) => BufferKind::Vec,
+            ZcBuffer::Boxed(_) => BufferKind::Boxed,
+            ZcBuffer::Static(_) => BufferKind::Static,
+            ZcBuffer::Slot(_) => BufferKind::Slot,
+            #[cfg(feature = "bytes")]
+            ZcBuffer::Bytes(_) => BufferKind::Bytes,
+        }
+    }
+
+    /// The vector, if this is [`ZcBuffer::Vec`].
+    pub fn into_vec(self) -> Option<Vec<u8>> {
+        match self {
+            ZcBuffer::Vec(v) => Some(v),
+            _ => None,
+        }
+    }
+
+    /// The boxed slice, if this is [`ZcBuffer::Boxed`].
+    pub fn into_boxed(self) -> Option<Box<[u8]>> {
+        match self {
+            ZcBuffer::Boxed(b) => Some(b),
+            _ => None,
+        }
+    }
+
+    /// The pool slot, if this is [`ZcBuffer::Slot`].
+    pub fn into_slot(self) -> Option<PoolSlot> {
+        match self {
+            ZcBuffer::Slot(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// The `Bytes`, if this is `ZcBuffer::Bytes`.
+    #[cfg(feature = "bytes")]
+    pub fn into_bytes(self) -> Option<bytes::Bytes> {
+        match self {
+            ZcBuffer::Bytes(b) => Some(b),
+            _ => None,
+        }
+    }
+
+    /// The registered pool slot behind this buffer, if any.
+    pub(crate) fn slot(&self) -> Option<&PoolSlot> {
+        match self {
+            ZcBuffer::Slot(s) => Some(s),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Debug for ZcBuffer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ZcBuffer")
+            .field("kind", &self.kind())
+            .field("len", &self.len())
+            .finish()
+    }
+}
+
+impl AsRef<[u8]> for ZcBuffer {
+    fn as_ref(&self) -> &[u8] {
+        self.as_slice()
+    }
+}
+
+impl From<Vec<u8>> for ZcBuffer {
+    fn from(v: Vec<u8>) -> Self {
+        ZcBuffer::Vec(v)
+    }
+}
+
+impl From<Box<[u8]>> for ZcBuffer {
+    fn from(b: Box<[u8]>) -> Self {
+        ZcBuffer::Boxed(b)
+    }
+}
+
+impl From<&'static [u8]> for ZcBuffer {
+    fn from(s: &'static [u8]) -> Self {
+        ZcBuffer::Static(s)
+    }
+}
+
+impl<const N: usize> From<&'static [u8; N]> for ZcBuffer {
+    fn from(s: &'static [u8; N]) -> Self {
+        ZcBuffer::Static(s)
+    }
+}
+
+impl From<PoolSlot> for ZcBuffer {
+    fn from(s: PoolSlot) -> Self {
+        ZcBuffer::Slot(s)
+    }
+}
+
+#[cfg(feature = "bytes")]
+impl From<bytes::Bytes> for ZcBuffer {
+    fn from(b: bytes::Bytes) -> Self {
+        ZcBuffer::Bytes(b)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds_round_trip() {
+        let v = ZcBuffer::from(vec![1u8, 2, 3]);
+        assert_eq!(v.kind(), BufferKind::Vec);
+        assert_eq!(v.as_slice(), &[1, 2, 3]);
+        assert_eq!(v.into_vec(), Some(vec![1, 2, 3]));
+        let b = ZcBuffer::from(vec![4u8; 5].into_boxed_slice());
+        assert_eq!(b.len(), 5);
+        assert!(b.into_vec().is_none());
+        let s = ZcBuffer::from(b"static");
+        assert_eq!(s.kind(), BufferKind::Static);
+        assert!(!s.is_empty());
+        #[cfg(feature = "bytes")]
+        {
+            let by = ZcBuffer::from(bytes::Bytes::from_static(b"xy"));
+            assert_eq!(by.kind(), BufferKind::Bytes);
+            assert_eq!(by.into_bytes().as_deref(), Some(&b"xy"[..]));
+        }
+    }
+
+    #[test]
+    fn moving_a_vec_buffer_keeps_its_address() {
+        let v = vec![9u8; 100];
+        let addr = v.as_ptr();
+        let b = ZcBuffer::from(v);
+        let moved = Box::new(b); // moves the value to the heap
+        assert_eq!(moved.as_slice().as_ptr(), addr);
+    }
+}

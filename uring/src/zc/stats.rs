@@ -1,0 +1,72 @@
+//! [`ZcStats`]: what a sender did, counted.
+
+/// Counters of a [`ZcSender`](super::ZcSender), from its creation on
+/// ([`stats`](super::ZcSender::stats)).
+///
+/// Buffer counts classify each returned buffer once, by how its last send request went:
+/// `zero_copy` + `plain_policy` + `plain_small` + `plain_kernel_copies` + `fallback` +
+/// `not_sent` + (buffers that failed before any request) = `buffers_returned`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub struct ZcStats {
+    /// Buffers handed to the sender (accepted by `send`/`try_send`/`send_to`).
+    pub buffers_submitted: u64,
+    /// Bytes of those buffers.
+    pub bytes_submitted: u64,
+    /// Buffers whose sending is decided: all bytes sent, or failed, or not sent.
+    pub buffers_completed: u64,
+    /// Bytes the kernel reported sent.
+    pub bytes_completed: u64,
+    /// Buffers handed back (after their notifications).
+    pub buffers_returned: u64,
+    /// Bytes of the buffers handed back.
+    pub bytes_returned: u64,
+    /// Send requests submitted (a buffer whose send was short takes more than one).
+    pub requests: u64,
+    /// Of those, zero-copy requests (`send_zc`, `send_zc_fixed`, `sendmsg_zc`).
+    pub zc_requests: u64,
+    /// Of those, zero-copy requests from a registered pool slot (`send_zc_fixed`).
+    pub fixed_requests: u64,
+    /// Notification completions (`IORING_CQE_F_NOTIF`) received.
+    pub notifications: u64,
+    /// Notifications reporting that the kernel copied the data anyway
+    /// (`IORING_NOTIF_USAGE_ZC_COPIED`).
+    pub copied: u64,
+    /// Buffers returned whose last request went zero-copy.
+    pub zero_copy: u64,
+    /// Buffers returned that went with plain send because zero-copy is unavailable: forced
+    /// by the config, missing from the kernel's probe, or refused by the socket
+    /// (EOPNOTSUPP).
+    pub fallback: u64,
+    /// Buffers returned that went plain because the policy is [`Policy::Never`](super::Policy).
+    pub plain_policy: u64,
+    /// Buffers returned that went plain because they were below the adaptive threshold.
+    pub plain_small: u64,
+    /// Buffers returned that went plain because the kernel was copying zero-copy sends.
+    pub plain_kernel_copies: u64,
+    /// Adaptive: zero-copy sends made to test again whether the kernel still copies.
+    pub adaptive_probes: u64,
+    /// Adaptive: switches between zero-copy and plain send.
+    pub adaptive_switches: u64,
+    /// Short sends continued with the remainder before any later buffer.
+    pub continuations: u64,
+    /// Requests retried after a transient error (EAGAIN, EINTR, ENOBUFS) or after
+    /// EOPNOTSUPP switched the sender to plain send.
+    pub retries: u64,
+    /// Buffers that came back with an error of their own.
+    pub errors: u64,
+    /// Buffers that came back unsent because an earlier buffer of the stream failed.
+    pub not_sent: u64,
+    /// Non-blocking calls that gave the buffer back because the budget was full.
+    pub would_block: u64,
+    /// `IOSQE_IO_LINK` chains submitted on a stream socket.
+    pub chains: u64,
+    /// Bytes the sender owns right now (queued, in flight or awaiting notification).
+    pub bytes_in_flight: u64,
+    /// The most bytes it ever owned at once; never more than the budget.
+    pub peak_bytes_in_flight: u64,
+    /// Buffers it owns right now.
+    pub buffers_in_flight: u64,
+    /// The most buffers it ever owned at once.
+    pub peak_buffers_in_flight: u64,
+}

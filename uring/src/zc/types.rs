@@ -1,0 +1,276 @@
+//! Outcomes, completions and errors of the zero-copy sender.
+
+use core::fmt;
+use std::net::SocketAddr;
+
+use rustix::io::Errno;
+
+use super::buffer::ZcBuffer;
+use crate::error::EnterError;
+
+/// How a request was sent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum SendPath {
+    /// Zero-copy: `send_zc`, or `sendmsg_zc` with a destination address.
+    ZeroCopy,
+    /// Zero-copy from a registered pool slot: `send_zc_fixed`.
+    ZeroCopyFixed,
+    /// Plain `send` (or `sendmsg` with a destination), for the reason given.
+    Plain(PlainReason),
+}
+
+impl SendPath {
+    /// Whether this is one of the zero-copy paths.
+    pub fn is_zero_copy(self) -> bool {
+        matches!(self, SendPath::ZeroCopy | SendPath::ZeroCopyFixed)
+    }
+}
+
+/// Why a buffer went with plain send.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum PlainReason {
+    /// [`Policy::Never`](super::Policy::Never).
+    Policy,
+    /// [`Policy::Adaptive`](super::Policy::Adaptive): below the size threshold.
+    BelowThreshold,
+    /// [`Policy::Adaptive`](super::Policy::Adaptive): the kernel copies zero-copy sends on
+    /// this socket anyway.
+    KernelCopies,
+    /// Zero-copy is unavailable ([`ZcSender::fallback`](super::ZcSender::fallback) says why).
+    Fallback,
+}
+
+/// Why a sender sends everything with plain send.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum FallbackReason {
+    /// [`Config::force_fallback`](super::Config::force_fallback).
+    Forced,
+    /// The kernel's probe lacks IORING_OP_SEND_ZC (older than Linux 6.0) or, for a
+    /// datagram socket, IORING_OP_SENDMSG_ZC (6.1).
+    NotInProbe,
+    /// The socket refused zero-copy with EOPNOTSUPP (a Unix socket, say).
+    Unsupported,
+}
+
+/// Why a buffer was not (completely) sent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum BufferError {
+    /// The send failed with `errno` after `sent` bytes of this buffer went out. On a
+    /// stream socket this is the stream's error, reported on this buffer only.
+    Failed {
+        /// The error of the send request.
+        errno: Errno,
+        /// Bytes of this buffer sent before the error.
+        sent: usize,
+    },
+    /// Not sent (or not finished: `sent` bytes went out) because an earlier buffer of the
+    /// stream failed with `cause`; nothing after a failure is sent, so that the peer never
+    /// sees a stream with a hole in it.
+    NotSent {
+        /// The error of the earlier buffer.
+        cause: Errno,
+        /// Bytes of this buffer that went out before the stream failed.
+        sent: usize,
+    },
+}
+
+impl BufferError {
+    /// Bytes of the buffer that went out anyway.
+    pub fn sent(&self) -> usize {
+        match *self {
+            BufferError::Failed { sent, .. } | BufferError::NotSent { sent, .. } => sent,
+        }
+    }
+
+    /// The errno behind it (for `NotSent`, the earlier buffer's).
+    pub fn errno(&self) -> Errno {
+        match *self {
+            BufferError::Failed { errno, .. } => errno,
+            BufferError::NotSent { cause, .. } => cause,
+        }
+    }
+}
+
+impl fmt::Display for BufferError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            BufferError::Failed { errno, sent } => {
+                write!(f, "send failed after {sent} bytes: {errno}")
+            }
+            BufferError::NotSent { cause, sent } => write!(
+                f,
+                "not sent because an earlier buffer failed ({cause}); {sent} bytes went out"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for BufferError {}
+
+impl From<BufferError> for std::io::Error {
+    fn from(e: BufferError) -> Self {
+        std::io::Error::from_raw_os_error(e.errno().raw_os_error())
+    }
+}
+
+/// A buffer handed back by the sender, once the kernel no longer reads it, with what
+/// happened to it. Every buffer the sender accepted comes back exactly once, in one of
+/// these.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct Completion {
+    /// The buffer, yours again.
+    pub buffer: ZcBuffer,
+    /// Bytes sent (the whole buffer on success), or why not.
+    pub result: Result<usize, BufferError>,
+    /// Whether the kernel reported copying at least part of a zero-copy send of this
+    /// buffer (IORING_SEND_ZC_REPORT_USAGE, Linux 6.2).
+    pub copied: bool,
+    /// How the last request for this buffer was sent (`None` if none was submitted).
+    pub path: Option<SendPath>,
+    /// The destination given with [`send_to`](super::ZcSender::send_to), if any.
+    pub dest: Option<SocketAddr>,
+    /// The sender's sequence number of this buffer: 0 for the first buffer accepted, then
+    /// one more for each. Completions may come back in another order.
+    pub seq: u64,
+}
+
+impl Completion {
+    /// Whether every byte was sent.
+    pub fn is_ok(&self) -> bool {
+        self.result.is_ok()
+    }
+}
+
+/// Errors of the sender itself (not of one buffer).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ZcError {
+    /// The configuration is out of range (the message says which field).
+    InvalidConfig(&'static str),
+    /// The fd is not a socket, or its type could not be read (SO_TYPE).
+    NotASocket(Errno),
+    /// The sender was called with a ring other than the one it was created with.
+    WrongRing,
+    /// `io_uring_enter` failed.
+    Enter(EnterError),
+    /// A bounded wait ([`Config::wait_timeout`](super::Config::wait_timeout) or a timeout
+    /// argument) ended first. Nothing is lost: call again.
+    TimedOut,
+    /// The stream failed earlier with this error (see [`ZcSender::error`](super::ZcSender::error));
+    /// the sender sends nothing more.
+    Broken(Errno),
+}
+
+impl fmt::Display for ZcError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ZcError::InvalidConfig(what) => write!(f, "zero-copy sender: invalid config: {what}"),
+            ZcError::NotASocket(e) => write!(f, "zero-copy sender: not a socket: {e}"),
+            ZcError::WrongRing => {
+                f.write_str("zero-copy sender: called with a ring other than its own")
+            }
+            ZcError::Enter(e) => write!(f, "zero-copy sender: {e}"),
+            ZcError::TimedOut => f.write_str("zero-copy sender: timed out waiting for the kernel"),
+            ZcError::Broken(e) => write!(f, "zero-copy sender: the stream failed earlier: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for ZcError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            ZcError::Enter(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl From<EnterError> for ZcError {
+    fn from(e: EnterError) -> Self {
+        ZcError::Enter(e)
+    }
+}
+
+impl From<ZcError> for std::io::Error {
+    fn from(e: ZcError) -> Self {
+        use std::io::{Error, ErrorKind};
+        match e {
+            ZcError::NotASocket(errno) | ZcError::Broken(errno) => {
+                Error::from_raw_os_error(errno.raw_os_error())
+            }
+            ZcError::Enter(e) => e.into(),
+            ZcError::TimedOut => Error::new(ErrorKind::TimedOut, e),
+            ZcError::InvalidConfig(_) | ZcError::WrongRing => {
+                Error::new(ErrorKind::InvalidInput, e)
+            }
+        }
+    }
+}
+
+/// Why a buffer was not accepted; the buffer comes back in [`SendError::buffer`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SendErrorKind {
+    /// [`try_send`](super::ZcSender::try_send): the budget (bytes or buffers) is full right
+    /// now; reap completions and try again.
+    WouldBlock,
+    /// The buffer is larger than the whole budget ([`Config::budget_bytes`](super::Config::budget_bytes)).
+    TooLarge,
+    /// A destination address on a stream socket, where it has no meaning.
+    AddressOnStream,
+    /// The sender failed (see [`ZcError`]).
+    Sender(ZcError),
+}
+
+/// A buffer the sender did not accept, handed straight back, and why.
+#[derive(Debug)]
+pub struct SendError {
+    /// The buffer, untouched.
+    pub buffer: ZcBuffer,
+    /// Why.
+    pub kind: SendErrorKind,
+}
+
+impl SendError {
+    /// Whether this is the would-block answer of a non-blocking call.
+    pub fn is_would_block(&self) -> bool {
+        self.kind == SendErrorKind::WouldBlock
+    }
+}
+
+impl fmt::Display for SendError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.kind {
+            SendErrorKind::WouldBlock => {
+                f.write_str("zero-copy sender: budget full, buffer handed back")
+            }
+            SendErrorKind::TooLarge => {
+                f.write_str("zero-copy sender: buffer larger than the budget")
+            }
+            SendErrorKind::AddressOnStream => {
+                f.write_str("zero-copy sender: destination address given for a stream socket")
+            }
+            SendErrorKind::Sender(e) => e.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for SendError {}
+
+impl From<SendError> for std::io::Error {
+    fn from(e: SendError) -> Self {
+        use std::io::{Error, ErrorKind};
+        match e.kind {
+            SendErrorKind::WouldBlock => Error::new(ErrorKind::WouldBlock, e),
+            SendErrorKind::TooLarge | SendErrorKind::AddressOnStream => {
+                Error::new(ErrorKind::InvalidInput, e)
+            }
+            SendErrorKind::Sender(z) => z.into(),
+        }
+    }
+}

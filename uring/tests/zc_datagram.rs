@@ -1,0 +1,200 @@
+//! The zero-copy sender on datagram sockets, against the live kernel: one buffer is one
+//! datagram, connected (`send_zc`) or to an explicit destination (`sendmsg_zc` with
+//! `msg_name`), errors per datagram.
+
+mod zc_util;
+
+use std::collections::BTreeMap;
+use std::net::{SocketAddr, UdpSocket};
+
+use rustix::io::Errno;
+use uring::zc::{BufferError, Config, Policy, SendErrorKind, SendPath, ZcBuffer, ZcSender};
+use zc_util::*;
+
+/// Datagram `k`: its number in the first 8 bytes, then pattern bytes.
+fn datagram(k: u64, len: usize) -> Vec<u8> {
+    let mut d = chunk(k * 10_000, len.max(8));
+    d[..8].copy_from_slice(&k.to_le_bytes());
+    d
+}
+
+fn receiver_socket() -> UdpSocket {
+    let s = UdpSocket::bind("127.0.0.1:0").unwrap();
+    // Room for every datagram of a test: loopback drops nothing then.
+    rustix::net::sockopt::set_socket_recv_buffer_size(&s, 4 << 20).unwrap();
+    s.set_read_timeout(Some(BOUND)).unwrap();
+    s
+}
+
+/// Reads `n` datagrams, checking each against `datagram(k, len_of(k))`; returns them by k.
+fn read_datagrams(s: &UdpSocket, n: usize, len_of: impl Fn(u64) -> usize) -> BTreeMap<u64, usize> {
+    let mut got = BTreeMap::new();
+    let mut buf = vec![0u8; 65536];
+    for _ in 0..n {
+        let len = s.recv(&mut buf).expect("a datagram within the bound");
+        let k = u64::from_le_bytes(buf[..8].try_into().unwrap());
+        assert_eq!(&buf[..len], &datagram(k, len_of(k))[..], "datagram {k}");
+        assert!(got.insert(k, len).is_none(), "datagram {k} twice");
+    }
+    got
+}
+
+fn config() -> Config {
+    Config::default()
+        .policy(Policy::Always)
+        .wait_timeout(Some(BOUND))
+}
+
+fn len_of(k: u64) -> usize {
+    [8usize, 1400, 100, 9000, 60_000][(k % 5) as usize]
+}
+
+#[test]
+fn connected_udp_sends_one_datagram_per_buffer() {
+    let config = config();
+    let mut ring = config.ring().unwrap();
+    let rx = receiver_socket();
+    let tx = UdpSocket::bind("127.0.0.1:0").unwrap();
+    tx.connect(rx.local_addr().unwrap()).unwrap();
+    let mut sender = ZcSender::new(&ring, tx, config).unwrap();
+    assert!(!sender.is_stream());
+    let mut done = Vec::new();
+    for k in 0..50u64 {
+        let b: ZcBuffer = if k % 2 == 0 {
+            datagram(k, len_of(k)).into()
+        } else {
+            datagram(k, len_of(k)).into_boxed_slice().into()
+        };
+        sender.send(&mut ring, b).unwrap();
+        done.extend(sender.completions());
+    }
+    finish(&mut sender, &mut ring, &mut done);
+    let got = read_datagrams(&rx, 50, len_of);
+    assert_eq!(got.len(), 50);
+    assert_each_once(&done, 50);
+    for c in &done {
+        assert_eq!(c.result, Ok(len_of(c.seq)));
+        assert_eq!(c.path, Some(SendPath::ZeroCopy));
+        assert_eq!(c.dest, None);
+    }
+    let st = sender.stats();
+    assert_eq!(st.zc_requests, 50);
+    assert_eq!(st.chains, 0, "datagrams are not linked");
+    assert_eq!(st.notifications, 50);
+}
+
+#[test]
+fn unconnected_udp_sends_to_each_destination() {
+    let config = config();
+    let mut ring = config.ring().unwrap();
+    let (a, b) = (receiver_socket(), receiver_socket());
+    let (addr_a, addr_b) = (a.local_addr().unwrap(), b.local_addr().unwrap());
+    let tx = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let mut sender = ZcSender::new(&ring, tx, config).unwrap();
+    let mut done = Vec::new();
+    for k in 0..40u64 {
+        let dest = if k % 2 == 0 { addr_a } else { addr_b };
+        sender
+            .send_to(&mut ring, datagram(k, len_of(k)), dest)
+            .unwrap();
+        done.extend(sender.completions());
+    }
+    finish(&mut sender, &mut ring, &mut done);
+    let got_a = read_datagrams(&a, 20, len_of);
+    let got_b = read_datagrams(&b, 20, len_of);
+    assert!(got_a.keys().all(|k| k % 2 == 0));
+    assert!(got_b.keys().all(|k| k % 2 == 1));
+    assert_each_once(&done, 40);
+    for c in &done {
+        let want: SocketAddr = if c.seq % 2 == 0 { addr_a } else { addr_b };
+        assert_eq!(c.dest, Some(want));
+        assert_eq!(c.result, Ok(len_of(c.seq)));
+        assert!(c.path.is_some_and(SendPath::is_zero_copy));
+    }
+    assert_eq!(sender.stats().zc_requests, 40);
+}
+
+#[test]
+fn unconnected_udp_with_fallback_uses_plain_sendmsg() {
+    let config = config().force_fallback(true);
+    let mut ring = config.ring().unwrap();
+    let rx = receiver_socket();
+    let tx = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let mut sender = ZcSender::new(&ring, tx, config).unwrap();
+    for k in 0..10u64 {
+        sender
+            .send_to(&mut ring, datagram(k, len_of(k)), rx.local_addr().unwrap())
+            .unwrap();
+    }
+    let mut done = Vec::new();
+    finish(&mut sender, &mut ring, &mut done);
+    assert_eq!(read_datagrams(&rx, 10, len_of).len(), 10);
+    assert_each_once(&done, 10);
+    assert_eq!(sender.stats().zc_requests, 0);
+    assert_eq!(sender.stats().fallback, 10);
+}
+
+#[test]
+fn a_bad_datagram_fails_alone() {
+    let config = config();
+    let mut ring = config.ring().unwrap();
+    let rx = receiver_socket();
+    let tx = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let mut sender = ZcSender::new(&ring, tx, config).unwrap();
+    let good = rx.local_addr().unwrap();
+    let bad: SocketAddr = "[::1]:9".parse().unwrap(); // IPv6 on an IPv4 socket
+    sender.send_to(&mut ring, datagram(0, 100), good).unwrap();
+    sender.send_to(&mut ring, datagram(1, 100), bad).unwrap();
+    sender.send_to(&mut ring, datagram(2, 100), good).unwrap();
+    // An unconnected socket without a destination cannot send.
+    sender.send(&mut ring, datagram(3, 100)).unwrap();
+    let mut done = Vec::new();
+    finish(&mut sender, &mut ring, &mut done);
+    done.sort_by_key(|c| c.seq);
+    assert_eq!(done.len(), 4);
+    assert_eq!(done[0].result, Ok(100));
+    assert!(
+        matches!(done[1].result, Err(BufferError::Failed { errno, sent: 0 })
+            if errno == Errno::AFNOSUPPORT || errno == Errno::INVAL),
+        "{:?}",
+        done[1].result
+    );
+    assert_eq!(done[2].result, Ok(100));
+    assert!(
+        matches!(
+            done[3].result,
+            Err(BufferError::Failed {
+                errno: Errno::DESTADDRREQ,
+                ..
+            })
+        ),
+        "{:?}",
+        done[3].result
+    );
+    assert_eq!(
+        sender.error(),
+        None,
+        "datagram errors do not end the sender"
+    );
+    assert_eq!(sender.stats().errors, 2);
+    let got = read_datagrams(&rx, 2, |_| 100);
+    assert_eq!(got.keys().copied().collect::<Vec<_>>(), vec![0, 2]);
+    // And it keeps sending.
+    sender.send_to(&mut ring, datagram(4, 100), good).unwrap();
+    finish(&mut sender, &mut ring, &mut done);
+    assert_eq!(read_datagrams(&rx, 1, |_| 100).len(), 1);
+}
+
+#[test]
+fn a_destination_on_a_stream_is_refused() {
+    let config = config();
+    let ring = config.ring().unwrap();
+    let (client, _server) = tcp_pair();
+    let mut ring = ring;
+    let mut sender = ZcSender::new(&ring, client, config).unwrap();
+    let e = sender
+        .try_send_to(&mut ring, vec![1u8], "127.0.0.1:1".parse().unwrap())
+        .unwrap_err();
+    assert_eq!(e.kind, SendErrorKind::AddressOnStream);
+    assert_eq!(e.buffer.into_vec(), Some(vec![1]));
+}
