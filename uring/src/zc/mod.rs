@@ -90,12 +90,20 @@
 //!
 //! Every user_data the sender uses has the top byte [`USER_DATA_TAG`] (`0xA5`), then a
 //! 24-bit sender id that no other live sender has (nor a dropped one that leaked
-//! requests), then a generation and a slot index. Do not use that top byte for your own
-//! requests. When the sender drives the ring it reaps every completion; those that are not
-//! its own are kept, untouched and in order, for [`ZcSender::foreign_cqes`]. If you reap
-//! the ring yourself (say for several senders), route each completion with
+//! requests), then a generation and a slot index; no two requests share one (a buffer
+//! sent in several requests gets a new user_data for each). Do not use that top byte for
+//! your own requests. When the sender drives the ring it reaps every completion; those
+//! that are not its own are kept, untouched and in order, for [`ZcSender::foreign_cqes`].
+//! If you reap the ring yourself (say for several senders), route each completion with
 //! [`ZcSender::handle_cqe`] (it returns false for completions that are not its own), then
 //! call [`ZcSender::poll`] so that it can submit more.
+//!
+//! Stray notifications: Linux 6.18 posts a notification even for some zero-copy sends
+//! whose first completion had no `IORING_CQE_F_MORE` (one cancelled because an earlier
+//! request of its `IOSQE_IO_LINK` chain failed), sometimes well after. The sender
+//! consumes them (counted in [`ZcStats::stray_notifications`]) and never counts one for
+//! any buffer. One that arrives after its sender was dropped goes to whoever reaps the
+//! ring: it carries the tag ([`is_zc_user_data`]) and can be ignored.
 //!
 //! The sender submits with `io_uring_enter`, which also submits anything else already
 //! queued in the SQ; do not leave a half-built `IOSQE_IO_LINK` chain there when calling it.

@@ -1,7 +1,7 @@
 //! [`ZcSender`]: owns buffers until the kernel lets go of them.
 
 use core::fmt;
-use std::collections::{BTreeSet, VecDeque};
+use std::collections::{BTreeSet, HashSet, VecDeque};
 use std::net::SocketAddr;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::sync::Mutex;
@@ -119,9 +119,16 @@ struct Entry {
     res: Option<i32>,
     /// Result of the latest zero-copy request (i32::MAX while unknown).
     last_zc_res: i32,
-    zc_issued: u32,
     notifs_expected: u32,
     notifs_seen: u32,
+    /// Requests submitted for this buffer. Each has its own user_data: the slot's
+    /// generation is advanced for every request, so the requests of this buffer carry the
+    /// generations `gen_first ..= slot.gen`.
+    requests: u32,
+    gen_first: u16,
+    /// A notification (its `res`) for the request in flight, seen before that request's
+    /// first completion: it counts only if that completion has `F_MORE`.
+    early_notif: Option<i32>,
     copied: bool,
     stalls: u8,
     outcome: Option<Result<usize, BufferError>>,
@@ -205,6 +212,10 @@ pub struct ZcSender {
     scratch: Vec<u16>,
     /// Set when the sender leaked requests: its id is then never reused.
     id_leaked: bool,
+    /// user_data of zero-copy requests whose first completion had no `F_MORE` and that may
+    /// still post a stray notification (FINDINGS.md 1: Linux 6.18 does, after a link
+    /// cancel): consumed and counted when it comes, and never given to a new request.
+    strays: HashSet<u64>,
 }
 
 impl fmt::Debug for ZcSender {
@@ -281,6 +292,7 @@ impl ZcSender {
             owned_buffers: 0,
             scratch: Vec::new(),
             id_leaked: false,
+            strays: HashSet::new(),
             config,
         })
     }
@@ -491,9 +503,11 @@ impl ZcSender {
             path: None,
             res: None,
             last_zc_res: i32::MAX,
-            zc_issued: 0,
             notifs_expected: 0,
             notifs_seen: 0,
+            requests: 0,
+            gen_first: 0,
+            early_notif: None,
             copied: false,
             stalls: 0,
             outcome: None,
@@ -581,8 +595,10 @@ impl ZcSender {
     }
 
     /// Routes one completion reaped by someone else: returns true if it belonged to this
-    /// sender (and consumes it), false if not (it is yours to handle). After routing, call
-    /// [`poll`](Self::poll) to submit what became possible.
+    /// sender (and consumes it), false if not (it is yours to handle). Every notification
+    /// carrying this sender's id is its own and consumed, including stray ones (see the
+    /// [module documentation](super)). After routing, call [`poll`](Self::poll) to submit
+    /// what became possible.
     ///
     /// The sender trusts that `cqe` really came from the kernel for its ring. A made-up
     /// completion with this sender's user_data could make it hand a buffer back while the
@@ -595,23 +611,53 @@ impl ZcSender {
         }
         let index = cqe.user_data as u16;
         let gen = (cqe.user_data >> 16) as u16;
+        if cqe.notif() {
+            // Every notification with this sender's id is its own (ids are never shared),
+            // so it is consumed, never handed back as foreign; it counts for a buffer only
+            // if it is the one a request of that buffer still owes.
+            if !self.strays.is_empty() && self.strays.remove(&cqe.user_data) {
+                self.stats.stray_notifications += 1;
+                return true;
+            }
+            let Some(slot) = self.slots.get_mut(usize::from(index)) else {
+                self.stats.stray_notifications += 1;
+                return true;
+            };
+            let latest = slot.gen;
+            let target = slot.entry.as_mut().and_then(|e| {
+                let span = latest.wrapping_sub(e.gen_first);
+                let ours = e.requests > 0
+                    && (e.requests > u32::from(u16::MAX) || gen.wrapping_sub(e.gen_first) <= span);
+                if !ours {
+                    None
+                } else if gen == latest && e.state == State::InFlight {
+                    // Before its own first completion: that decides whether it counts.
+                    let zc = e.path.is_some_and(SendPath::is_zero_copy);
+                    (zc && e.early_notif.is_none()).then(|| {
+                        e.early_notif = Some(cqe.res);
+                        false
+                    })
+                } else {
+                    (e.notifs_seen < e.notifs_expected).then_some(true)
+                }
+            });
+            match target {
+                Some(true) => self.on_notif(index, cqe.res),
+                Some(false) => {}
+                None => self.stats.stray_notifications += 1,
+            }
+            return true;
+        }
         let Some(slot) = self.slots.get(usize::from(index)) else {
             return false;
         };
         let Some(e) = slot.entry.as_ref().filter(|_| slot.gen == gen) else {
             return false;
         };
-        if cqe.notif() {
-            if e.notifs_seen >= e.zc_issued {
-                return false;
-            }
-            self.on_notif(index, cqe);
-        } else {
-            if e.state != State::InFlight {
-                return false;
-            }
-            self.on_result(index, cqe);
+        if e.state != State::InFlight {
+            return false;
         }
+        self.on_result(index, cqe);
         true
     }
 
@@ -792,7 +838,16 @@ impl ZcSender {
     fn push_request(&mut self, ring: &mut IoUring, slot: u16, link: bool) -> bool {
         let ring_fd = self.ring_fd;
         let (fd, stream, id) = (self.fd, self.stream, self.id);
-        let gen = self.slots[usize::from(slot)].gen;
+        // Every request gets a user_data of its own: a late notification of an earlier
+        // request (FINDINGS.md 1) can then never be taken for this one's. Skip those of
+        // requests that may still notify (bounded: each step passes one of them).
+        let ud_of = |gen: u16| {
+            USER_DATA_TAG | (u64::from(id) << 32) | (u64::from(gen) << 16) | u64::from(slot)
+        };
+        let mut gen = self.slots[usize::from(slot)].gen.wrapping_add(1);
+        while !self.strays.is_empty() && self.strays.contains(&ud_of(gen)) {
+            gen = gen.wrapping_add(1);
+        }
         let Some(len) = self.slots[usize::from(slot)].entry.as_ref().map(|e| e.len) else {
             return false;
         };
@@ -809,7 +864,8 @@ impl ZcSender {
             Some(self.choose_path(len, fixed))
         };
         let fallback = self.fallback.is_some();
-        let Some(e) = self.slots[usize::from(slot)].entry.as_mut() else {
+        let s = &mut self.slots[usize::from(slot)];
+        let Some(e) = s.entry.as_mut() else {
             return false;
         };
         if let Some(p) = chosen {
@@ -855,8 +911,7 @@ impl ZcSender {
             (SendPath::ZeroCopy, None) => sqe.prep_send_zc(fd, data, flags, usage),
             (SendPath::Plain(_), None) => sqe.prep_send(fd, data, flags),
         }
-        sqe.user_data =
-            USER_DATA_TAG | (u64::from(id) << 32) | (u64::from(gen) << 16) | u64::from(slot);
+        sqe.user_data = ud_of(gen);
         if link {
             sqe.flags |= sys::IOSQE_IO_LINK;
         }
@@ -874,9 +929,14 @@ impl ZcSender {
         }
         e.state = State::InFlight;
         e.res = None;
+        e.early_notif = None;
+        if e.requests == 0 {
+            e.gen_first = gen;
+        }
+        e.requests = e.requests.saturating_add(1);
+        s.gen = gen;
         let zc = path.is_zero_copy();
         if zc {
-            e.zc_issued += 1;
             e.last_zc_res = i32::MAX;
         }
         self.inflight += 1;
@@ -900,12 +960,29 @@ impl ZcSender {
         if cqe.more() {
             e.notifs_expected += 1;
         }
-        if e.path.is_some_and(SendPath::is_zero_copy) {
+        let zc = e.path.is_some_and(SendPath::is_zero_copy);
+        if zc {
             e.last_zc_res = cqe.res;
         }
-        self.inflight = self.inflight.saturating_sub(1);
+        let early = e.early_notif.take();
+        if zc && !cqe.more() {
+            // No notification is owed, yet Linux 6.18 may post one (a link-cancelled
+            // send does): a stray, consumed when it comes, counted for nothing.
+            if early.is_some() {
+                self.stats.stray_notifications += 1;
+            } else {
+                self.strays.insert(cqe.user_data);
+            }
+        }
         if self.stream {
             e.res = Some(cqe.res);
+        }
+        self.inflight = self.inflight.saturating_sub(1);
+        if let (true, Some(res)) = (cqe.more(), early) {
+            // The notification came first: it is the one this request owes.
+            self.count_notif(slot, res);
+        }
+        if self.stream {
             self.chain_pending = self.chain_pending.saturating_sub(1);
             if self.chain_pending == 0 {
                 self.resolve_chain();
@@ -915,14 +992,21 @@ impl ZcSender {
         }
     }
 
-    fn on_notif(&mut self, slot: u16, cqe: &Cqe) {
+    fn on_notif(&mut self, slot: u16, res: i32) {
+        self.count_notif(slot, res);
+        self.try_finalize(slot);
+    }
+
+    /// Counts a notification owed to the entry in `slot` (`res`: its usage bits).
+    fn count_notif(&mut self, slot: u16, res: i32) {
         let Some(e) = self.slots[usize::from(slot)].entry.as_mut() else {
             return;
         };
         e.notifs_seen += 1;
         self.stats.notifications += 1;
         // ZC_COPIED is also set when nothing was sent; only count sends that sent bytes.
-        let feedback = if cqe.zc_copied() {
+        let copied = res as u32 & sys::IORING_NOTIF_USAGE_ZC_COPIED != 0;
+        let feedback = if copied {
             if e.last_zc_res > 0 {
                 e.copied = true;
                 self.stats.copied += 1;
@@ -936,7 +1020,6 @@ impl ZcSender {
         if let Some(copied) = feedback {
             self.adaptive_feedback(copied);
         }
-        self.try_finalize(slot);
     }
 
     fn adaptive_feedback(&mut self, copied: bool) {

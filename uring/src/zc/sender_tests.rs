@@ -240,12 +240,17 @@ fn completions_that_are_not_the_senders_are_refused() {
         }));
     }
     result(&mut s, 0, 10, false);
-    // A notification for a request that had none to give.
-    assert!(!s.handle_cqe(&Cqe {
+    // A notification for a request that had none to give (no F_MORE): Linux 6.18 posts
+    // such strays (FINDINGS.md 1). It carries this sender's id, so it is consumed and
+    // counted, never handed back as foreign, and counts for no buffer.
+    assert!(s.handle_cqe(&Cqe {
         user_data: ud(&s, 0),
         res: 0,
         flags: sys::IORING_CQE_F_NOTIF
     }));
+    assert_eq!(s.stats.stray_notifications, 1);
+    assert_eq!(s.stats.notifications, 0);
+    assert_eq!(s.stats.buffers_returned, 1);
     assert!(s.owns_user_data(ud(&s, 0)));
     assert!(is_zc_user_data(ud(&s, 0)));
 }
@@ -374,4 +379,86 @@ fn senders_buffers_and_pools_move_between_threads() {
     send::<super::super::PoolSlot>();
     send::<super::super::BufferPool>();
     sync::<super::super::BufferPool>();
+}
+
+/// The first completion of the request `slot` is in flight with, as the kernel posts it.
+fn cqe_for(user_data: u64, res: i32, flags: u32) -> Cqe {
+    Cqe {
+        user_data,
+        res,
+        flags,
+    }
+}
+
+#[test]
+fn a_stray_notification_never_counts_for_a_later_request_of_the_same_buffer() {
+    // Linux 6.18: a zero-copy send cancelled by its broken link completes with -ECANCELED
+    // and no F_MORE, then posts a notification anyway, sometimes late (FINDINGS.md 1).
+    // Here it arrives after the buffer's next request went out: it must not stand in for
+    // that request's notification (the buffer would come back while the kernel still
+    // reads it), nor be handed back as foreign.
+    let mut ring = ring();
+    let (mut s, _peer) = tcp_sender(&ring, always());
+    s.accept(vec![1u8; 100].into(), None);
+    s.accept(vec![2u8; 50].into(), None);
+    assert_eq!(s.pump(&mut ring), 2);
+    let first_b = ud(&s, 1);
+    // The head is cut short; the link cancels the second (no F_MORE).
+    result(&mut s, 0, 40, true);
+    s.handle_cqe(&cqe_for(first_b, err(Errno::CANCELED), 0));
+    notif(&mut s, 0, true);
+    assert_eq!(queue(&s), vec![0, 1]);
+    // Both go again: the remainder, then the second buffer, with a new user_data.
+    assert_eq!(s.pump(&mut ring), 2);
+    let second_b = ud(&s, 1);
+    assert_ne!(first_b, second_b, "a request's user_data is never reused");
+    result(&mut s, 0, 60, true);
+    result(&mut s, 1, 50, true);
+    // The stray notification of the cancelled request: consumed and counted, nothing else.
+    let stray = cqe_for(first_b, 0, sys::IORING_CQE_F_NOTIF);
+    assert!(s.handle_cqe(&stray), "the sender's own: never foreign");
+    assert_eq!(s.stats.stray_notifications, 1);
+    notif(&mut s, 0, true);
+    let c = s.next_completion().expect("buffer 0 is back");
+    assert_eq!((c.seq, c.result), (0, Ok(100)));
+    assert!(
+        s.next_completion().is_none(),
+        "buffer 1 waits for its own notification"
+    );
+    notif(&mut s, 1, true);
+    let c = s.next_completion().expect("buffer 1 is back");
+    assert_eq!((c.seq, c.result), (1, Ok(50)));
+    // Late strays after everything is back are consumed too.
+    assert!(s.handle_cqe(&stray));
+    assert_eq!(s.stats.stray_notifications, 2);
+    assert_eq!(s.stats.notifications, 3);
+    assert_eq!(s.owned_buffers, 0);
+}
+
+#[test]
+fn a_stray_notification_before_its_result_is_not_counted_for_the_buffer() {
+    // If the kernel ever posted the stray notification before the no-F_MORE result, it
+    // must not count either.
+    let mut ring = ring();
+    let (mut s, _peer) = tcp_sender(&ring, always());
+    s.accept(vec![1u8; 100].into(), None);
+    s.accept(vec![2u8; 50].into(), None);
+    assert_eq!(s.pump(&mut ring), 2);
+    notif(&mut s, 1, false); // early: its result is not in yet
+    result(&mut s, 0, 40, true);
+    result(&mut s, 1, err(Errno::CANCELED), false);
+    notif(&mut s, 0, true);
+    assert_eq!(s.stats.stray_notifications, 1);
+    assert_eq!(s.pump(&mut ring), 2);
+    result(&mut s, 0, 60, true);
+    result(&mut s, 1, 50, true);
+    notif(&mut s, 0, true);
+    assert_eq!(s.next_completion().map(|c| c.seq), Some(0));
+    assert!(
+        s.next_completion().is_none(),
+        "buffer 1 still owes its notification"
+    );
+    notif(&mut s, 1, true);
+    assert_eq!(s.next_completion().map(|c| c.seq), Some(1));
+    assert_eq!(s.stats.notifications, 3);
 }

@@ -29,6 +29,12 @@ pub struct ZcStats {
     pub fixed_requests: u64,
     /// Notification completions (`IORING_CQE_F_NOTIF`) received.
     pub notifications: u64,
+    /// Stray notifications consumed: a notification for a zero-copy request whose first
+    /// completion had no `IORING_CQE_F_MORE` (one cancelled by its broken `IOSQE_IO_LINK`
+    /// chain, say), which Linux 6.18 posts anyway, sometimes well after. They never count
+    /// for any buffer (the request's buffer may be back already) and are never handed
+    /// back as foreign completions. Not in `notifications`.
+    pub stray_notifications: u64,
     /// Notifications reporting that the kernel copied the data anyway
     /// (`IORING_NOTIF_USAGE_ZC_COPIED`).
     pub copied: u64,

@@ -495,3 +495,652 @@ pub fn run_alone(test: &str, limit: std::time::Duration, body: fn()) {
         "{test}: the child ran no test:\n{stdout}"
     );
 }
+
+// ---------------------------------------------------------------------------------------
+// Helpers of the safe zero-copy layer's hostile tests (tests/hostile_zc_safe.rs,
+// tests/hostile_soak_safe.rs, the safe-layer section of tests/hostile_hygiene.rs): a byte
+// stream cut from a fixed table, buffers of every kind carrying it, a ledger that checks
+// every buffer comes back exactly once and intact, checking peers, and the consistency of
+// the sender's statistics.
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::net::{TcpStream, UdpSocket};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use uring::zc::{
+    BufferError, BufferPool, Completion, Config, PlainReason, Policy, SendPath, ZcBuffer, ZcSender,
+    ZcStats,
+};
+
+/// The period of the test stream: the byte at offset `i` is `PATTERN[i % PERIOD]`. Odd and
+/// larger than any buffer (1 MiB), so a repeated, dropped or reordered buffer shows.
+pub const PERIOD: usize = (4 << 20) + 4093;
+
+/// The pattern table, twice over so that any window of up to `PERIOD` bytes is one slice
+/// (and can be sent as a `&'static` buffer). Built once, leaked.
+pub fn pattern_table() -> &'static [u8] {
+    use std::sync::OnceLock;
+    static TABLE: OnceLock<&'static [u8]> = OnceLock::new();
+    TABLE.get_or_init(|| {
+        let mut v = vec![0u8; 2 * PERIOD];
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        for b in v[..PERIOD].iter_mut() {
+            x ^= x >> 12;
+            x ^= x << 25;
+            x ^= x >> 27;
+            *b = (x.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 56) as u8;
+        }
+        v.copy_within(..PERIOD, PERIOD);
+        Box::leak(v.into_boxed_slice())
+    })
+}
+
+/// The `len` stream bytes from offset `at` (`len <= PERIOD`), borrowed from the table.
+pub fn stream_slice(at: u64, len: usize) -> &'static [u8] {
+    assert!(len <= PERIOD);
+    let start = (at % PERIOD as u64) as usize;
+    &pattern_table()[start..start + len]
+}
+
+/// The offset of the first byte of `data` that differs from the stream at `at`.
+pub fn stream_mismatch(at: u64, data: &[u8]) -> Option<u64> {
+    let mut done = 0usize;
+    while done < data.len() {
+        let n = (data.len() - done).min(PERIOD);
+        let want = stream_slice(at + done as u64, n);
+        let got = &data[done..done + n];
+        if want != got {
+            let k = (0..n).find(|&k| want[k] != got[k]).unwrap();
+            return Some(at + (done + k) as u64);
+        }
+        done += n;
+    }
+    None
+}
+
+/// The kinds of buffer the sender owns, as the tests make them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Kind {
+    Vec,
+    Boxed,
+    Static,
+    /// `bytes::Bytes` (built as a `Vec` without the `bytes` feature).
+    Bytes,
+    /// A slot of a registered `BufferPool` (a `Vec` when no slot is free or large enough).
+    Slot,
+}
+
+impl Kind {
+    pub const ALL: [Kind; 5] = [
+        Kind::Vec,
+        Kind::Boxed,
+        Kind::Static,
+        Kind::Bytes,
+        Kind::Slot,
+    ];
+}
+
+/// A buffer of `kind` holding `data`, and the kind it really is (a slot falls back to a
+/// `Vec` when the pool has none free or `data` does not fit).
+pub fn make_buffer(kind: Kind, data: &'static [u8], pool: Option<&BufferPool>) -> (ZcBuffer, Kind) {
+    match kind {
+        Kind::Vec => (data.to_vec().into(), Kind::Vec),
+        Kind::Boxed => (data.to_vec().into_boxed_slice().into(), Kind::Boxed),
+        Kind::Static => (ZcBuffer::Static(data), Kind::Static),
+        Kind::Bytes => {
+            #[cfg(feature = "bytes")]
+            {
+                (bytes::Bytes::from(data.to_vec()).into(), Kind::Bytes)
+            }
+            #[cfg(not(feature = "bytes"))]
+            {
+                (data.to_vec().into(), Kind::Vec)
+            }
+        }
+        Kind::Slot => match pool
+            .filter(|p| p.slot_size() >= data.len())
+            .and_then(|p| p.get())
+        {
+            Some(mut slot) => {
+                slot.set_len(data.len());
+                slot.copy_from_slice(data);
+                (slot.into(), Kind::Slot)
+            }
+            None => (data.to_vec().into(), Kind::Vec),
+        },
+    }
+}
+
+/// The kind a `ZcBuffer` is, in the tests' terms.
+pub fn kind_of(b: &ZcBuffer) -> Kind {
+    use uring::zc::BufferKind;
+    match b.kind() {
+        BufferKind::Vec => Kind::Vec,
+        BufferKind::Boxed => Kind::Boxed,
+        BufferKind::Static => Kind::Static,
+        BufferKind::Slot => Kind::Slot,
+        _ => Kind::Bytes,
+    }
+}
+
+/// Overwrites a buffer that came back with 0xEE (where it is writable), so that a buffer
+/// handed back while the kernel still reads it puts wrong bytes on the wire, which the
+/// peer sees; then drops it (a slot goes back to its pool).
+pub fn scribble(buffer: ZcBuffer) {
+    match buffer {
+        ZcBuffer::Vec(mut v) => v.fill(0xEE),
+        ZcBuffer::Boxed(mut b) => b.fill(0xEE),
+        ZcBuffer::Slot(mut s) => s.as_full_mut().fill(0xEE),
+        _ => {}
+    }
+}
+
+/// What the ledger knows of one accepted buffer.
+#[derive(Debug, Clone)]
+pub struct Accepted {
+    /// Stream offset (streams) or content offset (datagrams) of its bytes.
+    pub at: u64,
+    pub len: usize,
+    /// The address of its bytes: a buffer that comes back must be this very buffer.
+    pub ptr: usize,
+    pub kind: Kind,
+    /// What came back: `None` until it does.
+    pub result: Option<Result<usize, BufferError>>,
+    pub path: Option<SendPath>,
+    pub copied: bool,
+}
+
+/// Every buffer a sender accepted, by seq (the sender numbers accepted buffers 0, 1, …):
+/// checks that each comes back exactly once, as itself, intact.
+#[derive(Debug, Default)]
+pub struct Ledger {
+    pub bufs: Vec<Accepted>,
+    /// Buffers refused at once (and handed back in the `SendError`): never counted.
+    pub refused: u64,
+}
+
+impl Ledger {
+    /// Records a buffer the sender just accepted (its seq is the number accepted before).
+    pub fn accepted(&mut self, at: u64, len: usize, ptr: usize, kind: Kind) {
+        self.bufs.push(Accepted {
+            at,
+            len,
+            ptr,
+            kind,
+            result: None,
+            path: None,
+            copied: false,
+        });
+    }
+
+    /// Checks a buffer the sender refused: it is the one offered, untouched.
+    pub fn refused(&mut self, buffer: &ZcBuffer, ptr: usize, len: usize) {
+        assert_eq!(
+            buffer.as_slice().as_ptr() as usize,
+            ptr,
+            "a refused buffer is the one offered"
+        );
+        assert_eq!(buffer.len(), len);
+        self.refused += 1;
+    }
+
+    /// Checks one completion (a known seq, not back before, the same buffer, its bytes
+    /// unchanged, an outcome that fits its length), records it, and scribbles the buffer.
+    /// `check` says how its bytes were made (`Some(at)`: the stream from `at`).
+    pub fn back(&mut self, c: Completion) {
+        let seq = c.seq as usize;
+        let n = self.bufs.len();
+        let a = self
+            .bufs
+            .get_mut(seq)
+            .unwrap_or_else(|| panic!("seq {seq} was never accepted ({n} were)"));
+        assert!(
+            a.result.is_none(),
+            "seq {seq} came back twice: {:?} then {:?}",
+            a.result,
+            c.result
+        );
+        assert_eq!(
+            c.buffer.as_slice().as_ptr() as usize,
+            a.ptr,
+            "seq {seq}: another buffer came back"
+        );
+        assert_eq!(c.buffer.len(), a.len, "seq {seq}: length changed");
+        assert_eq!(kind_of(&c.buffer), a.kind, "seq {seq}: kind changed");
+        assert_eq!(
+            stream_mismatch(a.at, c.buffer.as_slice()),
+            None,
+            "seq {seq}: the bytes changed while the sender owned them"
+        );
+        match c.result {
+            Ok(sent) => assert_eq!(sent, a.len, "seq {seq}: Ok means whole"),
+            Err(e) => assert!(e.sent() <= a.len, "seq {seq}: {e:?}"),
+        }
+        if c.copied {
+            assert!(
+                c.path.is_some_and(SendPath::is_zero_copy),
+                "seq {seq}: copied without zero-copy"
+            );
+        }
+        if a.kind == Kind::Slot && c.path.is_some_and(SendPath::is_zero_copy) {
+            assert_eq!(
+                c.path,
+                Some(SendPath::ZeroCopyFixed),
+                "seq {seq}: a registered slot goes fixed"
+            );
+        }
+        if a.kind != Kind::Slot {
+            assert_ne!(
+                c.path,
+                Some(SendPath::ZeroCopyFixed),
+                "seq {seq}: only slots go fixed"
+            );
+        }
+        a.result = Some(c.result);
+        a.path = c.path;
+        a.copied = c.copied;
+        scribble(c.buffer);
+    }
+
+    /// Takes every completion the sender has ready.
+    pub fn collect(&mut self, sender: &mut ZcSender) {
+        while let Some(c) = sender.next_completion() {
+            self.back(c);
+        }
+    }
+
+    pub fn accepted_count(&self) -> u64 {
+        self.bufs.len() as u64
+    }
+
+    pub fn missing(&self) -> Vec<usize> {
+        (0..self.bufs.len())
+            .filter(|&i| self.bufs[i].result.is_none())
+            .collect()
+    }
+
+    pub fn all_back(&self) -> bool {
+        self.bufs.iter().all(|a| a.result.is_some())
+    }
+
+    /// Bytes the completions report sent.
+    pub fn bytes_sent(&self) -> u64 {
+        self.bufs
+            .iter()
+            .map(|a| match a.result {
+                Some(Ok(n)) => n as u64,
+                Some(Err(e)) => e.sent() as u64,
+                None => 0,
+            })
+            .sum()
+    }
+
+    pub fn failed(&self) -> Vec<(usize, BufferError)> {
+        self.bufs
+            .iter()
+            .enumerate()
+            .filter_map(|(i, a)| match a.result {
+                Some(Err(e @ BufferError::Failed { .. })) => Some((i, e)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    pub fn not_sent(&self) -> usize {
+        self.bufs
+            .iter()
+            .filter(|a| matches!(a.result, Some(Err(BufferError::NotSent { .. }))))
+            .count()
+    }
+
+    /// Stream invariants: the bytes sent form a prefix of the stream (every buffer before
+    /// the first incomplete one went whole; none after it sent anything), at most one
+    /// buffer carries the error (`Failed`), every later one is `NotSent` with the same
+    /// cause, and `error` is that error. Returns the length of the prefix.
+    pub fn check_stream(&self, error: Option<rustix::io::Errno>) -> u64 {
+        assert!(self.all_back(), "never came back: {:?}", self.missing());
+        let mut prefix = 0u64;
+        let mut cut = None;
+        for (i, a) in self.bufs.iter().enumerate() {
+            let sent = match a.result.unwrap() {
+                Ok(n) => n,
+                Err(e) => e.sent(),
+            };
+            match cut {
+                None => {
+                    prefix += sent as u64;
+                    if sent < a.len {
+                        cut = Some(i);
+                    }
+                }
+                Some(c) => assert_eq!(sent, 0, "seq {i} sent bytes after seq {c} stopped: a hole"),
+            }
+        }
+        let failed = self.failed();
+        assert!(failed.len() <= 1, "the error is reported once: {failed:?}");
+        match error {
+            None => {
+                assert!(
+                    failed.is_empty() && self.not_sent() == 0 && cut.is_none(),
+                    "no error, yet {:?}",
+                    self.bufs
+                );
+            }
+            Some(errno) => {
+                assert_eq!(
+                    failed.len(),
+                    1,
+                    "the stream's error {errno:?} is reported on one buffer"
+                );
+                let (f, e) = failed[0];
+                assert_eq!(e.errno(), errno);
+                for (i, a) in self.bufs.iter().enumerate() {
+                    let r = a.result.unwrap();
+                    if i < f {
+                        assert!(r.is_ok(), "seq {i} before the failed {f}: {r:?}");
+                    } else if i > f {
+                        assert!(
+                            matches!(r, Err(BufferError::NotSent { cause, .. }) if cause == errno),
+                            "seq {i} after the failed {f}: {r:?}"
+                        );
+                    }
+                }
+            }
+        }
+        prefix
+    }
+}
+
+/// The statistics agree with the ledger and with each other, once every buffer is back.
+pub fn check_stats(s: &ZcStats, ledger: &Ledger, config: &Config) {
+    let n = ledger.accepted_count();
+    let bytes: u64 = ledger.bufs.iter().map(|a| a.len as u64).sum();
+    assert_eq!(s.buffers_submitted, n, "{s:?}");
+    assert_eq!(
+        s.buffers_returned, n,
+        "buffers_returned == buffers_submitted: {s:?}"
+    );
+    assert_eq!(s.buffers_completed, n, "{s:?}");
+    assert_eq!(s.bytes_submitted, bytes, "{s:?}");
+    assert_eq!(s.bytes_returned, bytes, "{s:?}");
+    assert_eq!(
+        s.bytes_completed,
+        ledger.bytes_sent(),
+        "bytes_completed is what the completions report: {s:?}"
+    );
+    assert_eq!((s.bytes_in_flight, s.buffers_in_flight), (0, 0), "{s:?}");
+    assert!(
+        s.peak_bytes_in_flight <= config.budget_bytes as u64,
+        "the budget holds: {s:?}"
+    );
+    assert!(
+        s.peak_buffers_in_flight <= u64::from(config.max_buffers),
+        "{s:?}"
+    );
+    assert_eq!(s.errors, ledger.failed().len() as u64, "{s:?}");
+    assert_eq!(s.not_sent, ledger.not_sent() as u64, "{s:?}");
+    // Each returned buffer is classified once, by its last request.
+    let unsent = ledger
+        .bufs
+        .iter()
+        .filter(|a| a.path.is_none() && !matches!(a.result, Some(Err(BufferError::NotSent { .. }))))
+        .count() as u64;
+    assert_eq!(
+        s.zero_copy
+            + s.fallback
+            + s.plain_policy
+            + s.plain_small
+            + s.plain_kernel_copies
+            + s.not_sent
+            + unsent,
+        s.buffers_returned,
+        "{s:?}"
+    );
+    let count = |f: &dyn Fn(&Accepted) -> bool| ledger.bufs.iter().filter(|a| f(a)).count() as u64;
+    let sent_ok = |a: &Accepted| !matches!(a.result, Some(Err(BufferError::NotSent { .. })));
+    assert_eq!(
+        s.zero_copy,
+        count(&|a| sent_ok(a) && a.path.is_some_and(SendPath::is_zero_copy)),
+        "{s:?}"
+    );
+    assert_eq!(
+        s.plain_policy,
+        count(&|a| sent_ok(a) && a.path == Some(SendPath::Plain(PlainReason::Policy))),
+        "{s:?}"
+    );
+    assert_eq!(
+        s.plain_small,
+        count(&|a| sent_ok(a) && a.path == Some(SendPath::Plain(PlainReason::BelowThreshold))),
+        "{s:?}"
+    );
+    assert_eq!(
+        s.plain_kernel_copies,
+        count(&|a| sent_ok(a) && a.path == Some(SendPath::Plain(PlainReason::KernelCopies))),
+        "{s:?}"
+    );
+    assert_eq!(
+        s.fallback,
+        count(&|a| sent_ok(a) && a.path == Some(SendPath::Plain(PlainReason::Fallback))),
+        "{s:?}"
+    );
+    assert!(
+        s.fixed_requests <= s.zc_requests && s.zc_requests <= s.requests,
+        "{s:?}"
+    );
+    assert!(
+        s.requests >= n - count(&|a| a.path.is_none()),
+        "a request for every buffer sent: {s:?}"
+    );
+    assert!(
+        s.notifications <= s.zc_requests,
+        "at most one notification per zero-copy request: {s:?}"
+    );
+    assert!(s.copied <= s.notifications, "{s:?}");
+    assert!(s.copied >= count(&|a| a.copied), "{s:?}");
+    match config.policy {
+        Policy::Never => {
+            assert_eq!(
+                (s.zc_requests, s.notifications, s.zero_copy),
+                (0, 0, 0),
+                "{s:?}"
+            );
+        }
+        Policy::Always => {
+            assert_eq!(
+                s.plain_policy + s.plain_small + s.plain_kernel_copies,
+                0,
+                "{s:?}"
+            );
+        }
+        Policy::Adaptive => assert_eq!(s.plain_policy, 0, "{s:?}"),
+    }
+    for (i, a) in ledger.bufs.iter().enumerate() {
+        if config.policy == Policy::Adaptive && a.len < config.adaptive_min_size && a.path.is_some()
+        {
+            assert_eq!(
+                a.path,
+                Some(SendPath::Plain(PlainReason::BelowThreshold)),
+                "seq {i}"
+            );
+        }
+    }
+}
+
+/// How a stream peer misbehaves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PeerFault {
+    /// Reads everything to EOF.
+    None,
+    /// Resets (SO_LINGER 0 close) after this many bytes.
+    Reset(u64),
+    /// Stops reading after this many bytes until released; then reads on to EOF.
+    StallThenRead(u64),
+    /// Stops reading after this many bytes until released; then resets.
+    StallThenReset(u64),
+}
+
+/// What a stream peer saw.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PeerReport {
+    /// Bytes read (each checked against the stream).
+    pub bytes: u64,
+    /// The first offset that differed from the stream, if any.
+    pub mismatch: Option<u64>,
+    /// The stream ended with EOF (not a reset, an error or the fault).
+    pub eof: bool,
+    /// The peer stopped (reached its fault point) at some time.
+    pub stalled: bool,
+}
+
+/// Closes `s` with SO_LINGER 0: the kernel sends a reset and drops both queues.
+pub fn reset_close(s: TcpStream) {
+    rustix::net::sockopt::set_socket_linger(&s, Some(Duration::ZERO)).unwrap();
+    drop(s);
+}
+
+/// A stream peer: reads and checks the stream from offset 0, misbehaving as `fault` says.
+/// `stalled` is signalled when it reaches its fault point; `release` lets a stalled peer
+/// go on. Every wait is bounded (reads 20 s, the release 60 s).
+pub fn stream_peer(
+    mut s: TcpStream,
+    fault: PeerFault,
+    stalled: mpsc::Sender<()>,
+    release: mpsc::Receiver<()>,
+) -> std::thread::JoinHandle<PeerReport> {
+    std::thread::spawn(move || {
+        s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        let limit = match fault {
+            PeerFault::None => u64::MAX,
+            PeerFault::Reset(n) | PeerFault::StallThenRead(n) | PeerFault::StallThenReset(n) => n,
+        };
+        let mut r = PeerReport {
+            bytes: 0,
+            mismatch: None,
+            eof: false,
+            stalled: false,
+        };
+        let mut buf = vec![0u8; 256 * 1024];
+        let mut read_some = |s: &mut TcpStream, r: &mut PeerReport, limit: u64| -> bool {
+            while r.bytes < limit {
+                let want = buf
+                    .len()
+                    .min((limit - r.bytes).min(usize::MAX as u64) as usize);
+                match s.read(&mut buf[..want]) {
+                    Ok(0) => {
+                        r.eof = true;
+                        return false;
+                    }
+                    Ok(n) => {
+                        if r.mismatch.is_none() {
+                            r.mismatch = stream_mismatch(r.bytes, &buf[..n]);
+                        }
+                        r.bytes += n as u64;
+                    }
+                    Err(_) => return false,
+                }
+            }
+            true
+        };
+        if !read_some(&mut s, &mut r, limit) {
+            let _ = stalled.send(());
+            return r;
+        }
+        r.stalled = true;
+        let _ = stalled.send(());
+        match fault {
+            PeerFault::None => {}
+            PeerFault::Reset(_) => reset_close(s),
+            PeerFault::StallThenRead(_) | PeerFault::StallThenReset(_) => {
+                let released = release.recv_timeout(Duration::from_secs(60)).is_ok();
+                if fault == PeerFault::StallThenReset(limit) || !released {
+                    reset_close(s);
+                } else {
+                    read_some(&mut s, &mut r, u64::MAX);
+                }
+            }
+        }
+        r
+    })
+}
+
+/// A connected TCP pair on loopback: (client, server).
+pub fn tcp_pair() -> (TcpStream, TcpStream) {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let c = TcpStream::connect(l.local_addr().unwrap()).unwrap();
+    let (s, _) = l.accept().unwrap();
+    (c, s)
+}
+
+/// A datagram's bytes: its seq (8 bytes, little endian), its length (4 bytes), then the
+/// stream from `seq * 7919`; at least 12 bytes.
+pub fn datagram_bytes(seq: u64, len: usize) -> Vec<u8> {
+    assert!(len >= 12);
+    let mut v = Vec::with_capacity(len);
+    v.extend_from_slice(&seq.to_le_bytes());
+    v.extend_from_slice(&(len as u32).to_le_bytes());
+    v.extend_from_slice(stream_slice(seq * 7919, len - 12));
+    v
+}
+
+/// What a datagram peer saw: datagrams by seq (each checked whole), and anything wrong.
+#[derive(Debug, Default)]
+pub struct DatagramReport {
+    pub received: BTreeMap<u64, usize>,
+    pub duplicates: u64,
+    pub corrupt: u64,
+}
+
+/// A datagram peer: receives until `stop` is signalled and the socket has been quiet for
+/// 100 ms (bounded: 60 s in all), checking every datagram; closes its socket after
+/// `close_after` datagrams if given (later datagrams then bounce: ECONNREFUSED).
+pub fn datagram_peer(
+    s: UdpSocket,
+    close_after: Option<u64>,
+    stop: mpsc::Receiver<()>,
+) -> std::thread::JoinHandle<DatagramReport> {
+    std::thread::spawn(move || {
+        s.set_read_timeout(Some(Duration::from_millis(100)))
+            .unwrap();
+        let mut r = DatagramReport::default();
+        let mut buf = vec![0u8; 65536];
+        let start = Instant::now();
+        let mut stopping = false;
+        let mut count = 0u64;
+        while start.elapsed() < Duration::from_secs(60) {
+            if close_after.is_some_and(|n| count >= n) {
+                drop(s);
+                let _ = stop.recv_timeout(Duration::from_secs(60));
+                return r;
+            }
+            match s.recv(&mut buf) {
+                Ok(n) => {
+                    count += 1;
+                    let ok = n >= 12 && {
+                        let seq = u64::from_le_bytes(buf[..8].try_into().unwrap());
+                        let len = u32::from_le_bytes(buf[8..12].try_into().unwrap()) as usize;
+                        len == n && buf[..n] == datagram_bytes(seq, n)[..] && {
+                            if r.received.insert(seq, n).is_some() {
+                                r.duplicates += 1;
+                            }
+                            true
+                        }
+                    };
+                    if !ok {
+                        r.corrupt += 1;
+                    }
+                }
+                Err(_) => {
+                    if stopping {
+                        return r;
+                    }
+                }
+            }
+            if !stopping && stop.try_recv().is_ok() {
+                stopping = true;
+            }
+        }
+        r
+    })
+}
