@@ -613,6 +613,36 @@ pub fn make_buffer(kind: Kind, data: &'static [u8], pool: Option<&BufferPool>) -
     }
 }
 
+/// A buffer of `kind` holding `data` (any kind but `Static`, which becomes a `Vec`), and
+/// the kind it really is (see [`make_buffer`]).
+pub fn make_owned_buffer(kind: Kind, data: Vec<u8>, pool: Option<&BufferPool>) -> (ZcBuffer, Kind) {
+    match kind {
+        Kind::Vec | Kind::Static => (data.into(), Kind::Vec),
+        Kind::Boxed => (data.into_boxed_slice().into(), Kind::Boxed),
+        Kind::Bytes => {
+            #[cfg(feature = "bytes")]
+            {
+                (bytes::Bytes::from(data).into(), Kind::Bytes)
+            }
+            #[cfg(not(feature = "bytes"))]
+            {
+                (data.into(), Kind::Vec)
+            }
+        }
+        Kind::Slot => match pool
+            .filter(|p| p.slot_size() >= data.len())
+            .and_then(|p| p.get())
+        {
+            Some(mut slot) => {
+                slot.set_len(data.len());
+                slot.copy_from_slice(&data);
+                (slot.into(), Kind::Slot)
+            }
+            None => (data.into(), Kind::Vec),
+        },
+    }
+}
+
 /// The kind a `ZcBuffer` is, in the tests' terms.
 pub fn kind_of(b: &ZcBuffer) -> Kind {
     use uring::zc::BufferKind;
@@ -640,8 +670,10 @@ pub fn scribble(buffer: ZcBuffer) {
 /// What the ledger knows of one accepted buffer.
 #[derive(Debug, Clone)]
 pub struct Accepted {
-    /// Stream offset (streams) or content offset (datagrams) of its bytes.
+    /// Stream offset of its bytes (a stream buffer).
     pub at: u64,
+    /// A datagram: its bytes are `datagram_bytes(seq, len)`.
+    pub datagram: bool,
     pub len: usize,
     /// The address of its bytes: a buffer that comes back must be this very buffer.
     pub ptr: usize,
@@ -666,6 +698,7 @@ impl Ledger {
     pub fn accepted(&mut self, at: u64, len: usize, ptr: usize, kind: Kind) {
         self.bufs.push(Accepted {
             at,
+            datagram: false,
             len,
             ptr,
             kind,
@@ -673,6 +706,12 @@ impl Ledger {
             path: None,
             copied: false,
         });
+    }
+
+    /// Records a datagram the sender just accepted (its bytes: `datagram_bytes(seq, len)`).
+    pub fn accepted_datagram(&mut self, len: usize, ptr: usize, kind: Kind) {
+        self.accepted(0, len, ptr, kind);
+        self.bufs.last_mut().unwrap().datagram = true;
     }
 
     /// Checks a buffer the sender refused: it is the one offered, untouched.
@@ -688,7 +727,6 @@ impl Ledger {
 
     /// Checks one completion (a known seq, not back before, the same buffer, its bytes
     /// unchanged, an outcome that fits its length), records it, and scribbles the buffer.
-    /// `check` says how its bytes were made (`Some(at)`: the stream from `at`).
     pub fn back(&mut self, c: Completion) {
         let seq = c.seq as usize;
         let n = self.bufs.len();
@@ -709,11 +747,18 @@ impl Ledger {
         );
         assert_eq!(c.buffer.len(), a.len, "seq {seq}: length changed");
         assert_eq!(kind_of(&c.buffer), a.kind, "seq {seq}: kind changed");
-        assert_eq!(
-            stream_mismatch(a.at, c.buffer.as_slice()),
-            None,
-            "seq {seq}: the bytes changed while the sender owned them"
-        );
+        if a.datagram {
+            assert!(
+                c.buffer.as_slice() == &datagram_bytes(seq as u64, a.len)[..],
+                "seq {seq}: the bytes changed while the sender owned them"
+            );
+        } else {
+            assert_eq!(
+                stream_mismatch(a.at, c.buffer.as_slice()),
+                None,
+                "seq {seq}: the bytes changed while the sender owned them"
+            );
+        }
         match c.result {
             Ok(sent) => assert_eq!(sent, a.len, "seq {seq}: Ok means whole"),
             Err(e) => assert!(e.sent() <= a.len, "seq {seq}: {e:?}"),
@@ -724,7 +769,8 @@ impl Ledger {
                 "seq {seq}: copied without zero-copy"
             );
         }
-        if a.kind == Kind::Slot && c.path.is_some_and(SendPath::is_zero_copy) {
+        // (A datagram to an address goes by sendmsg_zc, which has no fixed variant.)
+        if a.kind == Kind::Slot && c.dest.is_none() && c.path.is_some_and(SendPath::is_zero_copy) {
             assert_eq!(
                 c.path,
                 Some(SendPath::ZeroCopyFixed),
@@ -1111,7 +1157,9 @@ pub fn datagram_peer(
         while start.elapsed() < Duration::from_secs(60) {
             if close_after.is_some_and(|n| count >= n) {
                 drop(s);
-                let _ = stop.recv_timeout(Duration::from_secs(60));
+                if !stopping {
+                    let _ = stop.recv_timeout(Duration::from_secs(60));
+                }
                 return r;
             }
             match s.recv(&mut buf) {
