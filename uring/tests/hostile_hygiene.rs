@@ -233,3 +233,387 @@ fn ring_mappings_are_visible_while_alive() {
         },
     );
 }
+
+// ---------------------------------------------------------------------------------------
+// The safe zero-copy layer: after dropping senders (everything back after `wait_all` or
+// `close`; notifications still pending; stray notifications still to come; the ring
+// dropped first) and buffer pools (before or after their ring, registered or not), the
+// process has no fd, no mapping and no thread more than before. A sender dropped or
+// closed while the kernel still holds some of its buffers leaks exactly those (never
+// frees them: their bytes still reach the peer intact), and frees the ones the kernel
+// never saw.
+
+use std::sync::mpsc;
+
+use uring::zc::{BufferPool, Config, Policy, ZcBuffer, ZcSender};
+
+/// Most peer threads the section runs at once; the baseline is taken after as many ran
+/// at once, since glibc keeps the stacks of exited threads mapped for reuse.
+const PEER_THREADS: usize = 3;
+
+fn warm_thread_stacks() {
+    let (tx, rx) = mpsc::channel::<()>();
+    let threads: Vec<_> = (0..PEER_THREADS + 1)
+        .map(|_| {
+            let tx = tx.clone();
+            std::thread::spawn(move || {
+                let v = vec![1u8; 4096]; // an arena for this thread, as a peer would make
+                let _ = tx.send(());
+                std::thread::sleep(Duration::from_millis(20));
+                drop(v);
+            })
+        })
+        .collect();
+    for _ in 0..threads.len() {
+        rx.recv_timeout(Duration::from_secs(10)).unwrap();
+    }
+    for t in threads {
+        t.join().unwrap();
+    }
+}
+
+fn zc_config(policy: Policy) -> Config {
+    Config::default()
+        .policy(policy)
+        .depth(8)
+        .budget_bytes(8 << 20)
+        .max_buffers(512)
+        .wait_timeout(Some(Duration::from_secs(20)))
+}
+
+/// A peer that reads and checks the stream to EOF (see `common::stream_peer`).
+fn reading_peer(s: std::net::TcpStream) -> std::thread::JoinHandle<common::PeerReport> {
+    let (stalled, _) = mpsc::channel();
+    let (_, release) = mpsc::channel();
+    common::stream_peer(s, common::PeerFault::None, stalled, release)
+}
+
+/// A peer that reads nothing until released, then reads and checks the stream to EOF.
+fn gated_peer(
+    s: std::net::TcpStream,
+) -> (
+    mpsc::Sender<()>,
+    std::thread::JoinHandle<common::PeerReport>,
+) {
+    let (stalled, _) = mpsc::channel();
+    let (go, release) = mpsc::channel();
+    (
+        go,
+        common::stream_peer(s, common::PeerFault::StallThenRead(0), stalled, release),
+    )
+}
+
+/// Sends `n` buffers of every kind (pool slots from `pool`) carrying the stream from
+/// `at`; returns the offset after them. Buffers that come back are checked by `ledger`.
+fn send_kinds(
+    sender: &mut ZcSender,
+    ring: &mut IoUring,
+    pool: Option<&BufferPool>,
+    ledger: &mut common::Ledger,
+    mut at: u64,
+    n: usize,
+) -> u64 {
+    for i in 0..n {
+        let len = [1, 65_536, 300, 200_000, 4096, 100_001][i % 6];
+        let kind = common::Kind::ALL[i % common::Kind::ALL.len()];
+        let (b, kind) = common::make_buffer(kind, common::stream_slice(at, len), pool);
+        let ptr = b.as_slice().as_ptr() as usize;
+        sender.send(ring, b).expect("accepted");
+        ledger.accepted(at, len, ptr, kind);
+        at += len as u64;
+        ledger.collect(sender);
+    }
+    at
+}
+
+/// A `bytes::Bytes` of the stream from `at`, and a flag set when its memory is freed.
+#[cfg(feature = "bytes")]
+fn tracked(at: u64, len: usize) -> (ZcBuffer, std::sync::Arc<std::sync::atomic::AtomicBool>) {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    struct Owner(Vec<u8>, Arc<AtomicBool>);
+    impl AsRef<[u8]> for Owner {
+        fn as_ref(&self) -> &[u8] {
+            &self.0
+        }
+    }
+    impl Drop for Owner {
+        fn drop(&mut self) {
+            self.1.store(true, Ordering::SeqCst);
+        }
+    }
+    let flag = Arc::new(AtomicBool::new(false));
+    let b = bytes::Bytes::from_owner(Owner(common::stream_slice(at, len).to_vec(), flag.clone()));
+    (b.into(), flag)
+}
+
+/// A plain buffer of the stream from `at` (no freed-flag without the `bytes` feature).
+#[cfg(not(feature = "bytes"))]
+fn tracked(at: u64, len: usize) -> (ZcBuffer, ()) {
+    (common::stream_slice(at, len).to_vec().into(), ())
+}
+
+#[cfg(feature = "bytes")]
+fn was_freed(flag: &std::sync::Arc<std::sync::atomic::AtomicBool>) -> Option<bool> {
+    Some(flag.load(std::sync::atomic::Ordering::SeqCst))
+}
+
+#[cfg(not(feature = "bytes"))]
+fn was_freed(_: &()) -> Option<bool> {
+    None
+}
+
+/// One sender whose peer reads nothing, with 64 buffers of 64 KiB (heap memory: a leak of
+/// them adds no mapping) given to it, more than the socket holds; then closed with a
+/// short bound (`close`) or dropped. Checks that exactly the buffers the kernel held are
+/// leaked (not freed), the ones never submitted are freed, and that the peer, released
+/// afterwards, reads the stream intact. Returns how many were leaked.
+fn leak_on_close(policy: Policy, by_close: bool) -> usize {
+    const LEN: usize = 64 * 1024;
+    const N: usize = 64;
+    let config = zc_config(policy).depth(4);
+    let mut ring = config.ring().unwrap();
+    let (client, server) = common::tcp_pair();
+    // Small socket buffers: even plain sends (which copy) cannot all fit.
+    rustix::net::sockopt::set_socket_send_buffer_size(&client, 128 * 1024).unwrap();
+    rustix::net::sockopt::set_socket_recv_buffer_size(&server, 128 * 1024).unwrap();
+    let (go, peer) = gated_peer(server);
+    let mut sender = ZcSender::new(&ring, client, config).unwrap();
+    let mut flags = Vec::new();
+    for i in 0..N {
+        let (b, flag) = tracked((i * LEN) as u64, LEN);
+        flags.push(flag);
+        sender.try_send(&mut ring, b).expect("within the budget");
+    }
+    sender.poll(&mut ring).unwrap();
+    let stats = *sender.stats();
+    // One request per buffer, in order (no short sends: the peer is just slow): buffers
+    // 0..requests went to the kernel, the rest were still queued. (`close` may submit a
+    // few more while it waits.)
+    let submitted = stats.requests as usize;
+    assert!(submitted < N, "some buffers are still queued: {stats:?}");
+    let (back, reported): (Vec<uring::zc::Completion>, Option<usize>) = if by_close {
+        let closed = sender.close(&mut ring, Duration::from_millis(50));
+        assert!(closed.error.is_some(), "the bound ended the wait");
+        drop(closed.socket);
+        (closed.completions, Some(closed.leaked))
+    } else {
+        let back = sender.completions().collect();
+        drop(sender);
+        (back, None)
+    };
+    let returned: std::collections::HashSet<u64> = back.iter().map(|c| c.seq).collect();
+    // Not back: leaked (kept alive) while the kernel held it; otherwise freed (still
+    // queued, or done with but its chain unresolved when the bound ended the wait).
+    let mut alive = 0;
+    for (i, flag) in flags.iter().enumerate() {
+        let freed = was_freed(flag);
+        if returned.contains(&(i as u64)) {
+            assert_ne!(freed, Some(true), "buffer {i} came back: ours, alive");
+        } else if freed == Some(false) {
+            alive += 1;
+        }
+    }
+    let leaked = match reported {
+        Some(leaked) => {
+            if cfg!(feature = "bytes") {
+                assert_eq!(
+                    leaked, alive,
+                    "close() leaked (kept alive) exactly what it reports"
+                );
+            }
+            leaked
+        }
+        None => alive,
+    };
+    if cfg!(feature = "bytes") {
+        assert!(
+            leaked > 0,
+            "the peer reads nothing: the kernel holds some buffers"
+        );
+    }
+    // Reuse the freed memory for garbage: a buffer freed while the kernel still read it
+    // would put 0xEE on the wire.
+    let garbage: Vec<Vec<u8>> = (0..2 * N).map(|_| vec![0xEE; LEN]).collect();
+    drop(back);
+    // Released, the peer reads what the kernel still sends from the leaked buffers.
+    go.send(()).unwrap();
+    let start = Instant::now();
+    let mut cqes = [Cqe::default(); 64];
+    while !peer.is_finished() {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "the peer never finished"
+        );
+        let _ = ring.submit_and_wait_timeout(1, Duration::from_millis(20));
+        let n = ring.copy_cqes(&mut cqes, 0).unwrap() as usize;
+        // The leaked requests' completions and notifications: the sender's tag.
+        assert!(cqes[..n]
+            .iter()
+            .all(|c| uring::zc::is_zc_user_data(c.user_data)));
+    }
+    let report = peer.join().unwrap();
+    drop(garbage); // kept until the peer had read everything
+    assert_eq!(
+        report.mismatch, None,
+        "the bytes on the wire are the original ones"
+    );
+    assert!(report.bytes >= stats.bytes_completed && report.bytes <= (N * LEN) as u64);
+    drop(ring);
+    leaked
+}
+
+fn senders_alone() {
+    common::pattern_table();
+    warm_thread_stacks();
+    let fds = common::open_fds();
+    let maps = common::mappings();
+    let threads = common::task_count();
+    let mut leaked = 0;
+    for round in 0..2 {
+        for policy in [Policy::Always, Policy::Never, Policy::Adaptive] {
+            let name = format!("round {round}, {policy:?}");
+
+            // Everything back (wait_all), then the sender, the pool, the ring dropped; and
+            // a second sender on the same ring closed with `close` after the pool was
+            // unregistered.
+            let config = zc_config(policy);
+            let mut ring = config.ring().unwrap();
+            let pool = BufferPool::new(&mut ring, 256 * 1024, 8).unwrap();
+            let (client, server) = common::tcp_pair();
+            let peer = reading_peer(server);
+            let mut sender = ZcSender::new(&ring, client, config.clone()).unwrap();
+            let mut ledger = common::Ledger::default();
+            let at = send_kinds(&mut sender, &mut ring, Some(&pool), &mut ledger, 0, 24);
+            sender.wait_all(&mut ring, Duration::from_secs(20)).unwrap();
+            ledger.collect(&mut sender);
+            common::check_stats(sender.stats(), &ledger, &config);
+            drop(sender);
+            let report = peer.join().unwrap();
+            assert_eq!((report.bytes, report.mismatch), (at, None), "{name}");
+
+            let (client, server) = common::tcp_pair();
+            let peer = reading_peer(server);
+            let mut sender = ZcSender::new(&ring, client, config.clone()).unwrap();
+            pool.unregister(&mut ring).unwrap(); // slots now go with send_zc
+            let mut ledger = common::Ledger {
+                slots_unregistered: true,
+                ..Default::default()
+            };
+            let at = send_kinds(&mut sender, &mut ring, Some(&pool), &mut ledger, 0, 12);
+            let closed = sender.close(&mut ring, Duration::from_secs(20));
+            assert_eq!((closed.leaked, closed.error), (0, None), "{name}");
+            for c in closed.completions {
+                ledger.back(c);
+            }
+            assert!(ledger.all_back(), "{name}");
+            drop(closed.socket);
+            assert_eq!(peer.join().unwrap().bytes, at, "{name}");
+            assert_eq!(
+                pool.available(),
+                8,
+                "{name}: every slot is back in the pool"
+            );
+            drop(pool);
+            drop(ring);
+
+            // Datagrams, connected and to an address; the pool outlives the ring.
+            let mut ring = config.ring().unwrap();
+            let pool = BufferPool::new(&mut ring, 64 * 1024, 4).unwrap();
+            let rx = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+            let dest = rx.local_addr().unwrap();
+            for connected in [true, false] {
+                let tx = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+                if connected {
+                    tx.connect(dest).unwrap();
+                }
+                let mut sender = ZcSender::new(&ring, tx, config.clone()).unwrap();
+                for i in 0..16u64 {
+                    let (b, _) = common::make_owned_buffer(
+                        common::Kind::ALL[i as usize % 5],
+                        common::datagram_bytes(i, 12 + (i as usize * 3001) % 60_000),
+                        Some(&pool),
+                    );
+                    if connected {
+                        sender.send(&mut ring, b).unwrap();
+                    } else {
+                        sender.send_to(&mut ring, b, dest).unwrap();
+                    }
+                }
+                let closed = sender.close(&mut ring, Duration::from_secs(20));
+                assert_eq!(closed.leaked, 0, "{name}");
+                assert_eq!(closed.completions.len(), 16, "{name}");
+            }
+            drop(rx);
+            drop(ring);
+            drop(pool);
+
+            // Dropped right after wait_all following a reset under full chains: stray
+            // notifications of link-cancelled sends may still be on their way.
+            let mut ring = config.ring().unwrap();
+            let (client, server) = common::tcp_pair();
+            rustix::net::sockopt::set_socket_recv_buffer_size(&server, 128 * 1024).unwrap();
+            let mut sender = ZcSender::new(&ring, client, config.clone()).unwrap();
+            let mut at = 0u64;
+            for _ in 0..64 {
+                if sender
+                    .try_send(&mut ring, common::stream_slice(at, 64 * 1024).to_vec())
+                    .is_err()
+                {
+                    break;
+                }
+                at += 64 * 1024;
+            }
+            sender.poll(&mut ring).unwrap();
+            common::reset_close(server);
+            sender.wait_all(&mut ring, Duration::from_secs(20)).unwrap();
+            assert!(sender.error().is_some(), "{name}: the reset surfaced");
+            drop(sender);
+            drop(ring);
+
+            // The ring dropped first, with sends in flight: the sender then leaks what it
+            // never saw completed (the kernel tears the requests down).
+            let mut ring = config.ring().unwrap();
+            let (client, server) = common::tcp_pair();
+            rustix::net::sockopt::set_socket_recv_buffer_size(&server, 128 * 1024).unwrap();
+            let mut sender = ZcSender::new(&ring, client, config.clone()).unwrap();
+            for i in 0..32u64 {
+                sender
+                    .try_send(&mut ring, common::stream_slice(i * 65_536, 65_536).to_vec())
+                    .unwrap();
+            }
+            sender.poll(&mut ring).unwrap();
+            drop(ring);
+            drop(sender);
+            drop(server);
+
+            // Dropped and closed with notifications pending: leaks, never frees.
+            leaked += leak_on_close(policy, true);
+            leaked += leak_on_close(policy, false);
+
+            let now = common::open_fds();
+            assert_eq!(now, fds, "{name}: file descriptors left");
+            let now_maps = common::mappings();
+            let added: Vec<_> = now_maps.difference(&maps).collect();
+            assert!(added.is_empty(), "{name}: mappings left: {added:?}");
+            assert!(
+                !now_maps.iter().any(|l| l.contains("io_uring")),
+                "{name}: a ring mapping is left"
+            );
+            threads_settle(threads, &name);
+        }
+    }
+    println!(
+        "senders x 3 policies x 2 rounds: no fd, mapping or thread left; {leaked} buffers \
+         leaked on purpose by senders dropped with notifications pending"
+    );
+}
+
+#[test]
+fn dropping_senders_and_pools_leaves_nothing() {
+    common::run_alone(
+        "dropping_senders_and_pools_leaves_nothing",
+        Duration::from_secs(300),
+        senders_alone,
+    );
+}

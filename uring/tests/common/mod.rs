@@ -691,6 +691,9 @@ pub struct Ledger {
     pub bufs: Vec<Accepted>,
     /// Buffers refused at once (and handed back in the `SendError`): never counted.
     pub refused: u64,
+    /// The pool's slots are no longer registered (`BufferPool::unregister`): they go by
+    /// plain `send_zc`, not `send_zc_fixed`.
+    pub slots_unregistered: bool,
 }
 
 impl Ledger {
@@ -770,7 +773,11 @@ impl Ledger {
             );
         }
         // (A datagram to an address goes by sendmsg_zc, which has no fixed variant.)
-        if a.kind == Kind::Slot && c.dest.is_none() && c.path.is_some_and(SendPath::is_zero_copy) {
+        if a.kind == Kind::Slot
+            && !self.slots_unregistered
+            && c.dest.is_none()
+            && c.path.is_some_and(SendPath::is_zero_copy)
+        {
             assert_eq!(
                 c.path,
                 Some(SendPath::ZeroCopyFixed),
