@@ -170,8 +170,6 @@ fn zc_vs_raw(c: &mut Criterion) {
 }
 
 fn policies(c: &mut Criterion) {
-    let (stream, rx) = drained_pair();
-    let socket: OwnedFd = stream.into();
     let mut g = c.benchmark_group("policy");
     g.sample_size(10);
     for size in [1400usize, 4096, 16384, 65000, 262144] {
@@ -185,8 +183,11 @@ fn policies(c: &mut Criterion) {
                 .policy(policy)
                 .depth(DEPTH)
                 .budget_bytes(16 << 20);
+            // A fresh connection each: no policy inherits another's TCP state (window,
+            // autotuned buffers) or data still queued.
+            let (stream, rx) = drained_pair();
             let mut ring = config.ring().unwrap();
-            let mut sender = ZcSender::new(&ring, socket.try_clone().unwrap(), config).unwrap();
+            let mut sender = ZcSender::new(&ring, stream, config).unwrap();
             // Buffers are recycled as they come back: no allocation in the measured loop
             // (a fresh 256 KiB Vec per send would measure malloc and page faults).
             let spare: RefCell<Vec<Vec<u8>>> = RefCell::new(Vec::new());
@@ -214,11 +215,11 @@ fn policies(c: &mut Criterion) {
                 stats.adaptive_probes,
                 stats.adaptive_switches
             );
+            drop(sender); // closes the connection
+            let _ = rx.join();
         }
     }
     g.finish();
-    drop(socket);
-    let _ = rx.join();
 }
 
 criterion_group!(benches, zc_vs_raw, policies);
