@@ -1,8 +1,10 @@
 //! The same comparisons as `benches/zc.rs`, measured in alternation so that a busy machine
 //! disturbs both sides alike: each round runs every contender once, in a rotating order,
-//! on its own connection, and the report is the median over rounds of each throughput and
+//! all on one connection, and the report is the median over rounds of each throughput and
 //! of each per-round ratio. Not a criterion bench: `cargo bench -p uring --bench
 //! zc_paired` (optional arguments: rounds, MiB per run).
+//!
+//! The sending thread runs on CPU 0 and each receiver on CPU 1.
 //!
 //! * sender (pool slots, `send_zc_fixed`) / raw `send_zc_fixed` loop: 65000 bytes, depth 8;
 //! * adaptive / best of (always, never) at 1400, 4096, 16384, 65000, 262144 bytes.
@@ -20,11 +22,23 @@ const PAYLOAD: usize = 65000;
 const DEPTH: u32 = 8;
 const MSG_WAITALL: u32 = linux_raw_sys::net::MSG_WAITALL;
 
+/// Pins the calling thread to `cpu` (when the machine has it), so that the sender and the
+/// receiver thread never share a core and every contender runs with the same placement.
+fn pin(cpu: usize) {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if cores > cpu {
+        let mut set = rustix::thread::CpuSet::new();
+        set.set(cpu);
+        let _ = rustix::thread::sched_setaffinity(None, &set);
+    }
+}
+
 fn drained_pair() -> (OwnedFd, std::thread::JoinHandle<()>) {
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
     let c = TcpStream::connect(l.local_addr().unwrap()).unwrap();
     let (mut s, _) = l.accept().unwrap();
     let h = std::thread::spawn(move || {
+        pin(1);
         let mut buf = vec![0u8; 1 << 20];
         while let Ok(k) = s.read(&mut buf) {
             if k == 0 {
@@ -53,8 +67,7 @@ struct Raw {
 }
 
 impl Raw {
-    fn new() -> (Raw, std::thread::JoinHandle<()>) {
-        let (socket, rx) = drained_pair();
+    fn new(socket: OwnedFd) -> Raw {
         let mut ring = IoUring::init(64, IoringSetupFlags::empty()).unwrap();
         let mut buf = vec![0x5Au8; PAYLOAD];
         let iov = [iovec {
@@ -65,15 +78,12 @@ impl Raw {
         // (field order), and no request outlives `run`.
         unsafe { ring.register_buffers(&iov).unwrap() };
         let fd = socket.as_raw_fd();
-        (
-            Raw {
-                ring,
-                fd,
-                buf,
-                _socket: socket,
-            },
-            rx,
-        )
+        Raw {
+            ring,
+            fd,
+            buf,
+            _socket: socket,
+        }
     }
 }
 
@@ -129,8 +139,7 @@ struct Sender {
 }
 
 impl Sender {
-    fn new(policy: Policy, size: Option<usize>) -> (Sender, std::thread::JoinHandle<()>) {
-        let (socket, rx) = drained_pair();
+    fn new(socket: OwnedFd, policy: Policy, size: Option<usize>) -> Sender {
         let config = Config::default()
             .policy(policy)
             .depth(DEPTH)
@@ -141,14 +150,11 @@ impl Sender {
             Some(size) => Source::Vecs(size, Vec::new()),
         };
         let sender = ZcSender::new(&ring, socket, config).unwrap();
-        (
-            Sender {
-                ring,
-                sender,
-                source,
-            },
-            rx,
-        )
+        Sender {
+            ring,
+            sender,
+            source,
+        }
     }
 }
 
@@ -213,13 +219,18 @@ fn alternate(contenders: &mut [&mut dyn Contender], rounds: usize, bytes: usize)
 }
 
 fn main() {
+    pin(0);
     // `cargo bench` passes `--bench`; take only numeric arguments.
     let nums: Vec<usize> = std::env::args().filter_map(|a| a.parse().ok()).collect();
     let rounds = nums.first().copied().unwrap_or(15);
     let bytes = nums.get(1).copied().unwrap_or(128) << 20;
 
-    let (mut raw, rx1) = Raw::new();
-    let (mut zc, rx2) = Sender::new(Policy::Always, None);
+    // One connection per comparison, shared by its contenders (duplicated fds): they all
+    // see the same TCP state and the same receiver, and differ only in how they send.
+    let (socket, rx) = drained_pair();
+    let mut raw = Raw::new(socket.try_clone().unwrap());
+    let mut zc = Sender::new(socket.try_clone().unwrap(), Policy::Always, None);
+    drop(socket);
     let t = alternate(&mut [&mut raw, &mut zc], rounds, bytes);
     let mut ratios: Vec<f64> = t[1].iter().zip(&t[0]).map(|(s, r)| s / r).collect();
     let (mut r, mut s) = (t[0].clone(), t[1].clone());
@@ -231,12 +242,14 @@ fn main() {
         median(&mut ratios)
     );
     drop((raw, zc));
-    let _ = (rx1.join(), rx2.join());
+    let _ = rx.join();
 
     for size in [1400usize, 4096, 16384, 65000, 262144] {
-        let (mut a, ra) = Sender::new(Policy::Always, Some(size));
-        let (mut n, rn) = Sender::new(Policy::Never, Some(size));
-        let (mut d, rd) = Sender::new(Policy::Adaptive, Some(size));
+        let (socket, rx) = drained_pair();
+        let mut a = Sender::new(socket.try_clone().unwrap(), Policy::Always, Some(size));
+        let mut n = Sender::new(socket.try_clone().unwrap(), Policy::Never, Some(size));
+        let mut d = Sender::new(socket.try_clone().unwrap(), Policy::Adaptive, Some(size));
+        drop(socket);
         let t = alternate(&mut [&mut a, &mut n, &mut d], rounds, bytes);
         let mut ratios: Vec<f64> = (0..t[0].len())
             .map(|i| t[2][i] / t[0][i].max(t[1][i]))
@@ -251,6 +264,6 @@ fn main() {
             median(&mut ratios)
         );
         drop((a, n, d));
-        let _ = (ra.join(), rn.join(), rd.join());
+        let _ = rx.join();
     }
 }
