@@ -189,6 +189,10 @@ fn policies(c: &mut Criterion) {
     g.sample_size(10);
     for size in [1400usize, 4096, 16384, 65000, 262144] {
         g.throughput(Throughput::Bytes(size as u64));
+        // One connection per size, shared by the three policies (duplicated fds): two
+        // loopback connections can differ by far more than the policies do.
+        let (stream, rx) = drained_pair();
+        let socket: OwnedFd = stream.into();
         for (name, policy) in [
             ("always", Policy::Always),
             ("never", Policy::Never),
@@ -198,11 +202,8 @@ fn policies(c: &mut Criterion) {
                 .policy(policy)
                 .depth(DEPTH)
                 .budget_bytes(16 << 20);
-            // A fresh connection each: no policy inherits another's TCP state (window,
-            // autotuned buffers) or data still queued.
-            let (stream, rx) = drained_pair();
             let mut ring = config.ring().unwrap();
-            let mut sender = ZcSender::new(&ring, stream, config).unwrap();
+            let mut sender = ZcSender::new(&ring, socket.try_clone().unwrap(), config).unwrap();
             // Buffers are recycled as they come back: no allocation in the measured loop
             // (a fresh 256 KiB Vec per send would measure malloc and page faults).
             let spare: RefCell<Vec<Vec<u8>>> = RefCell::new(Vec::new());
@@ -230,9 +231,9 @@ fn policies(c: &mut Criterion) {
                 stats.adaptive_probes,
                 stats.adaptive_switches
             );
-            drop(sender); // closes the connection
-            let _ = rx.join();
         }
+        drop(socket); // with the senders gone, this closes the connection
+        let _ = rx.join();
     }
     g.finish();
 }
