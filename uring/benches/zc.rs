@@ -7,7 +7,8 @@
 //! * `policy/<size>`: `Adaptive` against `Always` and `Never` at 1400, 4096, 16384, 65000
 //!   and 262144 bytes on TCP loopback, with recycled `Vec` buffers.
 //!
-//! Each iteration sends `iters` buffers and waits until the kernel is done with all of
+//! The sending thread runs on CPU 0 and each receiver on CPU 1. Each iteration sends
+//! `iters` buffers and waits until the kernel is done with all of
 //! them (every notification in). Run briefly, e.g.
 //! `cargo bench -p uring --bench zc -- --warm-up-time 1 --measurement-time 2`.
 
@@ -26,12 +27,24 @@ const PAYLOAD: usize = 65000;
 const DEPTH: u32 = 8;
 const MSG_WAITALL: u32 = linux_raw_sys::net::MSG_WAITALL;
 
+/// Pins the calling thread to `cpu` (when the machine has it), so that the sender and the
+/// receiver thread never share a core and every contender runs with the same placement.
+fn pin(cpu: usize) {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if cores > cpu {
+        let mut set = rustix::thread::CpuSet::new();
+        set.set(cpu);
+        let _ = rustix::thread::sched_setaffinity(None, &set);
+    }
+}
+
 /// A loopback TCP pair whose server side is drained by a thread until EOF.
 fn drained_pair() -> (TcpStream, std::thread::JoinHandle<u64>) {
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
     let c = TcpStream::connect(l.local_addr().unwrap()).unwrap();
     let (mut s, _) = l.accept().unwrap();
     let h = std::thread::spawn(move || {
+        pin(1);
         let mut buf = vec![0u8; 1 << 20];
         let mut n = 0u64;
         while let Ok(k) = s.read(&mut buf) {
@@ -119,6 +132,7 @@ fn through_sender(
 }
 
 fn zc_vs_raw(c: &mut Criterion) {
+    pin(0);
     let (stream, rx) = drained_pair();
     let socket: OwnedFd = stream.into();
     let fd = socket.as_raw_fd();
@@ -170,12 +184,15 @@ fn zc_vs_raw(c: &mut Criterion) {
 }
 
 fn policies(c: &mut Criterion) {
-    let (stream, rx) = drained_pair();
-    let socket: OwnedFd = stream.into();
+    pin(0);
     let mut g = c.benchmark_group("policy");
     g.sample_size(10);
     for size in [1400usize, 4096, 16384, 65000, 262144] {
         g.throughput(Throughput::Bytes(size as u64));
+        // One connection per size, shared by the three policies (duplicated fds): two
+        // loopback connections can differ by far more than the policies do.
+        let (stream, rx) = drained_pair();
+        let socket: OwnedFd = stream.into();
         for (name, policy) in [
             ("always", Policy::Always),
             ("never", Policy::Never),
@@ -215,10 +232,10 @@ fn policies(c: &mut Criterion) {
                 stats.adaptive_switches
             );
         }
+        drop(socket); // with the senders gone, this closes the connection
+        let _ = rx.join();
     }
     g.finish();
-    drop(socket);
-    let _ = rx.join();
 }
 
 criterion_group!(benches, zc_vs_raw, policies);

@@ -443,6 +443,16 @@ fn peer_reset_mid_stream_returns_every_buffer_and_reports_once() {
     assert_eq!(stats.errors, 1);
     assert_eq!(stats.buffers_returned, accepted);
     assert_eq!(stats.not_sent, accepted - f - 1);
+    assert_eq!(
+        stats.zero_copy
+            + stats.plain_policy
+            + stats.plain_small
+            + stats.plain_kernel_copies
+            + stats.fallback
+            + stats.not_sent,
+        stats.buffers_returned,
+        "each returned buffer is classified once: {stats:?}"
+    );
     assert_eq!(sender.bytes_in_flight(), 0);
     // Further calls keep saying the stream is broken.
     let e = sender.try_send(&mut ring, vec![0u8; 3]).unwrap_err();

@@ -5,7 +5,8 @@
 ///
 /// Buffer counts classify each returned buffer once, by how its last send request went:
 /// `zero_copy` + `plain_policy` + `plain_small` + `plain_kernel_copies` + `fallback` +
-/// `not_sent` + (buffers that failed before any request) = `buffers_returned`.
+/// `not_sent` + (empty buffers on a stream, which need no request) = `buffers_returned`.
+/// A buffer that failed is also counted in `errors`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub struct ZcStats {
