@@ -3,7 +3,8 @@
 //!
 //! ```text
 //! uring probe [--json]
-//! uring bench [--mode send,zc,zc-fixed,sendmsg-zc] [--size 65000] [--udp] [-6] [--json]
+//! uring bench [--mode send,zc,zc-fixed,sendmsg-zc,auto] [--api raw|safe] [--size 65000]
+//!             [--udp] [-6] [--json]
 //! uring bench --listen 9000 --once          # a plain TCP sink
 //! uring bench --to HOST:9000 --mode zc-fixed --size 65000 --inflight 8 --duration 3
 //! uring bench nop --ops 1000000 --batch 32
@@ -79,7 +80,8 @@ pub enum Mode {
     ZcFixed,
     /// Zero-copy sendmsg (IORING_OP_SENDMSG_ZC).
     SendmsgZc,
-    /// The safe layer's adaptive policy (needs `uring::zc`).
+    /// The safe layer's adaptive policy (`uring::zc::Policy::Adaptive`): zero-copy only
+    /// for payloads of at least 10 KiB and while the kernel does not report copying them.
     Auto,
 }
 
@@ -130,7 +132,8 @@ pub struct BenchArgs {
     /// Seconds per cell (fractional allowed).
     #[arg(long, default_value = "2", allow_negative_numbers = true, value_parser = util::parse_seconds)]
     pub duration: f64,
-    /// Register the socket (IORING_REGISTER_FILES) and send with IOSQE_FIXED_FILE.
+    /// Register the socket (IORING_REGISTER_FILES) and send with IOSQE_FIXED_FILE (raw API
+    /// only: the safe layer sends on the socket's fd).
     #[arg(long)]
     pub fixed_file: bool,
     /// The receiver reads with MSG_WAITALL.
