@@ -10,13 +10,16 @@
 # Senders (TCP to 127.0.0.1, payload SIZE, INFLIGHT requests per batch, registered file):
 #   uring raw zc-fixed : uring bench --to 127.0.0.1:P --mode zc-fixed --size SIZE
 #                        --inflight INFLIGHT --duration S --fixed-file --api raw
-#   uring safe zc-fixed: the same with --api safe (the safe zero-copy layer)
+#   uring safe zc-fixed: the same with --api safe and without --fixed-file: the safe
+#                        zero-copy layer (ZcSender, Policy::Always, BufferPool slots), which
+#                        sends on the socket's fd
 #   liburing zc        : send-zerocopy -4 -D 127.0.0.1 -p P -t S -z 1 -s SIZE -n INFLIGHT tcp
 #   uring raw send     : --mode send (plain IORING_OP_SEND)
+#   uring safe send    : --mode send --api safe (ZcSender, Policy::Never, Vec buffers)
 #   liburing send      : the same example with -z 0
 # The sink is `uring bench --listen 127.0.0.1:0` (plain recv(2) calls, one thread per
-# connection), the same for every sender. A sender that cannot run here (the safe API
-# before the safe layer exists) is left out after a short preflight run.
+# connection), the same for every sender. A sender that cannot run here is left out after
+# a short preflight run, with its error.
 #
 # liburing 2.3's example: registered buffer (-b 1, default) and file, MSG_WAITALL on
 # zero-copy sends, flags 0 on plain sends, SO_SNDBUF 2 MiB, COOP_TASKRUN, registered ring
@@ -80,8 +83,8 @@ grep -q '"name":"uring-cli"' <<<"$metadata" || { echo "the workspace has no urin
 cargo build --quiet --release -p uring-cli
 uring=$target_dir/release/uring
 sink_cmd=("$uring" bench --listen 127.0.0.1:0)
-names=("uring raw zc-fixed" "uring safe zc-fixed" "liburing zc" "uring raw send" "liburing send")
-peer_of=(2 2 - 4 -) # the liburing sender each of ours is compared with
+names=("uring raw zc-fixed" "uring safe zc-fixed" "liburing zc" "uring raw send" "uring safe send" "liburing send")
+peer_of=(2 2 - 5 5 -) # the liburing sender each of ours is compared with
 
 # --- sink --------------------------------------------------------------------------------
 "${nice[@]}" "${pin_rx[@]}" "${sink_cmd[@]}" >"$tmp/sink.out" 2>"$tmp/sink.err" &
@@ -111,7 +114,10 @@ sender_cmd() { # name -> cmd (array) and kind (ours|liburing)
   api=${name#uring }
   api=${api%% *}
   cmd=("$uring" bench --to "127.0.0.1:$port" --mode "$mode" --size "$size" --inflight "$inflight"
-    --duration "$secs" --fixed-file --api "$api")
+    --duration "$secs" --api "$api")
+  # A registered file (as liburing's example) where the API has one: the raw loop.
+  [[ $api == raw ]] && cmd+=(--fixed-file)
+  return 0
 }
 rate_of() { # kind file -> MB/s
   case $1 in

@@ -45,7 +45,9 @@ enum Command {
     /// Benchmark plain send against the zero-copy sends (with no arguments: a loopback
     /// sweep of modes and payload sizes, with its own receiver thread).
     Bench(BenchArgs),
-    /// Send FILE to HOST:PORT over TCP with zero-copy send (plain bytes on the wire).
+    /// Send FILE to HOST:PORT over TCP through the safe zero-copy layer (registered
+    /// buffers, adaptive policy: zero-copy where the kernel does not copy anyway); plain
+    /// bytes on the wire.
     Send {
         /// The file to send.
         file: PathBuf,
