@@ -223,13 +223,19 @@ fn drive(
                 free.push(c.buffer);
             }
         };
+    // The clock is read once per `inflight` sends, as often as the raw loop reads it.
+    let mut until_check = 0u32;
     loop {
-        if failure.is_some()
-            || Instant::now() >= deadline
-            || stop.is_some_and(|s| s.load(Ordering::Relaxed))
-        {
+        if failure.is_some() {
             break;
         }
+        if until_check == 0 {
+            if Instant::now() >= deadline || stop.is_some_and(|s| s.load(Ordering::Relaxed)) {
+                break;
+            }
+            until_check = cfg.inflight;
+        }
+        until_check -= 1;
         let Some(buf) = free.pop() else {
             // Every buffer is with the sender: wait until one comes back.
             sender.wait(ring).context("waiting for a buffer")?;
