@@ -5,18 +5,21 @@
 # compiled at run time from the installed package into a temporary directory (never copied
 # into this repository). Every round runs every sender once, in an order that rotates from
 # round to round, so that machine noise hits all of them alike; the summary gives medians
-# and the ratios ours/liburing.
+# and the ratios ours/liburing and safe API/raw API.
 #
 # Senders (TCP to 127.0.0.1, payload SIZE, INFLIGHT requests per batch, registered file):
 #   uring raw zc-fixed : uring bench --to 127.0.0.1:P --mode zc-fixed --size SIZE
 #                        --inflight INFLIGHT --duration S --fixed-file --api raw
-#   uring safe zc-fixed: the same with --api safe (the safe zero-copy layer)
+#   uring safe zc-fixed: the same with --api safe and without --fixed-file: the safe
+#                        zero-copy layer (ZcSender, Policy::Always, BufferPool slots), which
+#                        sends on the socket's fd
 #   liburing zc        : send-zerocopy -4 -D 127.0.0.1 -p P -t S -z 1 -s SIZE -n INFLIGHT tcp
 #   uring raw send     : --mode send (plain IORING_OP_SEND)
+#   uring safe send    : --mode send --api safe (ZcSender, Policy::Never, Vec buffers)
 #   liburing send      : the same example with -z 0
 # The sink is `uring bench --listen 127.0.0.1:0` (plain recv(2) calls, one thread per
-# connection), the same for every sender. A sender that cannot run here (the safe API
-# before the safe layer exists) is left out after a short preflight run.
+# connection), the same for every sender. A sender that cannot run here is left out after
+# a short preflight run, with its error.
 #
 # liburing 2.3's example: registered buffer (-b 1, default) and file, MSG_WAITALL on
 # zero-copy sends, flags 0 on plain sends, SO_SNDBUF 2 MiB, COOP_TASKRUN, registered ring
@@ -80,8 +83,10 @@ grep -q '"name":"uring-cli"' <<<"$metadata" || { echo "the workspace has no urin
 cargo build --quiet --release -p uring-cli
 uring=$target_dir/release/uring
 sink_cmd=("$uring" bench --listen 127.0.0.1:0)
-names=("uring raw zc-fixed" "uring safe zc-fixed" "liburing zc" "uring raw send" "liburing send")
-peer_of=(2 2 - 4 -) # the liburing sender each of ours is compared with
+names=("uring raw zc-fixed" "uring safe zc-fixed" "liburing zc" "uring raw send" "uring safe send" "liburing send")
+# Pairs compared (indices into names): ours against liburing, then the safe API against
+# the raw one (the cost of the safety layer).
+pairs=("0 2" "1 2" "3 5" "4 5" "1 0" "4 3")
 
 # --- sink --------------------------------------------------------------------------------
 "${nice[@]}" "${pin_rx[@]}" "${sink_cmd[@]}" >"$tmp/sink.out" 2>"$tmp/sink.err" &
@@ -111,7 +116,10 @@ sender_cmd() { # name -> cmd (array) and kind (ours|liburing)
   api=${name#uring }
   api=${api%% *}
   cmd=("$uring" bench --to "127.0.0.1:$port" --mode "$mode" --size "$size" --inflight "$inflight"
-    --duration "$secs" --fixed-file --api "$api")
+    --duration "$secs" --api "$api")
+  # A registered file (as liburing's example) where the API has one: the raw loop.
+  [[ $api == raw ]] && cmd+=(--fixed-file)
+  return 0
 }
 rate_of() { # kind file -> MB/s
   case $1 in
@@ -170,15 +178,15 @@ for ((i = 0; i < n; i++)); do
   printf '%-22s %14s %18s\n' "${names[$i]}" "${med[$i]}" "$(median3 <<<"${cpus[$i]}")"
 done
 echo
-for ((i = 0; i < n; i++)); do
-  p=${peer_of[$i]}
-  [[ $p == - || -n ${skip[$i]:-} || -n ${skip[$p]:-} ]] && continue
+for pair in "${pairs[@]}"; do
+  read -r i p <<<"$pair"
+  [[ -n ${skip[$i]:-} || -n ${skip[$p]:-} ]] && continue
   # Per-round ratios too: their median is less sensitive to drifts across the run.
   per_round=$(paste -d' ' <(tr ' ' '\n' <<<"${rates[$i]}" | grep -v '^$') <(tr ' ' '\n' <<<"${rates[$p]}" | grep -v '^$') \
     | awk '{ printf "%.3f ", $1 / $2 }')
   stats=$(tr ' ' '\n' <<<"$per_round" | grep -v '^$' | sort -g | awk '{ a[NR] = $1; if ($1 > 1) w++ }
-    END { printf "%.3f, IQR %.3f-%.3f, ours ahead in %d of %d rounds", \
+    END { printf "%.3f, IQR %.3f-%.3f, first ahead in %d of %d rounds", \
       a[int((NR + 1) / 2)] / 2 + a[int(NR / 2) + 1] / 2, a[int((NR + 3) / 4)], a[NR + 1 - int((NR + 3) / 4)], w + 0, NR }')
   awk -v a="${med[$i]}" -v b="${med[$p]}" -v x="${names[$i]}" -v y="${names[$p]}" -v m="$stats" \
-    'BEGIN { printf "ratio %-19s / %-13s = %.3f (per-round ratios: median %s)\n", x, y, a / b, m }'
+    'BEGIN { printf "ratio %-19s / %-18s = %.3f (per-round ratios: median %s)\n", x, y, a / b, m }'
 done

@@ -3,7 +3,8 @@
 //!
 //! ```text
 //! uring probe [--json]
-//! uring bench [--mode send,zc,zc-fixed,sendmsg-zc] [--size 65000] [--udp] [-6] [--json]
+//! uring bench [--mode send,zc,zc-fixed,sendmsg-zc,auto] [--api raw|safe] [--size 65000]
+//!             [--udp] [-6] [--json]
 //! uring bench --listen 9000 --once          # a plain TCP sink
 //! uring bench --to HOST:9000 --mode zc-fixed --size 65000 --inflight 8 --duration 3
 //! uring bench nop --ops 1000000 --batch 32
@@ -44,7 +45,9 @@ enum Command {
     /// Benchmark plain send against the zero-copy sends (with no arguments: a loopback
     /// sweep of modes and payload sizes, with its own receiver thread).
     Bench(BenchArgs),
-    /// Send FILE to HOST:PORT over TCP with zero-copy send (plain bytes on the wire).
+    /// Send FILE to HOST:PORT over TCP through the safe zero-copy layer (registered
+    /// buffers, adaptive policy: zero-copy where the kernel does not copy anyway); plain
+    /// bytes on the wire.
     Send {
         /// The file to send.
         file: PathBuf,
@@ -79,7 +82,8 @@ pub enum Mode {
     ZcFixed,
     /// Zero-copy sendmsg (IORING_OP_SENDMSG_ZC).
     SendmsgZc,
-    /// The safe layer's adaptive policy (needs `uring::zc`).
+    /// The safe layer's adaptive policy (`uring::zc::Policy::Adaptive`): zero-copy only
+    /// for payloads of at least 10 KiB and while the kernel does not report copying them.
     Auto,
 }
 
@@ -130,7 +134,8 @@ pub struct BenchArgs {
     /// Seconds per cell (fractional allowed).
     #[arg(long, default_value = "2", allow_negative_numbers = true, value_parser = util::parse_seconds)]
     pub duration: f64,
-    /// Register the socket (IORING_REGISTER_FILES) and send with IOSQE_FIXED_FILE.
+    /// Register the socket (IORING_REGISTER_FILES) and send with IOSQE_FIXED_FILE (raw API
+    /// only: the safe layer sends on the socket's fd).
     #[arg(long)]
     pub fixed_file: bool,
     /// The receiver reads with MSG_WAITALL.

@@ -1,11 +1,20 @@
 //! `uring send FILE HOST:PORT` and `uring recv PORT [FILE]`: file transfer, plain TCP bytes
 //! on the wire (so `socat`/`nc` work on either side).
 //!
-//! The sender reads the file into a small set of reusable buffers and sends each with
-//! `send_zc` (MSG_WAITALL). One send is in flight at a time, which keeps the byte stream in
-//! order; a short send is continued from where it stopped before any later buffer. A
-//! buffer is refilled only after its last notification (IORING_CQE_F_NOTIF): the kernel may
-//! read it until then. While a send is in flight the next buffer is read from the file.
+//! The sender goes through the safe zero-copy layer (`uring::zc::ZcSender`): the file is
+//! read into the slots of a registered [`BufferPool`], and each filled slot is moved into
+//! the sender, which hands it back once the kernel has let go of it (after the zero-copy
+//! notification); the slot is then refilled. The layer keeps the byte stream in order and
+//! complete (linked chains with MSG_WAITALL, short sends continued before any later buffer,
+//! nothing sent after a failure), so this module only reads, sends and counts.
+//!
+//! Policy: [`Policy::Adaptive`], the layer's default. Registered slots make zero-copy cheap
+//! where it pays (a real NIC: `send_zc_fixed`, no page pinning per request, 1 MiB per
+//! request, far above the 10 KiB threshold); where the kernel reports that it copies the
+//! data anyway (loopback, veth: `IORING_NOTIF_USAGE_ZC_COPIED`), the sender switches to
+//! plain `send`, which hands each slot back as soon as its bytes are queued instead of when
+//! TCP acknowledges them, and costs no notification. `Policy::Always` would pay that on
+//! every slot of a local transfer for nothing.
 
 use std::fs::File;
 use std::io::{Read, Write};
@@ -13,46 +22,28 @@ use std::os::fd::AsRawFd;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{bail, Context, Result};
 use rustix::io::Errno;
 use uring::sys::IoringSetupFlags;
+use uring::zc::{
+    BufferError, BufferPool, Config, Policy, PoolSlot, SendErrorKind, ZcError, ZcSender, ZcStats,
+};
 use uring::{Cqe, IoUring, Sqe};
 
+use crate::bench::safe::ring_for;
 use crate::util::{self, mb_per_s, AlignedBuf};
 
 /// Bytes per buffer.
 const CHUNK: usize = 1 << 20;
-/// Buffers in rotation.
-const BUFFERS: usize = 4;
+/// Registered slots of the sender (8 MiB in all): enough to keep a chain in flight while
+/// the next slots are read from the file and earlier ones await their notification.
+const SLOTS: usize = 8;
+/// Longest `IOSQE_IO_LINK` chain of sends.
+const DEPTH: u32 = 4;
 /// The longest wait for any completion before the transfer is declared stalled.
 const STALL: Duration = Duration::from_secs(30);
-
-/// One buffer of the sender.
-#[derive(Debug)]
-struct Slot {
-    buf: AlignedBuf,
-    /// Valid bytes in `buf`.
-    len: usize,
-    /// Bytes of `buf` already sent.
-    sent: usize,
-    /// Notifications still to come for sends from this buffer.
-    notifs: u32,
-    /// Queued for sending (filled and not completely sent).
-    queued: bool,
-    /// A send from this buffer awaits its first completion.
-    in_flight: bool,
-}
-
-impl Slot {
-    fn is_free(&self) -> bool {
-        !self.queued && !self.in_flight && self.notifs == 0
-    }
-
-    /// Completions the kernel still owes for this buffer.
-    fn owed(&self) -> u32 {
-        self.notifs + u32::from(self.in_flight)
-    }
-}
+/// How long closing the sender may wait for the last notifications.
+const CLOSE_WAIT: Duration = Duration::from_secs(10);
 
 /// `uring send FILE HOST:PORT`.
 pub fn send(path: &Path, target: &str) -> Result<()> {
@@ -64,15 +55,14 @@ pub fn send(path: &Path, target: &str) -> Result<()> {
         .map(|m| m.len());
     let stream = util::connect_tcp(target)?;
     let start = Instant::now();
-    let (sent, copied, notifs) = send_stream(&mut file, stream.as_raw_fd())?;
-    // Half-close: the receiver sees EOF after the last byte, as with `nc -N`/socat.
-    stream
-        .shutdown(std::net::Shutdown::Write)
-        .context("shutdown")?;
+    let (sent, st) = send_stream(&mut file, stream)?;
     let secs = start.elapsed().as_secs_f64();
     eprintln!(
-        "sent {sent} bytes in {secs:.3} s, {:.1} MB/s (zero-copy sends: {notifs}, kernel copied {copied})",
-        mb_per_s(sent, secs)
+        "sent {sent} bytes in {secs:.3} s, {:.1} MB/s (sends: {} zero-copy, kernel copied {}; {} plain)",
+        mb_per_s(sent, secs),
+        st.zc_requests,
+        st.copied,
+        st.requests - st.zc_requests,
     );
     if let Some(len) = expected {
         if sent != len {
@@ -82,148 +72,124 @@ pub fn send(path: &Path, target: &str) -> Result<()> {
     Ok(())
 }
 
-/// Sends everything `src` yields on the connected socket `fd`. Returns (bytes sent,
-/// notifications that reported a copy, notifications).
-fn send_stream(src: &mut impl Read, fd: i32) -> Result<(u64, u64, u64)> {
-    // The buffers are declared before the ring: on any return the ring goes first.
-    let mut slots: Vec<Slot> = (0..BUFFERS)
-        .map(|_| {
-            Ok(Slot {
-                buf: AlignedBuf::zeroed(CHUNK)?,
-                len: 0,
-                sent: 0,
-                notifs: 0,
-                queued: false,
-                in_flight: false,
-            })
-        })
-        .collect::<Result<_>>()?;
-    let mut ring =
-        IoUring::init(16, IoringSetupFlags::empty()).context("cannot set up the ring")?;
-    let mut count = Counts::default();
-    let result = send_loop(src, fd, &mut ring, &mut slots, &mut count);
-    // Whatever happened, wait (bounded) for every completion and notification before the
-    // buffers may be freed; leak them if the kernel does not let go in time.
-    let pending = drain_notifs(&mut ring, &mut slots, &mut count);
-    if pending > 0 {
-        drop(ring);
-        std::mem::forget(slots);
-        let e = result
+/// Sends everything `src` yields on the connected `stream` through the safe layer, then
+/// half-closes it (the receiver sees EOF after the last byte, as with `nc -N`/socat).
+/// Returns the bytes sent and the sender's counters.
+fn send_stream(src: &mut impl Read, stream: std::net::TcpStream) -> Result<(u64, ZcStats)> {
+    let config = Config::default()
+        .policy(Policy::Adaptive)
+        .depth(DEPTH)
+        .max_buffers(SLOTS as u32)
+        .budget_bytes(CHUNK * SLOTS)
+        .wait_timeout(Some(STALL));
+    let mut ring = ring_for(&config)?;
+    let pool = BufferPool::new(&mut ring, CHUNK, SLOTS).context("registering the buffers")?;
+    let mut free: Vec<PoolSlot> = (0..SLOTS).filter_map(|_| pool.get()).collect();
+    let mut sender = ZcSender::new(&ring, stream, config).context("creating the sender")?;
+    let mut sent = 0u64;
+    let mut failure: Option<BufferError> = None;
+    let result = send_loop(
+        src,
+        &mut ring,
+        &mut sender,
+        &mut free,
+        &mut sent,
+        &mut failure,
+    );
+    // Whatever happened, every slot back (bounded) before the pool may go; the sender
+    // leaks, never frees, a slot the kernel still holds when the time is up.
+    let waited = sender.wait_all(&mut ring, CLOSE_WAIT);
+    for c in sender.completions() {
+        account(&c.result, &mut sent, &mut failure);
+    }
+    let stats = *sender.stats();
+    let closed = sender.close(&mut ring, Duration::ZERO);
+    if closed.leaked > 0 {
+        let why = waited.err().map_or(String::new(), |e| format!(" ({e})"));
+        let after = result
             .err()
             .map_or(String::new(), |e| format!(" after: {e:#}"));
-        bail!("{pending} zero-copy notifications never arrived; buffers leaked{e}");
+        bail!(
+            "{} buffers still held by the kernel{why}; leaked{after}",
+            closed.leaked
+        );
     }
-    result.map(|()| (count.sent, count.copied, count.notifs))
+    result?;
+    if let Some(e) = failure {
+        bail!(
+            "short transfer: send failed after {sent} bytes: {}",
+            std::io::Error::from_raw_os_error(e.errno().raw_os_error())
+        );
+    }
+    if let Some(socket) = closed.socket {
+        rustix::net::shutdown(&socket, rustix::net::Shutdown::Write).context("shutdown")?;
+    }
+    Ok((sent, stats))
 }
 
-/// What the sender counted.
-#[derive(Debug, Default)]
-struct Counts {
-    sent: u64,
-    copied: u64,
-    notifs: u64,
+/// Counts one slot's outcome: bytes sent, or the stream's error.
+fn account(result: &Result<usize, BufferError>, sent: &mut u64, failure: &mut Option<BufferError>) {
+    match result {
+        Ok(n) => *sent += *n as u64,
+        Err(e) => {
+            *sent += e.sent() as u64;
+            failure.get_or_insert(*e);
+        }
+    }
 }
 
 fn send_loop(
     src: &mut impl Read,
-    fd: i32,
     ring: &mut IoUring,
-    slots: &mut [Slot],
-    count: &mut Counts,
+    sender: &mut ZcSender,
+    free: &mut Vec<PoolSlot>,
+    sent: &mut u64,
+    failure: &mut Option<BufferError>,
 ) -> Result<()> {
-    let report = uring::sys::IORING_SEND_ZC_REPORT_USAGE as u16;
-    let waitall = linux_raw_sys::net::MSG_WAITALL;
-    let mut order: std::collections::VecDeque<usize> = Default::default();
-    let mut in_flight: Option<usize> = None;
-    let mut eof = false;
-    let mut cqes = [Cqe::default(); 16];
-    loop {
-        // Keep one send in flight: the head of the queue, from where it stopped.
-        if in_flight.is_none() {
-            if let Some(&i) = order.front() {
-                let s = &slots[i];
-                let mut sqe = Sqe::default();
-                sqe.prep_send_zc(fd, &s.buf[s.sent..s.len], waitall, report);
-                sqe.user_data = i as u64;
-                // SAFETY: the range lies in slot i's buffer, which is neither refilled nor
-                // freed until its notifications have all been reaped (`Slot::is_free`,
-                // `drain_notifs`).
-                unsafe { ring.push(&sqe) }.context("submission queue full")?;
-                slots[i].in_flight = true;
-                ring.submit().context("io_uring_enter")?;
-                in_flight = Some(i);
-            }
+    let collect = |sender: &mut ZcSender, free: &mut Vec<PoolSlot>, sent: &mut u64, f: &mut _| {
+        for c in sender.completions() {
+            account(&c.result, sent, f);
+            free.extend(c.buffer.into_slot());
         }
-        // Fill a free buffer from the file while the send is in flight.
-        if !eof {
-            if let Some(i) = slots.iter().position(Slot::is_free) {
-                let n = read_full(src, &mut slots[i].buf).context("reading the file")?;
-                if n == 0 {
-                    eof = true;
-                } else {
-                    let s = &mut slots[i];
-                    (s.len, s.sent, s.queued) = (n, 0, true);
-                    order.push_back(i);
-                }
-                continue;
-            }
-        }
-        if in_flight.is_none() && order.is_empty() && eof {
+    };
+    while failure.is_none() {
+        let Some(mut slot) = free.pop() else {
+            // Every slot is with the sender: wait until one comes back.
+            sender.wait(ring).map_err(|e| stalled(e, *sent))?;
+            collect(sender, free, sent, failure);
+            continue;
+        };
+        let n = read_full(src, slot.as_full_mut()).context("reading the file")?;
+        if n == 0 {
             return Ok(());
         }
-        // Wait for a completion (bounded). The whole batch is accounted for before any
-        // error is returned: a notification may sit right behind a failed send.
-        let n = wait(ring, &mut cqes)?;
-        let mut failure: Option<anyhow::Error> = None;
-        for c in &cqes[..n] {
-            let i = c.user_data as usize;
-            let Some(s) = slots.get_mut(i) else {
-                failure.get_or_insert_with(|| anyhow!("completion with unknown user_data {c:?}"));
-                continue;
-            };
-            if c.notif() {
-                s.notifs = s.notifs.saturating_sub(1);
-                count.notifs += 1;
-                count.copied += u64::from(c.zc_copied());
-                continue;
-            }
-            in_flight = None;
-            s.in_flight = false;
-            if c.more() {
-                s.notifs += 1;
-            }
-            match c.result() {
-                Ok(0) => {
-                    failure.get_or_insert_with(|| {
-                        anyhow!(
-                            "short transfer: the connection accepted no more bytes after {}",
-                            count.sent
-                        )
-                    });
-                }
-                Ok(k) => {
-                    s.sent += k as usize;
-                    count.sent += u64::from(k);
-                    if s.sent >= s.len {
-                        s.queued = false;
-                        order.pop_front();
-                    }
-                }
-                Err(Errno::INTR | Errno::AGAIN) => {}
-                Err(e) => {
-                    failure.get_or_insert_with(|| {
-                        anyhow!(
-                            "short transfer: send failed after {} bytes: {}",
-                            count.sent,
-                            std::io::Error::from_raw_os_error(e.raw_os_error())
-                        )
-                    });
-                }
+        slot.set_len(n);
+        match sender.send(ring, slot) {
+            Ok(()) => {}
+            // An earlier slot failed: its completion carries the error.
+            Err(e) if matches!(e.kind, SendErrorKind::Sender(ZcError::Broken(_))) => {}
+            Err(e) => {
+                let kind = e.kind;
+                return Err(match kind {
+                    SendErrorKind::Sender(z) => stalled(z, *sent),
+                    _ => std::io::Error::from(e).into(),
+                });
             }
         }
-        if let Some(e) = failure {
-            return Err(e);
+        collect(sender, free, sent, failure);
+    }
+    Ok(())
+}
+
+/// The error of a sender call, said for a file transfer.
+fn stalled(e: ZcError, sent: u64) -> anyhow::Error {
+    match e {
+        ZcError::TimedOut => {
+            anyhow::anyhow!(
+                "no progress for {STALL:?} after {sent} bytes: the receiver stopped reading?"
+            )
         }
+        e => anyhow::Error::new(e).context(format!("after {sent} bytes")),
     }
 }
 
@@ -242,34 +208,6 @@ fn wait(ring: &mut IoUring, cqes: &mut [Cqe]) -> Result<usize> {
             Ok(_) => {}
             Err(e) if matches!(e.errno(), Some(Errno::TIME | Errno::INTR)) => {}
             Err(e) => return Err(e).context("io_uring_enter"),
-        }
-    }
-}
-
-/// Reaps until no buffer awaits a notification (bounded); returns how many still do.
-fn drain_notifs(ring: &mut IoUring, slots: &mut [Slot], count: &mut Counts) -> u32 {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let mut cqes = [Cqe::default(); 16];
-    loop {
-        let pending: u32 = slots.iter().map(Slot::owed).sum();
-        if pending == 0 || Instant::now() >= deadline {
-            return pending;
-        }
-        let _ = ring.submit_and_wait_timeout(1, Duration::from_millis(100));
-        let n = ring.copy_cqes(&mut cqes, 0).unwrap_or(0) as usize;
-        for c in &cqes[..n] {
-            if let Some(s) = slots.get_mut(c.user_data as usize) {
-                if c.notif() {
-                    s.notifs = s.notifs.saturating_sub(1);
-                    count.notifs += 1;
-                    count.copied += u64::from(c.zc_copied());
-                } else {
-                    s.in_flight = false;
-                    if c.more() {
-                        s.notifs += 1;
-                    }
-                }
-            }
         }
     }
 }

@@ -73,4 +73,17 @@ fn missing_file_and_bad_listen_address() {
 fn auto_mode_names_what_it_needs() {
     // `auto` is the safe layer's adaptive policy; it has no raw form.
     fails(&["bench", "--mode", "auto", "--api", "raw"], "no raw form");
+    // The safe layer sends streams with send_zc; sendmsg_zc is for datagrams.
+    fails(
+        &[
+            "bench",
+            "--mode",
+            "sendmsg-zc",
+            "--api",
+            "safe",
+            "--duration",
+            "0.1",
+        ],
+        "no safe form on TCP",
+    );
 }

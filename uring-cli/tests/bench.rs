@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use common::{finish, port_of, run, scratch, text, uring, Lines};
 
-const MODES: [&str; 4] = ["send", "zc", "zc-fixed", "sendmsg-zc"];
+/// The default table: the raw modes, and `auto` (the safe layer's adaptive policy).
+const MODES: [&str; 5] = ["send", "zc", "zc-fixed", "sendmsg-zc", "auto"];
 const TCP_SIZES: [u64; 5] = [1400, 4096, 16384, 65000, 262144];
 const UDP_SIZES: [u64; 4] = [1400, 4096, 16384, 65000];
 
@@ -25,7 +26,9 @@ fn json_run(args: &[&str]) -> serde_json::Value {
 }
 
 /// Every (mode, size) cell is present once, moved bytes, and has consistent derived fields.
-fn check_cells(v: &serde_json::Value, modes: &[&str], sizes: &[u64], udp: bool) {
+/// With `safe_run`, every cell ran through the safe layer (`--api safe`); otherwise only
+/// `auto` does.
+fn check_cells(v: &serde_json::Value, modes: &[&str], sizes: &[u64], udp: bool, safe_run: bool) {
     let results = v["results"].as_array().expect("results");
     assert_eq!(results.len(), modes.len() * sizes.len(), "{v:#}");
     for m in modes {
@@ -47,15 +50,36 @@ fn check_cells(v: &serde_json::Value, modes: &[&str], sizes: &[u64], udp: bool) 
             assert!(c["sender_cpu_s_per_gb"].as_f64().is_some(), "{c}");
             assert!(c["receiver_cpu_s_per_gb"].as_f64().is_some(), "{c}");
             let speedup = c["speedup_vs_send"].as_f64().expect("speed-up");
+            let requests = c["requests"].as_u64().unwrap();
+            let notifs = c["zc_notifs"].as_u64().unwrap();
+            let safe = c["api"] == "safe";
+            assert_eq!(safe, *m == "auto" || safe_run, "{c}");
             if *m == "send" {
                 assert!((speedup - 1.0).abs() < 1e-9, "{c}");
                 assert!(c["copied_share"].is_null(), "{c}");
+                assert_eq!(notifs, 0, "{c}");
+            } else if safe {
+                // The safe layer: `requests` counts every request it submitted (a short
+                // send's continuation is one more); every zero-copy request notifies once
+                // at most, and the sender returned every buffer only after its
+                // notifications. `auto` sends plain below 10 KiB and where the kernel
+                // copies (loopback), so it may have no notification at all.
+                assert!(notifs <= requests, "{c}");
+                if *m == "auto" {
+                    if *s < 10 * 1024 {
+                        assert_eq!(notifs, 0, "{c}");
+                    }
+                } else {
+                    assert!(notifs > 0, "{c}");
+                }
+                if notifs > 0 {
+                    let share = c["copied_share"].as_f64().expect("copied share");
+                    assert!((0.0..=1.0).contains(&share), "{c}");
+                }
             } else {
                 // Every zero-copy request notified (the sender drains before reporting);
                 // requests that failed softly (EAGAIN/ENOBUFS on UDP) may notify too.
-                let requests = c["requests"].as_u64().unwrap();
                 let soft = c["soft_errors"].as_u64().unwrap();
-                let notifs = c["zc_notifs"].as_u64().unwrap();
                 assert!(requests <= notifs && notifs <= requests + soft, "{c}");
                 let share = c["copied_share"].as_f64().expect("copied share");
                 assert!((0.0..=1.0).contains(&share), "{c}");
@@ -69,7 +93,7 @@ fn default_sweep_json_has_all_modes_and_sizes() {
     let v = json_run(&["--duration", "0.2", "--json"]);
     assert_eq!(v["transport"], "tcp");
     assert_eq!(v["family"], "ipv4");
-    check_cells(&v, &MODES, &TCP_SIZES, false);
+    check_cells(&v, &MODES, &TCP_SIZES, false, false);
 }
 
 #[test]
@@ -117,7 +141,7 @@ fn udp_sweep_and_plot() {
         svg.to_str().unwrap(),
     ]);
     assert_eq!(v["transport"], "udp");
-    check_cells(&v, &MODES, &UDP_SIZES, true);
+    check_cells(&v, &MODES, &UDP_SIZES, true, false);
     let doc = std::fs::read_to_string(&svg).expect("plot written");
     assert!(doc.starts_with("<svg"), "{}", &doc[..doc.len().min(200)]);
     for m in MODES {
@@ -146,13 +170,56 @@ fn ipv6_loopback() {
     ]);
     assert_eq!(v["family"], "ipv6");
     assert_eq!(v["fixed_file"], true);
-    check_cells(&v, &["send", "zc-fixed"], &[4096, 65000], false);
+    check_cells(&v, &["send", "zc-fixed"], &[4096, 65000], false, false);
+}
+
+#[test]
+fn safe_api_sweep() {
+    // Every mode of the safe layer over TCP (sendmsg-zc is datagram-only there) ...
+    let v = json_run(&[
+        "--api",
+        "safe",
+        "--mode",
+        "send,zc,zc-fixed,auto",
+        "--sizes",
+        "4096,65000",
+        "--duration",
+        "0.2",
+        "--json",
+    ]);
+    check_cells(
+        &v,
+        &["send", "zc", "zc-fixed", "auto"],
+        &[4096, 65000],
+        false,
+        true,
+    );
+    // ... and over UDP, where sendmsg-zc sends each datagram to the peer's address.
+    let v = json_run(&[
+        "--udp",
+        "--api",
+        "safe",
+        "--mode",
+        "send,sendmsg-zc,zc-fixed",
+        "--sizes",
+        "1400,65000",
+        "--duration",
+        "0.2",
+        "--json",
+    ]);
+    check_cells(
+        &v,
+        &["send", "sendmsg-zc", "zc-fixed"],
+        &[1400, 65000],
+        true,
+        true,
+    );
 }
 
 #[test]
 fn listen_and_to_pair() {
     let mut sink = uring()
-        .args(["bench", "--listen", "127.0.0.1:0", "--count", "2"])
+        .args(["bench", "--listen", "127.0.0.1:0", "--count", "3"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -162,7 +229,11 @@ fn listen_and_to_pair() {
     let target = format!("127.0.0.1:{port}");
 
     let mut sent = Vec::new();
-    for (mode, extra) in [("zc-fixed", "--fixed-file"), ("send", "--waitall")] {
+    for (mode, extra) in [
+        ("zc-fixed", "--fixed-file"),
+        ("send", "--waitall"),
+        ("zc-fixed", "--api=safe"),
+    ] {
         let out = run(
             uring().args([
                 "bench",
@@ -188,6 +259,7 @@ fn listen_and_to_pair() {
             "{line}"
         );
         assert!(line.contains("MB/s"), "{line}");
+        assert_eq!(line.contains("safe-api"), extra == "--api=safe", "{line}");
         let bytes: u64 = line
             .split(", ")
             .find_map(|p| {
@@ -200,7 +272,7 @@ fn listen_and_to_pair() {
         sent.push(bytes);
     }
     let status = common::wait_bounded(&mut sink, Duration::from_secs(20));
-    assert!(status.success(), "the sink should exit 0 after --count 2");
+    assert!(status.success(), "the sink should exit 0 after --count 3");
     let conns: Vec<String> = lines
         .rest(Duration::from_secs(5))
         .into_iter()

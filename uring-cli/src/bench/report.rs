@@ -204,9 +204,10 @@ pub fn plot(path: &Path, run: &Run) -> Result<()> {
                 .map(|c| (c.size as f64, c.mb_per_s))
                 .collect();
             points.sort_by(|a, b| a.0.total_cmp(&b.0));
+            // `auto` exists only in the safe layer: its name says it.
             let label = match api {
-                Api::Raw => mode.name().to_string(),
-                Api::Safe => format!("{} (safe)", mode.name()),
+                Api::Safe if mode != Mode::Auto => format!("{} (safe)", mode.name()),
+                _ => mode.name().to_string(),
             };
             chart
                 .draw_series(LineSeries::new(points.clone(), color.stroke_width(2)))?

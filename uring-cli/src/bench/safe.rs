@@ -1,0 +1,271 @@
+//! The safe sender: the same measurement as [`raw`](super::raw), through the safe zero-copy
+//! layer (`uring::zc::ZcSender`), with no `unsafe` in the loop.
+//!
+//! Modes map onto the layer's policies and buffer kinds:
+//!
+//! - `zc-fixed`: `Policy::Always` with slots of a registered [`BufferPool`] (`send_zc_fixed`);
+//! - `zc`: `Policy::Always` with owned `Vec<u8>` buffers (`send_zc`);
+//! - `sendmsg-zc`: datagram sockets only, `send_to` the connected peer (`sendmsg_zc` with
+//!   `msg_name`); on a stream the layer sends with `send_zc` and offers no sendmsg form;
+//! - `send`: `Policy::Never` with `Vec<u8>` buffers (plain `send`);
+//! - `auto`: `Policy::Adaptive` (the layer's default) with pool slots: zero-copy only for
+//!   payloads of at least 10 KiB and only while the kernel does not report copying them.
+//!
+//! Nothing is allocated per send: a fixed set of buffers (as many as the raw loop lets await
+//! their notification, [`NOTIF_SLOTS_PER_INFLIGHT`] × inflight) is filled once with the
+//! payload and recycled: each comes back in a `Completion` once the kernel has let go of it,
+//! and is sent again as is. The layer's depth is `--inflight` (the longest `IOSQE_IO_LINK`
+//! chain on a stream; datagrams in flight on UDP) and its budget is exactly those buffers.
+
+use std::net::SocketAddr;
+use std::os::fd::BorrowedFd;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, bail, Context, Result};
+use rustix::io::Errno;
+use uring::sys::{io_uring_params, IoringSetupFlags};
+use uring::zc::{
+    BufferError, BufferPool, Config, Policy, SendErrorKind, ZcBuffer, ZcError, ZcSender,
+};
+use uring::IoUring;
+
+use super::raw::{SendConfig, SendStats, NOTIF_SLOTS_PER_INFLIGHT, STALL_TIMEOUT};
+use crate::util::Meter;
+use crate::Mode;
+
+/// How long closing the sender may wait for the last notifications.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The layer's policy for a mode.
+fn policy(mode: Mode) -> Policy {
+    match mode {
+        Mode::Send => Policy::Never,
+        Mode::Auto => Policy::Adaptive,
+        Mode::Zc | Mode::ZcFixed | Mode::SendmsgZc => Policy::Always,
+    }
+}
+
+/// A ring sized for `config` ([`Config::ring`]'s CQ and SQ sizes and SUBMIT_ALL), with
+/// COOP_TASKRUN | SINGLE_ISSUER as the raw loop and liburing's example use; falls back to
+/// [`Config::ring`] on kernels that refuse those flags.
+pub fn ring_for(config: &Config) -> Result<IoUring> {
+    let mut params = io_uring_params::default();
+    params.flags = IoringSetupFlags::CQSIZE
+        | IoringSetupFlags::SUBMIT_ALL
+        | IoringSetupFlags::COOP_TASKRUN
+        | IoringSetupFlags::SINGLE_ISSUER;
+    params.cq_entries = config.cq_entries();
+    match IoUring::init_params(config.sq_entries(), &mut params) {
+        Ok(ring) => Ok(ring),
+        Err(_) => config.ring().context("cannot set up an io_uring instance"),
+    }
+}
+
+/// Sends on the connected socket `fd` through the safe layer until the time is up (or
+/// `stop` is set), then waits for every buffer to come back.
+pub fn run(fd: BorrowedFd<'_>, cfg: &SendConfig, stop: Option<&AtomicBool>) -> Result<SendStats> {
+    let meter = Meter::start();
+    let buffers = cfg.inflight.saturating_mul(NOTIF_SLOTS_PER_INFLIGHT).max(1);
+    let config = Config::default()
+        .policy(policy(cfg.mode))
+        .depth(cfg.inflight)
+        .max_buffers(buffers)
+        .budget_bytes(cfg.size.saturating_mul(buffers as usize))
+        .wait_timeout(Some(STALL_TIMEOUT));
+    let mut ring = ring_for(&config)?;
+    // The sender owns (and closes) its socket: give it a duplicate of ours.
+    let socket = fd.try_clone_to_owned().context("duplicating the socket")?;
+    let stream = rustix::net::sockopt::socket_type(&socket).context("SO_TYPE")?
+        == rustix::net::SocketType::STREAM;
+    let dest: Option<SocketAddr> = match cfg.mode {
+        Mode::SendmsgZc if stream => bail!(
+            "mode sendmsg-zc has no safe form on TCP (the safe layer sends streams with \
+             send_zc); use --api raw, or --mode zc"
+        ),
+        Mode::SendmsgZc => {
+            let peer = rustix::net::getpeername(&socket)
+                .context("getpeername")?
+                .ok_or_else(|| anyhow!("the UDP socket is not connected"))?;
+            Some(SocketAddr::try_from(peer).context("peer address")?)
+        }
+        _ => None,
+    };
+    // Pool slots for zc-fixed and auto (registered once: send_zc_fixed when zero-copy);
+    // heap vectors otherwise. Declared before the sender: the sender leaks (never frees)
+    // any buffer the kernel may still hold if it is dropped early, so the order is only
+    // about tidiness.
+    let pool = match cfg.mode {
+        Mode::ZcFixed | Mode::Auto => Some(
+            BufferPool::new(&mut ring, cfg.size, buffers as usize)
+                .context("registering the payload buffers (BufferPool)")?,
+        ),
+        _ => None,
+    };
+    let mut free: Vec<ZcBuffer> = Vec::with_capacity(buffers as usize);
+    for _ in 0..buffers {
+        let buf: ZcBuffer = match &pool {
+            Some(p) => {
+                let mut slot = p.get().ok_or_else(|| anyhow!("buffer pool exhausted"))?;
+                fill_pattern(&mut slot);
+                slot.into()
+            }
+            None => {
+                let mut v = vec![0u8; cfg.size];
+                fill_pattern(&mut v);
+                v.into()
+            }
+        };
+        free.push(buf);
+    }
+    let mut sender = ZcSender::new(&ring, socket, config).context("creating the sender")?;
+
+    let mut st = SendStats::default();
+    let mut failure: Option<BufferError> = None;
+    let start = Instant::now();
+    let outcome = drive(
+        &mut ring,
+        &mut sender,
+        &mut free,
+        dest,
+        cfg,
+        stop,
+        &mut st,
+        &mut failure,
+    );
+    st.elapsed = start.elapsed();
+
+    // Every buffer back (all notifications reaped) before the buffers and the pool may go,
+    // bounded; a buffer the kernel still holds after that is leaked by the sender, never
+    // freed.
+    let waited = sender.wait_all(&mut ring, CLOSE_TIMEOUT);
+    for c in sender.completions() {
+        account(&c.result, &mut st, &mut failure);
+    }
+    let s = *sender.stats();
+    (st.requests, st.notifs, st.copied) = (s.requests, s.notifications, s.copied);
+    let closed = sender.close(&mut ring, Duration::ZERO);
+    st.cpu = meter.stop().1;
+    outcome?;
+    if closed.leaked > 0 {
+        bail!(
+            "{} buffers still held by the kernel after {CLOSE_TIMEOUT:?}: leaked ({})",
+            closed.leaked,
+            waited.err().map_or("-".into(), |e| e.to_string())
+        );
+    }
+    if let Some(e) = failure {
+        let what = match e.errno() {
+            Errno::PIPE | Errno::CONNRESET | Errno::CONNREFUSED => {
+                "the receiver closed the connection"
+            }
+            _ => "send failed",
+        };
+        bail!(
+            "{what} after {} bytes: {}",
+            st.bytes,
+            std::io::Error::from_raw_os_error(e.errno().raw_os_error())
+        );
+    }
+    Ok(st)
+}
+
+/// Fills a payload with the repeating `a..z` pattern (what liburing's example sends).
+fn fill_pattern(buf: &mut [u8]) {
+    for (i, b) in buf.iter_mut().enumerate() {
+        *b = b'a' + (i % 26) as u8;
+    }
+}
+
+/// Counts one buffer's outcome.
+fn account(
+    result: &Result<usize, BufferError>,
+    st: &mut SendStats,
+    failure: &mut Option<BufferError>,
+) {
+    match result {
+        Ok(n) => st.bytes += *n as u64,
+        Err(e) => {
+            st.bytes += e.sent() as u64;
+            match e {
+                // A datagram dropped under pressure concerns that datagram only.
+                BufferError::Failed { errno, .. }
+                    if matches!(*errno, Errno::AGAIN | Errno::NOBUFS) =>
+                {
+                    st.soft_errors += 1
+                }
+                _ => {
+                    failure.get_or_insert(*e);
+                }
+            }
+        }
+    }
+}
+
+/// The sending loop: send a free buffer (the sender waits while its budget is full), take
+/// back what came back, until the time is up; then let the last sends finish.
+#[allow(clippy::too_many_arguments)]
+fn drive(
+    ring: &mut IoUring,
+    sender: &mut ZcSender,
+    free: &mut Vec<ZcBuffer>,
+    dest: Option<SocketAddr>,
+    cfg: &SendConfig,
+    stop: Option<&AtomicBool>,
+    st: &mut SendStats,
+    failure: &mut Option<BufferError>,
+) -> Result<()> {
+    let deadline = Instant::now() + cfg.duration;
+    let collect =
+        |sender: &mut ZcSender, free: &mut Vec<ZcBuffer>, st: &mut SendStats, f: &mut _| {
+            for c in sender.completions() {
+                account(&c.result, st, f);
+                free.push(c.buffer);
+            }
+        };
+    // The clock is read once per `inflight` sends, as often as the raw loop reads it.
+    let mut until_check = 0u32;
+    loop {
+        if failure.is_some() {
+            break;
+        }
+        if until_check == 0 {
+            if Instant::now() >= deadline || stop.is_some_and(|s| s.load(Ordering::Relaxed)) {
+                break;
+            }
+            until_check = cfg.inflight;
+        }
+        until_check -= 1;
+        let Some(buf) = free.pop() else {
+            // Every buffer is with the sender: wait until one comes back.
+            sender.wait(ring).context("waiting for a buffer")?;
+            collect(sender, free, st, failure);
+            continue;
+        };
+        let sent = match dest {
+            Some(d) => sender.send_to(ring, buf, d),
+            None => sender.send(ring, buf),
+        };
+        if let Err(e) = sent {
+            if let SendErrorKind::Sender(ZcError::Broken(_)) = e.kind {
+                // An earlier buffer failed: its completion carries the error.
+                free.push(e.buffer);
+                collect(sender, free, st, failure);
+                break;
+            }
+            return Err(std::io::Error::from(e)).context("sending");
+        }
+        collect(sender, free, st, failure);
+    }
+    // Like the raw loop, the clock stops once every accepted send has completed (the
+    // notifications are waited for afterwards, untimed).
+    let s = *sender.stats();
+    let mut left = s.buffers_submitted - s.buffers_completed;
+    while left > 0 {
+        sender.wait(ring).context("waiting for the last sends")?;
+        collect(sender, free, st, failure);
+        let s = sender.stats();
+        left = s.buffers_submitted - s.buffers_completed;
+    }
+    Ok(())
+}
