@@ -442,20 +442,8 @@ fn episode(
 
 #[test]
 fn soak_random_zero_copy_streams_with_faults() {
-    let secs: u64 = std::env::var("URING_SOAK_SECS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(60);
-    let seed: u64 = std::env::var("URING_SOAK_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .as_nanos() as u64
-                | 1
-        });
+    let secs = common::env_u64("URING_SOAK_SECS").unwrap_or(60);
+    let seed = common::soak_seed("URING_SOAK_SEED");
     eprintln!("soak: {secs} s, seed {seed} (URING_SOAK_SECS, URING_SOAK_SEED)");
     let mut rng = Rng(seed);
     let data: &'static [u8] = stream();

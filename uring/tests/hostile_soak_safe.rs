@@ -639,20 +639,8 @@ fn udp_episode(rng: &mut Rng, era: &mut Era, t: &mut Totals) {
 
 #[test]
 fn soak_random_streams_and_datagrams_through_the_safe_layer() {
-    let secs: u64 = std::env::var("URING_SOAK_SAFE_SECS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(30);
-    let seed: u64 = std::env::var("URING_SOAK_SAFE_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .as_nanos() as u64
-                | 1
-        });
+    let secs = common::env_u64("URING_SOAK_SAFE_SECS").unwrap_or(30);
+    let seed = common::soak_seed("URING_SOAK_SAFE_SEED");
     eprintln!(
         "soak (safe layer): {secs} s, seed {seed} (URING_SOAK_SAFE_SECS, URING_SOAK_SAFE_SEED)"
     );

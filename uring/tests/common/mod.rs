@@ -1199,3 +1199,19 @@ pub fn datagram_peer(
         r
     })
 }
+
+/// A `u64` from the environment variable `name`, if set and a number (soak lengths).
+pub fn env_u64(name: &str) -> Option<u64> {
+    std::env::var(name).ok().and_then(|s| s.parse().ok())
+}
+
+/// The seed of a randomized soak: from `name` to replay a run, else from the clock (odd, so
+/// never zero). The soaks print it.
+pub fn soak_seed(name: &str) -> u64 {
+    env_u64(name).unwrap_or_else(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(1, |d| d.as_nanos() as u64)
+            | 1
+    })
+}
