@@ -217,6 +217,53 @@ impl From<SubmissionQueueFull> for std::io::Error {
     }
 }
 
+/// Why an operation method could not queue its SQE.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SqeError {
+    /// The submission queue has no free entry: submit what is queued, then try again.
+    SubmissionQueueFull,
+    /// The user_data lies in the namespace the ring reserves for its safe layer (a
+    /// [`Driver`](crate::zc::Driver) owns this ring): no request of the caller may carry
+    /// it, so that no completion of the caller's can pass for one of the driver's.
+    ReservedUserData(u64),
+}
+
+impl fmt::Display for SqeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SqeError::SubmissionQueueFull => SubmissionQueueFull.fmt(f),
+            SqeError::ReservedUserData(ud) => write!(
+                f,
+                "user_data {ud:#x} is reserved for the safe layer that owns this ring"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for SqeError {}
+
+impl From<SubmissionQueueFull> for SqeError {
+    fn from(_: SubmissionQueueFull) -> Self {
+        SqeError::SubmissionQueueFull
+    }
+}
+
+impl PartialEq<SubmissionQueueFull> for SqeError {
+    fn eq(&self, _: &SubmissionQueueFull) -> bool {
+        *self == SqeError::SubmissionQueueFull
+    }
+}
+
+impl From<SqeError> for std::io::Error {
+    fn from(e: SqeError) -> Self {
+        match e {
+            SqeError::SubmissionQueueFull => SubmissionQueueFull.into(),
+            other => std::io::Error::new(std::io::ErrorKind::InvalidInput, other),
+        }
+    }
+}
+
 /// Any error of this crate's ring layer, for callers that want one type with `?`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -229,6 +276,8 @@ pub enum Error {
     Register(RegisterError),
     /// No free submission queue entry.
     SubmissionQueueFull,
+    /// A user_data reserved for the ring's safe layer ([`SqeError::ReservedUserData`]).
+    ReservedUserData(u64),
     /// Setting up a provided-buffer ring or group failed.
     BufRing(crate::buf_ring::BufRingError),
     /// A provided buffer could not be looked up or returned.
@@ -242,6 +291,7 @@ impl fmt::Display for Error {
             Error::Enter(e) => e.fmt(f),
             Error::Register(e) => e.fmt(f),
             Error::SubmissionQueueFull => SubmissionQueueFull.fmt(f),
+            Error::ReservedUserData(ud) => SqeError::ReservedUserData(*ud).fmt(f),
             Error::BufRing(e) => e.fmt(f),
             Error::Buffer(e) => e.fmt(f),
         }
@@ -254,7 +304,7 @@ impl std::error::Error for Error {
             Error::Setup(e) => Some(e),
             Error::Enter(e) => Some(e),
             Error::Register(e) => Some(e),
-            Error::SubmissionQueueFull => None,
+            Error::SubmissionQueueFull | Error::ReservedUserData(_) => None,
             Error::BufRing(e) => Some(e),
             Error::Buffer(e) => Some(e),
         }
@@ -281,6 +331,14 @@ impl From<SubmissionQueueFull> for Error {
         Error::SubmissionQueueFull
     }
 }
+impl From<SqeError> for Error {
+    fn from(e: SqeError) -> Self {
+        match e {
+            SqeError::SubmissionQueueFull => Error::SubmissionQueueFull,
+            SqeError::ReservedUserData(ud) => Error::ReservedUserData(ud),
+        }
+    }
+}
 impl From<crate::buf_ring::BufRingError> for Error {
     fn from(e: crate::buf_ring::BufRingError) -> Self {
         Error::BufRing(e)
@@ -298,6 +356,7 @@ impl From<Error> for std::io::Error {
             Error::Enter(e) => e.into(),
             Error::Register(e) => e.into(),
             Error::SubmissionQueueFull => SubmissionQueueFull.into(),
+            Error::ReservedUserData(ud) => SqeError::ReservedUserData(ud).into(),
             Error::BufRing(e) => std::io::Error::other(e),
             Error::Buffer(e) => std::io::Error::new(std::io::ErrorKind::InvalidInput, e),
         }

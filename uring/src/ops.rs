@@ -19,7 +19,7 @@ use core::ops::Deref;
 use std::io::{IoSlice, IoSliceMut};
 use std::os::fd::RawFd;
 
-use crate::error::SubmissionQueueFull;
+use crate::error::SqeError;
 use crate::ring::IoUring;
 use crate::sqe::Sqe;
 use crate::types::{
@@ -28,7 +28,8 @@ use crate::types::{
 
 /// A prepared SQE in the ring, not yet submitted. Reading it is safe ([`Deref`]); changing
 /// the fields that name memory is not, so only the flags, user_data and personality can be
-/// set safely. [`as_mut_sqe`](SqeRef::as_mut_sqe) gives full access, `unsafe`ly.
+/// set safely (the user_data is given when the operation is queued, and checked against
+/// the ring's reserved namespace then). [`as_mut_sqe`](SqeRef::as_mut_sqe) gives full access, `unsafe`ly.
 #[derive(Debug)]
 pub struct SqeRef<'a>(&'a mut Sqe);
 
@@ -59,13 +60,6 @@ impl<'a> SqeRef<'a> {
         self.add_flags(crate::sys::IOSQE_IO_LINK)
     }
 
-    /// Replaces the user_data.
-    #[inline]
-    pub fn set_user_data(&mut self, user_data: u64) -> &mut Self {
-        self.0.user_data = user_data;
-        self
-    }
-
     /// Sets the personality (credentials registered with IORING_REGISTER_PERSONALITY).
     #[inline]
     pub fn set_personality(&mut self, personality: u16) -> &mut Self {
@@ -78,7 +72,8 @@ impl<'a> SqeRef<'a> {
     /// # Safety
     ///
     /// Whatever the SQE names after the change must satisfy the contract of
-    /// [`IoUring::get_sqe`]: memory valid until completion (zero-copy: notification).
+    /// [`IoUring::get_sqe`]: memory valid until completion (zero-copy: notification), and
+    /// its user_data must not be reserved ([`IoUring::is_reserved_user_data`]).
     #[inline]
     pub unsafe fn as_mut_sqe(&mut self) -> &mut Sqe {
         self.0
@@ -94,7 +89,7 @@ impl Deref for SqeRef<'_> {
 }
 
 /// The result of every operation method.
-pub type SqeResult<'a> = Result<SqeRef<'a>, SubmissionQueueFull>;
+pub type SqeResult<'a> = Result<SqeRef<'a>, SqeError>;
 
 /// Where [`IoUring::read`] puts its data (Zig's `ReadBuffer`).
 #[derive(Debug)]
@@ -131,10 +126,10 @@ pub enum RecvBuffer<'a> {
 }
 
 impl IoUring {
-    /// Takes the next SQE, lets `prep` fill it, sets `user_data`.
+    /// Takes the next SQE, lets `prep` fill it, sets `user_data` (refused if reserved).
     #[inline]
     pub(crate) fn queue(&mut self, user_data: u64, prep: impl FnOnce(&mut Sqe)) -> SqeResult<'_> {
-        let sqe = self.next_sqe()?;
+        let sqe = self.next_sqe_for(user_data)?;
         prep(sqe);
         sqe.user_data = user_data;
         Ok(SqeRef::new(sqe))

@@ -9,7 +9,8 @@
 
 use core::ffi::c_void;
 use core::ptr::NonNull;
-use core::sync::atomic::{fence, AtomicU32, Ordering};
+use core::sync::atomic::{fence, AtomicU32, AtomicU64, Ordering};
+use std::collections::VecDeque;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::time::Duration;
 
@@ -21,7 +22,7 @@ use rustix::io_uring::{
 use rustix::mm::{MapFlags, ProtFlags};
 
 use crate::cqe::Cqe;
-use crate::error::{EnterError, SetupError, SubmissionQueueFull};
+use crate::error::{EnterError, SetupError, SqeError, SubmissionQueueFull};
 use crate::sqe::Sqe;
 use crate::sys;
 
@@ -198,11 +199,31 @@ impl CompletionQueue {
 pub struct IoUring {
     pub(crate) sq: SubmissionQueue,
     pub(crate) cq: CompletionQueue,
+    /// A user_data `u` is reserved when `u & reserved_mask == reserved_tag`. With no
+    /// reservation the mask is 0 and the tag 1, which no value matches (one compare on the
+    /// hot path, no branch on an `Option`).
+    reserved_mask: u64,
+    reserved_tag: u64,
+    /// Completions set aside once a namespace is reserved (see [`IoUring::copy_cqes`]).
+    split: Option<Box<Split>>,
+    id: u64,
     flags: IoringSetupFlags,
     features: IoringFeatureFlags,
     _ring_map: Mmap,
     fd: OwnedFd,
 }
+
+/// Completions sorted apart on a ring whose user_data namespace is partly reserved for the
+/// safe layer: those of the reserved namespace that the caller's reaping came across, and
+/// those of the caller's requests that the safe layer's reaping came across.
+#[derive(Debug, Default)]
+struct Split {
+    reserved: VecDeque<Cqe>,
+    user: VecDeque<Cqe>,
+}
+
+/// Ring identities: never reused within a process (a u64 does not wrap in practice).
+static NEXT_RING_ID: AtomicU64 = AtomicU64::new(1);
 
 // SAFETY: the raw pointers refer to mappings owned by this value and live as long as it;
 // every write through them happens through `&mut self` (or is an atomic the kernel shares),
@@ -334,6 +355,10 @@ impl IoUring {
         Ok(IoUring {
             sq,
             cq,
+            reserved_mask: 0,
+            reserved_tag: 1,
+            split: None,
+            id: NEXT_RING_ID.fetch_add(1, Ordering::Relaxed),
             flags: p.flags,
             features: p.features,
             _ring_map: ring_map,
@@ -344,6 +369,64 @@ impl IoUring {
     /// The ring's file descriptor.
     pub fn fd(&self) -> RawFd {
         self.fd.as_raw_fd()
+    }
+
+    /// The ring's identity: a number no other ring of this process has had or will have,
+    /// unlike the fd, which the next ring may get again once this one is closed. The safe
+    /// layer uses it to know its ring.
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// Whether `user_data` lies in the namespace this ring reserves for its safe layer
+    /// (set when a [`Driver`](crate::zc::Driver) takes the ring; never on a plain ring).
+    /// The operation methods refuse such a user_data with
+    /// [`SqeError::ReservedUserData`], and [`copy_cqes`](Self::copy_cqes) sets its
+    /// completions aside for the driver.
+    #[inline]
+    pub fn is_reserved_user_data(&self, user_data: u64) -> bool {
+        user_data & self.reserved_mask == self.reserved_tag
+    }
+
+    /// Reserves the user_data values `u` with `u & mask == tag` for the crate's safe layer,
+    /// for the rest of the ring's life (it cannot be undone). Call it only on a ring with
+    /// no request in flight: the point is that every completion in the namespace comes
+    /// from a request of the reserver.
+    #[allow(dead_code)] // used by the zc driver (next commit)
+    pub(crate) fn reserve_user_data(&mut self, mask: u64, tag: u64) {
+        debug_assert!(mask != 0 && tag & !mask == 0 && self.split.is_none());
+        self.reserved_mask = mask;
+        self.reserved_tag = tag;
+        self.split = Some(Box::default());
+    }
+
+    /// Copies ready completions of every namespace, the reserved one included, first those
+    /// the caller's reaping set aside for the reserver. For the crate's safe layer.
+    #[allow(dead_code)] // used by the zc driver (next commit)
+    pub(crate) fn copy_cqes_unsplit(
+        &mut self,
+        cqes: &mut [Cqe],
+        wait_nr: u32,
+    ) -> Result<u32, EnterError> {
+        if let Some(split) = self.split.as_deref_mut() {
+            if !split.reserved.is_empty() {
+                let n = cqes.len().min(split.reserved.len());
+                for (dst, src) in cqes.iter_mut().zip(split.reserved.drain(..n)) {
+                    *dst = src;
+                }
+                return Ok(n as u32);
+            }
+        }
+        self.copy_cqes_all(cqes, wait_nr)
+    }
+
+    /// Keeps a completion of the caller's, reaped by the safe layer, for the caller's next
+    /// [`copy_cqes`](Self::copy_cqes).
+    #[allow(dead_code)] // used by the zc driver (next commit)
+    pub(crate) fn keep_for_caller(&mut self, cqe: Cqe) {
+        if let Some(split) = self.split.as_deref_mut() {
+            split.user.push_back(cqe);
+        }
     }
 
     /// The setup flags the ring was created with.
@@ -372,7 +455,18 @@ impl IoUring {
         drop(self);
     }
 
-    /// The next free SQE, or `Err(SubmissionQueueFull)`. Used by every operation method.
+    /// The next free SQE for a request of the caller's with `user_data`: refused if the
+    /// user_data is reserved ([`is_reserved_user_data`](Self::is_reserved_user_data)).
+    /// Used by every safe operation method.
+    #[inline]
+    pub(crate) fn next_sqe_for(&mut self, user_data: u64) -> Result<&mut Sqe, SqeError> {
+        if self.is_reserved_user_data(user_data) {
+            return Err(SqeError::ReservedUserData(user_data));
+        }
+        Ok(self.next_sqe()?)
+    }
+
+    /// The next free SQE, or `Err(SubmissionQueueFull)`.
     #[inline]
     pub(crate) fn next_sqe(&mut self) -> Result<&mut Sqe, SubmissionQueueFull> {
         let sq = &mut self.sq;
@@ -403,7 +497,8 @@ impl IoUring {
     /// sockaddr address must stay valid (and, for buffers the kernel writes, unaliased)
     /// until the request's completion has been reaped, and for zero-copy sends until the
     /// `IORING_CQE_F_NOTIF` completion. File descriptors must be open (or, for fixed
-    /// files, registered) as the operation expects.
+    /// files, registered) as the operation expects. Its user_data must not be reserved
+    /// ([`is_reserved_user_data`](Self::is_reserved_user_data)).
     #[inline]
     pub unsafe fn get_sqe(&mut self) -> Result<&mut Sqe, SubmissionQueueFull> {
         let sqe = self.next_sqe()?;
@@ -417,7 +512,8 @@ impl IoUring {
     /// # Safety
     ///
     /// As for [`get_sqe`](Self::get_sqe): everything `sqe` names must remain valid for the
-    /// kernel until its completion (zero-copy: until its notification).
+    /// kernel until its completion (zero-copy: until its notification), and its user_data
+    /// must not be reserved.
     #[inline]
     pub unsafe fn push(&mut self, sqe: &Sqe) -> Result<(), SubmissionQueueFull> {
         *self.next_sqe()? = *sqe;
@@ -569,7 +665,58 @@ impl IoUring {
     /// copied. Copying out is safer than borrowing from the ring (no `cqe_seen` to forget)
     /// and advances the head once per batch. Zig: `copy_cqes`; liburing:
     /// `io_uring_peek_batch_cqe` + `io_uring_cq_advance`.
+    ///
+    /// On a ring a [`Driver`](crate::zc::Driver) owns, the completions of the driver's
+    /// requests (its reserved user_data namespace) are never copied out here: they are set
+    /// aside for the driver, and the caller's completions that the driver reaped come
+    /// first. So `wait_nr` may be met by the driver's completions, and a call may return 0
+    /// after waiting.
     pub fn copy_cqes(&mut self, cqes: &mut [Cqe], wait_nr: u32) -> Result<u32, EnterError> {
+        if self.split.is_none() {
+            return self.copy_cqes_all(cqes, wait_nr);
+        }
+        self.copy_cqes_split(cqes, wait_nr)
+    }
+
+    /// [`copy_cqes`](Self::copy_cqes) on a ring with a reserved namespace.
+    #[cold]
+    fn copy_cqes_split(&mut self, cqes: &mut [Cqe], wait_nr: u32) -> Result<u32, EnterError> {
+        if let Some(split) = self.split.as_deref_mut() {
+            if !split.user.is_empty() {
+                let n = cqes.len().min(split.user.len());
+                for (dst, src) in cqes.iter_mut().zip(split.user.drain(..n)) {
+                    *dst = src;
+                }
+                return Ok(n as u32);
+            }
+        }
+        let n = self.copy_cqes_all(cqes, wait_nr)? as usize;
+        Ok(self.set_aside_reserved(&mut cqes[..n]))
+    }
+
+    /// Moves the reserved completions among `cqes` to the driver's side, compacting the
+    /// others to the front in order; returns how many others remain.
+    fn set_aside_reserved(&mut self, cqes: &mut [Cqe]) -> u32 {
+        let (mask, tag) = (self.reserved_mask, self.reserved_tag);
+        let Some(split) = self.split.as_deref_mut() else {
+            return cqes.len() as u32;
+        };
+        let mut kept = 0;
+        for i in 0..cqes.len() {
+            let cqe = cqes[i];
+            if cqe.user_data & mask == tag {
+                split.reserved.push_back(cqe);
+            } else {
+                cqes[kept] = cqe;
+                kept += 1;
+            }
+        }
+        kept as u32
+    }
+
+    /// [`copy_cqes`](Self::copy_cqes) without the split: every namespace.
+    #[inline]
+    fn copy_cqes_all(&mut self, cqes: &mut [Cqe], wait_nr: u32) -> Result<u32, EnterError> {
         let count = self.copy_cqes_ready(cqes);
         if count > 0 {
             return Ok(count);
@@ -634,9 +781,22 @@ impl IoUring {
 
     /// The next ready completion, if any, without waiting or entering the kernel.
     /// liburing: `io_uring_peek_cqe` + `io_uring_cqe_seen`.
+    /// On a ring a driver owns, the driver's completions are set aside, as by
+    /// [`copy_cqes`](Self::copy_cqes).
     pub fn peek_cqe(&mut self) -> Option<Cqe> {
         let mut cqes = [Cqe::default()];
-        (self.copy_cqes_ready(&mut cqes) == 1).then_some(cqes[0])
+        if self.split.is_none() {
+            return (self.copy_cqes_ready(&mut cqes) == 1).then_some(cqes[0]);
+        }
+        if let Some(cqe) = self.split.as_deref_mut().and_then(|s| s.user.pop_front()) {
+            return Some(cqe);
+        }
+        while self.copy_cqes_ready(&mut cqes) == 1 {
+            if self.set_aside_reserved(&mut cqes) == 1 {
+                return Some(cqes[0]);
+            }
+        }
+        None
     }
 
     /// Marks the oldest ready completion as consumed (after reading it in place).
@@ -647,9 +807,26 @@ impl IoUring {
     }
 
     /// Consumes `count` completions, never more than are ready. Zig / liburing:
-    /// `cq_advance`.
+    /// `cq_advance`. On a ring a driver owns, the driver's completions among them are set
+    /// aside for it, not dropped.
     #[inline]
     pub fn cq_advance(&mut self, count: u32) {
+        if let Some(split) = self.split.as_deref_mut() {
+            let from_stash = split.user.len().min(count as usize);
+            split.user.drain(..from_stash);
+            let mut cqes = [Cqe::default(); 16];
+            let mut left = count - from_stash as u32;
+            while left > 0 {
+                let take = left.min(cqes.len() as u32) as usize;
+                let n = self.copy_cqes_ready(&mut cqes[..take]);
+                if n == 0 {
+                    return;
+                }
+                self.set_aside_reserved(&mut cqes[..n as usize]);
+                left -= n;
+            }
+            return;
+        }
         let count = count.min(self.cq_ready());
         if count > 0 {
             let head = self.cq.head().wrapping_add(count);
@@ -681,6 +858,99 @@ impl AsRawFd for IoUring {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const TAG: u64 = 0xA5 << 56;
+    const MASK: u64 = 0xFF << 56;
+
+    /// Every ring gets an identity of its own, even when it reuses a closed ring's fd.
+    #[test]
+    fn ring_ids_are_never_reused() {
+        let a = IoUring::init(2, IoringSetupFlags::empty()).unwrap();
+        let (id_a, fd_a) = (a.id(), a.fd());
+        drop(a);
+        let b = IoUring::init(2, IoringSetupFlags::empty()).unwrap();
+        assert_eq!(
+            b.fd(),
+            fd_a,
+            "the fd number is reused (what makes fds no identity)"
+        );
+        assert_ne!(b.id(), id_a);
+    }
+
+    /// With a reserved namespace, safe operations refuse its user_data, and the caller's
+    /// reaping (copy_cqes, peek_cqe, cq_advance) never sees or drops the reserver's
+    /// completions: they are set aside, and the reserver's reaping hands the caller's
+    /// completions back to the caller.
+    #[test]
+    fn reserved_namespace_is_refused_and_set_aside() {
+        let mut ring = IoUring::init(8, IoringSetupFlags::empty()).unwrap();
+        assert!(!ring.is_reserved_user_data(TAG | 1));
+        ring.reserve_user_data(MASK, TAG);
+        assert!(ring.is_reserved_user_data(TAG | 1));
+        assert!(!ring.is_reserved_user_data(1));
+        assert_eq!(
+            ring.nop(TAG | 7).unwrap_err(),
+            SqeError::ReservedUserData(TAG | 7)
+        );
+        assert_eq!(ring.sq_ready(), 0, "a refused operation queues nothing");
+        // The reserver's own requests (pushed directly) and the caller's.
+        let mut own = Sqe::default();
+        own.prep_nop();
+        for ud in [TAG | 1, TAG | 2, TAG | 3] {
+            own.user_data = ud;
+            // SAFETY: a NOP names no memory or descriptor; the reserved user_data is the
+            // point of the test (the reserver's requests).
+            unsafe { ring.push(&own).unwrap() };
+        }
+        ring.nop(10).unwrap();
+        ring.nop(11).unwrap();
+        ring.nop(12).unwrap();
+        ring.submit_and_wait(6).unwrap();
+        // The caller sees only its own three, whatever the order and batch size.
+        let mut seen = Vec::new();
+        let mut cqes = [Cqe::default(); 2];
+        for _ in 0..6 {
+            let n = ring.copy_cqes(&mut cqes, 0).unwrap() as usize;
+            seen.extend(cqes[..n].iter().map(|c| c.user_data));
+        }
+        seen.sort_unstable();
+        assert_eq!(seen, [10, 11, 12]);
+        // peek_cqe and cq_advance skip over reserved completions without losing them.
+        for ud in [TAG | 4, TAG | 5] {
+            own.user_data = ud;
+            // SAFETY: as above.
+            unsafe { ring.push(&own).unwrap() };
+        }
+        ring.nop(13).unwrap();
+        ring.submit_and_wait(3).unwrap();
+        assert_eq!(ring.peek_cqe().map(|c| c.user_data), Some(13));
+        assert_eq!(ring.peek_cqe(), None);
+        own.user_data = TAG | 6;
+        // SAFETY: as above.
+        unsafe { ring.push(&own).unwrap() };
+        ring.submit_and_wait(1).unwrap();
+        ring.cq_advance(1);
+        // The reserver gets all six, and a caller completion it reaps goes back to the
+        // caller.
+        ring.nop(14).unwrap();
+        ring.submit_and_wait(1).unwrap();
+        let mut all = Vec::new();
+        let mut big = [Cqe::default(); 8];
+        for _ in 0..4 {
+            let n = ring.copy_cqes_unsplit(&mut big, 0).unwrap() as usize;
+            for cqe in &big[..n] {
+                if ring.is_reserved_user_data(cqe.user_data) {
+                    all.push(cqe.user_data & !MASK);
+                } else {
+                    ring.keep_for_caller(*cqe);
+                }
+            }
+        }
+        all.sort_unstable();
+        assert_eq!(all, [1, 2, 3, 4, 5, 6]);
+        assert_eq!(ring.copy_cqes(&mut cqes, 0).unwrap(), 1);
+        assert_eq!(cqes[0].user_data, 14);
+    }
 
     /// The SQ refuses an SQE beyond its entries until the kernel consumed some, and the
     /// cached limit is refreshed then.
