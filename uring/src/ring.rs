@@ -392,7 +392,6 @@ impl IoUring {
     /// for the rest of the ring's life (it cannot be undone). Call it only on a ring with
     /// no request in flight: the point is that every completion in the namespace comes
     /// from a request of the reserver.
-    #[allow(dead_code)] // used by the zc driver (next commit)
     pub(crate) fn reserve_user_data(&mut self, mask: u64, tag: u64) {
         debug_assert!(mask != 0 && tag & !mask == 0 && self.split.is_none());
         self.reserved_mask = mask;
@@ -402,7 +401,6 @@ impl IoUring {
 
     /// Copies ready completions of every namespace, the reserved one included, first those
     /// the caller's reaping set aside for the reserver. For the crate's safe layer.
-    #[allow(dead_code)] // used by the zc driver (next commit)
     pub(crate) fn copy_cqes_unsplit(
         &mut self,
         cqes: &mut [Cqe],
@@ -422,11 +420,24 @@ impl IoUring {
 
     /// Keeps a completion of the caller's, reaped by the safe layer, for the caller's next
     /// [`copy_cqes`](Self::copy_cqes).
-    #[allow(dead_code)] // used by the zc driver (next commit)
     pub(crate) fn keep_for_caller(&mut self, cqe: Cqe) {
         if let Some(split) = self.split.as_deref_mut() {
             split.user.push_back(cqe);
         }
+    }
+
+    /// Whether the last SQE handed out and not yet consumed by the kernel has
+    /// `IOSQE_IO_LINK` or `IOSQE_IO_HARDLINK`: a chain the next SQE would join.
+    pub(crate) fn unsubmitted_tail_links(&self) -> bool {
+        if self.sq_ready() == 0 {
+            return false;
+        }
+        let index = (self.sq.sqe_tail.wrapping_sub(1) & self.sq.mask) as usize;
+        // SAFETY: `index <= mask`, inside the SQE mapping. The SQE was written by us and
+        // not yet consumed (sq_ready > 0); the kernel only ever reads SQEs, so reading its
+        // flags byte alongside a kernel thread (SQPOLL) is a read-read overlap.
+        let flags = unsafe { core::ptr::addr_of!((*self.sq.sqes.as_ptr().add(index)).flags).read() };
+        flags & (sys::IOSQE_IO_LINK | sys::IOSQE_IO_HARDLINK) != 0
     }
 
     /// The setup flags the ring was created with.

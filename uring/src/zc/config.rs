@@ -2,10 +2,9 @@
 
 use std::time::Duration;
 
-use rustix::io_uring::{io_uring_params, IoringSetupFlags};
-
-use crate::error::SetupError;
-use crate::ring::IoUring;
+use super::driver::{Driver, DriverConfig};
+use super::memlock::Memlock;
+use super::types::ZcError;
 
 /// When the sender uses zero-copy.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -47,7 +46,16 @@ pub struct Config {
     /// Bytes the sender may own at once: queued, in flight, or waiting for the kernel's
     /// notification. Over it, [`send`](super::ZcSender::send) drives the ring until there
     /// is room and [`try_send`](super::ZcSender::try_send) gives the buffer back. A single
-    /// buffer larger than this is refused. Default 16 MiB.
+    /// buffer larger than this is refused.
+    ///
+    /// Default 0: automatic, resolved when the sender is made from the locked-memory limit
+    /// the process actually has ([`Memlock`]): 16 MiB with `CAP_IPC_LOCK` or an unlimited
+    /// `RLIMIT_MEMLOCK`, otherwise half of what the limit leaves after the driver's
+    /// registered pools, between 64 KiB and 16 MiB (4 MiB under the usual 8 MiB limit).
+    /// The pages of a zero-copy send in flight are charged to that limit; should the kernel
+    /// still refuse to pin a buffer (other senders, other processes of the user), the
+    /// buffer goes with plain send instead ([`PlainReason::PinLimit`](super::PlainReason)),
+    /// in order, and nothing fails.
     pub budget_bytes: usize,
     /// Buffers the sender may own at once (1..=65536). Default 4096. The completion queue
     /// should hold two completions for each (see [`Config::ring`]).
@@ -76,7 +84,7 @@ impl Default for Config {
         Config {
             policy: Policy::Adaptive,
             depth: 8,
-            budget_bytes: 16 << 20,
+            budget_bytes: 0,
             max_buffers: 4096,
             force_fallback: false,
             adaptive_min_size: 10 * 1024,
@@ -159,9 +167,6 @@ impl Config {
         if self.depth > 4096 {
             return Err("depth must be at most 4096");
         }
-        if self.budget_bytes == 0 {
-            return Err("budget_bytes must be at least 1");
-        }
         if self.max_buffers == 0 || self.max_buffers > 1 << 16 {
             return Err("max_buffers must be in 1..=65536");
         }
@@ -174,34 +179,54 @@ impl Config {
         Ok(())
     }
 
-    /// SQ entries for a ring dedicated to one sender: room for a whole chain twice over.
+    /// The budget an automatic [`budget_bytes`](Self::budget_bytes) stands for, given the
+    /// locked-memory limit and the bytes the driver's pools already pin.
+    pub fn auto_budget(memlock: Memlock, pinned: u64) -> usize {
+        const MAX: u64 = 16 << 20;
+        const MIN: u64 = 64 << 10;
+        let bytes = match memlock.pinnable() {
+            None => MAX,
+            Some(limit) => (limit.saturating_sub(pinned) / 2).clamp(MIN, MAX),
+        };
+        bytes as usize
+    }
+
+    /// This config with an automatic budget made concrete.
+    pub(crate) fn resolve(mut self, memlock: Memlock, pinned: u64) -> Config {
+        if self.budget_bytes == 0 {
+            self.budget_bytes = Config::auto_budget(memlock, pinned);
+        }
+        self
+    }
+
+    /// SQ entries for a driver dedicated to one sender: room for a whole chain twice over.
     pub fn sq_entries(&self) -> u32 {
         (self.depth.saturating_mul(2))
             .clamp(32, 32768)
             .next_power_of_two()
     }
 
-    /// CQ entries for a ring dedicated to one sender: two completions (the result and the
-    /// notification) for every buffer it may own, plus room for a chain, so that the CQ
-    /// never overflows (with IORING_FEAT_NODROP an overflow loses nothing, but costs).
+    /// CQ entries for a driver dedicated to one sender: two completions (the result and
+    /// the notification) for every buffer it may own, plus room for a chain, so that the
+    /// CQ does not overflow (with IORING_FEAT_NODROP an overflow loses nothing, but costs);
+    /// at most the kernel's 65536 (`IORING_MAX_CQ_ENTRIES`).
     pub fn cq_entries(&self) -> u32 {
         let want = u64::from(self.max_buffers) * 2 + u64::from(self.depth) * 2 + 64;
-        // The kernel allows up to 2 * 32768 * ... (IORING_MAX_CQ_ENTRIES = 2 * 32768 * 2).
-        (want.min(1 << 17) as u32).next_power_of_two()
+        (want.min(1 << 16) as u32).next_power_of_two()
     }
 
-    /// Creates a ring sized for this configuration: [`sq_entries`](Self::sq_entries) SQEs
-    /// and, with IORING_SETUP_CQSIZE (Linux 5.5), [`cq_entries`](Self::cq_entries) CQEs;
-    /// with IORING_SETUP_SUBMIT_ALL (5.18) too, so that an SQE the kernel rejects while
-    /// preparing it fails its whole link chain instead of stopping the submission between
-    /// two links of a stream (the sender works on any ring, this only closes that gap). If
-    /// other work shares the ring, add its completions to the CQ size: build the ring
-    /// yourself with [`IoUring::init_params`] and `params.cq_entries`.
-    pub fn ring(&self) -> Result<IoUring, SetupError> {
-        let mut params = io_uring_params::default();
-        params.flags = IoringSetupFlags::CQSIZE | IoringSetupFlags::SUBMIT_ALL;
-        params.cq_entries = self.cq_entries();
-        IoUring::init_params(self.sq_entries(), &mut params)
+    /// A [`DriverConfig`] sized for one sender of this config: [`sq_entries`](Self::sq_entries)
+    /// and [`cq_entries`](Self::cq_entries). Add your own work's completions to
+    /// `cq_entries` if it shares the ring.
+    pub fn driver_config(&self) -> DriverConfig {
+        DriverConfig::default()
+            .sq_entries(self.sq_entries())
+            .cq_entries(self.cq_entries())
+    }
+
+    /// A [`Driver`] sized for one sender of this config ([`driver_config`](Self::driver_config)).
+    pub fn driver(&self) -> Result<Driver, ZcError> {
+        Driver::new(self.driver_config())
     }
 }
 
@@ -214,11 +239,40 @@ mod tests {
         let c = Config::default().depth(8).max_buffers(100);
         assert_eq!(c.sq_entries(), 32);
         assert_eq!(c.cq_entries(), 512); // 2 * 100 + 16 + 64 = 280 -> 512
-        let ring = c.ring().unwrap();
-        assert!(ring.cq().entries() >= 280);
-        assert!(ring.sq().entries() >= 16);
+        let mut driver = c.driver().unwrap();
+        assert!(driver.ring().cq().entries() >= 280);
+        assert!(driver.ring().sq().entries() >= 16);
         assert!(Config::default().depth(0).validate().is_err());
         assert!(Config::default().max_buffers(70_000).validate().is_err());
         assert!(Config::default().validate().is_ok());
+        // The most buffers validate allows still gets a CQ the kernel accepts.
+        let most = Config::default().max_buffers(1 << 16);
+        assert_eq!(most.cq_entries(), 1 << 16);
+        assert!(most.driver().is_ok());
+    }
+
+    #[test]
+    fn the_automatic_budget_fits_the_memlock_limit() {
+        let free = Memlock {
+            limit: None,
+            cap_ipc_lock: false,
+        };
+        assert_eq!(Config::auto_budget(free, 0), 16 << 20);
+        let user = Memlock {
+            limit: Some(8 << 20),
+            cap_ipc_lock: false,
+        };
+        assert_eq!(Config::auto_budget(user, 0), 4 << 20);
+        assert_eq!(Config::auto_budget(user, 4 << 20), 2 << 20);
+        assert_eq!(Config::auto_budget(user, 9 << 20), 64 << 10);
+        let root = Memlock {
+            cap_ipc_lock: true,
+            ..user
+        };
+        assert_eq!(Config::auto_budget(root, 0), 16 << 20);
+        let c = Config::default().resolve(user, 0);
+        assert_eq!(c.budget_bytes, 4 << 20);
+        let explicit = Config::default().budget_bytes(100).resolve(user, 0);
+        assert_eq!(explicit.budget_bytes, 100);
     }
 }

@@ -172,15 +172,20 @@
 
 mod buffer;
 mod config;
+mod driver;
+mod memlock;
 mod pool;
 mod sender;
+mod state;
 mod stats;
 mod types;
 
 pub use buffer::{BufferKind, ZcBuffer};
 pub use config::{Config, Policy};
+pub use driver::{is_zc_user_data, Driver, DriverConfig, USER_DATA_TAG, USER_DATA_TAG_MASK};
+pub use memlock::{Memlock, MemlockExceeded};
 pub use pool::{BufferPool, PoolError, PoolSlot, MAX_POOL_SLOTS, MAX_SLOT_SIZE};
-pub use sender::{is_zc_user_data, Closed, ZcSender, USER_DATA_TAG, USER_DATA_TAG_MASK};
+pub use sender::{Closed, ZcSender};
 pub use stats::ZcStats;
 pub use types::{
     BufferError, Completion, FallbackReason, PlainReason, SendError, SendErrorKind, SendPath,

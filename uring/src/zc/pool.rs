@@ -5,18 +5,19 @@ use core::ffi::c_void;
 use core::fmt;
 use core::ops::{Deref, DerefMut};
 use core::ptr::NonNull;
-use std::os::fd::RawFd;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use rustix::io::Errno;
 use rustix::mm::{MapFlags, ProtFlags};
 
+use super::driver::{Driver, DriverShared, PoolErr};
+use super::memlock::MemlockExceeded;
+use super::types::ZcError;
 use crate::error::RegisterError;
 use crate::register::iovec;
-use crate::ring::IoUring;
 
-/// Most buffers one ring can register (`IORING_MAX_REG_BUFFERS`, 1 << 14).
+/// Most buffers one ring can register (`IORING_MAX_REG_BUFFERS`, 1 << 14), for all the
+/// pools of a driver together.
 pub const MAX_POOL_SLOTS: usize = 1 << 14;
 /// Largest registered buffer the kernel accepts (1 GiB).
 pub const MAX_SLOT_SIZE: usize = 1 << 30;
@@ -34,12 +35,16 @@ pub enum PoolError {
     InvalidSize,
     /// Mapping the pool's memory failed.
     Mmap(Errno),
-    /// Registering (or unregistering) the buffers with the ring failed; `AlreadyRegistered`
-    /// means the ring already has a buffer table (one pool per ring).
+    /// Registering the buffers with the ring failed.
     Register(RegisterError),
-    /// [`unregister`](BufferPool::unregister) was given a ring other than the one the pool
-    /// is registered with, or the pool is not registered any more.
-    NotRegisteredHere,
+    /// The pool would pin more than the locked-memory limit allows (`RLIMIT_MEMLOCK`, for
+    /// a process without `CAP_IPC_LOCK`): the limit and what was asked are inside.
+    Memlock(MemlockExceeded),
+    /// The driver's buffer table has no free range of this many slots (all its pools
+    /// together hold at most [`MAX_POOL_SLOTS`]).
+    TableFull,
+    /// The driver refused (its ring was replaced).
+    Driver(ZcError),
 }
 
 impl fmt::Display for PoolError {
@@ -48,9 +53,9 @@ impl fmt::Display for PoolError {
             PoolError::InvalidSize => f.write_str("buffer pool: invalid slot size or count"),
             PoolError::Mmap(e) => write!(f, "buffer pool: mapping memory failed: {e}"),
             PoolError::Register(e) => write!(f, "buffer pool: {e}"),
-            PoolError::NotRegisteredHere => {
-                f.write_str("buffer pool: not registered with this ring")
-            }
+            PoolError::Memlock(e) => write!(f, "buffer pool: {e}"),
+            PoolError::TableFull => f.write_str("buffer pool: the driver's buffer table is full"),
+            PoolError::Driver(e) => write!(f, "buffer pool: {e}"),
         }
     }
 }
@@ -62,6 +67,7 @@ impl From<PoolError> for std::io::Error {
         match e {
             PoolError::Mmap(errno) => std::io::Error::from_raw_os_error(errno.raw_os_error()),
             PoolError::Register(r) => r.into(),
+            PoolError::Memlock(_) => std::io::Error::new(std::io::ErrorKind::OutOfMemory, e),
             other => std::io::Error::new(std::io::ErrorKind::InvalidInput, other),
         }
     }
@@ -75,8 +81,11 @@ struct Shared {
     slot_size: usize,
     count: usize,
     free: Mutex<Vec<u16>>,
-    ring_fd: RawFd,
-    registered: AtomicBool,
+    /// The identity of the ring whose table holds the slots (`base..base + count`).
+    ring_id: u64,
+    table_base: u32,
+    /// Told when the pool is gone, so that the driver clears its range.
+    driver: Arc<DriverShared>,
 }
 
 // SAFETY: `base` points to a private anonymous mapping owned by this value. Slot `i` is
@@ -87,6 +96,12 @@ struct Shared {
 unsafe impl Send for Shared {}
 // SAFETY: as above: shared access only reads immutable fields, the mutex or the atomic.
 unsafe impl Sync for Shared {}
+
+impl Shared {
+    fn base_index(&self) -> u32 {
+        self.table_base
+    }
+}
 
 impl Drop for Shared {
     fn drop(&mut self) {
@@ -102,26 +117,37 @@ impl Drop for Shared {
         unsafe {
             let _ = rustix::mm::munmap(self.base.as_ptr().cast::<c_void>(), self.map_len);
         }
+        // No request names the range (no slot is left); the driver clears it at its next
+        // call, which also ends the pin on the pages.
+        self.driver.range_dropped(
+            self.base_index(),
+            self.count as u32,
+            (self.slot_size * self.count) as u64,
+        );
     }
 }
 
-/// Memory registered with one ring as fixed buffers, handed out in slots.
+/// Memory registered with a [`Driver`]'s ring as fixed buffers, handed out in slots.
 ///
-/// [`new`](Self::new) maps `count` slots of `slot_size` bytes (each page-aligned), registers
-/// one fixed buffer per slot (IORING_REGISTER_BUFFERS, liburing's
-/// `io_uring_register_buffers`) and keeps a free list. [`get`](Self::get) hands out a
-/// [`PoolSlot`]; fill it, give it to a [`ZcSender`](super::ZcSender), and it comes back in
-/// the [`Completion`](super::Completion); dropping a slot returns it to the pool. The
-/// memory lives until the pool and all its slots are gone.
+/// [`new`](Self::new) maps `count` slots of `slot_size` bytes (each page-aligned) and
+/// registers one fixed buffer per slot in a free range of the driver's buffer table
+/// (IORING_REGISTER_BUFFERS2 sparse + IORING_REGISTER_BUFFERS_UPDATE, Linux 5.13), and
+/// keeps a free list. [`get`](Self::get) hands out a [`PoolSlot`]; fill it, give it to a
+/// [`ZcSender`](super::ZcSender) of the same driver (it goes with `send_zc_fixed`; to any
+/// other, with `send_zc`), and it comes back in the [`Completion`](super::Completion);
+/// dropping a slot returns it to the pool. The memory lives until the pool and all its
+/// slots are gone; then the driver clears the range. The driver owns its table: no safe
+/// code can unregister it under the pool.
 ///
-/// A ring has one buffer table, so one pool per ring. The kernel pins the pages (counted
-/// against `RLIMIT_MEMLOCK` for unprivileged users).
+/// A driver holds several pools. The kernel pins their pages, charged to `RLIMIT_MEMLOCK`
+/// for a process without `CAP_IPC_LOCK`: a pool that cannot fit is refused with
+/// [`PoolError::Memlock`], which names the limit.
 ///
 /// ```no_run
-/// use uring::zc::BufferPool;
+/// use uring::zc::{BufferPool, Config};
 /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
-/// let mut ring = uring::IoUring::init(64, uring::sys::IoringSetupFlags::empty())?;
-/// let pool = BufferPool::new(&mut ring, 64 * 1024, 32)?;
+/// let mut driver = Config::default().driver()?;
+/// let pool = BufferPool::new(&mut driver, 64 * 1024, 32)?;
 /// let mut slot = pool.get().expect("a free slot");
 /// slot[..5].copy_from_slice(b"hello");
 /// slot.set_len(5);
@@ -139,16 +165,15 @@ impl fmt::Debug for BufferPool {
             .field("slot_size", &self.shared.slot_size)
             .field("count", &self.shared.count)
             .field("available", &self.available())
-            .field("registered", &self.is_registered())
+            .field("driver_id", &self.shared.ring_id)
             .finish()
     }
 }
 
 impl BufferPool {
-    /// Maps `count` slots of `slot_size` bytes and registers them with `ring` as fixed
-    /// buffers `0..count` (Linux 5.1). Fails with [`PoolError::Register`]
-    /// (`AlreadyRegistered`) if the ring already has a buffer table.
-    pub fn new(ring: &mut IoUring, slot_size: usize, count: usize) -> Result<Self, PoolError> {
+    /// Maps `count` slots of `slot_size` bytes and registers them with `driver`'s ring as
+    /// fixed buffers.
+    pub fn new(driver: &mut Driver, slot_size: usize, count: usize) -> Result<Self, PoolError> {
         if slot_size == 0 || slot_size > MAX_SLOT_SIZE || count == 0 || count > MAX_POOL_SLOTS {
             return Err(PoolError::InvalidSize);
         }
@@ -171,6 +196,33 @@ impl BufferPool {
         }
         .map_err(PoolError::Mmap)?;
         let base = NonNull::new(ptr.cast::<u8>()).ok_or(PoolError::Mmap(Errno::NOMEM))?;
+        let iovecs: Vec<iovec> = (0..count)
+            .map(|i| iovec {
+                // SAFETY: `i * stride + slot_size <= map_len`, inside the mapping.
+                iov_base: unsafe { base.as_ptr().add(i * stride) }.cast(),
+                iov_len: slot_size as _,
+            })
+            .collect();
+        // SAFETY: the registered memory is the mapping owned by the `Shared` made below,
+        // which stays mapped while any slot or pool handle lives, and a slot in flight is
+        // kept by its sender until the kernel's last completion for it; after that it is
+        // unmapped, which the kernel tolerates (see `Drop for Shared`: it holds its own
+        // pins on the pages), and the range is released only then.
+        let index = match unsafe { driver.register_range(&iovecs) } {
+            Ok(i) => i,
+            Err(e) => {
+                // SAFETY: our fresh mapping, not registered, no slot handed out.
+                unsafe {
+                    let _ = rustix::mm::munmap(base.as_ptr().cast::<c_void>(), map_len);
+                }
+                return Err(match e {
+                    PoolErr::Driver(z) => PoolError::Driver(z),
+                    PoolErr::Memlock(m) => PoolError::Memlock(m),
+                    PoolErr::Register(r) => PoolError::Register(r),
+                    PoolErr::TableFull => PoolError::TableFull,
+                });
+            }
+        };
         let shared = Shared {
             base,
             map_len,
@@ -179,21 +231,10 @@ impl BufferPool {
             count,
             // Hand out low indices first (popped from the end).
             free: Mutex::new((0..count as u16).rev().collect()),
-            ring_fd: ring.fd(),
-            registered: AtomicBool::new(false),
+            ring_id: driver.id(),
+            table_base: index,
+            driver: Arc::clone(&driver.shared),
         };
-        let iovecs: Vec<iovec> = (0..count)
-            .map(|i| iovec {
-                // SAFETY: `i * stride + slot_size <= map_len`, inside the mapping.
-                iov_base: unsafe { base.as_ptr().add(i * stride) }.cast(),
-                iov_len: slot_size as _,
-            })
-            .collect();
-        // SAFETY: the registered memory is the mapping owned by `shared`, which stays
-        // mapped while any slot or pool handle lives; after that it is unmapped, which the
-        // kernel tolerates (see `Drop for Shared`): it holds its own pins on the pages.
-        unsafe { ring.register_buffers(&iovecs) }.map_err(PoolError::Register)?;
-        shared.registered.store(true, Ordering::Release);
         Ok(BufferPool {
             shared: Arc::new(shared),
         })
@@ -224,22 +265,9 @@ impl BufferPool {
         self.shared.free.lock().map(|f| f.len()).unwrap_or(0)
     }
 
-    /// Whether the buffers are still registered with the ring they were made for.
-    pub fn is_registered(&self) -> bool {
-        self.shared.registered.load(Ordering::Acquire)
-    }
-
-    /// Unregisters the buffers from `ring` (liburing `io_uring_unregister_buffers`), so
-    /// that the ring can take another table. Slots stay usable: the sender then sends them
-    /// with `send_zc` instead of `send_zc_fixed`. Requests already in flight keep their
-    /// reference to the registration inside the kernel.
-    pub fn unregister(&self, ring: &mut IoUring) -> Result<(), PoolError> {
-        if ring.fd() != self.shared.ring_fd || !self.is_registered() {
-            return Err(PoolError::NotRegisteredHere);
-        }
-        ring.unregister_buffers().map_err(PoolError::Register)?;
-        self.shared.registered.store(false, Ordering::Release);
-        Ok(())
+    /// The identity of the driver's ring the pool is registered with ([`Driver::id`]).
+    pub fn driver_id(&self) -> u64 {
+        self.shared.ring_id
     }
 }
 
@@ -282,14 +310,16 @@ impl PoolSlot {
         unsafe { core::slice::from_raw_parts_mut(self.ptr(), self.shared.slot_size) }
     }
 
-    /// The fixed-buffer index this slot was registered as.
+    /// The fixed-buffer index this slot was registered as, in its driver's table.
     pub fn buf_index(&self) -> u16 {
-        self.index
+        // base + index < BUF_TABLE = 1 << 14.
+        (self.shared.base_index() + u32::from(self.index)) as u16
     }
 
-    /// Whether the slot is registered as a fixed buffer of the ring with fd `ring_fd`.
-    pub(crate) fn registered_with(&self, ring_fd: RawFd) -> bool {
-        self.shared.ring_fd == ring_fd && self.shared.registered.load(Ordering::Acquire)
+    /// Whether the slot is registered as a fixed buffer of the ring with identity
+    /// `ring_id` (registered for as long as the slot lives).
+    pub(crate) fn registered_for(&self, ring_id: u64) -> bool {
+        self.shared.ring_id == ring_id
     }
 
     fn ptr(&self) -> *mut u8 {
@@ -341,12 +371,12 @@ impl Drop for PoolSlot {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sys::IoringSetupFlags;
+    use crate::zc::Config;
 
     #[test]
     fn slots_are_disjoint_and_recycled() {
-        let mut ring = IoUring::init(8, IoringSetupFlags::empty()).unwrap();
-        let pool = BufferPool::new(&mut ring, 1000, 3).unwrap();
+        let mut driver = Config::default().driver().unwrap();
+        let pool = BufferPool::new(&mut driver, 1000, 3).unwrap();
         assert_eq!(pool.available(), 3);
         let mut a = pool.get().unwrap();
         let mut b = pool.get().unwrap();
@@ -366,17 +396,11 @@ mod tests {
         assert_eq!(pool.available(), 1);
         let b2 = pool.get().unwrap();
         assert_eq!(b2[0], 2, "memory is reused, not cleared");
-        // A second table on the same ring is refused.
-        assert_eq!(
-            BufferPool::new(&mut ring, 10, 1).unwrap_err(),
-            PoolError::Register(RegisterError::AlreadyRegistered)
-        );
-        pool.unregister(&mut ring).unwrap();
-        assert!(!pool.is_registered());
-        assert_eq!(
-            pool.unregister(&mut ring),
-            Err(PoolError::NotRegisteredHere)
-        );
+        // A second pool on the same driver takes another range of its table.
+        let other = BufferPool::new(&mut driver, 10, 2).unwrap();
+        let o = other.get().unwrap();
+        assert!(o.buf_index() >= 3, "disjoint from the first pool's 0..3");
+        assert_eq!(pool.driver_id(), driver.id());
         // Slots outlive the pool handle.
         drop(pool);
         assert_eq!(a.len(), 7);
@@ -384,7 +408,7 @@ mod tests {
 
     #[test]
     fn invalid_sizes_are_refused() {
-        let mut ring = IoUring::init(8, IoringSetupFlags::empty()).unwrap();
+        let mut driver = Config::default().driver().unwrap();
         for (size, count) in [
             (0, 1),
             (1, 0),
@@ -392,9 +416,25 @@ mod tests {
             (1, MAX_POOL_SLOTS + 1),
         ] {
             assert_eq!(
-                BufferPool::new(&mut ring, size, count).unwrap_err(),
+                BufferPool::new(&mut driver, size, count).unwrap_err(),
                 PoolError::InvalidSize
             );
         }
+    }
+
+    #[test]
+    fn a_dropped_pool_gives_its_range_back() {
+        let mut driver = Config::default().driver().unwrap();
+        let a = BufferPool::new(&mut driver, 4096, MAX_POOL_SLOTS / 2).unwrap();
+        let b = BufferPool::new(&mut driver, 4096, MAX_POOL_SLOTS / 2).unwrap();
+        assert_eq!(
+            BufferPool::new(&mut driver, 4096, 1).unwrap_err(),
+            PoolError::TableFull
+        );
+        let pinned = driver.pinned_bytes();
+        drop(a);
+        let c = BufferPool::new(&mut driver, 4096, 16).unwrap();
+        assert!(driver.pinned_bytes() < pinned, "the dropped pool is unpinned");
+        drop((b, c));
     }
 }

@@ -4,8 +4,8 @@
 /// ([`stats`](super::ZcSender::stats)).
 ///
 /// Buffer counts classify each returned buffer once, by how its last send request went:
-/// `zero_copy` + `plain_policy` + `plain_small` + `plain_kernel_copies` + `fallback` +
-/// `not_sent` + (empty buffers on a stream, which need no request) = `buffers_returned`.
+/// `zero_copy` + `plain_policy` + `plain_small` + `plain_kernel_copies` +
+/// `plain_pin_limit` + `fallback` + `not_sent` + (empty buffers on a stream, which need no request) = `buffers_returned`.
 /// A buffer that failed is also counted in `errors`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -51,6 +51,12 @@ pub struct ZcStats {
     pub plain_small: u64,
     /// Buffers returned that went plain because the kernel was copying zero-copy sends.
     pub plain_kernel_copies: u64,
+    /// Buffers returned that went plain because the kernel refused to pin them for
+    /// zero-copy (the locked-memory limit; see [`PlainReason::PinLimit`](super::PlainReason)).
+    pub plain_pin_limit: u64,
+    /// Zero-copy requests the kernel refused to pin (`ENOMEM`/`ENOBUFS`), each resent
+    /// plain (also counted in `retries`).
+    pub pin_refused: u64,
     /// Adaptive: zero-copy sends made to test again whether the kernel still copies.
     pub adaptive_probes: u64,
     /// Adaptive: switches between zero-copy and plain send.

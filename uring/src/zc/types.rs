@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use rustix::io::Errno;
 
 use super::buffer::ZcBuffer;
-use crate::error::EnterError;
+use crate::error::{EnterError, RegisterError, SetupError};
 
 /// How a request was sent.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -40,6 +40,10 @@ pub enum PlainReason {
     KernelCopies,
     /// Zero-copy is unavailable ([`ZcSender::fallback`](super::ZcSender::fallback) says why).
     Fallback,
+    /// The kernel refused to pin this buffer for a zero-copy send (`ENOMEM`/`ENOBUFS`: the
+    /// locked-memory limit, `RLIMIT_MEMLOCK`, of a process without `CAP_IPC_LOCK`), so it
+    /// went again with plain send, in order; nothing was lost or cancelled.
+    PinLimit,
 }
 
 /// Why a sender sends everything with plain send.
@@ -154,8 +158,17 @@ pub enum ZcError {
     InvalidConfig(&'static str),
     /// The fd is not a socket, or its type could not be read (SO_TYPE).
     NotASocket(Errno),
-    /// The sender was called with a ring other than the one it was created with.
-    WrongRing,
+    /// The sender was called with a driver other than its own, or it is closed.
+    WrongDriver,
+    /// The driver's ring was replaced through [`Driver::ring`](super::Driver::ring)
+    /// (`mem::swap`): the driver does no more work, and leaks what the kernel held.
+    RingReplaced,
+    /// The driver's file table is full ([`DriverConfig::max_sockets`](super::DriverConfig::max_sockets)).
+    TooManySockets,
+    /// Setting up the driver's ring failed.
+    Setup(SetupError),
+    /// Registering with the driver's ring failed (the file table, a socket in it).
+    Register(RegisterError),
     /// `io_uring_enter` failed.
     Enter(EnterError),
     /// A bounded wait ([`Config::wait_timeout`](super::Config::wait_timeout) or a timeout
@@ -171,9 +184,17 @@ impl fmt::Display for ZcError {
         match self {
             ZcError::InvalidConfig(what) => write!(f, "zero-copy sender: invalid config: {what}"),
             ZcError::NotASocket(e) => write!(f, "zero-copy sender: not a socket: {e}"),
-            ZcError::WrongRing => {
-                f.write_str("zero-copy sender: called with a ring other than its own")
+            ZcError::WrongDriver => {
+                f.write_str("zero-copy sender: closed, or called with a driver other than its own")
             }
+            ZcError::RingReplaced => {
+                f.write_str("zero-copy driver: its ring was replaced; it does no more work")
+            }
+            ZcError::TooManySockets => {
+                f.write_str("zero-copy driver: its file table is full (max_sockets)")
+            }
+            ZcError::Setup(e) => write!(f, "zero-copy driver: {e}"),
+            ZcError::Register(e) => write!(f, "zero-copy driver: {e}"),
             ZcError::Enter(e) => write!(f, "zero-copy sender: {e}"),
             ZcError::TimedOut => f.write_str("zero-copy sender: timed out waiting for the kernel"),
             ZcError::Broken(e) => write!(f, "zero-copy sender: the stream failed earlier: {e}"),
@@ -185,6 +206,8 @@ impl std::error::Error for ZcError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             ZcError::Enter(e) => Some(e),
+            ZcError::Setup(e) => Some(e),
+            ZcError::Register(e) => Some(e),
             _ => None,
         }
     }
@@ -204,10 +227,13 @@ impl From<ZcError> for std::io::Error {
                 Error::from_raw_os_error(errno.raw_os_error())
             }
             ZcError::Enter(e) => e.into(),
+            ZcError::Setup(e) => e.into(),
+            ZcError::Register(e) => e.into(),
             ZcError::TimedOut => Error::new(ErrorKind::TimedOut, e),
-            ZcError::InvalidConfig(_) | ZcError::WrongRing => {
+            ZcError::InvalidConfig(_) | ZcError::WrongDriver => {
                 Error::new(ErrorKind::InvalidInput, e)
             }
+            ZcError::RingReplaced | ZcError::TooManySockets => Error::other(e),
         }
     }
 }

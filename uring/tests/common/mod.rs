@@ -510,8 +510,8 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use uring::zc::{
-    BufferError, BufferPool, Completion, Config, PlainReason, Policy, SendPath, ZcBuffer, ZcSender,
-    ZcStats,
+    BufferError, BufferPool, Completion, Config, Driver, PlainReason, Policy, SendPath, ZcBuffer,
+    ZcSender, ZcStats,
 };
 
 /// The period of the test stream: the byte at offset `i` is `PATTERN[i % PERIOD]`. Odd and
@@ -691,8 +691,8 @@ pub struct Ledger {
     pub bufs: Vec<Accepted>,
     /// Buffers refused at once (and handed back in the `SendError`): never counted.
     pub refused: u64,
-    /// The pool's slots are no longer registered (`BufferPool::unregister`): they go by
-    /// plain `send_zc`, not `send_zc_fixed`.
+    /// The pool's slots are registered with another driver's ring: they go by plain
+    /// `send_zc`, not `send_zc_fixed`.
     pub slots_unregistered: bool,
 }
 
@@ -798,8 +798,8 @@ impl Ledger {
     }
 
     /// Takes every completion the sender has ready.
-    pub fn collect(&mut self, sender: &mut ZcSender) {
-        while let Some(c) = sender.next_completion() {
+    pub fn collect(&mut self, sender: &ZcSender, driver: &mut Driver) {
+        while let Some(c) = sender.next_completion(driver).unwrap() {
             self.back(c);
         }
     }
@@ -946,6 +946,7 @@ pub fn check_stats(s: &ZcStats, ledger: &Ledger, config: &Config) {
             + s.plain_policy
             + s.plain_small
             + s.plain_kernel_copies
+            + s.plain_pin_limit
             + s.not_sent
             + unsent,
         s.buffers_returned,
@@ -978,6 +979,11 @@ pub fn check_stats(s: &ZcStats, ledger: &Ledger, config: &Config) {
         count(&|a| sent_ok(a) && a.path == Some(SendPath::Plain(PlainReason::Fallback))),
         "{s:?}"
     );
+    assert_eq!(
+        s.plain_pin_limit,
+        count(&|a| sent_ok(a) && a.path == Some(SendPath::Plain(PlainReason::PinLimit))),
+        "{s:?}"
+    );
     assert!(
         s.fixed_requests <= s.zc_requests && s.zc_requests <= s.requests,
         "{s:?}"
@@ -1001,6 +1007,7 @@ pub fn check_stats(s: &ZcStats, ledger: &Ledger, config: &Config) {
             );
         }
         Policy::Always => {
+            // (A buffer the kernel would not pin goes plain under any policy: PinLimit.)
             assert_eq!(
                 s.plain_policy + s.plain_small + s.plain_kernel_copies,
                 0,

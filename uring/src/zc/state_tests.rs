@@ -1,33 +1,64 @@
 //! The sender's completion logic, driven by made-up completions.
 //!
 //! The requests are pushed to a real ring but never submitted (these tests never enter
-//! the kernel), so the kernel never sees them and feeding the sender completions by hand
-//! is harmless. Each case is a sequence the kernel produces for real, but rarely on
-//! demand: a short send (only after a signal or a huge buffer, with MSG_WAITALL), links
-//! cancelled behind it, EOPNOTSUPP, a notification before the result, transient errors.
+//! the kernel), so the kernel never sees them and feeding the state completions by hand
+//! is harmless. This is crate-internal: no public API accepts a made-up completion (the
+//! driver is the only one that routes completions, and only the kernel's). Each case is a
+//! sequence the kernel produces for real, but rarely on demand: a short send (only after a
+//! signal or a huge buffer, with MSG_WAITALL), links cancelled behind it, EOPNOTSUPP, a
+//! notification before the result, transient errors, a refused pin.
 
 use std::net::{TcpListener, TcpStream, UdpSocket};
+use std::os::fd::OwnedFd;
+
+use rustix::io::Errno;
 
 use super::*;
-use crate::sys::IoringSetupFlags;
+use crate::cqe::Cqe;
+use crate::ring::IoUring;
+use crate::sys::{self, IoringSetupFlags};
+use crate::zc::{BufferError, Completion, Config, FallbackReason, PlainReason, Policy, SendPath};
+
+const PREFIX: u64 = crate::zc::USER_DATA_TAG | (7 << 40) | (3 << 32);
+const CTX: Ctx = Ctx { ring_id: 0 };
 
 fn ring() -> IoUring {
     IoUring::init(64, IoringSetupFlags::empty()).unwrap()
 }
 
-fn tcp_sender(ring: &IoUring, config: Config) -> (ZcSender, TcpStream) {
+fn state(socket: impl Into<OwnedFd>, stream: bool, config: Config) -> SenderState {
+    let config = config.resolve(crate::zc::Memlock::current(), 0);
+    SenderState::new(PREFIX, socket.into(), 0, stream, stream, config, None)
+}
+
+fn tcp_sender(_ring: &IoUring, config: Config) -> (SenderState, TcpStream) {
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
     let c = TcpStream::connect(l.local_addr().unwrap()).unwrap();
     let (s, _) = l.accept().unwrap();
-    (ZcSender::new(ring, c, config).unwrap(), s)
+    (state(c, true, config), s)
 }
 
-fn ud(s: &ZcSender, slot: u16) -> u64 {
+impl SenderState {
+    fn completions(&mut self) -> std::collections::vec_deque::Drain<'_, Completion> {
+        self.done.drain(..)
+    }
+    fn next_completion(&mut self) -> Option<Completion> {
+        self.done.pop_front()
+    }
+    fn error(&self) -> Option<Errno> {
+        self.error
+    }
+    fn fallback(&self) -> Option<FallbackReason> {
+        self.fallback
+    }
+}
+
+fn ud(s: &SenderState, slot: u16) -> u64 {
     let gen = s.slots[usize::from(slot)].gen;
-    USER_DATA_TAG | (u64::from(s.id) << 32) | (u64::from(gen) << 16) | u64::from(slot)
+    PREFIX | (u64::from(gen) << 16) | u64::from(slot)
 }
 
-fn result(s: &mut ZcSender, slot: u16, res: i32, more: bool) {
+fn result(s: &mut SenderState, slot: u16, res: i32, more: bool) {
     let cqe = Cqe {
         user_data: ud(s, slot),
         res,
@@ -36,7 +67,7 @@ fn result(s: &mut ZcSender, slot: u16, res: i32, more: bool) {
     assert!(s.handle_cqe(&cqe), "{cqe:?} is the sender's");
 }
 
-fn notif(s: &mut ZcSender, slot: u16, copied: bool) {
+fn notif(s: &mut SenderState, slot: u16, copied: bool) {
     let cqe = Cqe {
         user_data: ud(s, slot),
         res: if copied {
@@ -53,7 +84,7 @@ fn err(e: Errno) -> i32 {
     -e.raw_os_error()
 }
 
-fn queue(s: &ZcSender) -> Vec<u16> {
+fn queue(s: &SenderState) -> Vec<u16> {
     s.queue.iter().copied().collect()
 }
 
@@ -68,7 +99,7 @@ fn a_short_send_is_continued_before_every_later_buffer() {
     for len in [100, 50, 30, 20] {
         s.accept(vec![7u8; len].into(), None);
     }
-    assert_eq!(s.pump(&mut ring), 4, "one chain of four");
+    assert_eq!(s.pump(&mut ring, CTX), 4, "one chain of four");
     assert_eq!(s.chain, vec![0, 1, 2, 3]);
     // The head sends 40 of 100 bytes and breaks the chain; the link cancels the rest
     // (a cancelled zero-copy request still notifies: F_MORE).
@@ -93,7 +124,7 @@ fn a_short_send_is_continued_before_every_later_buffer() {
     assert!(s.done.is_empty(), "outcomes not decided yet");
 
     // Second chain: the remainder goes, then the stream fails on the next buffer.
-    assert_eq!(s.pump(&mut ring), 4);
+    assert_eq!(s.pump(&mut ring, CTX), 4);
     assert_eq!(s.chain, vec![0, 1, 2, 3]);
     result(&mut s, 0, 60, true);
     result(&mut s, 1, err(Errno::PIPE), true);
@@ -132,10 +163,10 @@ fn a_short_send_is_continued_before_every_later_buffer() {
     assert_eq!(s.stats.buffers_returned, 4);
     assert_eq!(s.stats.requests, 8);
     assert_eq!(s.owned_bytes, 0);
-    assert_eq!(s.pump(&mut ring), 0, "nothing is sent after the error");
+    assert_eq!(s.pump(&mut ring, CTX), 0, "nothing is sent after the error");
     // Stale completions (old generations) are not the sender's any more.
     let stale = Cqe {
-        user_data: USER_DATA_TAG | (u64::from(s.id) << 32),
+        user_data: PREFIX,
         res: 1,
         flags: 0,
     };
@@ -148,12 +179,12 @@ fn eopnotsupp_switches_to_plain_send_and_resends_in_order() {
     let (mut s, _peer) = tcp_sender(&ring, always());
     s.accept(vec![1u8; 100].into(), None);
     s.accept(vec![2u8; 50].into(), None);
-    assert_eq!(s.pump(&mut ring), 2);
+    assert_eq!(s.pump(&mut ring, CTX), 2);
     result(&mut s, 0, err(Errno::OPNOTSUPP), true);
     result(&mut s, 1, err(Errno::CANCELED), true);
     assert_eq!(s.fallback(), Some(FallbackReason::Unsupported));
     assert_eq!(queue(&s), vec![0, 1]);
-    assert_eq!(s.pump(&mut ring), 2);
+    assert_eq!(s.pump(&mut ring, CTX), 2);
     assert_eq!(s.stats.zc_requests, 2, "the resend is plain");
     result(&mut s, 0, 100, false);
     result(&mut s, 1, 50, false);
@@ -183,7 +214,7 @@ fn a_cancel_from_outside_ends_the_stream() {
     let (mut s, _peer) = tcp_sender(&ring, always());
     s.accept(vec![1u8; 10].into(), None);
     s.accept(vec![2u8; 10].into(), None);
-    s.pump(&mut ring);
+    s.pump(&mut ring, CTX);
     result(&mut s, 0, err(Errno::CANCELED), false);
     result(&mut s, 1, err(Errno::CANCELED), false);
     let mut done: Vec<Completion> = s.completions().collect();
@@ -204,7 +235,7 @@ fn a_notification_may_come_before_the_result() {
     let mut ring = ring();
     let (mut s, _peer) = tcp_sender(&ring, always());
     s.accept(vec![1u8; 10].into(), None);
-    s.pump(&mut ring);
+    s.pump(&mut ring, CTX);
     notif(&mut s, 0, false);
     assert!(s.done.is_empty());
     result(&mut s, 0, 10, true);
@@ -224,14 +255,15 @@ fn completions_that_are_not_the_senders_are_refused() {
         flags: 0,
     };
     assert!(!s.handle_cqe(&before_push), "queued, not in flight");
-    s.pump(&mut ring);
+    s.pump(&mut ring, CTX);
     for user_data in [
         0,
         42,
-        ud(&s, 0) ^ (1 << 32),           // another sender's id
-        ud(&s, 0) ^ (1 << 16),           // another generation
-        ud(&s, 0) + 5,                   // a slot that does not exist
-        ud(&s, 0) & !USER_DATA_TAG_MASK, // no tag
+        ud(&s, 0) ^ (1 << 32),                      // another sender generation
+        ud(&s, 0) ^ (1 << 40),                      // another sender index
+        ud(&s, 0) ^ (1 << 16),                      // another request generation
+        ud(&s, 0) + 5,                              // a slot that does not exist
+        ud(&s, 0) & !crate::zc::USER_DATA_TAG_MASK, // no tag
     ] {
         assert!(!s.handle_cqe(&Cqe {
             user_data,
@@ -251,8 +283,7 @@ fn completions_that_are_not_the_senders_are_refused() {
     assert_eq!(s.stats.stray_notifications, 1);
     assert_eq!(s.stats.notifications, 0);
     assert_eq!(s.stats.buffers_returned, 1);
-    assert!(s.owns_user_data(ud(&s, 0)));
-    assert!(is_zc_user_data(ud(&s, 0)));
+    assert!(crate::zc::is_zc_user_data(ud(&s, 0)));
 }
 
 #[test]
@@ -261,11 +292,11 @@ fn datagram_retries_are_bounded_and_errors_stay_per_datagram() {
     let peer = UdpSocket::bind("127.0.0.1:0").unwrap();
     let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
     sock.connect(peer.local_addr().unwrap()).unwrap();
-    let mut s = ZcSender::new(&ring, sock, always()).unwrap();
-    assert!(!s.is_stream());
+    let mut s = state(sock, false, always());
+    assert!(!s.stream);
     s.accept(vec![1u8; 10].into(), None);
     s.accept(vec![2u8; 10].into(), None);
-    assert_eq!(s.pump(&mut ring), 2, "datagrams go unlinked, both at once");
+    assert_eq!(s.pump(&mut ring, CTX), 2, "datagrams go unlinked, both at once");
     assert!(s.chain.is_empty());
     // The second datagram fails on its own; the first keeps being retried, boundedly.
     result(&mut s, 1, err(Errno::MSGSIZE), true);
@@ -289,7 +320,7 @@ fn datagram_retries_are_bounded_and_errors_stay_per_datagram() {
         );
         result(&mut s, 0, err(Errno::AGAIN), true);
         notif(&mut s, 0, true);
-        s.pump(&mut ring);
+        s.pump(&mut ring, CTX);
     }
     assert_eq!(rounds, usize::from(MAX_STALLS) + 1);
     assert_eq!(s.stats.retries, u64::from(MAX_STALLS));
@@ -310,7 +341,7 @@ fn adaptive_switches_to_plain_on_copied_notifications_and_probes_again() {
     for i in 0..10u16 {
         let len = if i == 0 { 10 } else { 1000 };
         s.accept(vec![0u8; len].into(), None);
-        assert_eq!(s.pump(&mut ring), 1);
+        assert_eq!(s.pump(&mut ring, CTX), 1);
         let slot = s.chain[0];
         let zc = s.slots[usize::from(slot)]
             .entry
@@ -350,10 +381,10 @@ fn adaptive_switches_to_plain_on_copied_notifications_and_probes_again() {
     // A probe whose notification says the kernel did not copy switches back.
     s.accept(vec![0u8; 1000].into(), None);
     s.accept(vec![0u8; 1000].into(), None);
-    s.pump(&mut ring);
+    s.pump(&mut ring, CTX);
     let slot = s.chain[0];
     result(&mut s, slot, 1000, false);
-    s.pump(&mut ring);
+    s.pump(&mut ring, CTX);
     let slot = s.chain[0];
     assert!(s.slots[usize::from(slot)]
         .entry
@@ -372,10 +403,13 @@ fn adaptive_switches_to_plain_on_copied_notifications_and_probes_again() {
 fn senders_buffers_and_pools_move_between_threads() {
     fn send<T: Send>() {}
     fn sync<T: Sync>() {}
-    send::<ZcSender>();
-    sync::<ZcSender>();
+    send::<crate::zc::ZcSender>();
+    sync::<crate::zc::ZcSender>();
+    send::<crate::zc::Driver>();
+    sync::<crate::zc::Driver>();
+    send::<SenderState>();
     send::<Completion>();
-    send::<ZcBuffer>();
+    send::<crate::zc::ZcBuffer>();
     send::<super::super::PoolSlot>();
     send::<super::super::BufferPool>();
     sync::<super::super::BufferPool>();
@@ -401,7 +435,7 @@ fn a_stray_notification_never_counts_for_a_later_request_of_the_same_buffer() {
     let (mut s, _peer) = tcp_sender(&ring, always());
     s.accept(vec![1u8; 100].into(), None);
     s.accept(vec![2u8; 50].into(), None);
-    assert_eq!(s.pump(&mut ring), 2);
+    assert_eq!(s.pump(&mut ring, CTX), 2);
     let first_b = ud(&s, 1);
     // The head is cut short; the link cancels the second (no F_MORE).
     result(&mut s, 0, 40, true);
@@ -409,7 +443,7 @@ fn a_stray_notification_never_counts_for_a_later_request_of_the_same_buffer() {
     notif(&mut s, 0, true);
     assert_eq!(queue(&s), vec![0, 1]);
     // Both go again: the remainder, then the second buffer, with a new user_data.
-    assert_eq!(s.pump(&mut ring), 2);
+    assert_eq!(s.pump(&mut ring, CTX), 2);
     let second_b = ud(&s, 1);
     assert_ne!(first_b, second_b, "a request's user_data is never reused");
     result(&mut s, 0, 60, true);
@@ -443,13 +477,13 @@ fn a_stray_notification_before_its_result_is_not_counted_for_the_buffer() {
     let (mut s, _peer) = tcp_sender(&ring, always());
     s.accept(vec![1u8; 100].into(), None);
     s.accept(vec![2u8; 50].into(), None);
-    assert_eq!(s.pump(&mut ring), 2);
+    assert_eq!(s.pump(&mut ring, CTX), 2);
     notif(&mut s, 1, false); // early: its result is not in yet
     result(&mut s, 0, 40, true);
     result(&mut s, 1, err(Errno::CANCELED), false);
     notif(&mut s, 0, true);
     assert_eq!(s.stats.stray_notifications, 1);
-    assert_eq!(s.pump(&mut ring), 2);
+    assert_eq!(s.pump(&mut ring, CTX), 2);
     result(&mut s, 0, 60, true);
     result(&mut s, 1, 50, true);
     notif(&mut s, 0, true);
@@ -461,4 +495,113 @@ fn a_stray_notification_before_its_result_is_not_counted_for_the_buffer() {
     notif(&mut s, 1, true);
     assert_eq!(s.next_completion().map(|c| c.seq), Some(1));
     assert_eq!(s.stats.notifications, 3);
+}
+
+#[test]
+fn a_refused_pin_resends_the_buffer_plain_in_order() {
+    // ENOMEM from a zero-copy send: the kernel would not pin the pages (RLIMIT_MEMLOCK).
+    // The buffer goes again with plain send, before every later one, and nothing fails.
+    let mut ring = ring();
+    let (mut s, _peer) = tcp_sender(&ring, always());
+    s.accept(vec![1u8; 100].into(), None);
+    s.accept(vec![2u8; 50].into(), None);
+    assert_eq!(s.pump(&mut ring, CTX), 2);
+    result(&mut s, 0, err(Errno::NOMEM), false);
+    result(&mut s, 1, err(Errno::CANCELED), false);
+    assert_eq!(queue(&s), vec![0, 1], "both again, in order");
+    assert_eq!(s.error(), None, "a refused pin is not the stream's error");
+    assert_eq!(s.pump(&mut ring, CTX), 2);
+    assert_eq!(
+        s.slots[0].entry.as_ref().unwrap().path,
+        Some(SendPath::Plain(PlainReason::PinLimit))
+    );
+    result(&mut s, 0, 100, false);
+    result(&mut s, 1, 50, true);
+    notif(&mut s, 1, false);
+    let mut done: Vec<Completion> = s.completions().collect();
+    done.sort_by_key(|c| c.seq);
+    assert_eq!(done.len(), 2);
+    assert_eq!(done[0].result, Ok(100));
+    assert_eq!(done[0].path, Some(SendPath::Plain(PlainReason::PinLimit)));
+    assert_eq!(done[1].result, Ok(50));
+    assert_eq!(s.stats.pin_refused, 1);
+    assert_eq!(s.stats.plain_pin_limit, 1);
+    assert_eq!(s.stats.errors, 0);
+}
+
+#[test]
+fn a_zero_length_record_on_seqpacket_is_sent() {
+    let mut ring = ring();
+    let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
+    // A SOCK_SEQPACKET stands in through the flags: ordered, but not a byte stream.
+    let config = always().resolve(crate::zc::Memlock::current(), 0);
+    let mut s = SenderState::new(PREFIX, a.into(), 0, true, false, config, None);
+    s.accept(Vec::new().into(), None);
+    assert!(s.done.is_empty(), "an empty record is a message: it goes out");
+    assert_eq!(s.pump(&mut ring, CTX), 1);
+    result(&mut s, 0, 0, false);
+    assert_eq!(s.next_completion().map(|c| c.result), Some(Ok(0)));
+    // On a byte stream an empty buffer is nothing to send: back at once.
+    let (c, _d) = std::os::unix::net::UnixStream::pair().unwrap();
+    let mut t = state(c, true, always());
+    t.accept(Vec::new().into(), None);
+    assert_eq!(t.next_completion().map(|c| c.result), Some(Ok(0)));
+    assert_eq!(t.pump(&mut ring, CTX), 0);
+}
+
+#[cfg(feature = "bytes")]
+#[test]
+fn a_panicking_destructor_never_frees_what_the_kernel_holds() {
+    // A buffer whose owner panics in its destructor, in a lower slot than a buffer the
+    // kernel still holds: the panic unwinds through the state's drop, and the held buffer
+    // must still not be freed (it is ManuallyDrop: leaked).
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    struct Owner {
+        bytes: Vec<u8>,
+        panics: bool,
+        freed: Arc<AtomicBool>,
+    }
+    impl AsRef<[u8]> for Owner {
+        fn as_ref(&self) -> &[u8] {
+            &self.bytes
+        }
+    }
+    impl Drop for Owner {
+        fn drop(&mut self) {
+            self.freed.store(true, Ordering::SeqCst);
+            if self.panics {
+                panic!("a hostile destructor");
+            }
+        }
+    }
+    let (panicky_freed, held_freed) = (Arc::default(), Arc::<AtomicBool>::default());
+    let mut ring = ring();
+    let (mut s, _peer) = tcp_sender(&ring, always().depth(1));
+    let panicky = bytes::Bytes::from_owner(Owner {
+        bytes: vec![1; 10],
+        panics: true,
+        freed: Arc::clone(&panicky_freed),
+    });
+    let held = bytes::Bytes::from_owner(Owner {
+        bytes: vec![2; 10],
+        panics: false,
+        freed: Arc::clone(&held_freed),
+    });
+    s.accept(panicky.into(), None);
+    s.accept(held.into(), None);
+    // Slot 1 goes first and stays in flight; slot 0 (the panicking one, lower in the
+    // slab, so dropped first) stays queued, never seen by the kernel.
+    s.queue.clear();
+    s.queue.push_back(1);
+    s.queue.push_back(0);
+    assert_eq!(s.pump(&mut ring, CTX), 1, "depth 1: slot 1 goes, slot 0 waits");
+    assert_eq!(s.kernel_held(), 1);
+    let unwound = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(s)));
+    assert!(unwound.is_err(), "the hostile destructor ran and panicked");
+    assert!(panicky_freed.load(Ordering::SeqCst));
+    assert!(
+        !held_freed.load(Ordering::SeqCst),
+        "the buffer the kernel holds was freed"
+    );
 }

@@ -1,0 +1,728 @@
+//! [`Driver`]: the owner of a ring for the safe layer, the only reaper of the completions
+//! its senders act on.
+
+use core::fmt;
+use std::os::fd::{AsRawFd, BorrowedFd};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use rustix::io_uring::{io_uring_params, IoringSetupFlags};
+
+use super::memlock::{Memlock, MemlockExceeded};
+use super::state::{Ctx, SenderState};
+use super::types::ZcError;
+use crate::cqe::Cqe;
+use crate::error::EnterError;
+use crate::register::iovec;
+use crate::ring::IoUring;
+use crate::sqe::Sqe;
+use crate::sys;
+
+/// The top byte of every user_data the safe layer puts on its ring. A driver's ring
+/// reserves it: the ring's operation methods refuse it
+/// ([`SqeError::ReservedUserData`](crate::SqeError::ReservedUserData)) and the ring's
+/// reaping sets its completions aside for the driver, so no request of anyone else can
+/// complete in this namespace.
+pub const USER_DATA_TAG: u64 = 0xA5 << 56;
+/// The mask that selects the tag byte of a user_data (see [`USER_DATA_TAG`]).
+pub const USER_DATA_TAG_MASK: u64 = 0xFF << 56;
+
+/// Whether `user_data` lies in the safe layer's namespace (on a driver's ring, only the
+/// driver's requests carry it).
+#[inline]
+pub fn is_zc_user_data(user_data: u64) -> bool {
+    user_data & USER_DATA_TAG_MASK == USER_DATA_TAG
+}
+
+/// The sender index of the driver's own requests (barriers), never a sender's.
+const DRIVER_INDEX: u16 = u16::MAX;
+
+/// The most registered buffers one ring can have (`IORING_MAX_REG_BUFFERS`, 1 << 14).
+pub(crate) const BUF_TABLE: u32 = 1 << 14;
+
+/// What dropped handles leave for the driver: senders to close, pool ranges to clear.
+#[derive(Debug, Default)]
+pub(crate) struct Orphans {
+    senders: Vec<(u16, u8)>,
+    ranges: Vec<(u32, u32, u64)>,
+}
+
+/// Shared between a driver and its handles (senders, pools), which may be dropped
+/// anywhere, in any order, on any thread.
+#[derive(Debug, Default)]
+pub(crate) struct DriverShared {
+    orphans: Mutex<Orphans>,
+}
+
+impl DriverShared {
+    pub(crate) fn sender_dropped(&self, index: u16, gen: u8) {
+        let mut o = self.orphans.lock().unwrap_or_else(|p| p.into_inner());
+        o.senders.push((index, gen));
+    }
+
+    pub(crate) fn range_dropped(&self, base: u32, count: u32, bytes: u64) {
+        let mut o = self.orphans.lock().unwrap_or_else(|p| p.into_inner());
+        o.ranges.push((base, count, bytes));
+    }
+
+    fn take(&self) -> Orphans {
+        let mut o = self.orphans.lock().unwrap_or_else(|p| p.into_inner());
+        core::mem::take(&mut *o)
+    }
+}
+
+/// How a [`Driver`] sets up its ring.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct DriverConfig {
+    /// SQ entries (a power of two). Default 64.
+    pub sq_entries: u32,
+    /// CQ entries (IORING_SETUP_CQSIZE): two per zero-copy buffer in flight on all senders,
+    /// plus the caller's own work. Default 8192. With IORING_FEAT_NODROP (required) a CQ
+    /// too small loses nothing, it is only slower.
+    pub cq_entries: u32,
+    /// Extra setup flags (SQPOLL, COOP_TASKRUN, SINGLE_ISSUER, DEFER_TASKRUN, …); CQSIZE
+    /// and SUBMIT_ALL are always added. `R_DISABLED` is refused: the driver submits at once.
+    pub setup_flags: IoringSetupFlags,
+    /// SQPOLL: idle time of the kernel thread, in milliseconds. Default 1000.
+    pub sq_thread_idle: u32,
+    /// Sockets (senders) the driver can hold at once: the size of its registered-file
+    /// table (IORING_REGISTER_FILES, sparse, Linux 5.19). Default 256 (at most
+    /// RLIMIT_NOFILE, which the kernel requires of a file table).
+    pub max_sockets: u32,
+}
+
+impl Default for DriverConfig {
+    fn default() -> Self {
+        DriverConfig {
+            sq_entries: 64,
+            cq_entries: 8192,
+            setup_flags: IoringSetupFlags::empty(),
+            sq_thread_idle: 1000,
+            max_sockets: 256,
+        }
+    }
+}
+
+impl DriverConfig {
+    /// Sets [`sq_entries`](Self::sq_entries).
+    #[must_use]
+    pub fn sq_entries(mut self, n: u32) -> Self {
+        self.sq_entries = n;
+        self
+    }
+    /// Sets [`cq_entries`](Self::cq_entries).
+    #[must_use]
+    pub fn cq_entries(mut self, n: u32) -> Self {
+        self.cq_entries = n;
+        self
+    }
+    /// Sets [`setup_flags`](Self::setup_flags).
+    #[must_use]
+    pub fn setup_flags(mut self, flags: IoringSetupFlags) -> Self {
+        self.setup_flags = flags;
+        self
+    }
+    /// Sets [`max_sockets`](Self::max_sockets).
+    #[must_use]
+    pub fn max_sockets(mut self, n: u32) -> Self {
+        self.max_sockets = n;
+        self
+    }
+}
+
+/// A registered-buffer range taken by a pool.
+#[derive(Debug)]
+struct BufTable {
+    /// Free ranges `(base, count)`, unordered.
+    free: Vec<(u32, u32)>,
+}
+
+impl BufTable {
+    fn alloc(&mut self, count: u32) -> Option<u32> {
+        let i = self.free.iter().position(|&(_, n)| n >= count)?;
+        let (base, n) = self.free[i];
+        if n == count {
+            self.free.swap_remove(i);
+        } else {
+            self.free[i] = (base + count, n - count);
+        }
+        Some(base)
+    }
+
+    fn release(&mut self, base: u32, count: u32) {
+        self.free.push((base, count));
+    }
+}
+
+struct SenderSlot {
+    /// Generation of the index: advanced each time the index is given to a new sender, so
+    /// that a handle and the completions of an earlier sender never match a later one.
+    gen: u8,
+    state: Option<Box<SenderState>>,
+    /// Stray notifications a closed sender of this index may still receive: the index is
+    /// not reused while any is outstanding.
+    strays: std::collections::HashSet<u64>,
+}
+
+/// The owner of a ring for the safe zero-copy layer.
+///
+/// A driver makes its own ring ([`Driver::new`]), reserves the [`USER_DATA_TAG`]
+/// namespace on it, and is the only one that can reap the completions of its requests:
+/// the ring's reaping methods set them aside for the driver, and no safe code can queue a
+/// request in that namespace. [`ZcSender`](super::ZcSender)s are handles into it; their
+/// state (buffers, requests) lives here, so dropping a sender, or the driver, in any order
+/// never frees memory the kernel may read. Their sockets go into the driver's
+/// registered-file table and every request names the table slot, never an fd number.
+///
+/// The ring stays usable for other work: [`ring`](Self::ring) lends it. Completions of
+/// your requests that the driver reaps while driving its senders are handed to the ring's
+/// next [`copy_cqes`](IoUring::copy_cqes), in order; the driver's never are.
+pub struct Driver {
+    ring: IoUring,
+    ring_id: u64,
+    senders: Vec<SenderSlot>,
+    free_senders: Vec<u16>,
+    /// Free registered-file slots.
+    free_files: Vec<u32>,
+    buf_table: Option<BufTable>,
+    pub(crate) shared: Arc<DriverShared>,
+    pub(crate) memlock: Memlock,
+    /// Bytes registered by this driver's pools (charged to RLIMIT_MEMLOCK).
+    pub(crate) pinned: u64,
+    scratch: Box<[Cqe]>,
+    zc_in_probe: bool,
+    sendmsg_zc_in_probe: bool,
+    stray_notifications: u64,
+}
+
+impl fmt::Debug for Driver {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Driver")
+            .field("ring_id", &self.ring_id)
+            .field("senders", &self.sender_count())
+            .field("memlock", &self.memlock)
+            .field("pinned", &self.pinned)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Driver {
+    /// Makes a ring per `config` (IORING_SETUP_CQSIZE and SUBMIT_ALL added, so that an SQE
+    /// the kernel rejects fails its whole link chain), reserves the safe layer's user_data
+    /// namespace on it, and registers an empty file table of
+    /// [`max_sockets`](DriverConfig::max_sockets) slots.
+    pub fn new(config: DriverConfig) -> Result<Driver, ZcError> {
+        if config.setup_flags.contains(IoringSetupFlags::R_DISABLED) {
+            return Err(ZcError::InvalidConfig(
+                "R_DISABLED: a driver's ring must be enabled",
+            ));
+        }
+        if config.max_sockets == 0 || config.max_sockets > u32::from(DRIVER_INDEX) {
+            return Err(ZcError::InvalidConfig("max_sockets must be in 1..=65535"));
+        }
+        let mut params = io_uring_params::default();
+        params.flags =
+            config.setup_flags | IoringSetupFlags::CQSIZE | IoringSetupFlags::SUBMIT_ALL;
+        params.cq_entries = config.cq_entries.max(config.sq_entries);
+        params.sq_thread_idle = config.sq_thread_idle;
+        let mut ring =
+            IoUring::init_params(config.sq_entries, &mut params).map_err(ZcError::Setup)?;
+        // A fresh ring: no request of anyone is in flight, so every completion in the
+        // namespace from now on is of a request the driver makes.
+        ring.reserve_user_data(USER_DATA_TAG_MASK, USER_DATA_TAG);
+        ring.register_files_sparse(config.max_sockets)
+            .map_err(ZcError::Register)?;
+        let (zc, sendmsg_zc) = match ring.get_probe() {
+            Ok(p) => (
+                p.is_supported(sys::io_uring_op::IORING_OP_SEND_ZC),
+                p.is_supported(sys::io_uring_op::IORING_OP_SENDMSG_ZC),
+            ),
+            Err(_) => (false, false),
+        };
+        Ok(Driver {
+            ring_id: ring.id(),
+            ring,
+            senders: Vec::new(),
+            free_senders: Vec::new(),
+            free_files: (0..config.max_sockets).rev().collect(),
+            buf_table: None,
+            shared: Arc::default(),
+            memlock: Memlock::current(),
+            pinned: 0,
+            scratch: vec![Cqe::default(); 64].into_boxed_slice(),
+            zc_in_probe: zc,
+            sendmsg_zc_in_probe: sendmsg_zc,
+            stray_notifications: 0,
+        })
+    }
+
+    /// The ring, for other work. Queue and reap your own requests as on any ring; the
+    /// driver's user_data namespace ([`USER_DATA_TAG`]) is refused to you, and the
+    /// driver's completions are never handed to you. Do not leave a half-built
+    /// `IOSQE_IO_LINK` chain in the SQ across a call into the driver: the driver ends it
+    /// with a NOP of its own so that it cannot reach into the driver's requests.
+    ///
+    /// If the ring is replaced (`mem::swap`, `mem::replace`), the driver notices and
+    /// refuses all further work with [`ZcError::RingReplaced`], leaking what the kernel
+    /// held rather than freeing it.
+    pub fn ring(&mut self) -> &mut IoUring {
+        &mut self.ring
+    }
+
+    /// The ring's identity ([`IoUring::id`]): what pools and senders are bound to.
+    pub fn id(&self) -> u64 {
+        self.ring_id
+    }
+
+    /// The locked-memory limit read when the driver was made.
+    pub fn memlock(&self) -> Memlock {
+        self.memlock
+    }
+
+    /// Bytes registered by this driver's buffer pools.
+    pub fn pinned_bytes(&self) -> u64 {
+        self.pinned
+    }
+
+    /// Senders alive or closing (their requests not all done yet).
+    pub fn sender_count(&self) -> usize {
+        self.senders.iter().filter(|s| s.state.is_some()).count()
+    }
+
+    /// Stray notifications that arrived for senders already gone (consumed, counted).
+    pub fn stray_notifications(&self) -> u64 {
+        self.stray_notifications
+    }
+
+    pub(crate) fn check(&self) -> Result<(), ZcError> {
+        if self.ring.id() != self.ring_id {
+            return Err(ZcError::RingReplaced);
+        }
+        Ok(())
+    }
+
+    pub(crate) fn probe(&self, stream: bool) -> bool {
+        self.zc_in_probe && (stream || self.sendmsg_zc_in_probe)
+    }
+
+    // ---------------------------------------------------------------- senders
+
+    /// Adds a sender's state: registers its socket in a file slot. Returns (index, gen).
+    pub(crate) fn add_sender(
+        &mut self,
+        socket: std::os::fd::OwnedFd,
+        make: impl FnOnce(u64, std::os::fd::OwnedFd, u32) -> SenderState,
+    ) -> Result<(u16, u8), ZcError> {
+        self.check()?;
+        self.collect_orphans();
+        let Some(file) = self.free_files.pop() else {
+            return Err(ZcError::TooManySockets);
+        };
+        let fd = socket.as_raw_fd();
+        if let Err(e) = self.ring.register_files_update(file, &[fd]) {
+            self.free_files.push(file);
+            return Err(ZcError::Register(e));
+        }
+        let index = match self.free_senders.pop() {
+            Some(i) => i,
+            None => {
+                if self.senders.len() >= usize::from(DRIVER_INDEX) {
+                    self.clear_file(file);
+                    return Err(ZcError::TooManySockets);
+                }
+                self.senders.push(SenderSlot {
+                    gen: 0,
+                    state: None,
+                    strays: Default::default(),
+                });
+                (self.senders.len() - 1) as u16
+            }
+        };
+        let slot = &mut self.senders[usize::from(index)];
+        slot.gen = slot.gen.wrapping_add(1);
+        let gen = slot.gen;
+        let prefix = USER_DATA_TAG | (u64::from(index) << 40) | (u64::from(gen) << 32);
+        slot.state = Some(Box::new(make(prefix, socket, file)));
+        Ok((index, gen))
+    }
+
+    /// The state of a live handle.
+    pub(crate) fn state(&self, index: u16, gen: u8) -> Option<&SenderState> {
+        let slot = self.senders.get(usize::from(index))?;
+        if slot.gen != gen {
+            return None;
+        }
+        slot.state.as_deref().filter(|s| !s.closing)
+    }
+
+    pub(crate) fn state_mut(&mut self, index: u16, gen: u8) -> Option<&mut SenderState> {
+        let slot = self.senders.get_mut(usize::from(index))?;
+        if slot.gen != gen {
+            return None;
+        }
+        slot.state.as_deref_mut().filter(|s| !s.closing)
+    }
+
+    /// Removes a registered-file slot's file (after every request naming it completed).
+    fn clear_file(&mut self, file: u32) {
+        // -1 clears the slot; the kernel drops its reference to the socket.
+        if self.ring.register_files_update(file, &[-1]).is_ok() {
+            self.free_files.push(file);
+        }
+        // On failure the slot stays taken (never reused): the socket stays open in the
+        // table until the ring closes, which is safe.
+    }
+
+    /// Handles dropped by safe code anywhere: close senders, clear pool ranges.
+    fn collect_orphans(&mut self) {
+        let orphans = self.shared.take();
+        for (index, gen) in orphans.senders {
+            if let Some(slot) = self.senders.get_mut(usize::from(index)) {
+                if slot.gen == gen {
+                    if let Some(state) = slot.state.as_deref_mut() {
+                        state.begin_close();
+                    }
+                }
+            }
+        }
+        for (base, count, bytes) in orphans.ranges {
+            let empty = vec![
+                iovec {
+                    iov_base: core::ptr::null_mut(),
+                    iov_len: 0,
+                };
+                count as usize
+            ];
+            // SAFETY: clearing entries names no memory. The range belonged to a pool
+            // whose every slot and handle is gone, so no request names these entries:
+            // a slot is released by a sender only after the kernel's last completion for
+            // it, and an unreleased slot keeps the pool alive.
+            if unsafe { self.ring.register_buffers_update(base, &empty) }.is_ok() {
+                if let Some(t) = self.buf_table.as_mut() {
+                    t.release(base, count);
+                }
+                self.unpin(bytes);
+            }
+        }
+        self.retire_closed();
+    }
+
+    /// Closing senders whose requests are all done go: their file slot is cleared, their
+    /// socket closed, their completions (buffers) dropped.
+    fn retire_closed(&mut self) {
+        let mut retired = Vec::new();
+        for (i, slot) in self.senders.iter_mut().enumerate() {
+            let done = slot
+                .state
+                .as_deref()
+                .is_some_and(|s| s.closing && s.is_idle());
+            if done {
+                if let Some(mut state) = slot.state.take() {
+                    slot.strays = core::mem::take(&mut state.strays);
+                    retired.push((i as u16, state));
+                }
+            }
+        }
+        for (index, state) in retired {
+            self.clear_file(state.file);
+            if self.senders[usize::from(index)].strays.is_empty() {
+                self.free_senders.push(index);
+            }
+            // Dropped last, once the driver's books are straight: a buffer's destructor
+            // may panic, and nothing the kernel holds is among these (the sender is idle).
+            drop(state);
+        }
+    }
+
+    /// Closes a sender's state at once (from `ZcSender::close`): like a dropped handle.
+    pub(crate) fn begin_close(&mut self, index: u16, gen: u8) {
+        if let Some(s) = self.state_mut(index, gen) {
+            s.begin_close();
+        }
+        self.retire_closed();
+    }
+
+    /// Takes the socket out of a sender (for `close`), leaving the fixed slot holding it.
+    pub(crate) fn take_socket(&mut self, index: u16, gen: u8) -> Option<std::os::fd::OwnedFd> {
+        self.state_mut(index, gen).and_then(|s| s.socket.take())
+    }
+
+    // ---------------------------------------------------------------- pools
+
+    /// Registers `iovecs` at a free range of the driver's buffer table (made sparse on
+    /// first use). Returns the base index.
+    ///
+    /// # Safety
+    ///
+    /// The memory must stay valid (and keep its pages) while any request may name it,
+    /// and the range must be released (through [`DriverShared::range_dropped`]) only when
+    /// no request names it.
+    pub(crate) unsafe fn register_range(&mut self, iovecs: &[iovec]) -> Result<u32, PoolErr> {
+        self.check().map_err(PoolErr::Driver)?;
+        self.collect_orphans();
+        let bytes: u64 = iovecs.iter().map(|v| v.iov_len).sum();
+        if let Some(limit) = self.memlock.pinnable() {
+            if self.pinned.saturating_add(bytes) > limit {
+                return Err(PoolErr::Memlock(MemlockExceeded {
+                    limit,
+                    requested: bytes,
+                    pinned: self.pinned,
+                }));
+            }
+        }
+        if self.buf_table.is_none() {
+            self.ring
+                .register_buffers_sparse(BUF_TABLE)
+                .map_err(PoolErr::Register)?;
+            self.buf_table = Some(BufTable {
+                free: vec![(0, BUF_TABLE)],
+            });
+        }
+        let count = iovecs.len() as u32;
+        let table = self.buf_table.as_mut().ok_or(PoolErr::TableFull)?;
+        let base = table.alloc(count).ok_or(PoolErr::TableFull)?;
+        // SAFETY: the caller keeps the memory valid as long as any request may name it;
+        // the range is free, so no request names it now.
+        match unsafe { self.ring.register_buffers_update(base, iovecs) } {
+            Ok(_) => {
+                self.pinned += bytes;
+                Ok(base)
+            }
+            Err(e) => {
+                if let Some(t) = self.buf_table.as_mut() {
+                    t.release(base, count);
+                }
+                match (e, self.memlock.pinnable()) {
+                    (crate::error::RegisterError::SystemResources, Some(limit)) => {
+                        Err(PoolErr::Memlock(MemlockExceeded {
+                            limit,
+                            requested: bytes,
+                            pinned: self.pinned,
+                        }))
+                    }
+                    _ => Err(PoolErr::Register(e)),
+                }
+            }
+        }
+    }
+
+    pub(crate) fn unpin(&mut self, bytes: u64) {
+        self.pinned = self.pinned.saturating_sub(bytes);
+    }
+
+    // ---------------------------------------------------------------- driving
+
+    /// Reaps what is ready, submits what the senders can send, until nothing changes
+    /// (bounded). Never blocks.
+    pub fn poll(&mut self) -> Result<(), ZcError> {
+        self.progress()
+    }
+
+    /// Reap, then push and submit while any sender can take more.
+    pub(crate) fn progress(&mut self) -> Result<(), ZcError> {
+        self.check()?;
+        self.collect_orphans();
+        self.reap()?;
+        // Keep going while requests complete during their own submission (common: the
+        // socket had room), so that a queue never sits idle with nothing in flight. Each
+        // round submits at least one request; the bound is never the reason to stop in
+        // practice (a buffer takes at most 1 + MAX_STALLS requests without progress).
+        for _ in 0..1024 {
+            if self.pump_all() == 0 {
+                break;
+            }
+            self.submit()?;
+            self.reap()?;
+        }
+        self.retire_closed();
+        Ok(())
+    }
+
+    /// Pushes the next requests of every sender that can take them; returns how many.
+    fn pump_all(&mut self) -> u32 {
+        let ctx = Ctx {
+            ring_id: self.ring_id,
+        };
+        let mut pushed = 0;
+        for i in 0..self.senders.len() {
+            let wants = self.senders[i]
+                .state
+                .as_deref()
+                .is_some_and(SenderState::wants_pump);
+            if !wants {
+                continue;
+            }
+            self.end_foreign_link();
+            if self.ring.sq_space_left() == 0 {
+                // Full of SQEs not yet submitted (ours or others'): submit to make room.
+                let _ = self.submit();
+            }
+            if let Some(state) = self.senders[i].state.as_deref_mut() {
+                pushed += state.pump(&mut self.ring, ctx);
+            }
+        }
+        pushed
+    }
+
+    /// If the caller left a link chain open at the end of the SQ, ends it with a NOP of
+    /// the driver's, so that no request of the caller's links into the driver's.
+    fn end_foreign_link(&mut self) {
+        if !self.ring.unsubmitted_tail_links() {
+            return;
+        }
+        let mut sqe = Sqe::default();
+        sqe.prep_nop();
+        sqe.user_data = USER_DATA_TAG | (u64::from(DRIVER_INDEX) << 40);
+        // SAFETY: a NOP names no memory or descriptor; its user_data is the driver's.
+        let _ = unsafe { self.ring.push(&sqe) };
+    }
+
+    pub(crate) fn submit(&mut self) -> Result<(), ZcError> {
+        match self.ring.submit() {
+            Ok(_) => Ok(()),
+            // The SQEs stay in the SQ and go with the next enter.
+            Err(
+                EnterError::SystemResources
+                | EnterError::CompletionQueueOvercommitted
+                | EnterError::SignalInterrupt,
+            ) => Ok(()),
+            Err(e) => Err(ZcError::Enter(e)),
+        }
+    }
+
+    /// Reaps every ready completion: the driver's are routed to their senders, the
+    /// caller's kept for the caller's next `copy_cqes`.
+    fn reap(&mut self) -> Result<(), ZcError> {
+        let mut cqes = core::mem::take(&mut self.scratch);
+        let result = loop {
+            let n = match self.ring.copy_cqes_unsplit(&mut cqes, 0) {
+                Ok(n) => n as usize,
+                Err(EnterError::SignalInterrupt) => 0,
+                Err(e) => break Err(ZcError::Enter(e)),
+            };
+            for cqe in &cqes[..n] {
+                if self.ring.is_reserved_user_data(cqe.user_data) {
+                    self.route(cqe);
+                } else {
+                    self.ring.keep_for_caller(*cqe);
+                }
+            }
+            if n < cqes.len() {
+                break Ok(());
+            }
+        };
+        self.scratch = cqes;
+        result
+    }
+
+    fn route(&mut self, cqe: &Cqe) {
+        let index = (cqe.user_data >> 40) as u16;
+        let gen = (cqe.user_data >> 32) as u8;
+        if index == DRIVER_INDEX {
+            // A barrier NOP: nothing to do.
+            return;
+        }
+        let Some(slot) = self.senders.get_mut(usize::from(index)) else {
+            return;
+        };
+        if slot.gen == gen {
+            if let Some(state) = slot.state.as_deref_mut() {
+                state.handle_cqe(cqe);
+                return;
+            }
+            // The sender is gone: only stray notifications can still come.
+            if cqe.notif() && slot.strays.remove(&cqe.user_data) {
+                self.stray_notifications += 1;
+                if slot.strays.is_empty() {
+                    self.free_senders.push(index);
+                }
+            }
+        }
+    }
+
+    /// One bounded wait for at least one completion (any, the driver's or not).
+    pub(crate) fn wait_one(&mut self, deadline: Option<Instant>) -> Result<(), ZcError> {
+        self.check()?;
+        let r = match deadline {
+            None => self.ring.submit_and_wait(1).map(|_| ()),
+            Some(d) => {
+                let now = Instant::now();
+                if now >= d {
+                    return Err(ZcError::TimedOut);
+                }
+                self.ring
+                    .submit_and_wait_timeout(1, d - now)
+                    .map(|_| ())
+            }
+        };
+        match r {
+            Ok(())
+            | Err(
+                EnterError::Timeout
+                | EnterError::SignalInterrupt
+                | EnterError::SystemResources
+                | EnterError::CompletionQueueOvercommitted,
+            ) => Ok(()),
+            Err(e) => Err(ZcError::Enter(e)),
+        }
+    }
+
+    /// Drives the ring until `done` says so, or `timeout` passes.
+    pub(crate) fn drive_until(
+        &mut self,
+        timeout: Option<Duration>,
+        mut done: impl FnMut(&Driver) -> bool,
+    ) -> Result<(), ZcError> {
+        let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
+        self.progress()?;
+        while !done(self) {
+            self.wait_one(deadline)?;
+            self.progress()?;
+        }
+        Ok(())
+    }
+
+    /// Drives the ring until every sender's buffers are all back, or `timeout` passes
+    /// ([`ZcError::TimedOut`]; nothing is lost, call again).
+    pub fn wait_all(&mut self, timeout: Duration) -> Result<(), ZcError> {
+        self.drive_until(Some(timeout), |d| {
+            d.senders
+                .iter()
+                .filter_map(|s| s.state.as_deref())
+                .all(|s| s.owned_buffers == 0)
+        })
+    }
+
+    /// Raw access for the handle: the ring's fd borrowed.
+    pub(crate) fn socket_of(&self, index: u16, gen: u8) -> Option<BorrowedFd<'_>> {
+        use std::os::fd::AsFd;
+        self.state(index, gen)
+            .and_then(|s| s.socket.as_ref())
+            .map(|s| s.as_fd())
+    }
+}
+
+/// Why a pool's range could not be registered (mapped to `PoolError`).
+#[derive(Debug)]
+pub(crate) enum PoolErr {
+    Driver(ZcError),
+    Memlock(MemlockExceeded),
+    Register(crate::error::RegisterError),
+    TableFull,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        // Senders first: their states leak what the kernel holds and free the rest
+        // (`Drop for SenderState`); then the ring (a field, dropped after this body):
+        // unmap, close. The kernel cancels what is in flight; the leaked buffers stay
+        // valid for it forever. A destructor panic while freeing the rest cannot free a
+        // held buffer (they are ManuallyDrop).
+        for slot in &mut self.senders {
+            if let Some(state) = slot.state.take() {
+                drop(state);
+            }
+        }
+    }
+}

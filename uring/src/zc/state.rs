@@ -1,0 +1,998 @@
+//! The state of one sender, kept inside its [`Driver`](super::Driver): buffers owned,
+//! requests in flight, the stream's chain, the policy. The driver routes the completions
+//! of the sender's requests here; nothing else can deliver one.
+
+use core::mem::ManuallyDrop;
+use std::collections::{HashSet, VecDeque};
+use std::net::SocketAddr;
+use std::os::fd::OwnedFd;
+
+use linux_raw_sys::net::{msghdr, MSG_WAITALL};
+use rustix::io::Errno;
+
+use super::buffer::ZcBuffer;
+use super::config::{Config, Policy};
+use super::stats::ZcStats;
+use super::types::{BufferError, Completion, FallbackReason, PlainReason, SendPath};
+use crate::addr::SockAddr;
+use crate::cqe::Cqe;
+use crate::register::iovec;
+use crate::ring::IoUring;
+use crate::sqe::Sqe;
+use crate::sys;
+
+/// The kernel's cap on one read/write (`MAX_RW_COUNT`, INT_MAX rounded down to a page);
+/// a longer buffer is sent in several requests.
+const MAX_RW: usize = 0x7FFF_F000;
+
+/// Consecutive requests of one buffer that may make no progress (a transient error, or a
+/// zero-byte send) before the buffer fails: every retry loop is bounded.
+pub(crate) const MAX_STALLS: u8 = 16;
+
+/// The msghdr of a `sendmsg`/`sendmsg_zc` to an explicit destination, boxed so that its
+/// address (given to the kernel) does not change while the entry moves.
+struct MsgParts {
+    addr: SockAddr,
+    iov: iovec,
+    hdr: msghdr,
+}
+
+// SAFETY: the raw pointers in `iov` and `hdr` point into this box and into the buffer of
+// the same entry, which moves between threads together with it; they are written only
+// through `&mut` and read by the kernel only while a request is in flight, which the
+// sender tracks.
+unsafe impl Send for MsgParts {}
+// SAFETY: shared references never read through the pointers.
+unsafe impl Sync for MsgParts {}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum State {
+    /// Waiting in `queue` for a (next) request.
+    Queued,
+    /// A request was pushed to the SQ and its first completion has not been seen.
+    InFlight,
+    /// Neither: waiting for its chain to resolve, or for notifications.
+    Idle,
+}
+
+pub(crate) struct Entry {
+    /// The buffer. `ManuallyDrop`: it is only ever freed by being moved out explicitly,
+    /// once the kernel is done with it (`try_finalize`), or by [`SenderState`]'s `Drop`
+    /// for entries the kernel does not hold. Drop glue, an unwinding panic, a forgotten
+    /// sender: none of them can free memory the kernel may still read.
+    buf: ManuallyDrop<ZcBuffer>,
+    len: usize,
+    pub(crate) sent: usize,
+    seq: u64,
+    msg: Option<Box<MsgParts>>,
+    dest: Option<SocketAddr>,
+    state: State,
+    /// The path chosen at the first request; kept for continuations unless the sender
+    /// falls back.
+    pub(crate) path: Option<SendPath>,
+    /// First-completion result of the current request, until its chain resolves.
+    res: Option<i32>,
+    /// Result of the latest zero-copy request (i32::MAX while unknown).
+    last_zc_res: i32,
+    notifs_expected: u32,
+    notifs_seen: u32,
+    /// Requests submitted for this buffer. Each has its own user_data: the slot's
+    /// generation is advanced for every request, so the requests of this buffer carry the
+    /// generations `gen_first ..= slot.gen`.
+    requests: u32,
+    gen_first: u16,
+    /// A notification (its `res`) for the request in flight, seen before that request's
+    /// first completion: it counts only if that completion has `F_MORE`.
+    early_notif: Option<i32>,
+    copied: bool,
+    stalls: u8,
+    outcome: Option<Result<usize, BufferError>>,
+}
+
+impl Entry {
+    /// Whether the kernel may still read this entry's memory.
+    fn kernel_holds(&self) -> bool {
+        self.state == State::InFlight || self.notifs_seen < self.notifs_expected
+    }
+}
+
+impl Drop for Entry {
+    fn drop(&mut self) {
+        // The boxed msghdr, iovec and address of a request the kernel may still process
+        // must outlive it: leak them with the buffer (which is ManuallyDrop anyway).
+        if self.kernel_holds() {
+            if let Some(parts) = self.msg.take() {
+                core::mem::forget(parts);
+            }
+        }
+    }
+}
+
+pub(crate) struct Slot {
+    pub(crate) gen: u16,
+    pub(crate) entry: Option<Entry>,
+}
+
+/// How the first completion of a request is read.
+enum ResKind {
+    Sent(usize),
+    Canceled,
+    Unsupported,
+    /// The kernel would not pin the pages of a zero-copy send (ENOMEM/ENOBUFS: the
+    /// locked-memory limit): send this buffer with plain send.
+    PinRefused,
+    Transient(Errno),
+    Error(Errno),
+}
+
+fn classify(res: i32, was_zc: bool) -> ResKind {
+    if res >= 0 {
+        return ResKind::Sent(res as usize);
+    }
+    let errno = Errno::from_raw_os_error(res.wrapping_neg());
+    match errno {
+        Errno::CANCELED => ResKind::Canceled,
+        Errno::OPNOTSUPP if was_zc => ResKind::Unsupported,
+        Errno::NOMEM | Errno::NOBUFS if was_zc => ResKind::PinRefused,
+        Errno::AGAIN | Errno::INTR | Errno::NOBUFS | Errno::NOMEM => ResKind::Transient(errno),
+        _ => ResKind::Error(errno),
+    }
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Adaptive {
+    /// The kernel copies zero-copy sends on this socket: send plain.
+    pub(crate) copying: bool,
+    copied_streak: u32,
+    since_probe: u32,
+}
+
+/// Facts about the ring and driver a request needs while it is prepared.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Ctx {
+    /// The ring's identity (a pool slot goes fixed only into its own driver's table).
+    pub(crate) ring_id: u64,
+}
+
+/// One sender's state. See [`ZcSender`](super::ZcSender) for the behaviour.
+pub(crate) struct SenderState {
+    /// `USER_DATA_TAG | index << 40 | generation << 32`: the top 32 bits of every
+    /// user_data of this sender's requests.
+    pub(crate) prefix: u64,
+    /// The socket, kept open while the sender lives (for `socket()`); requests name it by
+    /// its registered-file slot, never by this fd number.
+    pub(crate) socket: Option<OwnedFd>,
+    /// The fixed-file slot of the socket in the driver's table.
+    pub(crate) file: u32,
+    /// Ordered (SOCK_STREAM, SOCK_SEQPACKET): chains, continuations.
+    pub(crate) stream: bool,
+    /// A byte stream (SOCK_STREAM): a zero-length buffer is nothing to send.
+    pub(crate) bytestream: bool,
+    pub(crate) config: Config,
+    pub(crate) fallback: Option<FallbackReason>,
+    pub(crate) slots: Vec<Slot>,
+    free: Vec<u16>,
+    pub(crate) queue: VecDeque<u16>,
+    /// Stream sockets: the members of the chain in flight, in stream order.
+    pub(crate) chain: Vec<u16>,
+    chain_pending: u32,
+    /// Requests whose first completion has not been seen.
+    pub(crate) inflight: u32,
+    pub(crate) done: VecDeque<Completion>,
+    pub(crate) error: Option<Errno>,
+    pub(crate) adaptive: Adaptive,
+    pub(crate) stats: ZcStats,
+    next_seq: u64,
+    pub(crate) owned_bytes: usize,
+    pub(crate) owned_buffers: u32,
+    scratch: Vec<u16>,
+    /// user_data of zero-copy requests whose first completion had no `F_MORE` and that may
+    /// still post a stray notification (Linux 6.18 does, after a link cancel): consumed and
+    /// counted when it comes, and never given to a new request.
+    pub(crate) strays: HashSet<u64>,
+    /// The handle was dropped or closed: nothing new is accepted, queued buffers are not
+    /// sent, and the state goes once the kernel is done with every request.
+    pub(crate) closing: bool,
+    /// An error of the ring met after a buffer was accepted, reported by the next call.
+    pub(crate) deferred: Option<super::types::ZcError>,
+}
+
+impl SenderState {
+    pub(crate) fn new(
+        prefix: u64,
+        socket: OwnedFd,
+        file: u32,
+        stream: bool,
+        bytestream: bool,
+        config: Config,
+        fallback: Option<FallbackReason>,
+    ) -> SenderState {
+        SenderState {
+            prefix,
+            socket: Some(socket),
+            file,
+            stream,
+            bytestream,
+            fallback,
+            slots: Vec::new(),
+            free: Vec::new(),
+            queue: VecDeque::new(),
+            chain: Vec::with_capacity(config.depth as usize),
+            chain_pending: 0,
+            inflight: 0,
+            done: VecDeque::new(),
+            error: None,
+            adaptive: Adaptive::default(),
+            stats: ZcStats::default(),
+            next_seq: 0,
+            owned_bytes: 0,
+            owned_buffers: 0,
+            scratch: Vec::new(),
+            strays: HashSet::new(),
+            closing: false,
+            deferred: None,
+            config,
+        }
+    }
+
+    /// Whether a buffer of `len` bytes would be accepted now without waiting.
+    pub(crate) fn has_room(&self, len: usize) -> bool {
+        self.owned_bytes.saturating_add(len) <= self.config.budget_bytes
+            && self.owned_buffers < self.config.max_buffers
+    }
+
+    /// Whether the queue has buffers that a pump could submit now.
+    pub(crate) fn wants_pump(&self) -> bool {
+        !self.queue.is_empty()
+            && self.error.is_none()
+            && if self.stream {
+                self.chain.is_empty()
+            } else {
+                self.inflight < self.config.depth
+            }
+    }
+
+    /// Whether nothing is owned and no request can still complete, apart from strays.
+    pub(crate) fn is_idle(&self) -> bool {
+        self.owned_buffers == 0 && self.inflight == 0
+    }
+
+    pub(crate) fn accept(&mut self, buf: ZcBuffer, dest: Option<SocketAddr>) {
+        let len = buf.len();
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        self.stats.buffers_submitted += 1;
+        self.stats.bytes_submitted += len as u64;
+        if len == 0 && self.bytestream {
+            // Nothing to put on a byte stream: done at once. (A zero-length record on a
+            // SOCK_SEQPACKET socket, or a zero-length datagram, is a real message: it is
+            // sent.)
+            self.stats.buffers_completed += 1;
+            self.stats.buffers_returned += 1;
+            self.done.push_back(Completion {
+                buffer: buf,
+                result: Ok(0),
+                copied: false,
+                path: None,
+                dest,
+                seq,
+            });
+            return;
+        }
+        let msg = dest.map(|d| {
+            Box::new(MsgParts {
+                addr: SockAddr::from(d),
+                iov: iovec {
+                    iov_base: core::ptr::null_mut(),
+                    iov_len: 0,
+                },
+                // SAFETY: msghdr is plain integers and pointers; all-zero (null pointers,
+                // zero lengths) is a valid value. It is filled before each request.
+                hdr: unsafe { core::mem::zeroed() },
+            })
+        });
+        let entry = Entry {
+            buf: ManuallyDrop::new(buf),
+            len,
+            sent: 0,
+            seq,
+            msg,
+            dest,
+            state: State::Queued,
+            path: None,
+            res: None,
+            last_zc_res: i32::MAX,
+            notifs_expected: 0,
+            notifs_seen: 0,
+            requests: 0,
+            gen_first: 0,
+            early_notif: None,
+            copied: false,
+            stalls: 0,
+            outcome: None,
+        };
+        let slot = match self.free.pop() {
+            Some(s) => {
+                self.slots[usize::from(s)].entry = Some(entry);
+                s
+            }
+            None => {
+                // has_room() keeps owned_buffers < max_buffers <= 65536, so the slab never
+                // grows past u16 indices.
+                let s = self.slots.len() as u16;
+                self.slots.push(Slot {
+                    gen: 0,
+                    entry: Some(entry),
+                });
+                s
+            }
+        };
+        self.queue.push_back(slot);
+        self.owned_bytes += len;
+        self.owned_buffers += 1;
+        self.stats.bytes_in_flight = self.owned_bytes as u64;
+        self.stats.buffers_in_flight = u64::from(self.owned_buffers);
+        self.stats.peak_bytes_in_flight =
+            self.stats.peak_bytes_in_flight.max(self.owned_bytes as u64);
+        self.stats.peak_buffers_in_flight = self
+            .stats
+            .peak_buffers_in_flight
+            .max(u64::from(self.owned_buffers));
+    }
+
+    /// The user_data of request generation `gen` of `slot`.
+    #[inline]
+    fn user_data(&self, slot: u16, gen: u16) -> u64 {
+        self.prefix | (u64::from(gen) << 16) | u64::from(slot)
+    }
+
+    /// Routes one completion whose top 32 bits are this sender's prefix (the driver has
+    /// checked that). Returns false if it matches no request of this sender (a completion
+    /// of a request that is not in flight: only the kernel's own completions reach here,
+    /// so that does not happen; kept as a defence).
+    pub(crate) fn handle_cqe(&mut self, cqe: &Cqe) -> bool {
+        if cqe.user_data & !0xFFFF_FFFF != self.prefix {
+            return false;
+        }
+        let index = cqe.user_data as u16;
+        let gen = (cqe.user_data >> 16) as u16;
+        if cqe.notif() {
+            // Every notification with this sender's prefix is its own, so it is consumed;
+            // it counts for a buffer only if it is the one a request of that buffer still
+            // owes.
+            if !self.strays.is_empty() && self.strays.remove(&cqe.user_data) {
+                self.stats.stray_notifications += 1;
+                return true;
+            }
+            let Some(slot) = self.slots.get_mut(usize::from(index)) else {
+                self.stats.stray_notifications += 1;
+                return true;
+            };
+            let latest = slot.gen;
+            let target = slot.entry.as_mut().and_then(|e| {
+                let span = latest.wrapping_sub(e.gen_first);
+                let ours = e.requests > 0
+                    && (e.requests > u32::from(u16::MAX) || gen.wrapping_sub(e.gen_first) <= span);
+                if !ours {
+                    None
+                } else if gen == latest && e.state == State::InFlight {
+                    // Before its own first completion: that decides whether it counts.
+                    let zc = e.path.is_some_and(SendPath::is_zero_copy);
+                    (zc && e.early_notif.is_none()).then(|| {
+                        e.early_notif = Some(cqe.res);
+                        false
+                    })
+                } else {
+                    (e.notifs_seen < e.notifs_expected).then_some(true)
+                }
+            });
+            match target {
+                Some(true) => self.on_notif(index, cqe.res),
+                Some(false) => {}
+                None => self.stats.stray_notifications += 1,
+            }
+            return true;
+        }
+        let Some(slot) = self.slots.get(usize::from(index)) else {
+            return false;
+        };
+        let Some(e) = slot.entry.as_ref().filter(|_| slot.gen == gen) else {
+            return false;
+        };
+        if e.state != State::InFlight {
+            return false;
+        }
+        self.on_result(index, cqe);
+        true
+    }
+
+    // ---------------------------------------------------------------- submission
+
+    /// Pushes the next requests to the SQ (not submitted); returns how many.
+    pub(crate) fn pump(&mut self, ring: &mut IoUring, ctx: Ctx) -> u32 {
+        if self.error.is_some() || self.queue.is_empty() || self.closing {
+            return 0;
+        }
+        let space = ring.sq_space_left();
+        if self.stream {
+            // One chain at a time: a new chain only when every request of the previous
+            // one has completed, so that two chains never race for the socket.
+            if !self.chain.is_empty() {
+                return 0;
+            }
+            let n = (self.config.depth).min(space).min(self.queue.len() as u32);
+            for i in 0..n {
+                let Some(slot) = self.queue.pop_front() else {
+                    break;
+                };
+                let link = i + 1 < n;
+                if !self.push_request(ring, ctx, slot, link) {
+                    break;
+                }
+                self.chain.push(slot);
+            }
+            let pushed = self.chain.len() as u32;
+            self.chain_pending = pushed;
+            if pushed > 0 {
+                self.stats.chains += 1;
+            }
+            pushed
+        } else {
+            let mut pushed = 0;
+            while self.inflight < self.config.depth && pushed < space {
+                let Some(slot) = self.queue.pop_front() else {
+                    break;
+                };
+                if !self.push_request(ring, ctx, slot, false) {
+                    break;
+                }
+                pushed += 1;
+            }
+            pushed
+        }
+    }
+
+    /// The path for a buffer's first request.
+    fn choose_path(&mut self, len: usize, fixed: bool) -> SendPath {
+        let zc = if fixed {
+            SendPath::ZeroCopyFixed
+        } else {
+            SendPath::ZeroCopy
+        };
+        if self.fallback.is_some() {
+            return SendPath::Plain(PlainReason::Fallback);
+        }
+        match self.config.policy {
+            Policy::Always => zc,
+            Policy::Never => SendPath::Plain(PlainReason::Policy),
+            Policy::Adaptive => {
+                if len < self.config.adaptive_min_size {
+                    SendPath::Plain(PlainReason::BelowThreshold)
+                } else if self.adaptive.copying {
+                    self.adaptive.since_probe += 1;
+                    if self.adaptive.since_probe >= self.config.adaptive_reprobe_every {
+                        self.adaptive.since_probe = 0;
+                        self.stats.adaptive_probes += 1;
+                        zc
+                    } else {
+                        SendPath::Plain(PlainReason::KernelCopies)
+                    }
+                } else {
+                    zc
+                }
+            }
+        }
+    }
+
+    /// Prepares and pushes the next request of `slot`; false if the SQ had no room (the
+    /// slot goes back to the front of the queue).
+    fn push_request(&mut self, ring: &mut IoUring, ctx: Ctx, slot: u16, link: bool) -> bool {
+        let (file, stream) = (self.file, self.stream);
+        // Every request gets a user_data of its own: a late notification of an earlier
+        // request can then never be taken for this one's. Skip those of requests that may
+        // still notify (bounded: each step passes one of them).
+        let mut gen = self.slots[usize::from(slot)].gen.wrapping_add(1);
+        while !self.strays.is_empty() && self.strays.contains(&self.user_data(slot, gen)) {
+            gen = gen.wrapping_add(1);
+        }
+        let user_data = self.user_data(slot, gen);
+        let Some(len) = self.slots[usize::from(slot)].entry.as_ref().map(|e| e.len) else {
+            return false;
+        };
+        let (fixed, has_path) = {
+            let e = self.slots[usize::from(slot)].entry.as_ref();
+            let fixed = e.is_some_and(|e| {
+                e.msg.is_none()
+                    && e.buf
+                        .slot()
+                        .is_some_and(|s| s.registered_for(ctx.ring_id))
+            });
+            (fixed, e.is_some_and(|e| e.path.is_some()))
+        };
+        let chosen = if has_path {
+            None
+        } else {
+            Some(self.choose_path(len, fixed))
+        };
+        let fallback = self.fallback.is_some();
+        let s = &mut self.slots[usize::from(slot)];
+        let Some(e) = s.entry.as_mut() else {
+            return false;
+        };
+        if let Some(p) = chosen {
+            e.path = Some(p);
+        }
+        if fallback {
+            e.path = Some(SendPath::Plain(PlainReason::Fallback));
+        }
+        let path = e.path.unwrap_or(SendPath::Plain(PlainReason::Fallback));
+        let start = e.sent.min(e.len);
+        let end = e.len.min(start + MAX_RW);
+        let data = &e.buf.as_slice()[start..end];
+        let flags = if stream { MSG_WAITALL } else { 0 };
+        let usage = sys::IORING_SEND_ZC_REPORT_USAGE as u16;
+        // The socket is named by its registered-file slot (IOSQE_FIXED_FILE), never by its
+        // fd number: whatever happens to fd numbers meanwhile, the request acts on this
+        // socket.
+        let fd = file as i32;
+        let mut sqe = Sqe::default();
+        match (path, e.msg.as_deref_mut()) {
+            (path, Some(parts)) => {
+                parts.iov = iovec {
+                    iov_base: data.as_ptr().cast_mut().cast(),
+                    iov_len: data.len() as _,
+                };
+                parts.hdr = msghdr {
+                    msg_name: parts.addr.as_ptr().cast_mut().cast(),
+                    msg_namelen: parts.addr.len() as _,
+                    // The kernel's net iovec is the same `struct iovec` (bindgen keeps it
+                    // opaque there).
+                    msg_iov: (&mut parts.iov as *mut iovec).cast(),
+                    msg_iovlen: 1,
+                    msg_control: core::ptr::null_mut(),
+                    msg_controllen: 0,
+                    msg_flags: 0,
+                };
+                if path.is_zero_copy() {
+                    sqe.prep_sendmsg_zc(fd, &parts.hdr, flags);
+                    sqe.ioprio = usage;
+                } else {
+                    sqe.prep_sendmsg(fd, &parts.hdr, flags);
+                }
+            }
+            (SendPath::ZeroCopyFixed, None) => {
+                let index = e.buf.slot().map_or(0, |s| s.buf_index());
+                sqe.prep_send_zc_fixed(fd, data, flags, usage, index);
+            }
+            (SendPath::ZeroCopy, None) => sqe.prep_send_zc(fd, data, flags, usage),
+            (SendPath::Plain(_), None) => sqe.prep_send(fd, data, flags),
+        }
+        sqe.user_data = user_data;
+        sqe.flags |= sys::IOSQE_FIXED_FILE;
+        if link {
+            sqe.flags |= sys::IOSQE_IO_LINK;
+        }
+        // SAFETY: the SQE names `data` (and, for sendmsg, the boxed msghdr, iovec and
+        // address): memory owned by this entry, at addresses that do not move (heap,
+        // 'static or pool mapping, see `ZcBuffer`; the box), that nobody can write while
+        // the sender owns the buffer. The entry is released only after the kernel's last
+        // completion for it (first completion without F_MORE, or the notification), which
+        // only the kernel can deliver (the driver reserved the user_data namespace), and
+        // its buffer is `ManuallyDrop` until then, so the memory stays valid and unmodified
+        // for as long as the kernel may read it. The fd is a registered-file slot of the
+        // driver's table holding this sender's socket, and the driver replaces the slot
+        // only after every request naming it has completed. A pool slot goes as a fixed
+        // buffer only into the table of the driver it was registered with (`ctx.ring_id`),
+        // whose entry stays while the slot lives. The user_data is in the reserved
+        // namespace, used by no other request that may still complete.
+        if unsafe { ring.push(&sqe) }.is_err() {
+            self.queue.push_front(slot);
+            return false;
+        }
+        e.state = State::InFlight;
+        e.res = None;
+        e.early_notif = None;
+        if e.requests == 0 {
+            e.gen_first = gen;
+        }
+        e.requests = e.requests.saturating_add(1);
+        s.gen = gen;
+        let zc = path.is_zero_copy();
+        if zc {
+            e.last_zc_res = i32::MAX;
+        }
+        self.inflight += 1;
+        self.stats.requests += 1;
+        if zc {
+            self.stats.zc_requests += 1;
+        }
+        if path == SendPath::ZeroCopyFixed {
+            self.stats.fixed_requests += 1;
+        }
+        true
+    }
+
+    // ---------------------------------------------------------------- completions
+
+    fn on_result(&mut self, slot: u16, cqe: &Cqe) {
+        let Some(e) = self.slots[usize::from(slot)].entry.as_mut() else {
+            return;
+        };
+        e.state = State::Idle;
+        if cqe.more() {
+            e.notifs_expected += 1;
+        }
+        let zc = e.path.is_some_and(SendPath::is_zero_copy);
+        if zc {
+            e.last_zc_res = cqe.res;
+        }
+        let early = e.early_notif.take();
+        if zc && !cqe.more() {
+            // No notification is owed, yet Linux 6.18 may post one (a link-cancelled
+            // send does): a stray, consumed when it comes, counted for nothing.
+            if early.is_some() {
+                self.stats.stray_notifications += 1;
+            } else {
+                self.strays.insert(cqe.user_data);
+            }
+        }
+        if self.stream {
+            e.res = Some(cqe.res);
+        }
+        self.inflight = self.inflight.saturating_sub(1);
+        if let (true, Some(res)) = (cqe.more(), early) {
+            // The notification came first: it is the one this request owes.
+            self.count_notif(slot, res);
+        }
+        if self.stream {
+            self.chain_pending = self.chain_pending.saturating_sub(1);
+            if self.chain_pending == 0 {
+                self.resolve_chain();
+            }
+        } else {
+            self.resolve_datagram(slot, cqe.res);
+        }
+    }
+
+    fn on_notif(&mut self, slot: u16, res: i32) {
+        self.count_notif(slot, res);
+        self.try_finalize(slot);
+    }
+
+    /// Counts a notification owed to the entry in `slot` (`res`: its usage bits).
+    fn count_notif(&mut self, slot: u16, res: i32) {
+        let Some(e) = self.slots[usize::from(slot)].entry.as_mut() else {
+            return;
+        };
+        e.notifs_seen += 1;
+        self.stats.notifications += 1;
+        // ZC_COPIED is also set when nothing was sent; only count sends that sent bytes.
+        let copied = res as u32 & sys::IORING_NOTIF_USAGE_ZC_COPIED != 0;
+        let feedback = if copied {
+            if e.last_zc_res > 0 {
+                e.copied = true;
+                self.stats.copied += 1;
+                Some(true)
+            } else {
+                None
+            }
+        } else {
+            Some(false)
+        };
+        if let Some(copied) = feedback {
+            self.adaptive_feedback(copied);
+        }
+    }
+
+    fn adaptive_feedback(&mut self, copied: bool) {
+        if self.config.policy != Policy::Adaptive {
+            return;
+        }
+        let a = &mut self.adaptive;
+        if copied {
+            a.copied_streak = a.copied_streak.saturating_add(1);
+            if !a.copying && a.copied_streak >= self.config.adaptive_copied_limit {
+                a.copying = true;
+                a.since_probe = 0;
+                self.stats.adaptive_switches += 1;
+            }
+        } else {
+            a.copied_streak = 0;
+            if a.copying {
+                a.copying = false;
+                self.stats.adaptive_switches += 1;
+            }
+        }
+    }
+
+    /// The kernel would not pin this buffer's pages: it goes again with plain send.
+    fn pin_refused(&mut self, slot: u16) {
+        if let Some(e) = self.slots[usize::from(slot)].entry.as_mut() {
+            e.path = Some(SendPath::Plain(PlainReason::PinLimit));
+            self.stats.pin_refused += 1;
+            self.stats.retries += 1;
+        }
+    }
+
+    /// Stream: every request of the chain has its first completion; decide, in stream
+    /// order, what each member needs.
+    fn resolve_chain(&mut self) {
+        let chain = core::mem::take(&mut self.chain);
+        let mut requeue = core::mem::take(&mut self.scratch);
+        requeue.clear();
+        // Set once a member stopped the chain (short, failed): IOSQE_IO_LINK then cancels
+        // every later member without sending anything of it.
+        let mut broken = false;
+        for &slot in &chain {
+            let Some(e) = self.slots[usize::from(slot)].entry.as_mut() else {
+                continue;
+            };
+            let res = e.res.take().unwrap_or(-Errno::CANCELED.raw_os_error());
+            let was_zc = e.path.is_some_and(SendPath::is_zero_copy);
+            match classify(res, was_zc) {
+                ResKind::Sent(n) => {
+                    e.sent = (e.sent + n).min(e.len);
+                    self.stats.bytes_completed += n as u64;
+                    if e.sent >= e.len {
+                        e.outcome = Some(Ok(e.sent));
+                        self.stats.buffers_completed += 1;
+                    } else {
+                        // Short: the remainder goes before any later buffer.
+                        broken = true;
+                        e.stalls = if n == 0 { e.stalls + 1 } else { 0 };
+                        if e.stalls > MAX_STALLS {
+                            self.fail(slot, Errno::IO);
+                        } else {
+                            self.stats.continuations += 1;
+                            requeue.push(slot);
+                        }
+                    }
+                }
+                ResKind::Canceled if broken => requeue.push(slot),
+                ResKind::Canceled => {
+                    // Cancelled by someone else (ASYNC_CANCEL, ring teardown): treat as the
+                    // stream's error, since the bytes cannot be put back in order.
+                    broken = true;
+                    self.fail(slot, Errno::CANCELED);
+                }
+                ResKind::Unsupported => {
+                    broken = true;
+                    self.fallback.get_or_insert(FallbackReason::Unsupported);
+                    self.stats.retries += 1;
+                    requeue.push(slot);
+                }
+                ResKind::PinRefused => {
+                    broken = true;
+                    self.pin_refused(slot);
+                    requeue.push(slot);
+                }
+                ResKind::Transient(errno) => {
+                    broken = true;
+                    e.stalls += 1;
+                    if e.stalls > MAX_STALLS {
+                        self.fail(slot, errno);
+                    } else {
+                        self.stats.retries += 1;
+                        requeue.push(slot);
+                    }
+                }
+                ResKind::Error(errno) => {
+                    broken = true;
+                    self.fail(slot, errno);
+                }
+            }
+        }
+        // Back to the front of the queue, in stream order: the queue holds only buffers
+        // that come after every member of this chain.
+        for &slot in requeue.iter().rev() {
+            if let Some(e) = self.slots[usize::from(slot)].entry.as_mut() {
+                e.state = State::Queued;
+                self.queue.push_front(slot);
+            }
+        }
+        if self.error.is_some() {
+            self.abandon_queue();
+        }
+        for &slot in &chain {
+            self.try_finalize(slot);
+        }
+        self.scratch = requeue;
+        self.chain = chain;
+        self.chain.clear();
+    }
+
+    fn resolve_datagram(&mut self, slot: u16, res: i32) {
+        let Some(e) = self.slots[usize::from(slot)].entry.as_mut() else {
+            return;
+        };
+        let was_zc = e.path.is_some_and(SendPath::is_zero_copy);
+        match classify(res, was_zc) {
+            ResKind::Sent(n) => {
+                e.sent = n.min(e.len);
+                e.outcome = Some(Ok(e.sent));
+                self.stats.bytes_completed += n as u64;
+                self.stats.buffers_completed += 1;
+            }
+            ResKind::Unsupported => {
+                self.fallback.get_or_insert(FallbackReason::Unsupported);
+                self.stats.retries += 1;
+                e.state = State::Queued;
+                self.queue.push_front(slot);
+            }
+            ResKind::PinRefused => {
+                e.state = State::Queued;
+                self.pin_refused(slot);
+                self.queue.push_front(slot);
+            }
+            ResKind::Transient(errno) => {
+                e.stalls += 1;
+                if e.stalls > MAX_STALLS {
+                    self.fail_datagram(slot, errno);
+                } else {
+                    self.stats.retries += 1;
+                    e.state = State::Queued;
+                    self.queue.push_front(slot);
+                }
+            }
+            ResKind::Canceled => self.fail_datagram(slot, Errno::CANCELED),
+            ResKind::Error(errno) => self.fail_datagram(slot, errno),
+        }
+        self.try_finalize(slot);
+    }
+
+    /// A datagram's own error: it concerns that datagram only.
+    fn fail_datagram(&mut self, slot: u16, errno: Errno) {
+        if let Some(e) = self.slots[usize::from(slot)].entry.as_mut() {
+            e.outcome = Some(Err(BufferError::Failed {
+                errno,
+                sent: e.sent,
+            }));
+            self.stats.errors += 1;
+            self.stats.buffers_completed += 1;
+        }
+    }
+
+    /// The stream's error, on the buffer whose request failed: the first one is reported
+    /// as `Failed`, anything after as `NotSent`.
+    fn fail(&mut self, slot: u16, errno: Errno) {
+        let Some(e) = self.slots[usize::from(slot)].entry.as_mut() else {
+            return;
+        };
+        match self.error {
+            None => {
+                self.error = Some(errno);
+                e.outcome = Some(Err(BufferError::Failed {
+                    errno,
+                    sent: e.sent,
+                }));
+                self.stats.errors += 1;
+            }
+            Some(cause) => {
+                e.outcome = Some(Err(BufferError::NotSent {
+                    cause,
+                    sent: e.sent,
+                }));
+            }
+        }
+        self.stats.buffers_completed += 1;
+    }
+
+    /// After a stream error: nothing queued is sent; each buffer comes back `NotSent`.
+    fn abandon_queue(&mut self) {
+        let Some(cause) = self.error else {
+            return;
+        };
+        while let Some(slot) = self.queue.pop_front() {
+            if let Some(e) = self.slots[usize::from(slot)].entry.as_mut() {
+                e.state = State::Idle;
+                e.outcome = Some(Err(BufferError::NotSent {
+                    cause,
+                    sent: e.sent,
+                }));
+                self.stats.buffers_completed += 1;
+            }
+            self.try_finalize(slot);
+        }
+    }
+
+    /// The handle is gone: nothing queued will be sent. Queued buffers (never seen by the
+    /// kernel, or between requests) come back `NotSent` into `done`, where the driver
+    /// drops them with the state.
+    pub(crate) fn begin_close(&mut self) {
+        self.closing = true;
+        if self.queue.is_empty() {
+            return;
+        }
+        let cause = self.error.unwrap_or(Errno::CANCELED);
+        while let Some(slot) = self.queue.pop_front() {
+            if let Some(e) = self.slots[usize::from(slot)].entry.as_mut() {
+                e.state = State::Idle;
+                e.outcome = Some(Err(BufferError::NotSent {
+                    cause,
+                    sent: e.sent,
+                }));
+                self.stats.buffers_completed += 1;
+            }
+            self.try_finalize(slot);
+        }
+    }
+
+    /// Hands the buffer back if its outcome is decided and the kernel is done with it.
+    fn try_finalize(&mut self, slot: u16) {
+        let s = &mut self.slots[usize::from(slot)];
+        let ready = s.entry.as_ref().is_some_and(|e| {
+            e.outcome.is_some() && e.state == State::Idle && e.notifs_seen >= e.notifs_expected
+        });
+        if !ready {
+            return;
+        }
+        let Some(mut e) = s.entry.take() else {
+            return;
+        };
+        s.gen = s.gen.wrapping_add(1);
+        self.free.push(slot);
+        self.owned_bytes -= e.len;
+        self.owned_buffers -= 1;
+        let st = &mut self.stats;
+        st.bytes_in_flight = self.owned_bytes as u64;
+        st.buffers_in_flight = u64::from(self.owned_buffers);
+        st.buffers_returned += 1;
+        st.bytes_returned += e.len as u64;
+        let result = e.outcome.unwrap_or(Ok(e.sent));
+        match (&result, e.path) {
+            (Err(BufferError::NotSent { .. }), _) => st.not_sent += 1,
+            (_, Some(SendPath::ZeroCopy | SendPath::ZeroCopyFixed)) => st.zero_copy += 1,
+            (_, Some(SendPath::Plain(PlainReason::Fallback))) => st.fallback += 1,
+            (_, Some(SendPath::Plain(PlainReason::Policy))) => st.plain_policy += 1,
+            (_, Some(SendPath::Plain(PlainReason::BelowThreshold))) => st.plain_small += 1,
+            (_, Some(SendPath::Plain(PlainReason::KernelCopies))) => st.plain_kernel_copies += 1,
+            (_, Some(SendPath::Plain(PlainReason::PinLimit))) => st.plain_pin_limit += 1,
+            (_, None) => {}
+        }
+        // SAFETY: taken exactly once, here, out of an entry that is gone from the slab:
+        // the kernel's last completion for it has been seen (state Idle, every owed
+        // notification counted).
+        let buffer = unsafe { ManuallyDrop::take(&mut e.buf) };
+        self.done.push_back(Completion {
+            buffer,
+            result,
+            copied: e.copied,
+            path: e.path,
+            dest: e.dest,
+            seq: e.seq,
+        });
+    }
+
+    /// Buffers the kernel may still read (a request in flight, or a notification owed).
+    pub(crate) fn kernel_held(&self) -> usize {
+        self.slots
+            .iter()
+            .filter(|s| s.entry.as_ref().is_some_and(Entry::kernel_holds))
+            .count()
+    }
+}
+
+impl Drop for SenderState {
+    fn drop(&mut self) {
+        // Entries the kernel may still read are leaked (their buffers are ManuallyDrop and
+        // stay so); the others are freed. A buffer's destructor may panic (a
+        // `Bytes::from_owner` owner, say): the held ones are never touched by drop glue,
+        // so even an unwinding panic here cannot free memory the kernel reads.
+        for slot in &mut self.slots {
+            if let Some(mut e) = slot.entry.take() {
+                if !e.kernel_holds() {
+                    // SAFETY: the kernel no longer reads this entry's memory (no request
+                    // in flight, every owed notification seen); the entry is dropped right
+                    // after and its buffer is not touched again.
+                    unsafe { ManuallyDrop::drop(&mut e.buf) };
+                }
+                // A held entry leaks its buffer (ManuallyDrop) and its msghdr box
+                // (`Drop for Entry`).
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "state_tests.rs"]
+mod tests;
