@@ -436,7 +436,8 @@ impl IoUring {
         // SAFETY: `index <= mask`, inside the SQE mapping. The SQE was written by us and
         // not yet consumed (sq_ready > 0); the kernel only ever reads SQEs, so reading its
         // flags byte alongside a kernel thread (SQPOLL) is a read-read overlap.
-        let flags = unsafe { core::ptr::addr_of!((*self.sq.sqes.as_ptr().add(index)).flags).read() };
+        let flags =
+            unsafe { core::ptr::addr_of!((*self.sq.sqes.as_ptr().add(index)).flags).read() };
         flags & (sys::IOSQE_IO_LINK | sys::IOSQE_IO_HARDLINK) != 0
     }
 

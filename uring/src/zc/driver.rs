@@ -222,8 +222,7 @@ impl Driver {
             return Err(ZcError::InvalidConfig("max_sockets must be in 1..=65535"));
         }
         let mut params = io_uring_params::default();
-        params.flags =
-            config.setup_flags | IoringSetupFlags::CQSIZE | IoringSetupFlags::SUBMIT_ALL;
+        params.flags = config.setup_flags | IoringSetupFlags::CQSIZE | IoringSetupFlags::SUBMIT_ALL;
         params.cq_entries = config.cq_entries.max(config.sq_entries);
         params.sq_thread_idle = config.sq_thread_idle;
         let mut ring =
@@ -651,9 +650,7 @@ impl Driver {
                 if now >= d {
                     return Err(ZcError::TimedOut);
                 }
-                self.ring
-                    .submit_and_wait_timeout(1, d - now)
-                    .map(|_| ())
+                self.ring.submit_and_wait_timeout(1, d - now).map(|_| ())
             }
         };
         match r {

@@ -434,7 +434,10 @@ mod tests {
         let pinned = driver.pinned_bytes();
         drop(a);
         let c = BufferPool::new(&mut driver, 4096, 16).unwrap();
-        assert!(driver.pinned_bytes() < pinned, "the dropped pool is unpinned");
+        assert!(
+            driver.pinned_bytes() < pinned,
+            "the dropped pool is unpinned"
+        );
         drop((b, c));
     }
 }

@@ -94,7 +94,9 @@ impl ZcSender {
         if driver.id() != self.ring_id {
             return Err(ZcError::WrongDriver);
         }
-        driver.state(self.index, self.gen).ok_or(ZcError::WrongDriver)
+        driver
+            .state(self.index, self.gen)
+            .ok_or(ZcError::WrongDriver)
     }
 
     fn state_mut<'d>(&self, driver: &'d mut Driver) -> Result<&'d mut SenderState, ZcError> {
@@ -171,11 +173,7 @@ impl ZcSender {
     /// [`Config::wait_timeout`]. On success the buffer is queued and, if the socket is
     /// idle, submitted; it comes back later through [`completions`](Self::completions).
     /// On error it comes back at once in [`SendError::buffer`].
-    pub fn send(
-        &self,
-        driver: &mut Driver,
-        buffer: impl Into<ZcBuffer>,
-    ) -> Result<(), SendError> {
+    pub fn send(&self, driver: &mut Driver, buffer: impl Into<ZcBuffer>) -> Result<(), SendError> {
         self.send_inner(driver, buffer.into(), None, true)
     }
 

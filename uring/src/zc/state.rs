@@ -502,10 +502,7 @@ impl SenderState {
         let (fixed, has_path) = {
             let e = self.slots[usize::from(slot)].entry.as_ref();
             let fixed = e.is_some_and(|e| {
-                e.msg.is_none()
-                    && e.buf
-                        .slot()
-                        .is_some_and(|s| s.registered_for(ctx.ring_id))
+                e.msg.is_none() && e.buf.slot().is_some_and(|s| s.registered_for(ctx.ring_id))
             });
             (fixed, e.is_some_and(|e| e.path.is_some()))
         };
@@ -723,6 +720,17 @@ impl SenderState {
         // Set once a member stopped the chain (short, failed): IOSQE_IO_LINK then cancels
         // every later member without sending anything of it.
         let mut broken = false;
+        // A member that failed when the kernel prepared it (a refused pin, say) fails the
+        // whole chain at submission: the members before it complete with -ECANCELED too,
+        // having sent nothing. A cancel is the stream's error only if no member of the
+        // chain failed on its own (someone cancelled it: ASYNC_CANCEL, ring teardown).
+        let own_failure = chain.iter().any(|&slot| {
+            self.slots[usize::from(slot)]
+                .entry
+                .as_ref()
+                .and_then(|e| e.res)
+                .is_some_and(|r| r < 0 && r != -Errno::CANCELED.raw_os_error())
+        });
         for &slot in &chain {
             let Some(e) = self.slots[usize::from(slot)].entry.as_mut() else {
                 continue;
@@ -748,7 +756,7 @@ impl SenderState {
                         }
                     }
                 }
-                ResKind::Canceled if broken => requeue.push(slot),
+                ResKind::Canceled if broken || own_failure => requeue.push(slot),
                 ResKind::Canceled => {
                     // Cancelled by someone else (ASYNC_CANCEL, ring teardown): treat as the
                     // stream's error, since the bytes cannot be put back in order.

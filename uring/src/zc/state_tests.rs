@@ -296,7 +296,11 @@ fn datagram_retries_are_bounded_and_errors_stay_per_datagram() {
     assert!(!s.stream);
     s.accept(vec![1u8; 10].into(), None);
     s.accept(vec![2u8; 10].into(), None);
-    assert_eq!(s.pump(&mut ring, CTX), 2, "datagrams go unlinked, both at once");
+    assert_eq!(
+        s.pump(&mut ring, CTX),
+        2,
+        "datagrams go unlinked, both at once"
+    );
     assert!(s.chain.is_empty());
     // The second datagram fails on its own; the first keeps being retried, boundedly.
     result(&mut s, 1, err(Errno::MSGSIZE), true);
@@ -537,7 +541,10 @@ fn a_zero_length_record_on_seqpacket_is_sent() {
     let config = always().resolve(crate::zc::Memlock::current(), 0);
     let mut s = SenderState::new(PREFIX, a.into(), 0, true, false, config, None);
     s.accept(Vec::new().into(), None);
-    assert!(s.done.is_empty(), "an empty record is a message: it goes out");
+    assert!(
+        s.done.is_empty(),
+        "an empty record is a message: it goes out"
+    );
     assert_eq!(s.pump(&mut ring, CTX), 1);
     result(&mut s, 0, 0, false);
     assert_eq!(s.next_completion().map(|c| c.result), Some(Ok(0)));
@@ -595,7 +602,11 @@ fn a_panicking_destructor_never_frees_what_the_kernel_holds() {
     s.queue.clear();
     s.queue.push_back(1);
     s.queue.push_back(0);
-    assert_eq!(s.pump(&mut ring, CTX), 1, "depth 1: slot 1 goes, slot 0 waits");
+    assert_eq!(
+        s.pump(&mut ring, CTX),
+        1,
+        "depth 1: slot 1 goes, slot 0 waits"
+    );
     assert_eq!(s.kernel_held(), 1);
     let unwound = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(s)));
     assert!(unwound.is_err(), "the hostile destructor ran and panicked");
@@ -604,4 +615,32 @@ fn a_panicking_destructor_never_frees_what_the_kernel_holds() {
         !held_freed.load(Ordering::SeqCst),
         "the buffer the kernel holds was freed"
     );
+}
+
+#[test]
+fn a_chain_failed_at_submission_is_resent_whole() {
+    // A member the kernel refuses while preparing it (ENOMEM: the pin) fails its whole
+    // chain at submission: the members before it come back -ECANCELED too, having sent
+    // nothing. That is not an outside cancel: every member goes again, in order.
+    let mut ring = ring();
+    let (mut s, _peer) = tcp_sender(&ring, always());
+    for len in [10, 20, 30] {
+        s.accept(vec![1u8; len].into(), None);
+    }
+    assert_eq!(s.pump(&mut ring, CTX), 3);
+    result(&mut s, 0, err(Errno::CANCELED), false);
+    result(&mut s, 1, err(Errno::NOMEM), false);
+    result(&mut s, 2, err(Errno::CANCELED), false);
+    assert_eq!(s.error(), None);
+    assert_eq!(queue(&s), vec![0, 1, 2]);
+    assert_eq!(s.pump(&mut ring, CTX), 3);
+    result(&mut s, 0, 10, false);
+    result(&mut s, 1, 20, false);
+    result(&mut s, 2, 30, false);
+    let mut done: Vec<_> = s.completions().map(|c| (c.seq, c.result)).collect();
+    done.sort_unstable_by_key(|d| d.0);
+    assert_eq!(done, vec![(0, Ok(10)), (1, Ok(20)), (2, Ok(30))]);
+    // Only the refused one went plain.
+    assert_eq!(s.stats.plain_pin_limit, 1);
+    assert_eq!(s.stats.zero_copy, 2);
 }

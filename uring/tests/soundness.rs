@@ -1,0 +1,474 @@
+//! Attacks on the safe layer's trust boundary, from safe code only (`forbid(unsafe_code)`).
+//!
+//! Each test is a sequence that, before the `Driver` existed, made the kernel put freed or
+//! handed-back memory on the wire, or send one connection's data on another. Each now runs
+//! and shows that the peer receives exactly the bytes sent and that every buffer comes back
+//! once, after the kernel's last completion for it (a buffer handed back early is
+//! overwritten at once, so an early hand-back would show as wrong bytes at the peer).
+//! Sequences that can no longer be written in safe code are `compile_fail` doctests in the
+//! crate (`uring::zc` module docs).
+#![forbid(unsafe_code)]
+
+use std::io::Read;
+use std::net::{TcpListener, TcpStream};
+use std::os::fd::AsRawFd;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use rustix::io::Errno;
+use uring::sys::IoringSetupFlags;
+use uring::zc::{
+    BufferPool, Config, Driver, DriverConfig, Policy, SendErrorKind, SendPath, ZcBuffer, ZcError,
+    ZcSender, USER_DATA_TAG,
+};
+use uring::{Cqe, SqeError};
+
+/// Upper bound of every wait here: failing beats hanging.
+const BOUND: Duration = Duration::from_secs(20);
+
+fn tcp_pair() -> (TcpStream, TcpStream) {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let c = TcpStream::connect(l.local_addr().unwrap()).unwrap();
+    let (s, _) = l.accept().unwrap();
+    (c, s)
+}
+
+/// The byte at offset `i` of a test stream (no short period).
+fn pattern(i: u64) -> u8 {
+    (i.wrapping_add(1).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 56) as u8
+}
+
+fn chunk(start: u64, len: usize) -> Vec<u8> {
+    (0..len as u64).map(|k| pattern(start + k)).collect()
+}
+
+/// Reads to EOF (bounded), returns (bytes, first mismatch with the pattern).
+fn checking_reader(mut s: TcpStream, start: Arc<AtomicBool>) -> JoinHandle<(u64, Option<u64>)> {
+    std::thread::spawn(move || {
+        let t = Instant::now();
+        while !start.load(Ordering::SeqCst) && t.elapsed() < BOUND * 2 {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        s.set_read_timeout(Some(BOUND)).unwrap();
+        let mut buf = vec![0u8; 64 * 1024];
+        let (mut total, mut bad): (u64, Option<u64>) = (0, None);
+        loop {
+            match s.read(&mut buf) {
+                Ok(0) | Err(_) => return (total, bad),
+                Ok(n) => {
+                    if bad.is_none() {
+                        bad = (0..n)
+                            .find(|&k| buf[k] != pattern(total + k as u64))
+                            .map(|k| total + k as u64);
+                    }
+                    total += n as u64;
+                }
+            }
+        }
+    })
+}
+
+/// Overwrites a buffer handed back, so that an early hand-back shows at the peer.
+fn scribble(b: ZcBuffer) {
+    if let Some(mut v) = b.into_vec() {
+        v.fill(0xEE);
+    }
+}
+
+fn small_sndbuf(s: &TcpStream) {
+    rustix::net::sockopt::set_socket_send_buffer_size(s, 4096).unwrap();
+}
+
+/// Drives `sender` until all its buffers are back, scribbling each; returns how many.
+fn drain(sender: &ZcSender, driver: &mut Driver) -> usize {
+    sender.wait_all(driver, BOUND).unwrap();
+    let mut n = 0;
+    for c in sender.completions(driver).unwrap() {
+        assert!(c.result.is_ok(), "{:?}", c.result);
+        scribble(c.buffer);
+        n += 1;
+    }
+    n
+}
+
+/// 1 and 2: forged completions. While sends wait in the kernel (the peer does not read),
+/// safe code tries every way to deliver a completion in the driver's namespace: the ring's
+/// operations refuse the user_data, and no API takes a made-up `Cqe`. The buffers come
+/// back only after the kernel's own completions, and the peer gets exact bytes.
+#[test]
+fn forged_completions_cannot_reach_the_driver() {
+    let (client, server) = tcp_pair();
+    small_sndbuf(&client);
+    let go = Arc::new(AtomicBool::new(false));
+    let reader = checking_reader(server, Arc::clone(&go));
+    let config = Config::default().policy(Policy::Always).depth(4);
+    let mut driver = config.driver().unwrap();
+    let sender = ZcSender::new(&mut driver, client, config).unwrap();
+    let (len, count) = (256 * 1024, 8u64);
+    for i in 0..count {
+        sender
+            .send(&mut driver, chunk(i * len as u64, len))
+            .unwrap();
+    }
+    // Every user_data the driver could be using: the tag with any index, generation and
+    // slot is refused, whatever the operation.
+    let mut refused = 0;
+    for index in 0..4u64 {
+        for gen in 0..4u64 {
+            for slot in 0..8u64 {
+                let ud = USER_DATA_TAG | index << 40 | gen << 32 | 1 << 16 | slot;
+                let err = driver.ring().nop(ud).unwrap_err();
+                assert_eq!(err, SqeError::ReservedUserData(ud));
+                refused += 1;
+            }
+        }
+    }
+    assert_eq!(refused, 128);
+    assert_eq!(driver.ring().sq_ready(), 0, "nothing of those was queued");
+    // The caller's own reaping never returns the driver's completions, so there is
+    // nothing of the driver's to replay either.
+    let mut cqes = [Cqe::default(); 64];
+    for _ in 0..10 {
+        let n = driver.ring().copy_cqes(&mut cqes, 0).unwrap() as usize;
+        assert!(
+            cqes[..n]
+                .iter()
+                .all(|c| !uring::zc::is_zc_user_data(c.user_data)),
+            "the caller saw a driver completion: {:?}",
+            &cqes[..n]
+        );
+        sender.poll(&mut driver).unwrap();
+    }
+    // Nothing came back early: the peer has not read a byte, the budget is all in use.
+    let back: Vec<_> = sender.completions(&mut driver).unwrap().collect();
+    for c in &back {
+        assert!(c.result.is_ok());
+    }
+    let early = back.len();
+    back.into_iter().for_each(|c| scribble(c.buffer));
+    go.store(true, Ordering::SeqCst);
+    let n = drain(&sender, &mut driver) + early;
+    assert_eq!(n as u64, count);
+    drop(sender);
+    driver.poll().unwrap();
+    drop(driver);
+    let (bytes, bad) = reader.join().unwrap();
+    assert_eq!(bytes, count * len as u64);
+    assert_eq!(
+        bad, None,
+        "the peer saw bytes of a buffer handed back early"
+    );
+}
+
+/// 3: fd reuse. A sender closed while its requests may be unconsumed (SQPOLL: the kernel
+/// thread takes SQEs whenever it runs), its socket fd closed at once, must never act on
+/// whatever socket gets the fd number next: requests name the socket by its
+/// registered-file slot, which keeps the socket for them. Each round closes a sender (no
+/// wait) right after sending and drops its fd, connects a new pair (which reuses the fd),
+/// and checks that the new peer receives nothing but its own bytes.
+#[test]
+fn a_dropped_senders_requests_never_reach_a_reused_fd() {
+    let mut driver = Driver::new(DriverConfig::default().setup_flags(IoringSetupFlags::SQPOLL))
+        .expect("SQPOLL driver");
+    let config = Config::default().policy(Policy::Always).depth(4);
+    let (mut reused, rounds) = (0, 100);
+    for round in 0..rounds {
+        let (a, a_peer) = tcp_pair();
+        let fd = a.as_raw_fd();
+        let sender = ZcSender::new(&mut driver, a, config.clone()).unwrap();
+        // The dropped sender's bytes are 0xAB; the next socket's are the pattern.
+        for _ in 0..4 {
+            sender.send(&mut driver, vec![0xABu8; 16 * 1024]).unwrap();
+        }
+        let closed = sender.close(&mut driver, Duration::ZERO);
+        drop(closed.socket); // the fd number is free now; the table slot keeps the socket
+        let (b, b_peer) = tcp_pair();
+        if b.as_raw_fd() == fd {
+            reused += 1;
+        }
+        let go = Arc::new(AtomicBool::new(true));
+        let reader = checking_reader(b_peer, go);
+        let b_sender = ZcSender::new(&mut driver, b, config.clone()).unwrap();
+        b_sender.send(&mut driver, chunk(0, 1000)).unwrap();
+        assert_eq!(drain(&b_sender, &mut driver), 1);
+        drop(b_sender);
+        // Let the driver retire both senders (their sockets close once the kernel is done).
+        let t = Instant::now();
+        while driver.sender_count() > 0 {
+            assert!(t.elapsed() < BOUND, "round {round}: senders never retired");
+            driver.poll().unwrap();
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        let (bytes, bad) = reader.join().unwrap();
+        assert_eq!(
+            (bytes, bad),
+            (1000, None),
+            "round {round}: the new peer got another sender's bytes"
+        );
+        drop(a_peer);
+    }
+    // The point of the test is fd reuse: it must have happened.
+    assert!(
+        reused > rounds / 2,
+        "fd numbers were reused in only {reused} rounds"
+    );
+}
+
+/// 4: a destructor that panics. A `Bytes` whose owner panics when dropped sits in a lower
+/// slot than a buffer the kernel still holds; the driver is dropped (the panic unwinds
+/// through it). The held buffer must not be freed: its owner's drop never runs, and the
+/// kernel still sends its bytes intact.
+#[cfg(feature = "bytes")]
+#[test]
+fn a_panicking_destructor_cannot_free_a_held_buffer() {
+    struct Owner {
+        bytes: Vec<u8>,
+        panics: bool,
+        freed: Arc<AtomicBool>,
+    }
+    impl AsRef<[u8]> for Owner {
+        fn as_ref(&self) -> &[u8] {
+            &self.bytes
+        }
+    }
+    impl Drop for Owner {
+        fn drop(&mut self) {
+            self.freed.store(true, Ordering::SeqCst);
+            if self.panics {
+                panic!("a hostile destructor");
+            }
+        }
+    }
+    let (client, server) = tcp_pair();
+    small_sndbuf(&client);
+    let go = Arc::new(AtomicBool::new(false));
+    let reader = checking_reader(server, Arc::clone(&go));
+    let config = Config::default().policy(Policy::Always).depth(1);
+    let mut driver = config.driver().unwrap();
+    let sender = ZcSender::new(&mut driver, client, config).unwrap();
+    let (hostile_freed, held_freed) = (Arc::default(), Arc::<AtomicBool>::default());
+    let len = 1 << 20;
+    // The held buffer: 1 MiB of the pattern, far more than the socket buffers take.
+    sender
+        .send(
+            &mut driver,
+            bytes::Bytes::from_owner(Owner {
+                bytes: chunk(0, len),
+                panics: false,
+                freed: Arc::clone(&held_freed),
+            }),
+        )
+        .unwrap();
+    // Depth 1: the hostile one waits in the queue behind it.
+    sender
+        .send(
+            &mut driver,
+            bytes::Bytes::from_owner(Owner {
+                bytes: vec![0xEE; 10],
+                panics: true,
+                freed: Arc::clone(&hostile_freed),
+            }),
+        )
+        .unwrap();
+    sender.poll(&mut driver).unwrap();
+    assert_eq!(sender.buffers_in_flight(&driver).unwrap(), 2);
+    drop(sender);
+    let unwound = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
+        driver.poll().ok();
+        drop(driver);
+    }));
+    assert!(unwound.is_err(), "the hostile destructor ran and panicked");
+    assert!(hostile_freed.load(Ordering::SeqCst));
+    assert!(
+        !held_freed.load(Ordering::SeqCst),
+        "a buffer the kernel held was freed"
+    );
+    // The ring is gone; what the kernel had taken of the held buffer reaches the peer
+    // intact (a prefix of it: the rest is cancelled with the ring).
+    go.store(true, Ordering::SeqCst);
+    let (bytes, bad) = reader.join().unwrap();
+    assert!(bytes <= len as u64);
+    assert_eq!(bad, None);
+}
+
+/// 5: identity. A sender is bound to its driver's ring by an identity no other ring has:
+/// used with another driver, even one whose ring got the same fd number, it refuses with
+/// `WrongDriver` and hands the buffer back. A pool slot of one driver sent through
+/// another driver's sender goes without the registered buffer (its table is not that
+/// driver's), and its bytes arrive intact. A replaced ring is noticed.
+#[test]
+fn senders_and_pools_know_their_driver() {
+    let (client, server) = tcp_pair();
+    let go = Arc::new(AtomicBool::new(true));
+    let reader = checking_reader(server, go);
+    let config = Config::default().policy(Policy::Always);
+    let mut a = config.driver().unwrap();
+    let a_fd = a.ring().fd();
+    let a_pool = BufferPool::new(&mut a, 4096, 4).unwrap();
+    let sender = ZcSender::new(&mut a, client, config.clone()).unwrap();
+    let mut b = config.driver().unwrap();
+    let err = sender.send(&mut b, vec![1u8; 10]).unwrap_err();
+    assert_eq!(err.kind, SendErrorKind::Sender(ZcError::WrongDriver));
+    assert_eq!(err.buffer.as_slice(), &[1u8; 10], "handed back untouched");
+    assert_eq!(sender.stats(&b).unwrap_err(), ZcError::WrongDriver);
+    // A driver made after `a` is dropped may get a's fd number: still not a's.
+    let (c2, s2) = tcp_pair();
+    let reader2 = checking_reader(s2, Arc::new(AtomicBool::new(true)));
+    let b_sender = ZcSender::new(&mut b, c2, config.clone()).unwrap();
+    let mut slot = a_pool.get().unwrap();
+    slot.copy_from_slice(&chunk(0, 4096));
+    b_sender.send(&mut b, slot).unwrap();
+    b_sender.wait_all(&mut b, BOUND).unwrap();
+    let c = b_sender.next_completion(&mut b).unwrap().unwrap();
+    assert_eq!(c.result, Ok(4096));
+    assert_eq!(
+        c.path,
+        Some(SendPath::ZeroCopy),
+        "another driver's slot is not in this table"
+    );
+    drop((c, b_sender));
+    // Through its own driver the slot goes fixed.
+    let mut slot = a_pool.get().unwrap();
+    slot.copy_from_slice(&chunk(0, 4096));
+    sender.send(&mut a, slot).unwrap();
+    sender.wait_all(&mut a, BOUND).unwrap();
+    let c = sender.next_completion(&mut a).unwrap().unwrap();
+    assert_eq!(c.path, Some(SendPath::ZeroCopyFixed));
+    drop(c);
+    drop(sender);
+    a.poll().unwrap();
+    drop(a);
+    let mut c = config.driver().unwrap();
+    let same_fd = c.ring().fd() == a_fd;
+    let orphan_pool_slot = a_pool.get().unwrap();
+    drop((a_pool, orphan_pool_slot));
+    // Replacing the ring under a driver is noticed.
+    let mut other = uring::IoUring::init(8, IoringSetupFlags::empty()).unwrap();
+    std::mem::swap(c.ring(), &mut other);
+    assert_eq!(c.poll().unwrap_err(), ZcError::RingReplaced);
+    let (c3, _s3) = tcp_pair();
+    assert_eq!(
+        ZcSender::new(&mut c, c3, config).unwrap_err(),
+        ZcError::RingReplaced
+    );
+    drop((c, other, b));
+    assert_eq!(reader.join().unwrap(), (4096, None));
+    assert_eq!(reader2.join().unwrap(), (4096, None));
+    eprintln!(
+        "(the fd number was {}reused)",
+        if same_fd { "" } else { "not " }
+    );
+}
+
+/// 10: `Duration::MAX` is a valid bound (no Instant overflow).
+#[test]
+fn waits_accept_any_duration() {
+    let (client, server) = tcp_pair();
+    let reader = checking_reader(server, Arc::new(AtomicBool::new(true)));
+    let config = Config::default().wait_timeout(Some(Duration::MAX));
+    let mut driver = config.driver().unwrap();
+    let sender = ZcSender::new(&mut driver, client, config).unwrap();
+    sender.wait_all(&mut driver, Duration::MAX).unwrap();
+    sender.send(&mut driver, chunk(0, 100_000)).unwrap();
+    sender.wait_all(&mut driver, Duration::MAX).unwrap();
+    sender.wait(&mut driver).unwrap();
+    driver.wait_all(Duration::MAX).unwrap();
+    assert_eq!(drain(&sender, &mut driver), 1);
+    drop(sender);
+    driver.poll().unwrap();
+    drop(driver);
+    assert_eq!(reader.join().unwrap(), (100_000, None));
+}
+
+/// 10: a zero-length record on a SOCK_SEQPACKET socket is a message of its own: it is
+/// sent (the peer receives an empty record), not reported sent and dropped.
+#[test]
+fn a_zero_length_seqpacket_record_is_sent() {
+    use rustix::net::{socketpair, AddressFamily, RecvFlags, SocketFlags, SocketType};
+    let (a, b) = socketpair(
+        AddressFamily::UNIX,
+        SocketType::SEQPACKET,
+        SocketFlags::CLOEXEC,
+        None,
+    )
+    .unwrap();
+    let config = Config::default().policy(Policy::Never);
+    let mut driver = config.driver().unwrap();
+    let sender = ZcSender::new(&mut driver, a, config).unwrap();
+    assert!(sender.is_stream());
+    sender.send(&mut driver, b"one".to_vec()).unwrap();
+    sender.send(&mut driver, Vec::new()).unwrap();
+    sender.send(&mut driver, b"three".to_vec()).unwrap();
+    sender.wait_all(&mut driver, BOUND).unwrap();
+    let results: Vec<_> = sender
+        .completions(&mut driver)
+        .unwrap()
+        .map(|c| (c.seq, c.result, c.path.is_some()))
+        .collect();
+    assert_eq!(results.len(), 3);
+    assert!(results.iter().all(|r| r.1.is_ok() && r.2), "{results:?}");
+    rustix::net::sockopt::set_socket_timeout(&b, rustix::net::sockopt::Timeout::Recv, Some(BOUND))
+        .unwrap();
+    let mut records = Vec::new();
+    for _ in 0..3 {
+        let mut buf = [0u8; 16];
+        let (n, _) = rustix::net::recv(&b, &mut buf, RecvFlags::empty()).unwrap();
+        records.push(buf[..n].to_vec());
+    }
+    assert_eq!(
+        records,
+        vec![b"one".to_vec(), Vec::new(), b"three".to_vec()]
+    );
+}
+
+/// 6 (short form; `zc_shared_ring.rs` has more): two senders on one driver, driven only
+/// through one of them, each get their own buffers back, and the caller's requests on the
+/// same ring come back to the caller.
+#[test]
+fn senders_sharing_a_driver_need_no_routing() {
+    let (c1, s1) = tcp_pair();
+    let (c2, s2) = tcp_pair();
+    let r1 = checking_reader(s1, Arc::new(AtomicBool::new(true)));
+    let r2 = checking_reader(s2, Arc::new(AtomicBool::new(true)));
+    let config = Config::default().policy(Policy::Always);
+    let mut driver = config.driver().unwrap();
+    let a = ZcSender::new(&mut driver, c1, config.clone()).unwrap();
+    let b = ZcSender::new(&mut driver, c2, config).unwrap();
+    for i in 0..16u64 {
+        a.send(&mut driver, chunk(i * 50_000, 50_000)).unwrap();
+        b.send(&mut driver, chunk(i * 50_000, 50_000)).unwrap();
+        driver.ring().nop(i).unwrap();
+    }
+    // Only `a` is driven; `b`'s completions are routed to `b` all the same.
+    a.wait_all(&mut driver, BOUND).unwrap();
+    b.wait_all(&mut driver, BOUND).unwrap();
+    assert_eq!(drain(&a, &mut driver), 16);
+    assert_eq!(drain(&b, &mut driver), 16);
+    let mut nops = Vec::new();
+    let mut cqes = [Cqe::default(); 8];
+    let t = Instant::now();
+    while nops.len() < 16 {
+        assert!(t.elapsed() < BOUND, "the caller's NOPs: {nops:?}");
+        driver.ring().submit().unwrap();
+        let n = driver.ring().copy_cqes(&mut cqes, 0).unwrap() as usize;
+        nops.extend(cqes[..n].iter().map(|c| c.user_data));
+    }
+    nops.sort_unstable();
+    assert_eq!(nops, (0..16).collect::<Vec<_>>());
+    drop((a, b));
+    driver.poll().unwrap();
+    drop(driver);
+    assert_eq!(r1.join().unwrap(), (16 * 50_000, None));
+    assert_eq!(r2.join().unwrap(), (16 * 50_000, None));
+}
+
+/// The driver's errors are typed: a ring flag it cannot work with is refused.
+#[test]
+fn a_disabled_ring_is_refused() {
+    let err =
+        Driver::new(DriverConfig::default().setup_flags(IoringSetupFlags::R_DISABLED)).unwrap_err();
+    assert!(matches!(err, ZcError::InvalidConfig(_)), "{err:?}");
+    let _ = Errno::INVAL;
+}
