@@ -1,14 +1,37 @@
-//! `uring`: a pure-Rust io_uring client for Linux, with zero-copy send.
+//! `uring`: a pure-Rust io_uring client for Linux, built for zero-copy networking.
 //!
-//! Three layers in one crate:
+//! Start with the safe layer, [`zc`]: a [`Driver`](zc::Driver) owns a ring and its
+//! [`ZcSender`](zc::ZcSender)s take send buffers by value and hand each back only once
+//! the kernel has let go of it, whatever the safe code around them does (see
+//! [`zc`'s Soundness section](zc#soundness-the-trust-boundary)).
+//!
+//! ```no_run
+//! use std::net::TcpStream;
+//! use uring::zc::{Config, ZcSender};
+//!
+//! fn main() -> Result<(), Box<dyn std::error::Error>> {
+//!     let config = Config::default();
+//!     let mut driver = config.driver()?;
+//!     let stream = TcpStream::connect("127.0.0.1:9000")?; // any TCP listener
+//!     let sender = ZcSender::new(&mut driver, stream, config)?;
+//!     sender.send(&mut driver, vec![7u8; 1 << 20])?; // zero-copy where it pays
+//!     sender.wait_all(&mut driver, std::time::Duration::from_secs(10))?;
+//!     for done in sender.completions(&mut driver)? {
+//!         println!("{} bytes sent, buffer back: {:?}", done.result?, done.buffer.kind());
+//!     }
+//!     Ok(())
+//! }
+//! ```
+//!
+//! Underneath, three layers in one crate:
 //! 1. [`sys`]: the kernel ABI, re-exported from `linux-raw-sys` and `rustix`.
 //! 2. [`IoUring`]: the ring, a port of Zig's `std.os.linux.IoUring` with the same names
-//!    (`get_sqe`, `submit`, `copy_cqes`, `send_zc`, …), raw and complete: operations that
-//!    hand memory to the kernel are `unsafe fn` with their contract in `# Safety`.
-//! 3. [`zc`]: the safe zero-copy layer, where the library owns send buffers until the kernel
-//!    lets go of them.
+//!    (`get_sqe`, `submit`, `copy_cqes`, `send_zc`, …), raw and complete: operations whose
+//!    kernel work touches memory or a descriptor after the call are `unsafe fn` with their
+//!    contract in `# Safety`.
+//! 3. [`zc`]: the safe zero-copy layer.
 //!
-//! # Zero-copy send in one picture
+//! # Zero-copy send on the raw ring
 //!
 //! ```no_run
 //! use uring::{IoUring, sys::IoringSetupFlags};
@@ -16,7 +39,8 @@
 //! # let fd: std::os::fd::RawFd = 0;
 //! let mut ring = IoUring::init(16, IoringSetupFlags::empty())?;
 //! let buffer = b"hello, zero copy".to_vec();
-//! // SAFETY: `buffer` lives, untouched, until the notification below.
+//! // SAFETY: `buffer` lives, untouched, until the notification below; `fd` is a connected
+//! // socket that stays open until then.
 //! unsafe { ring.send_zc(0xeeee, fd, &buffer, 0, 0)? };
 //! ring.submit()?;
 //! let first = ring.copy_cqe()?; // the byte count, with IORING_CQE_F_MORE

@@ -1,42 +1,85 @@
-//! The safe zero-copy layer: a sender that owns send buffers until the kernel lets go of
-//! them.
+//! The safe zero-copy layer: a [`Driver`] that owns a ring, and [`ZcSender`]s that own
+//! send buffers until the kernel lets go of them.
 //!
 //! A zero-copy send (`IORING_OP_SEND_ZC`, Linux 6.0) completes twice: first with the byte
 //! count, then, much later (for TCP, once the data is acknowledged), with a notification
 //! (`IORING_CQE_F_NOTIF`) saying that the kernel no longer reads the buffer. Until then the
 //! buffer must neither be freed nor changed. The raw ring leaves that to the caller
-//! (`unsafe fn send_zc`); [`ZcSender`] makes it impossible to get wrong from safe code:
-//! it takes the buffer **by value** and hands it back in a [`Completion`] only after the
-//! kernel's last completion for it.
+//! (`unsafe fn send_zc`); this layer makes it impossible to get wrong from safe code: a
+//! sender takes the buffer **by value** and hands it back in a [`Completion`] only after
+//! the kernel's last completion for it.
 //!
 //! ```no_run
 //! use std::net::TcpStream;
 //! use uring::zc::{Config, Policy, ZcSender};
-//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! let config = Config::default().policy(Policy::Always);
-//! let mut ring = config.ring()?; // CQ sized for two completions per buffer
-//! let stream = TcpStream::connect("127.0.0.1:9000")?;
-//! let mut sender = ZcSender::new(&ring, stream, config)?;
-//! for i in 0..100u8 {
-//!     sender.send(&mut ring, vec![i; 64 * 1024])?; // blocks only when the budget is full
-//!     for done in sender.completions() {
-//!         let bytes = done.result?; // the whole buffer, or the error
-//!         let _buffer = done.buffer.into_vec(); // yours again: reuse it
-//!         # let _ = bytes;
+//!
+//! fn main() -> Result<(), Box<dyn std::error::Error>> {
+//!     let config = Config::default().policy(Policy::Always);
+//!     let mut driver = config.driver()?; // owns a ring sized for this sender
+//!     let stream = TcpStream::connect("127.0.0.1:9000")?; // any listener
+//!     let sender = ZcSender::new(&mut driver, stream, config)?;
+//!     for i in 0..100u8 {
+//!         sender.send(&mut driver, vec![i; 64 * 1024])?; // blocks only when the budget is full
+//!         for done in sender.completions(&mut driver)? {
+//!             done.result?; // the whole buffer, or the error
+//!             let _buffer = done.buffer.into_vec(); // yours again: reuse it
+//!         }
 //!     }
+//!     sender.wait_all(&mut driver, std::time::Duration::from_secs(10))?;
+//!     Ok(())
 //! }
-//! sender.wait_all(&mut ring, std::time::Duration::from_secs(10))?;
-//! # Ok(()) }
 //! ```
+//!
+//! # Soundness: the trust boundary
+//!
+//! Safe code around this layer may do anything safe: choose any user_data, queue any safe
+//! operation on the ring, build `Cqe` values, reap the ring, drop values in any order,
+//! panic in a destructor, close and reopen descriptors, swap rings, share one driver
+//! between senders. None of it can make the kernel read memory the layer handed back, or
+//! act on a descriptor the caller does not own. What makes it so, each part with a test
+//! in `tests/soundness.rs` (all safe code, `forbid(unsafe_code)`) or a `compile_fail`
+//! example below:
+//!
+//! - **The driver is the only reaper of its completions.** It makes its ring itself (so
+//!   no earlier request exists) and reserves the user_data namespace [`USER_DATA_TAG`] on
+//!   it: the ring's operation methods refuse that namespace
+//!   ([`SqeError::ReservedUserData`](crate::SqeError::ReservedUserData)), and the ring's
+//!   reaping methods ([`copy_cqes`](crate::IoUring::copy_cqes), `peek_cqe`, `cq_advance`)
+//!   set its completions aside for the driver instead of returning or dropping them. No
+//!   public API takes a `Cqe`. So every completion the driver acts on was posted by the
+//!   kernel for a request of the driver's.
+//! - **One user_data per request, never reused while a completion may still come**
+//!   (including the stray notifications Linux 6.18 posts after a link cancel).
+//! - **Identity by a process-unique number**, not an fd: a sender or a pool slot is bound
+//!   to its driver's ring ([`IoUring::id`](crate::IoUring::id)); a sender used with
+//!   another driver refuses ([`ZcError::WrongDriver`]), a replaced ring is noticed
+//!   ([`ZcError::RingReplaced`]).
+//! - **Sockets by registered-file slot.** A sender's socket goes into the driver's file
+//!   table; every request names the slot (`IOSQE_FIXED_FILE`), never the fd number, and a
+//!   slot is cleared only after every request naming it has completed. Whatever happens to
+//!   fd numbers (a closed socket, a new connection with the same number, SQPOLL consuming
+//!   SQEs late), no request acts on another socket.
+//! - **Registered tables are the driver's.** Pools take ranges of the driver's buffer
+//!   table; a range is cleared only when the pool and every slot are gone. The raw ring's
+//!   table-changing calls are `unsafe`.
+//! - **State lives in the driver; kernel-held buffers are `ManuallyDrop`.** A sender handle
+//!   is a key: dropping it (or the driver) in any order never frees a buffer the kernel
+//!   may read. A held buffer is freed only after its last completion, or leaked if the
+//!   driver goes first; no drop glue, unwinding panic or user destructor can free it.
+//! - **A link chain left open by the caller** at the end of the SQ is ended by a NOP of the
+//!   driver's before its own requests, so the caller's requests never link into them.
+//!
+//! What the layer does not defend against: `unsafe` code that breaks the raw ring's
+//! contracts, other processes (a shared ring fd, `ptrace`), and the kernel.
 //!
 //! The buffer is moved into the sender, so it cannot be read or changed while the kernel
 //! may still read it:
 //!
 //! ```compile_fail,E0382
-//! # use uring::zc::ZcSender;
-//! # fn f(ring: &mut uring::IoUring, sender: &mut ZcSender) {
+//! # use uring::zc::{Driver, ZcSender};
+//! # fn f(driver: &mut Driver, sender: &ZcSender) {
 //! let mut buf = vec![1u8; 4096];
-//! sender.send(ring, buf).unwrap();
+//! sender.send(driver, buf).unwrap();
 //! buf[0] = 2; // error[E0382]: borrow of moved value: `buf`
 //! # }
 //! ```
@@ -44,75 +87,58 @@
 //! The same holds for a [`PoolSlot`]: it is moved in, and comes back in the completion.
 //!
 //! ```compile_fail,E0382
-//! # use uring::zc::{BufferPool, ZcSender};
-//! # fn f(ring: &mut uring::IoUring, sender: &mut ZcSender, pool: &BufferPool) {
+//! # use uring::zc::{BufferPool, Driver, ZcSender};
+//! # fn f(driver: &mut Driver, sender: &ZcSender, pool: &BufferPool) {
 //! let mut slot = pool.get().unwrap();
-//! sender.send(ring, slot).unwrap();
+//! sender.send(driver, slot).unwrap();
 //! slot[0] = 2; // error[E0382]: borrow of moved value: `slot`
+//! # }
+//! ```
+//!
+//! Borrowed memory cannot be sent: only owned, address-stable buffers or `'static` bytes.
+//!
+//! ```compile_fail,E0597
+//! # use uring::zc::{Driver, ZcSender};
+//! # fn f(driver: &mut Driver, sender: &ZcSender) {
+//! let local = [0u8; 64];
+//! sender.send(driver, &local[..]).unwrap(); // error[E0597]: `local` does not live long enough
+//! # }
+//! ```
+//!
+//! There is no way to hand the driver a completion, made up or reaped elsewhere:
+//!
+//! ```compile_fail,E0599
+//! # use uring::zc::{Driver, ZcSender};
+//! # fn f(driver: &mut Driver, sender: &ZcSender) {
+//! let forged = uring::Cqe { user_data: uring::zc::USER_DATA_TAG, res: -9, flags: 0 };
+//! sender.handle_cqe(&forged); // error[E0599]: no method named `handle_cqe`
 //! # }
 //! ```
 //!
 //! # Buffers
 //!
-//! [`ZcBuffer`] is what the sender owns: `Vec<u8>`, `Box<[u8]>`, `&'static [u8]`,
+//! [`ZcBuffer`] is what a sender owns: `Vec<u8>`, `Box<[u8]>`, `&'static [u8]`,
 //! `bytes::Bytes` (feature `bytes`) and [`PoolSlot`]s of a [`BufferPool`], whose memory is
-//! registered with the ring once so that their sends use `send_zc_fixed` and the kernel
-//! skips pinning pages per request. All of them keep their bytes at an address that does
-//! not move with the value, which is what lets the kernel read them after `send` returns.
+//! registered with the driver's ring once so that their sends use `send_zc_fixed` and the
+//! kernel skips pinning pages per request. All of them keep their bytes at an address that
+//! does not move with the value, which is what lets the kernel read them after `send`
+//! returns.
 //!
-//! # The ring: borrowed per call
+//! # The driver and the ring
 //!
-//! The sender neither owns nor holds the ring: every call that touches the kernel takes
-//! `&mut IoUring`. So one ring serves many senders (one per socket) and any other work,
-//! and the caller keeps full use of it between calls. The sender records the ring's fd at
-//! creation and refuses another ring ([`ZcError::WrongRing`]).
-//!
-//! Why this is sound whatever the caller does with the ring: **the sender releases a
-//! buffer only when it has seen, itself, the kernel's last completion for it**, identified
-//! by a user_data no other request carries (below). If that completion never reaches the
-//! sender — the ring was dropped, replaced, or reaped by someone who kept our completions —
-//! the buffer is simply never released: dropping the sender then *leaks* it on purpose
-//! (`mem::forget`), never frees it. Leaking is memory-safe; freeing memory the kernel may
-//! still read is not acceptable, even though for a send it would "only" put wrong bytes on
-//! the wire. Buffers the kernel never saw (still queued) are freed normally. To drop a
-//! sender without leaking, first [`ZcSender::wait_all`] or [`ZcSender::close`] with a
-//! bound: they drive the ring until everything is back. If the ring itself is dropped with
-//! requests in flight, the kernel tears them down asynchronously; the sender, unable to
-//! see their completions, leaks those buffers when it is dropped.
-//!
-//! Ring setup: the completion queue needs two entries per zero-copy send (result and
-//! notification), and notifications can trail far behind (until TCP acknowledges the
-//! data), so size it for [`Config::max_buffers`] buffers: [`Config::ring`] does that
-//! (`IORING_SETUP_CQSIZE`). With `IORING_FEAT_NODROP` (required by this crate) a too-small
-//! CQ loses nothing, it is only slower.
-//!
-//! # Sharing the ring
-//!
-//! Every user_data the sender uses has the top byte [`USER_DATA_TAG`] (`0xA5`), then a
-//! 24-bit sender id that no other live sender has (nor a dropped one that leaked
-//! requests), then a generation and a slot index; no two requests share one (a buffer
-//! sent in several requests gets a new user_data for each). Do not use that top byte for
-//! your own requests. When the sender drives the ring it reaps every completion; those
-//! that are not its own are kept, untouched and in order, for [`ZcSender::foreign_cqes`].
-//! If you reap the ring yourself (say for several senders), route each completion with
-//! [`ZcSender::handle_cqe`] (it returns false for completions that are not its own), then
-//! call [`ZcSender::poll`] so that it can submit more.
-//!
-//! Stray notifications: Linux 6.18 posts a notification even for some zero-copy sends
-//! whose first completion had no `IORING_CQE_F_MORE` (one cancelled because an earlier
-//! request of its `IOSQE_IO_LINK` chain failed), sometimes well after. The sender
-//! consumes them (counted in [`ZcStats::stray_notifications`]) and never counts one for
-//! any buffer. One that arrives after its sender was dropped goes to whoever reaps the
-//! ring: it carries the tag ([`is_zc_user_data`]) and can be ignored.
-//!
-//! The sender submits with `io_uring_enter`, which also submits anything else already
-//! queued in the SQ; do not leave a half-built `IOSQE_IO_LINK` chain there when calling it.
+//! A [`Driver`] owns one ring and any number of senders (one per socket); its completion
+//! queue needs two entries per zero-copy send in flight (result and notification), which
+//! [`Config::driver`] sizes for one sender and [`DriverConfig`] sets for several. The ring
+//! stays usable for other work through [`Driver::ring`]: queue your own requests and reap
+//! them with `copy_cqes` as on any ring; completions of yours that the driver reaped while
+//! driving its senders come back there, in order. Every call of a sender drives the whole
+//! driver, so one sender's calls also progress the others.
 //!
 //! # Streams: order and completeness
 //!
 //! Several sends queued at once on one TCP socket are not ordered by io_uring: when the
 //! socket is full, each waits for space on its own, and they can resume in any order, or
-//! a short send can be overtaken. The sender therefore sends a stream as `IOSQE_IO_LINK`
+//! a short send can be overtaken. A sender therefore sends a stream as `IOSQE_IO_LINK`
 //! chains of at most [`Config::depth`] requests, each with `MSG_WAITALL` (the kernel keeps
 //! retrying a partial send within the request, and a request that still ends short breaks
 //! the chain, cancelling the rest of it). A new chain is submitted only when every request
@@ -126,16 +152,25 @@
 //! On a datagram socket one buffer is one datagram, sent with `send_zc` on a connected
 //! socket or, with [`ZcSender::send_to`], `sendmsg_zc` with `msg_name`. Up to
 //! [`Config::depth`] go at once, unlinked: datagrams carry no order. A datagram's error
-//! concerns that datagram only.
+//! concerns that datagram only. A zero-length buffer is a message (an empty datagram, or an
+//! empty `SOCK_SEQPACKET` record) and is sent; on a byte stream it is nothing and comes
+//! back at once.
 //!
-//! # Back-pressure
+//! # Back-pressure and locked memory
 //!
-//! The sender owns at most [`Config::budget_bytes`] bytes and [`Config::max_buffers`]
+//! A sender owns at most [`Config::budget_bytes`] bytes and [`Config::max_buffers`]
 //! buffers at once, counted from acceptance until the buffer is handed back (so the bytes
 //! pinned by the kernel are always below it). Over it, [`ZcSender::send`] drives the ring
 //! until a buffer comes back (bounded by [`Config::wait_timeout`]), and
 //! [`ZcSender::try_send`] hands the buffer back with [`SendErrorKind::WouldBlock`]. There
 //! is no unbounded queue.
+//!
+//! For a process without `CAP_IPC_LOCK`, registered pools and the pages of zero-copy sends
+//! in flight are charged to `RLIMIT_MEMLOCK` (8 MiB by default). The default budget is
+//! sized from the limit the process has ([`Memlock`], [`Config::budget_bytes`]); a pool
+//! that cannot fit is refused with [`PoolError::Memlock`], which names the limit and what
+//! was asked; and a send the kernel still refuses to pin goes with plain send instead
+//! ([`PlainReason::PinLimit`]), in order, instead of failing the stream.
 //!
 //! # Policy and fallback
 //!
@@ -156,19 +191,20 @@
 //! [`ZcSender::error`]); every later buffer comes back unsent with
 //! [`BufferError::NotSent`], after the kernel's completions for it; new buffers are refused
 //! with [`ZcError::Broken`]. Nothing after the failure is sent, so the peer never sees a
-//! stream with a hole. Every buffer given to the sender comes back exactly once: in a
+//! stream with a hole. Every buffer given to a sender comes back exactly once: in a
 //! [`Completion`], or at once in a [`SendError`] if it was not accepted — unless the sender
-//! is dropped while the kernel still holds it (then it is leaked, as above).
-
+//! is dropped first (its buffers are then freed by the driver once the kernel lets go) or
+//! the driver is dropped while the kernel holds some (those are leaked, never freed).
 //!
 //! # Kernel versions
 //!
 //! Zero-copy send (`IORING_OP_SEND_ZC`) needs Linux 6.0, `sendmsg_zc` (datagrams to an
 //! address) 6.1, and the copy report (`IORING_SEND_ZC_REPORT_USAGE`) 6.2; on older kernels
-//! the sender falls back to plain `send` (5.6) as described above. [`Config::ring`] uses
-//! `IORING_SETUP_CQSIZE` (5.5) and `IORING_SETUP_SUBMIT_ALL` (5.18). liburing and Zig have
-//! no counterpart of this layer: they stop at `io_uring_prep_send_zc` and leave the buffer
-//! contract to the caller.
+//! the sender falls back to plain `send` (5.6) as described above. The driver needs a
+//! sparse file table (5.19) and, for pools, a sparse buffer table with updates (5.13), and
+//! uses `IORING_SETUP_CQSIZE` (5.5) and `IORING_SETUP_SUBMIT_ALL` (5.18). liburing and Zig
+//! have no counterpart of this layer: they stop at `io_uring_prep_send_zc` and leave the
+//! buffer contract to the caller.
 
 mod buffer;
 mod config;
