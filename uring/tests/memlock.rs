@@ -99,7 +99,7 @@ fn unprivileged_checks() {
     drop(sender);
 
     // A pool larger than the limit is refused, and the error says why, with numbers.
-    let err = BufferPool::new(&mut driver, 1 << 20, (2 * limit >> 20) as usize).unwrap_err();
+    let err = BufferPool::new(&mut driver, 1 << 20, ((2 * limit) >> 20) as usize).unwrap_err();
     let PoolError::Memlock(e) = err else {
         panic!("expected a memlock error, got {err:?}");
     };

@@ -194,6 +194,8 @@ pub struct Driver {
     zc_in_probe: bool,
     sendmsg_zc_in_probe: bool,
     stray_notifications: u64,
+    /// Completions of the driver's requests reaped so far (for waking async waiters).
+    reaped: u64,
 }
 
 impl fmt::Debug for Driver {
@@ -253,6 +255,7 @@ impl Driver {
             zc_in_probe: zc,
             sendmsg_zc_in_probe: sendmsg_zc,
             stray_notifications: 0,
+            reaped: 0,
         })
     }
 
@@ -287,6 +290,11 @@ impl Driver {
     /// Senders alive or closing (their requests not all done yet).
     pub fn sender_count(&self) -> usize {
         self.senders.iter().filter(|s| s.state.is_some()).count()
+    }
+
+    /// Completions of the driver's own requests reaped so far.
+    pub fn reaped(&self) -> u64 {
+        self.reaped
     }
 
     /// Stray notifications that arrived for senders already gone (consumed, counted).
@@ -616,6 +624,7 @@ impl Driver {
     }
 
     fn route(&mut self, cqe: &Cqe) {
+        self.reaped += 1;
         let index = (cqe.user_data >> 40) as u16;
         let gen = (cqe.user_data >> 32) as u8;
         if index == DRIVER_INDEX {

@@ -214,6 +214,8 @@ mod pool;
 mod sender;
 mod state;
 mod stats;
+#[cfg(feature = "tokio")]
+pub mod tokio;
 mod types;
 
 pub use buffer::{BufferKind, ZcBuffer};

@@ -57,8 +57,10 @@ impl ZcSender {
     /// socket type (SO_TYPE), registers the socket in the driver's file table (requests
     /// name the table slot, never the fd number), and resolves the config against the
     /// kernel's probe and the locked-memory limit (an automatic budget, see
-    /// [`Config::budget_bytes`]). The socket is closed when the sender is closed and the
-    /// kernel is done with every request naming it.
+    /// [`Config::budget_bytes`]). A socket in non-blocking mode (from tokio, mio, …) is
+    /// set to blocking mode: io_uring would answer `EAGAIN` instead of waiting for room,
+    /// and never blocks the caller anyway. The socket is closed when the sender is closed
+    /// and the kernel is done with every request naming it.
     pub fn new(
         driver: &mut Driver,
         socket: impl Into<OwnedFd>,
@@ -67,6 +69,14 @@ impl ZcSender {
         config.validate().map_err(ZcError::InvalidConfig)?;
         let socket: OwnedFd = socket.into();
         let ty = rustix::net::sockopt::socket_type(&socket).map_err(ZcError::NotASocket)?;
+        // io_uring answers EAGAIN to the caller, instead of waiting for room, on a file
+        // with O_NONBLOCK (a socket from tokio or mio has it): the sender owns the socket
+        // now, and io_uring never blocks the submitter anyway, so clear it.
+        let fl = rustix::fs::fcntl_getfl(&socket).map_err(ZcError::NotASocket)?;
+        if fl.contains(rustix::fs::OFlags::NONBLOCK) {
+            rustix::fs::fcntl_setfl(&socket, fl - rustix::fs::OFlags::NONBLOCK)
+                .map_err(ZcError::NotASocket)?;
+        }
         let bytestream = ty == SocketType::STREAM;
         let stream = bytestream || ty == SocketType::SEQPACKET;
         let fallback = if config.force_fallback {
@@ -335,6 +345,16 @@ impl ZcSender {
             socket,
             pending,
             error: wait.err(),
+        }
+    }
+}
+
+impl ZcSender {
+    /// Closes the sender now (as dropping it would at the driver's next call).
+    pub(crate) fn close_now(mut self, driver: &mut Driver) {
+        self.armed = false;
+        if driver.id() == self.ring_id {
+            driver.begin_close(self.index, self.gen);
         }
     }
 }

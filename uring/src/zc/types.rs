@@ -169,6 +169,8 @@ pub enum ZcError {
     Setup(SetupError),
     /// Registering with the driver's ring failed (the file table, a socket in it).
     Register(RegisterError),
+    /// The async runtime's reactor failed while waiting for the ring (feature `tokio`).
+    Reactor(std::io::ErrorKind),
     /// `io_uring_enter` failed.
     Enter(EnterError),
     /// A bounded wait ([`Config::wait_timeout`](super::Config::wait_timeout) or a timeout
@@ -195,6 +197,7 @@ impl fmt::Display for ZcError {
             }
             ZcError::Setup(e) => write!(f, "zero-copy driver: {e}"),
             ZcError::Register(e) => write!(f, "zero-copy driver: {e}"),
+            ZcError::Reactor(k) => write!(f, "zero-copy driver: the reactor failed: {k}"),
             ZcError::Enter(e) => write!(f, "zero-copy sender: {e}"),
             ZcError::TimedOut => f.write_str("zero-copy sender: timed out waiting for the kernel"),
             ZcError::Broken(e) => write!(f, "zero-copy sender: the stream failed earlier: {e}"),
@@ -234,6 +237,7 @@ impl From<ZcError> for std::io::Error {
                 Error::new(ErrorKind::InvalidInput, e)
             }
             ZcError::RingReplaced | ZcError::TooManySockets => Error::other(e),
+            ZcError::Reactor(kind) => Error::new(kind, e),
         }
     }
 }
