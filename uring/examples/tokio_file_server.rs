@@ -65,7 +65,7 @@ async fn serve(
 ) {
     let mut handled = 0usize;
     let mut tasks = Vec::new();
-    while limit.is_none_or(|n| handled < n) {
+    while limit.map_or(true, |n| handled < n) {
         let Ok((stream, peer)) = listener.accept().await else {
             break;
         };
