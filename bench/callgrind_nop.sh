@@ -19,7 +19,7 @@ done
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-cargo build --quiet --release -p uring --example nop --example nop_peer_io_uring
+cargo build --quiet --release -p uring-zc --example nop --example nop_peer_io_uring
 metadata=$(cargo metadata --format-version 1 --no-deps)
 target_dir=$(sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p' <<<"$metadata")
 have_cli=0

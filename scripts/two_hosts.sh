@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Two "hosts" on one machine: two network namespaces joined by a veth pair. Runs
 # `uring bench --listen` in one and `uring bench --to` from the other, prints both results,
-# and removes everything it created on exit (trap), whatever happens.
+# and removes everything it created on exit (trap), whatever happens. Exits 0 only when the
+# transfer really happened: the sink counted as many bytes as the sender sent, and more than
+# zero (the last line then says `== transfer verified: N bytes ...`).
 #
 # The same two commands run across two real machines:
 #   hostA$ uring bench --listen 9000 --once
@@ -73,7 +75,7 @@ grep -q '^listening on' "$out_dir/listen.out" || { cat "$out_dir/listen.out" >&2
 
 echo "== host B ($NS_B, $ADDR_B): uring bench --to $ADDR_A:$PORT --mode $MODE --size $SIZE --duration $DURATION $*"
 ip netns exec "$NS_B" "$URING_BIN" bench --to "$ADDR_A:$PORT" --mode "$MODE" --size "$SIZE" \
-  --duration "$DURATION" "$@"
+  --duration "$DURATION" "$@" | tee "$out_dir/send.out"
 
 # The sink exits after its one connection; bounded wait.
 for _ in $(seq 1 200); do
@@ -89,4 +91,20 @@ wait "$listener_pid" || status=$?
 listener_pid=""
 echo "== host A result"
 cat "$out_dir/listen.out"
-exit "$status"
+[[ $status -eq 0 ]] || { echo "two_hosts: the sink failed (exit $status)" >&2; exit "$status"; }
+
+# The transfer happened: each side reports one byte count, the two agree, and are not zero.
+# Sender: "to ADDR:PORT ...: X MB/s, N bytes in T s, ..."; sink: "conn 1 from ...: N bytes in ...".
+sent=$(sed -n "s/^to $ADDR_A:$PORT .*, \([0-9][0-9]*\) bytes in .*/\1/p" "$out_dir/send.out")
+received=$(sed -n 's/^conn 1 from [^ ]*: \([0-9][0-9]*\) bytes in .*/\1/p' "$out_dir/listen.out")
+[[ -n "$sent" ]] || { echo "two_hosts: no byte count from the sender" >&2; exit 1; }
+[[ -n "$received" ]] || { echo "two_hosts: no byte count from the sink" >&2; exit 1; }
+if [[ "$sent" != "$received" ]]; then
+  echo "two_hosts: the sender sent $sent bytes, the sink received $received" >&2
+  exit 1
+fi
+if ((sent == 0)); then
+  echo "two_hosts: nothing was transferred (0 bytes)" >&2
+  exit 1
+fi
+echo "== transfer verified: $sent bytes from $NS_B to $NS_A"

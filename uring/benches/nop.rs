@@ -1,6 +1,6 @@
 //! NOP round trips, batch 32 (queue 32 NOPs, `submit_and_wait(32)`, reap 32 completions),
 //! through our ring and through tokio's `io-uring` crate (the peer) in the same run, so
-//! that the two numbers are read as a ratio. `cargo bench -p uring --bench nop`.
+//! that the two numbers are read as a ratio. `cargo bench -p uring-zc --bench nop`.
 
 use std::hint::black_box;
 

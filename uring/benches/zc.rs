@@ -10,7 +10,7 @@
 //! The sending thread runs on CPU 0 and each receiver on CPU 1. Each iteration sends
 //! `iters` buffers and waits until the kernel is done with all of
 //! them (every notification in). Run briefly, e.g.
-//! `cargo bench -p uring --bench zc -- --warm-up-time 1 --measurement-time 2`.
+//! `cargo bench -p uring-zc --bench zc -- --warm-up-time 1 --measurement-time 2`.
 
 use std::cell::RefCell;
 use std::io::Read;

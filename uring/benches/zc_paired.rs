@@ -1,7 +1,7 @@
 //! The same comparisons as `benches/zc.rs`, measured in alternation so that a busy machine
 //! disturbs both sides alike: each round runs every contender once, in a rotating order,
 //! all on one connection, and the report is the median over rounds of each throughput and
-//! of each per-round ratio. Not a criterion bench: `cargo bench -p uring --bench
+//! of each per-round ratio. Not a criterion bench: `cargo bench -p uring-zc --bench
 //! zc_paired` (optional arguments: rounds, MiB per run).
 //!
 //! The sending thread runs on CPU 0 and each receiver on CPU 1.
