@@ -800,6 +800,9 @@ impl SenderState {
         }
         if self.error.is_some() {
             self.abandon_queue();
+        } else if self.closing {
+            // A closing sender sends nothing more: what the chain put back comes back.
+            self.begin_close();
         }
         for &slot in &chain {
             self.try_finalize(slot);
@@ -844,6 +847,10 @@ impl SenderState {
             }
             ResKind::Canceled => self.fail_datagram(slot, Errno::CANCELED),
             ResKind::Error(errno) => self.fail_datagram(slot, errno),
+        }
+        if self.closing {
+            // A closing sender sends nothing more: a datagram put back comes back.
+            self.begin_close();
         }
         self.try_finalize(slot);
     }

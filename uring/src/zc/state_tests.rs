@@ -644,3 +644,41 @@ fn a_chain_failed_at_submission_is_resent_whole() {
     assert_eq!(s.stats.plain_pin_limit, 1);
     assert_eq!(s.stats.zero_copy, 2);
 }
+
+#[test]
+fn a_closing_sender_puts_nothing_back_in_its_queue() {
+    // A send in flight when the sender closes ends short (the socket was shut down): its
+    // remainder must not wait in the queue of a sender that never pumps again; it comes
+    // back NotSent, and the sender goes idle.
+    let mut ring = ring();
+    let (mut s, _peer) = tcp_sender(&ring, always());
+    s.accept(vec![1u8; 100].into(), None);
+    s.accept(vec![2u8; 100].into(), None);
+    assert_eq!(s.pump(&mut ring, CTX), 2);
+    s.begin_close();
+    result(&mut s, 0, 40, false);
+    result(&mut s, 1, err(Errno::CANCELED), false);
+    assert!(s.queue.is_empty(), "nothing queued on a closing sender");
+    assert!(s.is_idle(), "{} owned", s.owned_buffers);
+    let mut done: Vec<_> = s.completions().map(|c| (c.seq, c.result)).collect();
+    done.sort_unstable_by_key(|d| d.0);
+    assert_eq!(
+        done,
+        vec![
+            (
+                0,
+                Err(BufferError::NotSent {
+                    cause: Errno::CANCELED,
+                    sent: 40
+                })
+            ),
+            (
+                1,
+                Err(BufferError::NotSent {
+                    cause: Errno::CANCELED,
+                    sent: 0
+                })
+            )
+        ]
+    );
+}
