@@ -562,7 +562,11 @@ fn senders_alone() {
             drop(sender);
             assert_eq!(driver.sender_count(), 1, "{name}: closed at the next call");
             driver.poll().unwrap();
-            assert_eq!(driver.sender_count(), 0, "{name}: an idle sender goes at once");
+            assert_eq!(
+                driver.sender_count(),
+                0,
+                "{name}: an idle sender goes at once"
+            );
             let report = peer.join().unwrap();
             assert_eq!((report.bytes, report.mismatch), (at, None), "{name}");
             assert!(report.eof, "{name}");
@@ -597,7 +601,11 @@ fn senders_alone() {
             drop(closed.socket);
             assert_eq!(driver.sender_count(), 0, "{name}");
             assert_eq!(peer.join().unwrap().bytes, at, "{name}");
-            assert_eq!(pool.available(), 8, "{name}: every slot is back in the pool");
+            assert_eq!(
+                pool.available(),
+                8,
+                "{name}: every slot is back in the pool"
+            );
             assert_eq!(other_pool.available(), 8, "{name}: every slot is back");
             drop(pool);
             drop(driver);
@@ -675,7 +683,11 @@ fn senders_alone() {
             );
             drop(sender);
             driver.poll().unwrap();
-            assert_eq!(driver.sender_count(), 0, "{name}: an idle sender goes at once");
+            assert_eq!(
+                driver.sender_count(),
+                0,
+                "{name}: an idle sender goes at once"
+            );
             drop(driver);
 
             // The driver dropped first, with sends in flight, and the handle after it: the
@@ -687,7 +699,10 @@ fn senders_alone() {
             let sender = ZcSender::new(&mut driver, client, config.clone()).unwrap();
             for i in 0..32u64 {
                 sender
-                    .try_send(&mut driver, common::stream_slice(i * 65_536, 65_536).to_vec())
+                    .try_send(
+                        &mut driver,
+                        common::stream_slice(i * 65_536, 65_536).to_vec(),
+                    )
                     .unwrap();
             }
             sender.poll(&mut driver).unwrap();

@@ -290,10 +290,7 @@ fn tcp_episode(rng: &mut Rng, era: &mut Era, t: &mut Totals) {
     let start = Instant::now();
     let shut_down = |sender: &ZcSender, driver: &Driver| {
         // ENOTCONN if the connection is gone already: fine.
-        let _ = rustix::net::shutdown(
-            sender.socket(driver).unwrap(),
-            rustix::net::Shutdown::Write,
-        );
+        let _ = rustix::net::shutdown(sender.socket(driver).unwrap(), rustix::net::Shutdown::Write);
     };
     while i < n {
         assert!(start.elapsed() < EPISODE, "{what}: the episode never ended");

@@ -29,8 +29,7 @@ use common::{
 use rustix::io::Errno;
 use rustix::net::Shutdown;
 use uring::zc::{
-    is_zc_user_data, BufferPool, Config, Driver, Policy, SendErrorKind, ZcBuffer, ZcError,
-    ZcSender,
+    is_zc_user_data, BufferPool, Config, Driver, Policy, SendErrorKind, ZcBuffer, ZcError, ZcSender,
 };
 use uring::Cqe;
 
@@ -153,7 +152,8 @@ impl Run {
         let owned = self.sender.bytes_in_flight(&self.driver).unwrap();
         assert!(owned <= self.config.budget_bytes, "owned {owned} > budget");
         assert!(
-            self.sender.buffers_in_flight(&self.driver).unwrap() <= self.config.max_buffers as usize
+            self.sender.buffers_in_flight(&self.driver).unwrap()
+                <= self.config.max_buffers as usize
         );
         self.max_owned = self.max_owned.max(owned);
     }
@@ -243,7 +243,10 @@ impl Run {
         let stats = sender.stats(&driver).unwrap();
         let error = sender.error(&driver).unwrap();
         let closed = sender.close(&mut driver, BOUND);
-        assert_eq!(closed.pending, 0, "the kernel holds nothing once everything is back");
+        assert_eq!(
+            closed.pending, 0,
+            "the kernel holds nothing once everything is back"
+        );
         assert_eq!(closed.error, None);
         for c in closed.completions {
             ledger.back(c);
@@ -492,12 +495,10 @@ fn stall_then_stop(policy: Policy, kinds: &[Kind], stop: Stop, stall_at: u64) {
     let null = std::fs::File::open("/dev/null").unwrap();
     match stop {
         Stop::ShutdownWrite => {
-            rustix::net::shutdown(run.sender.socket(&run.driver).unwrap(), Shutdown::Write)
-                .unwrap()
+            rustix::net::shutdown(run.sender.socket(&run.driver).unwrap(), Shutdown::Write).unwrap()
         }
         Stop::ShutdownBoth => {
-            rustix::net::shutdown(run.sender.socket(&run.driver).unwrap(), Shutdown::Both)
-                .unwrap()
+            rustix::net::shutdown(run.sender.socket(&run.driver).unwrap(), Shutdown::Both).unwrap()
         }
         Stop::CloseFd => {
             // SAFETY: a hostile caller: the fd number the sender owns now names /dev/null

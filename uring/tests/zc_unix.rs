@@ -134,7 +134,10 @@ fn unix_datagram_falls_back_to_plain_send() {
     assert!(ledger.all_back(), "missing {:?}", ledger.missing());
     let stats = sender.stats(&driver).unwrap();
     check_stats(&stats, &ledger, &config);
-    assert!(ledger.bufs.iter().all(|a| a.result.is_some_and(|r| r.is_ok())));
+    assert!(ledger
+        .bufs
+        .iter()
+        .all(|a| a.result.is_some_and(|r| r.is_ok())));
     assert_eq!(
         sender.fallback(&driver).unwrap(),
         Some(FallbackReason::Unsupported)
@@ -152,7 +155,11 @@ fn unix_datagram_falls_back_to_plain_send() {
         let seq = u64::from_le_bytes(buf[..8].try_into().unwrap());
         assert!(seq < 8, "unknown datagram {seq}");
         assert_eq!(n, len(seq));
-        assert_eq!(&buf[..n], &datagram_bytes(seq, n)[..], "datagram {seq} intact");
+        assert_eq!(
+            &buf[..n],
+            &datagram_bytes(seq, n)[..],
+            "datagram {seq} intact"
+        );
         assert!(!seen[seq as usize], "datagram {seq} twice");
         seen[seq as usize] = true;
     }
