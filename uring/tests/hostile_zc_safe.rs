@@ -728,12 +728,7 @@ fn closed_sender_whose_chain_is_cut_short_goes_idle() {
         rustix::net::sockopt::set_socket_recv_buffer_size(&server, 128 * 1024).unwrap();
         let (stalled_tx, _stalled) = mpsc::channel();
         let (release, release_rx) = mpsc::channel();
-        let peer = stream_peer(
-            server,
-            PeerFault::StallThenRead(0),
-            stalled_tx,
-            release_rx,
-        );
+        let peer = stream_peer(server, PeerFault::StallThenRead(0), stalled_tx, release_rx);
         let config = config(policy).depth(4);
         let mut driver = config.driver().unwrap();
         let pool = BufferPool::new(&mut driver, SLOT_SIZE, SLOTS).unwrap();
@@ -769,7 +764,11 @@ fn closed_sender_whose_chain_is_cut_short_goes_idle() {
                 .ring()
                 .submit_and_wait_timeout(1, Duration::from_millis(20));
         }
-        assert_eq!(pool.available(), SLOTS, "{what}: every slot back in the pool");
+        assert_eq!(
+            pool.available(),
+            SLOTS,
+            "{what}: every slot back in the pool"
+        );
         let report = peer.join().unwrap();
         assert_eq!(report.mismatch, None, "{what}: {report:?}");
         assert!(report.eof, "{what}: {report:?}");
