@@ -242,10 +242,10 @@ fn tcp_episode(rng: &mut Rng, era: &mut Era, t: &mut Totals) {
     // Now and then, a sender closed with a short bound while the peer is stalled: the
     // driver keeps what the kernel holds, and frees it (pool slots too: back to the pool)
     // once the kernel lets go. Small budget.
-    let leak = matches!(fault, PeerFault::StallThenRead(_))
+    let close_pending = matches!(fault, PeerFault::StallThenRead(_))
         && t.pending_episodes < MAX_PENDING_EPISODES
         && rng.one_in(4);
-    let config = if leak {
+    let config = if close_pending {
         config.budget_bytes(1 << 20)
     } else {
         config
@@ -256,7 +256,7 @@ fn tcp_episode(rng: &mut Rng, era: &mut Era, t: &mut Totals) {
     let fault_name = match fault {
         PeerFault::None => "tcp none",
         PeerFault::Reset(_) => "tcp reset",
-        PeerFault::StallThenRead(_) if leak => "tcp stall+close pending",
+        PeerFault::StallThenRead(_) if close_pending => "tcp stall+close pending",
         PeerFault::StallThenRead(_) => "tcp stall+shutdown+read",
         PeerFault::StallThenReset(_) => "tcp stall+shutdown+reset",
     };
@@ -323,7 +323,7 @@ fn tcp_episode(rng: &mut Rng, era: &mut Era, t: &mut Totals) {
                         }
                         if stall && !shut && !peer_stalled && stalled.try_recv().is_ok() {
                             peer_stalled = true;
-                            if leak {
+                            if close_pending {
                                 break;
                             }
                             // The peer stopped: give up on it.
@@ -390,7 +390,7 @@ fn tcp_episode(rng: &mut Rng, era: &mut Era, t: &mut Totals) {
     }
     let stats_before_close;
     let error;
-    if leak && !shut {
+    if close_pending && !shut {
         // Close with a short bound while the peer is stalled: what the kernel still holds
         // stays with the driver (pending), the rest comes back or, still queued, is freed.
         stats_before_close = sender.stats(driver).unwrap();
@@ -445,7 +445,7 @@ fn tcp_episode(rng: &mut Rng, era: &mut Era, t: &mut Totals) {
         "{what}: wrong bytes on the wire: {report:?}"
     );
     let s = stats_before_close;
-    if leak && !shut {
+    if close_pending && !shut {
         // The pending buffers keep their bytes until the kernel lets go: what arrives is
         // still a prefix of the stream, at least what was reported sent before the close
         // and never more than was accepted, then EOF.
