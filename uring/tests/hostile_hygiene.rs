@@ -236,16 +236,18 @@ fn ring_mappings_are_visible_while_alive() {
 
 // ---------------------------------------------------------------------------------------
 // The safe zero-copy layer: after dropping senders (everything back after `wait_all` or
-// `close`; notifications still pending; stray notifications still to come; the ring
-// dropped first) and buffer pools (before or after their ring, registered or not), the
-// process has no fd, no mapping and no thread more than before. A sender dropped or
-// closed while the kernel still holds some of its buffers leaks exactly those (never
-// frees them: their bytes still reach the peer intact), and frees the ones the kernel
-// never saw.
+// `close`; the handle dropped and the driver driven on; stray notifications still to
+// come; the driver dropped first, with sends in flight), drivers and buffer pools (before
+// or after their driver, used by a sender of their own driver or of another one), the
+// process has no fd, no mapping and no thread more than before. A sender closed, or its
+// handle dropped, while the kernel still holds some of its buffers leaves them with the
+// driver, which frees each exactly once when the kernel lets go, and their bytes reach
+// the peer intact; a driver dropped with requests in flight leaks exactly the buffers the
+// kernel held (never frees them) and frees the others.
 
 use std::sync::mpsc;
 
-use uring::zc::{BufferPool, Config, Policy, ZcBuffer, ZcSender};
+use uring::zc::{BufferPool, Config, Driver, Policy, SendPath, ZcBuffer, ZcError, ZcSender};
 
 /// Most peer threads the section runs at once; the baseline is taken after as many ran
 /// at once, since glibc keeps the stacks of exited threads mapped for reuse.
@@ -306,8 +308,8 @@ fn gated_peer(
 /// Sends `n` buffers of every kind (pool slots from `pool`) carrying the stream from
 /// `at`; returns the offset after them. Buffers that come back are checked by `ledger`.
 fn send_kinds(
-    sender: &mut ZcSender,
-    ring: &mut IoUring,
+    sender: &ZcSender,
+    driver: &mut Driver,
     pool: Option<&BufferPool>,
     ledger: &mut common::Ledger,
     mut at: u64,
@@ -318,20 +320,26 @@ fn send_kinds(
         let kind = common::Kind::ALL[i % common::Kind::ALL.len()];
         let (b, kind) = common::make_buffer(kind, common::stream_slice(at, len), pool);
         let ptr = b.as_slice().as_ptr() as usize;
-        sender.send(ring, b).expect("accepted");
+        sender.send(driver, b).expect("accepted");
         ledger.accepted(at, len, ptr, kind);
         at += len as u64;
-        ledger.collect(sender);
+        ledger.collect(sender, driver);
     }
     at
 }
 
-/// A `bytes::Bytes` of the stream from `at`, and a flag set when its memory is freed.
+/// How many times a tracked buffer's memory was freed.
 #[cfg(feature = "bytes")]
-fn tracked(at: u64, len: usize) -> (ZcBuffer, std::sync::Arc<std::sync::atomic::AtomicBool>) {
-    use std::sync::atomic::{AtomicBool, Ordering};
-    use std::sync::Arc;
-    struct Owner(Vec<u8>, Arc<AtomicBool>);
+type Frees = std::sync::Arc<std::sync::atomic::AtomicUsize>;
+/// (No count without the `bytes` feature.)
+#[cfg(not(feature = "bytes"))]
+type Frees = ();
+
+/// A `bytes::Bytes` of the stream from `at`, and a count of the times its memory is freed.
+#[cfg(feature = "bytes")]
+fn tracked(at: u64, len: usize) -> (ZcBuffer, Frees) {
+    use std::sync::atomic::Ordering;
+    struct Owner(Vec<u8>, Frees);
     impl AsRef<[u8]> for Owner {
         fn as_ref(&self) -> &[u8] {
             &self.0
@@ -339,127 +347,181 @@ fn tracked(at: u64, len: usize) -> (ZcBuffer, std::sync::Arc<std::sync::atomic::
     }
     impl Drop for Owner {
         fn drop(&mut self) {
-            self.1.store(true, Ordering::SeqCst);
+            self.1.fetch_add(1, Ordering::SeqCst);
         }
     }
-    let flag = Arc::new(AtomicBool::new(false));
-    let b = bytes::Bytes::from_owner(Owner(common::stream_slice(at, len).to_vec(), flag.clone()));
-    (b.into(), flag)
+    let frees = Frees::default();
+    let b = bytes::Bytes::from_owner(Owner(common::stream_slice(at, len).to_vec(), frees.clone()));
+    (b.into(), frees)
 }
 
-/// A plain buffer of the stream from `at` (no freed-flag without the `bytes` feature).
+/// A plain buffer of the stream from `at` (no count without the `bytes` feature).
 #[cfg(not(feature = "bytes"))]
-fn tracked(at: u64, len: usize) -> (ZcBuffer, ()) {
+fn tracked(at: u64, len: usize) -> (ZcBuffer, Frees) {
     (common::stream_slice(at, len).to_vec().into(), ())
 }
 
 #[cfg(feature = "bytes")]
-fn was_freed(flag: &std::sync::Arc<std::sync::atomic::AtomicBool>) -> Option<bool> {
-    Some(flag.load(std::sync::atomic::Ordering::SeqCst))
+fn frees(f: &Frees) -> Option<usize> {
+    Some(f.load(std::sync::atomic::Ordering::SeqCst))
 }
 
 #[cfg(not(feature = "bytes"))]
-fn was_freed(_: &()) -> Option<bool> {
+fn frees(_: &Frees) -> Option<usize> {
     None
 }
 
+/// How a sender is left while the kernel still holds some of its buffers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Leave {
+    /// `close` with a short bound: the driver keeps what the kernel holds.
+    Close,
+    /// The handle dropped: the driver closes the sender at its next call.
+    DropHandle,
+    /// `close` with a short bound, then the driver dropped at once.
+    DropDriver,
+}
+
 /// One sender whose peer reads nothing, with 64 buffers of 64 KiB (heap memory: a leak of
-/// them adds no mapping) given to it, more than the socket holds; then closed with a
-/// short bound (`close`) or dropped. Checks that exactly the buffers the kernel held are
-/// leaked (not freed), the ones never submitted are freed, and that the peer, released
-/// afterwards, reads the stream intact. Returns how many were leaked.
-fn leak_on_close(policy: Policy, by_close: bool) -> usize {
+/// them adds no mapping) given to it, more than the socket holds; then left as `how` says
+/// and the peer released. `Close`, `DropHandle`: the driver, driven until it is idle,
+/// frees every buffer it kept exactly once (the queued ones at once, the ones the kernel
+/// held once it let go), and closes the socket (EOF). `DropDriver`: exactly the buffers
+/// `close` reported pending (the kernel held them) are leaked, never freed; every other
+/// one is freed once. Meanwhile freed memory is reused for garbage, so a buffer freed while
+/// the kernel still read it would put 0xEE on the wire: the peer checks every byte.
+/// Returns how many buffers were leaked.
+fn leave_in_flight(policy: Policy, how: Leave) -> usize {
     const LEN: usize = 64 * 1024;
     const N: usize = 64;
+    let name = format!("{policy:?}, {how:?}");
     let config = zc_config(policy).depth(4);
-    let mut ring = config.ring().unwrap();
+    let mut driver = config.driver().unwrap();
     let (client, server) = common::tcp_pair();
     // Small socket buffers: even plain sends (which copy) cannot all fit.
     rustix::net::sockopt::set_socket_send_buffer_size(&client, 128 * 1024).unwrap();
     rustix::net::sockopt::set_socket_recv_buffer_size(&server, 128 * 1024).unwrap();
     let (go, peer) = gated_peer(server);
-    let mut sender = ZcSender::new(&ring, client, config).unwrap();
-    let mut flags = Vec::new();
+    let sender = ZcSender::new(&mut driver, client, config).unwrap();
+    let mut counts = Vec::new();
     for i in 0..N {
-        let (b, flag) = tracked((i * LEN) as u64, LEN);
-        flags.push(flag);
-        sender.try_send(&mut ring, b).expect("within the budget");
+        let (b, count) = tracked((i * LEN) as u64, LEN);
+        counts.push(count);
+        sender.try_send(&mut driver, b).expect("within the budget");
     }
-    sender.poll(&mut ring).unwrap();
-    let stats = *sender.stats();
+    sender.poll(&mut driver).unwrap();
+    let stats = sender.stats(&driver).unwrap();
     // One request per buffer, in order (no short sends: the peer is just slow): buffers
-    // 0..requests went to the kernel, the rest were still queued. (`close` may submit a
-    // few more while it waits.)
-    let submitted = stats.requests as usize;
-    assert!(submitted < N, "some buffers are still queued: {stats:?}");
-    let (back, reported): (Vec<uring::zc::Completion>, Option<usize>) = if by_close {
-        let closed = sender.close(&mut ring, Duration::from_millis(50));
-        assert!(closed.error.is_some(), "the bound ended the wait");
-        drop(closed.socket);
-        (closed.completions, Some(closed.leaked))
-    } else {
-        let back = sender.completions().collect();
-        drop(sender);
-        (back, None)
+    // 0..requests went to the kernel, the rest were still queued.
+    assert!(
+        (stats.requests as usize) < N,
+        "{name}: some buffers are still queued: {stats:?}"
+    );
+    let (back, pending) = match how {
+        Leave::Close | Leave::DropDriver => {
+            let closed = sender.close(&mut driver, Duration::from_millis(50));
+            assert_eq!(
+                closed.error,
+                Some(ZcError::TimedOut),
+                "{name}: the bound ended the wait"
+            );
+            assert!(
+                closed.pending > 0,
+                "{name}: the peer reads nothing: the kernel holds some buffers"
+            );
+            drop(closed.socket); // the driver's file table keeps the socket for the kernel
+            (closed.completions, closed.pending)
+        }
+        Leave::DropHandle => {
+            let back: Vec<_> = sender.completions(&mut driver).unwrap().collect();
+            drop(sender);
+            (back, 0)
+        }
     };
     let returned: std::collections::HashSet<u64> = back.iter().map(|c| c.seq).collect();
-    // Not back: leaked (kept alive) while the kernel held it; otherwise freed (still
-    // queued, or done with but its chain unresolved when the bound ended the wait).
-    let mut alive = 0;
-    for (i, flag) in flags.iter().enumerate() {
-        let freed = was_freed(flag);
-        if returned.contains(&(i as u64)) {
-            assert_ne!(freed, Some(true), "buffer {i} came back: ours, alive");
-        } else if freed == Some(false) {
-            alive += 1;
-        }
-    }
-    let leaked = match reported {
-        Some(leaked) => {
-            if cfg!(feature = "bytes") {
-                assert_eq!(
-                    leaked, alive,
-                    "close() leaked (kept alive) exactly what it reports"
-                );
+    // Garbage in whatever memory gets freed, kept until the peer has read everything.
+    let mut garbage: Vec<Vec<u8>> = Vec::new();
+    let leaked = if how == Leave::DropDriver {
+        drop(driver);
+        garbage.extend((0..2 * N).map(|_| vec![0xEE; LEN]));
+        let mut alive = 0;
+        for (i, count) in counts.iter().enumerate() {
+            match frees(count) {
+                None => {}
+                Some(n) if returned.contains(&(i as u64)) => {
+                    assert_eq!(n, 0, "{name}: buffer {i} came back: ours, alive")
+                }
+                Some(0) => alive += 1,
+                Some(n) => assert_eq!(n, 1, "{name}: buffer {i} freed {n} times"),
             }
-            leaked
         }
-        None => alive,
+        if cfg!(feature = "bytes") {
+            assert_eq!(
+                alive, pending,
+                "{name}: the dropped driver leaked exactly the buffers the kernel held"
+            );
+        }
+        go.send(()).unwrap();
+        pending
+    } else {
+        // Released, the peer reads what the kernel still sends from the buffers the driver
+        // kept; driven on, the driver frees them as the kernel lets go, and once the
+        // sender is idle it clears the socket's slot: EOF.
+        go.send(()).unwrap();
+        let start = Instant::now();
+        let mut cqes = [Cqe::default(); 64];
+        let mut rounds = 0u32;
+        while !(peer.is_finished() && driver.sender_count() == 0) {
+            rounds += 1;
+            assert!(
+                start.elapsed() < Duration::from_secs(30) && rounds < 100_000,
+                "{name}: the driver never went idle ({} senders left) or the peer never \
+                 finished",
+                driver.sender_count()
+            );
+            driver.poll().unwrap();
+            if garbage.len() < 2 * N {
+                garbage.push(vec![0xEE; LEN]);
+            }
+            let _ = driver
+                .ring()
+                .submit_and_wait_timeout(1, Duration::from_millis(20));
+            let n = driver.ring().copy_cqes(&mut cqes, 0).unwrap();
+            assert_eq!(
+                n, 0,
+                "{name}: the caller queued nothing: none of the driver's completions reach it"
+            );
+        }
+        for (i, count) in counts.iter().enumerate() {
+            let want = usize::from(!returned.contains(&(i as u64)));
+            if let Some(n) = frees(count) {
+                assert_eq!(n, want, "{name}: buffer {i} freed {n} times, not {want}");
+            }
+        }
+        drop(driver);
+        0
     };
-    if cfg!(feature = "bytes") {
-        assert!(
-            leaked > 0,
-            "the peer reads nothing: the kernel holds some buffers"
-        );
-    }
-    // Reuse the freed memory for garbage: a buffer freed while the kernel still read it
-    // would put 0xEE on the wire.
-    let garbage: Vec<Vec<u8>> = (0..2 * N).map(|_| vec![0xEE; LEN]).collect();
-    drop(back);
-    // Released, the peer reads what the kernel still sends from the leaked buffers.
-    go.send(()).unwrap();
-    let start = Instant::now();
-    let mut cqes = [Cqe::default(); 64];
-    while !peer.is_finished() {
-        assert!(
-            start.elapsed() < Duration::from_secs(30),
-            "the peer never finished"
-        );
-        let _ = ring.submit_and_wait_timeout(1, Duration::from_millis(20));
-        let n = ring.copy_cqes(&mut cqes, 0).unwrap() as usize;
-        // The leaked requests' completions and notifications: the sender's tag.
-        assert!(cqes[..n]
-            .iter()
-            .all(|c| uring::zc::is_zc_user_data(c.user_data)));
-    }
     let report = peer.join().unwrap();
-    drop(garbage); // kept until the peer had read everything
+    drop(garbage);
     assert_eq!(
         report.mismatch, None,
-        "the bytes on the wire are the original ones"
+        "{name}: the bytes on the wire are the original ones"
     );
-    assert!(report.bytes >= stats.bytes_completed && report.bytes <= (N * LEN) as u64);
-    drop(ring);
+    assert!(report.eof, "{name}: the socket closed: {report:?}");
+    assert!(
+        report.bytes >= stats.bytes_completed && report.bytes <= (N * LEN) as u64,
+        "{name}: {report:?}, {stats:?}"
+    );
+    drop(back);
+    for (i, count) in counts.iter().enumerate() {
+        if let Some(n) = frees(count) {
+            let alive = how == Leave::DropDriver && n == 0 && !returned.contains(&(i as u64));
+            assert!(
+                n == 1 || alive,
+                "{name}: buffer {i} freed {n} times in the end"
+            );
+        }
+    }
     leaked
 }
 
@@ -474,52 +536,87 @@ fn senders_alone() {
         for policy in [Policy::Always, Policy::Never, Policy::Adaptive] {
             let name = format!("round {round}, {policy:?}");
 
-            // Everything back (wait_all), then the sender, the pool, the ring dropped; and
-            // a second sender on the same ring closed with `close` after the pool was
-            // unregistered.
+            // Everything back (wait_all), then the handle dropped: the driver closes the
+            // sender at its next call, which closes the socket. A second sender on the
+            // same driver sends slots of a pool registered with a second driver (so they
+            // go with send_zc, not send_zc_fixed) and is closed with `close`. Then the
+            // pool goes before its driver, the other pool after its driver.
             let config = zc_config(policy);
-            let mut ring = config.ring().unwrap();
-            let pool = BufferPool::new(&mut ring, 256 * 1024, 8).unwrap();
+            let mut driver = config.driver().unwrap();
+            let pool = BufferPool::new(&mut driver, 256 * 1024, 8).unwrap();
+            assert_eq!(pool.driver_id(), driver.id());
             let (client, server) = common::tcp_pair();
             let peer = reading_peer(server);
-            let mut sender = ZcSender::new(&ring, client, config.clone()).unwrap();
+            let sender = ZcSender::new(&mut driver, client, config.clone()).unwrap();
+            let resolved = sender.config(&driver).unwrap().clone();
             let mut ledger = common::Ledger::default();
-            let at = send_kinds(&mut sender, &mut ring, Some(&pool), &mut ledger, 0, 24);
-            sender.wait_all(&mut ring, Duration::from_secs(20)).unwrap();
-            ledger.collect(&mut sender);
-            common::check_stats(sender.stats(), &ledger, &config);
+            let at = send_kinds(&sender, &mut driver, Some(&pool), &mut ledger, 0, 24);
+            sender
+                .wait_all(&mut driver, Duration::from_secs(20))
+                .unwrap();
+            ledger.collect(&sender, &mut driver);
+            assert!(ledger.all_back(), "{name}: {:?}", ledger.missing());
+            let s = sender.stats(&driver).unwrap();
+            common::check_stats(&s, &ledger, &resolved);
+            if policy == Policy::Always {
+                assert!(s.fixed_requests > 0, "{name}: the slots went fixed: {s:?}");
+            }
             drop(sender);
+            assert_eq!(driver.sender_count(), 1, "{name}: closed at the next call");
+            driver.poll().unwrap();
+            assert_eq!(
+                driver.sender_count(),
+                0,
+                "{name}: an idle sender goes at once"
+            );
             let report = peer.join().unwrap();
             assert_eq!((report.bytes, report.mismatch), (at, None), "{name}");
+            assert!(report.eof, "{name}");
 
+            let mut other = config.driver().unwrap();
+            let other_pool = BufferPool::new(&mut other, 256 * 1024, 8).unwrap();
+            assert_ne!(other_pool.driver_id(), driver.id());
             let (client, server) = common::tcp_pair();
             let peer = reading_peer(server);
-            let mut sender = ZcSender::new(&ring, client, config.clone()).unwrap();
-            pool.unregister(&mut ring).unwrap(); // slots now go with send_zc
+            let sender = ZcSender::new(&mut driver, client, config.clone()).unwrap();
             let mut ledger = common::Ledger {
                 slots_unregistered: true,
                 ..Default::default()
             };
-            let at = send_kinds(&mut sender, &mut ring, Some(&pool), &mut ledger, 0, 12);
-            let closed = sender.close(&mut ring, Duration::from_secs(20));
-            assert_eq!((closed.leaked, closed.error), (0, None), "{name}");
-            for c in closed.completions {
-                ledger.back(c);
+            let at = send_kinds(&sender, &mut driver, Some(&other_pool), &mut ledger, 0, 12);
+            sender
+                .wait_all(&mut driver, Duration::from_secs(20))
+                .unwrap();
+            ledger.collect(&sender, &mut driver);
+            let s = sender.stats(&driver).unwrap();
+            common::check_stats(&s, &ledger, &resolved);
+            assert_eq!(s.fixed_requests, 0, "{name}: another driver's slots: {s:?}");
+            for (i, a) in ledger.bufs.iter().enumerate() {
+                if a.kind == common::Kind::Slot && a.path.is_some_and(SendPath::is_zero_copy) {
+                    assert_eq!(a.path, Some(SendPath::ZeroCopy), "{name}: seq {i}");
+                }
             }
+            let closed = sender.close(&mut driver, Duration::from_secs(20));
+            assert_eq!((closed.pending, closed.error), (0, None), "{name}");
+            assert!(closed.completions.is_empty(), "{name}");
             assert!(ledger.all_back(), "{name}");
             drop(closed.socket);
+            assert_eq!(driver.sender_count(), 0, "{name}");
             assert_eq!(peer.join().unwrap().bytes, at, "{name}");
             assert_eq!(
                 pool.available(),
                 8,
                 "{name}: every slot is back in the pool"
             );
+            assert_eq!(other_pool.available(), 8, "{name}: every slot is back");
             drop(pool);
-            drop(ring);
+            drop(driver);
+            drop(other);
+            drop(other_pool);
 
-            // Datagrams, connected and to an address; the pool outlives the ring.
-            let mut ring = config.ring().unwrap();
-            let pool = BufferPool::new(&mut ring, 64 * 1024, 4).unwrap();
+            // Datagrams, connected and to an address; the pool outlives the driver.
+            let mut driver = config.driver().unwrap();
+            let pool = BufferPool::new(&mut driver, 64 * 1024, 4).unwrap();
             let rx = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
             let dest = rx.local_addr().unwrap();
             for connected in [true, false] {
@@ -527,69 +624,100 @@ fn senders_alone() {
                 if connected {
                     tx.connect(dest).unwrap();
                 }
-                let mut sender = ZcSender::new(&ring, tx, config.clone()).unwrap();
+                let sender = ZcSender::new(&mut driver, tx, config.clone()).unwrap();
+                let mut ledger = common::Ledger::default();
                 for i in 0..16u64 {
-                    let (b, _) = common::make_owned_buffer(
+                    let len = 12 + (i as usize * 3001) % 60_000;
+                    let (b, kind) = common::make_owned_buffer(
                         common::Kind::ALL[i as usize % 5],
-                        common::datagram_bytes(i, 12 + (i as usize * 3001) % 60_000),
+                        common::datagram_bytes(i, len),
                         Some(&pool),
                     );
+                    let ptr = b.as_slice().as_ptr() as usize;
                     if connected {
-                        sender.send(&mut ring, b).unwrap();
+                        sender.send(&mut driver, b).unwrap();
                     } else {
-                        sender.send_to(&mut ring, b, dest).unwrap();
+                        sender.send_to(&mut driver, b, dest).unwrap();
                     }
+                    ledger.accepted_datagram(len, ptr, kind);
                 }
-                let closed = sender.close(&mut ring, Duration::from_secs(20));
-                assert_eq!(closed.leaked, 0, "{name}");
-                assert_eq!(closed.completions.len(), 16, "{name}");
+                sender
+                    .wait_all(&mut driver, Duration::from_secs(20))
+                    .unwrap();
+                ledger.collect(&sender, &mut driver);
+                common::check_stats(&sender.stats(&driver).unwrap(), &ledger, &resolved);
+                let closed = sender.close(&mut driver, Duration::from_secs(20));
+                assert_eq!((closed.pending, closed.error), (0, None), "{name}");
+                assert!(closed.completions.is_empty(), "{name}");
+                assert!(ledger.all_back(), "{name}: {:?}", ledger.missing());
             }
+            assert_eq!(driver.sender_count(), 0, "{name}");
             drop(rx);
-            drop(ring);
+            drop(driver);
+            assert_eq!(pool.available(), 4, "{name}");
             drop(pool);
 
             // Dropped right after wait_all following a reset under full chains: stray
-            // notifications of link-cancelled sends may still be on their way.
-            let mut ring = config.ring().unwrap();
+            // notifications of link-cancelled sends may still be on their way; the
+            // driver consumes them.
+            let mut driver = config.driver().unwrap();
             let (client, server) = common::tcp_pair();
             rustix::net::sockopt::set_socket_recv_buffer_size(&server, 128 * 1024).unwrap();
-            let mut sender = ZcSender::new(&ring, client, config.clone()).unwrap();
+            let sender = ZcSender::new(&mut driver, client, config.clone()).unwrap();
             let mut at = 0u64;
             for _ in 0..64 {
                 if sender
-                    .try_send(&mut ring, common::stream_slice(at, 64 * 1024).to_vec())
+                    .try_send(&mut driver, common::stream_slice(at, 64 * 1024).to_vec())
                     .is_err()
                 {
                     break;
                 }
                 at += 64 * 1024;
             }
-            sender.poll(&mut ring).unwrap();
+            sender.poll(&mut driver).unwrap();
             common::reset_close(server);
-            sender.wait_all(&mut ring, Duration::from_secs(20)).unwrap();
-            assert!(sender.error().is_some(), "{name}: the reset surfaced");
+            sender
+                .wait_all(&mut driver, Duration::from_secs(20))
+                .unwrap();
+            assert!(
+                sender.error(&driver).unwrap().is_some(),
+                "{name}: the reset surfaced"
+            );
             drop(sender);
-            drop(ring);
+            driver.poll().unwrap();
+            assert_eq!(
+                driver.sender_count(),
+                0,
+                "{name}: an idle sender goes at once"
+            );
+            drop(driver);
 
-            // The ring dropped first, with sends in flight: the sender then leaks what it
-            // never saw completed (the kernel tears the requests down).
-            let mut ring = config.ring().unwrap();
+            // The driver dropped first, with sends in flight, and the handle after it: the
+            // driver leaks what the kernel holds, frees the rest, and the late handle
+            // touches nothing.
+            let mut driver = config.driver().unwrap();
             let (client, server) = common::tcp_pair();
             rustix::net::sockopt::set_socket_recv_buffer_size(&server, 128 * 1024).unwrap();
-            let mut sender = ZcSender::new(&ring, client, config.clone()).unwrap();
+            let sender = ZcSender::new(&mut driver, client, config.clone()).unwrap();
             for i in 0..32u64 {
                 sender
-                    .try_send(&mut ring, common::stream_slice(i * 65_536, 65_536).to_vec())
+                    .try_send(
+                        &mut driver,
+                        common::stream_slice(i * 65_536, 65_536).to_vec(),
+                    )
                     .unwrap();
             }
-            sender.poll(&mut ring).unwrap();
-            drop(ring);
+            sender.poll(&mut driver).unwrap();
+            drop(driver);
             drop(sender);
             drop(server);
 
-            // Dropped and closed with notifications pending: leaks, never frees.
-            leaked += leak_on_close(policy, true);
-            leaked += leak_on_close(policy, false);
+            // Closed, or dropped, with notifications pending: the driver frees the
+            // buffers once the kernel lets go. The driver dropped with them pending:
+            // leaked, never freed.
+            for how in [Leave::Close, Leave::DropHandle, Leave::DropDriver] {
+                leaked += leave_in_flight(policy, how);
+            }
 
             let now = common::open_fds();
             assert_eq!(now, fds, "{name}: file descriptors left");
@@ -604,8 +732,9 @@ fn senders_alone() {
         }
     }
     println!(
-        "senders x 3 policies x 2 rounds: no fd, mapping or thread left; {leaked} buffers \
-         leaked on purpose by senders dropped with notifications pending"
+        "senders x 3 policies x 2 rounds: no fd, mapping or thread left; buffers kept by \
+         closed senders freed exactly once; {leaked} buffers leaked on purpose by drivers \
+         dropped with them in the kernel"
     );
 }
 

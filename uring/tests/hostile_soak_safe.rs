@@ -1,21 +1,24 @@
 //! Soak through the safe zero-copy layer: a bounded run of random episodes, each one
-//! `ZcSender` on a ring shared, one after the other, by the senders of its era (with one
-//! registered `BufferPool`): TCP streams and UDP datagrams (connected, or `send_to`);
+//! `ZcSender` on a `Driver` shared, one after the other, by the senders of its era (with
+//! one registered `BufferPool`): TCP streams and UDP datagrams (connected, or `send_to`);
 //! random policies (`Always`, `Never`, `Adaptive` with random thresholds), depths,
 //! budgets, buffer limits and socket buffer sizes; random buffer sizes (1 byte to 1 MiB;
 //! datagrams to 64 KiB) and kinds (`Vec`, `Box<[u8]>`, `&'static`, `bytes::Bytes`, pool
 //! slots); blocking and non-blocking calls; and random peer faults: none, a reset after a
 //! random number of bytes, a peer that stops reading until the sender shuts the socket
 //! down and then reads on or resets, a datagram peer that goes away. Now and then a
-//! sender is closed with a short bound while the peer is stalled, so that it leaks the
-//! buffers the kernel still holds (as documented), whose bytes must still arrive intact.
+//! sender is closed with a short bound while the peer is stalled, so that the driver keeps
+//! the buffers the kernel still holds (`Closed::pending`, as documented) and frees them
+//! once the kernel lets go; their bytes must still arrive intact, and once the driver has
+//! been driven until idle every pool slot is back in the pool.
 //!
 //! Checked in every episode: every byte the peer receives against the expected stream
 //! (and every datagram whole, at most once); every buffer accepted comes back exactly
-//! once, as itself, unchanged (or is counted leaked by `close`); the stream's error is
-//! reported once and the peer got an exact prefix; the statistics add up; the only
-//! foreign completions are late ones of earlier senders of the ring (carrying their ids).
-//! The totals are printed.
+//! once, as itself, unchanged (or is counted pending by `close`); the stream's error is
+//! reported once and the peer got an exact prefix; the statistics add up; the caller's
+//! reaping of the ring gets nothing (no request of the caller's runs on it, and none of
+//! the driver's completions, late ones of earlier senders included, ever reach it); every
+//! pool slot is back in the pool at the end of the episode. The totals are printed.
 //!
 //! Bounded by time and by count: `URING_SOAK_SAFE_SECS` (default 30) and at most 100 000
 //! episodes; every wait is bounded. The seed is printed; `URING_SOAK_SAFE_SEED` replays
@@ -34,17 +37,16 @@ use common::{
 };
 use rustix::io::Errno;
 use uring::zc::{
-    is_zc_user_data, BufferError, BufferPool, Config, Policy, SendErrorKind, ZcBuffer, ZcError,
-    ZcSender,
+    BufferError, BufferPool, Config, Driver, Policy, SendErrorKind, ZcBuffer, ZcError, ZcSender,
 };
-use uring::IoUring;
+use uring::Cqe;
 
 const BOUND: Duration = Duration::from_secs(20);
 /// No episode may take longer than this (it fails instead).
 const EPISODE: Duration = Duration::from_secs(90);
 const MAX_EPISODES: u64 = 100_000;
-/// Episodes that leak on purpose, at most (each leaks at most its small budget).
-const MAX_LEAK_EPISODES: u64 = 16;
+/// Episodes that close a sender with buffers still in the kernel, at most.
+const MAX_PENDING_EPISODES: u64 = 64;
 const SLOT_SIZE: usize = 1 << 20;
 const SLOTS: usize = 8;
 const MAX_DATAGRAM: usize = 65_507;
@@ -102,9 +104,9 @@ struct Totals {
     too_large: u64,
     not_sent: u64,
     errors: BTreeMap<String, u64>,
-    leak_episodes: u64,
-    leaked_buffers: u64,
-    late_foreign: u64,
+    pending_episodes: u64,
+    pending_buffers: u64,
+    late_strays: u64,
     slowest: Duration,
 }
 
@@ -131,41 +133,56 @@ impl Totals {
     }
 }
 
-/// One era: a ring, its pool, and the ids of the senders already done with it (whose
-/// late completions may still arrive).
+/// One era: a driver and its pool, shared by the senders of the era one after the other
+/// (the late completions of earlier ones may still arrive: the driver consumes them).
 struct Era {
-    ring: IoUring,
+    driver: Driver,
     pool: BufferPool,
-    dropped: Vec<u32>,
 }
 
 impl Era {
     fn new() -> Era {
-        let mut ring = Config::default()
+        let mut driver = Config::default()
             .max_buffers(1024)
             .depth(16)
-            .ring()
+            .driver()
             .unwrap();
-        let pool = BufferPool::new(&mut ring, SLOT_SIZE, SLOTS).unwrap();
-        Era {
-            ring,
-            pool,
-            dropped: Vec::new(),
-        }
+        let pool = BufferPool::new(&mut driver, SLOT_SIZE, SLOTS).unwrap();
+        Era { driver, pool }
     }
 }
 
-/// Foreign completions a sender reaped: only late ones of earlier senders of its ring
-/// (`dropped`; nothing else runs on it), never one of its own.
-fn check_foreign(dropped: &[u32], sender: &mut ZcSender, t: &mut Totals) {
-    let me = sender.id();
-    for c in sender.foreign_cqes() {
-        let id = ((c.user_data >> 32) & 0x00FF_FFFF) as u32;
+/// Reaps the ring as its caller: nothing of the caller's runs on it, and none of the
+/// driver's completions (late ones of earlier senders included) may reach the caller.
+fn check_caller_cqes(driver: &mut Driver, what: &str) {
+    let mut cqes = [Cqe::default(); 16];
+    let n = driver.ring().copy_cqes(&mut cqes, 0).unwrap() as usize;
+    assert_eq!(
+        n,
+        0,
+        "{what}: the caller queued nothing, yet reaped {:?}",
+        &cqes[..n]
+    );
+}
+
+/// Drives the driver until no sender of it is left (bounded): a closed sender goes once
+/// the kernel is done with all its requests, its buffers freed and its socket closed.
+fn drive_until_idle(driver: &mut Driver, what: &str) {
+    let start = Instant::now();
+    for round in 0u32.. {
+        driver.poll().unwrap();
+        check_caller_cqes(driver, what);
+        if driver.sender_count() == 0 {
+            return;
+        }
         assert!(
-            is_zc_user_data(c.user_data) && id != me && dropped.contains(&id),
-            "sender {me}: unexpected foreign completion {c:?} (earlier senders {dropped:?})"
+            start.elapsed() < BOUND && round < 100_000,
+            "{what}: the driver still has {} senders",
+            driver.sender_count()
         );
-        t.late_foreign += 1;
+        let _ = driver
+            .ring()
+            .submit_and_wait_timeout(1, Duration::from_millis(20));
     }
 }
 
@@ -222,31 +239,24 @@ fn tcp_episode(rng: &mut Rng, era: &mut Era, t: &mut Totals) {
         fault,
         PeerFault::StallThenRead(_) | PeerFault::StallThenReset(_)
     );
-    // Now and then, a sender closed with a short bound while the peer is stalled: it
-    // leaks what the kernel holds. Small budget, no pool slots (a leaked slot would keep
-    // the pool's memory forever).
-    let leak = matches!(fault, PeerFault::StallThenRead(_))
-        && t.leak_episodes < MAX_LEAK_EPISODES
+    // Now and then, a sender closed with a short bound while the peer is stalled: the
+    // driver keeps what the kernel holds, and frees it (pool slots too: back to the pool)
+    // once the kernel lets go. Small budget.
+    let close_pending = matches!(fault, PeerFault::StallThenRead(_))
+        && t.pending_episodes < MAX_PENDING_EPISODES
         && rng.one_in(4);
-    let config = if leak {
+    let config = if close_pending {
         config.budget_bytes(1 << 20)
     } else {
         config
     };
-    let mut kinds: Vec<Kind> = (0..n).map(|_| rng.pick(&Kind::ALL)).collect();
-    if leak {
-        kinds.iter_mut().for_each(|k| {
-            if *k == Kind::Slot {
-                *k = Kind::Vec
-            }
-        });
-    }
+    let kinds: Vec<Kind> = (0..n).map(|_| rng.pick(&Kind::ALL)).collect();
     let blocking: Vec<bool> = (0..n).map(|_| rng.one_in(2)).collect();
     let small_buffers = stall || rng.one_in(2);
     let fault_name = match fault {
         PeerFault::None => "tcp none",
         PeerFault::Reset(_) => "tcp reset",
-        PeerFault::StallThenRead(_) if leak => "tcp stall+leak",
+        PeerFault::StallThenRead(_) if close_pending => "tcp stall+close pending",
         PeerFault::StallThenRead(_) => "tcp stall+shutdown+read",
         PeerFault::StallThenReset(_) => "tcp stall+shutdown+reset",
     };
@@ -265,13 +275,11 @@ fn tcp_episode(rng: &mut Rng, era: &mut Era, t: &mut Totals) {
     let (stalled_tx, stalled) = mpsc::channel();
     let (release, release_rx) = mpsc::channel();
     let peer = stream_peer(server, fault, stalled_tx, release_rx);
-    let Era {
-        ring,
-        pool,
-        dropped,
-    } = era;
+    let Era { driver, pool } = era;
+    let slots = pool.count();
     let pool = Some(&*pool);
-    let mut sender = ZcSender::new(&*ring, client, config.clone()).unwrap();
+    let sender = ZcSender::new(driver, client, config).unwrap();
+    let config = sender.config(driver).unwrap().clone();
     let mut ledger = Ledger::default();
     let mut at = 0u64;
     let mut i = 0;
@@ -280,9 +288,9 @@ fn tcp_episode(rng: &mut Rng, era: &mut Era, t: &mut Totals) {
     let mut peer_stalled = false;
     let mut timed_out = 0u64;
     let start = Instant::now();
-    let shut_down = |sender: &ZcSender| {
+    let shut_down = |sender: &ZcSender, driver: &Driver| {
         // ENOTCONN if the connection is gone already: fine.
-        let _ = rustix::net::shutdown(sender.socket(), rustix::net::Shutdown::Write);
+        let _ = rustix::net::shutdown(sender.socket(driver).unwrap(), rustix::net::Shutdown::Write);
     };
     while i < n {
         assert!(start.elapsed() < EPISODE, "{what}: the episode never ended");
@@ -295,9 +303,9 @@ fn tcp_episode(rng: &mut Rng, era: &mut Era, t: &mut Totals) {
             }
         };
         let r = if blocking[i] {
-            sender.send(ring, buffer)
+            sender.send(driver, buffer)
         } else {
-            sender.try_send(ring, buffer)
+            sender.try_send(driver, buffer)
         };
         match r {
             Ok(()) => {
@@ -315,15 +323,15 @@ fn tcp_episode(rng: &mut Rng, era: &mut Era, t: &mut Totals) {
                         }
                         if stall && !shut && !peer_stalled && stalled.try_recv().is_ok() {
                             peer_stalled = true;
-                            if leak {
+                            if close_pending {
                                 break;
                             }
                             // The peer stopped: give up on it.
-                            shut_down(&sender);
+                            shut_down(&sender, driver);
                             let _ = release.send(());
                             shut = true;
                         }
-                        match sender.wait(ring) {
+                        match sender.wait(driver) {
                             Ok(_) | Err(ZcError::TimedOut) => {}
                             Err(e) => panic!("{what}: wait: {e}"),
                         }
@@ -334,16 +342,19 @@ fn tcp_episode(rng: &mut Rng, era: &mut Era, t: &mut Totals) {
                         i += 1;
                     }
                     SendErrorKind::Sender(ZcError::Broken(errno)) => {
-                        assert_eq!(sender.error(), Some(errno), "{what}");
+                        assert_eq!(sender.error(driver).unwrap(), Some(errno), "{what}");
                         break;
                     }
                     other => panic!("{what}: refused {other:?}"),
                 }
             }
         }
-        ledger.collect(&mut sender);
-        check_foreign(dropped, &mut sender, t);
-        assert!(sender.bytes_in_flight() <= config.budget_bytes, "{what}");
+        ledger.collect(&sender, driver);
+        check_caller_cqes(driver, &what);
+        assert!(
+            sender.bytes_in_flight(driver).unwrap() <= config.budget_bytes,
+            "{what}"
+        );
     }
     drop(retry);
     // The stalled peer stops once it has read its share: wait for that (it reads all that
@@ -353,7 +364,7 @@ fn tcp_episode(rng: &mut Rng, era: &mut Era, t: &mut Totals) {
             PeerFault::StallThenRead(p) | PeerFault::StallThenReset(p) => p,
             _ => unreachable!(),
         };
-        if at >= point && sender.error().is_none() {
+        if at >= point && sender.error(driver).unwrap().is_none() {
             // Drive the sender meanwhile: what it still queues goes out only then.
             let start = Instant::now();
             while stalled.try_recv().is_err() {
@@ -361,13 +372,13 @@ fn tcp_episode(rng: &mut Rng, era: &mut Era, t: &mut Totals) {
                     start.elapsed() < BOUND,
                     "{what}: the peer never reached its stall point"
                 );
-                match sender.wait(ring) {
+                match sender.wait(driver) {
                     Ok(_) | Err(ZcError::TimedOut) => {}
                     Err(e) => panic!("{what}: wait: {e}"),
                 }
-                ledger.collect(&mut sender);
-                check_foreign(dropped, &mut sender, t);
-                if sender.buffers_in_flight() == 0 {
+                ledger.collect(&sender, driver);
+                check_caller_cqes(driver, &what);
+                if sender.buffers_in_flight(driver).unwrap() == 0 {
                     // Everything is back, so everything was sent: the peer gets there.
                     stalled
                         .recv_timeout(BOUND)
@@ -379,59 +390,70 @@ fn tcp_episode(rng: &mut Rng, era: &mut Era, t: &mut Totals) {
     }
     let stats_before_close;
     let error;
-    if leak && !shut {
+    if close_pending && !shut {
         // Close with a short bound while the peer is stalled: what the kernel still holds
-        // is leaked (never freed), the rest comes back.
-        stats_before_close = *sender.stats();
-        error = sender.error();
-        let id = sender.id();
-        let closed = sender.close(ring, Duration::from_millis(20));
+        // stays with the driver (pending), the rest comes back or, still queued, is freed.
+        stats_before_close = sender.stats(driver).unwrap();
+        error = sender.error(driver).unwrap();
+        let closed = sender.close(driver, Duration::from_millis(20));
         for c in closed.completions {
             ledger.back(c);
         }
-        // Each buffer not back is leaked (the kernel held it) or was still queued
-        // (never given to the kernel: freed).
+        // Each buffer not back is pending (the kernel holds it) or was still queued or
+        // between requests (never to be sent: freed by the driver).
         assert!(
-            closed.leaked <= ledger.missing().len(),
-            "{what}: leaked {} of {} missing",
-            closed.leaked,
+            closed.pending <= ledger.missing().len(),
+            "{what}: {} pending of {} missing",
+            closed.pending,
             ledger.missing().len()
         );
-        t.leak_episodes += 1;
-        t.leaked_buffers += closed.leaked as u64;
-        drop(closed.socket);
-        dropped.push(id);
+        t.pending_episodes += 1;
+        t.pending_buffers += closed.pending as u64;
+        drop(closed.socket); // the driver's file table keeps the socket for the kernel
         let _ = release.send(());
+        // Driven on, the driver frees the pending buffers as the kernel lets go of them;
+        // then the sender goes, and its socket with it (EOF for the peer).
+        drive_until_idle(driver, &what);
     } else {
         if !shut && stall {
-            shut_down(&sender);
+            shut_down(&sender, driver);
             let _ = release.send(());
         }
         sender
-            .wait_all(ring, BOUND)
+            .wait_all(driver, BOUND)
             .unwrap_or_else(|e| panic!("{what}: not every buffer came back: {e}"));
-        ledger.collect(&mut sender);
-        check_foreign(dropped, &mut sender, t);
-        stats_before_close = *sender.stats();
-        error = sender.error();
-        let id = sender.id();
-        let closed = sender.close(ring, BOUND);
-        assert_eq!(closed.leaked, 0, "{what}");
+        ledger.collect(&sender, driver);
+        check_caller_cqes(driver, &what);
+        stats_before_close = sender.stats(driver).unwrap();
+        error = sender.error(driver).unwrap();
+        let closed = sender.close(driver, BOUND);
+        assert_eq!(closed.pending, 0, "{what}");
         assert!(closed.completions.is_empty(), "{what}");
-        drop(closed.socket); // EOF for the peer
-        dropped.push(id);
+        drop(closed.socket); // EOF for the peer: the idle sender went at its close
+        assert_eq!(driver.sender_count(), 0, "{what}");
         let _ = release.send(());
     }
+    // Every slot is back in the pool: from the completions, or freed by the driver.
+    assert_eq!(
+        pool.map_or(0, BufferPool::available),
+        slots,
+        "{what}: pool slots not back"
+    );
     let report = peer.join().expect("stream peer");
     assert_eq!(
         report.mismatch, None,
         "{what}: wrong bytes on the wire: {report:?}"
     );
     let s = stats_before_close;
-    if leak && !shut {
-        // Leaked buffers keep their bytes: what arrives is still a prefix of the stream,
-        // and never more than was accepted.
-        assert!(report.bytes <= at, "{what}: {report:?}");
+    if close_pending && !shut {
+        // The pending buffers keep their bytes until the kernel lets go: what arrives is
+        // still a prefix of the stream, at least what was reported sent before the close
+        // and never more than was accepted, then EOF.
+        assert!(
+            report.bytes >= s.bytes_completed && report.bytes <= at,
+            "{what}: {report:?}, {s:?}"
+        );
+        assert!(report.eof, "{what}: {report:?}");
         assert!(ledger.failed().is_empty(), "{what}");
     } else {
         let prefix = ledger.check_stream(error);
@@ -516,13 +538,11 @@ fn udp_episode(rng: &mut Rng, era: &mut Era, t: &mut Totals) {
     }
     let (stop, stop_rx) = mpsc::channel();
     let peer = datagram_peer(peer_sock, close_after, stop_rx);
-    let Era {
-        ring,
-        pool,
-        dropped,
-    } = era;
+    let Era { driver, pool } = era;
+    let slots = pool.count();
     let pool = Some(&*pool);
-    let mut sender = ZcSender::new(&*ring, sock, config.clone()).unwrap();
+    let sender = ZcSender::new(driver, sock, config).unwrap();
+    let config = sender.config(driver).unwrap().clone();
     assert!(!sender.is_stream());
     let mut ledger = Ledger::default();
     let mut i = 0;
@@ -541,10 +561,10 @@ fn udp_episode(rng: &mut Rng, era: &mut Era, t: &mut Totals) {
             }
         };
         let r = match (connected, blocking[i]) {
-            (true, true) => sender.send(ring, buffer),
-            (true, false) => sender.try_send(ring, buffer),
-            (false, true) => sender.send_to(ring, buffer, dest),
-            (false, false) => sender.try_send_to(ring, buffer, dest),
+            (true, true) => sender.send(driver, buffer),
+            (true, false) => sender.try_send(driver, buffer),
+            (false, true) => sender.send_to(driver, buffer, dest),
+            (false, false) => sender.try_send_to(driver, buffer, dest),
         };
         match r {
             Ok(()) => {
@@ -559,7 +579,7 @@ fn udp_episode(rng: &mut Rng, era: &mut Era, t: &mut Totals) {
                             timed_out += 1;
                         }
                         retry = Some((e.buffer, len, ptr, kind));
-                        match sender.wait(ring) {
+                        match sender.wait(driver) {
                             Ok(_) | Err(ZcError::TimedOut) => {}
                             Err(e) => panic!("{what}: wait: {e}"),
                         }
@@ -568,26 +588,34 @@ fn udp_episode(rng: &mut Rng, era: &mut Era, t: &mut Totals) {
                 }
             }
         }
-        ledger.collect(&mut sender);
-        check_foreign(dropped, &mut sender, t);
-        assert!(sender.bytes_in_flight() <= config.budget_bytes, "{what}");
+        ledger.collect(&sender, driver);
+        check_caller_cqes(driver, &what);
+        assert!(
+            sender.bytes_in_flight(driver).unwrap() <= config.budget_bytes,
+            "{what}"
+        );
     }
     drop(retry);
     sender
-        .wait_all(ring, BOUND)
+        .wait_all(driver, BOUND)
         .unwrap_or_else(|e| panic!("{what}: not every datagram came back: {e}"));
-    ledger.collect(&mut sender);
-    check_foreign(dropped, &mut sender, t);
-    let s = *sender.stats();
+    ledger.collect(&sender, driver);
+    check_caller_cqes(driver, &what);
+    let s = sender.stats(driver).unwrap();
     assert_eq!(
-        sender.error(),
+        sender.error(driver).unwrap(),
         None,
         "{what}: a datagram's error is its own"
     );
-    let id = sender.id();
-    let closed = sender.close(ring, BOUND);
-    assert_eq!(closed.leaked, 0);
-    dropped.push(id);
+    let closed = sender.close(driver, BOUND);
+    assert_eq!((closed.pending, closed.error), (0, None), "{what}");
+    assert!(closed.completions.is_empty(), "{what}");
+    assert_eq!(driver.sender_count(), 0, "{what}");
+    assert_eq!(
+        pool.map_or(0, BufferPool::available),
+        slots,
+        "{what}: pool slots not back"
+    );
     let _ = stop.send(());
     let report = peer.join().expect("datagram peer");
 
@@ -648,12 +676,17 @@ fn soak_random_streams_and_datagrams_through_the_safe_layer() {
     let mut t = Totals::default();
     let start = Instant::now();
     let deadline = Duration::from_secs(secs);
-    'run: for _era in 0..MAX_EPISODES {
+    let mut done = false;
+    for _era in 0..MAX_EPISODES {
+        if done {
+            break;
+        }
         let mut era = Era::new();
         t.eras += 1;
         for _ in 0..8 {
             if start.elapsed() >= deadline || t.episodes >= MAX_EPISODES {
-                break 'run;
+                done = true;
+                break;
             }
             let episode = Instant::now();
             if rng.one_in(4) {
@@ -663,15 +696,16 @@ fn soak_random_streams_and_datagrams_through_the_safe_layer() {
             }
             t.slowest = t.slowest.max(episode.elapsed());
         }
+        t.late_strays += era.driver.stray_notifications();
     }
     println!(
         "soak (safe layer, seed {seed}) after {:.1} s: {} episodes in {} eras; {} buffers, \
          {} bytes sent, {} received and checked; {} datagrams sent, {} received and checked; \
          {} zero-copy requests ({} fixed), {} plain; {} notifications ({} copied), {} stray; \
          {} continuations, {} would-block, {} timed out, {} too large, {} not sent; \
-         errors {:?}; {} leak episodes ({} buffers leaked); {} late completions of dropped \
-         senders; slowest episode {:?}; transports {:?}; faults {:?}; policies {:?}; \
-         kinds {:?}",
+         errors {:?}; {} episodes closed with buffers pending ({} buffers, freed by the \
+         driver); {} late stray notifications of closed senders consumed by their driver; \
+         slowest episode {:?}; transports {:?}; faults {:?}; policies {:?}; kinds {:?}",
         start.elapsed().as_secs_f64(),
         t.episodes,
         t.eras,
@@ -692,9 +726,9 @@ fn soak_random_streams_and_datagrams_through_the_safe_layer() {
         t.too_large,
         t.not_sent,
         t.errors,
-        t.leak_episodes,
-        t.leaked_buffers,
-        t.late_foreign,
+        t.pending_episodes,
+        t.pending_buffers,
+        t.late_strays,
         t.slowest,
         t.by_transport,
         t.by_fault,
