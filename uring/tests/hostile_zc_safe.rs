@@ -718,10 +718,6 @@ fn stray_notifications_after_a_reset_under_a_full_chain_are_the_senders() {
 // lets go of everything, and the sender go (its file-table slot cleared).
 
 #[test]
-#[ignore = "library bug (uring/src/zc/state.rs): a chain that resolves after begin_close \
-            requeues its short and link-cancelled members (resolve_chain), but a closing \
-            sender never pumps nor drains its queue again, so it never goes idle: its \
-            buffers and its file-table slot stay until the driver is dropped"]
 fn closed_sender_whose_chain_is_cut_short_goes_idle() {
     for policy in [Policy::Always, Policy::Never] {
         let what = format!("{policy:?}");
