@@ -168,7 +168,7 @@ pub fn parse_seconds(s: &str) -> Result<f64, String> {
         .map_err(|_| format!("`{s}` is not a number of seconds"))?;
     if !v.is_finite() || v <= 0.0 || v > 86_400.0 {
         return Err(format!(
-            "duration must be between 0 and 86400 seconds, got `{s}`"
+            "duration must be greater than 0 and at most 86400 seconds, got `{s}`"
         ));
     }
     Ok(v)
@@ -279,7 +279,10 @@ mod tests {
     #[test]
     fn seconds_must_be_positive_and_finite() {
         assert_eq!(parse_seconds("0.2"), Ok(0.2));
-        assert!(parse_seconds("0").is_err());
+        assert!(parse_seconds("86400").is_ok());
+        let zero = parse_seconds("0").unwrap_err();
+        assert!(zero.contains("greater than 0 and at most 86400"), "{zero}");
+        assert!(parse_seconds("86400.5").is_err());
         assert!(parse_seconds("-1").is_err());
         assert!(parse_seconds("nan").is_err());
         assert!(parse_seconds("inf").is_err());
