@@ -207,6 +207,10 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        // The reader of our output went away (`uring probe | head -1`): nothing is left to
+        // say to anyone, and nothing went wrong for the user. End quietly, as a program
+        // killed by SIGPIPE would, but with status 0.
+        Err(e) if util::is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("uring: error: {e:#}");
             ExitCode::FAILURE

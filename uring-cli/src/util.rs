@@ -174,6 +174,30 @@ pub fn parse_seconds(s: &str) -> Result<f64, String> {
     Ok(v)
 }
 
+/// Whether `e` (anywhere in its chain) is a write to a closed pipe or socket (EPIPE): the
+/// reader of our output went away. Rust ignores SIGPIPE, so such writes fail with EPIPE.
+pub fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        if let Some(io) = c.downcast_ref::<std::io::Error>() {
+            return io.kind() == std::io::ErrorKind::BrokenPipe;
+        }
+        if let Some(j) = c.downcast_ref::<serde_json::Error>() {
+            return j.io_error_kind() == Some(std::io::ErrorKind::BrokenPipe);
+        }
+        false
+    })
+}
+
+/// Writes one line to stdout and flushes it; unlike `println!`, a closed stdout is an error
+/// for the caller (see [`is_broken_pipe`]), not a panic.
+pub fn out_line(args: std::fmt::Arguments<'_>) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    out.write_fmt(args)?;
+    out.write_all(b"\n")?;
+    out.flush()
+}
+
 /// Resolves `HOST:PORT` (a name, an IPv4 address, or `[IPv6]`) to its first address.
 pub fn resolve(target: &str) -> Result<SocketAddr> {
     let mut addrs = target
@@ -286,6 +310,27 @@ mod tests {
         assert!(parse_seconds("-1").is_err());
         assert!(parse_seconds("nan").is_err());
         assert!(parse_seconds("inf").is_err());
+    }
+
+    #[test]
+    fn broken_pipe_is_recognized_through_context_and_json() {
+        let io = std::io::Error::from(std::io::ErrorKind::BrokenPipe);
+        let e = anyhow::Error::new(io).context("writing the output");
+        assert!(is_broken_pipe(&e));
+        struct Closed;
+        impl std::io::Write for Closed {
+            fn write(&mut self, _: &[u8]) -> std::io::Result<usize> {
+                Err(std::io::ErrorKind::BrokenPipe.into())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let j = serde_json::to_writer(Closed, &[1, 2, 3]).unwrap_err();
+        assert!(is_broken_pipe(&anyhow::Error::new(j)));
+        let other = std::io::Error::from(std::io::ErrorKind::PermissionDenied);
+        assert!(!is_broken_pipe(&anyhow::Error::new(other)));
+        assert!(!is_broken_pipe(&anyhow!("broken pipe, said as text only")));
     }
 
     #[test]
