@@ -55,7 +55,8 @@ enum Command {
         target: String,
     },
     /// Receive one TCP connection's bytes on PORT (or ADDR:PORT) into FILE (or stdout),
-    /// until the sender closes; gives up after 30 s without data.
+    /// until the sender closes; gives up after 30 s without a connection (--accept-timeout)
+    /// or without data. FILE is created before listening, so a bad FILE fails at once.
     Recv {
         /// Port to listen on (all interfaces), or ADDR:PORT.
         port: String,
@@ -67,6 +68,9 @@ enum Command {
         /// Listen on IPv6 (`[::]`) when only a port is given.
         #[arg(short = '6', long = "ipv6")]
         ipv6: bool,
+        /// Seconds to wait for the connection before giving up (fractional allowed).
+        #[arg(long, value_name = "SECS", default_value = "30", value_parser = util::parse_seconds)]
+        accept_timeout: f64,
     },
 }
 
@@ -203,7 +207,14 @@ fn main() -> ExitCode {
             file,
             expect,
             ipv6,
-        } => transfer::recv(&port, file.as_deref(), expect, ipv6),
+            accept_timeout,
+        } => transfer::recv(
+            &port,
+            file.as_deref(),
+            expect,
+            ipv6,
+            std::time::Duration::from_secs_f64(accept_timeout),
+        ),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -228,17 +228,26 @@ fn read_full(src: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
 
 /// `uring recv PORT [FILE]`: accepts one connection, writes its bytes to FILE (or stdout)
 /// until EOF.
-pub fn recv(spec: &str, path: Option<&Path>, expect: Option<u64>, v6: bool) -> Result<()> {
+///
+/// FILE is created (truncated, as a shell's `>` does) before listening: a FILE that cannot
+/// be written fails at once, before any sender connects. The wait for the connection is
+/// bounded by `accept_timeout`.
+pub fn recv(
+    spec: &str,
+    path: Option<&Path>,
+    expect: Option<u64>,
+    v6: bool,
+    accept_timeout: Duration,
+) -> Result<()> {
     let addr = util::listen_addr(spec, v6)?;
-    let listener = util::listen_tcp(addr)?;
-    eprintln!("listening on {}", listener.local_addr()?);
     let mut out: Box<dyn Write> = match path {
-        Some(p) => {
-            Box::new(File::create(p).with_context(|| format!("cannot create {}", p.display()))?)
-        }
+        Some(p) => Box::new(create_output(p)?),
         None => Box::new(std::io::stdout().lock()),
     };
-    let (conn, peer) = listener.accept().context("accept")?;
+    let listener = util::listen_tcp(addr)?;
+    let local = listener.local_addr()?;
+    eprintln!("listening on {local}");
+    let (conn, peer) = accept_within(&listener, accept_timeout)?;
     drop(listener);
     let start = Instant::now();
     let got = recv_stream(conn.as_raw_fd(), &mut out)?;
@@ -255,6 +264,55 @@ pub fn recv(spec: &str, path: Option<&Path>, expect: Option<u64>, v6: bool) -> R
         }
     }
     Ok(())
+}
+
+/// Creates (or truncates) the output file, with a message that names it and says why not.
+fn create_output(path: &Path) -> Result<File> {
+    if path.is_dir() {
+        bail!("cannot write to {}: it is a directory", path.display());
+    }
+    File::create(path).with_context(|| format!("cannot create {}", path.display()))
+}
+
+/// Accepts one connection on `listener`, waiting at most `timeout`.
+fn accept_within(
+    listener: &std::net::TcpListener,
+    timeout: Duration,
+) -> Result<(std::net::TcpStream, std::net::SocketAddr)> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            bail!(
+                "no connection on {} within {} s (see --accept-timeout)",
+                listener.local_addr()?,
+                timeout.as_secs_f64()
+            );
+        }
+        // SO_RCVTIMEO bounds accept(2) on Linux; zero would mean "no limit".
+        util::set_recv_timeout(listener, left.max(Duration::from_millis(1)))?;
+        match listener.accept() {
+            Ok((conn, peer)) => {
+                // The accepted socket inherits the timeout; its reads are bounded by the
+                // ring loop's own stall limit instead.
+                rustix::net::sockopt::set_socket_timeout(
+                    &conn,
+                    rustix::net::sockopt::Timeout::Recv,
+                    None,
+                )
+                .context("setsockopt(SO_RCVTIMEO)")?;
+                return Ok((conn, peer));
+            }
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock
+                        | std::io::ErrorKind::TimedOut
+                        | std::io::ErrorKind::Interrupted
+                ) => {}
+            Err(e) => return Err(e).context("accept"),
+        }
+    }
 }
 
 /// Receives with the ring into two alternating buffers: while the bytes of one are being
