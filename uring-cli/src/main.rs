@@ -145,13 +145,15 @@ pub struct BenchArgs {
     /// The receiver reads with MSG_WAITALL.
     #[arg(long)]
     pub waitall: bool,
-    /// UDP instead of TCP (loopback run only).
+    /// UDP instead of TCP: over loopback to our own receiver, or with --to send-only to
+    /// ADDR:PORT (no receiver needed there: the rate is what the kernel accepted).
     #[arg(long)]
     pub udp: bool,
     /// IPv6 (`[::1]` for the loopback run).
     #[arg(short = '6', long = "ipv6")]
     pub ipv6: bool,
-    /// Send to an external plain TCP sink at HOST:PORT instead of our own receiver.
+    /// Send to an external plain TCP sink at HOST:PORT instead of our own receiver (with
+    /// --udp: datagrams to ADDR:PORT, whether anything receives them or not).
     #[arg(long, value_name = "HOST:PORT", conflicts_with = "listen")]
     pub to: Option<String>,
     /// Be a TCP sink: accept connections on PORT (or ADDR:PORT), read and discard, print

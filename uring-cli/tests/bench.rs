@@ -93,7 +93,55 @@ fn default_sweep_json_has_all_modes_and_sizes() {
     let v = json_run(&["--duration", "0.2", "--json"]);
     assert_eq!(v["transport"], "tcp");
     assert_eq!(v["family"], "ipv4");
+    assert_eq!(v["path"], "loopback");
     check_cells(&v, &MODES, &TCP_SIZES, false, false);
+}
+
+#[test]
+fn udp_to_an_address_nobody_listens_on() {
+    // Port 9 on loopback: no receiver. Every mode sends all the same; the ICMP port
+    // unreachable that comes back refuses some datagrams (counted, not fatal).
+    let v = json_run(&[
+        "--udp",
+        "--to",
+        "127.0.0.1:9",
+        "--mode",
+        "send,zc,zc-fixed,sendmsg-zc,auto",
+        "--size",
+        "1400,65000",
+        "--duration",
+        "0.2",
+        "--json",
+    ]);
+    assert_eq!(v["transport"], "udp");
+    assert_eq!(v["path"], "loopback");
+    let results = v["results"].as_array().expect("results");
+    assert_eq!(results.len(), 10, "{v:#}");
+    for c in results {
+        assert!(c["requests"].as_u64().unwrap() > 0, "{c}");
+        assert!(c["bytes_sent"].as_u64().unwrap() > 0, "{c}");
+        assert!(c["bytes_received"].is_null(), "{c}");
+        assert!(c["mb_per_s"].as_f64().unwrap() > 0.0, "{c}");
+    }
+    // IPv6 too, through the safe layer.
+    let v = json_run(&[
+        "--udp",
+        "--to",
+        "[::1]:9",
+        "--api",
+        "safe",
+        "--mode",
+        "send,sendmsg-zc",
+        "--size",
+        "4096",
+        "--duration",
+        "0.2",
+        "--json",
+    ]);
+    assert_eq!(v["family"], "ipv6");
+    for c in v["results"].as_array().expect("results") {
+        assert!(c["requests"].as_u64().unwrap() > 0, "{c}");
+    }
 }
 
 #[test]

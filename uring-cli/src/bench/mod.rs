@@ -102,7 +102,7 @@ fn plans(args: &BenchArgs) -> Result<Vec<Plan>> {
 pub fn run(args: &BenchArgs) -> Result<()> {
     if let Some(spec) = &args.listen {
         if args.udp {
-            bail!("--listen is a TCP sink; --udp is for the loopback run only");
+            bail!("--listen is a TCP sink; --udp is for sending (loopback run, or --to)");
         }
         let addr = util::listen_addr(spec, args.ipv6)?;
         let limit = if args.once { Some(1) } else { args.count };
@@ -118,12 +118,19 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     } else {
         TCP_SIZES.to_vec()
     };
+    // With --to, where to and along which path; the family is the target's.
+    let dest = match &args.to {
+        Some(t) => Some(util::resolve(t)?),
+        None => None,
+    };
+    let v6 = dest.map_or(args.ipv6, |d| d.is_ipv6());
+    let path = match dest {
+        Some(d) => util::net_path(d)?,
+        None => "loopback",
+    };
     if args.udp {
-        if args.to.is_some() {
-            bail!("--to sends to a plain TCP sink; --udp is for the loopback run only");
-        }
         for &s in &sizes {
-            util::check_udp_size(s, args.ipv6)?;
+            util::check_udp_size(s, v6)?;
         }
     }
     for &s in &sizes {
@@ -138,8 +145,9 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     }
     let mut run = Run {
         transport: if args.udp { "udp" } else { "tcp" },
-        family: if args.ipv6 { "ipv6" } else { "ipv4" },
+        family: if v6 { "ipv6" } else { "ipv4" },
         target: args.to.clone().unwrap_or_else(|| "loopback".into()),
+        path,
         duration_s: args.duration,
         inflight: args.inflight,
         fixed_file: args.fixed_file,
@@ -156,7 +164,9 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         .flat_map(|&p| sizes.iter().map(move |&s| (p, s)))
         .collect();
     let pb = progress(cells.len() as u64);
-    let result = if let Some(target) = &args.to {
+    let result = if let (Some(dest), true) = (dest, args.udp) {
+        udp_to_target(args, dest, &cells, &pb, &mut run)
+    } else if let Some(target) = &args.to {
         to_target(args, target, &cells, &pb, &mut run)
     } else {
         loopback(args, &cells, &pb, &mut run)
@@ -381,12 +391,49 @@ fn to_target(
     Ok(())
 }
 
+/// `--udp --to ADDR:PORT`: send-only datagrams, no receiver needed (nor counted): the
+/// rate is what the sender's completions report.
+fn udp_to_target(
+    args: &BenchArgs,
+    dest: SocketAddr,
+    cells: &[(Plan, usize)],
+    pb: &ProgressBar,
+    run: &mut Run,
+) -> Result<()> {
+    let any: IpAddr = if dest.is_ipv6() {
+        Ipv6Addr::UNSPECIFIED.into()
+    } else {
+        Ipv4Addr::UNSPECIFIED.into()
+    };
+    for &(plan, size) in cells {
+        pb.set_message(format!("udp {} {} B to {dest}", plan.mode.name(), size));
+        let cfg = send_config(args, plan.mode, size);
+        let sock = UdpSocket::bind(SocketAddr::new(any, 0))
+            .with_context(|| format!("cannot bind a UDP socket on {any}"))?;
+        sock.connect(dest)
+            .with_context(|| format!("cannot send to {dest}"))?;
+        let cpu0 = process_cpu();
+        let tx = std::thread::scope(|s| {
+            s.spawn(|| send_on(sock.as_fd(), plan, &cfg))
+                .join()
+                .map_err(|_| anyhow!("the sender thread panicked"))
+        })?
+        .with_context(|| format!("udp {} {} B to {dest}", plan.mode.name(), size))?;
+        let process = process_cpu().saturating_sub(cpu0);
+        run.results
+            .push(cell(plan, size, &tx, None, true, Some(process)));
+        pb.inc(1);
+    }
+    Ok(())
+}
+
 fn print_to_lines(out: &mut impl std::io::Write, run: &Run) -> Result<()> {
     for c in &run.results {
         writeln!(
             out,
-            "to {} tcp/{} {} size {} inflight {}{}{}: {:.1} MB/s, {} bytes in {:.3} s, sender CPU {} s/GB, process CPU {} s/GB, copied {}",
+            "to {} {}/{} {} size {} inflight {}{}{}: {:.1} MB/s, {} bytes in {:.3} s, sender CPU {} s/GB, process CPU {} s/GB, copied {}, path {}{}",
             run.target,
+            run.transport,
             run.family,
             c.mode.name(),
             c.size,
@@ -403,6 +450,12 @@ fn print_to_lines(out: &mut impl std::io::Write, run: &Run) -> Result<()> {
             c.sender_cpu_s_per_gb.map_or("-".into(), |v| format!("{v:.3}")),
             c.process_cpu_s_per_gb.map_or("-".into(), |v| format!("{v:.3}")),
             c.copied_share.map_or("-".into(), |s| format!("{:.1}%", s * 100.0)),
+            run.path,
+            if c.soft_errors > 0 {
+                format!(", {} datagrams refused or dropped", c.soft_errors)
+            } else {
+                String::new()
+            },
         )?;
     }
     Ok(())

@@ -54,6 +54,10 @@ pub struct Run {
     pub family: &'static str,
     /// `loopback` or the `--to` target.
     pub target: String,
+    /// The network path measured: `loopback` (local delivery: the kernel copies zero-copy
+    /// payloads), `drop` (an interface without carrier drops the frames: pages released
+    /// uncopied), or `remote` (see `util::net_path`).
+    pub path: &'static str,
     /// Requested seconds per cell.
     pub duration_s: f64,
     /// Requests per batch.
@@ -94,10 +98,11 @@ fn opt(v: Option<f64>, prec: usize) -> String {
 pub fn print_table(out: &mut impl Write, run: &Run) -> Result<()> {
     writeln!(
         out,
-        "uring bench: {} over {} ({}), {} s per cell, {} in flight{}{}; Linux {}",
+        "uring bench: {} over {} ({}, path {}), {} s per cell, {} in flight{}{}; Linux {}",
         run.transport,
         run.family,
         run.target,
+        run.path,
         run.duration_s,
         run.inflight,
         if run.fixed_file { ", fixed file" } else { "" },
@@ -136,11 +141,16 @@ pub fn print_table(out: &mut impl Write, run: &Run) -> Result<()> {
         out,
         "MB/s = 10^6 B/s ({}); s/GB = CPU seconds per 10^9 B: sender thread, receiver thread, \
          whole process; copied = share of zero-copy sends the kernel copied (REPORT_USAGE; \
-         expected on loopback)",
-        if run.transport == "udp" {
+         {})",
+        if run.transport == "udp" && run.results.iter().any(|c| c.bytes_received.is_some()) {
             "bytes received"
         } else {
             "bytes sent"
+        },
+        match run.path {
+            "loopback" => "expected on the loopback path",
+            "drop" => "none expected on the drop path: the device frees the pages uncopied",
+            _ => "remote: veth copies, a NIC that sends from user pages does not",
         }
     )?;
     Ok(())
