@@ -224,6 +224,8 @@ fn main() -> ExitCode {
         // say to anyone, and nothing went wrong for the user. End quietly, as a program
         // killed by SIGPIPE would, but with status 0.
         Err(e) if util::is_broken_pipe(&e) => ExitCode::SUCCESS,
+        // Ctrl-C in `uring bench`: what was measured is printed; 128 + SIGINT.
+        Err(e) if e.is::<bench::Interrupted>() => ExitCode::from(130),
         Err(e) => {
             eprintln!("uring: error: {e:#}");
             ExitCode::FAILURE

@@ -366,3 +366,89 @@ fn nop_round_trips() {
         .unwrap_or_else(|| panic!("no ns/op in {stdout}"));
     assert!(ns > 0.0);
 }
+
+/// Starts `uring bench ARGS`, waits until it has reported its first completed cell on
+/// stderr, sends it SIGINT, and returns its exit status, stdout and stderr lines.
+fn interrupt_after_first_cell(args: &[&str]) -> (std::process::ExitStatus, String, Vec<String>) {
+    let mut child = uring()
+        .arg("bench")
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn bench");
+    let mut stdout = child.stdout.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut s = String::new();
+        std::io::Read::read_to_string(&mut stdout, &mut s).map(|_| s)
+    });
+    let mut err = Lines::stderr(&mut child);
+    // Waits on the child's output (bounded), never on a timer.
+    err.find("cell 1/", Duration::from_secs(60));
+    rustix::process::kill_process(
+        rustix::process::Pid::from_child(&child),
+        rustix::process::Signal::INT,
+    )
+    .expect("kill -INT");
+    let status = common::wait_bounded(&mut child, Duration::from_secs(60));
+    let stdout = reader.join().unwrap().expect("read stdout");
+    (status, stdout, err.rest(Duration::from_secs(5)))
+}
+
+#[test]
+fn ctrl_c_still_prints_the_cells_measured() {
+    // Three cells of 3 s each; SIGINT comes while the second one runs.
+    let dir = scratch("ctrl_c_still_prints_the_cells_measured");
+    let svg = dir.join("partial.svg");
+    let (status, stdout, err) = interrupt_after_first_cell(&[
+        "--mode",
+        "send,zc,zc-fixed",
+        "--size",
+        "65000",
+        "--duration",
+        "3",
+        "--plot",
+        svg.to_str().unwrap(),
+    ]);
+    assert_eq!(status.code(), Some(130), "{stdout}\n{err:#?}");
+    let rows: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.split_whitespace().nth(2) == Some("65000"))
+        .collect();
+    assert!(!rows.is_empty() && rows.len() < 3, "{stdout}");
+    assert!(rows[0].starts_with("send "), "{stdout}");
+    assert!(
+        !stdout.contains("zc-fixed"),
+        "the third cell never ran: {stdout}"
+    );
+    assert!(
+        err.iter().any(|l| l.starts_with("interrupted: ")),
+        "{err:#?}"
+    );
+    assert!(!err.iter().any(|l| l.contains("panicked")), "{err:#?}");
+    let doc = std::fs::read_to_string(&svg).expect("plot of the measured cells");
+    assert!(doc.starts_with("<svg"));
+
+    // The JSON says so, and holds the completed cells (the safe layer, over UDP).
+    let (status, stdout, err) = interrupt_after_first_cell(&[
+        "--udp",
+        "--api",
+        "safe",
+        "--mode",
+        "zc-fixed,send,zc",
+        "--size",
+        "16384",
+        "--duration",
+        "3",
+        "--json",
+    ]);
+    assert_eq!(status.code(), Some(130), "{stdout}\n{err:#?}");
+    let v: serde_json::Value =
+        serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("invalid JSON ({e}): {stdout}"));
+    assert_eq!(v["interrupted"], true, "{v:#}");
+    let results = v["results"].as_array().unwrap();
+    assert!(!results.is_empty() && results.len() < 3, "{v:#}");
+    assert_eq!(results[0]["mode"], "zc-fixed", "{v:#}");
+    assert!(results[0]["bytes_sent"].as_u64().unwrap() > 0, "{v:#}");
+}

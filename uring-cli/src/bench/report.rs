@@ -70,6 +70,8 @@ pub struct Run {
     pub kernel: String,
     /// The cells, in run order.
     pub results: Vec<Cell>,
+    /// Ctrl-C ended the run: `results` holds the cells completed before it.
+    pub interrupted: bool,
 }
 
 impl Run {
