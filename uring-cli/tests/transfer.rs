@@ -253,3 +253,44 @@ fn recv_checks_its_output_file_before_listening() {
         "it is a directory",
     );
 }
+
+#[test]
+fn progress_never_garbles_a_piped_stderr() {
+    // stderr is a pipe here: no bar is drawn (no carriage returns, no escape sequences),
+    // only the plain lines, the final summary included.
+    let dir = scratch("progress_never_garbles_a_piped_stderr");
+    let src = dir.join("src.bin");
+    let dst = dir.join("dst.bin");
+    let len = 8usize << 20;
+    random_file(&src, len, 0x9e);
+    let expect = len.to_string();
+    let (mut recv, mut lines, port) = start_recv(&dst, &["--expect", &expect]);
+    let out = run(
+        uring().args(["send", src.to_str().unwrap(), &format!("127.0.0.1:{port}")]),
+        LIMIT,
+    );
+    assert!(out.status.success(), "send: {}", text(&out.stderr));
+    let status = common::wait_bounded(&mut recv, LIMIT);
+    let recv_err = lines.rest(Duration::from_secs(5));
+    assert!(status.success(), "{recv_err:#?}");
+    let send_err = text(&out.stderr);
+    let send_err: Vec<&str> = send_err.lines().collect();
+    assert_eq!(send_err.len(), 1, "{send_err:#?}");
+    assert!(
+        send_err[0].starts_with(&format!("sent {len} bytes in ")),
+        "{send_err:#?}"
+    );
+    assert_eq!(recv_err.len(), 2, "{recv_err:#?}");
+    assert!(recv_err[0].starts_with("listening on "), "{recv_err:#?}");
+    assert!(
+        recv_err[1].starts_with(&format!("received {len} bytes from ")),
+        "{recv_err:#?}"
+    );
+    for l in send_err
+        .iter()
+        .copied()
+        .chain(recv_err.iter().map(String::as_str))
+    {
+        assert!(!l.contains(['\r', '\x1b']), "terminal control in {l:?}");
+    }
+}
