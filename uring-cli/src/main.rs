@@ -135,6 +135,11 @@ pub struct BenchArgs {
     /// Requests per batch: submit N, then reap their completions.
     #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=1024))]
     pub inflight: u32,
+    /// Rounds of every cell, alternating (round 1 of every cell, then round 2, ...): the
+    /// table and JSON report the median MB/s with the min and max, the plot draws min-max
+    /// bars.
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub repeat: u32,
     /// Seconds per cell (fractional allowed).
     #[arg(long, default_value = "2", allow_negative_numbers = true, value_parser = util::parse_seconds)]
     pub duration: f64,
@@ -172,7 +177,8 @@ pub struct BenchArgs {
     /// Print machine-readable results (JSON) on stdout instead of the table.
     #[arg(long)]
     pub json: bool,
-    /// Draw MB/s against payload size, one line per mode, into this SVG file.
+    /// Draw MB/s against payload size, one line per mode, into this SVG file (ticks at the
+    /// measured sizes; with --repeat, min-max bars around the median).
     #[arg(long, value_name = "FILE.svg")]
     pub plot: Option<PathBuf>,
 }

@@ -199,7 +199,158 @@ fn udp_sweep_and_plot() {
             "no legend entry {m} in the plot"
         );
     }
-    assert!(doc.contains("payload size"));
+    assert!(doc.contains("payload size (bytes per send)"));
+    assert!(doc.contains("MB/s (10^6 B/s)"));
+    // A tick with its label at every measured size.
+    for size in UDP_SIZES {
+        assert!(
+            svg_texts(&doc).contains(&size.to_string()),
+            "no tick label {size} in the plot"
+        );
+    }
+}
+
+/// The text elements of an SVG document written by plotters (one per line).
+fn svg_texts(doc: &str) -> Vec<String> {
+    let lines: Vec<&str> = doc.lines().collect();
+    lines
+        .windows(2)
+        .filter(|w| w[0].trim_start().starts_with("<text"))
+        .map(|w| w[1].trim().to_string())
+        .collect()
+}
+
+/// Checks one cell's rounds: `n` of them, the rate their median, min and max around it.
+fn check_rounds(c: &serde_json::Value, n: usize) {
+    let rates: Vec<f64> = c["mb_per_s_rounds"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no rounds in {c}"))
+        .iter()
+        .map(|r| r.as_f64().unwrap())
+        .collect();
+    assert_eq!(rates.len(), n, "{c}");
+    assert_eq!(c["rounds"].as_u64(), Some(n as u64), "{c}");
+    let mut sorted = rates.clone();
+    sorted.sort_by(f64::total_cmp);
+    let median = if n % 2 == 1 {
+        sorted[n / 2]
+    } else {
+        (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0
+    };
+    let close = |a: f64, b: f64| (a - b).abs() <= 1e-9 * b.abs().max(1.0);
+    assert!(close(c["mb_per_s"].as_f64().unwrap(), median), "{c}");
+    assert!(close(c["mb_per_s_min"].as_f64().unwrap(), sorted[0]), "{c}");
+    assert!(
+        close(c["mb_per_s_max"].as_f64().unwrap(), sorted[n - 1]),
+        "{c}"
+    );
+    assert!(rates.iter().all(|&r| r > 0.0), "{c}");
+}
+
+#[test]
+fn repeat_reports_median_min_max_and_plots_bars() {
+    let dir = scratch("repeat_reports_median_min_max_and_plots_bars");
+    let svg = dir.join("repeat.svg");
+    let v = json_run(&[
+        "--mode",
+        "send,zc-fixed",
+        "--size",
+        "4096,65000",
+        "--duration",
+        "0.1",
+        "--repeat",
+        "3",
+        "--json",
+        "--plot",
+        svg.to_str().unwrap(),
+    ]);
+    assert_eq!(v["repeat"], 3);
+    check_cells(&v, &["send", "zc-fixed"], &[4096, 65000], false, false);
+    for c in v["results"].as_array().unwrap() {
+        check_rounds(c, 3);
+    }
+    let doc = std::fs::read_to_string(&svg).expect("plot written");
+    let texts = svg_texts(&doc);
+    for t in ["4096", "65000", "send", "zc-fixed"] {
+        assert!(
+            texts.iter().any(|x| x == t),
+            "no text {t:?} in the plot: {texts:?}"
+        );
+    }
+    assert!(
+        texts
+            .iter()
+            .any(|x| x.contains("median of 3 rounds, bar min-max")),
+        "{texts:?}"
+    );
+
+    // The table: min and max columns beside the median; an even count of rounds.
+    let out = run(
+        uring().args([
+            "bench",
+            "--mode",
+            "send",
+            "--size",
+            "1400",
+            "--duration",
+            "0.1",
+            "--repeat",
+            "2",
+        ]),
+        Duration::from_secs(60),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    let header = stdout.lines().find(|l| l.starts_with("mode")).unwrap();
+    let cols: Vec<&str> = header.split_whitespace().collect();
+    assert_eq!(&cols[3..6], ["MB/s", "min", "max"], "{header}");
+    let row: Vec<f64> = stdout
+        .lines()
+        .find(|l| l.starts_with("send "))
+        .unwrap()
+        .split_whitespace()
+        .skip(3)
+        .take(3)
+        .map(|f| f.parse().unwrap())
+        .collect();
+    assert!(row[1] <= row[0] && row[0] <= row[2], "{stdout}");
+    assert!(stdout.contains("x 2 rounds"), "{stdout}");
+}
+
+#[test]
+fn single_size_plot_labels_every_point() {
+    let dir = scratch("single_size_plot_labels_every_point");
+    let svg = dir.join("one.svg");
+    let v = json_run(&[
+        "--udp",
+        "--mode",
+        "send,zc,zc-fixed",
+        "--size",
+        "16000",
+        "--duration",
+        "0.1",
+        "--json",
+        "--plot",
+        svg.to_str().unwrap(),
+    ]);
+    let doc = std::fs::read_to_string(&svg).expect("plot written");
+    let texts = svg_texts(&doc);
+    assert!(
+        texts.iter().any(|t| t == "16000"),
+        "no tick at the size: {texts:?}"
+    );
+    for c in v["results"].as_array().unwrap() {
+        // Each point says what it is and its value, as the table prints it (rounded).
+        let label = format!(
+            "{}: {:.0} MB/s",
+            c["mode"].as_str().unwrap(),
+            c["mb_per_s"].as_f64().unwrap()
+        );
+        assert!(
+            texts.contains(&label),
+            "no point label {label:?}: {texts:?}"
+        );
+    }
 }
 
 #[test]

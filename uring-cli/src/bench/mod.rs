@@ -150,6 +150,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         target: args.to.clone().unwrap_or_else(|| "loopback".into()),
         path,
         duration_s: args.duration,
+        repeat: args.repeat,
         inflight: args.inflight,
         fixed_file: args.fixed_file,
         waitall: args.waitall,
@@ -173,36 +174,52 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         _ => Bench::loopback(args)?,
     };
     catch_sigint()?;
-    let pb = progress(cells.len() as u64);
+    let total = cells.len() * args.repeat as usize;
+    let pb = progress(total as u64);
     let mut failure = None;
-    for (i, &(plan, size)) in cells.iter().enumerate() {
-        pb.set_message(format!("{} {} {} B", run.transport, plan.mode.name(), size));
-        let measured = bench.measure(args, plan, size);
-        if INTERRUPTED.load(Ordering::Relaxed) {
-            // Ctrl-C: this cell was cut short (or failed for it); the completed ones stand.
-            run.interrupted = true;
-            break;
-        }
-        match measured {
-            Ok(c) => {
-                if pb.is_hidden() {
-                    // Not a terminal: one plain line per cell instead of a redrawn bar.
-                    eprintln!(
-                        "cell {}/{}: {} {} {} B: {:.1} MB/s",
-                        i + 1,
-                        cells.len(),
-                        run.transport,
-                        c.mode.name(),
-                        c.size,
-                        c.mb_per_s
-                    );
-                }
-                run.results.push(c);
-                pb.inc(1);
+    // Every cell's rounds; the rounds alternate: round 1 of every cell, then round 2, ...
+    let mut rounds: Vec<Vec<Cell>> = vec![Vec::new(); cells.len()];
+    let mut done = 0usize;
+    'rounds: for round in 1..=args.repeat {
+        for (i, &(plan, size)) in cells.iter().enumerate() {
+            let of_rounds = if args.repeat > 1 {
+                format!(" (round {round}/{})", args.repeat)
+            } else {
+                String::new()
+            };
+            pb.set_message(format!(
+                "{} {} {} B{of_rounds}",
+                run.transport,
+                plan.mode.name(),
+                size
+            ));
+            let measured = bench.measure(args, plan, size);
+            if INTERRUPTED.load(Ordering::Relaxed) {
+                // Ctrl-C: this cell was cut short (or failed for it); the completed ones
+                // stand.
+                run.interrupted = true;
+                break 'rounds;
             }
-            Err(e) => {
-                failure = Some(e);
-                break;
+            match measured {
+                Ok(c) => {
+                    done += 1;
+                    if pb.is_hidden() {
+                        // Not a terminal: one plain line per cell instead of a redrawn bar.
+                        eprintln!(
+                            "cell {done}/{total}{of_rounds}: {} {} {} B: {:.1} MB/s",
+                            run.transport,
+                            c.mode.name(),
+                            c.size,
+                            c.mb_per_s
+                        );
+                    }
+                    rounds[i].push(c);
+                    pb.inc(1);
+                }
+                Err(e) => {
+                    failure = Some(e);
+                    break 'rounds;
+                }
             }
         }
     }
@@ -210,13 +227,14 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     if let Some(e) = failure {
         return Err(e);
     }
+    run.results = rounds
+        .iter()
+        .filter(|r| !r.is_empty())
+        .map(|r| report::combine(r))
+        .collect();
     run.compute_speedups();
     if run.interrupted {
-        eprintln!(
-            "interrupted: {} of {} cells measured",
-            run.results.len(),
-            cells.len()
-        );
+        eprintln!("interrupted: {done} of {total} cells measured");
     }
 
     let mut out = std::io::stdout().lock();
@@ -325,6 +343,7 @@ fn cell(
         (true, Some(rx)) => rx.bytes,
         _ => tx.bytes,
     };
+    let rate = mb_per_s(moved, secs);
     Cell {
         mode: plan.mode,
         api: plan.api,
@@ -334,7 +353,11 @@ fn cell(
         bytes_received: rx.map(|r| r.bytes),
         requests: tx.requests,
         soft_errors: tx.soft_errors,
-        mb_per_s: mb_per_s(moved, secs),
+        mb_per_s: rate,
+        rounds: 1,
+        mb_per_s_min: rate,
+        mb_per_s_max: rate,
+        mb_per_s_rounds: vec![rate],
         sender_cpu_s_per_gb: cpu_per_gb(tx.cpu, moved),
         receiver_cpu_s_per_gb: rx.and_then(|r| cpu_per_gb(r.cpu, moved)),
         process_cpu_s_per_gb: process.and_then(|p| cpu_per_gb(p, moved)),
@@ -343,6 +366,12 @@ fn cell(
         copied_share: (plan.mode.is_zc() && tx.notifs > 0)
             .then(|| tx.copied as f64 / tx.notifs as f64),
         speedup_vs_send: None,
+        raw: report::RawCost {
+            moved,
+            sender_cpu: tx.cpu,
+            receiver_cpu: rx.map(|r| r.cpu),
+            process_cpu: process,
+        },
     }
 }
 
@@ -523,7 +552,7 @@ fn print_to_lines(out: &mut impl std::io::Write, run: &Run) -> Result<()> {
     for c in &run.results {
         writeln!(
             out,
-            "to {} {}/{} {} size {} inflight {}{}{}: {:.1} MB/s, {} bytes in {:.3} s, sender CPU {} s/GB, process CPU {} s/GB, copied {}, path {}{}",
+            "to {} {}/{} {} size {} inflight {}{}{}: {:.1} MB/s{}, {} bytes in {:.3} s, sender CPU {} s/GB, process CPU {} s/GB, copied {}, path {}{}",
             run.target,
             run.transport,
             run.family,
@@ -537,6 +566,14 @@ fn print_to_lines(out: &mut impl std::io::Write, run: &Run) -> Result<()> {
             },
             if c.api == Api::Safe { " safe-api" } else { "" },
             c.mb_per_s,
+            if c.rounds > 1 {
+                format!(
+                    " (median of {} rounds, min {:.1}, max {:.1})",
+                    c.rounds, c.mb_per_s_min, c.mb_per_s_max
+                )
+            } else {
+                String::new()
+            },
             c.bytes_sent,
             c.seconds,
             c.sender_cpu_s_per_gb.map_or("-".into(), |v| format!("{v:.3}")),
