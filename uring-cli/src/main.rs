@@ -4,12 +4,13 @@
 //! ```text
 //! uring probe [--json]
 //! uring bench [--mode send,zc,zc-fixed,sendmsg-zc,auto] [--api raw|safe] [--size 65000]
-//!             [--udp] [-6] [--json]
+//!             [--udp] [-6] [--json] [--repeat N] [--plot FILE.svg]
 //! uring bench --listen 9000 --once          # a plain TCP sink
 //! uring bench --to HOST:9000 --mode zc-fixed --size 65000 --inflight 8 --duration 3
+//! uring bench --udp --to ADDR:PORT          # send-only datagrams, no receiver needed
 //! uring bench nop --ops 1000000 --batch 32
 //! uring send FILE HOST:PORT                 # like `socat -u FILE TCP:HOST:PORT`
-//! uring recv PORT [FILE]                    # like `socat -u TCP-LISTEN:PORT FILE`
+//! uring recv PORT [FILE] [--accept-timeout S]  # like `socat -u TCP-LISTEN:PORT FILE`
 //! ```
 #![deny(missing_debug_implementations)]
 #![deny(unsafe_op_in_unsafe_fn, clippy::undocumented_unsafe_blocks)]

@@ -46,6 +46,8 @@ fn bad_durations_and_inflight() {
         "greater than 0 and at most 86400",
     );
     fails(&["bench", "--inflight", "0"], "--inflight");
+    fails(&["bench", "--repeat", "0"], "--repeat");
+    fails(&["bench", "--repeat", "many"], "--repeat");
 }
 
 #[test]
