@@ -234,7 +234,7 @@ fn main() -> ExitCode {
         // Ctrl-C in `uring bench`: what was measured is printed; 128 + SIGINT.
         Err(e) if e.is::<bench::Interrupted>() => ExitCode::from(130),
         Err(e) => {
-            eprintln!("uring: error: {e:#}");
+            crate::util::note!("uring: error: {e:#}");
             ExitCode::FAILURE
         }
     }

@@ -61,7 +61,7 @@ pub fn send(path: &Path, target: &str) -> Result<()> {
     pb.finish_and_clear();
     let (sent, st) = r?;
     let secs = start.elapsed().as_secs_f64();
-    eprintln!(
+    crate::util::note!(
         "sent {sent} bytes in {secs:.3} s, {:.1} MB/s (sends: {} zero-copy, kernel copied {}; {} plain)",
         mb_per_s(sent, secs),
         st.zc_requests,
@@ -279,7 +279,7 @@ pub fn recv(
     };
     let listener = util::listen_tcp(addr)?;
     let local = listener.local_addr()?;
-    eprintln!("listening on {local}");
+    crate::util::note!("listening on {local}");
     let (conn, peer) = accept_within(&listener, accept_timeout)?;
     drop(listener);
     let start = Instant::now();
@@ -290,7 +290,7 @@ pub fn recv(
     out.flush().context("writing the output")?;
     drop(out);
     let secs = start.elapsed().as_secs_f64();
-    eprintln!(
+    crate::util::note!(
         "received {got} bytes from {peer} in {secs:.3} s, {:.1} MB/s",
         mb_per_s(got, secs)
     );

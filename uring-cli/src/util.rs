@@ -198,6 +198,16 @@ pub fn out_line(args: std::fmt::Arguments<'_>) -> std::io::Result<()> {
     out.flush()
 }
 
+/// `eprintln!` that never panics: with stderr closed (`uring bench 2>&1 | head -1`) the
+/// line is lost, and nothing else happens.
+macro_rules! note {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+pub(crate) use note;
+
 /// Resolves `HOST:PORT` (a name, an IPv4 address, or `[IPv6]`) to its first address.
 pub fn resolve(target: &str) -> Result<SocketAddr> {
     let mut addrs = target

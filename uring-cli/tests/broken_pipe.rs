@@ -47,7 +47,7 @@ fn assert_quiet_success(args: &[&str], out: &Output) {
 
 #[test]
 fn every_printing_subcommand_ends_quietly_on_a_closed_stdout() {
-    let cases: [&[&str]; 6] = [
+    let cases: [&[&str]; 7] = [
         &["probe"],
         &["probe", "--json"],
         &["bench", "nop", "--ops", "1000", "--batch", "8"],
@@ -71,6 +71,18 @@ fn every_printing_subcommand_ends_quietly_on_a_closed_stdout() {
             "--json",
         ],
         &["bench", "--listen", "127.0.0.1:0", "--once"],
+        &[
+            "bench",
+            "--udp",
+            "--to",
+            "127.0.0.1:9",
+            "--mode",
+            "send",
+            "--size",
+            "1400",
+            "--duration",
+            "0.1",
+        ],
     ];
     for args in cases {
         let out = into_closed_pipe(uring().args(args));
@@ -102,4 +114,44 @@ fn recv_to_a_closed_stdout_ends_quietly() {
     assert!(status.success(), "recv: {status:?}: {rest}");
     assert!(!rest.contains("error"), "{rest}");
     assert!(!rest.contains("panicked"), "{rest}");
+}
+
+#[test]
+fn closed_stdout_and_stderr_end_quietly_too() {
+    // `uring bench 2>&1 | head -1`: the progress lines and notes go into a closed pipe as
+    // well; they are lost, and the run still ends with status 0, never a panic (101).
+    let cases: [&[&str]; 3] = [
+        &["probe", "--json"],
+        &[
+            "bench",
+            "--mode",
+            "send",
+            "--size",
+            "1400",
+            "--duration",
+            "0.1",
+        ],
+        &[
+            "bench",
+            "--api",
+            "safe",
+            "--mode",
+            "send,zc",
+            "--size",
+            "4096",
+            "--duration",
+            "0.1",
+        ],
+    ];
+    for args in cases {
+        let mut child = uring()
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(closed_pipe())
+            .stderr(closed_pipe())
+            .spawn()
+            .expect("spawn");
+        let status = common::wait_bounded(&mut child, Duration::from_secs(120));
+        assert_eq!(status.code(), Some(0), "uring {args:?}: {status:?}");
+    }
 }

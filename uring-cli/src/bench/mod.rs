@@ -52,7 +52,7 @@ fn plans(args: &BenchArgs) -> Result<Vec<Plan>> {
         let mut m = default_modes();
         if args.api == Some(Api::Safe) && !args.udp {
             // The safe layer sends streams with send_zc; sendmsg_zc is for datagrams.
-            eprintln!("note: sendmsg-zc has no safe form on TCP; left out of --api safe");
+            crate::util::note!("note: sendmsg-zc has no safe form on TCP; left out of --api safe");
             m.retain(|&m| m != Mode::SendmsgZc);
         }
         m
@@ -205,7 +205,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
                     done += 1;
                     if pb.is_hidden() {
                         // Not a terminal: one plain line per cell instead of a redrawn bar.
-                        eprintln!(
+                        crate::util::note!(
                             "cell {done}/{total}{of_rounds}: {} {} {} B: {:.1} MB/s",
                             run.transport,
                             c.mode.name(),
@@ -234,7 +234,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         .collect();
     run.compute_speedups();
     if run.interrupted {
-        eprintln!("interrupted: {done} of {total} cells measured");
+        crate::util::note!("interrupted: {done} of {total} cells measured");
     }
 
     let mut out = std::io::stdout().lock();
@@ -249,10 +249,10 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     }
     if let Some(path) = &args.plot {
         if run.results.is_empty() {
-            eprintln!("no cell completed: no plot written");
+            crate::util::note!("no cell completed: no plot written");
         } else {
             report::plot(path, &run)?;
-            eprintln!("plot written to {}", path.display());
+            crate::util::note!("plot written to {}", path.display());
         }
     }
     if run.interrupted {

@@ -179,7 +179,7 @@ pub fn listen(addr: SocketAddr, limit: Option<u64>, waitall: bool) -> Result<()>
                     ))
                     .map(|()| true),
                     Err(e) => {
-                        eprintln!("conn {id} from {peer}: error: {e:#}");
+                        crate::util::note!("conn {id} from {peer}: error: {e:#}");
                         Ok(false)
                     }
                 }
