@@ -159,6 +159,10 @@ fn default_sweep_table_has_all_modes_and_sizes() {
     for col in ["MB/s", "snd s/GB", "rcv s/GB", "copied", "vs send"] {
         assert!(header.contains(col), "{header}");
     }
+    assert!(
+        stdout.starts_with("uring bench: tcp over ipv4 (path loopback)"),
+        "{stdout}"
+    );
     for m in MODES {
         for s in TCP_SIZES {
             let row = stdout

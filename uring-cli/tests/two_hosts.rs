@@ -48,6 +48,8 @@ fn two_hosts_script() {
         .find(|l| l.starts_with("to 198.18.0.1:9123 tcp/ipv4 zc-fixed size 65000"))
         .unwrap_or_else(|| panic!("no sender line in:\n{stdout}"));
     assert!(sent.contains("MB/s"), "{sent}");
+    // Another namespace behind a working veth: the remote path (which copies, as veth does).
+    assert!(sent.contains(", path remote"), "{sent}");
     let conn = stdout
         .lines()
         .find(|l| l.starts_with("conn 1 from 198.18.0.2:"))

@@ -178,11 +178,14 @@ fn opt(v: Option<f64>, prec: usize) -> String {
 pub fn print_table(out: &mut impl Write, run: &Run) -> Result<()> {
     writeln!(
         out,
-        "uring bench: {} over {} ({}, path {}), {} s per cell{}, {} in flight{}{}; Linux {}",
+        "uring bench: {} over {} ({}), {} s per cell{}, {} in flight{}{}; Linux {}",
         run.transport,
         run.family,
-        run.target,
-        run.path,
+        if run.target == run.path {
+            format!("path {}", run.path)
+        } else {
+            format!("to {}, path {}", run.target, run.path)
+        },
         run.duration_s,
         if run.repeat > 1 {
             format!(" x {} rounds", run.repeat)
