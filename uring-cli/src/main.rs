@@ -4,12 +4,13 @@
 //! ```text
 //! uring probe [--json]
 //! uring bench [--mode send,zc,zc-fixed,sendmsg-zc,auto] [--api raw|safe] [--size 65000]
-//!             [--udp] [-6] [--json]
+//!             [--udp] [-6] [--json] [--repeat N] [--plot FILE.svg]
 //! uring bench --listen 9000 --once          # a plain TCP sink
 //! uring bench --to HOST:9000 --mode zc-fixed --size 65000 --inflight 8 --duration 3
+//! uring bench --udp --to ADDR:PORT          # send-only datagrams, no receiver needed
 //! uring bench nop --ops 1000000 --batch 32
 //! uring send FILE HOST:PORT                 # like `socat -u FILE TCP:HOST:PORT`
-//! uring recv PORT [FILE]                    # like `socat -u TCP-LISTEN:PORT FILE`
+//! uring recv PORT [FILE] [--accept-timeout S]  # like `socat -u TCP-LISTEN:PORT FILE`
 //! ```
 #![deny(missing_debug_implementations)]
 #![deny(unsafe_op_in_unsafe_fn, clippy::undocumented_unsafe_blocks)]
@@ -55,7 +56,8 @@ enum Command {
         target: String,
     },
     /// Receive one TCP connection's bytes on PORT (or ADDR:PORT) into FILE (or stdout),
-    /// until the sender closes; gives up after 30 s without data.
+    /// until the sender closes; gives up after 30 s without a connection (--accept-timeout)
+    /// or without data. FILE is created before listening, so a bad FILE fails at once.
     Recv {
         /// Port to listen on (all interfaces), or ADDR:PORT.
         port: String,
@@ -67,6 +69,9 @@ enum Command {
         /// Listen on IPv6 (`[::]`) when only a port is given.
         #[arg(short = '6', long = "ipv6")]
         ipv6: bool,
+        /// Seconds to wait for the connection before giving up (fractional allowed).
+        #[arg(long, value_name = "SECS", default_value = "30", value_parser = util::parse_seconds)]
+        accept_timeout: f64,
     },
 }
 
@@ -131,6 +136,11 @@ pub struct BenchArgs {
     /// Requests per batch: submit N, then reap their completions.
     #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=1024))]
     pub inflight: u32,
+    /// Rounds of every cell, alternating (round 1 of every cell, then round 2, ...): the
+    /// table and JSON report the median MB/s with the min and max, the plot draws min-max
+    /// bars.
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub repeat: u32,
     /// Seconds per cell (fractional allowed).
     #[arg(long, default_value = "2", allow_negative_numbers = true, value_parser = util::parse_seconds)]
     pub duration: f64,
@@ -141,13 +151,15 @@ pub struct BenchArgs {
     /// The receiver reads with MSG_WAITALL.
     #[arg(long)]
     pub waitall: bool,
-    /// UDP instead of TCP (loopback run only).
+    /// UDP instead of TCP: over loopback to our own receiver, or with --to send-only to
+    /// ADDR:PORT (no receiver needed there: the rate is what the kernel accepted).
     #[arg(long)]
     pub udp: bool,
     /// IPv6 (`[::1]` for the loopback run).
     #[arg(short = '6', long = "ipv6")]
     pub ipv6: bool,
-    /// Send to an external plain TCP sink at HOST:PORT instead of our own receiver.
+    /// Send to an external plain TCP sink at HOST:PORT instead of our own receiver (with
+    /// --udp: datagrams to ADDR:PORT, whether anything receives them or not).
     #[arg(long, value_name = "HOST:PORT", conflicts_with = "listen")]
     pub to: Option<String>,
     /// Be a TCP sink: accept connections on PORT (or ADDR:PORT), read and discard, print
@@ -166,7 +178,8 @@ pub struct BenchArgs {
     /// Print machine-readable results (JSON) on stdout instead of the table.
     #[arg(long)]
     pub json: bool,
-    /// Draw MB/s against payload size, one line per mode, into this SVG file.
+    /// Draw MB/s against payload size, one line per mode, into this SVG file (ticks at the
+    /// measured sizes; with --repeat, min-max bars around the median).
     #[arg(long, value_name = "FILE.svg")]
     pub plot: Option<PathBuf>,
 }
@@ -203,12 +216,25 @@ fn main() -> ExitCode {
             file,
             expect,
             ipv6,
-        } => transfer::recv(&port, file.as_deref(), expect, ipv6),
+            accept_timeout,
+        } => transfer::recv(
+            &port,
+            file.as_deref(),
+            expect,
+            ipv6,
+            std::time::Duration::from_secs_f64(accept_timeout),
+        ),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        // The reader of our output went away (`uring probe | head -1`): nothing is left to
+        // say to anyone, and nothing went wrong for the user. End quietly, as a program
+        // killed by SIGPIPE would, but with status 0.
+        Err(e) if util::is_broken_pipe(&e) => ExitCode::SUCCESS,
+        // Ctrl-C in `uring bench`: what was measured is printed; 128 + SIGINT.
+        Err(e) if e.is::<bench::Interrupted>() => ExitCode::from(130),
         Err(e) => {
-            eprintln!("uring: error: {e:#}");
+            crate::util::note!("uring: error: {e:#}");
             ExitCode::FAILURE
         }
     }

@@ -17,12 +17,13 @@
 //! every slot of a local transfer for nothing.
 
 use std::fs::File;
-use std::io::{Read, Write};
+use std::io::{IsTerminal, Read, Write};
 use std::os::fd::AsRawFd;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rustix::io::Errno;
 use uring::sys::IoringSetupFlags;
 use uring::zc::{
@@ -55,9 +56,12 @@ pub fn send(path: &Path, target: &str) -> Result<()> {
         .map(|m| m.len());
     let stream = util::connect_tcp(target)?;
     let start = Instant::now();
-    let (sent, st) = send_stream(&mut file, stream)?;
+    let pb = transfer_bar(expected);
+    let r = send_stream(&mut file, stream, &pb);
+    pb.finish_and_clear();
+    let (sent, st) = r?;
     let secs = start.elapsed().as_secs_f64();
-    eprintln!(
+    crate::util::note!(
         "sent {sent} bytes in {secs:.3} s, {:.1} MB/s (sends: {} zero-copy, kernel copied {}; {} plain)",
         mb_per_s(sent, secs),
         st.zc_requests,
@@ -75,7 +79,11 @@ pub fn send(path: &Path, target: &str) -> Result<()> {
 /// Sends everything `src` yields on the connected `stream` through the safe layer, then
 /// half-closes it (the receiver sees EOF after the last byte, as with `nc -N`/socat).
 /// Returns the bytes sent and the sender's counters.
-fn send_stream(src: &mut impl Read, stream: std::net::TcpStream) -> Result<(u64, ZcStats)> {
+fn send_stream(
+    src: &mut impl Read,
+    stream: std::net::TcpStream,
+    pb: &ProgressBar,
+) -> Result<(u64, ZcStats)> {
     let config = Config::default()
         .policy(Policy::Adaptive)
         .depth(DEPTH)
@@ -95,6 +103,7 @@ fn send_stream(src: &mut impl Read, stream: std::net::TcpStream) -> Result<(u64,
         &mut free,
         &mut sent,
         &mut failure,
+        pb,
     );
     // Whatever happened, every slot back (bounded) before the pool may go; the sender
     // leaks, never frees, a slot the kernel still holds when the time is up.
@@ -145,6 +154,7 @@ fn send_loop(
     free: &mut Vec<PoolSlot>,
     sent: &mut u64,
     failure: &mut Option<BufferError>,
+    pb: &ProgressBar,
 ) -> Result<()> {
     let collect = |sender: &mut ZcSender, free: &mut Vec<PoolSlot>, sent: &mut u64, f: &mut _| {
         for c in sender.completions() {
@@ -157,6 +167,7 @@ fn send_loop(
             // Every slot is with the sender: wait until one comes back.
             sender.wait(ring).map_err(|e| stalled(e, *sent))?;
             collect(sender, free, sent, failure);
+            pb.set_position(*sent);
             continue;
         };
         let n = read_full(src, slot.as_full_mut()).context("reading the file")?;
@@ -177,6 +188,7 @@ fn send_loop(
             }
         }
         collect(sender, free, sent, failure);
+        pb.set_position(*sent);
     }
     Ok(())
 }
@@ -191,6 +203,27 @@ fn stalled(e: ZcError, sent: u64) -> anyhow::Error {
         }
         e => anyhow::Error::new(e).context(format!("after {sent} bytes")),
     }
+}
+
+/// A progress bar of a transfer on stderr: bytes, rate, and with a known `len` the share
+/// done and the time left. Drawn only when stderr is a terminal (hidden otherwise, so piped
+/// or logged output stays clean: the final summary line says it all), and cleared before
+/// that line.
+fn transfer_bar(len: Option<u64>) -> ProgressBar {
+    if !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let pb = ProgressBar::with_draw_target(len, ProgressDrawTarget::stderr());
+    let template = if len.is_some() {
+        "{spinner} [{elapsed_precise}] {bar:30} {bytes}/{total_bytes} {bytes_per_sec} ETA {eta}"
+    } else {
+        "{spinner} [{elapsed_precise}] {bytes} {bytes_per_sec}"
+    };
+    if let Ok(style) = ProgressStyle::with_template(template) {
+        pb.set_style(style);
+    }
+    pb.enable_steady_tick(Duration::from_millis(200));
+    pb
 }
 
 /// Waits (bounded by [`STALL`]) for at least one completion.
@@ -228,24 +261,36 @@ fn read_full(src: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
 
 /// `uring recv PORT [FILE]`: accepts one connection, writes its bytes to FILE (or stdout)
 /// until EOF.
-pub fn recv(spec: &str, path: Option<&Path>, expect: Option<u64>, v6: bool) -> Result<()> {
+///
+/// FILE is created (truncated, as a shell's `>` does) before listening: a FILE that cannot
+/// be written fails at once, before any sender connects. The wait for the connection is
+/// bounded by `accept_timeout`.
+pub fn recv(
+    spec: &str,
+    path: Option<&Path>,
+    expect: Option<u64>,
+    v6: bool,
+    accept_timeout: Duration,
+) -> Result<()> {
     let addr = util::listen_addr(spec, v6)?;
-    let listener = util::listen_tcp(addr)?;
-    eprintln!("listening on {}", listener.local_addr()?);
     let mut out: Box<dyn Write> = match path {
-        Some(p) => {
-            Box::new(File::create(p).with_context(|| format!("cannot create {}", p.display()))?)
-        }
+        Some(p) => Box::new(create_output(p)?),
         None => Box::new(std::io::stdout().lock()),
     };
-    let (conn, peer) = listener.accept().context("accept")?;
+    let listener = util::listen_tcp(addr)?;
+    let local = listener.local_addr()?;
+    crate::util::note!("listening on {local}");
+    let (conn, peer) = accept_within(&listener, accept_timeout)?;
     drop(listener);
     let start = Instant::now();
-    let got = recv_stream(conn.as_raw_fd(), &mut out)?;
+    let pb = transfer_bar(expect);
+    let got = recv_stream(conn.as_raw_fd(), &mut out, &pb);
+    pb.finish_and_clear();
+    let got = got?;
     out.flush().context("writing the output")?;
     drop(out);
     let secs = start.elapsed().as_secs_f64();
-    eprintln!(
+    crate::util::note!(
         "received {got} bytes from {peer} in {secs:.3} s, {:.1} MB/s",
         mb_per_s(got, secs)
     );
@@ -257,14 +302,63 @@ pub fn recv(spec: &str, path: Option<&Path>, expect: Option<u64>, v6: bool) -> R
     Ok(())
 }
 
+/// Creates (or truncates) the output file, with a message that names it and says why not.
+fn create_output(path: &Path) -> Result<File> {
+    if path.is_dir() {
+        bail!("cannot write to {}: it is a directory", path.display());
+    }
+    File::create(path).with_context(|| format!("cannot create {}", path.display()))
+}
+
+/// Accepts one connection on `listener`, waiting at most `timeout`.
+fn accept_within(
+    listener: &std::net::TcpListener,
+    timeout: Duration,
+) -> Result<(std::net::TcpStream, std::net::SocketAddr)> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            bail!(
+                "no connection on {} within {} s (see --accept-timeout)",
+                listener.local_addr()?,
+                timeout.as_secs_f64()
+            );
+        }
+        // SO_RCVTIMEO bounds accept(2) on Linux; zero would mean "no limit".
+        util::set_recv_timeout(listener, left.max(Duration::from_millis(1)))?;
+        match listener.accept() {
+            Ok((conn, peer)) => {
+                // The accepted socket inherits the timeout; its reads are bounded by the
+                // ring loop's own stall limit instead.
+                rustix::net::sockopt::set_socket_timeout(
+                    &conn,
+                    rustix::net::sockopt::Timeout::Recv,
+                    None,
+                )
+                .context("setsockopt(SO_RCVTIMEO)")?;
+                return Ok((conn, peer));
+            }
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock
+                        | std::io::ErrorKind::TimedOut
+                        | std::io::ErrorKind::Interrupted
+                ) => {}
+            Err(e) => return Err(e).context("accept"),
+        }
+    }
+}
+
 /// Receives with the ring into two alternating buffers: while the bytes of one are being
 /// written out, a recv into the other is already in flight. Until EOF.
-fn recv_stream(fd: i32, out: &mut dyn Write) -> Result<u64> {
+fn recv_stream(fd: i32, out: &mut dyn Write, pb: &ProgressBar) -> Result<u64> {
     let mut bufs = [AlignedBuf::zeroed(CHUNK)?, AlignedBuf::zeroed(CHUNK)?];
     let mut ring = IoUring::init(4, IoringSetupFlags::empty()).context("cannot set up the ring")?;
     let mut total = 0u64;
     let mut pending = false;
-    let r = recv_loop(fd, out, &mut ring, &mut bufs, &mut total, &mut pending);
+    let r = recv_loop(fd, out, &mut ring, &mut bufs, &mut total, &mut pending, pb);
     if pending {
         // A recv may still complete after the ring is gone (teardown cancels
         // asynchronously): leak the buffers rather than free memory the kernel may write.
@@ -292,6 +386,7 @@ fn recv_loop(
     bufs: &mut [AlignedBuf; 2],
     total: &mut u64,
     pending: &mut bool,
+    pb: &ProgressBar,
 ) -> Result<()> {
     let mut cqes = [Cqe::default(); 4];
     let mut cur = 0usize;
@@ -320,6 +415,7 @@ fn recv_loop(
                 out.write_all(&this[..k as usize])
                     .context("writing the output")?;
                 *total += u64::from(k);
+                pb.set_position(*total);
                 cur ^= 1;
             }
             Err(Errno::INTR | Errno::AGAIN) => {

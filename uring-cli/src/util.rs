@@ -168,11 +168,45 @@ pub fn parse_seconds(s: &str) -> Result<f64, String> {
         .map_err(|_| format!("`{s}` is not a number of seconds"))?;
     if !v.is_finite() || v <= 0.0 || v > 86_400.0 {
         return Err(format!(
-            "duration must be between 0 and 86400 seconds, got `{s}`"
+            "duration must be greater than 0 and at most 86400 seconds, got `{s}`"
         ));
     }
     Ok(v)
 }
+
+/// Whether `e` (anywhere in its chain) is a write to a closed pipe or socket (EPIPE): the
+/// reader of our output went away. Rust ignores SIGPIPE, so such writes fail with EPIPE.
+pub fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        if let Some(io) = c.downcast_ref::<std::io::Error>() {
+            return io.kind() == std::io::ErrorKind::BrokenPipe;
+        }
+        if let Some(j) = c.downcast_ref::<serde_json::Error>() {
+            return j.io_error_kind() == Some(std::io::ErrorKind::BrokenPipe);
+        }
+        false
+    })
+}
+
+/// Writes one line to stdout and flushes it; unlike `println!`, a closed stdout is an error
+/// for the caller (see [`is_broken_pipe`]), not a panic.
+pub fn out_line(args: std::fmt::Arguments<'_>) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    out.write_fmt(args)?;
+    out.write_all(b"\n")?;
+    out.flush()
+}
+
+/// `eprintln!` that never panics: with stderr closed (`uring bench 2>&1 | head -1`) the
+/// line is lost, and nothing else happens.
+macro_rules! note {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+pub(crate) use note;
 
 /// Resolves `HOST:PORT` (a name, an IPv4 address, or `[IPv6]`) to its first address.
 pub fn resolve(target: &str) -> Result<SocketAddr> {
@@ -209,6 +243,91 @@ pub fn listen_addr(spec: &str, v6: bool) -> Result<SocketAddr> {
     spec.parse::<SocketAddr>()
         .or_else(|_| resolve(spec))
         .with_context(|| format!("`{spec}` is neither a PORT nor an ADDR:PORT"))
+}
+
+/// Which network path datagrams or segments to `dest` take from this host (namespace):
+///
+/// - `loopback`: a loopback address, or one of our own (the kernel delivers locally);
+/// - `drop`: the route leaves through an interface that is up but has no carrier (e.g. a
+///   veth whose peer is down): the device drops every frame, so zero-copy pages are
+///   released without the copy that local delivery makes (`scripts/drop_path.sh`);
+/// - `remote`: any other interface (another host or namespace behind it).
+///
+/// Asks the kernel's routing decision through a connected UDP socket (no packet is sent)
+/// and the interface flags through getifaddrs(3).
+pub fn net_path(dest: SocketAddr) -> Result<&'static str> {
+    if dest.ip().is_loopback() {
+        return Ok("loopback");
+    }
+    let any: std::net::IpAddr = if dest.is_ipv6() {
+        std::net::Ipv6Addr::UNSPECIFIED.into()
+    } else {
+        std::net::Ipv4Addr::UNSPECIFIED.into()
+    };
+    let probe = std::net::UdpSocket::bind(SocketAddr::new(any, 0)).context("UDP socket")?;
+    probe
+        .connect(dest)
+        .with_context(|| format!("no route to {dest}"))?;
+    let src = probe.local_addr()?.ip();
+    let ifs = interfaces()?;
+    if ifs.iter().any(|i| i.addr == dest.ip()) {
+        return Ok("loopback");
+    }
+    Ok(match ifs.iter().find(|i| i.addr == src) {
+        Some(i) if i.flags & libc::IFF_LOOPBACK as u32 != 0 => "loopback",
+        Some(i) if i.flags & libc::IFF_RUNNING as u32 == 0 => "drop",
+        _ => "remote",
+    })
+}
+
+/// An address of a local interface, with the interface's flags (IFF_*).
+#[derive(Debug, Clone)]
+struct IfAddr {
+    addr: std::net::IpAddr,
+    flags: u32,
+}
+
+/// The IPv4 and IPv6 addresses of this namespace's interfaces (getifaddrs(3)).
+fn interfaces() -> Result<Vec<IfAddr>> {
+    let mut head: *mut libc::ifaddrs = std::ptr::null_mut();
+    // SAFETY: `head` is a valid place for getifaddrs to store its list's address.
+    if unsafe { libc::getifaddrs(&mut head) } != 0 {
+        return Err(std::io::Error::last_os_error()).context("getifaddrs");
+    }
+    let mut out = Vec::new();
+    let mut cur = head;
+    while !cur.is_null() {
+        // SAFETY: `cur` is a node of the list getifaddrs returned, not yet freed.
+        let ifa = unsafe { &*cur };
+        if !ifa.ifa_addr.is_null() {
+            // SAFETY: a non-null ifa_addr points to a sockaddr whose family says its type.
+            let family = i32::from(unsafe { (*ifa.ifa_addr).sa_family });
+            let addr: Option<std::net::IpAddr> = match family {
+                libc::AF_INET => {
+                    // SAFETY: AF_INET: the sockaddr is a sockaddr_in.
+                    let sin = unsafe { &*ifa.ifa_addr.cast::<libc::sockaddr_in>() };
+                    Some(std::net::Ipv4Addr::from(u32::from_be(sin.sin_addr.s_addr)).into())
+                }
+                libc::AF_INET6 => {
+                    // SAFETY: AF_INET6: the sockaddr is a sockaddr_in6.
+                    let sin6 = unsafe { &*ifa.ifa_addr.cast::<libc::sockaddr_in6>() };
+                    Some(std::net::Ipv6Addr::from(sin6.sin6_addr.s6_addr).into())
+                }
+                _ => None,
+            };
+            if let Some(addr) = addr {
+                out.push(IfAddr {
+                    addr,
+                    flags: ifa.ifa_flags,
+                });
+            }
+        }
+        cur = ifa.ifa_next;
+    }
+    // SAFETY: `head` came from a successful getifaddrs and is freed once; no node is used
+    // after this.
+    unsafe { libc::freeifaddrs(head) };
+    Ok(out)
 }
 
 /// A TCP listener on `addr`; the error says where and why.
@@ -279,10 +398,44 @@ mod tests {
     #[test]
     fn seconds_must_be_positive_and_finite() {
         assert_eq!(parse_seconds("0.2"), Ok(0.2));
-        assert!(parse_seconds("0").is_err());
+        assert!(parse_seconds("86400").is_ok());
+        let zero = parse_seconds("0").unwrap_err();
+        assert!(zero.contains("greater than 0 and at most 86400"), "{zero}");
+        assert!(parse_seconds("86400.5").is_err());
         assert!(parse_seconds("-1").is_err());
         assert!(parse_seconds("nan").is_err());
         assert!(parse_seconds("inf").is_err());
+    }
+
+    #[test]
+    fn broken_pipe_is_recognized_through_context_and_json() {
+        let io = std::io::Error::from(std::io::ErrorKind::BrokenPipe);
+        let e = anyhow::Error::new(io).context("writing the output");
+        assert!(is_broken_pipe(&e));
+        struct Closed;
+        impl std::io::Write for Closed {
+            fn write(&mut self, _: &[u8]) -> std::io::Result<usize> {
+                Err(std::io::ErrorKind::BrokenPipe.into())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let j = serde_json::to_writer(Closed, &[1, 2, 3]).unwrap_err();
+        assert!(is_broken_pipe(&anyhow::Error::new(j)));
+        let other = std::io::Error::from(std::io::ErrorKind::PermissionDenied);
+        assert!(!is_broken_pipe(&anyhow::Error::new(other)));
+        assert!(!is_broken_pipe(&anyhow!("broken pipe, said as text only")));
+    }
+
+    #[test]
+    fn loopback_and_own_addresses_are_the_loopback_path() {
+        let lo: SocketAddr = "127.0.0.1:9".parse().unwrap();
+        assert_eq!(net_path(lo).unwrap(), "loopback");
+        let lo6: SocketAddr = "[::1]:9".parse().unwrap();
+        assert_eq!(net_path(lo6).unwrap(), "loopback");
+        let ifs = interfaces().unwrap();
+        assert!(ifs.iter().any(|i| i.addr.is_loopback()), "{ifs:?}");
     }
 
     #[test]

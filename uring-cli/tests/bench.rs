@@ -93,7 +93,55 @@ fn default_sweep_json_has_all_modes_and_sizes() {
     let v = json_run(&["--duration", "0.2", "--json"]);
     assert_eq!(v["transport"], "tcp");
     assert_eq!(v["family"], "ipv4");
+    assert_eq!(v["path"], "loopback");
     check_cells(&v, &MODES, &TCP_SIZES, false, false);
+}
+
+#[test]
+fn udp_to_an_address_nobody_listens_on() {
+    // Port 9 on loopback: no receiver. Every mode sends all the same; the ICMP port
+    // unreachable that comes back refuses some datagrams (counted, not fatal).
+    let v = json_run(&[
+        "--udp",
+        "--to",
+        "127.0.0.1:9",
+        "--mode",
+        "send,zc,zc-fixed,sendmsg-zc,auto",
+        "--size",
+        "1400,65000",
+        "--duration",
+        "0.2",
+        "--json",
+    ]);
+    assert_eq!(v["transport"], "udp");
+    assert_eq!(v["path"], "loopback");
+    let results = v["results"].as_array().expect("results");
+    assert_eq!(results.len(), 10, "{v:#}");
+    for c in results {
+        assert!(c["requests"].as_u64().unwrap() > 0, "{c}");
+        assert!(c["bytes_sent"].as_u64().unwrap() > 0, "{c}");
+        assert!(c["bytes_received"].is_null(), "{c}");
+        assert!(c["mb_per_s"].as_f64().unwrap() > 0.0, "{c}");
+    }
+    // IPv6 too, through the safe layer.
+    let v = json_run(&[
+        "--udp",
+        "--to",
+        "[::1]:9",
+        "--api",
+        "safe",
+        "--mode",
+        "send,sendmsg-zc",
+        "--size",
+        "4096",
+        "--duration",
+        "0.2",
+        "--json",
+    ]);
+    assert_eq!(v["family"], "ipv6");
+    for c in v["results"].as_array().expect("results") {
+        assert!(c["requests"].as_u64().unwrap() > 0, "{c}");
+    }
 }
 
 #[test]
@@ -111,6 +159,10 @@ fn default_sweep_table_has_all_modes_and_sizes() {
     for col in ["MB/s", "snd s/GB", "rcv s/GB", "copied", "vs send"] {
         assert!(header.contains(col), "{header}");
     }
+    assert!(
+        stdout.starts_with("uring bench: tcp over ipv4 (path loopback)"),
+        "{stdout}"
+    );
     for m in MODES {
         for s in TCP_SIZES {
             let row = stdout
@@ -151,7 +203,158 @@ fn udp_sweep_and_plot() {
             "no legend entry {m} in the plot"
         );
     }
-    assert!(doc.contains("payload size"));
+    assert!(doc.contains("payload size (bytes per send)"));
+    assert!(doc.contains("MB/s (10^6 B/s)"));
+    // A tick with its label at every measured size.
+    for size in UDP_SIZES {
+        assert!(
+            svg_texts(&doc).contains(&size.to_string()),
+            "no tick label {size} in the plot"
+        );
+    }
+}
+
+/// The text elements of an SVG document written by plotters (one per line).
+fn svg_texts(doc: &str) -> Vec<String> {
+    let lines: Vec<&str> = doc.lines().collect();
+    lines
+        .windows(2)
+        .filter(|w| w[0].trim_start().starts_with("<text"))
+        .map(|w| w[1].trim().to_string())
+        .collect()
+}
+
+/// Checks one cell's rounds: `n` of them, the rate their median, min and max around it.
+fn check_rounds(c: &serde_json::Value, n: usize) {
+    let rates: Vec<f64> = c["mb_per_s_rounds"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no rounds in {c}"))
+        .iter()
+        .map(|r| r.as_f64().unwrap())
+        .collect();
+    assert_eq!(rates.len(), n, "{c}");
+    assert_eq!(c["rounds"].as_u64(), Some(n as u64), "{c}");
+    let mut sorted = rates.clone();
+    sorted.sort_by(f64::total_cmp);
+    let median = if n % 2 == 1 {
+        sorted[n / 2]
+    } else {
+        (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0
+    };
+    let close = |a: f64, b: f64| (a - b).abs() <= 1e-9 * b.abs().max(1.0);
+    assert!(close(c["mb_per_s"].as_f64().unwrap(), median), "{c}");
+    assert!(close(c["mb_per_s_min"].as_f64().unwrap(), sorted[0]), "{c}");
+    assert!(
+        close(c["mb_per_s_max"].as_f64().unwrap(), sorted[n - 1]),
+        "{c}"
+    );
+    assert!(rates.iter().all(|&r| r > 0.0), "{c}");
+}
+
+#[test]
+fn repeat_reports_median_min_max_and_plots_bars() {
+    let dir = scratch("repeat_reports_median_min_max_and_plots_bars");
+    let svg = dir.join("repeat.svg");
+    let v = json_run(&[
+        "--mode",
+        "send,zc-fixed",
+        "--size",
+        "4096,65000",
+        "--duration",
+        "0.1",
+        "--repeat",
+        "3",
+        "--json",
+        "--plot",
+        svg.to_str().unwrap(),
+    ]);
+    assert_eq!(v["repeat"], 3);
+    check_cells(&v, &["send", "zc-fixed"], &[4096, 65000], false, false);
+    for c in v["results"].as_array().unwrap() {
+        check_rounds(c, 3);
+    }
+    let doc = std::fs::read_to_string(&svg).expect("plot written");
+    let texts = svg_texts(&doc);
+    for t in ["4096", "65000", "send", "zc-fixed"] {
+        assert!(
+            texts.iter().any(|x| x == t),
+            "no text {t:?} in the plot: {texts:?}"
+        );
+    }
+    assert!(
+        texts
+            .iter()
+            .any(|x| x.contains("median of 3 rounds, bar min-max")),
+        "{texts:?}"
+    );
+
+    // The table: min and max columns beside the median; an even count of rounds.
+    let out = run(
+        uring().args([
+            "bench",
+            "--mode",
+            "send",
+            "--size",
+            "1400",
+            "--duration",
+            "0.1",
+            "--repeat",
+            "2",
+        ]),
+        Duration::from_secs(60),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    let header = stdout.lines().find(|l| l.starts_with("mode")).unwrap();
+    let cols: Vec<&str> = header.split_whitespace().collect();
+    assert_eq!(&cols[3..6], ["MB/s", "min", "max"], "{header}");
+    let row: Vec<f64> = stdout
+        .lines()
+        .find(|l| l.starts_with("send "))
+        .unwrap()
+        .split_whitespace()
+        .skip(3)
+        .take(3)
+        .map(|f| f.parse().unwrap())
+        .collect();
+    assert!(row[1] <= row[0] && row[0] <= row[2], "{stdout}");
+    assert!(stdout.contains("x 2 rounds"), "{stdout}");
+}
+
+#[test]
+fn single_size_plot_labels_every_point() {
+    let dir = scratch("single_size_plot_labels_every_point");
+    let svg = dir.join("one.svg");
+    let v = json_run(&[
+        "--udp",
+        "--mode",
+        "send,zc,zc-fixed",
+        "--size",
+        "16000",
+        "--duration",
+        "0.1",
+        "--json",
+        "--plot",
+        svg.to_str().unwrap(),
+    ]);
+    let doc = std::fs::read_to_string(&svg).expect("plot written");
+    let texts = svg_texts(&doc);
+    assert!(
+        texts.iter().any(|t| t == "16000"),
+        "no tick at the size: {texts:?}"
+    );
+    for c in v["results"].as_array().unwrap() {
+        // Each point says what it is and its value, as the table prints it (rounded).
+        let label = format!(
+            "{}: {:.0} MB/s",
+            c["mode"].as_str().unwrap(),
+            c["mb_per_s"].as_f64().unwrap()
+        );
+        assert!(
+            texts.contains(&label),
+            "no point label {label:?}: {texts:?}"
+        );
+    }
 }
 
 #[test]
@@ -317,4 +520,90 @@ fn nop_round_trips() {
         .and_then(|n| n.parse().ok())
         .unwrap_or_else(|| panic!("no ns/op in {stdout}"));
     assert!(ns > 0.0);
+}
+
+/// Starts `uring bench ARGS`, waits until it has reported its first completed cell on
+/// stderr, sends it SIGINT, and returns its exit status, stdout and stderr lines.
+fn interrupt_after_first_cell(args: &[&str]) -> (std::process::ExitStatus, String, Vec<String>) {
+    let mut child = uring()
+        .arg("bench")
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn bench");
+    let mut stdout = child.stdout.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut s = String::new();
+        std::io::Read::read_to_string(&mut stdout, &mut s).map(|_| s)
+    });
+    let mut err = Lines::stderr(&mut child);
+    // Waits on the child's output (bounded), never on a timer.
+    err.find("cell 1/", Duration::from_secs(60));
+    rustix::process::kill_process(
+        rustix::process::Pid::from_child(&child),
+        rustix::process::Signal::INT,
+    )
+    .expect("kill -INT");
+    let status = common::wait_bounded(&mut child, Duration::from_secs(60));
+    let stdout = reader.join().unwrap().expect("read stdout");
+    (status, stdout, err.rest(Duration::from_secs(5)))
+}
+
+#[test]
+fn ctrl_c_still_prints_the_cells_measured() {
+    // Three cells of 3 s each; SIGINT comes while the second one runs.
+    let dir = scratch("ctrl_c_still_prints_the_cells_measured");
+    let svg = dir.join("partial.svg");
+    let (status, stdout, err) = interrupt_after_first_cell(&[
+        "--mode",
+        "send,zc,zc-fixed",
+        "--size",
+        "65000",
+        "--duration",
+        "3",
+        "--plot",
+        svg.to_str().unwrap(),
+    ]);
+    assert_eq!(status.code(), Some(130), "{stdout}\n{err:#?}");
+    let rows: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.split_whitespace().nth(2) == Some("65000"))
+        .collect();
+    assert!(!rows.is_empty() && rows.len() < 3, "{stdout}");
+    assert!(rows[0].starts_with("send "), "{stdout}");
+    assert!(
+        !stdout.contains("zc-fixed"),
+        "the third cell never ran: {stdout}"
+    );
+    assert!(
+        err.iter().any(|l| l.starts_with("interrupted: ")),
+        "{err:#?}"
+    );
+    assert!(!err.iter().any(|l| l.contains("panicked")), "{err:#?}");
+    let doc = std::fs::read_to_string(&svg).expect("plot of the measured cells");
+    assert!(doc.starts_with("<svg"));
+
+    // The JSON says so, and holds the completed cells (the safe layer, over UDP).
+    let (status, stdout, err) = interrupt_after_first_cell(&[
+        "--udp",
+        "--api",
+        "safe",
+        "--mode",
+        "zc-fixed,send,zc",
+        "--size",
+        "16384",
+        "--duration",
+        "3",
+        "--json",
+    ]);
+    assert_eq!(status.code(), Some(130), "{stdout}\n{err:#?}");
+    let v: serde_json::Value =
+        serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("invalid JSON ({e}): {stdout}"));
+    assert_eq!(v["interrupted"], true, "{v:#}");
+    let results = v["results"].as_array().unwrap();
+    assert!(!results.is_empty() && results.len() < 3, "{v:#}");
+    assert_eq!(results[0]["mode"], "zc-fixed", "{v:#}");
+    assert!(results[0]["bytes_sent"].as_u64().unwrap() > 0, "{v:#}");
 }

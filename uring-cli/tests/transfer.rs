@@ -194,3 +194,103 @@ fn recv_writes_to_stdout_without_a_file() {
     let got = reader.join().unwrap().expect("read stdout");
     assert_eq!(got, std::fs::read(&src).unwrap());
 }
+
+#[test]
+fn recv_gives_up_waiting_for_a_connection() {
+    let dir = scratch("recv_gives_up_waiting_for_a_connection");
+    let dst = dir.join("dst.bin");
+    // Nobody connects: the wait ends by itself, with a message that names the option.
+    let out = run(
+        uring().args([
+            "recv",
+            "127.0.0.1:0",
+            dst.to_str().unwrap(),
+            "--accept-timeout",
+            "0.3",
+        ]),
+        LIMIT,
+    );
+    assert_clean_failure(&out, "no connection on 127.0.0.1:");
+    let err = text(&out.stderr);
+    assert!(err.contains("within 0.3 s (see --accept-timeout)"), "{err}");
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    fails_fast(
+        &["recv", "127.0.0.1:0", "--accept-timeout", "0"],
+        "greater than 0",
+    );
+}
+
+#[test]
+fn recv_help_states_the_default_accept_timeout() {
+    let out = run(uring().args(["recv", "--help"]), LIMIT);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let help = text(&out.stdout);
+    assert!(help.contains("--accept-timeout <SECS>"), "{help}");
+    assert!(help.contains("[default: 30]"), "{help}");
+}
+
+/// A run that must fail without ever listening.
+fn fails_fast(args: &[&str], needle: &str) {
+    let out = run(uring().args(args), LIMIT);
+    assert_clean_failure(&out, needle);
+    let err = text(&out.stderr);
+    assert!(
+        !err.contains("listening on"),
+        "listened before failing: {err}"
+    );
+}
+
+#[test]
+fn recv_checks_its_output_file_before_listening() {
+    let dir = scratch("recv_checks_its_output_file_before_listening");
+    let missing = dir.join("no-such-dir").join("out.bin");
+    fails_fast(
+        &["recv", "127.0.0.1:0", missing.to_str().unwrap()],
+        &format!("cannot create {}", missing.display()),
+    );
+    fails_fast(
+        &["recv", "127.0.0.1:0", dir.to_str().unwrap()],
+        "it is a directory",
+    );
+}
+
+#[test]
+fn progress_never_garbles_a_piped_stderr() {
+    // stderr is a pipe here: no bar is drawn (no carriage returns, no escape sequences),
+    // only the plain lines, the final summary included.
+    let dir = scratch("progress_never_garbles_a_piped_stderr");
+    let src = dir.join("src.bin");
+    let dst = dir.join("dst.bin");
+    let len = 8usize << 20;
+    random_file(&src, len, 0x9e);
+    let expect = len.to_string();
+    let (mut recv, mut lines, port) = start_recv(&dst, &["--expect", &expect]);
+    let out = run(
+        uring().args(["send", src.to_str().unwrap(), &format!("127.0.0.1:{port}")]),
+        LIMIT,
+    );
+    assert!(out.status.success(), "send: {}", text(&out.stderr));
+    let status = common::wait_bounded(&mut recv, LIMIT);
+    let recv_err = lines.rest(Duration::from_secs(5));
+    assert!(status.success(), "{recv_err:#?}");
+    let send_err = text(&out.stderr);
+    let send_err: Vec<&str> = send_err.lines().collect();
+    assert_eq!(send_err.len(), 1, "{send_err:#?}");
+    assert!(
+        send_err[0].starts_with(&format!("sent {len} bytes in ")),
+        "{send_err:#?}"
+    );
+    assert_eq!(recv_err.len(), 2, "{recv_err:#?}");
+    assert!(recv_err[0].starts_with("listening on "), "{recv_err:#?}");
+    assert!(
+        recv_err[1].starts_with(&format!("received {len} bytes from ")),
+        "{recv_err:#?}"
+    );
+    for l in send_err
+        .iter()
+        .copied()
+        .chain(recv_err.iter().map(String::as_str))
+    {
+        assert!(!l.contains(['\r', '\x1b']), "terminal control in {l:?}");
+    }
+}

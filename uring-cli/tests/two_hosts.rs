@@ -77,6 +77,8 @@ fn two_hosts_script() {
         .find(|l| l.starts_with("to 198.18.0.1:9123 tcp/ipv4 zc-fixed size 65000"))
         .unwrap_or_else(|| panic!("no sender line in:\n{stdout}"));
     assert!(sent_line.contains("MB/s"), "{sent_line}");
+    // Another namespace behind a working veth: the remote path (which copies, as veth does).
+    assert!(sent_line.contains(", path remote"), "{sent_line}");
     let conn_line = stdout
         .lines()
         .find(|l| l.starts_with("conn 1 from 198.18.0.2:"))

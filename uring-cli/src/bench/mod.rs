@@ -7,6 +7,7 @@ pub mod report;
 pub mod safe;
 pub mod sink;
 
+use std::io::IsTerminal;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, UdpSocket};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -51,7 +52,7 @@ fn plans(args: &BenchArgs) -> Result<Vec<Plan>> {
         let mut m = default_modes();
         if args.api == Some(Api::Safe) && !args.udp {
             // The safe layer sends streams with send_zc; sendmsg_zc is for datagrams.
-            eprintln!("note: sendmsg-zc has no safe form on TCP; left out of --api safe");
+            crate::util::note!("note: sendmsg-zc has no safe form on TCP; left out of --api safe");
             m.retain(|&m| m != Mode::SendmsgZc);
         }
         m
@@ -102,7 +103,7 @@ fn plans(args: &BenchArgs) -> Result<Vec<Plan>> {
 pub fn run(args: &BenchArgs) -> Result<()> {
     if let Some(spec) = &args.listen {
         if args.udp {
-            bail!("--listen is a TCP sink; --udp is for the loopback run only");
+            bail!("--listen is a TCP sink; --udp is for sending (loopback run, or --to)");
         }
         let addr = util::listen_addr(spec, args.ipv6)?;
         let limit = if args.once { Some(1) } else { args.count };
@@ -118,12 +119,19 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     } else {
         TCP_SIZES.to_vec()
     };
+    // With --to, where to and along which path; the family is the target's.
+    let dest = match &args.to {
+        Some(t) => Some(util::resolve(t)?),
+        None => None,
+    };
+    let v6 = dest.map_or(args.ipv6, |d| d.is_ipv6());
+    let path = match dest {
+        Some(d) => util::net_path(d)?,
+        None => "loopback",
+    };
     if args.udp {
-        if args.to.is_some() {
-            bail!("--to sends to a plain TCP sink; --udp is for the loopback run only");
-        }
         for &s in &sizes {
-            util::check_udp_size(s, args.ipv6)?;
+            util::check_udp_size(s, v6)?;
         }
     }
     for &s in &sizes {
@@ -138,9 +146,11 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     }
     let mut run = Run {
         transport: if args.udp { "udp" } else { "tcp" },
-        family: if args.ipv6 { "ipv6" } else { "ipv4" },
+        family: if v6 { "ipv6" } else { "ipv4" },
         target: args.to.clone().unwrap_or_else(|| "loopback".into()),
+        path,
         duration_s: args.duration,
+        repeat: args.repeat,
         inflight: args.inflight,
         fixed_file: args.fixed_file,
         waitall: args.waitall,
@@ -149,21 +159,83 @@ pub fn run(args: &BenchArgs) -> Result<()> {
             .to_string_lossy()
             .into_owned(),
         results: Vec::new(),
+        interrupted: false,
     };
 
     let cells: Vec<(Plan, usize)> = plans
         .iter()
         .flat_map(|&p| sizes.iter().map(move |&s| (p, s)))
         .collect();
-    let pb = progress(cells.len() as u64);
-    let result = if let Some(target) = &args.to {
-        to_target(args, target, &cells, &pb, &mut run)
-    } else {
-        loopback(args, &cells, &pb, &mut run)
+    let bench = match (dest, &args.to) {
+        (Some(dest), _) if args.udp => Bench::UdpTo { dest },
+        (_, Some(target)) => Bench::TcpTo {
+            target: target.clone(),
+        },
+        _ => Bench::loopback(args)?,
     };
+    catch_sigint()?;
+    let total = cells.len() * args.repeat as usize;
+    let pb = progress(total as u64);
+    let mut failure = None;
+    // Every cell's rounds; the rounds alternate: round 1 of every cell, then round 2, ...
+    let mut rounds: Vec<Vec<Cell>> = vec![Vec::new(); cells.len()];
+    let mut done = 0usize;
+    'rounds: for round in 1..=args.repeat {
+        for (i, &(plan, size)) in cells.iter().enumerate() {
+            let of_rounds = if args.repeat > 1 {
+                format!(" (round {round}/{})", args.repeat)
+            } else {
+                String::new()
+            };
+            pb.set_message(format!(
+                "{} {} {} B{of_rounds}",
+                run.transport,
+                plan.mode.name(),
+                size
+            ));
+            let measured = bench.measure(args, plan, size);
+            if INTERRUPTED.load(Ordering::Relaxed) {
+                // Ctrl-C: this cell was cut short (or failed for it); the completed ones
+                // stand.
+                run.interrupted = true;
+                break 'rounds;
+            }
+            match measured {
+                Ok(c) => {
+                    done += 1;
+                    if pb.is_hidden() {
+                        // Not a terminal: one plain line per cell instead of a redrawn bar.
+                        crate::util::note!(
+                            "cell {done}/{total}{of_rounds}: {} {} {} B: {:.1} MB/s",
+                            run.transport,
+                            c.mode.name(),
+                            c.size,
+                            c.mb_per_s
+                        );
+                    }
+                    rounds[i].push(c);
+                    pb.inc(1);
+                }
+                Err(e) => {
+                    failure = Some(e);
+                    break 'rounds;
+                }
+            }
+        }
+    }
     pb.finish_and_clear();
-    result?;
+    if let Some(e) = failure {
+        return Err(e);
+    }
+    run.results = rounds
+        .iter()
+        .filter(|r| !r.is_empty())
+        .map(|r| report::combine(r))
+        .collect();
     run.compute_speedups();
+    if run.interrupted {
+        crate::util::note!("interrupted: {done} of {total} cells measured");
+    }
 
     let mut out = std::io::stdout().lock();
     if args.json {
@@ -176,20 +248,74 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         report::print_table(&mut out, &run)?;
     }
     if let Some(path) = &args.plot {
-        report::plot(path, &run)?;
-        eprintln!("plot written to {}", path.display());
+        if run.results.is_empty() {
+            crate::util::note!("no cell completed: no plot written");
+        } else {
+            report::plot(path, &run)?;
+            crate::util::note!("plot written to {}", path.display());
+        }
+    }
+    if run.interrupted {
+        return Err(Interrupted.into());
+    }
+    Ok(())
+}
+
+/// The error of a run ended by Ctrl-C (SIGINT) after printing what it had measured: the
+/// process exits with 130 (128 + SIGINT), as a shell reports a command it interrupted.
+#[derive(Debug)]
+pub struct Interrupted;
+
+impl std::fmt::Display for Interrupted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("interrupted")
+    }
+}
+
+impl std::error::Error for Interrupted {}
+
+/// Set by the SIGINT handler; the senders poll it (once per batch) and stop.
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_sigint(_: libc::c_int) {
+    // Only an atomic store: async-signal-safe.
+    INTERRUPTED.store(true, Ordering::Relaxed);
+}
+
+/// Catches the first SIGINT (the second one kills, as usual: SA_RESETHAND). Without
+/// SA_RESTART, a blocking call of the interrupted thread returns EINTR, which every wait
+/// of the bench treats as a wake-up.
+fn catch_sigint() -> Result<()> {
+    // SAFETY: an all-zero sigaction is a valid value of this plain C struct.
+    let mut sa: libc::sigaction = unsafe { std::mem::zeroed() };
+    let handler: extern "C" fn(libc::c_int) = on_sigint;
+    sa.sa_sigaction = handler as libc::sighandler_t;
+    sa.sa_flags = libc::SA_RESETHAND;
+    // SAFETY: `sa.sa_mask` is a valid, exclusively borrowed sigset_t.
+    unsafe { libc::sigemptyset(&mut sa.sa_mask) };
+    // SAFETY: a valid sigaction whose handler only stores to an atomic; no old action wanted.
+    if unsafe { libc::sigaction(libc::SIGINT, &sa, std::ptr::null_mut()) } != 0 {
+        return Err(std::io::Error::last_os_error()).context("sigaction(SIGINT)");
     }
     Ok(())
 }
 
 fn progress(len: u64) -> ProgressBar {
-    let pb = ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::stderr());
+    // Drawn only on a terminal; hidden (and replaced by plain lines) otherwise.
+    let target = if std::io::stderr().is_terminal() {
+        ProgressDrawTarget::stderr()
+    } else {
+        ProgressDrawTarget::hidden()
+    };
+    let pb = ProgressBar::with_draw_target(Some(len), target);
     if let Ok(style) =
         ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} {msg}")
     {
         pb.set_style(style);
     }
-    pb.enable_steady_tick(Duration::from_millis(120));
+    if !pb.is_hidden() {
+        pb.enable_steady_tick(Duration::from_millis(120));
+    }
     pb
 }
 
@@ -217,6 +343,7 @@ fn cell(
         (true, Some(rx)) => rx.bytes,
         _ => tx.bytes,
     };
+    let rate = mb_per_s(moved, secs);
     Cell {
         mode: plan.mode,
         api: plan.api,
@@ -226,7 +353,11 @@ fn cell(
         bytes_received: rx.map(|r| r.bytes),
         requests: tx.requests,
         soft_errors: tx.soft_errors,
-        mb_per_s: mb_per_s(moved, secs),
+        mb_per_s: rate,
+        rounds: 1,
+        mb_per_s_min: rate,
+        mb_per_s_max: rate,
+        mb_per_s_rounds: vec![rate],
         sender_cpu_s_per_gb: cpu_per_gb(tx.cpu, moved),
         receiver_cpu_s_per_gb: rx.and_then(|r| cpu_per_gb(r.cpu, moved)),
         process_cpu_s_per_gb: process.and_then(|p| cpu_per_gb(p, moved)),
@@ -235,51 +366,113 @@ fn cell(
         copied_share: (plan.mode.is_zc() && tx.notifs > 0)
             .then(|| tx.copied as f64 / tx.notifs as f64),
         speedup_vs_send: None,
+        raw: report::RawCost {
+            moved,
+            sender_cpu: tx.cpu,
+            receiver_cpu: rx.map(|r| r.cpu),
+            process_cpu: process,
+        },
     }
 }
 
-/// Runs one sender on `fd` with the plan's implementation.
+/// Runs one sender on `fd` with the plan's implementation; it stops early on Ctrl-C.
 fn send_on(fd: BorrowedFd<'_>, plan: Plan, cfg: &raw::SendConfig) -> Result<raw::SendStats> {
     match plan.api {
-        Api::Raw => raw::run(fd.as_raw_fd(), cfg, None),
-        Api::Safe => safe::run(fd, cfg, None),
+        Api::Raw => raw::run(fd.as_raw_fd(), cfg, Some(&INTERRUPTED)),
+        Api::Safe => safe::run(fd, cfg, Some(&INTERRUPTED)),
     }
 }
 
-fn loopback(
-    args: &BenchArgs,
-    cells: &[(Plan, usize)],
-    pb: &ProgressBar,
-    run: &mut Run,
-) -> Result<()> {
-    let ip: IpAddr = if args.ipv6 {
-        Ipv6Addr::LOCALHOST.into()
-    } else {
-        Ipv4Addr::LOCALHOST.into()
-    };
-    let listener = if args.udp {
-        None
-    } else {
-        Some(
-            TcpListener::bind(SocketAddr::new(ip, 0))
-                .with_context(|| format!("cannot listen on {ip}:0 (is {ip} configured?)"))?,
-        )
-    };
-    let limit = Duration::from_secs_f64(args.duration) + Duration::from_secs(60);
-    for &(plan, size) in cells {
-        pb.set_message(format!("{} {} {} B", run.transport, plan.mode.name(), size));
-        let cfg = send_config(args, plan.mode, size);
-        let cpu0 = process_cpu();
-        let (tx, rx) = match &listener {
-            Some(l) => tcp_cell(l, plan, &cfg, args.waitall, limit)?,
-            None => udp_cell(ip, plan, &cfg, limit)?,
+/// Where the cells are measured.
+enum Bench {
+    /// Over loopback, to our own receiver thread (a TCP listener for TCP).
+    Loopback {
+        ip: IpAddr,
+        listener: Option<TcpListener>,
+        limit: Duration,
+    },
+    /// To an external TCP sink.
+    TcpTo { target: String },
+    /// Send-only datagrams to an address.
+    UdpTo { dest: SocketAddr },
+}
+
+impl Bench {
+    fn loopback(args: &BenchArgs) -> Result<Bench> {
+        let ip: IpAddr = if args.ipv6 {
+            Ipv6Addr::LOCALHOST.into()
+        } else {
+            Ipv4Addr::LOCALHOST.into()
         };
-        let process = process_cpu().saturating_sub(cpu0);
-        run.results
-            .push(cell(plan, size, &tx, Some(&rx), args.udp, Some(process)));
-        pb.inc(1);
+        let listener = if args.udp {
+            None
+        } else {
+            Some(
+                TcpListener::bind(SocketAddr::new(ip, 0))
+                    .with_context(|| format!("cannot listen on {ip}:0 (is {ip} configured?)"))?,
+            )
+        };
+        let limit = Duration::from_secs_f64(args.duration) + Duration::from_secs(60);
+        Ok(Bench::Loopback {
+            ip,
+            listener,
+            limit,
+        })
     }
-    Ok(())
+
+    /// Measures one cell.
+    fn measure(&self, args: &BenchArgs, plan: Plan, size: usize) -> Result<Cell> {
+        let cfg = send_config(args, plan.mode, size);
+        match self {
+            Bench::Loopback {
+                ip,
+                listener,
+                limit,
+            } => {
+                let cpu0 = process_cpu();
+                let (tx, rx) = match listener {
+                    Some(l) => tcp_cell(l, plan, &cfg, args.waitall, *limit)?,
+                    None => udp_cell(*ip, plan, &cfg, *limit)?,
+                };
+                let process = process_cpu().saturating_sub(cpu0);
+                Ok(cell(plan, size, &tx, Some(&rx), args.udp, Some(process)))
+            }
+            Bench::TcpTo { target } => {
+                let stream = util::connect_tcp(target)?;
+                let cpu0 = process_cpu();
+                let tx = std::thread::scope(|s| {
+                    s.spawn(|| send_on(stream.as_fd(), plan, &cfg))
+                        .join()
+                        .map_err(|_| anyhow!("the sender thread panicked"))
+                })??;
+                let process = process_cpu().saturating_sub(cpu0);
+                let _ = stream.shutdown(std::net::Shutdown::Write);
+                Ok(cell(plan, size, &tx, None, false, Some(process)))
+            }
+            Bench::UdpTo { dest } => {
+                // Send-only: no receiver needed (nor counted); the rate is what the
+                // sender's completions report.
+                let any: IpAddr = if dest.is_ipv6() {
+                    Ipv6Addr::UNSPECIFIED.into()
+                } else {
+                    Ipv4Addr::UNSPECIFIED.into()
+                };
+                let sock = UdpSocket::bind(SocketAddr::new(any, 0))
+                    .with_context(|| format!("cannot bind a UDP socket on {any}"))?;
+                sock.connect(dest)
+                    .with_context(|| format!("cannot send to {dest}"))?;
+                let cpu0 = process_cpu();
+                let tx = std::thread::scope(|s| {
+                    s.spawn(|| send_on(sock.as_fd(), plan, &cfg))
+                        .join()
+                        .map_err(|_| anyhow!("the sender thread panicked"))
+                })?
+                .with_context(|| format!("udp {} {} B to {dest}", plan.mode.name(), size))?;
+                let process = process_cpu().saturating_sub(cpu0);
+                Ok(cell(plan, size, &tx, None, true, Some(process)))
+            }
+        }
+    }
 }
 
 fn tcp_cell(
@@ -355,38 +548,13 @@ fn udp_cell(
     })
 }
 
-fn to_target(
-    args: &BenchArgs,
-    target: &str,
-    cells: &[(Plan, usize)],
-    pb: &ProgressBar,
-    run: &mut Run,
-) -> Result<()> {
-    for &(plan, size) in cells {
-        pb.set_message(format!("{} {} B to {target}", plan.mode.name(), size));
-        let cfg = send_config(args, plan.mode, size);
-        let stream = util::connect_tcp(target)?;
-        let cpu0 = process_cpu();
-        let tx = std::thread::scope(|s| {
-            s.spawn(|| send_on(stream.as_fd(), plan, &cfg))
-                .join()
-                .map_err(|_| anyhow!("the sender thread panicked"))
-        })??;
-        let process = process_cpu().saturating_sub(cpu0);
-        let _ = stream.shutdown(std::net::Shutdown::Write);
-        run.results
-            .push(cell(plan, size, &tx, None, false, Some(process)));
-        pb.inc(1);
-    }
-    Ok(())
-}
-
 fn print_to_lines(out: &mut impl std::io::Write, run: &Run) -> Result<()> {
     for c in &run.results {
         writeln!(
             out,
-            "to {} tcp/{} {} size {} inflight {}{}{}: {:.1} MB/s, {} bytes in {:.3} s, sender CPU {} s/GB, process CPU {} s/GB, copied {}",
+            "to {} {}/{} {} size {} inflight {}{}{}: {:.1} MB/s{}, {} bytes in {:.3} s, sender CPU {} s/GB, process CPU {} s/GB, copied {}, path {}{}",
             run.target,
+            run.transport,
             run.family,
             c.mode.name(),
             c.size,
@@ -398,11 +566,25 @@ fn print_to_lines(out: &mut impl std::io::Write, run: &Run) -> Result<()> {
             },
             if c.api == Api::Safe { " safe-api" } else { "" },
             c.mb_per_s,
+            if c.rounds > 1 {
+                format!(
+                    " (median of {} rounds, min {:.1}, max {:.1})",
+                    c.rounds, c.mb_per_s_min, c.mb_per_s_max
+                )
+            } else {
+                String::new()
+            },
             c.bytes_sent,
             c.seconds,
             c.sender_cpu_s_per_gb.map_or("-".into(), |v| format!("{v:.3}")),
             c.process_cpu_s_per_gb.map_or("-".into(), |v| format!("{v:.3}")),
             c.copied_share.map_or("-".into(), |s| format!("{:.1}%", s * 100.0)),
+            run.path,
+            if c.soft_errors > 0 {
+                format!(", {} datagrams refused or dropped", c.soft_errors)
+            } else {
+                String::new()
+            },
         )?;
     }
     Ok(())

@@ -41,10 +41,10 @@ pub fn run(ops: u64, batch: u32) -> Result<()> {
         bail!("{bad} NOPs completed with an error");
     }
     let ns = elapsed.as_nanos() as f64 / ops as f64;
-    println!(
+    crate::util::out_line(format_args!(
         "nop: {ops} ops in batches of {batch}: {:.3} s, {ns:.1} ns/op, {:.2} M ops/s",
         elapsed.as_secs_f64(),
         1e3 / ns
-    );
+    ))?;
     Ok(())
 }

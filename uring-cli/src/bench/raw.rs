@@ -219,7 +219,11 @@ fn drive(
                         st.bytes += u64::from(n);
                         st.requests += 1;
                     }
-                    Err(Errno::AGAIN | Errno::NOBUFS) => st.soft_errors += 1,
+                    // EAGAIN/ENOBUFS: a datagram dropped under pressure. ECONNREFUSED: on a
+                    // connected datagram socket, an ICMP port unreachable for an earlier
+                    // datagram (nobody listens at the destination, `--udp --to`); it
+                    // concerns that datagram only. A stream never sees it once connected.
+                    Err(Errno::AGAIN | Errno::NOBUFS | Errno::CONNREFUSED) => st.soft_errors += 1,
                     Err(e) => {
                         failure.get_or_insert(e);
                     }

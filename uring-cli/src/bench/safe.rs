@@ -188,9 +188,11 @@ fn account(
         Err(e) => {
             st.bytes += e.sent() as u64;
             match e {
-                // A datagram dropped under pressure concerns that datagram only.
+                // A datagram dropped under pressure, or refused by an earlier datagram's
+                // ICMP port unreachable (nobody listens there: `--udp --to`), concerns
+                // that datagram only.
                 BufferError::Failed { errno, .. }
-                    if matches!(*errno, Errno::AGAIN | Errno::NOBUFS) =>
+                    if matches!(*errno, Errno::AGAIN | Errno::NOBUFS | Errno::CONNREFUSED) =>
                 {
                     st.soft_errors += 1
                 }

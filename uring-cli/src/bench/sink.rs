@@ -153,7 +153,7 @@ pub fn grow_rcvbuf(sock: &UdpSocket, bytes: usize) {
 pub fn listen(addr: SocketAddr, limit: Option<u64>, waitall: bool) -> Result<()> {
     let listener = crate::util::listen_tcp(addr)?;
     let local = listener.local_addr()?;
-    println!("listening on {local}");
+    crate::util::out_line(format_args!("listening on {local}"))?;
     let mut failures = 0u64;
     std::thread::scope(|s| -> Result<()> {
         let mut handles = Vec::new();
@@ -168,20 +168,19 @@ pub fn listen(addr: SocketAddr, limit: Option<u64>, waitall: bool) -> Result<()>
             let id = n;
             handles.push(s.spawn(move || {
                 match drain_tcp(&conn, waitall, Duration::from_secs(30)) {
-                    Ok(st) => {
-                        println!(
-                            "conn {id} from {peer}: {} bytes in {:.3} s, {:.1} MB/s, receiver CPU {}",
-                            st.bytes,
-                            st.elapsed.as_secs_f64(),
-                            mb_per_s(st.bytes, st.elapsed.as_secs_f64()),
-                            cpu_per_gb(st.cpu, st.bytes)
-                                .map_or("-".to_string(), |c| format!("{c:.3} s/GB")),
-                        );
-                        true
-                    }
+                    // A closed stdout is the thread's error (see `joined`).
+                    Ok(st) => crate::util::out_line(format_args!(
+                        "conn {id} from {peer}: {} bytes in {:.3} s, {:.1} MB/s, receiver CPU {}",
+                        st.bytes,
+                        st.elapsed.as_secs_f64(),
+                        mb_per_s(st.bytes, st.elapsed.as_secs_f64()),
+                        cpu_per_gb(st.cpu, st.bytes)
+                            .map_or("-".to_string(), |c| format!("{c:.3} s/GB")),
+                    ))
+                    .map(|()| true),
                     Err(e) => {
-                        eprintln!("conn {id} from {peer}: error: {e:#}");
-                        false
+                        crate::util::note!("conn {id} from {peer}: error: {e:#}");
+                        Ok(false)
                     }
                 }
             }));
@@ -189,16 +188,12 @@ pub fn listen(addr: SocketAddr, limit: Option<u64>, waitall: bool) -> Result<()>
             let (done, pending): (Vec<_>, Vec<_>) =
                 handles.into_iter().partition(|h| h.is_finished());
             for h in done {
-                if !h.join().unwrap_or(false) {
-                    failures += 1;
-                }
+                failures += joined(h.join())?;
             }
             handles = pending;
         }
         for h in handles {
-            if !h.join().unwrap_or(false) {
-                failures += 1;
-            }
+            failures += joined(h.join())?;
         }
         Ok(())
     })?;
@@ -206,4 +201,14 @@ pub fn listen(addr: SocketAddr, limit: Option<u64>, waitall: bool) -> Result<()>
         bail!("{failures} connection(s) failed");
     }
     Ok(())
+}
+
+/// A connection thread's outcome: 0 if it succeeded, 1 if its connection failed (or the
+/// thread panicked); its stdout error (a closed pipe: see `util::is_broken_pipe`) as ours.
+fn joined(r: std::thread::Result<std::io::Result<bool>>) -> Result<u64> {
+    match r {
+        Ok(Ok(true)) => Ok(0),
+        Ok(Ok(false)) | Err(_) => Ok(1),
+        Ok(Err(e)) => Err(e).context("writing to stdout"),
+    }
 }
