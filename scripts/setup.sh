@@ -4,6 +4,9 @@
 #   socat     the interop tests of `uring send` / `uring recv` (uring-cli/tests/transfer.rs)
 #   iproute2  `ip netns` for scripts/two_hosts.sh (uring-cli/tests/two_hosts.rs)
 #   python3   scripts/check_msrv.py (.ci/run)
+#   util-linux  setpriv and prlimit: the safe layer's suites as a process without
+#             CAP_IPC_LOCK under an 8 MiB memlock limit (scripts/test-unprivileged.sh,
+#             uring/tests/memlock.rs)
 #   rustfmt, clippy  the toolchain components .ci/run uses (through rustup, if it manages
 #             the toolchain)
 # Nothing missing: installs nothing and touches no network.
@@ -13,6 +16,7 @@ need_apt=()
 command -v socat >/dev/null 2>&1 || need_apt+=(socat)
 command -v ip >/dev/null 2>&1 || need_apt+=(iproute2)
 command -v python3 >/dev/null 2>&1 || need_apt+=(python3)
+{ command -v setpriv && command -v prlimit; } >/dev/null 2>&1 || need_apt+=(util-linux)
 
 if ((${#need_apt[@]})); then
   echo "== setup: installing ${need_apt[*]} (apt-get)"
