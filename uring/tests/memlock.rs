@@ -116,6 +116,26 @@ fn unprivileged_checks() {
     drop(pool);
     drop(driver);
 
+    // The limit is per user, across drivers and processes: a second driver's pool that
+    // the kernel can only partly register is refused whole (never a pool with holes in
+    // its table, whose slots would fail with EFAULT).
+    let mut one = config.driver().unwrap();
+    let mut two = config.driver().unwrap();
+    // The largest pool of 1 MiB slots that fits now (what is charged already, by rings
+    // still being torn down, is not ours to know): k fit, k + 1 do not, so a second pool of
+    // k cannot fit beside it.
+    let (first, slots) = (1..=(limit >> 20) as usize)
+        .rev()
+        .find_map(|k| BufferPool::new(&mut one, 1 << 20, k).ok().map(|p| (p, k)))
+        .expect("one 1 MiB slot fits an 8 MiB limit");
+    let err = BufferPool::new(&mut two, 1 << 20, slots).unwrap_err();
+    assert!(matches!(err, PoolError::Memlock(_)), "{err:?}");
+    assert_eq!(two.pinned_bytes(), 0, "nothing counted for a refused pool");
+    drop(first);
+    one.poll().unwrap();
+    drop(one);
+    drop(two);
+
     // The case: 100 buffers of 256 KiB with the default budget, zero-copy.
     let stats = stream_through(config.clone(), 256 << 10, 100);
     eprintln!("default budget: {stats:?}");

@@ -468,7 +468,11 @@ impl Driver {
     pub(crate) unsafe fn register_range(&mut self, iovecs: &[iovec]) -> Result<u32, PoolErr> {
         self.check().map_err(PoolErr::Driver)?;
         self.collect_orphans();
-        let bytes: u64 = iovecs.iter().map(|v| v.iov_len).sum();
+        // The kernel charges whole pages.
+        let bytes: u64 = iovecs
+            .iter()
+            .map(|v| v.iov_len.next_multiple_of(4096))
+            .sum();
         if let Some(limit) = self.memlock.pinnable() {
             if self.pinned.saturating_add(bytes) > limit {
                 return Err(PoolErr::Memlock(MemlockExceeded {
@@ -492,9 +496,37 @@ impl Driver {
         // SAFETY: the caller keeps the memory valid as long as any request may name it;
         // the range is free, so no request names it now.
         match unsafe { self.ring.register_buffers_update(base, iovecs) } {
-            Ok(_) => {
+            Ok(n) if n == count => {
                 self.pinned += bytes;
                 Ok(base)
+            }
+            Ok(n) => {
+                // The kernel stopped part-way (the locked-memory limit is per user, shared
+                // with every process of the user): undo the entries it took, so that no
+                // slot of a pool is ever left unregistered in a table it names.
+                let empty = vec![
+                    iovec {
+                        iov_base: core::ptr::null_mut(),
+                        iov_len: 0,
+                    };
+                    n as usize
+                ];
+                // SAFETY: clearing entries names no memory; no request names them yet.
+                let cleared =
+                    n == 0 || unsafe { self.ring.register_buffers_update(base, &empty) }.is_ok();
+                if cleared {
+                    if let Some(t) = self.buf_table.as_mut() {
+                        t.release(base, count);
+                    }
+                }
+                Err(match self.memlock.pinnable() {
+                    Some(limit) => PoolErr::Memlock(MemlockExceeded {
+                        limit,
+                        requested: bytes,
+                        pinned: self.pinned,
+                    }),
+                    None => PoolErr::Register(crate::error::RegisterError::SystemResources),
+                })
             }
             Err(e) => {
                 if let Some(t) = self.buf_table.as_mut() {

@@ -351,6 +351,7 @@ impl ZcSender {
 
 impl ZcSender {
     /// Closes the sender now (as dropping it would at the driver's next call).
+    #[cfg(feature = "tokio")]
     pub(crate) fn close_now(mut self, driver: &mut Driver) {
         self.armed = false;
         if driver.id() == self.ring_id {
