@@ -26,11 +26,12 @@ use anyhow::{bail, Context, Result};
 use rustix::io::Errno;
 use uring::sys::IoringSetupFlags;
 use uring::zc::{
-    BufferError, BufferPool, Config, Policy, PoolSlot, SendErrorKind, ZcError, ZcSender, ZcStats,
+    BufferError, BufferPool, Config, Driver, Policy, PoolSlot, SendErrorKind, ZcError, ZcSender,
+    ZcStats,
 };
 use uring::{Cqe, IoUring, Sqe};
 
-use crate::bench::safe::ring_for;
+use crate::bench::safe::driver_for;
 use crate::util::{self, mb_per_s, AlignedBuf};
 
 /// Bytes per buffer.
@@ -82,36 +83,37 @@ fn send_stream(src: &mut impl Read, stream: std::net::TcpStream) -> Result<(u64,
         .max_buffers(SLOTS as u32)
         .budget_bytes(CHUNK * SLOTS)
         .wait_timeout(Some(STALL));
-    let mut ring = ring_for(&config)?;
-    let pool = BufferPool::new(&mut ring, CHUNK, SLOTS).context("registering the buffers")?;
+    let mut driver = driver_for(&config)?;
+    let pool = BufferPool::new(&mut driver, CHUNK, SLOTS).context("registering the buffers")?;
     let mut free: Vec<PoolSlot> = (0..SLOTS).filter_map(|_| pool.get()).collect();
-    let mut sender = ZcSender::new(&ring, stream, config).context("creating the sender")?;
+    let sender = ZcSender::new(&mut driver, stream, config).context("creating the sender")?;
     let mut sent = 0u64;
     let mut failure: Option<BufferError> = None;
     let result = send_loop(
         src,
-        &mut ring,
-        &mut sender,
+        &mut driver,
+        &sender,
         &mut free,
         &mut sent,
         &mut failure,
     );
-    // Whatever happened, every slot back (bounded) before the pool may go; the sender
-    // leaks, never frees, a slot the kernel still holds when the time is up.
-    let waited = sender.wait_all(&mut ring, CLOSE_WAIT);
-    for c in sender.completions() {
+    // Whatever happened, every slot back (bounded) before the pool may go; a slot the
+    // kernel still holds when the time is up stays with the driver, which leaks it (never
+    // frees it) when it is dropped at the end of this function.
+    let waited = sender.wait_all(&mut driver, CLOSE_WAIT);
+    for c in sender.completions(&mut driver)? {
         account(&c.result, &mut sent, &mut failure);
     }
-    let stats = *sender.stats();
-    let closed = sender.close(&mut ring, Duration::ZERO);
-    if closed.leaked > 0 {
+    let stats = sender.stats(&driver)?;
+    let closed = sender.close(&mut driver, Duration::ZERO);
+    if closed.pending > 0 {
         let why = waited.err().map_or(String::new(), |e| format!(" ({e})"));
         let after = result
             .err()
             .map_or(String::new(), |e| format!(" after: {e:#}"));
         bail!(
             "{} buffers still held by the kernel{why}; leaked{after}",
-            closed.leaked
+            closed.pending
         );
     }
     result?;
@@ -140,23 +142,24 @@ fn account(result: &Result<usize, BufferError>, sent: &mut u64, failure: &mut Op
 
 fn send_loop(
     src: &mut impl Read,
-    ring: &mut IoUring,
-    sender: &mut ZcSender,
+    driver: &mut Driver,
+    sender: &ZcSender,
     free: &mut Vec<PoolSlot>,
     sent: &mut u64,
     failure: &mut Option<BufferError>,
 ) -> Result<()> {
-    let collect = |sender: &mut ZcSender, free: &mut Vec<PoolSlot>, sent: &mut u64, f: &mut _| {
-        for c in sender.completions() {
+    let collect = |driver: &mut Driver, free: &mut Vec<PoolSlot>, sent: &mut u64, f: &mut _| {
+        for c in sender.completions(driver)? {
             account(&c.result, sent, f);
             free.extend(c.buffer.into_slot());
         }
+        Ok::<(), ZcError>(())
     };
     while failure.is_none() {
         let Some(mut slot) = free.pop() else {
             // Every slot is with the sender: wait until one comes back.
-            sender.wait(ring).map_err(|e| stalled(e, *sent))?;
-            collect(sender, free, sent, failure);
+            sender.wait(driver).map_err(|e| stalled(e, *sent))?;
+            collect(driver, free, sent, failure)?;
             continue;
         };
         let n = read_full(src, slot.as_full_mut()).context("reading the file")?;
@@ -164,7 +167,7 @@ fn send_loop(
             return Ok(());
         }
         slot.set_len(n);
-        match sender.send(ring, slot) {
+        match sender.send(driver, slot) {
             Ok(()) => {}
             // An earlier slot failed: its completion carries the error.
             Err(e) if matches!(e.kind, SendErrorKind::Sender(ZcError::Broken(_))) => {}
@@ -176,7 +179,7 @@ fn send_loop(
                 });
             }
         }
-        collect(sender, free, sent, failure);
+        collect(driver, free, sent, failure)?;
     }
     Ok(())
 }

@@ -24,11 +24,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
 use rustix::io::Errno;
-use uring::sys::{io_uring_params, IoringSetupFlags};
+use uring::sys::IoringSetupFlags;
 use uring::zc::{
-    BufferError, BufferPool, Config, Policy, SendErrorKind, ZcBuffer, ZcError, ZcSender,
+    BufferError, BufferPool, Config, Driver, Policy, SendErrorKind, ZcBuffer, ZcError, ZcSender,
 };
-use uring::IoUring;
 
 use super::raw::{SendConfig, SendStats, NOTIF_SLOTS_PER_INFLIGHT, STALL_TIMEOUT};
 use crate::util::Meter;
@@ -46,19 +45,17 @@ fn policy(mode: Mode) -> Policy {
     }
 }
 
-/// A ring sized for `config` ([`Config::ring`]'s CQ and SQ sizes and SUBMIT_ALL), with
-/// COOP_TASKRUN | SINGLE_ISSUER as the raw loop and liburing's example use; falls back to
-/// [`Config::ring`] on kernels that refuse those flags.
-pub fn ring_for(config: &Config) -> Result<IoUring> {
-    let mut params = io_uring_params::default();
-    params.flags = IoringSetupFlags::CQSIZE
-        | IoringSetupFlags::SUBMIT_ALL
-        | IoringSetupFlags::COOP_TASKRUN
-        | IoringSetupFlags::SINGLE_ISSUER;
-    params.cq_entries = config.cq_entries();
-    match IoUring::init_params(config.sq_entries(), &mut params) {
-        Ok(ring) => Ok(ring),
-        Err(_) => config.ring().context("cannot set up an io_uring instance"),
+/// A driver sized for `config` ([`Config::driver_config`]'s CQ and SQ sizes; the driver
+/// adds CQSIZE and SUBMIT_ALL), with COOP_TASKRUN | SINGLE_ISSUER as the raw loop and
+/// liburing's example use; falls back to [`Config::driver`] on kernels that refuse those
+/// flags.
+pub fn driver_for(config: &Config) -> Result<Driver> {
+    let flags = IoringSetupFlags::COOP_TASKRUN | IoringSetupFlags::SINGLE_ISSUER;
+    match Driver::new(config.driver_config().setup_flags(flags)) {
+        Ok(driver) => Ok(driver),
+        Err(_) => config
+            .driver()
+            .context("cannot set up an io_uring instance"),
     }
 }
 
@@ -73,7 +70,7 @@ pub fn run(fd: BorrowedFd<'_>, cfg: &SendConfig, stop: Option<&AtomicBool>) -> R
         .max_buffers(buffers)
         .budget_bytes(cfg.size.saturating_mul(buffers as usize))
         .wait_timeout(Some(STALL_TIMEOUT));
-    let mut ring = ring_for(&config)?;
+    let mut driver = driver_for(&config)?;
     // The sender owns (and closes) its socket: give it a duplicate of ours.
     let socket = fd.try_clone_to_owned().context("duplicating the socket")?;
     let stream = rustix::net::sockopt::socket_type(&socket).context("SO_TYPE")?
@@ -92,12 +89,12 @@ pub fn run(fd: BorrowedFd<'_>, cfg: &SendConfig, stop: Option<&AtomicBool>) -> R
         _ => None,
     };
     // Pool slots for zc-fixed and auto (registered once: send_zc_fixed when zero-copy);
-    // heap vectors otherwise. Declared before the sender: the sender leaks (never frees)
-    // any buffer the kernel may still hold if it is dropped early, so the order is only
-    // about tidiness.
+    // heap vectors otherwise. Declared before the sender: a buffer the kernel may still
+    // hold when the sender goes stays with the driver, which never frees it early, so the
+    // order is only about tidiness.
     let pool = match cfg.mode {
         Mode::ZcFixed | Mode::Auto => Some(
-            BufferPool::new(&mut ring, cfg.size, buffers as usize)
+            BufferPool::new(&mut driver, cfg.size, buffers as usize)
                 .context("registering the payload buffers (BufferPool)")?,
         ),
         _ => None,
@@ -118,14 +115,14 @@ pub fn run(fd: BorrowedFd<'_>, cfg: &SendConfig, stop: Option<&AtomicBool>) -> R
         };
         free.push(buf);
     }
-    let mut sender = ZcSender::new(&ring, socket, config).context("creating the sender")?;
+    let sender = ZcSender::new(&mut driver, socket, config).context("creating the sender")?;
 
     let mut st = SendStats::default();
     let mut failure: Option<BufferError> = None;
     let start = Instant::now();
     let outcome = drive(
-        &mut ring,
-        &mut sender,
+        &mut driver,
+        &sender,
         &mut free,
         dest,
         cfg,
@@ -136,21 +133,21 @@ pub fn run(fd: BorrowedFd<'_>, cfg: &SendConfig, stop: Option<&AtomicBool>) -> R
     st.elapsed = start.elapsed();
 
     // Every buffer back (all notifications reaped) before the buffers and the pool may go,
-    // bounded; a buffer the kernel still holds after that is leaked by the sender, never
-    // freed.
-    let waited = sender.wait_all(&mut ring, CLOSE_TIMEOUT);
-    for c in sender.completions() {
+    // bounded; a buffer the kernel still holds after that stays with the driver, which
+    // leaks it (never frees it) when it is dropped at the end of this function.
+    let waited = sender.wait_all(&mut driver, CLOSE_TIMEOUT);
+    for c in sender.completions(&mut driver)? {
         account(&c.result, &mut st, &mut failure);
     }
-    let s = *sender.stats();
+    let s = sender.stats(&driver)?;
     (st.requests, st.notifs, st.copied) = (s.requests, s.notifications, s.copied);
-    let closed = sender.close(&mut ring, Duration::ZERO);
+    let closed = sender.close(&mut driver, Duration::ZERO);
     st.cpu = meter.stop().1;
     outcome?;
-    if closed.leaked > 0 {
+    if closed.pending > 0 {
         bail!(
             "{} buffers still held by the kernel after {CLOSE_TIMEOUT:?}: leaked ({})",
-            closed.leaked,
+            closed.pending,
             waited.err().map_or("-".into(), |e| e.to_string())
         );
     }
@@ -206,8 +203,8 @@ fn account(
 /// back what came back, until the time is up; then let the last sends finish.
 #[allow(clippy::too_many_arguments)]
 fn drive(
-    ring: &mut IoUring,
-    sender: &mut ZcSender,
+    driver: &mut Driver,
+    sender: &ZcSender,
     free: &mut Vec<ZcBuffer>,
     dest: Option<SocketAddr>,
     cfg: &SendConfig,
@@ -216,13 +213,17 @@ fn drive(
     failure: &mut Option<BufferError>,
 ) -> Result<()> {
     let deadline = Instant::now() + cfg.duration;
-    let collect =
-        |sender: &mut ZcSender, free: &mut Vec<ZcBuffer>, st: &mut SendStats, f: &mut _| {
-            for c in sender.completions() {
-                account(&c.result, st, f);
-                free.push(c.buffer);
-            }
-        };
+    let collect = |driver: &mut Driver,
+                   free: &mut Vec<ZcBuffer>,
+                   st: &mut SendStats,
+                   f: &mut _|
+     -> Result<(), ZcError> {
+        for c in sender.completions(driver)? {
+            account(&c.result, st, f);
+            free.push(c.buffer);
+        }
+        Ok(())
+    };
     // The clock is read once per `inflight` sends, as often as the raw loop reads it.
     let mut until_check = 0u32;
     loop {
@@ -238,33 +239,33 @@ fn drive(
         until_check -= 1;
         let Some(buf) = free.pop() else {
             // Every buffer is with the sender: wait until one comes back.
-            sender.wait(ring).context("waiting for a buffer")?;
-            collect(sender, free, st, failure);
+            sender.wait(driver).context("waiting for a buffer")?;
+            collect(driver, free, st, failure)?;
             continue;
         };
         let sent = match dest {
-            Some(d) => sender.send_to(ring, buf, d),
-            None => sender.send(ring, buf),
+            Some(d) => sender.send_to(driver, buf, d),
+            None => sender.send(driver, buf),
         };
         if let Err(e) = sent {
             if let SendErrorKind::Sender(ZcError::Broken(_)) = e.kind {
                 // An earlier buffer failed: its completion carries the error.
                 free.push(e.buffer);
-                collect(sender, free, st, failure);
+                collect(driver, free, st, failure)?;
                 break;
             }
             return Err(std::io::Error::from(e)).context("sending");
         }
-        collect(sender, free, st, failure);
+        collect(driver, free, st, failure)?;
     }
     // Like the raw loop, the clock stops once every accepted send has completed (the
     // notifications are waited for afterwards, untimed).
-    let s = *sender.stats();
+    let s = sender.stats(driver)?;
     let mut left = s.buffers_submitted - s.buffers_completed;
     while left > 0 {
-        sender.wait(ring).context("waiting for the last sends")?;
-        collect(sender, free, st, failure);
-        let s = sender.stats();
+        sender.wait(driver).context("waiting for the last sends")?;
+        collect(driver, free, st, failure)?;
+        let s = sender.stats(driver)?;
         left = s.buffers_submitted - s.buffers_completed;
     }
     Ok(())
