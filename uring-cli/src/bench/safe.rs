@@ -26,7 +26,8 @@ use anyhow::{anyhow, bail, Context, Result};
 use rustix::io::Errno;
 use uring::sys::IoringSetupFlags;
 use uring::zc::{
-    BufferError, BufferPool, Config, Driver, Policy, SendErrorKind, ZcBuffer, ZcError, ZcSender,
+    BufferError, BufferPool, Config, Driver, Policy, PoolError, PoolSlot, SendErrorKind, ZcBuffer,
+    ZcError, ZcSender,
 };
 
 use super::raw::{SendConfig, SendStats, NOTIF_SLOTS_PER_INFLIGHT, STALL_TIMEOUT};
@@ -59,12 +60,52 @@ pub fn driver_for(config: &Config) -> Result<Driver> {
     }
 }
 
+/// How many slots of `slot_size` bytes (at most `want`, at least one) a pool of `driver`
+/// may register: all of them with CAP_IPC_LOCK or an unlimited RLIMIT_MEMLOCK; otherwise
+/// as many as fit in half of what the limit leaves after the driver's pools, so that the
+/// other half stays for the pages zero-copy sends pin. A slot is charged in whole pages
+/// (the kernel accounts pinned pages, and every slot starts on a page).
+pub fn pool_slots(driver: &Driver, slot_size: usize, want: usize) -> usize {
+    let Some(limit) = driver.memlock().pinnable() else {
+        return want.max(1);
+    };
+    let room = limit.saturating_sub(driver.pinned_bytes()) / 2;
+    let per_slot = slot_size.max(1).div_ceil(4096).saturating_mul(4096) as u64;
+    usize::try_from(room / per_slot)
+        .unwrap_or(usize::MAX)
+        .clamp(1, want.max(1))
+}
+
+/// Up to `want` registered slots of `slot_size` bytes in `driver`, as many as
+/// [`pool_slots`] allows, or fewer if the kernel refuses more. Each slot is a pool of its
+/// own, so that a registration is all or nothing: when RLIMIT_MEMLOCK runs out midway
+/// through a multi-slot registration the kernel registers only the first buffers, yet
+/// `BufferPool::new` reports success and the others then fail `send_zc_fixed` with
+/// EFAULT. Fails (with [`PoolError::Memlock`] naming the limit, when that is why) only if
+/// not even one slot can be registered.
+pub fn register_slots(
+    driver: &mut Driver,
+    slot_size: usize,
+    want: usize,
+) -> Result<Vec<PoolSlot>, PoolError> {
+    let mut slots = Vec::new();
+    for _ in 0..pool_slots(driver, slot_size, want) {
+        match BufferPool::new(driver, slot_size, 1) {
+            // The slot keeps its pool's memory and registration alive.
+            Ok(pool) => slots.extend(pool.get()),
+            Err(e) if slots.is_empty() => return Err(e),
+            Err(_) => break,
+        }
+    }
+    Ok(slots)
+}
+
 /// Sends on the connected socket `fd` through the safe layer until the time is up (or
 /// `stop` is set), then waits for every buffer to come back.
 pub fn run(fd: BorrowedFd<'_>, cfg: &SendConfig, stop: Option<&AtomicBool>) -> Result<SendStats> {
     let meter = Meter::start();
-    let buffers = cfg.inflight.saturating_mul(NOTIF_SLOTS_PER_INFLIGHT).max(1);
-    let config = Config::default()
+    let mut buffers = cfg.inflight.saturating_mul(NOTIF_SLOTS_PER_INFLIGHT).max(1);
+    let mut config = Config::default()
         .policy(policy(cfg.mode))
         .depth(cfg.inflight)
         .max_buffers(buffers)
@@ -89,21 +130,39 @@ pub fn run(fd: BorrowedFd<'_>, cfg: &SendConfig, stop: Option<&AtomicBool>) -> R
         _ => None,
     };
     // Pool slots for zc-fixed and auto (registered once: send_zc_fixed when zero-copy);
-    // heap vectors otherwise. Declared before the sender: a buffer the kernel may still
-    // hold when the sender goes stays with the driver, which never frees it early, so the
-    // order is only about tidiness.
-    let pool = match cfg.mode {
-        Mode::ZcFixed | Mode::Auto => Some(
-            BufferPool::new(&mut driver, cfg.size, buffers as usize)
-                .context("registering the payload buffers (BufferPool)")?,
-        ),
-        _ => None,
+    // heap vectors otherwise. As many slots as the locked-memory limit lets them pin (the
+    // budget shrinks with them). If the kernel refuses even one (RLIMIT_MEMLOCK is per
+    // user: other processes pin too), the run fails with the library's message rather
+    // than measure zc-fixed or auto without registered buffers under their name.
+    let mut pool = match cfg.mode {
+        Mode::ZcFixed | Mode::Auto => {
+            let slots = register_slots(&mut driver, cfg.size, buffers as usize)
+                .context("registering the payload buffers (BufferPool)")?;
+            buffers = slots.len() as u32;
+            config = config
+                .max_buffers(buffers)
+                .budget_bytes(cfg.size.saturating_mul(slots.len()));
+            Some(slots)
+        }
+        // The pages of a zero-copy send from a vector are pinned per request and charged
+        // to the same limit: no more of them in flight than a pool could hold. Past the
+        // limit the kernel refuses to pin; the layer resends such a buffer plain, but a
+        // refusal of a later member of a linked chain fails the whole stream with
+        // ECANCELED (the layer takes the chain head's ECANCELED for an outside cancel).
+        Mode::Zc | Mode::SendmsgZc => {
+            buffers = pool_slots(&driver, cfg.size, buffers as usize) as u32;
+            config = config
+                .max_buffers(buffers)
+                .budget_bytes(cfg.size.saturating_mul(buffers as usize));
+            None
+        }
+        Mode::Send => None,
     };
     let mut free: Vec<ZcBuffer> = Vec::with_capacity(buffers as usize);
     for _ in 0..buffers {
-        let buf: ZcBuffer = match &pool {
+        let buf: ZcBuffer = match &mut pool {
             Some(p) => {
-                let mut slot = p.get().ok_or_else(|| anyhow!("buffer pool exhausted"))?;
+                let mut slot = p.pop().ok_or_else(|| anyhow!("buffer pool exhausted"))?;
                 fill_pattern(&mut slot);
                 slot.into()
             }
