@@ -2,7 +2,7 @@
 //! on the wire (so `socat`/`nc` work on either side).
 //!
 //! The sender goes through the safe zero-copy layer (`uring::zc::ZcSender`): the file is
-//! read into the slots of a registered [`BufferPool`], and each filled slot is moved into
+//! read into the slots of a registered `BufferPool`, and each filled slot is moved into
 //! the sender, which hands it back once the kernel has let go of it (after the zero-copy
 //! notification); the slot is then refilled. The layer keeps the byte stream in order and
 //! complete (linked chains with MSG_WAITALL, short sends continued before any later buffer,
@@ -27,17 +27,19 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rustix::io::Errno;
 use uring::sys::IoringSetupFlags;
 use uring::zc::{
-    BufferError, BufferPool, Config, Policy, PoolSlot, SendErrorKind, ZcError, ZcSender, ZcStats,
+    BufferError, Config, Driver, Policy, PoolError, SendErrorKind, ZcBuffer, ZcError, ZcSender,
+    ZcStats,
 };
 use uring::{Cqe, IoUring, Sqe};
 
-use crate::bench::safe::ring_for;
+use crate::bench::safe::{driver_for, register_slots};
 use crate::util::{self, mb_per_s, AlignedBuf};
 
 /// Bytes per buffer.
 const CHUNK: usize = 1 << 20;
 /// Registered slots of the sender (8 MiB in all): enough to keep a chain in flight while
-/// the next slots are read from the file and earlier ones await their notification.
+/// the next slots are read from the file and earlier ones await their notification. Fewer
+/// under a locked-memory limit (RLIMIT_MEMLOCK without CAP_IPC_LOCK): half of it at most.
 const SLOTS: usize = 8;
 /// Longest `IOSQE_IO_LINK` chain of sends.
 const DEPTH: u32 = 4;
@@ -90,37 +92,45 @@ fn send_stream(
         .max_buffers(SLOTS as u32)
         .budget_bytes(CHUNK * SLOTS)
         .wait_timeout(Some(STALL));
-    let mut ring = ring_for(&config)?;
-    let pool = BufferPool::new(&mut ring, CHUNK, SLOTS).context("registering the buffers")?;
-    let mut free: Vec<PoolSlot> = (0..SLOTS).filter_map(|_| pool.get()).collect();
-    let mut sender = ZcSender::new(&ring, stream, config).context("creating the sender")?;
+    let mut driver = driver_for(&config)?;
+    let (mut free, registered) = buffers(&mut driver)?;
+    let config = config
+        .max_buffers(free.len() as u32)
+        .budget_bytes(CHUNK * free.len());
+    // Unregistered buffers are pinned per request, and a pin refused to a later member of
+    // a linked chain fails the whole stream with ECANCELED (the layer takes the chain
+    // head's ECANCELED for an outside cancel): one request at a time then, so that a
+    // refusal is always the head's own, which the layer resends plain.
+    let config = if registered { config } else { config.depth(1) };
+    let sender = ZcSender::new(&mut driver, stream, config).context("creating the sender")?;
     let mut sent = 0u64;
     let mut failure: Option<BufferError> = None;
     let result = send_loop(
         src,
-        &mut ring,
-        &mut sender,
+        &mut driver,
+        &sender,
         &mut free,
         &mut sent,
         &mut failure,
         pb,
     );
-    // Whatever happened, every slot back (bounded) before the pool may go; the sender
-    // leaks, never frees, a slot the kernel still holds when the time is up.
-    let waited = sender.wait_all(&mut ring, CLOSE_WAIT);
-    for c in sender.completions() {
+    // Whatever happened, every slot back (bounded) before the pool may go; a slot the
+    // kernel still holds when the time is up stays with the driver, which leaks it (never
+    // frees it) when it is dropped at the end of this function.
+    let waited = sender.wait_all(&mut driver, CLOSE_WAIT);
+    for c in sender.completions(&mut driver)? {
         account(&c.result, &mut sent, &mut failure);
     }
-    let stats = *sender.stats();
-    let closed = sender.close(&mut ring, Duration::ZERO);
-    if closed.leaked > 0 {
+    let stats = sender.stats(&driver)?;
+    let closed = sender.close(&mut driver, Duration::ZERO);
+    if closed.pending > 0 {
         let why = waited.err().map_or(String::new(), |e| format!(" ({e})"));
         let after = result
             .err()
             .map_or(String::new(), |e| format!(" after: {e:#}"));
         bail!(
             "{} buffers still held by the kernel{why}; leaked{after}",
-            closed.leaked
+            closed.pending
         );
     }
     result?;
@@ -136,6 +146,33 @@ fn send_stream(
     Ok((sent, stats))
 }
 
+/// The sender's buffers, and whether they are registered: registered slots, as many as
+/// the locked-memory limit allows (see [`register_slots`]). Should the kernel refuse to pin even one ([`PoolError::Memlock`]:
+/// RLIMIT_MEMLOCK is per user, and other processes of the user pin too), the transfer goes
+/// on with [`SLOTS`] plain heap buffers after saying so: they are still sent zero-copy
+/// where it pays (pinned per request, or sent plain when the kernel refuses to pin them),
+/// so the limit costs speed at most, never the transfer.
+fn buffers(driver: &mut Driver) -> Result<(Vec<ZcBuffer>, bool)> {
+    match register_slots(driver, CHUNK, SLOTS) {
+        Ok(slots) => {
+            if slots.len() < SLOTS {
+                eprintln!(
+                    "uring: note: {} registered buffers of {CHUNK} bytes (RLIMIT_MEMLOCK {} bytes, no CAP_IPC_LOCK)",
+                    slots.len(),
+                    driver.memlock().pinnable().unwrap_or(0)
+                );
+            }
+            Ok((slots.into_iter().map(Into::into).collect(), true))
+        }
+        Err(PoolError::Memlock(e)) => {
+            eprintln!("uring: warning: buffer pool: {e}; sending from unregistered buffers");
+            let bufs = (0..SLOTS).map(|_| vec![0u8; CHUNK].into()).collect();
+            Ok((bufs, false))
+        }
+        Err(e) => Err(e).context("registering the buffers"),
+    }
+}
+
 /// Counts one slot's outcome: bytes sent, or the stream's error.
 fn account(result: &Result<usize, BufferError>, sent: &mut u64, failure: &mut Option<BufferError>) {
     match result {
@@ -149,33 +186,33 @@ fn account(result: &Result<usize, BufferError>, sent: &mut u64, failure: &mut Op
 
 fn send_loop(
     src: &mut impl Read,
-    ring: &mut IoUring,
-    sender: &mut ZcSender,
-    free: &mut Vec<PoolSlot>,
+    driver: &mut Driver,
+    sender: &ZcSender,
+    free: &mut Vec<ZcBuffer>,
     sent: &mut u64,
     failure: &mut Option<BufferError>,
     pb: &ProgressBar,
 ) -> Result<()> {
-    let collect = |sender: &mut ZcSender, free: &mut Vec<PoolSlot>, sent: &mut u64, f: &mut _| {
-        for c in sender.completions() {
+    let collect = |driver: &mut Driver, free: &mut Vec<ZcBuffer>, sent: &mut u64, f: &mut _| {
+        for c in sender.completions(driver)? {
             account(&c.result, sent, f);
-            free.extend(c.buffer.into_slot());
+            free.push(c.buffer);
         }
+        Ok::<(), ZcError>(())
     };
     while failure.is_none() {
-        let Some(mut slot) = free.pop() else {
+        let Some(buf) = free.pop() else {
             // Every slot is with the sender: wait until one comes back.
-            sender.wait(ring).map_err(|e| stalled(e, *sent))?;
-            collect(sender, free, sent, failure);
+            sender.wait(driver).map_err(|e| stalled(e, *sent))?;
+            collect(driver, free, sent, failure)?;
             pb.set_position(*sent);
             continue;
         };
-        let n = read_full(src, slot.as_full_mut()).context("reading the file")?;
+        let (n, buf) = fill(src, buf).context("reading the file")?;
         if n == 0 {
             return Ok(());
         }
-        slot.set_len(n);
-        match sender.send(ring, slot) {
+        match sender.send(driver, buf) {
             Ok(()) => {}
             // An earlier slot failed: its completion carries the error.
             Err(e) if matches!(e.kind, SendErrorKind::Sender(ZcError::Broken(_))) => {}
@@ -187,10 +224,29 @@ fn send_loop(
                 });
             }
         }
-        collect(sender, free, sent, failure);
+        collect(driver, free, sent, failure)?;
         pb.set_position(*sent);
     }
     Ok(())
+}
+
+/// Fills a buffer that came back (a pool slot, or a heap buffer) from `src`, its length set
+/// to the bytes read.
+fn fill(src: &mut impl Read, buf: ZcBuffer) -> std::io::Result<(usize, ZcBuffer)> {
+    Ok(match buf {
+        ZcBuffer::Slot(mut slot) => {
+            let n = read_full(src, slot.as_full_mut())?;
+            slot.set_len(n);
+            (n, slot.into())
+        }
+        ZcBuffer::Vec(mut v) => {
+            v.resize(CHUNK, 0);
+            let n = read_full(src, &mut v)?;
+            v.truncate(n);
+            (n, v.into())
+        }
+        _ => unreachable!("only pool slots and vectors are sent"),
+    })
 }
 
 /// The error of a sender call, said for a file transfer.

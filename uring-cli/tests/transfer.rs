@@ -293,4 +293,109 @@ fn progress_never_garbles_a_piped_stderr() {
     {
         assert!(!l.contains(['\r', '\x1b']), "terminal control in {l:?}");
     }
+
+/// The path of `name` on PATH, if it is there.
+fn on_path(name: &str) -> Option<std::path::PathBuf> {
+    std::env::var("PATH")
+        .unwrap_or_default()
+        .split(':')
+        .map(|dir| std::path::Path::new(dir).join(name))
+        .find(|p| p.is_file())
+}
+
+/// The effective capability set (`CapEff`) in the text of a `/proc/PID/status`.
+fn effective_caps(status: &str) -> u64 {
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("CapEff:"))
+        .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
+        .expect("CapEff in /proc/self/status")
+}
+
+/// `uring send` the way a normal user runs it: no CAP_IPC_LOCK and the usual 8 MiB
+/// RLIMIT_MEMLOCK, to which registered buffers (and pages pinned by zero-copy sends) are
+/// charged. The sender must fit its registered buffers to the limit (or do without) and
+/// deliver every byte; it used to register 8 MiB and fail at once.
+#[test]
+fn send_without_cap_ipc_lock_under_an_8_mib_memlock_limit() {
+    const TEST: &str = "send_without_cap_ipc_lock_under_an_8_mib_memlock_limit";
+    const CAP_IPC_LOCK: u64 = 1 << 14;
+    const CAP_SETPCAP: u64 = 1 << 8;
+    let (Some(setpriv), Some(prlimit)) = (on_path("setpriv"), on_path("prlimit")) else {
+        eprintln!("SKIP: {TEST}: setpriv or prlimit (util-linux) is not installed");
+        return;
+    };
+    let own = effective_caps(&std::fs::read_to_string("/proc/self/status").unwrap());
+    // `cmd` without CAP_IPC_LOCK (dropped from the bounding and inheritable sets, so that
+    // no exec gets it back; that takes CAP_SETPCAP, and a process without it, a normal
+    // user's, has no CAP_IPC_LOCK to drop: the probe below checks) and with an 8 MiB
+    // RLIMIT_MEMLOCK, soft and hard.
+    let reduced = |cmd: &[&std::ffi::OsStr]| {
+        let mut c = if own & CAP_SETPCAP != 0 {
+            let mut c = std::process::Command::new(&setpriv);
+            c.args(["--bounding-set=-ipc_lock", "--inh-caps=-ipc_lock"])
+                .arg(&prlimit);
+            c
+        } else {
+            std::process::Command::new(&prlimit)
+        };
+        c.args(["--memlock=8388608:8388608", "--"]).args(cmd);
+        c
+    };
+    // What a process started that way has: no CAP_IPC_LOCK, the 8 MiB limit.
+    let probe = run(
+        &mut reduced(&[
+            "sh".as_ref(),
+            "-c".as_ref(),
+            "cat /proc/self/status /proc/self/limits".as_ref(),
+        ]),
+        LIMIT,
+    );
+    assert!(probe.status.success(), "{}", text(&probe.stderr));
+    let probe = text(&probe.stdout);
+    assert_eq!(effective_caps(&probe) & CAP_IPC_LOCK, 0, "{probe}");
+    let limit = probe
+        .lines()
+        .find(|l| l.starts_with("Max locked memory"))
+        .expect("limits");
+    assert_eq!(
+        limit.split_whitespace().collect::<Vec<_>>()[3..],
+        ["8388608", "8388608", "bytes"],
+        "{limit}"
+    );
+
+    let dir = scratch(TEST);
+    let src = dir.join("src.bin");
+    let dst = dir.join("dst.bin");
+    let len = 24usize << 20;
+    random_file(&src, len, 0x10c4);
+    let expect = len.to_string();
+    let (mut recv, mut lines, port) = start_recv(&dst, &["--expect", &expect]);
+    let target = format!("127.0.0.1:{port}");
+    let out = run(
+        &mut reduced(&[
+            env!("CARGO_BIN_EXE_uring").as_ref(),
+            "send".as_ref(),
+            src.as_os_str(),
+            target.as_ref(),
+        ]),
+        LIMIT,
+    );
+    let err = text(&out.stderr);
+    assert!(out.status.success(), "send: {err}");
+    assert!(err.contains(&format!("sent {len} bytes")), "{err}");
+    // The sender saw the limit: it registered fewer buffers, or (if other processes of
+    // the user had pinned the rest) none, saying why.
+    assert!(
+        err.contains("uring: note: ") || err.contains("RLIMIT_MEMLOCK (8388608 bytes)"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("canceled") && !err.contains("panicked"),
+        "{err}"
+    );
+    let status = common::wait_bounded(&mut recv, LIMIT);
+    let rest = lines.rest(Duration::from_secs(5)).join("\n");
+    assert!(status.success(), "recv: {rest}");
+    assert_eq!(sha256(&src), sha256(&dst));
 }

@@ -24,11 +24,11 @@ use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
 use rustix::io::Errno;
-use uring::sys::{io_uring_params, IoringSetupFlags};
+use uring::sys::IoringSetupFlags;
 use uring::zc::{
-    BufferError, BufferPool, Config, Policy, SendErrorKind, ZcBuffer, ZcError, ZcSender,
+    BufferError, BufferPool, Config, Driver, Policy, PoolError, PoolSlot, SendErrorKind, ZcBuffer,
+    ZcError, ZcSender,
 };
-use uring::IoUring;
 
 use super::raw::{SendConfig, SendStats, NOTIF_SLOTS_PER_INFLIGHT, STALL_TIMEOUT};
 use crate::util::Meter;
@@ -46,34 +46,72 @@ fn policy(mode: Mode) -> Policy {
     }
 }
 
-/// A ring sized for `config` ([`Config::ring`]'s CQ and SQ sizes and SUBMIT_ALL), with
-/// COOP_TASKRUN | SINGLE_ISSUER as the raw loop and liburing's example use; falls back to
-/// [`Config::ring`] on kernels that refuse those flags.
-pub fn ring_for(config: &Config) -> Result<IoUring> {
-    let mut params = io_uring_params::default();
-    params.flags = IoringSetupFlags::CQSIZE
-        | IoringSetupFlags::SUBMIT_ALL
-        | IoringSetupFlags::COOP_TASKRUN
-        | IoringSetupFlags::SINGLE_ISSUER;
-    params.cq_entries = config.cq_entries();
-    match IoUring::init_params(config.sq_entries(), &mut params) {
-        Ok(ring) => Ok(ring),
-        Err(_) => config.ring().context("cannot set up an io_uring instance"),
+/// A driver sized for `config` ([`Config::driver_config`]'s CQ and SQ sizes; the driver
+/// adds CQSIZE and SUBMIT_ALL), with COOP_TASKRUN | SINGLE_ISSUER as the raw loop and
+/// liburing's example use; falls back to [`Config::driver`] on kernels that refuse those
+/// flags.
+pub fn driver_for(config: &Config) -> Result<Driver> {
+    let flags = IoringSetupFlags::COOP_TASKRUN | IoringSetupFlags::SINGLE_ISSUER;
+    match Driver::new(config.driver_config().setup_flags(flags)) {
+        Ok(driver) => Ok(driver),
+        Err(_) => config
+            .driver()
+            .context("cannot set up an io_uring instance"),
     }
+}
+
+/// How many slots of `slot_size` bytes (at most `want`, at least one) a pool of `driver`
+/// may register: all of them with CAP_IPC_LOCK or an unlimited RLIMIT_MEMLOCK; otherwise
+/// as many as fit in half of what the limit leaves after the driver's pools, so that the
+/// other half stays for the pages zero-copy sends pin. A slot is charged in whole pages
+/// (the kernel accounts pinned pages, and every slot starts on a page).
+pub fn pool_slots(driver: &Driver, slot_size: usize, want: usize) -> usize {
+    let Some(limit) = driver.memlock().pinnable() else {
+        return want.max(1);
+    };
+    let room = limit.saturating_sub(driver.pinned_bytes()) / 2;
+    let per_slot = slot_size.max(1).div_ceil(4096).saturating_mul(4096) as u64;
+    usize::try_from(room / per_slot)
+        .unwrap_or(usize::MAX)
+        .clamp(1, want.max(1))
+}
+
+/// Up to `want` registered slots of `slot_size` bytes in `driver`, as many as
+/// [`pool_slots`] allows, or fewer if the kernel refuses more. Each slot is a pool of its
+/// own, so that a registration is all or nothing: when RLIMIT_MEMLOCK runs out midway
+/// through a multi-slot registration the kernel registers only the first buffers, yet
+/// `BufferPool::new` reports success and the others then fail `send_zc_fixed` with
+/// EFAULT. Fails (with [`PoolError::Memlock`] naming the limit, when that is why) only if
+/// not even one slot can be registered.
+pub fn register_slots(
+    driver: &mut Driver,
+    slot_size: usize,
+    want: usize,
+) -> Result<Vec<PoolSlot>, PoolError> {
+    let mut slots = Vec::new();
+    for _ in 0..pool_slots(driver, slot_size, want) {
+        match BufferPool::new(driver, slot_size, 1) {
+            // The slot keeps its pool's memory and registration alive.
+            Ok(pool) => slots.extend(pool.get()),
+            Err(e) if slots.is_empty() => return Err(e),
+            Err(_) => break,
+        }
+    }
+    Ok(slots)
 }
 
 /// Sends on the connected socket `fd` through the safe layer until the time is up (or
 /// `stop` is set), then waits for every buffer to come back.
 pub fn run(fd: BorrowedFd<'_>, cfg: &SendConfig, stop: Option<&AtomicBool>) -> Result<SendStats> {
     let meter = Meter::start();
-    let buffers = cfg.inflight.saturating_mul(NOTIF_SLOTS_PER_INFLIGHT).max(1);
-    let config = Config::default()
+    let mut buffers = cfg.inflight.saturating_mul(NOTIF_SLOTS_PER_INFLIGHT).max(1);
+    let mut config = Config::default()
         .policy(policy(cfg.mode))
         .depth(cfg.inflight)
         .max_buffers(buffers)
         .budget_bytes(cfg.size.saturating_mul(buffers as usize))
         .wait_timeout(Some(STALL_TIMEOUT));
-    let mut ring = ring_for(&config)?;
+    let mut driver = driver_for(&config)?;
     // The sender owns (and closes) its socket: give it a duplicate of ours.
     let socket = fd.try_clone_to_owned().context("duplicating the socket")?;
     let stream = rustix::net::sockopt::socket_type(&socket).context("SO_TYPE")?
@@ -92,21 +130,39 @@ pub fn run(fd: BorrowedFd<'_>, cfg: &SendConfig, stop: Option<&AtomicBool>) -> R
         _ => None,
     };
     // Pool slots for zc-fixed and auto (registered once: send_zc_fixed when zero-copy);
-    // heap vectors otherwise. Declared before the sender: the sender leaks (never frees)
-    // any buffer the kernel may still hold if it is dropped early, so the order is only
-    // about tidiness.
-    let pool = match cfg.mode {
-        Mode::ZcFixed | Mode::Auto => Some(
-            BufferPool::new(&mut ring, cfg.size, buffers as usize)
-                .context("registering the payload buffers (BufferPool)")?,
-        ),
-        _ => None,
+    // heap vectors otherwise. As many slots as the locked-memory limit lets them pin (the
+    // budget shrinks with them). If the kernel refuses even one (RLIMIT_MEMLOCK is per
+    // user: other processes pin too), the run fails with the library's message rather
+    // than measure zc-fixed or auto without registered buffers under their name.
+    let mut pool = match cfg.mode {
+        Mode::ZcFixed | Mode::Auto => {
+            let slots = register_slots(&mut driver, cfg.size, buffers as usize)
+                .context("registering the payload buffers (BufferPool)")?;
+            buffers = slots.len() as u32;
+            config = config
+                .max_buffers(buffers)
+                .budget_bytes(cfg.size.saturating_mul(slots.len()));
+            Some(slots)
+        }
+        // The pages of a zero-copy send from a vector are pinned per request and charged
+        // to the same limit: no more of them in flight than a pool could hold. Past the
+        // limit the kernel refuses to pin; the layer resends such a buffer plain, but a
+        // refusal of a later member of a linked chain fails the whole stream with
+        // ECANCELED (the layer takes the chain head's ECANCELED for an outside cancel).
+        Mode::Zc | Mode::SendmsgZc => {
+            buffers = pool_slots(&driver, cfg.size, buffers as usize) as u32;
+            config = config
+                .max_buffers(buffers)
+                .budget_bytes(cfg.size.saturating_mul(buffers as usize));
+            None
+        }
+        Mode::Send => None,
     };
     let mut free: Vec<ZcBuffer> = Vec::with_capacity(buffers as usize);
     for _ in 0..buffers {
-        let buf: ZcBuffer = match &pool {
+        let buf: ZcBuffer = match &mut pool {
             Some(p) => {
-                let mut slot = p.get().ok_or_else(|| anyhow!("buffer pool exhausted"))?;
+                let mut slot = p.pop().ok_or_else(|| anyhow!("buffer pool exhausted"))?;
                 fill_pattern(&mut slot);
                 slot.into()
             }
@@ -118,14 +174,14 @@ pub fn run(fd: BorrowedFd<'_>, cfg: &SendConfig, stop: Option<&AtomicBool>) -> R
         };
         free.push(buf);
     }
-    let mut sender = ZcSender::new(&ring, socket, config).context("creating the sender")?;
+    let sender = ZcSender::new(&mut driver, socket, config).context("creating the sender")?;
 
     let mut st = SendStats::default();
     let mut failure: Option<BufferError> = None;
     let start = Instant::now();
     let outcome = drive(
-        &mut ring,
-        &mut sender,
+        &mut driver,
+        &sender,
         &mut free,
         dest,
         cfg,
@@ -136,21 +192,21 @@ pub fn run(fd: BorrowedFd<'_>, cfg: &SendConfig, stop: Option<&AtomicBool>) -> R
     st.elapsed = start.elapsed();
 
     // Every buffer back (all notifications reaped) before the buffers and the pool may go,
-    // bounded; a buffer the kernel still holds after that is leaked by the sender, never
-    // freed.
-    let waited = sender.wait_all(&mut ring, CLOSE_TIMEOUT);
-    for c in sender.completions() {
+    // bounded; a buffer the kernel still holds after that stays with the driver, which
+    // leaks it (never frees it) when it is dropped at the end of this function.
+    let waited = sender.wait_all(&mut driver, CLOSE_TIMEOUT);
+    for c in sender.completions(&mut driver)? {
         account(&c.result, &mut st, &mut failure);
     }
-    let s = *sender.stats();
+    let s = sender.stats(&driver)?;
     (st.requests, st.notifs, st.copied) = (s.requests, s.notifications, s.copied);
-    let closed = sender.close(&mut ring, Duration::ZERO);
+    let closed = sender.close(&mut driver, Duration::ZERO);
     st.cpu = meter.stop().1;
     outcome?;
-    if closed.leaked > 0 {
+    if closed.pending > 0 {
         bail!(
             "{} buffers still held by the kernel after {CLOSE_TIMEOUT:?}: leaked ({})",
-            closed.leaked,
+            closed.pending,
             waited.err().map_or("-".into(), |e| e.to_string())
         );
     }
@@ -208,8 +264,8 @@ fn account(
 /// back what came back, until the time is up; then let the last sends finish.
 #[allow(clippy::too_many_arguments)]
 fn drive(
-    ring: &mut IoUring,
-    sender: &mut ZcSender,
+    driver: &mut Driver,
+    sender: &ZcSender,
     free: &mut Vec<ZcBuffer>,
     dest: Option<SocketAddr>,
     cfg: &SendConfig,
@@ -218,13 +274,17 @@ fn drive(
     failure: &mut Option<BufferError>,
 ) -> Result<()> {
     let deadline = Instant::now() + cfg.duration;
-    let collect =
-        |sender: &mut ZcSender, free: &mut Vec<ZcBuffer>, st: &mut SendStats, f: &mut _| {
-            for c in sender.completions() {
-                account(&c.result, st, f);
-                free.push(c.buffer);
-            }
-        };
+    let collect = |driver: &mut Driver,
+                   free: &mut Vec<ZcBuffer>,
+                   st: &mut SendStats,
+                   f: &mut _|
+     -> Result<(), ZcError> {
+        for c in sender.completions(driver)? {
+            account(&c.result, st, f);
+            free.push(c.buffer);
+        }
+        Ok(())
+    };
     // The clock is read once per `inflight` sends, as often as the raw loop reads it.
     let mut until_check = 0u32;
     loop {
@@ -240,33 +300,33 @@ fn drive(
         until_check -= 1;
         let Some(buf) = free.pop() else {
             // Every buffer is with the sender: wait until one comes back.
-            sender.wait(ring).context("waiting for a buffer")?;
-            collect(sender, free, st, failure);
+            sender.wait(driver).context("waiting for a buffer")?;
+            collect(driver, free, st, failure)?;
             continue;
         };
         let sent = match dest {
-            Some(d) => sender.send_to(ring, buf, d),
-            None => sender.send(ring, buf),
+            Some(d) => sender.send_to(driver, buf, d),
+            None => sender.send(driver, buf),
         };
         if let Err(e) = sent {
             if let SendErrorKind::Sender(ZcError::Broken(_)) = e.kind {
                 // An earlier buffer failed: its completion carries the error.
                 free.push(e.buffer);
-                collect(sender, free, st, failure);
+                collect(driver, free, st, failure)?;
                 break;
             }
             return Err(std::io::Error::from(e)).context("sending");
         }
-        collect(sender, free, st, failure);
+        collect(driver, free, st, failure)?;
     }
     // Like the raw loop, the clock stops once every accepted send has completed (the
     // notifications are waited for afterwards, untimed).
-    let s = *sender.stats();
+    let s = sender.stats(driver)?;
     let mut left = s.buffers_submitted - s.buffers_completed;
     while left > 0 {
-        sender.wait(ring).context("waiting for the last sends")?;
-        collect(sender, free, st, failure);
-        let s = sender.stats();
+        sender.wait(driver).context("waiting for the last sends")?;
+        collect(driver, free, st, failure)?;
+        let s = sender.stats(driver)?;
         left = s.buffers_submitted - s.buffers_completed;
     }
     Ok(())
