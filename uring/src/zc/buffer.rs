@@ -1,8 +1,83 @@
 //! [`ZcBuffer`]: the buffer kinds the sender can own.
 
+use core::any::Any;
 use core::fmt;
 
 use super::pool::PoolSlot;
+
+/// An owned buffer whose bytes stay put: what a sender can hand to the kernel.
+///
+/// Implement it for your own buffer type (an arena chunk, a buffer of your pool, a
+/// memory-mapped file, …) to send it without copying it into a `Vec`; wrap it with
+/// [`ZcBuffer::custom`], and get it back from the completion with
+/// [`ZcBuffer::into_custom`].
+///
+/// ```
+/// use uring::zc::{StableBuffer, ZcBuffer};
+///
+/// /// A heap buffer with a header the application keeps beside the payload.
+/// struct Frame {
+///     id: u64,
+///     payload: Box<[u8]>,
+/// }
+///
+/// // SAFETY: `payload` is a heap allocation owned by the frame: moving the frame does not
+/// // move it, nothing changes it through `&self`, and it lives as long as the frame.
+/// unsafe impl StableBuffer for Frame {
+///     fn bytes(&self) -> &[u8] {
+///         &self.payload
+///     }
+/// }
+///
+/// let buffer = ZcBuffer::custom(Frame { id: 7, payload: vec![1; 4096].into() });
+/// assert_eq!(buffer.len(), 4096);
+/// let frame: Frame = buffer.into_custom().ok().expect("a Frame");
+/// assert_eq!(frame.id, 7);
+/// ```
+///
+/// # Safety
+///
+/// The kernel reads the bytes after the call that hands the value over returns, for as
+/// long as the sender owns it. So, from the moment the value is given to a sender until it
+/// comes back in a completion (or forever, if it is never given back), every call of
+/// [`bytes`](Self::bytes) must return the same memory (the same address and length),
+/// that memory must stay valid and must not be written, by anyone, and it must not move
+/// when the value moves (heap, `'static`, a mapping: not an inline array). Dropping the
+/// value may free the memory: the sender only drops it once the kernel is done with it.
+pub unsafe trait StableBuffer: Send + Sync + 'static {
+    /// The bytes to send.
+    fn bytes(&self) -> &[u8];
+}
+
+/// A [`StableBuffer`] as the sender keeps it: its bytes, and a way back to its type.
+trait Custom: Send + Sync {
+    fn bytes(&self) -> &[u8];
+    fn type_id_of(&self) -> core::any::TypeId;
+    fn into_any(self: Box<Self>) -> Box<dyn Any + Send>;
+}
+
+impl<T: StableBuffer> Custom for T {
+    fn bytes(&self) -> &[u8] {
+        StableBuffer::bytes(self)
+    }
+    fn type_id_of(&self) -> core::any::TypeId {
+        core::any::TypeId::of::<T>()
+    }
+    fn into_any(self: Box<Self>) -> Box<dyn Any + Send> {
+        self
+    }
+}
+
+/// A [`StableBuffer`] of the caller's, boxed (see [`ZcBuffer::custom`]).
+pub struct CustomBuffer(Box<dyn Custom>);
+
+impl fmt::Debug for CustomBuffer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CustomBuffer")
+            .field("len", &self.0.bytes().len())
+            .finish()
+    }
+}
 
 /// A buffer handed to a [`ZcSender`](super::ZcSender): the sender owns it until the kernel
 /// has let go of it, then hands it back in a [`Completion`](super::Completion).
@@ -30,6 +105,8 @@ pub enum ZcBuffer {
     /// can only read, so the bytes the kernel reads cannot change.
     #[cfg(feature = "bytes")]
     Bytes(bytes::Bytes),
+    /// A buffer type of the caller's that implements [`StableBuffer`].
+    Custom(CustomBuffer),
 }
 
 /// Which kind a [`ZcBuffer`] is, without its contents.
@@ -46,6 +123,8 @@ pub enum BufferKind {
     Slot,
     /// `ZcBuffer::Bytes` (feature `bytes`).
     Bytes,
+    /// [`ZcBuffer::Custom`].
+    Custom,
 }
 
 impl ZcBuffer {
@@ -59,6 +138,7 @@ impl ZcBuffer {
             ZcBuffer::Slot(s) => s,
             #[cfg(feature = "bytes")]
             ZcBuffer::Bytes(b) => b,
+            ZcBuffer::Custom(c) => c.0.bytes(),
         }
     }
 
@@ -83,6 +163,31 @@ impl ZcBuffer {
             ZcBuffer::Slot(_) => BufferKind::Slot,
             #[cfg(feature = "bytes")]
             ZcBuffer::Bytes(_) => BufferKind::Bytes,
+            ZcBuffer::Custom(_) => BufferKind::Custom,
+        }
+    }
+
+    /// A buffer of the caller's own type ([`StableBuffer`]).
+    pub fn custom<T: StableBuffer>(buffer: T) -> ZcBuffer {
+        ZcBuffer::Custom(CustomBuffer(Box::new(buffer)))
+    }
+
+    /// The caller's buffer back, if this is a [`ZcBuffer::Custom`] of type `T`; otherwise
+    /// the buffer itself, unchanged.
+    pub fn into_custom<T: StableBuffer>(self) -> Result<T, ZcBuffer> {
+        match self {
+            ZcBuffer::Custom(c) => {
+                if (*c.0).type_id_of() == core::any::TypeId::of::<T>() {
+                    match c.0.into_any().downcast::<T>() {
+                        Ok(t) => Ok(*t),
+                        // Unreachable (the type was checked), but never a panic.
+                        Err(_) => Err(ZcBuffer::Static(&[])),
+                    }
+                } else {
+                    Err(ZcBuffer::Custom(c))
+                }
+            }
+            other => Err(other),
         }
     }
 

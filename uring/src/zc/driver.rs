@@ -371,6 +371,15 @@ impl Driver {
         slot.state.as_deref_mut().filter(|s| !s.closing)
     }
 
+    /// The state of a handle, closing or not.
+    pub(crate) fn state_any_mut(&mut self, index: u16, gen: u8) -> Option<&mut SenderState> {
+        let slot = self.senders.get_mut(usize::from(index))?;
+        if slot.gen != gen {
+            return None;
+        }
+        slot.state.as_deref_mut()
+    }
+
     /// Removes a registered-file slot's file (after every request naming it completed).
     fn clear_file(&mut self, file: u32) {
         // -1 clears the slot; the kernel drops its reference to the socket.
@@ -452,7 +461,7 @@ impl Driver {
 
     /// Takes the socket out of a sender (for `close`), leaving the fixed slot holding it.
     pub(crate) fn take_socket(&mut self, index: u16, gen: u8) -> Option<std::os::fd::OwnedFd> {
-        self.state_mut(index, gen).and_then(|s| s.socket.take())
+        self.state_any_mut(index, gen).and_then(|s| s.socket.take())
     }
 
     // ---------------------------------------------------------------- pools

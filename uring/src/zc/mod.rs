@@ -218,7 +218,7 @@ mod stats;
 pub mod tokio;
 mod types;
 
-pub use buffer::{BufferKind, ZcBuffer};
+pub use buffer::{BufferKind, CustomBuffer, StableBuffer, ZcBuffer};
 pub use config::{Config, Policy};
 pub use driver::{is_zc_user_data, Driver, DriverConfig, USER_DATA_TAG, USER_DATA_TAG_MASK};
 pub use memlock::{Memlock, MemlockExceeded};

@@ -330,15 +330,32 @@ impl ZcSender {
     /// returns the buffers that came back and the socket. Buffers the kernel still held at
     /// the end of the wait stay with the driver, which frees them (and drops the socket's
     /// table slot) once the kernel is done with them: [`Closed::pending`] counts them.
+    ///
+    /// With another driver than its own, nothing is touched there: the sender is closed
+    /// as if dropped (at its own driver's next call), and `error` says
+    /// [`ZcError::WrongDriver`].
     pub fn close(mut self, driver: &mut Driver, timeout: Duration) -> Closed {
+        if driver.id() != self.ring_id {
+            // Armed: the drop at the end of this call tells the sender's own driver.
+            return Closed {
+                completions: Vec::new(),
+                socket: None,
+                pending: 0,
+                error: Some(ZcError::WrongDriver),
+            };
+        }
         self.armed = false;
         let wait = self.wait_all(driver, timeout);
-        let completions: Vec<Completion> = self
-            .completions(driver)
-            .map(|d| d.collect())
-            .unwrap_or_default();
-        let pending = self.state(driver).map_or(0, SenderState::kernel_held);
         let socket = driver.take_socket(self.index, self.gen);
+        // Queued buffers the kernel never saw come back (NotSent) with the rest; what the
+        // kernel still holds is counted in `pending`, and stays with the driver.
+        let (completions, pending) = match driver.state_any_mut(self.index, self.gen) {
+            Some(s) => {
+                s.begin_close();
+                (s.done.drain(..).collect(), s.kernel_held())
+            }
+            None => (Vec::new(), 0),
+        };
         driver.begin_close(self.index, self.gen);
         Closed {
             completions,
