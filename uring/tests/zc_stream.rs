@@ -856,6 +856,41 @@ fn close_with_the_kernel_holding_buffers_leaves_them_to_the_driver() {
 }
 
 #[test]
+#[ignore = "library bug: a close that times out drops the buffers still queued (never \
+            submitted) inside the driver: they are neither in Closed::completions (collected \
+            before begin_close turns them NotSent) nor counted in Closed::pending"]
+fn a_timed_out_close_accounts_for_every_buffer() {
+    let config = config().budget_bytes(32 << 20).depth(8);
+    let mut driver = config.driver().unwrap();
+    let (client, server) = tcp_pair();
+    small_rcvbuf(&server, RCVBUF);
+    let (go, rx) = gated_receiver(server);
+    let sender = ZcSender::new(&mut driver, client, config).unwrap();
+    send_to_a_stalled_peer(&sender, &mut driver, N, LEN);
+    let queued = N as u64 - sender.stats(&driver).unwrap().requests;
+    assert!(queued > 0, "some buffers never reached the kernel");
+    let closed = sender.close(&mut driver, Duration::ZERO);
+    assert_eq!(closed.error, Some(ZcError::TimedOut));
+    // Each accepted buffer is back (a queued one as NotSent) or still held by the kernel.
+    let not_sent = closed
+        .completions
+        .iter()
+        .filter(|c| matches!(c.result, Err(BufferError::NotSent { .. })))
+        .count() as u64;
+    assert_eq!(
+        closed.completions.len() + closed.pending,
+        N,
+        "{} back ({not_sent} NotSent), {} pending, {queued} never submitted",
+        closed.completions.len(),
+        closed.pending
+    );
+    drop(closed);
+    go.send(()).unwrap();
+    drive_until(&mut driver, |d| d.sender_count() == 0);
+    assert_eq!(rx.join().unwrap().mismatch, None);
+}
+
+#[test]
 fn another_driver_is_refused() {
     let config = config();
     let mut driver = config.driver().unwrap();
