@@ -499,3 +499,115 @@ fn a_closing_sender_whose_request_is_cancelled_part_sent_still_retires() {
     assert_eq!(r.mismatch, None);
     assert!(!r.error, "EOF once the driver let the socket go: {r:?}");
 }
+
+#[test]
+fn a_link_chain_left_open_by_the_caller_never_reaches_the_senders_requests() {
+    // The caller leaves a failing request with IOSQE_IO_LINK at the end of the SQ: the
+    // next SQE would be cancelled with it. The driver ends the chain with a NOP of its own
+    // before queueing, so the sender's requests go through untouched.
+    let config = Config::default()
+        .policy(Policy::Always)
+        .depth(4)
+        .wait_timeout(Some(BOUND));
+    let mut driver = config.driver().unwrap();
+    let (client, server) = tcp_pair();
+    let rx = checking_receiver(server, 64 * 1024);
+    let sender = ZcSender::new(&mut driver, client, config).unwrap();
+    let mut done = Vec::new();
+    let mut mine = Vec::new();
+    let mut at = 0u64;
+    for i in 0..8u64 {
+        // Cancels a request that does not exist: fails with ENOENT, breaking its link.
+        driver
+            .ring()
+            .cancel(0x5200 + i, 0xDEAD_BEEF, 0)
+            .unwrap()
+            .link();
+        let len = 10_000 + i as usize * 30_000;
+        sender.send(&mut driver, chunk(at, len)).unwrap();
+        at += len as u64;
+        done.extend(sender.completions(&mut driver).unwrap());
+        reap_mine(&mut driver, &mut mine);
+    }
+    finish(&sender, &mut driver, &mut done);
+    let missing = 8usize.saturating_sub(mine.len());
+    reap_more(&mut driver, &mut mine, missing);
+    driver.poll().unwrap();
+    reap_mine(&mut driver, &mut mine);
+    let by_ud = by_user_data(&mine);
+    assert_eq!(mine.len(), 8, "only the caller's own, each once: {mine:?}");
+    for i in 0..8u64 {
+        assert_eq!(by_ud[&(0x5200 + i)].err(), Some(Errno::NOENT));
+    }
+    assert_each_once(&done, 8);
+    assert!(done.iter().all(Completion::is_ok), "{done:?}");
+    assert_eq!(sender.error(&driver).unwrap(), None);
+    close_stream(sender, &mut driver, &mut done);
+    assert_eq!(
+        rx.join().unwrap(),
+        Received {
+            bytes: at,
+            mismatch: None,
+            error: false
+        }
+    );
+}
+
+#[test]
+fn the_callers_peek_and_advance_never_consume_the_drivers_completions() {
+    // The caller consumes the CQ its own way — peek_cqe, and cq_advance over everything
+    // ready (the driver's completions included) — between the sender's calls. The
+    // driver's completions are set aside for it, never dropped: every buffer comes back.
+    let config = Config::default()
+        .policy(Policy::Always)
+        .depth(4)
+        .budget_bytes(256 * 1024)
+        .wait_timeout(Some(BOUND));
+    let mut driver = config.driver().unwrap();
+    let (client, server) = tcp_pair();
+    let rx = checking_receiver(server, 16 * 1024);
+    let sender = ZcSender::new(&mut driver, client, config).unwrap();
+    let mut done = Vec::new();
+    let mut peeked = Vec::new();
+    let mut at = 0u64;
+    for i in 0..60u64 {
+        let len = 1000 + (i as usize * 7919) % 60_000;
+        driver.ring().nop(0x600 + i).unwrap();
+        sender.send(&mut driver, chunk(at, len)).unwrap();
+        at += len as u64;
+        let ring = driver.ring();
+        if i % 2 == 0 {
+            // Bounded: each round takes one completion or stops.
+            for _ in 0..1024 {
+                match ring.peek_cqe() {
+                    Some(c) => peeked.push(c),
+                    None => break,
+                }
+            }
+        } else {
+            let ready = ring.cq_ready();
+            ring.cq_advance(ready);
+        }
+        done.extend(sender.completions(&mut driver).unwrap());
+    }
+    finish(&sender, &mut driver, &mut done);
+    assert!(
+        peeked.iter().all(|c| !is_zc_user_data(c.user_data)),
+        "peek_cqe handed out a completion of the driver's: {peeked:?}"
+    );
+    by_user_data(&peeked);
+    assert_each_once(&done, 60);
+    assert!(done.iter().all(Completion::is_ok));
+    let stats = sender.stats(&driver).unwrap();
+    assert_eq!(stats.buffers_returned, 60);
+    assert_eq!(stats.bytes_completed, at);
+    close_stream(sender, &mut driver, &mut done);
+    assert_eq!(
+        rx.join().unwrap(),
+        Received {
+            bytes: at,
+            mismatch: None,
+            error: false
+        }
+    );
+}
