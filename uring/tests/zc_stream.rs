@@ -150,9 +150,12 @@ fn send_pool_slots(
     };
     let (mut at, mut sent) = (0u64, 0usize);
     let end = deadline();
-    while sent < 64 {
+    for round in 0.. {
+        if sent == 64 {
+            break;
+        }
         assert!(
-            std::time::Instant::now() < end,
+            std::time::Instant::now() < end && round < 100_000,
             "pool slots never came back"
         );
         let Some(mut slot) = pool.get() else {
@@ -360,8 +363,11 @@ fn budget_bounds_the_bytes_in_flight() {
     for _ in 0..96 {
         let mut buffer: ZcBuffer = chunk(at, 32 * 1024).into();
         at += 32 * 1024;
-        loop {
-            assert!(std::time::Instant::now() < end, "no progress");
+        for attempt in 0.. {
+            assert!(
+                std::time::Instant::now() < end && attempt < 100_000,
+                "no progress"
+            );
             match sender.try_send(&mut driver, buffer) {
                 Ok(()) => break,
                 Err(e) if e.is_would_block() => {
@@ -602,8 +608,14 @@ fn gated_receiver(
 /// a completion, then lets the driver reap and submit.
 fn drive_until(driver: &mut Driver, mut until: impl FnMut(&Driver) -> bool) {
     let end = deadline();
-    while !until(driver) {
-        assert!(std::time::Instant::now() < end, "the driver never settled");
+    for round in 0.. {
+        if until(driver) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < end && round < 100_000,
+            "the driver never settled"
+        );
         let _ = driver
             .ring()
             .submit_and_wait_timeout(1, Duration::from_millis(20));
