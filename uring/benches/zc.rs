@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use uring::sys::{IoringSetupFlags, IORING_SEND_ZC_REPORT_USAGE};
-use uring::zc::{BufferPool, Completion, Config, Policy, ZcBuffer, ZcSender};
+use uring::zc::{BufferPool, Completion, Config, Driver, Policy, ZcBuffer, ZcSender};
 use uring::{iovec, Cqe, IoUring};
 
 const PAYLOAD: usize = 65000;
@@ -102,8 +102,8 @@ fn raw_send_zc_fixed(ring: &mut IoUring, fd: i32, buf: &[u8], iters: u64) -> Dur
 /// Sends `iters` buffers from `make` through `sender`, recycling what comes back with
 /// `recycle`, until all are back.
 fn through_sender(
-    sender: &mut ZcSender,
-    ring: &mut IoUring,
+    sender: &ZcSender,
+    driver: &mut Driver,
     iters: u64,
     mut make: impl FnMut() -> Option<ZcBuffer>,
     mut recycle: impl FnMut(Completion),
@@ -113,19 +113,19 @@ fn through_sender(
     while sent < iters {
         match make() {
             Some(b) => {
-                sender.send(ring, b).unwrap();
+                sender.send(driver, b).unwrap();
                 sent += 1;
             }
             None => {
-                sender.wait(ring).unwrap();
+                sender.wait(driver).unwrap();
             }
         }
-        for c in sender.completions() {
+        for c in sender.completions(driver).unwrap() {
             recycle(c);
         }
     }
-    sender.wait_all(ring, Duration::from_secs(60)).unwrap();
-    for c in sender.completions() {
+    sender.wait_all(driver, Duration::from_secs(60)).unwrap();
+    for c in sender.completions(driver).unwrap() {
         recycle(c);
     }
     start.elapsed()
@@ -147,15 +147,15 @@ fn zc_vs_raw(c: &mut Criterion) {
     // SAFETY: `raw_buf` outlives the ring's use of it (it is dropped after the ring).
     unsafe { raw_ring.register_buffers(&iov).unwrap() };
 
-    // The sender's ring, pool and sender, on a duplicate of the same socket.
+    // The sender's driver, pool and sender, on a duplicate of the same socket.
     let config = Config::default()
         .policy(Policy::Always)
         .depth(DEPTH)
         .budget_bytes(16 << 20);
-    let mut ring = config.ring().unwrap();
-    let pool = BufferPool::new(&mut ring, PAYLOAD, 128).unwrap();
+    let mut driver = config.driver().unwrap();
+    let pool = BufferPool::new(&mut driver, PAYLOAD, 128).unwrap();
     let dup = socket.try_clone().unwrap();
-    let mut sender = ZcSender::new(&ring, dup, config).unwrap();
+    let sender = ZcSender::new(&mut driver, dup, config).unwrap();
 
     let mut g = c.benchmark_group("zc_vs_raw");
     g.throughput(Throughput::Bytes(PAYLOAD as u64));
@@ -166,8 +166,8 @@ fn zc_vs_raw(c: &mut Criterion) {
     g.bench_function("zc_sender_pool_slots", |b| {
         b.iter_custom(|iters| {
             through_sender(
-                &mut sender,
-                &mut ring,
+                &sender,
+                &mut driver,
                 iters,
                 || pool.get().map(ZcBuffer::from),
                 drop, // the slot goes back to the pool
@@ -175,11 +175,14 @@ fn zc_vs_raw(c: &mut Criterion) {
         })
     });
     g.finish();
-    drop(sender);
+    // Every buffer is back (each iteration waits for all): the close hands back the dup,
+    // and the driver lets go of its file slot.
+    drop(sender.close(&mut driver, Duration::from_secs(60)));
     drop(raw_ring);
     drop(raw_buf);
     drop(socket);
-    drop(ring);
+    drop(pool);
+    drop(driver);
     let _ = rx.join();
 }
 
@@ -202,16 +205,16 @@ fn policies(c: &mut Criterion) {
                 .policy(policy)
                 .depth(DEPTH)
                 .budget_bytes(16 << 20);
-            let mut ring = config.ring().unwrap();
-            let mut sender = ZcSender::new(&ring, socket.try_clone().unwrap(), config).unwrap();
+            let mut driver = config.driver().unwrap();
+            let sender = ZcSender::new(&mut driver, socket.try_clone().unwrap(), config).unwrap();
             // Buffers are recycled as they come back: no allocation in the measured loop
             // (a fresh 256 KiB Vec per send would measure malloc and page faults).
             let spare: RefCell<Vec<Vec<u8>>> = RefCell::new(Vec::new());
             g.bench_with_input(BenchmarkId::new(name, size), &size, |b, &size| {
                 b.iter_custom(|iters| {
                     through_sender(
-                        &mut sender,
-                        &mut ring,
+                        &sender,
+                        &mut driver,
                         iters,
                         || {
                             let v = spare.borrow_mut().pop();
@@ -221,7 +224,7 @@ fn policies(c: &mut Criterion) {
                     )
                 })
             });
-            let stats = *sender.stats();
+            let stats = sender.stats(&driver).unwrap();
             eprintln!(
                 "policy/{name}/{size}: zero_copy {} plain_small {} plain_kernel_copies {} \
                  probes {} switches {}",
@@ -231,8 +234,9 @@ fn policies(c: &mut Criterion) {
                 stats.adaptive_probes,
                 stats.adaptive_switches
             );
+            drop(sender.close(&mut driver, Duration::from_secs(60)));
         }
-        drop(socket); // with the senders gone, this closes the connection
+        drop(socket); // with the senders closed, this closes the connection
         let _ = rx.join();
     }
     g.finish();

@@ -15,7 +15,7 @@ use std::os::fd::{AsRawFd, OwnedFd};
 use std::time::{Duration, Instant};
 
 use uring::sys::{IoringSetupFlags, IORING_SEND_ZC_REPORT_USAGE};
-use uring::zc::{BufferPool, Config, Policy, ZcBuffer, ZcSender};
+use uring::zc::{BufferPool, Config, Driver, Policy, ZcBuffer, ZcSender};
 use uring::{iovec, Cqe, IoUring};
 
 const PAYLOAD: usize = 65000;
@@ -133,9 +133,11 @@ enum Source {
 }
 
 struct Sender {
-    ring: IoUring,
+    // The handle before its driver (fields drop in order): the driver, dropped last,
+    // closes the sender and its socket.
     sender: ZcSender,
     source: Source,
+    driver: Driver,
 }
 
 impl Sender {
@@ -144,16 +146,16 @@ impl Sender {
             .policy(policy)
             .depth(DEPTH)
             .budget_bytes(16 << 20);
-        let mut ring = config.ring().unwrap();
+        let mut driver = config.driver().unwrap();
         let source = match size {
-            None => Source::Pool(BufferPool::new(&mut ring, PAYLOAD, 128).unwrap()),
+            None => Source::Pool(BufferPool::new(&mut driver, PAYLOAD, 128).unwrap()),
             Some(size) => Source::Vecs(size, Vec::new()),
         };
-        let sender = ZcSender::new(&ring, socket, config).unwrap();
+        let sender = ZcSender::new(&mut driver, socket, config).unwrap();
         Sender {
-            ring,
             sender,
             source,
+            driver,
         }
     }
 }
@@ -176,23 +178,23 @@ impl Contender for Sender {
             };
             match buffer {
                 Some(b) => {
-                    self.sender.send(&mut self.ring, b).unwrap();
+                    self.sender.send(&mut self.driver, b).unwrap();
                     sent += 1;
                 }
                 None => {
-                    self.sender.wait(&mut self.ring).unwrap();
+                    self.sender.wait(&mut self.driver).unwrap();
                 }
             }
-            for c in self.sender.completions() {
+            for c in self.sender.completions(&mut self.driver).unwrap() {
                 if let Source::Vecs(_, spare) = &mut self.source {
                     spare.extend(c.buffer.into_vec());
                 }
             }
         }
         self.sender
-            .wait_all(&mut self.ring, Duration::from_secs(60))
+            .wait_all(&mut self.driver, Duration::from_secs(60))
             .unwrap();
-        for c in self.sender.completions() {
+        for c in self.sender.completions(&mut self.driver).unwrap() {
             if let Source::Vecs(_, spare) = &mut self.source {
                 spare.extend(c.buffer.into_vec());
             }

@@ -152,9 +152,9 @@ fn run() -> Result<bool, Box<dyn std::error::Error>> {
         .budget_bytes(64 << 20)
         .max_buffers(4096)
         .wait_timeout(Some(Duration::from_secs(60)));
-    let mut ring = config.ring()?;
-    let pool = BufferPool::new(&mut ring, MAX_LEN, 32)?;
-    let mut sender = ZcSender::new(&ring, client, config)?;
+    let mut driver = config.driver()?;
+    let pool = BufferPool::new(&mut driver, MAX_LEN, 32)?;
+    let sender = ZcSender::new(&mut driver, client, config)?;
 
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
     let mut spare_vecs: Vec<Vec<u8>> = Vec::new();
@@ -204,22 +204,29 @@ fn run() -> Result<bool, Box<dyn std::error::Error>> {
             _ => 4,
         }] += 1;
         tally.lens.insert(seq, len);
-        if let Err(e) = sender.send(&mut ring, buffer) {
+        if let Err(e) = sender.send(&mut driver, buffer) {
             send_error = Some(e.to_string());
             break;
         }
         seq += 1;
         at += len as u64;
-        while let Some(c) = sender.next_completion() {
+        while let Some(c) = sender.next_completion(&mut driver)? {
             tally.check(c, &mut spare_vecs);
         }
     }
-    let drained = sender.wait_all(&mut ring, Duration::from_secs(60));
-    while let Some(c) = sender.next_completion() {
+    let drained = sender.wait_all(&mut driver, Duration::from_secs(60));
+    while let Some(c) = sender.next_completion(&mut driver)? {
         tally.check(c, &mut spare_vecs);
     }
-    let stats = *sender.stats();
-    drop(sender); // closes the socket: the receiver sees EOF
+    let stats = sender.stats(&driver)?;
+    // Closing hands back the socket (and any buffer still due); dropping the socket then
+    // closes the connection: the receiver sees EOF.
+    let closed = sender.close(&mut driver, Duration::from_secs(60));
+    for c in closed.completions {
+        tally.check(c, &mut spare_vecs);
+    }
+    let pending = closed.pending;
+    drop(closed.socket);
     let got = rx.join().map_err(|_| "receiver thread panicked")?;
     let secs = start.elapsed().as_secs_f64();
 
@@ -228,6 +235,9 @@ fn run() -> Result<bool, Box<dyn std::error::Error>> {
     }
     if let Err(e) = &drained {
         eprintln!("zc_stream: draining failed: {e}");
+    }
+    if pending > 0 {
+        eprintln!("zc_stream: {pending} buffers still held by the kernel at the close");
     }
     if let Some(off) = got.mismatch_at {
         eprintln!("zc_stream: first wrong byte at offset {off}");
@@ -264,6 +274,7 @@ fn run() -> Result<bool, Box<dyn std::error::Error>> {
     Ok(data_ok
         && errors == 0
         && drained.is_ok()
+        && pending == 0
         && stats.bytes_completed == TOTAL
         && got.bytes == TOTAL
         && tally.returned == stats.buffers_submitted

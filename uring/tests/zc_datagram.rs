@@ -52,11 +52,11 @@ fn len_of(k: u64) -> usize {
 #[test]
 fn connected_udp_sends_one_datagram_per_buffer() {
     let config = config();
-    let mut ring = config.ring().unwrap();
+    let mut driver = config.driver().unwrap();
     let rx = receiver_socket();
     let tx = UdpSocket::bind("127.0.0.1:0").unwrap();
     tx.connect(rx.local_addr().unwrap()).unwrap();
-    let mut sender = ZcSender::new(&ring, tx, config).unwrap();
+    let sender = ZcSender::new(&mut driver, tx, config).unwrap();
     assert!(!sender.is_stream());
     let mut done = Vec::new();
     for k in 0..50u64 {
@@ -65,10 +65,10 @@ fn connected_udp_sends_one_datagram_per_buffer() {
         } else {
             datagram(k, len_of(k)).into_boxed_slice().into()
         };
-        sender.send(&mut ring, b).unwrap();
-        done.extend(sender.completions());
+        sender.send(&mut driver, b).unwrap();
+        done.extend(sender.completions(&mut driver).unwrap());
     }
-    finish(&mut sender, &mut ring, &mut done);
+    finish(&sender, &mut driver, &mut done);
     let got = read_datagrams(&rx, 50, len_of);
     assert_eq!(got.len(), 50);
     assert_each_once(&done, 50);
@@ -77,7 +77,7 @@ fn connected_udp_sends_one_datagram_per_buffer() {
         assert_eq!(c.path, Some(SendPath::ZeroCopy));
         assert_eq!(c.dest, None);
     }
-    let st = sender.stats();
+    let st = sender.stats(&driver).unwrap();
     assert_eq!(st.zc_requests, 50);
     assert_eq!(st.chains, 0, "datagrams are not linked");
     assert_eq!(st.notifications, 50);
@@ -86,20 +86,20 @@ fn connected_udp_sends_one_datagram_per_buffer() {
 #[test]
 fn unconnected_udp_sends_to_each_destination() {
     let config = config();
-    let mut ring = config.ring().unwrap();
+    let mut driver = config.driver().unwrap();
     let (a, b) = (receiver_socket(), receiver_socket());
     let (addr_a, addr_b) = (a.local_addr().unwrap(), b.local_addr().unwrap());
     let tx = UdpSocket::bind("127.0.0.1:0").unwrap();
-    let mut sender = ZcSender::new(&ring, tx, config).unwrap();
+    let sender = ZcSender::new(&mut driver, tx, config).unwrap();
     let mut done = Vec::new();
     for k in 0..40u64 {
         let dest = if k % 2 == 0 { addr_a } else { addr_b };
         sender
-            .send_to(&mut ring, datagram(k, len_of(k)), dest)
+            .send_to(&mut driver, datagram(k, len_of(k)), dest)
             .unwrap();
-        done.extend(sender.completions());
+        done.extend(sender.completions(&mut driver).unwrap());
     }
-    finish(&mut sender, &mut ring, &mut done);
+    finish(&sender, &mut driver, &mut done);
     let got_a = read_datagrams(&a, 20, len_of);
     let got_b = read_datagrams(&b, 20, len_of);
     assert!(got_a.keys().all(|k| k % 2 == 0));
@@ -111,45 +111,49 @@ fn unconnected_udp_sends_to_each_destination() {
         assert_eq!(c.result, Ok(len_of(c.seq)));
         assert!(c.path.is_some_and(SendPath::is_zero_copy));
     }
-    assert_eq!(sender.stats().zc_requests, 40);
+    assert_eq!(sender.stats(&driver).unwrap().zc_requests, 40);
 }
 
 #[test]
 fn unconnected_udp_with_fallback_uses_plain_sendmsg() {
     let config = config().force_fallback(true);
-    let mut ring = config.ring().unwrap();
+    let mut driver = config.driver().unwrap();
     let rx = receiver_socket();
     let tx = UdpSocket::bind("127.0.0.1:0").unwrap();
-    let mut sender = ZcSender::new(&ring, tx, config).unwrap();
+    let sender = ZcSender::new(&mut driver, tx, config).unwrap();
     for k in 0..10u64 {
         sender
-            .send_to(&mut ring, datagram(k, len_of(k)), rx.local_addr().unwrap())
+            .send_to(
+                &mut driver,
+                datagram(k, len_of(k)),
+                rx.local_addr().unwrap(),
+            )
             .unwrap();
     }
     let mut done = Vec::new();
-    finish(&mut sender, &mut ring, &mut done);
+    finish(&sender, &mut driver, &mut done);
     assert_eq!(read_datagrams(&rx, 10, len_of).len(), 10);
     assert_each_once(&done, 10);
-    assert_eq!(sender.stats().zc_requests, 0);
-    assert_eq!(sender.stats().fallback, 10);
+    assert_eq!(sender.stats(&driver).unwrap().zc_requests, 0);
+    assert_eq!(sender.stats(&driver).unwrap().fallback, 10);
 }
 
 #[test]
 fn a_bad_datagram_fails_alone() {
     let config = config();
-    let mut ring = config.ring().unwrap();
+    let mut driver = config.driver().unwrap();
     let rx = receiver_socket();
     let tx = UdpSocket::bind("127.0.0.1:0").unwrap();
-    let mut sender = ZcSender::new(&ring, tx, config).unwrap();
+    let sender = ZcSender::new(&mut driver, tx, config).unwrap();
     let good = rx.local_addr().unwrap();
     let bad: SocketAddr = "[::1]:9".parse().unwrap(); // IPv6 on an IPv4 socket
-    sender.send_to(&mut ring, datagram(0, 100), good).unwrap();
-    sender.send_to(&mut ring, datagram(1, 100), bad).unwrap();
-    sender.send_to(&mut ring, datagram(2, 100), good).unwrap();
+    sender.send_to(&mut driver, datagram(0, 100), good).unwrap();
+    sender.send_to(&mut driver, datagram(1, 100), bad).unwrap();
+    sender.send_to(&mut driver, datagram(2, 100), good).unwrap();
     // An unconnected socket without a destination cannot send.
-    sender.send(&mut ring, datagram(3, 100)).unwrap();
+    sender.send(&mut driver, datagram(3, 100)).unwrap();
     let mut done = Vec::new();
-    finish(&mut sender, &mut ring, &mut done);
+    finish(&sender, &mut driver, &mut done);
     done.sort_by_key(|c| c.seq);
     assert_eq!(done.len(), 4);
     assert_eq!(done[0].result, Ok(100));
@@ -172,29 +176,67 @@ fn a_bad_datagram_fails_alone() {
         done[3].result
     );
     assert_eq!(
-        sender.error(),
+        sender.error(&driver).unwrap(),
         None,
         "datagram errors do not end the sender"
     );
-    assert_eq!(sender.stats().errors, 2);
+    assert_eq!(sender.stats(&driver).unwrap().errors, 2);
     let got = read_datagrams(&rx, 2, |_| 100);
     assert_eq!(got.keys().copied().collect::<Vec<_>>(), vec![0, 2]);
     // And it keeps sending.
-    sender.send_to(&mut ring, datagram(4, 100), good).unwrap();
-    finish(&mut sender, &mut ring, &mut done);
+    sender.send_to(&mut driver, datagram(4, 100), good).unwrap();
+    finish(&sender, &mut driver, &mut done);
     assert_eq!(read_datagrams(&rx, 1, |_| 100).len(), 1);
 }
 
 #[test]
 fn a_destination_on_a_stream_is_refused() {
     let config = config();
-    let ring = config.ring().unwrap();
+    let mut driver = config.driver().unwrap();
     let (client, _server) = tcp_pair();
-    let mut ring = ring;
-    let mut sender = ZcSender::new(&ring, client, config).unwrap();
+    let sender = ZcSender::new(&mut driver, client, config).unwrap();
     let e = sender
-        .try_send_to(&mut ring, vec![1u8], "127.0.0.1:1".parse().unwrap())
+        .try_send_to(&mut driver, vec![1u8], "127.0.0.1:1".parse().unwrap())
         .unwrap_err();
     assert_eq!(e.kind, SendErrorKind::AddressOnStream);
     assert_eq!(e.buffer.into_vec(), Some(vec![1]));
+}
+
+#[test]
+fn a_zero_length_datagram_is_sent() {
+    // On a byte stream an empty buffer needs no request; a zero-length datagram is a real
+    // message, and the peer must receive it.
+    let config = config();
+    let mut driver = config.driver().unwrap();
+    let rx = receiver_socket();
+    let tx = UdpSocket::bind("127.0.0.1:0").unwrap();
+    tx.connect(rx.local_addr().unwrap()).unwrap();
+    let sender = ZcSender::new(&mut driver, tx, config).unwrap();
+    sender.send(&mut driver, Vec::new()).unwrap();
+    sender.send(&mut driver, datagram(1, 100)).unwrap();
+    let mut done = Vec::new();
+    finish(&sender, &mut driver, &mut done);
+    assert_each_once(&done, 2);
+    done.sort_by_key(|c| c.seq);
+    assert_eq!(done[0].result, Ok(0));
+    assert!(done[0].path.is_some(), "a request went out for it");
+    assert_eq!(done[1].result, Ok(100));
+    // Datagrams carry no order: take both, whichever comes first.
+    let mut buf = vec![0u8; 256];
+    let mut lens = Vec::new();
+    for _ in 0..2 {
+        let n = rx.recv(&mut buf).expect("a datagram within the bound");
+        if n > 0 {
+            assert_eq!(&buf[..n], &datagram(1, 100)[..]);
+        }
+        lens.push(n);
+    }
+    lens.sort_unstable();
+    assert_eq!(lens, vec![0, 100], "the empty datagram arrived as one");
+    let st = sender.stats(&driver).unwrap();
+    assert_eq!((st.buffers_submitted, st.buffers_returned), (2, 2));
+    assert_eq!(st.requests, 2, "{st:?}");
+    let closed = sender.close(&mut driver, BOUND);
+    assert_eq!((closed.pending, closed.error), (0, None));
+    assert!(closed.completions.is_empty());
 }

@@ -10,10 +10,25 @@ use std::time::Duration;
 
 use rustix::io::Errno;
 use uring::zc::{
-    BufferError, BufferPool, Completion, Config, FallbackReason, PlainReason, Policy,
+    BufferError, BufferPool, Completion, Config, Driver, FallbackReason, PlainReason, Policy,
     SendErrorKind, SendPath, ZcBuffer, ZcError, ZcSender,
 };
 use zc_util::*;
+
+/// Closes `sender`, every buffer back first, and drops its socket: EOF for the peer.
+/// (Dropping a handle only closes it at the driver's next call, and the driver's file
+/// table keeps the socket open until then.) Completions reaped meanwhile go to `done`.
+fn close_stream(sender: ZcSender, driver: &mut Driver, done: &mut Vec<Completion>) {
+    let closed = sender.close(driver, BOUND);
+    assert_eq!(closed.error, None, "the close drained in time");
+    assert_eq!(
+        closed.pending, 0,
+        "the kernel holds nothing after the drain"
+    );
+    assert!(closed.socket.is_some(), "the socket comes back");
+    done.extend(closed.completions);
+    assert_eq!(driver.sender_count(), 0, "the driver let the sender go");
+}
 
 /// Buffers of every kind and very different sizes, carrying the stream pattern from
 /// `start` on; returns the buffers and the offset after them.
@@ -55,7 +70,7 @@ fn config() -> Config {
 #[test]
 fn stream_stays_in_order_with_tiny_socket_buffers_and_large_sends() {
     let config = config().depth(8).budget_bytes(4 << 20);
-    let mut ring = config.ring().unwrap();
+    let mut driver = config.driver().unwrap();
     let (client, server) = tcp_pair();
     // A tiny send buffer and a slow reader: every large send fills the socket many times
     // over, so the kernel sends each one in many partial steps while later ones wait in
@@ -82,13 +97,13 @@ fn stream_stays_in_order_with_tiny_socket_buffers_and_large_sends() {
     .copied()
     .collect();
     let (buffers, total) = mixed_buffers(0, &sizes);
-    let mut sender = ZcSender::new(&ring, client, config).unwrap();
+    let sender = ZcSender::new(&mut driver, client, config).unwrap();
     assert!(sender.is_stream());
     let mut done = Vec::new();
-    send_all(&mut sender, &mut ring, buffers, &mut done);
-    finish(&mut sender, &mut ring, &mut done);
-    let stats = *sender.stats();
-    drop(sender); // closes the socket: EOF for the receiver
+    send_all(&sender, &mut driver, buffers, &mut done);
+    finish(&sender, &mut driver, &mut done);
+    let stats = sender.stats(&driver).unwrap();
+    close_stream(sender, &mut driver, &mut done); // EOF for the receiver
     let got = rx.join().unwrap();
     assert_eq!(
         got,
@@ -114,75 +129,123 @@ fn stream_stays_in_order_with_tiny_socket_buffers_and_large_sends() {
     assert_eq!(stats.bytes_in_flight, 0);
 }
 
-#[test]
-fn pool_slots_are_sent_with_send_zc_fixed() {
-    let config = config().depth(4);
-    let mut ring = config.ring().unwrap();
-    let pool = BufferPool::new(&mut ring, 128 * 1024, 8).unwrap();
+/// Sends 64 pool slots of `pool` (8 slots) through a sender of `driver`, reusing each
+/// slot as it comes back; checks every completion with `check` and the bytes at the peer.
+/// Returns the sender's stats.
+fn send_pool_slots(
+    driver: &mut Driver,
+    pool: &BufferPool,
+    config: Config,
+    check: impl Fn(&Completion),
+) -> uring::zc::ZcStats {
     let (client, server) = tcp_pair();
     let rx = checking_receiver(server, 64 * 1024);
-    let mut sender = ZcSender::new(&ring, client, config).unwrap();
-    let mut done: Vec<Completion> = Vec::new();
+    let sender = ZcSender::new(driver, client, config).unwrap();
+    let mut seen = vec![false; 64];
+    let mut take = |c: Completion| {
+        check(&c);
+        assert!(!seen[c.seq as usize], "seq {} returned twice", c.seq);
+        seen[c.seq as usize] = true;
+        // Dropped here: the slot goes back to the pool.
+    };
     let (mut at, mut sent) = (0u64, 0usize);
     let end = deadline();
-    while sent < 64 {
+    for round in 0.. {
+        if sent == 64 {
+            break;
+        }
         assert!(
-            std::time::Instant::now() < end,
+            std::time::Instant::now() < end && round < 100_000,
             "pool slots never came back"
         );
         let Some(mut slot) = pool.get() else {
-            // Every slot is with the sender: wait for one to come back (dropping the
-            // completion returns the slot to the pool).
-            sender.wait(&mut ring).unwrap();
-            done.extend(sender.completions());
-            done.retain(|c| c.buffer.as_slice().is_empty()); // keep nothing: slots go back
+            // Every slot is with the sender: wait for one to come back.
+            sender.wait(driver).unwrap();
+            sender.completions(driver).unwrap().for_each(&mut take);
             continue;
         };
         let len = 1 + (sent * 7919) % slot.capacity();
         slot.set_len(len);
         slot.copy_from_slice(&chunk(at, len));
         at += len as u64;
-        sender.send(&mut ring, slot).unwrap();
+        sender.send(driver, slot).unwrap();
         sent += 1;
+        sender.completions(driver).unwrap().for_each(&mut take);
     }
-    sender.wait_all(&mut ring, BOUND).unwrap();
-    let stats = *sender.stats();
-    let rest: Vec<Completion> = sender.completions().collect();
-    assert!(rest
-        .iter()
-        .all(|c| c.path == Some(SendPath::ZeroCopyFixed) && c.is_ok()));
-    drop(rest);
-    drop(sender);
+    sender.wait_all(driver, BOUND).unwrap();
+    let stats = sender.stats(driver).unwrap();
+    sender.completions(driver).unwrap().for_each(&mut take);
+    let mut rest = Vec::new();
+    close_stream(sender, driver, &mut rest);
+    rest.into_iter().for_each(&mut take);
+    assert!(seen.iter().all(|&s| s), "every slot came back: {seen:?}");
     assert_eq!(pool.available(), 8, "every slot is back in the pool");
-    let got = rx.join().unwrap();
     assert_eq!(
-        got,
+        rx.join().unwrap(),
         Received {
             bytes: at,
             mismatch: None,
             error: false
         }
     );
-    assert_eq!(stats.fixed_requests, stats.requests);
-    assert!(stats.requests >= 64);
-    assert_eq!(stats.zero_copy, 64);
     assert_eq!(stats.buffers_returned, 64);
+    assert_eq!(stats.bytes_completed, at);
+    assert_eq!(stats.zero_copy, 64);
+    assert!(stats.requests >= 64);
+    stats
+}
+
+#[test]
+fn pool_slots_are_sent_with_send_zc_fixed() {
+    let config = config().depth(4);
+    let mut driver = config.driver().unwrap();
+    let pool = BufferPool::new(&mut driver, 128 * 1024, 8).unwrap();
+    assert_eq!(pool.driver_id(), driver.id());
+    assert!(driver.pinned_bytes() >= 8 * 128 * 1024);
+    let stats = send_pool_slots(&mut driver, &pool, config, |c| {
+        assert_eq!(c.path, Some(SendPath::ZeroCopyFixed), "{c:?}");
+        assert!(c.is_ok(), "{c:?}");
+    });
+    assert_eq!(stats.fixed_requests, stats.requests, "{stats:?}");
+}
+
+#[test]
+fn a_slot_of_another_drivers_pool_goes_send_zc() {
+    // The slot's registration is in the other driver's table: through this driver it is
+    // ordinary memory, sent with send_zc (never send_zc_fixed naming a foreign index).
+    let config = config().depth(4);
+    let mut driver = config.driver().unwrap();
+    let mut other = config.driver().unwrap();
+    let pool = BufferPool::new(&mut other, 128 * 1024, 8).unwrap();
+    assert_eq!(pool.driver_id(), other.id());
+    assert_ne!(pool.driver_id(), driver.id());
+    let stats = send_pool_slots(&mut driver, &pool, config, |c| {
+        assert_eq!(c.path, Some(SendPath::ZeroCopy), "{c:?}");
+        assert!(c.is_ok(), "{c:?}");
+    });
+    assert_eq!(stats.fixed_requests, 0, "{stats:?}");
+    assert_eq!(stats.zc_requests, stats.requests, "{stats:?}");
+    drop(pool);
+    drop(other);
 }
 
 #[test]
 fn forced_fallback_uses_plain_send_through_the_same_api() {
     let config = config().force_fallback(true);
-    let mut ring = config.ring().unwrap();
+    let mut driver = config.driver().unwrap();
     let (client, server) = tcp_pair();
     let rx = checking_receiver(server, 8192);
-    let mut sender = ZcSender::new(&ring, client, config).unwrap();
-    assert_eq!(sender.fallback(), Some(FallbackReason::Forced));
+    let sender = ZcSender::new(&mut driver, client, config).unwrap();
+    assert_eq!(
+        sender.fallback(&driver).unwrap(),
+        Some(FallbackReason::Forced)
+    );
     let (buffers, total) = mixed_buffers(0, &[5, 70_000, 1, 300_000, 12]);
     let mut done = Vec::new();
-    send_all(&mut sender, &mut ring, buffers, &mut done);
-    finish(&mut sender, &mut ring, &mut done);
-    let stats = *sender.stats();
-    drop(sender);
+    send_all(&sender, &mut driver, buffers, &mut done);
+    finish(&sender, &mut driver, &mut done);
+    let stats = sender.stats(&driver).unwrap();
+    close_stream(sender, &mut driver, &mut done);
     assert_eq!(
         rx.join().unwrap(),
         Received {
@@ -204,16 +267,16 @@ fn forced_fallback_uses_plain_send_through_the_same_api() {
 #[test]
 fn policy_never_sends_plain() {
     let config = config().policy(Policy::Never);
-    let mut ring = config.ring().unwrap();
+    let mut driver = config.driver().unwrap();
     let (client, server) = tcp_pair();
     let rx = checking_receiver(server, 8192);
-    let mut sender = ZcSender::new(&ring, client, config).unwrap();
+    let sender = ZcSender::new(&mut driver, client, config).unwrap();
     let (buffers, total) = mixed_buffers(0, &[100_000; 6]);
     let mut done = Vec::new();
-    send_all(&mut sender, &mut ring, buffers, &mut done);
-    finish(&mut sender, &mut ring, &mut done);
-    let stats = *sender.stats();
-    drop(sender);
+    send_all(&sender, &mut driver, buffers, &mut done);
+    finish(&sender, &mut driver, &mut done);
+    let stats = sender.stats(&driver).unwrap();
+    close_stream(sender, &mut driver, &mut done);
     assert_eq!(rx.join().unwrap().bytes, total);
     assert_eq!(stats.plain_policy, 6);
     assert_eq!(stats.zc_requests, 0);
@@ -233,23 +296,23 @@ fn adaptive_sends_small_plain_and_stops_zero_copy_when_the_kernel_copies() {
         .adaptive_reprobe_every(16)
         .budget_bytes(256 * 1024) // so that notifications come back while it decides
         .depth(2);
-    let mut ring = config.ring().unwrap();
+    let mut driver = config.driver().unwrap();
     let (client, server) = tcp_pair();
     let rx = checking_receiver(server, 64 * 1024);
-    let mut sender = ZcSender::new(&ring, client, config).unwrap();
+    let sender = ZcSender::new(&mut driver, client, config).unwrap();
     let mut sizes = vec![1000usize; 10]; // below the threshold
     sizes.extend(std::iter::repeat(64 * 1024).take(150));
     let (buffers, total) = mixed_buffers(0, &sizes);
     let mut done = Vec::new();
     for b in buffers {
-        sender.send(&mut ring, b).unwrap();
+        sender.send(&mut driver, b).unwrap();
         // Let notifications come back as we go, as a long-running sender would see them.
-        sender.poll(&mut ring).unwrap();
-        done.extend(sender.completions());
+        sender.poll(&mut driver).unwrap();
+        done.extend(sender.completions(&mut driver).unwrap());
     }
-    finish(&mut sender, &mut ring, &mut done);
-    let stats = *sender.stats();
-    drop(sender);
+    finish(&sender, &mut driver, &mut done);
+    let stats = sender.stats(&driver).unwrap();
+    close_stream(sender, &mut driver, &mut done);
     assert_eq!(
         rx.join().unwrap(),
         Received {
@@ -280,16 +343,16 @@ fn adaptive_sends_small_plain_and_stops_zero_copy_when_the_kernel_copies() {
 fn budget_bounds_the_bytes_in_flight() {
     const BUDGET: usize = 256 * 1024;
     let config = config().budget_bytes(BUDGET).max_buffers(64).depth(4);
-    let mut ring = config.ring().unwrap();
+    let mut driver = config.driver().unwrap();
     let (client, server) = tcp_pair();
     small_sndbuf(&client, 4096);
     small_rcvbuf(&server, RCVBUF);
     let rx = checking_receiver(server, 512); // a slow reader
-    let mut sender = ZcSender::new(&ring, client, config).unwrap();
+    let sender = ZcSender::new(&mut driver, client, config).unwrap();
 
     // Larger than the whole budget: refused at once, buffer intact.
     let big = vec![1u8; BUDGET + 1];
-    let err = sender.try_send(&mut ring, big).unwrap_err();
+    let err = sender.try_send(&mut driver, big).unwrap_err();
     assert_eq!(err.kind, SendErrorKind::TooLarge);
     assert_eq!(err.buffer.len(), BUDGET + 1);
 
@@ -300,26 +363,29 @@ fn budget_bounds_the_bytes_in_flight() {
     for _ in 0..96 {
         let mut buffer: ZcBuffer = chunk(at, 32 * 1024).into();
         at += 32 * 1024;
-        loop {
-            assert!(std::time::Instant::now() < end, "no progress");
-            match sender.try_send(&mut ring, buffer) {
+        for attempt in 0.. {
+            assert!(
+                std::time::Instant::now() < end && attempt < 100_000,
+                "no progress"
+            );
+            match sender.try_send(&mut driver, buffer) {
                 Ok(()) => break,
                 Err(e) if e.is_would_block() => {
                     would_block += 1;
-                    assert!(sender.bytes_in_flight() + 32 * 1024 > BUDGET);
+                    assert!(sender.bytes_in_flight(&driver).unwrap() + 32 * 1024 > BUDGET);
                     buffer = e.buffer; // handed back untouched
-                    sender.wait(&mut ring).unwrap();
+                    sender.wait(&mut driver).unwrap();
                 }
                 Err(e) => panic!("{e}"),
             }
-            assert!(sender.bytes_in_flight() <= BUDGET);
+            assert!(sender.bytes_in_flight(&driver).unwrap() <= BUDGET);
         }
-        assert!(sender.bytes_in_flight() <= BUDGET);
-        done.extend(sender.completions());
+        assert!(sender.bytes_in_flight(&driver).unwrap() <= BUDGET);
+        done.extend(sender.completions(&mut driver).unwrap());
     }
-    finish(&mut sender, &mut ring, &mut done);
-    let stats = *sender.stats();
-    drop(sender);
+    finish(&sender, &mut driver, &mut done);
+    let stats = sender.stats(&driver).unwrap();
+    close_stream(sender, &mut driver, &mut done);
     assert_eq!(
         rx.join().unwrap(),
         Received {
@@ -343,24 +409,73 @@ fn budget_bounds_the_bytes_in_flight() {
 }
 
 #[test]
+fn the_automatic_budget_is_resolved_and_holds() {
+    // Budget 0: resolved when the sender is made, from the locked-memory limit.
+    let config = config().depth(4);
+    assert_eq!(config.budget_bytes, 0);
+    let mut driver = config.driver().unwrap();
+    let (client, server) = tcp_pair();
+    small_rcvbuf(&server, RCVBUF);
+    let rx = checking_receiver(server, 4096);
+    let sender = ZcSender::new(&mut driver, client, config).unwrap();
+    let budget = sender.config(&driver).unwrap().budget_bytes;
+    assert_eq!(
+        budget,
+        Config::auto_budget(driver.memlock(), driver.pinned_bytes())
+    );
+    assert!((64 << 10..=16 << 20).contains(&budget), "{budget}");
+    // One byte over the whole budget is refused, the buffer handed back.
+    let e = sender
+        .try_send(&mut driver, vec![0u8; budget + 1])
+        .unwrap_err();
+    assert_eq!(e.kind, SendErrorKind::TooLarge);
+    assert_eq!(e.buffer.len(), budget + 1);
+    // Twice the budget in buffers of an eighth of it: the blocking send may have to wait.
+    let len = budget / 8;
+    let mut done = Vec::new();
+    let mut at = 0u64;
+    for _ in 0..16 {
+        sender.send(&mut driver, chunk(at, len)).unwrap();
+        at += len as u64;
+        assert!(sender.bytes_in_flight(&driver).unwrap() <= budget);
+        done.extend(sender.completions(&mut driver).unwrap());
+    }
+    finish(&sender, &mut driver, &mut done);
+    let stats = sender.stats(&driver).unwrap();
+    close_stream(sender, &mut driver, &mut done);
+    assert_each_once(&done, 16);
+    assert!(done.iter().all(|c| c.result == Ok(len)));
+    assert!(stats.peak_bytes_in_flight <= budget as u64, "{stats:?}");
+    assert_eq!(stats.bytes_completed, at);
+    assert_eq!(
+        rx.join().unwrap(),
+        Received {
+            bytes: at,
+            mismatch: None,
+            error: false
+        }
+    );
+}
+
+#[test]
 fn blocking_send_waits_for_room() {
     const BUDGET: usize = 128 * 1024;
     let config = config().budget_bytes(BUDGET).depth(2);
-    let mut ring = config.ring().unwrap();
+    let mut driver = config.driver().unwrap();
     let (client, server) = tcp_pair();
     small_rcvbuf(&server, RCVBUF);
     let rx = checking_receiver(server, 700);
-    let mut sender = ZcSender::new(&ring, client, config).unwrap();
+    let sender = ZcSender::new(&mut driver, client, config).unwrap();
     let (buffers, total) = mixed_buffers(0, &[40_000; 50]);
     let mut done = Vec::new();
     for b in buffers {
-        sender.send(&mut ring, b).unwrap();
-        assert!(sender.bytes_in_flight() <= BUDGET);
-        done.extend(sender.completions());
+        sender.send(&mut driver, b).unwrap();
+        assert!(sender.bytes_in_flight(&driver).unwrap() <= BUDGET);
+        done.extend(sender.completions(&mut driver).unwrap());
     }
-    finish(&mut sender, &mut ring, &mut done);
-    assert!(sender.stats().peak_bytes_in_flight <= BUDGET as u64);
-    drop(sender);
+    finish(&sender, &mut driver, &mut done);
+    assert!(sender.stats(&driver).unwrap().peak_bytes_in_flight <= BUDGET as u64);
+    close_stream(sender, &mut driver, &mut done);
     assert_eq!(
         rx.join().unwrap(),
         Received {
@@ -375,7 +490,7 @@ fn blocking_send_waits_for_room() {
 #[test]
 fn peer_reset_mid_stream_returns_every_buffer_and_reports_once() {
     let config = config().budget_bytes(2 << 20).depth(4);
-    let mut ring = config.ring().unwrap();
+    let mut driver = config.driver().unwrap();
     let (client, server) = tcp_pair();
     // The peer reads 1 MiB, checks it, then resets the connection (SO_LINGER 0).
     let rx = std::thread::spawn(move || {
@@ -389,14 +504,14 @@ fn peer_reset_mid_stream_returns_every_buffer_and_reports_once() {
         drop(s);
         intact
     });
-    let mut sender = ZcSender::new(&ring, client, config).unwrap();
+    let sender = ZcSender::new(&mut driver, client, config).unwrap();
     let mut done = Vec::new();
     let mut at = 0u64;
     let mut accepted = 0u64;
     let mut refused = None;
     for _ in 0..400 {
         let b: ZcBuffer = chunk(at, 64 * 1024).into();
-        match sender.send(&mut ring, b) {
+        match sender.send(&mut driver, b) {
             Ok(()) => {
                 accepted += 1;
                 at += 64 * 1024;
@@ -408,11 +523,14 @@ fn peer_reset_mid_stream_returns_every_buffer_and_reports_once() {
                 break;
             }
         }
-        done.extend(sender.completions());
+        done.extend(sender.completions(&mut driver).unwrap());
     }
-    finish(&mut sender, &mut ring, &mut done);
+    finish(&sender, &mut driver, &mut done);
     assert!(rx.join().unwrap(), "the first MiB arrived intact");
-    let errno = sender.error().expect("the reset is reported");
+    let errno = sender
+        .error(&driver)
+        .unwrap()
+        .expect("the reset is reported");
     assert!(
         matches!(errno, Errno::CONNRESET | Errno::PIPE),
         "unexpected error {errno:?}"
@@ -439,7 +557,7 @@ fn peer_reset_mid_stream_returns_every_buffer_and_reports_once() {
             );
         }
     }
-    let stats = *sender.stats();
+    let stats = sender.stats(&driver).unwrap();
     assert_eq!(stats.errors, 1);
     assert_eq!(stats.buffers_returned, accepted);
     assert_eq!(stats.not_sent, accepted - f - 1);
@@ -449,14 +567,19 @@ fn peer_reset_mid_stream_returns_every_buffer_and_reports_once() {
             + stats.plain_small
             + stats.plain_kernel_copies
             + stats.fallback
+            + stats.plain_pin_limit
             + stats.not_sent,
         stats.buffers_returned,
         "each returned buffer is classified once: {stats:?}"
     );
-    assert_eq!(sender.bytes_in_flight(), 0);
+    assert_eq!(sender.bytes_in_flight(&driver).unwrap(), 0);
     // Further calls keep saying the stream is broken.
-    let e = sender.try_send(&mut ring, vec![0u8; 3]).unwrap_err();
+    let e = sender.try_send(&mut driver, vec![0u8; 3]).unwrap_err();
     assert_eq!(e.kind, SendErrorKind::Sender(ZcError::Broken(errno)));
+    assert_eq!(e.buffer.into_vec(), Some(vec![0u8; 3]));
+    let closed = sender.close(&mut driver, BOUND);
+    assert_eq!((closed.pending, closed.error), (0, None));
+    assert!(closed.completions.is_empty(), "all were taken before");
 }
 
 /// Fills fresh allocations of the sizes the sender used with 0xEE, so that memory freed
@@ -481,14 +604,22 @@ fn gated_receiver(
     (tx, h)
 }
 
-/// Keeps reaping `ring` (bounded) until `until` says stop.
-fn drive_ring_until(ring: &mut uring::IoUring, mut until: impl FnMut() -> bool) {
+/// Drives `driver` (bounded) until `until` says stop: each round waits at most 20 ms for
+/// a completion, then lets the driver reap and submit.
+fn drive_until(driver: &mut Driver, mut until: impl FnMut(&Driver) -> bool) {
     let end = deadline();
-    let mut cqes = [uring::Cqe::default(); 64];
-    while !until() {
-        assert!(std::time::Instant::now() < end, "ring never settled");
-        let _ = ring.submit_and_wait_timeout(1, Duration::from_millis(20));
-        let _ = ring.copy_cqes(&mut cqes, 0);
+    for round in 0.. {
+        if until(driver) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < end && round < 100_000,
+            "the driver never settled"
+        );
+        let _ = driver
+            .ring()
+            .submit_and_wait_timeout(1, Duration::from_millis(20));
+        driver.poll().unwrap();
     }
 }
 
@@ -513,35 +644,56 @@ fn tracked(at: u64, len: usize) -> (ZcBuffer, std::sync::Arc<std::sync::atomic::
     (b.into(), flag)
 }
 
-#[test]
-fn dropping_the_sender_with_notifications_pending_leaks_instead_of_freeing() {
-    let config = config().budget_bytes(32 << 20).max_buffers(1024).depth(8);
-    let mut ring = config.ring().unwrap();
-    let (client, server) = tcp_pair();
-    small_rcvbuf(&server, RCVBUF);
-    let (go, rx) = gated_receiver(server);
-    let mut sender = ZcSender::new(&ring, client, config).unwrap();
-    const LEN: usize = 64 * 1024;
-    const N: usize = 64;
-    let mut at = 0u64;
-    #[cfg(feature = "bytes")]
+/// `N` tracked buffers of `LEN` bytes (freed flags with feature `bytes`), try-sent to a
+/// peer that does not read yet; returns the freed flags.
+fn send_to_a_stalled_peer(
+    sender: &ZcSender,
+    driver: &mut Driver,
+    n: usize,
+    len: usize,
+) -> Vec<std::sync::Arc<std::sync::atomic::AtomicBool>> {
+    #[allow(unused_mut)]
     let mut freed = Vec::new();
-    for _ in 0..N {
+    let mut at = 0u64;
+    for _ in 0..n {
         #[cfg(feature = "bytes")]
         let buffer = {
-            let (b, flag) = tracked(at, LEN);
+            let (b, flag) = tracked(at, len);
             freed.push(flag);
             b
         };
         #[cfg(not(feature = "bytes"))]
-        let buffer: ZcBuffer = chunk(at, LEN).into();
-        sender.try_send(&mut ring, buffer).unwrap();
-        at += LEN as u64;
+        let buffer: ZcBuffer = chunk(at, len).into();
+        sender.try_send(driver, buffer).unwrap();
+        at += len as u64;
     }
-    sender.poll(&mut ring).unwrap();
+    sender.poll(driver).unwrap();
+    freed
+}
+
+/// Whether buffer `i` of `LEN`-byte buffers was freed (always false without `bytes`).
+fn was_freed(freed: &[std::sync::Arc<std::sync::atomic::AtomicBool>], i: usize) -> bool {
+    freed
+        .get(i)
+        .is_some_and(|f| f.load(std::sync::atomic::Ordering::SeqCst))
+}
+
+const LEN: usize = 64 * 1024;
+const N: usize = 64;
+
+#[test]
+fn dropping_the_sender_with_notifications_pending_frees_only_once_the_kernel_is_done() {
+    let config = config().budget_bytes(32 << 20).max_buffers(1024).depth(8);
+    let mut driver = config.driver().unwrap();
+    let (client, server) = tcp_pair();
+    small_rcvbuf(&server, RCVBUF);
+    let (go, rx) = gated_receiver(server);
+    let sender = ZcSender::new(&mut driver, client, config).unwrap();
+    let freed = send_to_a_stalled_peer(&sender, &mut driver, N, LEN);
+    let at = (N * LEN) as u64;
     // What came back before the drop is ours; keep it alive until the checks.
-    let back: Vec<Completion> = sender.completions().collect();
-    let stats = *sender.stats();
+    let back: Vec<Completion> = sender.completions(&mut driver).unwrap().collect();
+    let stats = sender.stats(&driver).unwrap();
     assert_eq!((stats.continuations, stats.retries), (0, 0), "{stats:?}");
     // One request per buffer, in order: buffers 0..submitted went to the kernel.
     let submitted = stats.requests as usize;
@@ -550,83 +702,99 @@ fn dropping_the_sender_with_notifications_pending_leaks_instead_of_freeing() {
         "the receiver is not reading: some buffers must still be held ({stats:?})"
     );
     let confirmed = stats.bytes_completed;
-    drop(sender); // leaks what the kernel holds; the socket stays open in the kernel
-    #[cfg(feature = "bytes")]
-    {
-        use std::sync::atomic::Ordering;
-        let returned: std::collections::HashSet<u64> = back.iter().map(|c| c.seq).collect();
-        for (i, flag) in freed.iter().enumerate() {
-            let was_freed = flag.load(Ordering::SeqCst);
-            if returned.contains(&(i as u64)) {
-                assert!(!was_freed, "buffer {i} is ours, alive");
-            } else if i < submitted {
-                // A buffer whose send completed in full, with its notification seen, may be
-                // freed at the drop (the kernel is done with it) even if its chain had not
-                // resolved yet; one whose send had not completed is certainly still held.
-                // (Freeing one whose notification was still due would show up below: the
-                // memory is scribbled over before the receiver reads the wire.)
-                let completed_in_full = (i as u64 + 1) * LEN as u64 <= confirmed;
-                assert!(
-                    !was_freed || completed_in_full,
-                    "buffer {i} was freed while the kernel held it"
-                );
-            } else {
-                assert!(
-                    was_freed,
-                    "buffer {i} never reached the kernel: it is freed, not leaked"
-                );
-            }
+    drop(sender);
+    // The driver closes the dropped handle at its next call: the queued buffers are not
+    // sent, and what the kernel holds stays with the driver until the kernel is done.
+    driver.poll().unwrap();
+    assert_eq!(driver.sender_count(), 1, "the kernel still holds buffers");
+    let returned: std::collections::HashSet<u64> = back.iter().map(|c| c.seq).collect();
+    for i in 0..freed.len() {
+        if returned.contains(&(i as u64)) {
+            assert!(!was_freed(&freed, i), "buffer {i} is ours, alive");
+        } else if i < submitted {
+            // A buffer whose send completed in full, with its notification seen, may be
+            // freed (the kernel is done with it); one whose send had not completed is
+            // certainly still held. (Freeing one whose notification was still due would
+            // show up below: the memory is scribbled over before the peer reads.)
+            let completed_in_full = (i as u64 + 1) * LEN as u64 <= confirmed;
+            assert!(
+                !was_freed(&freed, i) || completed_in_full,
+                "buffer {i} was freed while the kernel held it"
+            );
         }
     }
     drop(back);
     scribble(LEN);
     go.send(()).unwrap();
-    let got = std::sync::Arc::new(std::sync::Mutex::new(None));
-    let got2 = got.clone();
-    let waiter = std::thread::spawn(move || {
-        let r = rx.join().unwrap();
-        *got2.lock().unwrap() = Some(r);
-    });
-    // The leaked requests keep running on the ring; drive it until the receiver is done.
-    drive_ring_until(&mut ring, || got.lock().unwrap().is_some());
-    waiter.join().unwrap();
-    let r = got.lock().unwrap().unwrap();
+    // The peer reads; the held requests finish; the driver frees their buffers, retires
+    // the sender and clears its file slot, which closes the socket: EOF for the peer.
+    drive_until(&mut driver, |d| d.sender_count() == 0);
+    let r = rx.join().unwrap();
     assert_eq!(
         r.mismatch, None,
         "the bytes on the wire are the original ones"
     );
+    assert!(!r.error, "{r:?}");
     assert!(
         r.bytes >= confirmed && r.bytes <= at,
         "{r:?} confirmed {confirmed} total {at}"
     );
+    #[cfg(feature = "bytes")]
+    for i in 0..freed.len() {
+        assert!(
+            was_freed(&freed, i),
+            "buffer {i} was leaked: the driver frees what the kernel let go"
+        );
+    }
 }
 
 #[test]
-fn dropping_the_ring_first_leaves_the_data_intact() {
+fn dropping_the_driver_first_leaves_the_data_intact() {
     let config = config().budget_bytes(32 << 20).depth(8);
-    let mut ring = config.ring().unwrap();
+    let mut driver = config.driver().unwrap();
     let (client, server) = tcp_pair();
     small_rcvbuf(&server, RCVBUF);
     let (go, rx) = gated_receiver(server);
-    let mut sender = ZcSender::new(&ring, client, config).unwrap();
-    const LEN: usize = 64 * 1024;
-    let mut at = 0u64;
-    for _ in 0..64 {
-        sender.try_send(&mut ring, chunk(at, LEN)).unwrap();
-        at += LEN as u64;
-    }
-    sender.poll(&mut ring).unwrap();
-    assert!(sender.buffers_in_flight() > 0);
-    let confirmed = sender.stats().bytes_completed;
-    // Another ring (made while the first still holds its fd number) is refused.
-    let mut other = uring::IoUring::init(8, uring::sys::IoringSetupFlags::empty()).unwrap();
+    let sender = ZcSender::new(&mut driver, client, config.clone()).unwrap();
+    let freed = send_to_a_stalled_peer(&sender, &mut driver, N, LEN);
+    let at = (N * LEN) as u64;
+    assert!(sender.buffers_in_flight(&driver).unwrap() > 0);
+    let back: Vec<Completion> = sender.completions(&mut driver).unwrap().collect();
+    let stats = sender.stats(&driver).unwrap();
+    let submitted = stats.requests as usize;
+    let confirmed = stats.bytes_completed;
+    // Another driver is refused, and the buffer comes straight back.
+    let mut other = config.driver().unwrap();
     let r = sender.try_send(&mut other, vec![1u8; 10]);
-    assert_eq!(
-        r.unwrap_err().kind,
-        SendErrorKind::Sender(ZcError::WrongRing)
-    );
-    drop(ring); // the kernel tears down the requests; the sender can no longer see them
-    drop(sender); // leaks whatever it never saw completed
+    let e = r.unwrap_err();
+    assert_eq!(e.kind, SendErrorKind::Sender(ZcError::WrongDriver));
+    assert_eq!(e.buffer.into_vec(), Some(vec![1u8; 10]));
+    assert_eq!(sender.stats(&other).unwrap_err(), ZcError::WrongDriver);
+    // The kernel tears down the requests; the driver can no longer see them: it leaks
+    // exactly what the kernel may hold and frees the rest.
+    drop(driver);
+    let returned: std::collections::HashSet<u64> = back.iter().map(|c| c.seq).collect();
+    for i in 0..freed.len() {
+        if returned.contains(&(i as u64)) {
+            assert!(!was_freed(&freed, i), "buffer {i} is ours, alive");
+        } else if i < submitted {
+            let completed_in_full = (i as u64 + 1) * LEN as u64 <= confirmed;
+            assert!(
+                !was_freed(&freed, i) || completed_in_full,
+                "buffer {i} was freed while the kernel held it"
+            );
+        } else {
+            #[cfg(feature = "bytes")]
+            assert!(
+                was_freed(&freed, i),
+                "buffer {i} never reached the kernel: it is freed, not leaked"
+            );
+        }
+    }
+    // The handle outlives its driver harmlessly.
+    assert_eq!(sender.poll(&mut other), Err(ZcError::WrongDriver));
+    drop(sender);
+    drop(back);
     scribble(LEN);
     go.send(()).unwrap();
     let r = rx.join().unwrap();
@@ -637,21 +805,23 @@ fn dropping_the_ring_first_leaves_the_data_intact() {
 #[test]
 fn close_returns_every_buffer_and_the_socket() {
     let config = config();
-    let mut ring = config.ring().unwrap();
+    let mut driver = config.driver().unwrap();
     let (client, server) = tcp_pair();
     let raw = client.as_raw_fd();
     let rx = checking_receiver(server, 65536);
-    let mut sender = ZcSender::new(&ring, client, config).unwrap();
+    let sender = ZcSender::new(&mut driver, client, config).unwrap();
     let (buffers, total) = mixed_buffers(0, &[10_000, 200_000, 3]);
     for b in buffers {
-        sender.send(&mut ring, b).unwrap();
+        sender.send(&mut driver, b).unwrap();
     }
-    let closed = sender.close(&mut ring, BOUND);
-    assert_eq!(closed.leaked, 0);
+    let closed = sender.close(&mut driver, BOUND);
+    assert_eq!(closed.pending, 0);
     assert_eq!(closed.error, None);
     assert_each_once(&closed.completions, 3);
+    assert!(closed.completions.iter().all(Completion::is_ok));
     let socket = closed.socket.expect("the socket comes back");
     assert_eq!(socket.as_raw_fd(), raw);
+    assert_eq!(driver.sender_count(), 0);
     drop(socket);
     assert_eq!(
         rx.join().unwrap(),
@@ -664,28 +834,144 @@ fn close_returns_every_buffer_and_the_socket() {
 }
 
 #[test]
-fn another_ring_is_refused() {
+fn close_with_the_kernel_holding_buffers_leaves_them_to_the_driver() {
+    let config = config().budget_bytes(32 << 20).depth(8);
+    let mut driver = config.driver().unwrap();
+    let (client, server) = tcp_pair();
+    small_rcvbuf(&server, RCVBUF);
+    let (go, rx) = gated_receiver(server);
+    let sender = ZcSender::new(&mut driver, client, config).unwrap();
+    let freed = send_to_a_stalled_peer(&sender, &mut driver, N, LEN);
+    let confirmed = sender.stats(&driver).unwrap().bytes_completed;
+    // No time to drain: the peer reads nothing yet.
+    let closed = sender.close(&mut driver, Duration::ZERO);
+    assert_eq!(closed.error, Some(ZcError::TimedOut));
+    assert!(closed.pending > 0, "the kernel holds the chain in flight");
+    let socket = closed.socket.expect("the socket comes back");
+    let back: std::collections::HashSet<u64> = closed.completions.iter().map(|c| c.seq).collect();
+    assert!(back.iter().all(|&s| !was_freed(&freed, s as usize)));
+    drop(closed.completions);
+    // Our fd goes; the driver's file slot keeps the socket open for the held requests.
+    drop(socket);
+    assert_eq!(driver.sender_count(), 1);
+    scribble(LEN);
+    go.send(()).unwrap();
+    drive_until(&mut driver, |d| d.sender_count() == 0);
+    let r = rx.join().unwrap();
+    assert_eq!(r.mismatch, None, "{r:?}");
+    assert!(!r.error, "EOF once the driver let the socket go: {r:?}");
+    assert!(r.bytes >= confirmed && r.bytes <= (N * LEN) as u64, "{r:?}");
+    #[cfg(feature = "bytes")]
+    for i in 0..freed.len() {
+        assert!(was_freed(&freed, i), "buffer {i} was leaked");
+    }
+}
+
+#[test]
+#[ignore = "library bug: a close that times out drops the buffers still queued (never \
+            submitted) inside the driver: they are neither in Closed::completions (collected \
+            before begin_close turns them NotSent) nor counted in Closed::pending"]
+fn a_timed_out_close_accounts_for_every_buffer() {
+    let config = config().budget_bytes(32 << 20).depth(8);
+    let mut driver = config.driver().unwrap();
+    let (client, server) = tcp_pair();
+    small_rcvbuf(&server, RCVBUF);
+    let (go, rx) = gated_receiver(server);
+    let sender = ZcSender::new(&mut driver, client, config).unwrap();
+    send_to_a_stalled_peer(&sender, &mut driver, N, LEN);
+    let queued = N as u64 - sender.stats(&driver).unwrap().requests;
+    assert!(queued > 0, "some buffers never reached the kernel");
+    let closed = sender.close(&mut driver, Duration::ZERO);
+    assert_eq!(closed.error, Some(ZcError::TimedOut));
+    // Each accepted buffer is back (a queued one as NotSent) or still held by the kernel.
+    let not_sent = closed
+        .completions
+        .iter()
+        .filter(|c| matches!(c.result, Err(BufferError::NotSent { .. })))
+        .count() as u64;
+    assert_eq!(
+        closed.completions.len() + closed.pending,
+        N,
+        "{} back ({not_sent} NotSent), {} pending, {queued} never submitted",
+        closed.completions.len(),
+        closed.pending
+    );
+    drop(closed);
+    go.send(()).unwrap();
+    drive_until(&mut driver, |d| d.sender_count() == 0);
+    assert_eq!(rx.join().unwrap().mismatch, None);
+}
+
+#[test]
+fn another_driver_is_refused() {
     let config = config();
-    let mut ring = config.ring().unwrap();
-    let mut other = config.ring().unwrap();
+    let mut driver = config.driver().unwrap();
+    let mut other = config.driver().unwrap();
+    assert_ne!(driver.id(), other.id());
     let (client, _server) = tcp_pair();
-    let mut sender = ZcSender::new(&ring, client, config).unwrap();
+    let sender = ZcSender::new(&mut driver, client, config).unwrap();
     let e = sender.send(&mut other, vec![1u8, 2, 3]).unwrap_err();
-    assert_eq!(e.kind, SendErrorKind::Sender(ZcError::WrongRing));
+    assert_eq!(e.kind, SendErrorKind::Sender(ZcError::WrongDriver));
     assert_eq!(e.buffer.into_vec(), Some(vec![1, 2, 3]));
-    assert_eq!(sender.poll(&mut other), Err(ZcError::WrongRing));
-    assert_eq!(sender.stats().buffers_submitted, 0);
+    assert_eq!(sender.poll(&mut other), Err(ZcError::WrongDriver));
+    assert_eq!(sender.wait(&mut other), Err(ZcError::WrongDriver));
+    assert_eq!(
+        sender.completions(&mut other).map(|d| d.count()),
+        Err(ZcError::WrongDriver)
+    );
+    assert_eq!(sender.stats(&other), Err(ZcError::WrongDriver));
+    assert_eq!(sender.stats(&driver).unwrap().buffers_submitted, 0);
+    assert_eq!(other.sender_count(), 0);
     // Empty buffers on a stream complete at once.
-    sender.send(&mut ring, Vec::new()).unwrap();
-    let c = sender.next_completion().unwrap();
+    sender.send(&mut driver, Vec::new()).unwrap();
+    let c = sender.next_completion(&mut driver).unwrap().unwrap();
     assert_eq!(c.result, Ok(0));
+    assert_eq!(c.path, None, "no request for it");
     assert_eq!(
         sender
-            .send_to(&mut ring, vec![1u8], "127.0.0.1:9".parse().unwrap())
+            .send_to(&mut driver, vec![1u8], "127.0.0.1:9".parse().unwrap())
             .unwrap_err()
             .kind,
         SendErrorKind::AddressOnStream
     );
+    drop(sender);
+    driver.poll().unwrap();
+    assert_eq!(driver.sender_count(), 0, "a dropped handle is closed");
+}
+
+#[test]
+#[ignore = "library bug: ZcSender::close does not check the driver: through another driver \
+            it takes that driver's sender with the same index and generation (its socket, \
+            its queue), and its own sender is never closed"]
+fn closing_through_another_driver_touches_neither() {
+    let config = config();
+    let mut d1 = config.driver().unwrap();
+    let mut d2 = config.driver().unwrap();
+    let (c1, s1) = tcp_pair();
+    let (c2, s2) = tcp_pair();
+    let (rx1, rx2) = (checking_receiver(s1, 65536), checking_receiver(s2, 65536));
+    let a = ZcSender::new(&mut d1, c1, config.clone()).unwrap();
+    let b = ZcSender::new(&mut d2, c2, config).unwrap();
+    // Close `a` through the wrong driver: refused, and nothing of `d2` is touched.
+    let closed = a.close(&mut d2, BOUND);
+    assert_eq!(closed.error, Some(ZcError::WrongDriver));
+    assert!(
+        closed.socket.is_none(),
+        "the socket of d2's sender was handed out"
+    );
+    assert_eq!(d2.sender_count(), 1);
+    // `b` still works.
+    b.send(&mut d2, chunk(0, 1000)).unwrap();
+    let mut done = Vec::new();
+    finish(&b, &mut d2, &mut done);
+    assert_each_once(&done, 1);
+    assert_eq!(done[0].result, Ok(1000));
+    close_stream(b, &mut d2, &mut done);
+    // `a`'s handle is gone: its own driver must close it (EOF for its peer).
+    d1.poll().unwrap();
+    assert_eq!(d1.sender_count(), 0, "d1 never closed the sender");
+    assert_eq!(rx1.join().unwrap().bytes, 0);
+    assert_eq!(rx2.join().unwrap().bytes, 1000);
 }
 
 #[test]
@@ -696,23 +982,26 @@ fn a_long_queue_drains_without_stalling() {
     // flight (a regression: a cap on submit rounds left the queue idle). Plain sends make
     // it certain: no notification is left to wake a waiter.
     let config = config().policy(Policy::Never).depth(1).max_buffers(8192);
-    let mut ring = config.ring().unwrap();
+    let mut driver = config.driver().unwrap();
     let (client, server) = tcp_pair();
     small_rcvbuf(&server, RCVBUF);
     let (go, rx) = gated_receiver(server);
-    let mut sender = ZcSender::new(&ring, client, config).unwrap();
+    let sender = ZcSender::new(&mut driver, client, config).unwrap();
     let mut at = 0u64;
     for i in 0..6000usize {
         let len = if i % 100 == 0 { 256 * 1024 } else { 100 };
-        sender.try_send(&mut ring, chunk(at, len)).unwrap();
+        sender.try_send(&mut driver, chunk(at, len)).unwrap();
         at += len as u64;
     }
-    assert!(sender.buffers_in_flight() > 1000, "a long queue built up");
+    assert!(
+        sender.buffers_in_flight(&driver).unwrap() > 1000,
+        "a long queue built up"
+    );
     go.send(()).unwrap();
     let mut done = Vec::new();
-    finish(&mut sender, &mut ring, &mut done);
+    finish(&sender, &mut driver, &mut done);
     assert_each_once(&done, 6000);
-    drop(sender);
+    close_stream(sender, &mut driver, &mut done);
     assert_eq!(
         rx.join().unwrap(),
         Received {

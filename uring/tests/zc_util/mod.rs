@@ -8,8 +8,7 @@ use std::os::fd::AsFd;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use uring::zc::{Completion, ZcBuffer, ZcSender};
-use uring::IoUring;
+use uring::zc::{Completion, Driver, ZcBuffer, ZcSender};
 
 /// Upper bound for any single wait in these tests: failing beats hanging.
 pub const BOUND: Duration = Duration::from_secs(20);
@@ -93,23 +92,23 @@ pub fn checking_receiver(mut stream: TcpStream, read_size: usize) -> JoinHandle<
 }
 
 /// Drives `sender` until it owns nothing, bounded, collecting completions.
-pub fn finish(sender: &mut ZcSender, ring: &mut IoUring, out: &mut Vec<Completion>) {
+pub fn finish(sender: &ZcSender, driver: &mut Driver, out: &mut Vec<Completion>) {
     sender
-        .wait_all(ring, BOUND)
+        .wait_all(driver, BOUND)
         .expect("every buffer back in time");
-    out.extend(sender.completions());
+    out.extend(sender.completions(driver).expect("the sender's driver"));
 }
 
 /// Sends `buffers` in order with the blocking call, collecting completions on the way.
 pub fn send_all(
-    sender: &mut ZcSender,
-    ring: &mut IoUring,
+    sender: &ZcSender,
+    driver: &mut Driver,
     buffers: impl IntoIterator<Item = ZcBuffer>,
     out: &mut Vec<Completion>,
 ) {
     for b in buffers {
-        sender.send(ring, b).expect("accepted");
-        out.extend(sender.completions());
+        sender.send(driver, b).expect("accepted");
+        out.extend(sender.completions(driver).expect("the sender's driver"));
     }
 }
 
