@@ -293,6 +293,7 @@ fn progress_never_garbles_a_piped_stderr() {
     {
         assert!(!l.contains(['\r', '\x1b']), "terminal control in {l:?}");
     }
+}
 
 /// The path of `name` on PATH, if it is there.
 fn on_path(name: &str) -> Option<std::path::PathBuf> {

@@ -472,10 +472,6 @@ fn a_callers_cancel_of_a_senders_request_loses_and_repeats_nothing() {
 }
 
 #[test]
-#[ignore = "library bug: a closing sender re-queues a short send (here: part-sent, then \
-            cancelled) and never sends or finalizes it, so the sender is never retired: \
-            its buffer and socket are kept until the driver is dropped, the peer never \
-            sees EOF"]
 fn a_closing_sender_whose_request_is_cancelled_part_sent_still_retires() {
     const LEN: usize = 4 << 20;
     let (mut driver, sender, go, rx) = part_sent(LEN);

@@ -868,9 +868,6 @@ fn close_with_the_kernel_holding_buffers_leaves_them_to_the_driver() {
 }
 
 #[test]
-#[ignore = "library bug: a close that times out drops the buffers still queued (never \
-            submitted) inside the driver: they are neither in Closed::completions (collected \
-            before begin_close turns them NotSent) nor counted in Closed::pending"]
 fn a_timed_out_close_accounts_for_every_buffer() {
     let config = config().budget_bytes(32 << 20).depth(8);
     let mut driver = config.driver().unwrap();
@@ -940,9 +937,6 @@ fn another_driver_is_refused() {
 }
 
 #[test]
-#[ignore = "library bug: ZcSender::close does not check the driver: through another driver \
-            it takes that driver's sender with the same index and generation (its socket, \
-            its queue), and its own sender is never closed"]
 fn closing_through_another_driver_touches_neither() {
     let config = config();
     let mut d1 = config.driver().unwrap();
