@@ -585,6 +585,8 @@ impl BufferGroup {
     ///   ring twice, and the kernel could fill it for one request while it is being read
     ///   for another; a forged completion would make `get` read a buffer the kernel may be
     ///   writing.)
+    ///
+    /// `fd` follows the [descriptor contract](crate::ops#descriptors).
     pub unsafe fn recv<'r>(
         &self,
         ring: &'r mut IoUring,

@@ -264,6 +264,31 @@ impl From<SqeError> for std::io::Error {
     }
 }
 
+/// `IOSQE_*` bits that [`SqeRef::add_flags`](crate::SqeRef::add_flags) and
+/// [`set_flags`](crate::SqeRef::set_flags) refuse (the value holds them): they make the SQE
+/// name something (`IOSQE_FIXED_FILE`, `IOSQE_BUFFER_SELECT`) or are unknown to this
+/// crate. [`add_flags_unchecked`](crate::SqeRef::add_flags_unchecked) sets them, `unsafe`ly.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SqeFlagsError(pub u8);
+
+impl fmt::Display for SqeFlagsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "IOSQE flags {:#x} name a resource (fixed file, buffer group) or are unknown: not settable safely",
+            self.0
+        )
+    }
+}
+
+impl std::error::Error for SqeFlagsError {}
+
+impl From<SqeFlagsError> for std::io::Error {
+    fn from(e: SqeFlagsError) -> Self {
+        std::io::Error::new(std::io::ErrorKind::InvalidInput, e)
+    }
+}
+
 /// Any error of this crate's ring layer, for callers that want one type with `?`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]

@@ -45,7 +45,9 @@ pub mod zc;
 pub use addr::SockAddr;
 pub use buf_ring::{BufRing, BufRingError, BufRingFlags, BufferError, BufferGroup};
 pub use cqe::{Cqe, CqeFlags};
-pub use error::{EnterError, Error, RegisterError, SetupError, SqeError, SubmissionQueueFull};
+pub use error::{
+    EnterError, Error, RegisterError, SetupError, SqeError, SqeFlagsError, SubmissionQueueFull,
+};
 pub use ops::{ReadBuffer, RecvBuffer, SqeRef, SqeResult};
 pub use register::{iovec, Probe};
 pub use ring::{CompletionQueue, IoUring, SubmissionQueue};

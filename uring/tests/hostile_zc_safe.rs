@@ -466,9 +466,13 @@ fn stall_then_stop(policy: Policy, kinds: &[Kind], stop: Stop, stall_at: u64) {
             assert_eq!(r, fd);
         }
         Stop::CancelFromOutside => {
-            run.ring
-                .cancel_fd(CANCEL_UD, fd, uring::sys::IORING_ASYNC_CANCEL_ALL)
-                .unwrap();
+            // SAFETY: `fd` is the sender's socket, open (the sender owns it and outlives
+            // this cancel's completion); cancelling its requests is the point.
+            unsafe {
+                run.ring
+                    .cancel_fd(CANCEL_UD, fd, uring::sys::IORING_ASYNC_CANCEL_ALL)
+            }
+            .unwrap();
             run.ring.submit().unwrap();
         }
     }

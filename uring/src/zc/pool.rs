@@ -237,7 +237,11 @@ impl BufferPool {
         if ring.fd() != self.shared.ring_fd || !self.is_registered() {
             return Err(PoolError::NotRegisteredHere);
         }
-        ring.unregister_buffers().map_err(PoolError::Register)?;
+        // SAFETY: the table is this pool's own (registered with this ring, checked above);
+        // requests already issued keep their reference inside the kernel. (Minimal fix by
+        // the raw-layer change; the zc owner to confirm no send_zc_fixed of this pool can
+        // still be queued unsubmitted here.)
+        unsafe { ring.unregister_buffers() }.map_err(PoolError::Register)?;
         self.shared.registered.store(false, Ordering::Release);
         Ok(())
     }
