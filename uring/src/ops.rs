@@ -254,9 +254,18 @@ impl IoUring {
     ///
     /// The buffer, or the iovec array and every buffer it names, must stay valid until the
     /// completion has been reaped, and the buffers must not be read or written through any
-    /// other reference until then (the kernel writes them). `BufferSelection` names no
-    /// memory here (the provided buffers are covered by
-    /// [`provide_buffers`](Self::provide_buffers)' contract).
+    /// other reference until then (the kernel writes them).
+    ///
+    /// `BufferSelection` ties the request to group `group_id`: the kernel may pick a
+    /// buffer of the group at any time until the completion has been reaped, and write
+    /// into it. The group's memory (every buffer provided to it, by a
+    /// [`BufferGroup`](crate::BufferGroup), a [`BufRing`](crate::BufRing) or
+    /// [`provide_buffers`](Self::provide_buffers)) must stay valid, and must not be freed,
+    /// reused or accessed by the caller while provided, until then. This holds even after
+    /// the group is unregistered: an `IOSQE_ASYNC` read of an empty pipe selects its
+    /// buffer in an io-wq worker and keeps the address while it blocks, so dropping a
+    /// `BufferGroup` under it would let the kernel write into whatever is mapped there
+    /// afresh. Cancel the request and reap its completion before dropping the group.
     ///
     /// `fd` follows the [descriptor contract](crate::ops#descriptors).
     #[inline]
@@ -288,7 +297,8 @@ impl IoUring {
     /// as the request is armed: the group's memory must stay valid, and not be read or
     /// written by anyone but the kernel while it is provided, until this request's final
     /// completion (the one without `IORING_CQE_F_MORE`) has been reaped. (A
-    /// [`BufferGroup`](crate::buf_ring::BufferGroup) dropped earlier would break this.)
+    /// [`BufferGroup`](crate::buf_ring::BufferGroup) dropped earlier would break this: the
+    /// kernel may hold a selected buffer's address while the request waits for data.)
     ///
     /// `fd` follows the [descriptor contract](crate::ops#descriptors).
     #[inline]
@@ -672,7 +682,10 @@ impl IoUring {
     /// # Safety
     ///
     /// A `Buffer` must stay valid, and not be read or written through any other reference,
-    /// until the completion has been reaped. `BufferSelection` names no memory here.
+    /// until the completion has been reaped. `BufferSelection` ties the request to group
+    /// `group_id` as for [`read`](Self::read): the group's memory must stay valid, and not
+    /// be freed, reused or accessed by the caller while provided, until the completion has
+    /// been reaped (dropping the group earlier is not enough to stop the kernel).
     ///
     /// `fd` follows the [descriptor contract](crate::ops#descriptors).
     #[inline]
@@ -754,6 +767,9 @@ impl IoUring {
     ///
     /// `msg` must stay valid until the first completion has been reaped (the kernel reads
     /// it when the request starts; keeping it until the last completion is simplest).
+    /// Group `group_id`'s memory must stay valid, and not be freed, reused or accessed by
+    /// the caller while provided, until the final completion (without
+    /// `IORING_CQE_F_MORE`) has been reaped, as for [`read_multishot`](Self::read_multishot).
     ///
     /// `fd` follows the [descriptor contract](crate::ops#descriptors).
     #[inline]
