@@ -222,6 +222,38 @@ struct Split {
     user: VecDeque<Cqe>,
 }
 
+/// The setup flags this ring drives correctly: an allow-list, so that a flag that changes
+/// the layout of the queues or how they are consumed (SQE128, CQE32, CQE_MIXED, SQE_MIXED,
+/// SQ_REWIND, NO_MMAP, REGISTERED_FD_ONLY) or one that did not exist when this was written
+/// is refused before any system call instead of being misparsed.
+///
+/// - IOPOLL (5.1): `submit_and_wait` always enters with GETEVENTS to reap polled I/O;
+///   HYBRID_IOPOLL (6.13) only changes how the kernel polls.
+/// - SQPOLL, SQ_AFF (5.1): `sq_ring_needs_enter` wakes the thread (SQ_WAKEUP).
+/// - CQSIZE (5.5), CLAMP (5.6): sizes; the queues are mapped from what the kernel reports.
+/// - ATTACH_WQ (5.6), R_DISABLED (5.10), SUBMIT_ALL (5.18): no effect on the queues.
+/// - COOP_TASKRUN, TASKRUN_FLAG (5.19): `cq_ring_needs_flush` watches IORING_SQ_TASKRUN.
+/// - SINGLE_ISSUER (6.0): the kernel refuses other tasks with `EEXIST`, a typed error.
+/// - DEFER_TASKRUN (6.1): completions are posted only by an enter with GETEVENTS from
+///   the issuer task, which the waiting paths do.
+/// - NO_SQARRAY (6.6): the SQ array is neither mapped nor filled.
+const SUPPORTED_SETUP_FLAGS: IoringSetupFlags = IoringSetupFlags::IOPOLL
+    .union(IoringSetupFlags::SQPOLL)
+    .union(IoringSetupFlags::SQ_AFF)
+    .union(IoringSetupFlags::CQSIZE)
+    .union(IoringSetupFlags::CLAMP)
+    .union(IoringSetupFlags::ATTACH_WQ)
+    .union(IoringSetupFlags::R_DISABLED)
+    .union(IoringSetupFlags::SUBMIT_ALL)
+    .union(IoringSetupFlags::COOP_TASKRUN)
+    .union(IoringSetupFlags::TASKRUN_FLAG)
+    .union(IoringSetupFlags::SINGLE_ISSUER)
+    .union(IoringSetupFlags::DEFER_TASKRUN)
+    .union(IoringSetupFlags::NO_SQARRAY)
+    .union(IoringSetupFlags::from_bits_retain(
+        linux_raw_sys::io_uring::IORING_SETUP_HYBRID_IOPOLL,
+    ));
+
 /// Ring identities: never reused within a process (a u64 does not wrap in practice).
 static NEXT_RING_ID: AtomicU64 = AtomicU64::new(1);
 
@@ -262,13 +294,9 @@ impl IoUring {
         {
             return Err(SetupError::ParamsInvalid);
         }
-        let unsupported = params.flags
-            & (IoringSetupFlags::SQE128
-                | IoringSetupFlags::CQE32
-                | IoringSetupFlags::NO_MMAP
-                | IoringSetupFlags::REGISTERED_FD_ONLY);
-        if !unsupported.is_empty() {
-            return Err(SetupError::UnsupportedFlags(unsupported.bits()));
+        let unsupported = params.flags.bits() & !SUPPORTED_SETUP_FLAGS.bits();
+        if unsupported != 0 {
+            return Err(SetupError::UnsupportedFlags(unsupported));
         }
 
         // SAFETY: `params` is a valid, exclusively borrowed io_uring_params; the kernel
@@ -950,6 +978,40 @@ mod tests {
         assert_eq!(all, [1, 2, 3, 4, 5, 6]);
         assert_eq!(ring.copy_cqes(&mut cqes, 0).unwrap(), 1);
         assert_eq!(cqes[0].user_data, 14);
+    }
+
+    /// Setup flags are checked against an allow-list before any system call: CQE_MIXED
+    /// (which this 6.18 kernel accepts, and under which `copy_cqes` would misread 32-byte
+    /// CQEs), the other layouts, and bits no kernel knows yet are refused with the bits.
+    #[test]
+    fn setup_flags_outside_the_allow_list_are_refused() {
+        let cqe_mixed = IoringSetupFlags::from_bits_retain(sys::IORING_SETUP_CQE_MIXED);
+        let unknown = IoringSetupFlags::from_bits_retain(1 << 31);
+        for (flags, bits) in [
+            (cqe_mixed, sys::IORING_SETUP_CQE_MIXED),
+            (unknown, 1 << 31),
+            (IoringSetupFlags::SQE128, sys::IORING_SETUP_SQE128),
+            (IoringSetupFlags::CQE32, sys::IORING_SETUP_CQE32),
+            (IoringSetupFlags::NO_MMAP, sys::IORING_SETUP_NO_MMAP),
+            (
+                IoringSetupFlags::REGISTERED_FD_ONLY,
+                sys::IORING_SETUP_REGISTERED_FD_ONLY,
+            ),
+            (
+                cqe_mixed | unknown | IoringSetupFlags::SQPOLL,
+                sys::IORING_SETUP_CQE_MIXED | 1 << 31,
+            ),
+        ] {
+            assert_eq!(
+                IoUring::init(2, flags).unwrap_err(),
+                SetupError::UnsupportedFlags(bits),
+                "{flags:?}"
+            );
+        }
+        // Every allowed flag is one the kernel knows, and a plain allowed one works.
+        assert_eq!(SUPPORTED_SETUP_FLAGS.bits() & (1 << 31), 0);
+        let ring = IoUring::init(2, IoringSetupFlags::SUBMIT_ALL).unwrap();
+        assert!(ring.setup_flags().contains(IoringSetupFlags::SUBMIT_ALL));
     }
 
     /// The SQ refuses an SQE beyond its entries until the kernel consumed some, and the

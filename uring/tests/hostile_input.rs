@@ -179,10 +179,24 @@ const TABLE: &[Row] = &[
         let e = init_params(16, IoringSetupFlags::CQSIZE, |p| p.cq_entries = 4).unwrap_err();
         assert_eq!(e, SetupError::ArgumentsInvalid);
     }),
-    ("setup: an unknown flag bit", || {
-        let e = IoUring::init(8, IoringSetupFlags::from_bits_retain(1 << 31)).unwrap_err();
-        assert_eq!(e, SetupError::ArgumentsInvalid);
-    }),
+    (
+        "setup: an unknown flag bit (refused by the allow-list)",
+        || {
+            let e = IoUring::init(8, IoringSetupFlags::from_bits_retain(1 << 31)).unwrap_err();
+            assert_eq!(e, SetupError::UnsupportedFlags(1 << 31));
+        },
+    ),
+    (
+        "setup: CQE_MIXED (6.18: the kernel knows it, the ring does not parse it)",
+        || {
+            let flags = IoringSetupFlags::from_bits_retain(uring::sys::IORING_SETUP_CQE_MIXED);
+            let e = IoUring::init(8, flags).unwrap_err();
+            assert_eq!(
+                e,
+                SetupError::UnsupportedFlags(uring::sys::IORING_SETUP_CQE_MIXED)
+            );
+        },
+    ),
     ("setup: DEFER_TASKRUN without SINGLE_ISSUER", || {
         let e = IoUring::init(8, IoringSetupFlags::DEFER_TASKRUN).unwrap_err();
         assert_eq!(e, SetupError::ArgumentsInvalid);
