@@ -143,7 +143,9 @@ errno_error! {
         OpcodeNotSupported = OPNOTSUPP, "io_uring_enter: operation not supported";
         /// `EINTR`: a signal arrived before any completion: nothing was lost, call again.
         SignalInterrupt = INTR, "io_uring_enter: interrupted by a signal";
-        /// `ETIME`: a wait with a timeout ended before enough completions arrived.
+        /// `ETIME`: a wait with a timeout ended before enough completions arrived (from
+        /// [`enter`](crate::IoUring::enter); `submit_and_wait_timeout` reports a timeout
+        /// as [`SubmitWait::timed_out`](crate::SubmitWait::timed_out) instead).
         Timeout = TIME, "io_uring_enter: timed out waiting for completions";
         /// `EEXIST`: a SINGLE_ISSUER or DEFER_TASKRUN ring was entered from another task.
         NotSubmitterTask = EXIST, "io_uring_enter: ring used from a task other than its issuer";

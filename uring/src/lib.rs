@@ -50,7 +50,7 @@ pub use error::{
 };
 pub use ops::{ReadBuffer, RecvBuffer, SqeRef, SqeResult};
 pub use register::{iovec, Probe};
-pub use ring::{CompletionQueue, IoUring, SubmissionQueue};
+pub use ring::{CompletionQueue, IoUring, SubmissionQueue, SubmitWait};
 pub use sqe::Sqe;
 pub use types::{
     timespec, EpollEvent, IdType, MsgHdr, OpenHow, RawSockAddr, RecvmsgOut, SigInfo, SockLen,

@@ -235,7 +235,8 @@ struct Split {
 /// - COOP_TASKRUN, TASKRUN_FLAG (5.19): `cq_ring_needs_flush` watches IORING_SQ_TASKRUN.
 /// - SINGLE_ISSUER (6.0): the kernel refuses other tasks with `EEXIST`, a typed error.
 /// - DEFER_TASKRUN (6.1): completions are posted only by an enter with GETEVENTS from
-///   the issuer task, which the waiting paths do.
+///   the issuer task, which the waiting paths, [`IoUring::get_events`] and a `copy_cqes`
+///   that finds the CQ empty do.
 /// - NO_SQARRAY (6.6): the SQ array is neither mapped nor filled.
 const SUPPORTED_SETUP_FLAGS: IoringSetupFlags = IoringSetupFlags::IOPOLL
     .union(IoringSetupFlags::SQPOLL)
@@ -253,6 +254,22 @@ const SUPPORTED_SETUP_FLAGS: IoringSetupFlags = IoringSetupFlags::IOPOLL
     .union(IoringSetupFlags::from_bits_retain(
         linux_raw_sys::io_uring::IORING_SETUP_HYBRID_IOPOLL,
     ));
+
+/// The longest wait [`IoUring::submit_and_wait_timeout`] passes to the kernel: 2^32 s, so
+/// that the kernel's `now + timeout` in signed 64-bit nanoseconds cannot wrap.
+const MAX_WAIT: Duration = Duration::from_secs(1 << 32);
+
+/// What [`IoUring::submit_and_wait_timeout`] did: how many SQEs it submitted, and whether
+/// the wait ended before `wait_nr` completions were ready.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SubmitWait {
+    /// SQEs submitted (with SQPOLL, as for [`IoUring::submit_and_wait`], it also counts
+    /// published SQEs the kernel thread had not consumed yet).
+    pub submitted: u32,
+    /// Whether fewer than `wait_nr` completions were ready when the call returned: the
+    /// timeout expired (or, after a submission, a signal ended the wait).
+    pub timed_out: bool,
+}
 
 /// Ring identities: never reused within a process (a u64 does not wrap in practice).
 static NEXT_RING_ID: AtomicU64 = AtomicU64::new(1);
@@ -581,6 +598,13 @@ impl IoUring {
         false
     }
 
+    /// A `DEFER_TASKRUN` ring without `TASKRUN_FLAG`: its pending task work is invisible.
+    #[inline]
+    fn defer_taskrun_unflagged(&self) -> bool {
+        self.flags.contains(IoringSetupFlags::DEFER_TASKRUN)
+            && !self.flags.contains(IoringSetupFlags::TASKRUN_FLAG)
+    }
+
     /// Whether the kernel holds completions that only an enter with GETEVENTS posts:
     /// overflowed CQEs (IORING_SQ_CQ_OVERFLOW) or pending task work (IORING_SQ_TASKRUN).
     /// Zig / liburing: `cq_ring_needs_flush`.
@@ -610,7 +634,8 @@ impl IoUring {
         self.cq.tail().wrapping_sub(self.cq.head())
     }
 
-    /// Submits the queued SQEs; returns how many were submitted. Zig: `submit`.
+    /// Submits the queued SQEs; returns how many were submitted. Zig: `submit`. It does
+    /// not run a `DEFER_TASKRUN` ring's task work: see [`get_events`](Self::get_events).
     #[inline]
     pub fn submit(&mut self) -> Result<u32, EnterError> {
         self.submit_and_wait(0)
@@ -645,17 +670,32 @@ impl IoUring {
     }
 
     /// Like [`submit_and_wait`](Self::submit_and_wait), but gives up waiting after
-    /// `timeout` with [`EnterError::Timeout`] (IORING_ENTER_EXT_ARG, Linux 5.11). The SQEs
-    /// are submitted either way. liburing: `io_uring_submit_and_wait_timeout`.
+    /// `timeout` (IORING_ENTER_EXT_ARG, Linux 5.11). The SQEs are submitted either way.
+    /// liburing: `io_uring_submit_and_wait_timeout`.
+    ///
+    /// The result says both what was submitted and how the wait ended
+    /// ([`SubmitWait`]): a timeout is `Ok` with `timed_out: true`, never
+    /// [`EnterError::Timeout`] (when the call submitted something the kernel reports the
+    /// submission and drops the wait's `ETIME`, so an error could not say it anyway).
+    /// `timed_out` is decided from the CQ: fewer than `wait_nr` completions ready when the
+    /// call returns. A signal that ends the wait is [`EnterError::SignalInterrupt`] when
+    /// nothing was submitted; after a submission the kernel does not report it, and it
+    /// shows as `timed_out` too.
+    ///
+    /// A `timeout` above 2^32 seconds (136 years; `Duration::MAX` included) is waited as
+    /// 2^32 seconds: the kernel adds a relative timeout to the current time in signed
+    /// 64-bit nanoseconds, and a larger value would wrap into an immediate timeout.
     pub fn submit_and_wait_timeout(
         &mut self,
         wait_nr: u32,
         timeout: Duration,
-    ) -> Result<u32, EnterError> {
+    ) -> Result<SubmitWait, EnterError> {
         let submitted = self.flush_sq();
         let mut flags = IoringEnterFlags::GETEVENTS | IoringEnterFlags::EXT_ARG;
         self.sq_ring_needs_enter(&mut flags);
+        let timeout = timeout.min(MAX_WAIT);
         let ts = rustix::time::Timespec {
+            // `timeout <= MAX_WAIT`: the seconds fit an i64.
             tv_sec: i64::try_from(timeout.as_secs()).unwrap_or(i64::MAX),
             tv_nsec: i64::from(timeout.subsec_nanos()),
         };
@@ -666,7 +706,29 @@ impl IoUring {
         // SAFETY: EXT_ARG with a valid io_uring_getevents_arg whose `ts` points to a
         // timespec that lives across the call; no sigmask.
         let r = unsafe { io_uring_enter_arg(&self.fd, submitted, wait_nr, flags, Some(&arg)) };
-        r.map_err(EnterError::from_errno)
+        match r {
+            Ok(submitted) => Ok(SubmitWait {
+                submitted,
+                timed_out: self.cq_ready() < wait_nr,
+            }),
+            Err(Errno::TIME) => Ok(SubmitWait {
+                submitted: 0,
+                timed_out: true,
+            }),
+            Err(e) => Err(EnterError::from_errno(e)),
+        }
+    }
+
+    /// Runs the ring's pending task work, posting the completions it produces, without
+    /// submitting or waiting (`io_uring_enter` with GETEVENTS and `min_complete` 0).
+    /// Needed on a `DEFER_TASKRUN` ring, where completions that finish asynchronously are
+    /// posted only by such an enter from the issuer task: without it (and without
+    /// `TASKRUN_FLAG`), [`peek_cqe`](Self::peek_cqe) and [`submit`](Self::submit) never
+    /// see them. [`copy_cqes`](Self::copy_cqes) does it itself when it finds the CQ empty.
+    /// Harmless on other rings. liburing: `io_uring_get_events`.
+    pub fn get_events(&mut self) -> Result<(), EnterError> {
+        self.enter(0, 0, IoringEnterFlags::GETEVENTS)?;
+        Ok(())
     }
 
     /// `io_uring_enter(2)` with explicit arguments; errors are typed. Zig: `enter`.
@@ -689,7 +751,8 @@ impl IoUring {
 
     /// Copies up to `cqes.len()` ready completions into `cqes` and consumes them; if none
     /// is ready, enters the kernel to wait for `wait_nr` (or, when the kernel holds
-    /// overflowed CQEs or task work, to flush them) and copies again. Returns how many were
+    /// overflowed CQEs or task work, to flush them; on a `DEFER_TASKRUN` ring without
+    /// `TASKRUN_FLAG`, whose task work cannot be seen, always) and copies again. Returns how many were
     /// copied. Copying out is safer than borrowing from the ring (no `cqe_seen` to forget)
     /// and advances the head once per batch. Zig: `copy_cqes`; liburing:
     /// `io_uring_peek_batch_cqe` + `io_uring_cq_advance`.
@@ -749,7 +812,10 @@ impl IoUring {
         if count > 0 {
             return Ok(count);
         }
-        if self.cq_ring_needs_flush() || wait_nr > 0 {
+        // A DEFER_TASKRUN ring without TASKRUN_FLAG gives no sign of pending task work:
+        // with the CQ empty, run it (the enter with GETEVENTS does), or the completions it
+        // would post never come to a caller that does not wait.
+        if self.cq_ring_needs_flush() || wait_nr > 0 || self.defer_taskrun_unflagged() {
             self.enter(0, wait_nr, IoringEnterFlags::GETEVENTS)?;
             return Ok(self.copy_cqes_ready(cqes));
         }
@@ -808,7 +874,9 @@ impl IoUring {
     }
 
     /// The next ready completion, if any, without waiting or entering the kernel.
-    /// liburing: `io_uring_peek_cqe` + `io_uring_cqe_seen`.
+    /// liburing: `io_uring_peek_cqe` + `io_uring_cqe_seen`. On a `DEFER_TASKRUN` ring,
+    /// completions that need task work are posted only by entering: call
+    /// [`get_events`](Self::get_events) first (or use [`copy_cqes`](Self::copy_cqes)).
     /// On a ring a driver owns, the driver's completions are set aside, as by
     /// [`copy_cqes`](Self::copy_cqes).
     pub fn peek_cqe(&mut self) -> Option<Cqe> {

@@ -736,6 +736,7 @@ impl ZcSender {
                     return Err(ZcError::TimedOut);
                 }
                 ring.submit_and_wait_timeout(1, d - now)
+                    .map(|w| w.submitted)
             }
         };
         match r {
