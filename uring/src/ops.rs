@@ -1322,7 +1322,9 @@ impl IoUring {
     }
 
     /// Queues (but does not submit) a `posix_fadvise(2)` (`IORING_OP_FADVISE`, Linux 5.6).
-    /// Zig: `fadvice`; liburing: `io_uring_prep_fadvise`.
+    /// A `len` above `u32::MAX` needs Linux 6.11 (older kernels answer `EINVAL`; see
+    /// [`Sqe::prep_fadvise`]). Zig: `fadvice`; liburing: `io_uring_prep_fadvise`,
+    /// `io_uring_prep_fadvise64`.
     ///
     /// # Safety
     ///
@@ -1333,14 +1335,17 @@ impl IoUring {
         user_data: u64,
         fd: RawFd,
         offset: u64,
-        len: u32,
+        len: u64,
         advice: u32,
     ) -> SqeResult<'_> {
         self.queue(user_data, |sqe| sqe.prep_fadvise(fd, offset, len, advice))
     }
 
     /// Queues (but does not submit) a `madvise(2)` of `length` bytes at `addr`
-    /// (`IORING_OP_MADVISE`, Linux 5.6). Zig: `madvice`; liburing: `io_uring_prep_madvise`.
+    /// (`IORING_OP_MADVISE`, Linux 5.6). A `length` of 4 GiB or more needs Linux 6.11
+    /// (older kernels answer `EINVAL`, never act on a truncated length; see
+    /// [`Sqe::prep_madvise`]). Zig: `madvice`; liburing: `io_uring_prep_madvise`,
+    /// `io_uring_prep_madvise64`.
     ///
     /// # Safety
     ///
