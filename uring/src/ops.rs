@@ -13,7 +13,9 @@
 //! - Operations that hand memory to the kernel (buffers, iovecs, paths, msghdrs,
 //!   sockaddrs, timespecs, result structs) require it to stay valid until the completion
 //!   has been reaped (for zero-copy sends: until the `IORING_CQE_F_NOTIF` completion), and
-//!   memory the kernel writes must not be accessed in the meantime.
+//!   memory the kernel writes must not be accessed in the meantime. That includes what the
+//!   kernel copies when it consumes the SQE (paths, timespecs, msghdrs): on an SQPOLL ring
+//!   that may be after `submit` returned, and the completion is how the caller knows.
 //! - Operations that name a file descriptor follow the [descriptor contract](#descriptors).
 //! - Operations that select a provided buffer tie the request to its group's memory (see
 //!   [`read`](IoUring::read) with [`ReadBuffer::BufferSelection`]).
@@ -660,8 +662,9 @@ impl IoUring {
     /// # Safety
     ///
     /// `msg`, its iovecs, their buffers, `msg_name` and `msg_control` must stay valid and
-    /// unmodified until the notification (the msghdr itself only until submission returns,
-    /// since the kernel copies it at submission; keeping it is simplest).
+    /// unmodified until the notification (the msghdr itself until the first completion
+    /// has been reaped: the kernel copies it when it consumes the SQE, which on an SQPOLL
+    /// ring may be after `submit` returned).
     ///
     /// `fd` follows the [descriptor contract](crate::ops#descriptors).
     #[inline]
@@ -1109,8 +1112,8 @@ impl IoUring {
     ///
     /// # Safety
     ///
-    /// `path` must stay valid until the request completes (the kernel copies it while the
-    /// SQE is submitted, so until submission strictly; keeping it is simplest).
+    /// `path` must stay valid until the completion has been reaped (the kernel copies it when it consumes the SQE, which on an SQPOLL ring may be after
+    /// `submit` returned: the completion is what tells the caller it happened).
     ///
     /// `dir_fd` follows the [descriptor contract](crate::ops#descriptors).
     #[inline]
@@ -1194,8 +1197,9 @@ impl IoUring {
     ///
     /// # Safety
     ///
-    /// `path` and `how` must stay valid until the request completes (the kernel copies
-    /// them while the SQE is submitted).
+    /// `path` and `how` must stay valid until the completion has been reaped (the kernel
+    /// copies them when it consumes the SQE, which on an SQPOLL ring may be after `submit`
+    /// returned: the completion is what tells the caller it happened).
     ///
     /// `dir_fd` follows the [descriptor contract](crate::ops#descriptors).
     #[inline]
@@ -1282,7 +1286,8 @@ impl IoUring {
     ///
     /// # Safety
     ///
-    /// `path` must stay valid until the request completes (it is copied at submission);
+    /// `path` must stay valid until the completion has been reaped (copied when the kernel
+    /// consumes the SQE, on an SQPOLL ring possibly after `submit` returned);
     /// `buf` must stay valid, and not be accessed through other references, until the
     /// completion has been reaped (the kernel writes it).
     ///
@@ -1369,7 +1374,8 @@ impl IoUring {
     ///
     /// # Safety
     ///
-    /// Both paths must stay valid until the request completes (copied at submission).
+    /// Both paths must stay valid until the completion has been reaped (the kernel copies them when it consumes the SQE, which on an SQPOLL ring may be after
+    /// `submit` returned: the completion is what tells the caller it happened).
     ///
     /// `old_dir_fd` and `new_dir_fd` follow the [descriptor contract](crate::ops#descriptors).
     #[inline]
@@ -1392,7 +1398,8 @@ impl IoUring {
     ///
     /// # Safety
     ///
-    /// `path` must stay valid until the request completes (copied at submission).
+    /// `path` must stay valid until the completion has been reaped (the kernel copies it when it consumes the SQE, which on an SQPOLL ring may be after
+    /// `submit` returned: the completion is what tells the caller it happened).
     ///
     /// `dir_fd` follows the [descriptor contract](crate::ops#descriptors).
     #[inline]
@@ -1411,7 +1418,8 @@ impl IoUring {
     ///
     /// # Safety
     ///
-    /// `path` must stay valid until the request completes (copied at submission).
+    /// `path` must stay valid until the completion has been reaped (the kernel copies it when it consumes the SQE, which on an SQPOLL ring may be after
+    /// `submit` returned: the completion is what tells the caller it happened).
     ///
     /// `dir_fd` follows the [descriptor contract](crate::ops#descriptors).
     #[inline]
@@ -1431,7 +1439,8 @@ impl IoUring {
     ///
     /// # Safety
     ///
-    /// Both paths must stay valid until the request completes (copied at submission).
+    /// Both paths must stay valid until the completion has been reaped (the kernel copies them when it consumes the SQE, which on an SQPOLL ring may be after
+    /// `submit` returned: the completion is what tells the caller it happened).
     ///
     /// `new_dir_fd` follows the [descriptor contract](crate::ops#descriptors).
     #[inline]
@@ -1452,7 +1461,8 @@ impl IoUring {
     ///
     /// # Safety
     ///
-    /// Both paths must stay valid until the request completes (copied at submission).
+    /// Both paths must stay valid until the completion has been reaped (the kernel copies them when it consumes the SQE, which on an SQPOLL ring may be after
+    /// `submit` returned: the completion is what tells the caller it happened).
     ///
     /// `old_dir_fd` and `new_dir_fd` follow the [descriptor contract](crate::ops#descriptors).
     #[inline]
@@ -1481,8 +1491,8 @@ impl IoUring {
     ///
     /// # Safety
     ///
-    /// `ts` must stay valid until the SQE has been submitted (the kernel copies it then);
-    /// keeping it until the completion is simplest.
+    /// `ts` must stay valid until the completion has been reaped (the kernel copies it when it consumes the SQE, which on an SQPOLL ring may be after
+    /// `submit` returned: the completion is what tells the caller it happened).
     #[inline]
     pub unsafe fn timeout(
         &mut self,
@@ -1637,7 +1647,8 @@ impl IoUring {
     ///
     /// # Safety
     ///
-    /// `ev` (may be null for `EPOLL_CTL_DEL`) must stay valid until the request completes.
+    /// `ev` (may be null for `EPOLL_CTL_DEL`) must stay valid until the completion has been
+    /// reaped.
     ///
     /// `epfd` and `fd` follow the [descriptor contract](crate::ops#descriptors).
     #[inline]

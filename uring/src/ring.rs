@@ -752,8 +752,8 @@ impl IoUring {
     /// Copies up to `cqes.len()` ready completions into `cqes` and consumes them; if none
     /// is ready, enters the kernel to wait for `wait_nr` (or, when the kernel holds
     /// overflowed CQEs or task work, to flush them; on a `DEFER_TASKRUN` ring without
-    /// `TASKRUN_FLAG`, whose task work cannot be seen, always) and copies again. Returns how many were
-    /// copied. Copying out is safer than borrowing from the ring (no `cqe_seen` to forget)
+    /// `TASKRUN_FLAG`, whose task work cannot be seen, always) and copies again. Returns
+    /// how many were copied. Copying out is safer than borrowing from the ring (no `cqe_seen` to forget)
     /// and advances the head once per batch. Zig: `copy_cqes`; liburing:
     /// `io_uring_peek_batch_cqe` + `io_uring_cq_advance`.
     ///
