@@ -114,8 +114,11 @@ impl IoUring {
     ///
     /// Every buffer must stay valid (allocated, and not otherwise borrowed while the kernel
     /// writes into it through a fixed read) until
-    /// [`unregister_buffers`](Self::unregister_buffers) returns or the ring is dropped and its in-flight fixed
-    /// requests have completed.
+    /// [`unregister_buffers`](Self::unregister_buffers) (or a
+    /// [`register_buffers_update`](Self::register_buffers_update) of its slot) has returned
+    /// *and* every fixed request that used it has completed and been reaped (requests
+    /// already issued keep their reference to the registration), or the ring is dropped
+    /// and its in-flight fixed requests have completed.
     pub unsafe fn register_buffers(&mut self, buffers: &[iovec]) -> Result<(), RegisterError> {
         if buffers.is_empty() {
             return Err(RegisterError::Empty);
