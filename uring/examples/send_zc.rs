@@ -56,7 +56,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // notification).
     unsafe {
         ring.send_zc(SEND, client.as_raw_fd(), &buffer_send, 0, 0)?
-            .add_flags(IOSQE_IO_LINK);
+            .add_flags(IOSQE_IO_LINK)?;
         let mut recv = Sqe::default();
         recv.prep_recv(server.as_raw_fd(), &mut buffer_recv, 0);
         recv.user_data = RECV;

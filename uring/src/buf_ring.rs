@@ -494,6 +494,19 @@ fn prep_recv_buffer_select(sqe: &mut Sqe, fd: RawFd, group_id: u16, flags: u32) 
 /// ring and the slab. If the kernel refuses the unregistration (the group is dropped on a
 /// thread other than the issuer of an IORING_SETUP_SINGLE_ISSUER ring), the slab is
 /// leaked rather than freed: the kernel could still write into it.
+///
+/// Unregistering stops the kernel from *selecting* a buffer of the group, not from writing
+/// into one it has already selected: a request that picked a buffer keeps its address
+/// until it completes (an `IOSQE_ASYNC` read of an empty pipe selects its buffer in an
+/// io-wq worker, then blocks). So every request that selects from this group, whether
+/// queued by [`recv`](BufferGroup::recv), [`recv_multishot`](BufferGroup::recv_multishot)
+/// or a ring method with the group's id (`read`/`recv` with `BufferSelection`,
+/// `read_multishot`, `recv_multishot`, `recvmsg_multishot`), must have had its completion
+/// (multishot: its final one, without `IORING_CQE_F_MORE`) reaped before the group is
+/// dropped: cancel it and reap first. That is part of those methods' `unsafe` contract;
+/// the group cannot check it, since it does not see the requests. What the group does
+/// ensure is the order: unregistered first, so no new selection can land in the unmapped
+/// slab, and a group id that was dropped answers `ENOBUFS`.
 #[derive(Debug)]
 pub struct BufferGroup {
     br: BufRing,
@@ -576,7 +589,9 @@ impl BufferGroup {
     /// The kernel writes into one of this group's buffers at a time of its choosing until
     /// the request's final completion. The caller must ensure that:
     /// - the group is not dropped (nor [`deinit`](Self::deinit)ed) before that completion
-    ///   has been reaped (cancel the request first if needed);
+    ///   has been reaped (cancel the request first if needed): the slab must stay valid,
+    ///   and not be freed or reused, until then, since a request that selected a buffer
+    ///   keeps its address even once the group is unregistered;
     /// - while any request on this group is in flight, [`get`](Self::get) /
     ///   [`get_cqe`](Self::get_cqe) / [`put_cqe`](Self::put_cqe) are given only
     ///   completions reaped from this ring for requests on this group, and
@@ -585,6 +600,8 @@ impl BufferGroup {
     ///   ring twice, and the kernel could fill it for one request while it is being read
     ///   for another; a forged completion would make `get` read a buffer the kernel may be
     ///   writing.)
+    ///
+    /// `fd` follows the [descriptor contract](crate::ops#descriptors).
     pub unsafe fn recv<'r>(
         &self,
         ring: &'r mut IoUring,

@@ -103,8 +103,10 @@ errno_error! {
         /// A params field that the kernel writes (sq_entries, features, offsets, resv) was
         /// not zero, or cq_entries was set without IORING_SETUP_CQSIZE.
         ParamsInvalid => "io_uring params: output fields must be zero on input";
-        /// A setup flag this crate does not drive (SQE128, CQE32, NO_MMAP,
-        /// REGISTERED_FD_ONLY): its SQE/CQE layout or mapping is not ours.
+        /// Setup flags this crate does not drive (the value holds them), checked against
+        /// an allow-list before any system call: SQE128, CQE32, CQE_MIXED, SQE_MIXED,
+        /// SQ_REWIND, NO_MMAP, REGISTERED_FD_ONLY (their SQE/CQE layout, queue indexing or
+        /// mapping is not ours), and any bit unknown to this crate.
         UnsupportedFlags(u32) => "io_uring setup flag not supported by this crate";
         /// The kernel lacks a feature the ring relies on (IORING_FEAT_SINGLE_MMAP, 5.4, or
         /// IORING_FEAT_NODROP, 5.5).
@@ -141,7 +143,9 @@ errno_error! {
         OpcodeNotSupported = OPNOTSUPP, "io_uring_enter: operation not supported";
         /// `EINTR`: a signal arrived before any completion: nothing was lost, call again.
         SignalInterrupt = INTR, "io_uring_enter: interrupted by a signal";
-        /// `ETIME`: a wait with a timeout ended before enough completions arrived.
+        /// `ETIME`: a wait with a timeout ended before enough completions arrived (from
+        /// [`enter`](crate::IoUring::enter); `submit_and_wait_timeout` reports a timeout
+        /// as [`SubmitWait::timed_out`](crate::SubmitWait::timed_out) instead).
         Timeout = TIME, "io_uring_enter: timed out waiting for completions";
         /// `EEXIST`: a SINGLE_ISSUER or DEFER_TASKRUN ring was entered from another task.
         NotSubmitterTask = EXIST, "io_uring_enter: ring used from a task other than its issuer";
@@ -261,6 +265,31 @@ impl From<SqeError> for std::io::Error {
             SqeError::SubmissionQueueFull => SubmissionQueueFull.into(),
             other => std::io::Error::new(std::io::ErrorKind::InvalidInput, other),
         }
+    }
+}
+
+/// `IOSQE_*` bits that [`SqeRef::add_flags`](crate::SqeRef::add_flags) and
+/// [`set_flags`](crate::SqeRef::set_flags) refuse (the value holds them): they make the SQE
+/// name something (`IOSQE_FIXED_FILE`, `IOSQE_BUFFER_SELECT`) or are unknown to this
+/// crate. [`add_flags_unchecked`](crate::SqeRef::add_flags_unchecked) sets them, `unsafe`ly.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SqeFlagsError(pub u8);
+
+impl fmt::Display for SqeFlagsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "IOSQE flags {:#x} name a resource (fixed file, buffer group) or are unknown: not settable safely",
+            self.0
+        )
+    }
+}
+
+impl std::error::Error for SqeFlagsError {}
+
+impl From<SqeFlagsError> for std::io::Error {
+    fn from(e: SqeFlagsError) -> Self {
+        std::io::Error::new(std::io::ErrorKind::InvalidInput, e)
     }
 }
 

@@ -69,10 +69,12 @@ pub mod zc;
 pub use addr::SockAddr;
 pub use buf_ring::{BufRing, BufRingError, BufRingFlags, BufferError, BufferGroup};
 pub use cqe::{Cqe, CqeFlags};
-pub use error::{EnterError, Error, RegisterError, SetupError, SqeError, SubmissionQueueFull};
+pub use error::{
+    EnterError, Error, RegisterError, SetupError, SqeError, SqeFlagsError, SubmissionQueueFull,
+};
 pub use ops::{ReadBuffer, RecvBuffer, SqeRef, SqeResult};
 pub use register::{iovec, Probe};
-pub use ring::{CompletionQueue, IoUring, SubmissionQueue};
+pub use ring::{CompletionQueue, IoUring, SubmissionQueue, SubmitWait};
 pub use sqe::Sqe;
 pub use types::{
     timespec, EpollEvent, IdType, MsgHdr, OpenHow, RawSockAddr, RecvmsgOut, SigInfo, SockLen,

@@ -2,12 +2,43 @@
 //! handle to it ([`SqeRef`]) so that flags such as `IOSQE_IO_LINK` can be added before
 //! submission. Names and argument order follow Zig's `IoUring` (and so liburing).
 //!
-//! Operations that hand memory to the kernel (buffers, iovecs, paths, msghdrs, sockaddrs,
-//! timespecs, result structs) are `unsafe fn`: the memory must stay valid until the
-//! completion has been reaped (for zero-copy sends: until the `IORING_CQE_F_NOTIF`
-//! completion), and memory the kernel writes must not be accessed in the meantime.
-//! Operations that pass only numbers are safe, with one exception: [`IoUring::close`] is
-//! `unsafe` because closing a descriptor that something else owns breaks I/O safety.
+//! # Which operations are `unsafe`
+//!
+//! The rule: **every operation whose kernel work touches memory or a descriptor after the
+//! call returns is `unsafe fn`**, with its contract in `# Safety`. Queueing only fills an
+//! SQE; the kernel reads what the SQE names when it consumes and issues it, which may be
+//! long after the call (at the next `submit`, later under SQPOLL, in an io-wq worker with
+//! `IOSQE_ASYNC`, after the previous request of a link chain). So:
+//!
+//! - Operations that hand memory to the kernel (buffers, iovecs, paths, msghdrs,
+//!   sockaddrs, timespecs, result structs) require it to stay valid until the completion
+//!   has been reaped (for zero-copy sends: until the `IORING_CQE_F_NOTIF` completion), and
+//!   memory the kernel writes must not be accessed in the meantime. That includes what the
+//!   kernel copies when it consumes the SQE (paths, timespecs, msghdrs): on an SQPOLL ring
+//!   that may be after `submit` returned, and the completion is how the caller knows.
+//! - Operations that name a file descriptor follow the [descriptor contract](#descriptors).
+//! - Operations that select a provided buffer tie the request to its group's memory (see
+//!   [`read`](IoUring::read) with [`ReadBuffer::BufferSelection`]).
+//!
+//! Operations that pass only numbers (`nop`, `socket`, `close_direct`, `timeout_remove`,
+//! `poll_remove`, `cancel`, …) are safe. [`IoUring::close`] is `unsafe` because closing a
+//! descriptor that something else owns breaks I/O safety.
+//!
+//! # Descriptors
+//!
+//! An operation that takes a `RawFd` (`fd`, `dir_fd`, `fd_in`, …) requires of each one:
+//! it must be open and refer to the file the caller intends, owned or borrowed by the
+//! caller, from the call until the request's completion (for a multishot request: its
+//! final completion, the one without `IORING_CQE_F_MORE`) has been reaped. Closing it, or
+//! letting its number be reused by another open, in the meantime would make the request
+//! act on whatever file the number names when the kernel resolves it. The kernel resolves
+//! the number when it issues the request, and with `IOSQE_IO_LINK`/`IOSQE_IO_HARDLINK`,
+//! `IOSQE_ASYNC` or an SQPOLL ring that is later than the call (and than `submit`): a
+//! `BorrowedFd` for the duration of the call is not enough. With `IOSQE_FIXED_FILE`
+//! (set through [`SqeRef::add_flags_unchecked`]) the number is a slot of the registered
+//! file table instead, which must stay registered to the intended file for as long.
+//! `AT_FDCWD` for a `dir_fd`, and `-1` where an operation documents it, name no
+//! descriptor.
 //!
 //! Each method documents the opcode it queues, the kernel version that introduced it, the
 //! liburing function it matches and its Zig name (the same name unless said otherwise).
@@ -19,7 +50,7 @@ use core::ops::Deref;
 use std::io::{IoSlice, IoSliceMut};
 use std::os::fd::RawFd;
 
-use crate::error::SqeError;
+use crate::error::{SqeError, SqeFlagsError};
 use crate::ring::IoUring;
 use crate::sqe::Sqe;
 use crate::types::{
@@ -39,17 +70,61 @@ impl<'a> SqeRef<'a> {
         SqeRef(sqe)
     }
 
-    /// Adds `IOSQE_*` flags (e.g. [`IOSQE_IO_LINK`](crate::sys::IOSQE_IO_LINK)).
+    /// The `IOSQE_*` flags that name nothing, which [`add_flags`](Self::add_flags) and
+    /// [`set_flags`](Self::set_flags) accept: `IOSQE_IO_LINK`, `IOSQE_IO_HARDLINK`,
+    /// `IOSQE_IO_DRAIN`, `IOSQE_ASYNC` and `IOSQE_CQE_SKIP_SUCCESS`. They change when the
+    /// request runs and whether its success posts a completion, not what it acts on (a
+    /// later issue is covered by the queueing method's contract, which lasts until the
+    /// completion). `IOSQE_FIXED_FILE` (the `fd` field then names a registered-file slot)
+    /// and `IOSQE_BUFFER_SELECT` (the kernel then writes into a provided buffer of the
+    /// group in `buf_group`) name something, as would a future bit: those need
+    /// [`add_flags_unchecked`](Self::add_flags_unchecked).
+    pub const SAFE_FLAGS: u8 = crate::sys::IOSQE_IO_LINK
+        | crate::sys::IOSQE_IO_HARDLINK
+        | crate::sys::IOSQE_IO_DRAIN
+        | crate::sys::IOSQE_ASYNC
+        | crate::sys::IOSQE_CQE_SKIP_SUCCESS;
+
+    /// Adds `IOSQE_*` flags among [`SAFE_FLAGS`](Self::SAFE_FLAGS) (e.g.
+    /// [`IOSQE_IO_LINK`](crate::sys::IOSQE_IO_LINK)). Any other bit is refused with
+    /// [`SqeFlagsError`], and nothing is changed.
     #[inline]
-    pub fn add_flags(&mut self, flags: u8) -> &mut Self {
+    pub fn add_flags(&mut self, flags: u8) -> Result<&mut Self, SqeFlagsError> {
+        check_safe_flags(flags)?;
         self.0.flags |= flags;
-        self
+        Ok(self)
     }
 
-    /// Replaces the `IOSQE_*` flags.
+    /// Replaces the flags among [`SAFE_FLAGS`](Self::SAFE_FLAGS) with `flags`; the others
+    /// (`IOSQE_FIXED_FILE`, `IOSQE_BUFFER_SELECT`, set by the queueing method) are kept,
+    /// since clearing them would change what the SQE names too. Any bit outside
+    /// `SAFE_FLAGS` in `flags` is refused with [`SqeFlagsError`], and nothing is changed.
     #[inline]
-    pub fn set_flags(&mut self, flags: u8) -> &mut Self {
-        self.0.flags = flags;
+    pub fn set_flags(&mut self, flags: u8) -> Result<&mut Self, SqeFlagsError> {
+        check_safe_flags(flags)?;
+        self.0.flags = (self.0.flags & !Self::SAFE_FLAGS) | flags;
+        Ok(self)
+    }
+
+    /// Adds any `IOSQE_*` flags, unchecked.
+    ///
+    /// # Safety
+    ///
+    /// Whatever the flags make the SQE name must be valid for the kernel until the
+    /// request's completion (multishot: the final one, without `IORING_CQE_F_MORE`) has
+    /// been reaped:
+    /// - `IOSQE_FIXED_FILE`: the `fd` field is then an index into the registered file
+    ///   table, which must hold the intended file at that slot for as long (the
+    ///   [descriptor contract](crate::ops#descriptors), for a slot);
+    /// - `IOSQE_BUFFER_SELECT`: the kernel then writes into a buffer it picks from the
+    ///   provided-buffer group in `buf_group` (the `buf_index` field): that group's memory
+    ///   must stay valid, and not be accessed by anyone but the kernel while provided, for
+    ///   as long (as for [`ReadBuffer::BufferSelection`]);
+    /// - any other bit outside [`SAFE_FLAGS`](Self::SAFE_FLAGS): whatever the running
+    ///   kernel makes of it must be sound.
+    #[inline]
+    pub unsafe fn add_flags_unchecked(&mut self, flags: u8) -> &mut Self {
+        self.0.flags |= flags;
         self
     }
 
@@ -57,7 +132,8 @@ impl<'a> SqeRef<'a> {
     /// completes successfully.
     #[inline]
     pub fn link(&mut self) -> &mut Self {
-        self.add_flags(crate::sys::IOSQE_IO_LINK)
+        self.0.flags |= crate::sys::IOSQE_IO_LINK;
+        self
     }
 
     /// Sets the personality (credentials registered with IORING_REGISTER_PERSONALITY).
@@ -86,6 +162,16 @@ impl Deref for SqeRef<'_> {
     fn deref(&self) -> &Sqe {
         self.0
     }
+}
+
+/// Refuses flags outside [`SqeRef::SAFE_FLAGS`].
+#[inline]
+fn check_safe_flags(flags: u8) -> Result<(), SqeFlagsError> {
+    let refused = flags & !SqeRef::SAFE_FLAGS;
+    if refused != 0 {
+        return Err(SqeFlagsError(refused));
+    }
+    Ok(())
 }
 
 /// The result of every operation method.
@@ -147,8 +233,12 @@ impl IoUring {
     /// `flags` may be `IORING_FSYNC_DATASYNC` for `fdatasync(2)`. Completions are
     /// unordered: link the write before it (`IOSQE_IO_LINK`) or drain, or the fsync may
     /// run first. Zig: `fsync`; liburing: `io_uring_prep_fsync`.
+    ///
+    /// # Safety
+    ///
+    /// `fd` follows the [descriptor contract](crate::ops#descriptors).
     #[inline]
-    pub fn fsync(&mut self, user_data: u64, fd: RawFd, flags: u32) -> SqeResult<'_> {
+    pub unsafe fn fsync(&mut self, user_data: u64, fd: RawFd, flags: u32) -> SqeResult<'_> {
         self.queue(user_data, |sqe| sqe.prep_fsync(fd, flags))
     }
 }
@@ -166,9 +256,20 @@ impl IoUring {
     ///
     /// The buffer, or the iovec array and every buffer it names, must stay valid until the
     /// completion has been reaped, and the buffers must not be read or written through any
-    /// other reference until then (the kernel writes them). `BufferSelection` names no
-    /// memory here (the provided buffers are covered by
-    /// [`provide_buffers`](Self::provide_buffers)' contract).
+    /// other reference until then (the kernel writes them).
+    ///
+    /// `BufferSelection` ties the request to group `group_id`: the kernel may pick a
+    /// buffer of the group at any time until the completion has been reaped, and write
+    /// into it. The group's memory (every buffer provided to it, by a
+    /// [`BufferGroup`](crate::BufferGroup), a [`BufRing`](crate::BufRing) or
+    /// [`provide_buffers`](Self::provide_buffers)) must stay valid, and must not be freed,
+    /// reused or accessed by the caller while provided, until then. This holds even after
+    /// the group is unregistered: an `IOSQE_ASYNC` read of an empty pipe selects its
+    /// buffer in an io-wq worker and keeps the address while it blocks, so dropping a
+    /// `BufferGroup` under it would let the kernel write into whatever is mapped there
+    /// afresh. Cancel the request and reap its completion before dropping the group.
+    ///
+    /// `fd` follows the [descriptor contract](crate::ops#descriptors).
     #[inline]
     pub unsafe fn read(
         &mut self,
@@ -198,7 +299,10 @@ impl IoUring {
     /// as the request is armed: the group's memory must stay valid, and not be read or
     /// written by anyone but the kernel while it is provided, until this request's final
     /// completion (the one without `IORING_CQE_F_MORE`) has been reaped. (A
-    /// [`BufferGroup`](crate::buf_ring::BufferGroup) dropped earlier would break this.)
+    /// [`BufferGroup`](crate::buf_ring::BufferGroup) dropped earlier would break this: the
+    /// kernel may hold a selected buffer's address while the request waits for data.)
+    ///
+    /// `fd` follows the [descriptor contract](crate::ops#descriptors).
     #[inline]
     pub unsafe fn read_multishot(
         &mut self,
@@ -220,6 +324,8 @@ impl IoUring {
     /// # Safety
     ///
     /// `buffer` must stay valid until the completion has been reaped.
+    ///
+    /// `fd` follows the [descriptor contract](crate::ops#descriptors).
     #[inline]
     pub unsafe fn write(
         &mut self,
@@ -239,6 +345,8 @@ impl IoUring {
     ///
     /// The iovec array and every buffer it names must stay valid until the completion has
     /// been reaped.
+    ///
+    /// `fd` follows the [descriptor contract](crate::ops#descriptors).
     #[inline]
     pub unsafe fn writev(
         &mut self,
@@ -260,6 +368,8 @@ impl IoUring {
     /// `buffer` must lie inside registered buffer `buffer_index` (else the request fails
     /// with `EFAULT`), stay valid, and not be read or written through any other reference
     /// until the completion has been reaped.
+    ///
+    /// `fd` follows the [descriptor contract](crate::ops#descriptors).
     #[inline]
     pub unsafe fn read_fixed(
         &mut self,
@@ -282,6 +392,8 @@ impl IoUring {
     ///
     /// As for [`read_fixed`](Self::read_fixed), for the iovec array and every buffer it
     /// names.
+    ///
+    /// `fd` follows the [descriptor contract](crate::ops#descriptors).
     #[inline]
     pub unsafe fn readv_fixed(
         &mut self,
@@ -304,6 +416,8 @@ impl IoUring {
     ///
     /// `buffer` must lie inside registered buffer `buffer_index` and stay valid until the
     /// completion has been reaped.
+    ///
+    /// `fd` follows the [descriptor contract](crate::ops#descriptors).
     #[inline]
     pub unsafe fn write_fixed(
         &mut self,
@@ -326,6 +440,8 @@ impl IoUring {
     ///
     /// As for [`write_fixed`](Self::write_fixed), for the iovec array and every buffer it
     /// names.
+    ///
+    /// `fd` follows the [descriptor contract](crate::ops#descriptors).
     #[inline]
     pub unsafe fn writev_fixed(
         &mut self,
@@ -346,8 +462,14 @@ impl IoUring {
     /// position". Splicing a file through a pipe to a socket is how `sendfile` works. Even
     /// with a pipe, a file type without splice support fails with `EINVAL`. Zig: `splice`;
     /// liburing: `io_uring_prep_splice`.
+    ///
+    /// # Safety
+    ///
+    /// `fd_in` and `fd_out` follow the [descriptor contract](crate::ops#descriptors); with
+    /// `SPLICE_F_FD_IN_FIXED` (set through [`SqeRef::as_mut_sqe`]) `fd_in` is a
+    /// registered-file slot, which must stay registered to the intended file as long.
     #[inline]
-    pub fn splice(
+    pub unsafe fn splice(
         &mut self,
         user_data: u64,
         fd_in: RawFd,
@@ -364,8 +486,12 @@ impl IoUring {
     /// Queues (but does not submit) a `tee(2)` of up to `len` bytes from pipe `fd_in` to
     /// pipe `fd_out`, leaving them in `fd_in` (`IORING_OP_TEE`, Linux 5.8). Zig: `tee`;
     /// liburing: `io_uring_prep_tee`.
+    ///
+    /// # Safety
+    ///
+    /// `fd_in` and `fd_out` follow the [descriptor contract](crate::ops#descriptors).
     #[inline]
-    pub fn tee(
+    pub unsafe fn tee(
         &mut self,
         user_data: u64,
         fd_in: RawFd,
@@ -384,6 +510,8 @@ impl IoUring {
     /// # Safety
     ///
     /// `buffer` must stay valid until the completion has been reaped.
+    ///
+    /// `fd` follows the [descriptor contract](crate::ops#descriptors).
     #[inline]
     pub unsafe fn send(
         &mut self,
@@ -403,6 +531,8 @@ impl IoUring {
     ///
     /// `buffer` and the `addrlen` bytes at `addr` must stay valid until the completion has
     /// been reaped.
+    ///
+    /// `fd` follows the [descriptor contract](crate::ops#descriptors).
     #[inline]
     pub unsafe fn sendto(
         &mut self,
@@ -431,6 +561,8 @@ impl IoUring {
     ///
     /// `buffer` must stay valid **and unmodified until the notification** (or until a
     /// first completion without `F_MORE`), not merely until the first completion.
+    ///
+    /// `fd` follows the [descriptor contract](crate::ops#descriptors).
     #[inline]
     pub unsafe fn send_zc(
         &mut self,
@@ -456,6 +588,8 @@ impl IoUring {
     /// first completion without `F_MORE`); the `addrlen` bytes at `addr` must stay valid
     /// until the first completion has been reaped (keeping them as long as the buffer is
     /// simplest). Even errored sends may notify: decide by `F_MORE`.
+    ///
+    /// `fd` follows the [descriptor contract](crate::ops#descriptors).
     #[inline]
     #[allow(clippy::too_many_arguments)]
     pub unsafe fn send_zc_to(
@@ -483,6 +617,8 @@ impl IoUring {
     ///
     /// `buffer` must lie inside registered buffer `buf_index` (otherwise the kernel fails
     /// the request with EFAULT) and stay valid and unmodified until the notification.
+    ///
+    /// `fd` follows the [descriptor contract](crate::ops#descriptors).
     #[inline]
     pub unsafe fn send_zc_fixed(
         &mut self,
@@ -505,6 +641,8 @@ impl IoUring {
     ///
     /// `msg`, its iovec array, the buffers they name, `msg_name` and `msg_control` must
     /// stay valid until the completion has been reaped.
+    ///
+    /// `fd` follows the [descriptor contract](crate::ops#descriptors).
     #[inline]
     pub unsafe fn sendmsg(
         &mut self,
@@ -524,8 +662,11 @@ impl IoUring {
     /// # Safety
     ///
     /// `msg`, its iovecs, their buffers, `msg_name` and `msg_control` must stay valid and
-    /// unmodified until the notification (the msghdr itself only until submission returns,
-    /// since the kernel copies it at submission; keeping it is simplest).
+    /// unmodified until the notification (the msghdr itself until the first completion
+    /// has been reaped: the kernel copies it when it consumes the SQE, which on an SQPOLL
+    /// ring may be after `submit` returned).
+    ///
+    /// `fd` follows the [descriptor contract](crate::ops#descriptors).
     #[inline]
     pub unsafe fn sendmsg_zc(
         &mut self,
@@ -544,7 +685,12 @@ impl IoUring {
     /// # Safety
     ///
     /// A `Buffer` must stay valid, and not be read or written through any other reference,
-    /// until the completion has been reaped. `BufferSelection` names no memory here.
+    /// until the completion has been reaped. `BufferSelection` ties the request to group
+    /// `group_id` as for [`read`](Self::read): the group's memory must stay valid, and not
+    /// be freed, reused or accessed by the caller while provided, until the completion has
+    /// been reaped (dropping the group earlier is not enough to stop the kernel).
+    ///
+    /// `fd` follows the [descriptor contract](crate::ops#descriptors).
     #[inline]
     pub unsafe fn recv(
         &mut self,
@@ -573,6 +719,8 @@ impl IoUring {
     /// As for [`read_multishot`](Self::read_multishot): group `group_id`'s memory must stay
     /// valid, and untouched while provided, until the final completion (no
     /// `IORING_CQE_F_MORE`) of this request has been reaped.
+    ///
+    /// `fd` follows the [descriptor contract](crate::ops#descriptors).
     #[inline]
     pub unsafe fn recv_multishot(
         &mut self,
@@ -596,6 +744,8 @@ impl IoUring {
     /// stay valid until the completion has been reaped; the kernel writes the buffers, the
     /// name, the control data and `msg`'s lengths and flags, which must not be accessed
     /// through other references until then.
+    ///
+    /// `fd` follows the [descriptor contract](crate::ops#descriptors).
     #[inline]
     pub unsafe fn recvmsg(
         &mut self,
@@ -620,6 +770,11 @@ impl IoUring {
     ///
     /// `msg` must stay valid until the first completion has been reaped (the kernel reads
     /// it when the request starts; keeping it until the last completion is simplest).
+    /// Group `group_id`'s memory must stay valid, and not be freed, reused or accessed by
+    /// the caller while provided, until the final completion (without
+    /// `IORING_CQE_F_MORE`) has been reaped, as for [`read_multishot`](Self::read_multishot).
+    ///
+    /// `fd` follows the [descriptor contract](crate::ops#descriptors).
     #[inline]
     pub unsafe fn recvmsg_multishot(
         &mut self,
@@ -648,6 +803,8 @@ impl IoUring {
     /// `addr` and `addrlen`, when not null, must stay valid until the completion has been
     /// reaped, `*addrlen` must hold the size of the room at `addr`, and neither may be
     /// accessed through other references until then.
+    ///
+    /// `fd` follows the [descriptor contract](crate::ops#descriptors).
     #[inline]
     pub unsafe fn accept(
         &mut self,
@@ -669,6 +826,8 @@ impl IoUring {
     /// As for [`accept`](Self::accept), until the last completion (the one without
     /// `F_MORE`) has been reaped: every accepted connection writes `addr`/`addrlen`. Pass
     /// null pointers unless each completion is handled before the next can arrive.
+    ///
+    /// `fd` follows the [descriptor contract](crate::ops#descriptors).
     #[inline]
     pub unsafe fn accept_multishot(
         &mut self,
@@ -691,6 +850,8 @@ impl IoUring {
     /// # Safety
     ///
     /// As for [`accept`](Self::accept).
+    ///
+    /// `fd` follows the [descriptor contract](crate::ops#descriptors).
     #[inline]
     pub unsafe fn accept_direct(
         &mut self,
@@ -713,6 +874,8 @@ impl IoUring {
     /// # Safety
     ///
     /// As for [`accept_multishot`](Self::accept_multishot).
+    ///
+    /// `fd` follows the [descriptor contract](crate::ops#descriptors).
     #[inline]
     pub unsafe fn accept_multishot_direct(
         &mut self,
@@ -733,6 +896,8 @@ impl IoUring {
     /// # Safety
     ///
     /// The `addrlen` bytes at `addr` must stay valid until the completion has been reaped.
+    ///
+    /// `fd` follows the [descriptor contract](crate::ops#descriptors).
     #[inline]
     pub unsafe fn connect(
         &mut self,
@@ -751,6 +916,8 @@ impl IoUring {
     /// # Safety
     ///
     /// The `addrlen` bytes at `addr` must stay valid until the completion has been reaped.
+    ///
+    /// `fd` follows the [descriptor contract](crate::ops#descriptors).
     #[inline]
     pub unsafe fn bind(
         &mut self,
@@ -764,8 +931,12 @@ impl IoUring {
 
     /// Queues (but does not submit) a `listen(2)` on `fd` (`IORING_OP_LISTEN`, Linux
     /// 6.11). Zig: `listen` (without its unused `flags`); liburing: `io_uring_prep_listen`.
+    ///
+    /// # Safety
+    ///
+    /// `fd` follows the [descriptor contract](crate::ops#descriptors).
     #[inline]
-    pub fn listen(&mut self, user_data: u64, fd: RawFd, backlog: u32) -> SqeResult<'_> {
+    pub unsafe fn listen(&mut self, user_data: u64, fd: RawFd, backlog: u32) -> SqeResult<'_> {
         self.queue(user_data, |sqe| sqe.prep_listen(fd, backlog))
     }
 
@@ -824,8 +995,12 @@ impl IoUring {
     /// Queues (but does not submit) a `shutdown(2)` of `sockfd`, `how` one of `SHUT_RD`,
     /// `SHUT_WR`, `SHUT_RDWR` (`IORING_OP_SHUTDOWN`, Linux 5.11). Zig: `shutdown`;
     /// liburing: `io_uring_prep_shutdown`.
+    ///
+    /// # Safety
+    ///
+    /// `sockfd` follows the [descriptor contract](crate::ops#descriptors).
     #[inline]
-    pub fn shutdown(&mut self, user_data: u64, sockfd: RawFd, how: u32) -> SqeResult<'_> {
+    pub unsafe fn shutdown(&mut self, user_data: u64, sockfd: RawFd, how: u32) -> SqeResult<'_> {
         self.queue(user_data, |sqe| sqe.prep_shutdown(sockfd, how))
     }
 
@@ -840,6 +1015,8 @@ impl IoUring {
     /// For `GETSOCKOPT`/`SETSOCKOPT`, the `optlen` bytes at `optval` must stay valid until
     /// the completion has been reaped, and for `GETSOCKOPT` not be accessed through other
     /// references until then. The other commands do not use `optval`.
+    ///
+    /// `fd` follows the [descriptor contract](crate::ops#descriptors).
     #[inline]
     #[allow(clippy::too_many_arguments)]
     pub unsafe fn cmd_sock(
@@ -864,6 +1041,8 @@ impl IoUring {
     /// # Safety
     ///
     /// `opt` must stay valid until the completion has been reaped.
+    ///
+    /// `fd` follows the [descriptor contract](crate::ops#descriptors).
     #[inline]
     pub unsafe fn setsockopt(
         &mut self,
@@ -898,6 +1077,8 @@ impl IoUring {
     ///
     /// `opt` must stay valid, and not be accessed through other references, until the
     /// completion has been reaped.
+    ///
+    /// `fd` follows the [descriptor contract](crate::ops#descriptors).
     #[inline]
     pub unsafe fn getsockopt(
         &mut self,
@@ -931,8 +1112,10 @@ impl IoUring {
     ///
     /// # Safety
     ///
-    /// `path` must stay valid until the request completes (the kernel copies it while the
-    /// SQE is submitted, so until submission strictly; keeping it is simplest).
+    /// `path` must stay valid until the completion has been reaped (the kernel copies it when it consumes the SQE, which on an SQPOLL ring may be after
+    /// `submit` returned: the completion is what tells the caller it happened).
+    ///
+    /// `dir_fd` follows the [descriptor contract](crate::ops#descriptors).
     #[inline]
     pub unsafe fn openat(
         &mut self,
@@ -953,6 +1136,8 @@ impl IoUring {
     /// # Safety
     ///
     /// As for [`openat`](Self::openat).
+    ///
+    /// `dir_fd` follows the [descriptor contract](crate::ops#descriptors).
     #[inline]
     pub unsafe fn openat_direct(
         &mut self,
@@ -1012,8 +1197,11 @@ impl IoUring {
     ///
     /// # Safety
     ///
-    /// `path` and `how` must stay valid until the request completes (the kernel copies
-    /// them while the SQE is submitted).
+    /// `path` and `how` must stay valid until the completion has been reaped (the kernel
+    /// copies them when it consumes the SQE, which on an SQPOLL ring may be after `submit`
+    /// returned: the completion is what tells the caller it happened).
+    ///
+    /// `dir_fd` follows the [descriptor contract](crate::ops#descriptors).
     #[inline]
     pub unsafe fn openat2(
         &mut self,
@@ -1031,6 +1219,8 @@ impl IoUring {
     /// # Safety
     ///
     /// As for [`openat2`](Self::openat2).
+    ///
+    /// `dir_fd` follows the [descriptor contract](crate::ops#descriptors).
     #[inline]
     pub unsafe fn openat2_direct(
         &mut self,
@@ -1053,6 +1243,8 @@ impl IoUring {
     /// The caller must own `fd` and give up that ownership: nothing else (an `OwnedFd`, a
     /// `File`, another request in flight) may use or close this descriptor number again,
     /// as the number may be reused by the next file opened anywhere in the process.
+    ///
+    /// `fd` follows the [descriptor contract](crate::ops#descriptors).
     #[inline]
     pub unsafe fn close(&mut self, user_data: u64, fd: RawFd) -> SqeResult<'_> {
         self.queue(user_data, |sqe| sqe.prep_close(fd))
@@ -1074,7 +1266,11 @@ impl IoUring {
     /// # Safety
     ///
     /// `fds` must stay valid until the completion has been reaped, and each descriptor in
-    /// it must be open (the table takes its own reference).
+    /// it (other than `-1`) must be open when the kernel issues the request and refer to
+    /// the intended file (the table takes its own reference then): the [descriptor
+    /// contract](crate::ops#descriptors). And, as for
+    /// [`register_files_update`](Self::register_files_update), no request in flight or
+    /// queued may rely on the slots replaced.
     #[inline]
     pub unsafe fn files_update(
         &mut self,
@@ -1090,9 +1286,12 @@ impl IoUring {
     ///
     /// # Safety
     ///
-    /// `path` must stay valid until the request completes (it is copied at submission);
+    /// `path` must stay valid until the completion has been reaped (copied when the kernel
+    /// consumes the SQE, on an SQPOLL ring possibly after `submit` returned);
     /// `buf` must stay valid, and not be accessed through other references, until the
     /// completion has been reaped (the kernel writes it).
+    ///
+    /// `dir_fd` follows the [descriptor contract](crate::ops#descriptors).
     #[inline]
     pub unsafe fn statx(
         &mut self,
@@ -1111,8 +1310,12 @@ impl IoUring {
     /// Queues (but does not submit) an `fallocate(2)` of `len` bytes at `offset` with
     /// `FALLOC_FL_*` `mode` (`IORING_OP_FALLOCATE`, Linux 5.6). Zig: `fallocate`; liburing:
     /// `io_uring_prep_fallocate`.
+    ///
+    /// # Safety
+    ///
+    /// `fd` follows the [descriptor contract](crate::ops#descriptors).
     #[inline]
-    pub fn fallocate(
+    pub unsafe fn fallocate(
         &mut self,
         user_data: u64,
         fd: RawFd,
@@ -1124,21 +1327,30 @@ impl IoUring {
     }
 
     /// Queues (but does not submit) a `posix_fadvise(2)` (`IORING_OP_FADVISE`, Linux 5.6).
-    /// Zig: `fadvice`; liburing: `io_uring_prep_fadvise`.
+    /// A `len` above `u32::MAX` needs Linux 6.11 (older kernels answer `EINVAL`; see
+    /// [`Sqe::prep_fadvise`]). Zig: `fadvice`; liburing: `io_uring_prep_fadvise`,
+    /// `io_uring_prep_fadvise64`.
+    ///
+    /// # Safety
+    ///
+    /// `fd` follows the [descriptor contract](crate::ops#descriptors).
     #[inline]
-    pub fn fadvise(
+    pub unsafe fn fadvise(
         &mut self,
         user_data: u64,
         fd: RawFd,
         offset: u64,
-        len: u32,
+        len: u64,
         advice: u32,
     ) -> SqeResult<'_> {
         self.queue(user_data, |sqe| sqe.prep_fadvise(fd, offset, len, advice))
     }
 
     /// Queues (but does not submit) a `madvise(2)` of `length` bytes at `addr`
-    /// (`IORING_OP_MADVISE`, Linux 5.6). Zig: `madvice`; liburing: `io_uring_prep_madvise`.
+    /// (`IORING_OP_MADVISE`, Linux 5.6). A `length` of 4 GiB or more needs Linux 6.11
+    /// (older kernels answer `EINVAL`, never act on a truncated length; see
+    /// [`Sqe::prep_madvise`]). Zig: `madvice`; liburing: `io_uring_prep_madvise`,
+    /// `io_uring_prep_madvise64`.
     ///
     /// # Safety
     ///
@@ -1162,7 +1374,10 @@ impl IoUring {
     ///
     /// # Safety
     ///
-    /// Both paths must stay valid until the request completes (copied at submission).
+    /// Both paths must stay valid until the completion has been reaped (the kernel copies them when it consumes the SQE, which on an SQPOLL ring may be after
+    /// `submit` returned: the completion is what tells the caller it happened).
+    ///
+    /// `old_dir_fd` and `new_dir_fd` follow the [descriptor contract](crate::ops#descriptors).
     #[inline]
     pub unsafe fn renameat(
         &mut self,
@@ -1183,7 +1398,10 @@ impl IoUring {
     ///
     /// # Safety
     ///
-    /// `path` must stay valid until the request completes (copied at submission).
+    /// `path` must stay valid until the completion has been reaped (the kernel copies it when it consumes the SQE, which on an SQPOLL ring may be after
+    /// `submit` returned: the completion is what tells the caller it happened).
+    ///
+    /// `dir_fd` follows the [descriptor contract](crate::ops#descriptors).
     #[inline]
     pub unsafe fn unlinkat(
         &mut self,
@@ -1200,7 +1418,10 @@ impl IoUring {
     ///
     /// # Safety
     ///
-    /// `path` must stay valid until the request completes (copied at submission).
+    /// `path` must stay valid until the completion has been reaped (the kernel copies it when it consumes the SQE, which on an SQPOLL ring may be after
+    /// `submit` returned: the completion is what tells the caller it happened).
+    ///
+    /// `dir_fd` follows the [descriptor contract](crate::ops#descriptors).
     #[inline]
     pub unsafe fn mkdirat(
         &mut self,
@@ -1218,7 +1439,10 @@ impl IoUring {
     ///
     /// # Safety
     ///
-    /// Both paths must stay valid until the request completes (copied at submission).
+    /// Both paths must stay valid until the completion has been reaped (the kernel copies them when it consumes the SQE, which on an SQPOLL ring may be after
+    /// `submit` returned: the completion is what tells the caller it happened).
+    ///
+    /// `new_dir_fd` follows the [descriptor contract](crate::ops#descriptors).
     #[inline]
     pub unsafe fn symlinkat(
         &mut self,
@@ -1237,7 +1461,10 @@ impl IoUring {
     ///
     /// # Safety
     ///
-    /// Both paths must stay valid until the request completes (copied at submission).
+    /// Both paths must stay valid until the completion has been reaped (the kernel copies them when it consumes the SQE, which on an SQPOLL ring may be after
+    /// `submit` returned: the completion is what tells the caller it happened).
+    ///
+    /// `old_dir_fd` and `new_dir_fd` follow the [descriptor contract](crate::ops#descriptors).
     #[inline]
     pub unsafe fn linkat(
         &mut self,
@@ -1264,8 +1491,8 @@ impl IoUring {
     ///
     /// # Safety
     ///
-    /// `ts` must stay valid until the SQE has been submitted (the kernel copies it then);
-    /// keeping it until the completion is simplest.
+    /// `ts` must stay valid until the completion has been reaped (the kernel copies it when it consumes the SQE, which on an SQPOLL ring may be after
+    /// `submit` returned: the completion is what tells the caller it happened).
     #[inline]
     pub unsafe fn timeout(
         &mut self,
@@ -1337,16 +1564,29 @@ impl IoUring {
     /// Queues (but does not submit) a one-shot poll of `fd` for the `POLL*` events in
     /// `poll_mask` (`IORING_OP_POLL_ADD`, Linux 5.1); `res` is the events. Zig:
     /// `poll_add`; liburing: `io_uring_prep_poll_add`.
+    ///
+    /// # Safety
+    ///
+    /// `fd` follows the [descriptor contract](crate::ops#descriptors).
     #[inline]
-    pub fn poll_add(&mut self, user_data: u64, fd: RawFd, poll_mask: u32) -> SqeResult<'_> {
+    pub unsafe fn poll_add(&mut self, user_data: u64, fd: RawFd, poll_mask: u32) -> SqeResult<'_> {
         self.queue(user_data, |sqe| sqe.prep_poll_add(fd, poll_mask))
     }
 
     /// Queues (but does not submit) a multishot poll (`IORING_POLL_ADD_MULTI`, Linux
     /// 5.13): one CQE per readiness change, with `IORING_CQE_F_MORE` while armed. Zig:
     /// `poll_multishot`; liburing: `io_uring_prep_poll_multishot`.
+    ///
+    /// # Safety
+    ///
+    /// `fd` follows the [descriptor contract](crate::ops#descriptors).
     #[inline]
-    pub fn poll_multishot(&mut self, user_data: u64, fd: RawFd, poll_mask: u32) -> SqeResult<'_> {
+    pub unsafe fn poll_multishot(
+        &mut self,
+        user_data: u64,
+        fd: RawFd,
+        poll_mask: u32,
+    ) -> SqeResult<'_> {
         self.queue(user_data, |sqe| sqe.prep_poll_multishot(fd, poll_mask))
     }
 
@@ -1390,8 +1630,15 @@ impl IoUring {
     /// Queues (but does not submit) the cancellation of requests on `fd`
     /// (`IORING_ASYNC_CANCEL_FD`, Linux 5.19; all of them with `IORING_ASYNC_CANCEL_ALL`,
     /// then `res` is how many). Zig: `cancel_fd`; liburing: `io_uring_prep_cancel_fd`.
+    ///
+    /// # Safety
+    ///
+    /// `fd` follows the [descriptor contract](crate::ops#descriptors) (cancelling through a
+    /// stale number would cancel the requests of whoever owns that number now); with
+    /// `IORING_ASYNC_CANCEL_FD_FIXED` in `flags` it is a registered-file slot, which must
+    /// stay registered to the intended file as long.
     #[inline]
-    pub fn cancel_fd(&mut self, user_data: u64, fd: RawFd, flags: u32) -> SqeResult<'_> {
+    pub unsafe fn cancel_fd(&mut self, user_data: u64, fd: RawFd, flags: u32) -> SqeResult<'_> {
         self.queue(user_data, |sqe| sqe.prep_cancel_fd(fd, flags))
     }
 
@@ -1400,7 +1647,10 @@ impl IoUring {
     ///
     /// # Safety
     ///
-    /// `ev` (may be null for `EPOLL_CTL_DEL`) must stay valid until the request completes.
+    /// `ev` (may be null for `EPOLL_CTL_DEL`) must stay valid until the completion has been
+    /// reaped.
+    ///
+    /// `epfd` and `fd` follow the [descriptor contract](crate::ops#descriptors).
     #[inline]
     pub unsafe fn epoll_ctl(
         &mut self,
@@ -1421,6 +1671,8 @@ impl IoUring {
     ///
     /// `events` must stay valid, and not be accessed through other references, until the
     /// completion has been reaped.
+    ///
+    /// `fd` follows the [descriptor contract](crate::ops#descriptors).
     #[inline]
     pub unsafe fn epoll_wait(
         &mut self,
@@ -1499,5 +1751,54 @@ impl IoUring {
         self.queue(user_data, |sqe| {
             sqe.prep_waitid(id_type, id, infop, options, flags)
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sys::{
+        IoringSetupFlags, IOSQE_ASYNC, IOSQE_BUFFER_SELECT, IOSQE_FIXED_FILE, IOSQE_IO_DRAIN,
+        IOSQE_IO_LINK,
+    };
+
+    /// The safe flag setters refuse the bits that name something (and unknown ones), and
+    /// never clear such a bit the queueing method set.
+    #[test]
+    fn safe_flags_refuse_naming_bits() {
+        let mut ring = IoUring::init(4, IoringSetupFlags::empty()).unwrap();
+        let mut sqe = ring.nop(1).unwrap();
+        for bad in [IOSQE_FIXED_FILE, IOSQE_BUFFER_SELECT, 0x80] {
+            assert_eq!(
+                sqe.add_flags(bad | IOSQE_IO_LINK).unwrap_err(),
+                SqeFlagsError(bad)
+            );
+            assert_eq!(sqe.set_flags(bad).unwrap_err(), SqeFlagsError(bad));
+            assert_eq!(sqe.flags, 0, "a refused call changes nothing");
+        }
+        sqe.add_flags(IOSQE_IO_LINK | IOSQE_ASYNC).unwrap();
+        sqe.set_flags(IOSQE_IO_DRAIN).unwrap();
+        assert_eq!(sqe.flags, IOSQE_IO_DRAIN);
+        // A buffer-selecting request keeps its BUFFER_SELECT through set_flags.
+        // SAFETY: never submitted (the ring is dropped unsubmitted); the fd is stdin's
+        // number, only written into the SQE.
+        let mut sqe = unsafe {
+            ring.read(
+                2,
+                0,
+                ReadBuffer::BufferSelection {
+                    group_id: 1,
+                    len: 16,
+                },
+                0,
+            )
+        }
+        .unwrap();
+        assert_ne!(sqe.flags & IOSQE_BUFFER_SELECT, 0);
+        sqe.set_flags(0).unwrap();
+        assert_eq!(sqe.flags, IOSQE_BUFFER_SELECT);
+        // SAFETY: as above: never submitted.
+        unsafe { sqe.add_flags_unchecked(IOSQE_FIXED_FILE) };
+        assert_eq!(sqe.flags, IOSQE_BUFFER_SELECT | IOSQE_FIXED_FILE);
     }
 }

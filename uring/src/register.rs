@@ -7,7 +7,7 @@
 
 use core::ffi::c_void;
 use core::mem::size_of;
-use std::os::fd::RawFd;
+use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
 
 pub use linux_raw_sys::general::iovec;
 use rustix::io_uring::{io_uring_register, IoringRegisterOp};
@@ -35,31 +35,49 @@ impl IoUring {
     }
 
     /// Registers a table of files (Linux 5.1): SQEs with `IOSQE_FIXED_FILE` then name a
-    /// file by its index, saving the fd lookup per request. `-1` entries are empty slots
-    /// (Linux 5.5). Zig: `register_files`; liburing: `io_uring_register_files`.
-    pub fn register_files(&mut self, fds: &[RawFd]) -> Result<(), RegisterError> {
+    /// file by its index, saving the fd lookup per request. `None` entries are empty slots
+    /// (passed as `-1`, Linux 5.5). Zig: `register_files`; liburing:
+    /// `io_uring_register_files`.
+    ///
+    /// Safe with borrowed descriptors: the kernel takes its own reference to each file
+    /// during the call (`fget` into the table), so the descriptors may be closed as soon as
+    /// it returns; the table then names the files, not the numbers. The kernel refuses a
+    /// second table ([`RegisterError::AlreadyRegistered`]), so this never changes a table
+    /// that requests rely on.
+    pub fn register_files(&mut self, fds: &[Option<BorrowedFd<'_>>]) -> Result<(), RegisterError> {
         if fds.is_empty() {
             return Err(RegisterError::Empty);
         }
         let nr = u32::try_from(fds.len()).map_err(|_| RegisterError::TooMany)?;
-        // SAFETY: the kernel copies `nr` i32s out of `fds` during the call.
-        unsafe { self.register_raw(IoringRegisterOp::RegisterFiles, fds.as_ptr().cast(), nr) }?;
+        let raw = raw_fds(fds);
+        // SAFETY: the kernel copies `nr` i32s out of `raw` during the call, each an open
+        // descriptor (borrowed for the call) or -1.
+        unsafe { self.register_raw(IoringRegisterOp::RegisterFiles, raw.as_ptr().cast(), nr) }?;
         Ok(())
     }
 
-    /// Replaces registered files from index `offset` on with `fds` (`-1` clears a slot),
+    /// Replaces registered files from index `offset` on with `fds` (`None` clears a slot),
     /// Linux 5.5. Returns how many slots were updated; an empty `fds` is
-    /// [`RegisterError::Empty`]. Zig: `register_files_update`; liburing:
-    /// `io_uring_register_files_update`.
-    pub fn register_files_update(
+    /// [`RegisterError::Empty`]. As for [`register_files`](Self::register_files), the
+    /// kernel takes its own reference to each new file during the call. Zig:
+    /// `register_files_update`; liburing: `io_uring_register_files_update`.
+    ///
+    /// # Safety
+    ///
+    /// No request in flight or queued, the caller's or another component's, may rely on
+    /// the slots `offset..offset + fds.len()` naming the files they named before: a queued
+    /// `IOSQE_FIXED_FILE` request resolves its slot when the kernel issues it, and would
+    /// then act on the new file (or fail on a cleared slot).
+    pub unsafe fn register_files_update(
         &mut self,
         offset: u32,
-        fds: &[RawFd],
+        fds: &[Option<BorrowedFd<'_>>],
     ) -> Result<u32, RegisterError> {
         if fds.is_empty() {
             return Err(RegisterError::Empty);
         }
         let nr = u32::try_from(fds.len()).map_err(|_| RegisterError::TooMany)?;
+        let fds = raw_fds(fds);
         let update = sys::io_uring_files_update {
             offset,
             resv: 0,
@@ -76,7 +94,13 @@ impl IoUring {
     }
 
     /// Unregisters the file table (Linux 5.1). Zig: `unregister_files`.
-    pub fn unregister_files(&mut self) -> Result<(), RegisterError> {
+    ///
+    /// # Safety
+    ///
+    /// No request in flight or queued, the caller's or another component's, may rely on
+    /// the table: a queued `IOSQE_FIXED_FILE` request would fail, or, once another table is
+    /// registered, act on whatever file its slot names then.
+    pub unsafe fn unregister_files(&mut self) -> Result<(), RegisterError> {
         // SAFETY: no argument.
         unsafe { self.register_raw(IoringRegisterOp::UnregisterFiles, core::ptr::null(), 0) }?;
         Ok(())
@@ -90,8 +114,11 @@ impl IoUring {
     ///
     /// Every buffer must stay valid (allocated, and not otherwise borrowed while the kernel
     /// writes into it through a fixed read) until
-    /// [`unregister_buffers`](Self::unregister_buffers) returns or the ring is dropped and its in-flight fixed
-    /// requests have completed.
+    /// [`unregister_buffers`](Self::unregister_buffers) (or a
+    /// [`register_buffers_update`](Self::register_buffers_update) of its slot) has returned
+    /// *and* every fixed request that used it has completed and been reaped (requests
+    /// already issued keep their reference to the registration), or the ring is dropped
+    /// and its in-flight fixed requests have completed.
     pub unsafe fn register_buffers(&mut self, buffers: &[iovec]) -> Result<(), RegisterError> {
         if buffers.is_empty() {
             return Err(RegisterError::Empty);
@@ -109,8 +136,16 @@ impl IoUring {
         Ok(())
     }
 
-    /// Unregisters all buffers (Linux 5.1). Zig: `unregister_buffers`.
-    pub fn unregister_buffers(&mut self) -> Result<(), RegisterError> {
+    /// Unregisters all buffers (Linux 5.1). Requests already issued keep their reference
+    /// to the old buffers inside the kernel. Zig: `unregister_buffers`.
+    ///
+    /// # Safety
+    ///
+    /// No request in flight or queued, the caller's or another component's (a
+    /// [`BufferPool`](crate::zc::BufferPool), say), may rely on the table: a queued fixed
+    /// request resolves its `buf_index` when the kernel issues it, and once another table
+    /// is registered it would read or write that table's memory instead.
+    pub unsafe fn unregister_buffers(&mut self) -> Result<(), RegisterError> {
         // SAFETY: no argument.
         unsafe { self.register_raw(IoringRegisterOp::UnregisterBuffers, core::ptr::null(), 0) }?;
         Ok(())
@@ -120,8 +155,9 @@ impl IoUring {
     /// IORING_REGISTER_FILES2 with IORING_RSRC_REGISTER_SPARSE), to be filled later by
     /// [`register_files_update`](Self::register_files_update) or by operations that
     /// install direct descriptors (accept_direct, socket_direct, openat_direct).
-    /// `nr_files == 0` is [`RegisterError::Empty`]. Zig: `register_files_sparse`;
-    /// liburing: `io_uring_register_files_sparse`.
+    /// `nr_files == 0` is [`RegisterError::Empty`]. Safe: the kernel refuses it while a
+    /// table exists ([`RegisterError::AlreadyRegistered`]), so it replaces nothing. Zig:
+    /// `register_files_sparse`; liburing: `io_uring_register_files_sparse`.
     pub fn register_files_sparse(&mut self, nr_files: u32) -> Result<(), RegisterError> {
         if nr_files == 0 {
             return Err(RegisterError::Empty);
@@ -172,10 +208,11 @@ impl IoUring {
 
     /// Registers `fd`, an eventfd (`eventfd(2)`), to be signalled whenever a completion is
     /// posted to this ring (Linux 5.2, IORING_REGISTER_EVENTFD). One eventfd per ring: a
-    /// second registration is [`RegisterError::AlreadyRegistered`]. The kernel holds its
-    /// own reference, so `fd` may be closed afterwards. Zig: `register_eventfd`; liburing:
-    /// `io_uring_register_eventfd`.
-    pub fn register_eventfd(&mut self, fd: RawFd) -> Result<(), RegisterError> {
+    /// second registration is [`RegisterError::AlreadyRegistered`]. Safe with a borrowed
+    /// descriptor: the kernel takes its own reference to the eventfd during the call
+    /// (`eventfd_ctx_fdget`), so `fd` may be closed afterwards; a descriptor that is not an
+    /// eventfd is refused. Zig: `register_eventfd`; liburing: `io_uring_register_eventfd`.
+    pub fn register_eventfd(&mut self, fd: BorrowedFd<'_>) -> Result<(), RegisterError> {
         self.eventfd_op(IoringRegisterOp::RegisterEventfd, fd)
     }
 
@@ -183,13 +220,18 @@ impl IoUring {
     /// only for completions that did not complete inline during submission, i.e. those
     /// finished asynchronously (Linux 5.6, IORING_REGISTER_EVENTFD_ASYNC). Zig:
     /// `register_eventfd_async`; liburing: `io_uring_register_eventfd_async`.
-    pub fn register_eventfd_async(&mut self, fd: RawFd) -> Result<(), RegisterError> {
+    pub fn register_eventfd_async(&mut self, fd: BorrowedFd<'_>) -> Result<(), RegisterError> {
         self.eventfd_op(IoringRegisterOp::RegisterEventfdAsync, fd)
     }
 
-    fn eventfd_op(&mut self, op: IoringRegisterOp, fd: RawFd) -> Result<(), RegisterError> {
-        // SAFETY: the kernel reads one i32 (the fd) during the call and takes its own
-        // reference to the eventfd.
+    fn eventfd_op(
+        &mut self,
+        op: IoringRegisterOp,
+        fd: BorrowedFd<'_>,
+    ) -> Result<(), RegisterError> {
+        let fd: RawFd = fd.as_raw_fd();
+        // SAFETY: the kernel reads one i32 (the fd, open: borrowed for the call) during the
+        // call and takes its own reference to the eventfd.
         unsafe { self.register_raw(op, (&fd as *const RawFd).cast(), 1) }?;
         Ok(())
     }
@@ -244,8 +286,9 @@ impl IoUring {
     /// Registers an empty table of `nr` buffer slots (Linux 5.19, IORING_REGISTER_BUFFERS2
     /// with IORING_RSRC_REGISTER_SPARSE), to be filled by
     /// [`register_buffers_update`](Self::register_buffers_update). `nr == 0` is
-    /// [`RegisterError::Empty`]. liburing: `io_uring_register_buffers_sparse` (Zig has no
-    /// twin).
+    /// [`RegisterError::Empty`]. Safe: the kernel refuses it while a table exists
+    /// ([`RegisterError::AlreadyRegistered`]), so it replaces nothing. liburing:
+    /// `io_uring_register_buffers_sparse` (Zig has no twin).
     pub fn register_buffers_sparse(&mut self, nr: u32) -> Result<(), RegisterError> {
         if nr == 0 {
             return Err(RegisterError::Empty);
@@ -274,6 +317,10 @@ impl IoUring {
     /// As for [`register_buffers`](Self::register_buffers): every new buffer must stay
     /// valid (and not otherwise borrowed while a fixed read writes into it) until its slot
     /// is replaced or unregistered and no fixed request that uses it is still in flight.
+    /// And no request in flight or queued, the caller's or another component's (a
+    /// [`BufferPool`](crate::zc::BufferPool), say), may rely on the slots replaced: a
+    /// queued fixed request resolves its `buf_index` when the kernel issues it, and would
+    /// then read or write the new buffer.
     pub unsafe fn register_buffers_update(
         &mut self,
         offset: u32,
@@ -398,6 +445,13 @@ impl Probe {
     pub fn is_supported_raw(&self, op: u8) -> bool {
         self.supported[usize::from(op)]
     }
+}
+
+/// The descriptor numbers of a file table: `None` is `-1`, an empty slot.
+fn raw_fds(fds: &[Option<BorrowedFd<'_>>]) -> Vec<RawFd> {
+    fds.iter()
+        .map(|fd| fd.map_or(-1, |fd| fd.as_raw_fd()))
+        .collect()
 }
 
 /// An `io_uring_rsrc_register` for a sparse table of `nr` slots.

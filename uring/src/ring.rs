@@ -222,6 +222,55 @@ struct Split {
     user: VecDeque<Cqe>,
 }
 
+/// The setup flags this ring drives correctly: an allow-list, so that a flag that changes
+/// the layout of the queues or how they are consumed (SQE128, CQE32, CQE_MIXED, SQE_MIXED,
+/// SQ_REWIND, NO_MMAP, REGISTERED_FD_ONLY) or one that did not exist when this was written
+/// is refused before any system call instead of being misparsed.
+///
+/// - IOPOLL (5.1): `submit_and_wait` always enters with GETEVENTS to reap polled I/O;
+///   HYBRID_IOPOLL (6.13) only changes how the kernel polls.
+/// - SQPOLL, SQ_AFF (5.1): `sq_ring_needs_enter` wakes the thread (SQ_WAKEUP).
+/// - CQSIZE (5.5), CLAMP (5.6): sizes; the queues are mapped from what the kernel reports.
+/// - ATTACH_WQ (5.6), R_DISABLED (5.10), SUBMIT_ALL (5.18): no effect on the queues.
+/// - COOP_TASKRUN, TASKRUN_FLAG (5.19): `cq_ring_needs_flush` watches IORING_SQ_TASKRUN.
+/// - SINGLE_ISSUER (6.0): the kernel refuses other tasks with `EEXIST`, a typed error.
+/// - DEFER_TASKRUN (6.1): completions are posted only by an enter with GETEVENTS from
+///   the issuer task, which the waiting paths, [`IoUring::get_events`] and a `copy_cqes`
+///   that finds the CQ empty do.
+/// - NO_SQARRAY (6.6): the SQ array is neither mapped nor filled.
+const SUPPORTED_SETUP_FLAGS: IoringSetupFlags = IoringSetupFlags::IOPOLL
+    .union(IoringSetupFlags::SQPOLL)
+    .union(IoringSetupFlags::SQ_AFF)
+    .union(IoringSetupFlags::CQSIZE)
+    .union(IoringSetupFlags::CLAMP)
+    .union(IoringSetupFlags::ATTACH_WQ)
+    .union(IoringSetupFlags::R_DISABLED)
+    .union(IoringSetupFlags::SUBMIT_ALL)
+    .union(IoringSetupFlags::COOP_TASKRUN)
+    .union(IoringSetupFlags::TASKRUN_FLAG)
+    .union(IoringSetupFlags::SINGLE_ISSUER)
+    .union(IoringSetupFlags::DEFER_TASKRUN)
+    .union(IoringSetupFlags::NO_SQARRAY)
+    .union(IoringSetupFlags::from_bits_retain(
+        linux_raw_sys::io_uring::IORING_SETUP_HYBRID_IOPOLL,
+    ));
+
+/// The longest wait [`IoUring::submit_and_wait_timeout`] passes to the kernel: 2^32 s, so
+/// that the kernel's `now + timeout` in signed 64-bit nanoseconds cannot wrap.
+const MAX_WAIT: Duration = Duration::from_secs(1 << 32);
+
+/// What [`IoUring::submit_and_wait_timeout`] did: how many SQEs it submitted, and whether
+/// the wait ended before `wait_nr` completions were ready.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SubmitWait {
+    /// SQEs submitted (with SQPOLL, as for [`IoUring::submit_and_wait`], it also counts
+    /// published SQEs the kernel thread had not consumed yet).
+    pub submitted: u32,
+    /// Whether fewer than `wait_nr` completions were ready when the call returned: the
+    /// timeout expired (or, after a submission, a signal ended the wait).
+    pub timed_out: bool,
+}
+
 /// Ring identities: never reused within a process (a u64 does not wrap in practice).
 static NEXT_RING_ID: AtomicU64 = AtomicU64::new(1);
 
@@ -262,13 +311,9 @@ impl IoUring {
         {
             return Err(SetupError::ParamsInvalid);
         }
-        let unsupported = params.flags
-            & (IoringSetupFlags::SQE128
-                | IoringSetupFlags::CQE32
-                | IoringSetupFlags::NO_MMAP
-                | IoringSetupFlags::REGISTERED_FD_ONLY);
-        if !unsupported.is_empty() {
-            return Err(SetupError::UnsupportedFlags(unsupported.bits()));
+        let unsupported = params.flags.bits() & !SUPPORTED_SETUP_FLAGS.bits();
+        if unsupported != 0 {
+            return Err(SetupError::UnsupportedFlags(unsupported));
         }
 
         // SAFETY: `params` is a valid, exclusively borrowed io_uring_params; the kernel
@@ -565,6 +610,13 @@ impl IoUring {
         false
     }
 
+    /// A `DEFER_TASKRUN` ring without `TASKRUN_FLAG`: its pending task work is invisible.
+    #[inline]
+    fn defer_taskrun_unflagged(&self) -> bool {
+        self.flags.contains(IoringSetupFlags::DEFER_TASKRUN)
+            && !self.flags.contains(IoringSetupFlags::TASKRUN_FLAG)
+    }
+
     /// Whether the kernel holds completions that only an enter with GETEVENTS posts:
     /// overflowed CQEs (IORING_SQ_CQ_OVERFLOW) or pending task work (IORING_SQ_TASKRUN).
     /// Zig / liburing: `cq_ring_needs_flush`.
@@ -594,7 +646,8 @@ impl IoUring {
         self.cq.tail().wrapping_sub(self.cq.head())
     }
 
-    /// Submits the queued SQEs; returns how many were submitted. Zig: `submit`.
+    /// Submits the queued SQEs; returns how many were submitted. Zig: `submit`. It does
+    /// not run a `DEFER_TASKRUN` ring's task work: see [`get_events`](Self::get_events).
     #[inline]
     pub fn submit(&mut self) -> Result<u32, EnterError> {
         self.submit_and_wait(0)
@@ -629,17 +682,32 @@ impl IoUring {
     }
 
     /// Like [`submit_and_wait`](Self::submit_and_wait), but gives up waiting after
-    /// `timeout` with [`EnterError::Timeout`] (IORING_ENTER_EXT_ARG, Linux 5.11). The SQEs
-    /// are submitted either way. liburing: `io_uring_submit_and_wait_timeout`.
+    /// `timeout` (IORING_ENTER_EXT_ARG, Linux 5.11). The SQEs are submitted either way.
+    /// liburing: `io_uring_submit_and_wait_timeout`.
+    ///
+    /// The result says both what was submitted and how the wait ended
+    /// ([`SubmitWait`]): a timeout is `Ok` with `timed_out: true`, never
+    /// [`EnterError::Timeout`] (when the call submitted something the kernel reports the
+    /// submission and drops the wait's `ETIME`, so an error could not say it anyway).
+    /// `timed_out` is decided from the CQ: fewer than `wait_nr` completions ready when the
+    /// call returns. A signal that ends the wait is [`EnterError::SignalInterrupt`] when
+    /// nothing was submitted; after a submission the kernel does not report it, and it
+    /// shows as `timed_out` too.
+    ///
+    /// A `timeout` above 2^32 seconds (136 years; `Duration::MAX` included) is waited as
+    /// 2^32 seconds: the kernel adds a relative timeout to the current time in signed
+    /// 64-bit nanoseconds, and a larger value would wrap into an immediate timeout.
     pub fn submit_and_wait_timeout(
         &mut self,
         wait_nr: u32,
         timeout: Duration,
-    ) -> Result<u32, EnterError> {
+    ) -> Result<SubmitWait, EnterError> {
         let submitted = self.flush_sq();
         let mut flags = IoringEnterFlags::GETEVENTS | IoringEnterFlags::EXT_ARG;
         self.sq_ring_needs_enter(&mut flags);
+        let timeout = timeout.min(MAX_WAIT);
         let ts = rustix::time::Timespec {
+            // `timeout <= MAX_WAIT`: the seconds fit an i64.
             tv_sec: i64::try_from(timeout.as_secs()).unwrap_or(i64::MAX),
             tv_nsec: i64::from(timeout.subsec_nanos()),
         };
@@ -650,7 +718,29 @@ impl IoUring {
         // SAFETY: EXT_ARG with a valid io_uring_getevents_arg whose `ts` points to a
         // timespec that lives across the call; no sigmask.
         let r = unsafe { io_uring_enter_arg(&self.fd, submitted, wait_nr, flags, Some(&arg)) };
-        r.map_err(EnterError::from_errno)
+        match r {
+            Ok(submitted) => Ok(SubmitWait {
+                submitted,
+                timed_out: self.cq_ready() < wait_nr,
+            }),
+            Err(Errno::TIME) => Ok(SubmitWait {
+                submitted: 0,
+                timed_out: true,
+            }),
+            Err(e) => Err(EnterError::from_errno(e)),
+        }
+    }
+
+    /// Runs the ring's pending task work, posting the completions it produces, without
+    /// submitting or waiting (`io_uring_enter` with GETEVENTS and `min_complete` 0).
+    /// Needed on a `DEFER_TASKRUN` ring, where completions that finish asynchronously are
+    /// posted only by such an enter from the issuer task: without it (and without
+    /// `TASKRUN_FLAG`), [`peek_cqe`](Self::peek_cqe) and [`submit`](Self::submit) never
+    /// see them. [`copy_cqes`](Self::copy_cqes) does it itself when it finds the CQ empty.
+    /// Harmless on other rings. liburing: `io_uring_get_events`.
+    pub fn get_events(&mut self) -> Result<(), EnterError> {
+        self.enter(0, 0, IoringEnterFlags::GETEVENTS)?;
+        Ok(())
     }
 
     /// `io_uring_enter(2)` with explicit arguments; errors are typed. Zig: `enter`.
@@ -673,8 +763,9 @@ impl IoUring {
 
     /// Copies up to `cqes.len()` ready completions into `cqes` and consumes them; if none
     /// is ready, enters the kernel to wait for `wait_nr` (or, when the kernel holds
-    /// overflowed CQEs or task work, to flush them) and copies again. Returns how many were
-    /// copied. Copying out is safer than borrowing from the ring (no `cqe_seen` to forget)
+    /// overflowed CQEs or task work, to flush them; on a `DEFER_TASKRUN` ring without
+    /// `TASKRUN_FLAG`, whose task work cannot be seen, always) and copies again. Returns
+    /// how many were copied. Copying out is safer than borrowing from the ring (no `cqe_seen` to forget)
     /// and advances the head once per batch. Zig: `copy_cqes`; liburing:
     /// `io_uring_peek_batch_cqe` + `io_uring_cq_advance`.
     ///
@@ -733,7 +824,10 @@ impl IoUring {
         if count > 0 {
             return Ok(count);
         }
-        if self.cq_ring_needs_flush() || wait_nr > 0 {
+        // A DEFER_TASKRUN ring without TASKRUN_FLAG gives no sign of pending task work:
+        // with the CQ empty, run it (the enter with GETEVENTS does), or the completions it
+        // would post never come to a caller that does not wait.
+        if self.cq_ring_needs_flush() || wait_nr > 0 || self.defer_taskrun_unflagged() {
             self.enter(0, wait_nr, IoringEnterFlags::GETEVENTS)?;
             return Ok(self.copy_cqes_ready(cqes));
         }
@@ -792,7 +886,9 @@ impl IoUring {
     }
 
     /// The next ready completion, if any, without waiting or entering the kernel.
-    /// liburing: `io_uring_peek_cqe` + `io_uring_cqe_seen`.
+    /// liburing: `io_uring_peek_cqe` + `io_uring_cqe_seen`. On a `DEFER_TASKRUN` ring,
+    /// completions that need task work are posted only by entering: call
+    /// [`get_events`](Self::get_events) first (or use [`copy_cqes`](Self::copy_cqes)).
     /// On a ring a driver owns, the driver's completions are set aside, as by
     /// [`copy_cqes`](Self::copy_cqes).
     pub fn peek_cqe(&mut self) -> Option<Cqe> {
@@ -880,13 +976,16 @@ mod tests {
         let a = IoUring::init(2, IoringSetupFlags::empty()).unwrap();
         let (id_a, fd_a) = (a.id(), a.fd());
         drop(a);
-        let b = IoUring::init(2, IoringSetupFlags::empty()).unwrap();
-        assert_eq!(
-            b.fd(),
-            fd_a,
-            "the fd number is reused (what makes fds no identity)"
-        );
-        assert_ne!(b.id(), id_a);
+        // The lowest free number usually comes back (what makes fds no identity), unless a
+        // test running in parallel holds it: either way, each new ring's identity is new.
+        // (Asserting the reuse itself made this test fail under parallel tests.)
+        for _ in 0..8 {
+            let b = IoUring::init(2, IoringSetupFlags::empty()).unwrap();
+            assert_ne!(b.id(), id_a);
+            if b.fd() == fd_a {
+                break;
+            }
+        }
     }
 
     /// With a reserved namespace, safe operations refuse its user_data, and the caller's
@@ -962,6 +1061,40 @@ mod tests {
         assert_eq!(all, [1, 2, 3, 4, 5, 6]);
         assert_eq!(ring.copy_cqes(&mut cqes, 0).unwrap(), 1);
         assert_eq!(cqes[0].user_data, 14);
+    }
+
+    /// Setup flags are checked against an allow-list before any system call: CQE_MIXED
+    /// (which this 6.18 kernel accepts, and under which `copy_cqes` would misread 32-byte
+    /// CQEs), the other layouts, and bits no kernel knows yet are refused with the bits.
+    #[test]
+    fn setup_flags_outside_the_allow_list_are_refused() {
+        let cqe_mixed = IoringSetupFlags::from_bits_retain(sys::IORING_SETUP_CQE_MIXED);
+        let unknown = IoringSetupFlags::from_bits_retain(1 << 31);
+        for (flags, bits) in [
+            (cqe_mixed, sys::IORING_SETUP_CQE_MIXED),
+            (unknown, 1 << 31),
+            (IoringSetupFlags::SQE128, sys::IORING_SETUP_SQE128),
+            (IoringSetupFlags::CQE32, sys::IORING_SETUP_CQE32),
+            (IoringSetupFlags::NO_MMAP, sys::IORING_SETUP_NO_MMAP),
+            (
+                IoringSetupFlags::REGISTERED_FD_ONLY,
+                sys::IORING_SETUP_REGISTERED_FD_ONLY,
+            ),
+            (
+                cqe_mixed | unknown | IoringSetupFlags::SQPOLL,
+                sys::IORING_SETUP_CQE_MIXED | 1 << 31,
+            ),
+        ] {
+            assert_eq!(
+                IoUring::init(2, flags).unwrap_err(),
+                SetupError::UnsupportedFlags(bits),
+                "{flags:?}"
+            );
+        }
+        // Every allowed flag is one the kernel knows, and a plain allowed one works.
+        assert_eq!(SUPPORTED_SETUP_FLAGS.bits() & (1 << 31), 0);
+        let ring = IoUring::init(2, IoringSetupFlags::SUBMIT_ALL).unwrap();
+        assert!(ring.setup_flags().contains(IoringSetupFlags::SUBMIT_ALL));
     }
 
     /// The SQ refuses an SQE beyond its entries until the kernel consumed some, and the

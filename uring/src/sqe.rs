@@ -765,18 +765,30 @@ impl Sqe {
     }
 
     /// `IORING_OP_FADVISE` (Linux 5.6): `posix_fadvise(2)` of `len` bytes at `offset`
-    /// with `POSIX_FADV_*` `advice`. liburing: `io_uring_prep_fadvise` (Zig: `fadvice`).
+    /// with `POSIX_FADV_*` `advice` (`len` 0: to the end of the file). A `len` above
+    /// `u32::MAX` travels in `addr`, with the 32-bit `len` field 0 (Linux 6.11 reads it
+    /// there; older kernels refuse a non-zero `addr` with `EINVAL`, never truncate).
+    /// liburing: `io_uring_prep_fadvise` / `io_uring_prep_fadvise64` (Zig: `fadvice`).
     #[inline]
-    pub fn prep_fadvise(&mut self, fd: RawFd, offset: u64, len: u32, advice: u32) {
-        self.prep_rw(Op::IORING_OP_FADVISE, fd, 0, len as usize, offset);
+    pub fn prep_fadvise(&mut self, fd: RawFd, offset: u64, len: u64, advice: u32) {
+        match u32::try_from(len) {
+            Ok(len32) => self.prep_rw(Op::IORING_OP_FADVISE, fd, 0, len32 as usize, offset),
+            Err(_) => self.prep_rw(Op::IORING_OP_FADVISE, fd, len, 0, offset),
+        }
         self.rw_flags = advice;
     }
 
     /// `IORING_OP_MADVISE` (Linux 5.6): `madvise(2)` of `length` bytes at `addr` with
-    /// `MADV_*` `advice`. liburing: `io_uring_prep_madvise` (Zig: `madvice`).
+    /// `MADV_*` `advice`. A `length` above `u32::MAX` travels in `off`, with the 32-bit
+    /// `len` field 0 (Linux 6.11 reads it there; older kernels refuse a non-zero `off`
+    /// with `EINVAL`, never truncate). liburing: `io_uring_prep_madvise` /
+    /// `io_uring_prep_madvise64` (Zig: `madvice`).
     #[inline]
     pub fn prep_madvise(&mut self, addr: *mut c_void, length: usize, advice: u32) {
-        self.prep_rw(Op::IORING_OP_MADVISE, -1, addr as u64, length, 0);
+        match u32::try_from(length) {
+            Ok(_) => self.prep_rw(Op::IORING_OP_MADVISE, -1, addr as u64, length, 0),
+            Err(_) => self.prep_rw(Op::IORING_OP_MADVISE, -1, addr as u64, 0, length as u64),
+        }
         self.rw_flags = advice;
     }
 
@@ -1075,6 +1087,31 @@ impl Sqe {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Lengths above `u32::MAX` go to the 64-bit field the kernel (6.11) reads when `len`
+    /// is 0, instead of being truncated; smaller ones stay in `len`, as before.
+    #[test]
+    fn advise_lengths_above_u32_use_the_64_bit_field() {
+        let mut sqe = Sqe::default();
+        let big: u64 = (5 << 30) + 7;
+        sqe.prep_madvise(0x1000 as *mut c_void, big as usize, 4);
+        assert_eq!(
+            (sqe.addr, sqe.len, sqe.off, sqe.rw_flags),
+            (0x1000, 0, big, 4)
+        );
+        sqe.prep_madvise(0x1000 as *mut c_void, 8192, 4);
+        assert_eq!((sqe.addr, sqe.len, sqe.off), (0x1000, 8192, 0));
+        sqe.prep_fadvise(3, 64, big, 2);
+        assert_eq!(
+            (sqe.fd, sqe.off, sqe.addr, sqe.len, sqe.rw_flags),
+            (3, 64, big, 0, 2)
+        );
+        sqe.prep_fadvise(3, 64, 8, 2);
+        assert_eq!((sqe.off, sqe.addr, sqe.len), (64, 0, 8));
+        let max = u64::from(u32::MAX);
+        sqe.prep_fadvise(3, 0, max, 2);
+        assert_eq!((sqe.addr, sqe.len), (0, u32::MAX));
+    }
     use core::mem::{align_of, offset_of, size_of};
     use linux_raw_sys::io_uring::io_uring_sqe as K;
 

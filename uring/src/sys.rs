@@ -63,6 +63,12 @@ pub const IOSQE_BUFFER_SELECT: u8 = 1 << io_uring_sqe_flags_bit::IOSQE_BUFFER_SE
 pub const IOSQE_CQE_SKIP_SUCCESS: u8 =
     1 << io_uring_sqe_flags_bit::IOSQE_CQE_SKIP_SUCCESS_BIT as u8;
 
+/// `IORING_SETUP_CQE_MIXED` (Linux 6.18): 16- and 32-byte CQEs in one CQ (a 32-byte one
+/// carries `IORING_CQE_F_32`). Not yet in `linux-raw-sys`; defined here, once, for
+/// [`IoUring::init`](crate::IoUring::init) to name what it refuses (the ring copies 16-byte
+/// CQEs only). Checked in `tests::cqe_mixed_is_the_bit_after_hybrid_iopoll`.
+pub const IORING_SETUP_CQE_MIXED: u32 = 1 << 18;
+
 /// An opcode as the SQE's `opcode` byte.
 #[inline]
 pub const fn op(op: io_uring_op) -> u8 {
@@ -93,6 +99,25 @@ mod tests {
         assert_eq!(F::ASYNC.bits(), IOSQE_ASYNC);
         assert_eq!(F::BUFFER_SELECT.bits(), IOSQE_BUFFER_SELECT);
         assert_eq!(F::CQE_SKIP_SUCCESS.bits(), IOSQE_CQE_SKIP_SUCCESS);
+    }
+
+    /// The kernel's `(1U << 18)`, the bit after HYBRID_IOPOLL (Linux 6.13, the highest
+    /// flag `linux-raw-sys` knows). On a kernel that has it, `io_uring_setup` accepts it
+    /// (an unknown bit is `EINVAL`), which shows the number is the kernel's.
+    #[test]
+    fn cqe_mixed_is_the_bit_after_hybrid_iopoll() {
+        assert_eq!(
+            IORING_SETUP_CQE_MIXED,
+            linux_raw_sys::io_uring::IORING_SETUP_HYBRID_IOPOLL << 1
+        );
+        let mut params = io_uring_params::default();
+        params.flags = IoringSetupFlags::from_bits_retain(IORING_SETUP_CQE_MIXED);
+        // SAFETY: a valid, exclusively borrowed io_uring_params; the fd is dropped at once.
+        match unsafe { rustix::io_uring::io_uring_setup(2, &mut params) } {
+            Ok(fd) => drop(fd),
+            // Older than 6.18: unknown there.
+            Err(e) => assert_eq!(e, rustix::io::Errno::INVAL),
+        }
     }
 
     #[test]

@@ -10,7 +10,7 @@
 
 mod common;
 
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsFd, AsRawFd};
 use std::time::{Duration, Instant};
 
 use common::RingConfig;
@@ -54,7 +54,7 @@ fn one_ring(config: &RingConfig, threads_before: usize) -> BufferGroup {
 
     // Registrations, left in place for the drop to undo.
     let zero = std::fs::File::open("/dev/zero").unwrap();
-    ring.register_files(&[zero.as_raw_fd(), -1]).unwrap();
+    ring.register_files(&[Some(zero.as_fd()), None]).unwrap();
     let registered = leaked_buffer(4096);
     let iov = [iovec {
         iov_base: registered.as_mut_ptr().cast(),
@@ -63,7 +63,7 @@ fn one_ring(config: &RingConfig, threads_before: usize) -> BufferGroup {
     // SAFETY: the buffer is leaked: valid for as long as the kernel may use it.
     unsafe { ring.register_buffers(&iov) }.unwrap();
     let efd = eventfd(0, EventfdFlags::CLOEXEC).unwrap();
-    ring.register_eventfd(efd.as_raw_fd()).unwrap();
+    ring.register_eventfd(efd.as_fd()).unwrap();
     ring.register_personality().unwrap();
 
     // Provided buffers: a raw ring dropped, one freed, a group dropped before the ring,
@@ -105,7 +105,8 @@ fn one_ring(config: &RingConfig, threads_before: usize) -> BufferGroup {
     // SAFETY: `pipe_buf` is leaked.
     unsafe { ring.read(5, rd.as_raw_fd(), ReadBuffer::Buffer(pipe_buf), u64::MAX) }
         .unwrap()
-        .add_flags(IOSQE_ASYNC);
+        .add_flags(IOSQE_ASYNC)
+        .unwrap();
     // And zero-copy sends to a peer that does not read: 4 x 2 MiB, more than the socket
     // buffers hold, so some wait in the kernel with their pages pinned.
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();

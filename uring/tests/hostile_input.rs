@@ -9,13 +9,13 @@
 
 mod common;
 
-use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::time::Duration;
 
 use rustix::io::Errno;
 use uring::sys::{
     io_uring_op as Op, io_uring_params, IoringEnterFlags, IoringSetupFlags, IOSQE_BUFFER_SELECT,
-    IOSQE_FIXED_FILE, IOSQE_IO_LINK,
+    IOSQE_FIXED_FILE,
 };
 use uring::{
     iovec, BufRing, BufRingError, BufRingFlags, BufferGroup, Cqe, IoUring, ReadBuffer, RecvBuffer,
@@ -80,6 +80,19 @@ fn sqe(prep: impl FnOnce(&mut Sqe)) -> Sqe {
     let mut sqe = Sqe::default();
     prep(&mut sqe);
     sqe
+}
+
+/// `IORING_REGISTER_FILES` (or `_UPDATE`, `EVENTFD`) with raw numbers, for the invalid
+/// descriptors the safe methods cannot be given (they take `BorrowedFd`s): the kernel's
+/// answer must still be a typed error.
+fn register_raw_fds(
+    ring: &IoUring,
+    op: rustix::io_uring::IoringRegisterOp,
+    fds: &[RawFd],
+) -> Result<u32, RegisterError> {
+    // SAFETY: the kernel reads `fds.len()` i32s during the call; numbers that name no
+    // open file (or the ring itself) are refused, which is the point of the callers.
+    unsafe { ring.register_raw(op, fds.as_ptr().cast(), fds.len() as u32) }
 }
 
 fn zero() -> std::fs::File {
@@ -166,10 +179,24 @@ const TABLE: &[Row] = &[
         let e = init_params(16, IoringSetupFlags::CQSIZE, |p| p.cq_entries = 4).unwrap_err();
         assert_eq!(e, SetupError::ArgumentsInvalid);
     }),
-    ("setup: an unknown flag bit", || {
-        let e = IoUring::init(8, IoringSetupFlags::from_bits_retain(1 << 31)).unwrap_err();
-        assert_eq!(e, SetupError::ArgumentsInvalid);
-    }),
+    (
+        "setup: an unknown flag bit (refused by the allow-list)",
+        || {
+            let e = IoUring::init(8, IoringSetupFlags::from_bits_retain(1 << 31)).unwrap_err();
+            assert_eq!(e, SetupError::UnsupportedFlags(1 << 31));
+        },
+    ),
+    (
+        "setup: CQE_MIXED (6.18: the kernel knows it, the ring does not parse it)",
+        || {
+            let flags = IoringSetupFlags::from_bits_retain(uring::sys::IORING_SETUP_CQE_MIXED);
+            let e = IoUring::init(8, flags).unwrap_err();
+            assert_eq!(
+                e,
+                SetupError::UnsupportedFlags(uring::sys::IORING_SETUP_CQE_MIXED)
+            );
+        },
+    ),
     ("setup: DEFER_TASKRUN without SINGLE_ISSUER", || {
         let e = IoUring::init(8, IoringSetupFlags::DEFER_TASKRUN).unwrap_err();
         assert_eq!(e, SetupError::ArgumentsInvalid);
@@ -225,7 +252,7 @@ const TABLE: &[Row] = &[
     ("sqe: fixed file index past the registered table", || {
         let z = zero();
         let mut ring = ring();
-        ring.register_files(&[z.as_raw_fd()]).unwrap();
+        ring.register_files(&[Some(z.as_fd())]).unwrap();
         let mut buf = [0u8; 16];
         let cqe = complete(
             &mut ring,
@@ -341,7 +368,8 @@ const TABLE: &[Row] = &[
             u16::MAX,
             Errno::FAULT,
         );
-        ring.unregister_buffers().unwrap();
+        // SAFETY: no request on the registered table is queued or in flight.
+        unsafe { ring.unregister_buffers() }.unwrap();
     }),
     (
         "sqe: send_zc_fixed with a range outside the registered buffer",
@@ -369,7 +397,8 @@ const TABLE: &[Row] = &[
             // Entirely before it.
             let other = vec![1u8; 64];
             send_zc_fixed_fails(&mut ring, c.as_raw_fd(), &other, 0, Errno::FAULT);
-            ring.unregister_buffers().unwrap();
+            // SAFETY: no request on the registered table is queued or in flight.
+            unsafe { ring.unregister_buffers() }.unwrap();
         },
     ),
     ("sqe: recv into a buffer group with no buffers", || {
@@ -497,7 +526,7 @@ const TABLE: &[Row] = &[
             unsafe {
                 ring.read(1, rd.as_raw_fd(), ReadBuffer::Buffer(&mut buf), u64::MAX)
                     .unwrap()
-                    .add_flags(IOSQE_IO_LINK);
+                    .link();
                 ring.link_timeout(2, &ts, 0).unwrap();
             }
             ring.submit().unwrap();
@@ -563,7 +592,11 @@ const TABLE: &[Row] = &[
         // SAFETY: the kernel cannot pin an unmapped page: it fails, nothing registered.
         let r = unsafe { ring.register_buffers(&iov) };
         assert_eq!(r, Err(RegisterError::BufferInvalid));
-        assert_eq!(ring.unregister_buffers(), Err(RegisterError::NotRegistered));
+        // SAFETY: no request on the registered table is queued or in flight.
+        assert_eq!(
+            unsafe { ring.unregister_buffers() },
+            Err(RegisterError::NotRegistered)
+        );
     }),
     ("register_buffers: twice", || {
         let mut ring = ring();
@@ -576,29 +609,46 @@ const TABLE: &[Row] = &[
         // SAFETY: refused; the first registration stays.
         let r = unsafe { ring.register_buffers(&iov) };
         assert_eq!(r, Err(RegisterError::AlreadyRegistered));
-        ring.unregister_buffers().unwrap();
+        // SAFETY: no request uses the table.
+        unsafe { ring.unregister_buffers() }.unwrap();
     }),
     ("register_files: an invalid fd", || {
         let mut ring = ring();
         assert_eq!(
-            ring.register_files(&[9999]),
+            register_raw_fds(
+                &ring,
+                rustix::io_uring::IoringRegisterOp::RegisterFiles,
+                &[9999]
+            ),
             Err(RegisterError::FileDescriptorInvalid)
         );
-        assert_eq!(ring.unregister_files(), Err(RegisterError::NotRegistered));
+        // SAFETY: there is no table, and no request.
+        assert_eq!(
+            unsafe { ring.unregister_files() },
+            Err(RegisterError::NotRegistered)
+        );
     }),
     ("register_files: a valid fd then an invalid one", || {
         let z = zero();
-        let mut ring = ring();
+        let ring = ring();
         assert_eq!(
-            ring.register_files(&[z.as_raw_fd(), 9999]),
+            register_raw_fds(
+                &ring,
+                rustix::io_uring::IoringRegisterOp::RegisterFiles,
+                &[z.as_raw_fd(), 9999]
+            ),
             Err(RegisterError::FileDescriptorInvalid)
         );
     }),
     ("register_files: the ring's own fd", || {
-        let mut ring = ring();
+        let ring = ring();
         let own = ring.fd();
         assert_eq!(
-            ring.register_files(&[own]),
+            register_raw_fds(
+                &ring,
+                rustix::io_uring::IoringRegisterOp::RegisterFiles,
+                &[own]
+            ),
             Err(RegisterError::FileDescriptorInvalid)
         );
     }),
@@ -606,29 +656,46 @@ const TABLE: &[Row] = &[
         let z = zero();
         let mut ring = ring();
         assert_eq!(ring.register_files(&[]), Err(RegisterError::Empty));
-        ring.register_files(&[z.as_raw_fd()]).unwrap();
+        ring.register_files(&[Some(z.as_fd())]).unwrap();
         assert_eq!(
-            ring.register_files(&[z.as_raw_fd()]),
+            ring.register_files(&[Some(z.as_fd())]),
             Err(RegisterError::AlreadyRegistered)
         );
-        ring.unregister_files().unwrap();
+        // SAFETY: no request uses the table.
+        unsafe { ring.unregister_files() }.unwrap();
     }),
     (
         "register_files_update: without a table, past the table",
         || {
             let z = zero();
             let mut ring = ring();
+            // SAFETY (the updates below): no request uses the table.
             assert_eq!(
-                ring.register_files_update(0, &[z.as_raw_fd()]),
+                unsafe { ring.register_files_update(0, &[Some(z.as_fd())]) },
                 Err(RegisterError::NotRegistered)
             );
-            ring.register_files(&[-1, -1]).unwrap();
+            ring.register_files(&[None, None]).unwrap();
             assert_eq!(
-                ring.register_files_update(2, &[z.as_raw_fd()]),
+                // SAFETY: as above.
+                unsafe { ring.register_files_update(2, &[Some(z.as_fd())]) },
                 Err(RegisterError::ArgumentsInvalid)
             );
+            let bad = [9999];
+            let update = uring::sys::io_uring_files_update {
+                offset: 0,
+                resv: 0,
+                fds: bad.as_ptr() as u64,
+            };
             assert_eq!(
-                ring.register_files_update(0, &[9999]),
+                // SAFETY: the kernel reads the update and one i32 during the call; 9999 is
+                // not open, which it must refuse.
+                unsafe {
+                    ring.register_raw(
+                        rustix::io_uring::IoringRegisterOp::RegisterFilesUpdate,
+                        (&update as *const uring::sys::io_uring_files_update).cast(),
+                        1,
+                    )
+                },
                 Err(RegisterError::FileDescriptorInvalid)
             );
         },
@@ -636,8 +703,18 @@ const TABLE: &[Row] = &[
     ("register_eventfd: an invalid fd", || {
         let mut ring = ring();
         assert_eq!(
-            ring.register_eventfd(9999),
+            register_raw_fds(
+                &ring,
+                rustix::io_uring::IoringRegisterOp::RegisterEventfd,
+                &[9999]
+            ),
             Err(RegisterError::FileDescriptorInvalid)
+        );
+        // An open descriptor that is not an eventfd, through the safe method.
+        let z = zero();
+        assert_eq!(
+            ring.register_eventfd(z.as_fd()),
+            Err(RegisterError::ArgumentsInvalid)
         );
     }),
     ("unregister_personality: an id never registered", || {

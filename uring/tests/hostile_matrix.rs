@@ -82,7 +82,7 @@ fn nop(config: &RingConfig) {
             queue_with_room(&mut ring, |r| {
                 let mut sqe = r.nop(base | i)?;
                 if drain {
-                    sqe.set_flags(IOSQE_IO_DRAIN);
+                    sqe.set_flags(IOSQE_IO_DRAIN).unwrap();
                 }
                 Ok(sqe)
             });
@@ -135,7 +135,7 @@ fn nop(config: &RingConfig) {
             }
             queue_with_room(&mut ring, |r| {
                 let mut sqe = r.nop(ud)?;
-                sqe.set_flags(flags);
+                sqe.set_flags(flags).unwrap();
                 Ok(sqe)
             });
         }
@@ -231,7 +231,8 @@ fn file_read_write(config: &RingConfig) {
         assert_eq!(c.flags, 0, "{name}");
     }
 
-    ring.fsync(0x200, fd, 0).unwrap();
+    // SAFETY: the file stays open until after the fsync's completion is reaped below.
+    unsafe { ring.fsync(0x200, fd, 0) }.unwrap();
     ring.submit().unwrap();
     assert_eq!(
         reap_exactly(&mut ring, 1, name)[0],
@@ -406,7 +407,8 @@ fn send_zc(config: &RingConfig) {
 
     let (got, _server) = reader.join().unwrap().expect("the peer read everything");
     assert!(got == expected_stream, "{name}: the peer got other bytes");
-    ring.unregister_buffers().unwrap();
+    // SAFETY: every fixed send has completed and notified (reaped above).
+    unsafe { ring.unregister_buffers() }.unwrap();
     drop(ring);
     drop(fixed); // only after the notifications and the unregistration
     drop(payloads);

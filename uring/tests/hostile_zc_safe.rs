@@ -514,10 +514,14 @@ fn stall_then_stop(policy: Policy, kinds: &[Kind], stop: Stop, stall_at: u64) {
         Stop::CancelFromOutside => {
             // The socket's fd: the kernel resolves it to the file the sender's requests
             // hold through the fixed slot, so the cancel reaches them.
-            run.driver
-                .ring()
-                .cancel_fd(CANCEL_UD, fd, uring::sys::IORING_ASYNC_CANCEL_ALL)
-                .unwrap();
+            // SAFETY: `fd` is the sender's socket, open (the sender owns it and outlives
+            // this cancel's completion); cancelling its requests is the point.
+            unsafe {
+                run.driver
+                    .ring()
+                    .cancel_fd(CANCEL_UD, fd, uring::sys::IORING_ASYNC_CANCEL_ALL)
+            }
+            .unwrap();
             run.driver.ring().submit().unwrap();
         }
     }

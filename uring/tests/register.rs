@@ -3,7 +3,7 @@
 //! provided-buffer rings (bad arguments, ENOBUFS, and that dropping them leaves no mapping).
 mod common;
 
-use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::sync::{Mutex, MutexGuard};
 
 use rustix::event::{eventfd, EventfdFlags};
@@ -46,9 +46,9 @@ fn eventfd_is_signalled_by_a_completion() {
     let _serial = serial();
     let mut ring = new_ring(4);
     let efd = nonblocking_eventfd();
-    ring.register_eventfd(efd.as_raw_fd()).unwrap();
+    ring.register_eventfd(efd.as_fd()).unwrap();
     assert_eq!(
-        ring.register_eventfd(efd.as_raw_fd()),
+        ring.register_eventfd(efd.as_fd()),
         Err(RegisterError::AlreadyRegistered)
     );
     assert_eq!(eventfd_count(&efd), None);
@@ -79,7 +79,7 @@ fn eventfd_async_is_signalled_only_by_async_completions() {
     let _serial = serial();
     let mut ring = new_ring(4);
     let efd = nonblocking_eventfd();
-    ring.register_eventfd_async(efd.as_raw_fd()).unwrap();
+    ring.register_eventfd_async(efd.as_fd()).unwrap();
 
     // A NOP completes inline, during submission: no signal.
     ring.nop(1).unwrap();
@@ -88,7 +88,7 @@ fn eventfd_async_is_signalled_only_by_async_completions() {
     assert_eq!(eventfd_count(&efd), None);
 
     // With IOSQE_ASYNC it completes in an io-wq worker: signalled.
-    ring.nop(2).unwrap().add_flags(sys::IOSQE_ASYNC);
+    ring.nop(2).unwrap().add_flags(sys::IOSQE_ASYNC).unwrap();
     ring.submit().unwrap();
     assert_eq!(
         common::reap(&mut ring, 1)[0],
@@ -160,7 +160,11 @@ fn files_sparse_and_file_alloc_range() {
     assert_eq!(results, vec![-Errno::NFILE.raw_os_error(), 4, 5]);
 
     // Free slot 4 (closes the socket); the next allocation reuses it.
-    assert_eq!(ring.register_files_update(4, &[-1]).unwrap(), 1);
+    // SAFETY: no request is queued or in flight (every allocation was reaped above).
+    assert_eq!(
+        unsafe { ring.register_files_update(4, &[None]) }.unwrap(),
+        1
+    );
     queue_socket_direct_alloc(&mut ring, 4);
     ring.submit().unwrap();
     assert_eq!(
@@ -171,7 +175,8 @@ fn files_sparse_and_file_alloc_range() {
             flags: 0
         }
     );
-    ring.unregister_files().unwrap();
+    // SAFETY: every request on the table has been reaped above.
+    unsafe { ring.unregister_files() }.unwrap();
 }
 
 #[test]
@@ -243,12 +248,21 @@ fn empty_registrations_are_rejected_before_the_kernel() {
     assert_eq!(ring.register_buffers_sparse(0), Err(RegisterError::Empty));
     assert_eq!(ring.register_files(&[]), Err(RegisterError::Empty));
     assert_eq!(
-        ring.register_files_update(0, &[]),
+        // SAFETY: refused before any system call.
+        unsafe { ring.register_files_update(0, &[]) },
         Err(RegisterError::Empty)
     );
     // Nothing was registered by any of these: the kernel agrees.
-    assert_eq!(ring.unregister_files(), Err(RegisterError::NotRegistered));
-    assert_eq!(ring.unregister_buffers(), Err(RegisterError::NotRegistered));
+    // SAFETY: no table exists, and no request.
+    assert_eq!(
+        unsafe { ring.unregister_files() },
+        Err(RegisterError::NotRegistered)
+    );
+    // SAFETY: as above.
+    assert_eq!(
+        unsafe { ring.unregister_buffers() },
+        Err(RegisterError::NotRegistered)
+    );
 }
 
 /// Queues a READ_FIXED of `/dev/zero`-like `fd` into `buffer`, registered buffer `index`.
@@ -306,7 +320,8 @@ fn buffers_sparse_then_update() {
         }
     );
     assert!(pool.iter().all(|&b| b == 0));
-    ring.unregister_buffers().unwrap();
+    // SAFETY: the fixed requests have been reaped above.
+    unsafe { ring.unregister_buffers() }.unwrap();
     drop(pool);
 }
 

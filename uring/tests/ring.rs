@@ -9,7 +9,7 @@ use std::os::fd::AsRawFd;
 use std::time::Duration;
 
 use uring::sys::{io_uring_params, IoringFeatureFlags, IoringSetupFlags};
-use uring::{Cqe, EnterError, IoUring, SetupError, SubmissionQueueFull};
+use uring::{Cqe, EnterError, IoUring, SetupError, SubmissionQueueFull, SubmitWait};
 
 /// The ring configurations the crate offers, each with its name.
 fn configurations() -> Vec<(&'static str, u32, io_uring_params)> {
@@ -224,19 +224,139 @@ fn copy_cqes_wraps_and_cq_advance_is_bounded() {
 #[test]
 fn waiting_with_a_timeout_reports_timeout() {
     let mut ring = IoUring::init(4, IoringSetupFlags::empty()).unwrap();
-    // Nothing in flight: the wait ends with the typed timeout error.
+    // Nothing in flight: the wait ends by the timeout, and says so.
     assert_eq!(
         ring.submit_and_wait_timeout(1, Duration::from_millis(5))
-            .unwrap_err(),
-        EnterError::Timeout
+            .unwrap(),
+        SubmitWait {
+            submitted: 0,
+            timed_out: true
+        }
     );
-    ring.nop(1).unwrap();
+    // Submitted, and never completing (a poll of an empty pipe): the kernel reports the
+    // submission, and the result still tells the timeout from a completion.
+    let (rd, _wr) = rustix::pipe::pipe().unwrap();
+    // SAFETY: the pipe outlives the poll's completion (cancelled and reaped below).
+    unsafe { ring.poll_add(1, rd.as_raw_fd(), linux_raw_sys::general::POLLIN) }.unwrap();
+    assert_eq!(
+        ring.submit_and_wait_timeout(1, Duration::from_millis(5))
+            .unwrap(),
+        SubmitWait {
+            submitted: 1,
+            timed_out: true
+        }
+    );
+    ring.poll_remove(2, 1).unwrap();
+    let waited = ring
+        .submit_and_wait_timeout(2, Duration::from_secs(10))
+        .unwrap();
+    assert_eq!(waited.submitted, 1);
+    assert!(!waited.timed_out, "both completions are ready");
+    let mut cqes = common::reap(&mut ring, 2);
+    cqes.sort_by_key(|c| c.user_data);
+    assert_eq!(cqes[0].err(), Some(rustix::io::Errno::CANCELED));
+    assert_eq!(cqes[1].res, 0);
+    // Submitted and completed: not a timeout.
+    ring.nop(3).unwrap();
     assert_eq!(
         ring.submit_and_wait_timeout(1, Duration::from_secs(10))
             .unwrap(),
-        1
+        SubmitWait {
+            submitted: 1,
+            timed_out: false
+        }
+    );
+    assert_eq!(ring.copy_cqe().unwrap().user_data, 3);
+}
+
+/// `Duration::MAX` neither panics nor overflows into an immediate timeout: the wait ends
+/// with the completion, whenever the other thread makes it happen.
+#[test]
+fn waiting_duration_max_waits_for_the_completion() {
+    let mut ring = IoUring::init(4, IoringSetupFlags::empty()).unwrap();
+    ring.nop(1).unwrap();
+    assert_eq!(
+        ring.submit_and_wait_timeout(1, Duration::MAX).unwrap(),
+        SubmitWait {
+            submitted: 1,
+            timed_out: false
+        }
     );
     assert_eq!(ring.copy_cqe().unwrap().user_data, 1);
+    let (rd, wr) = rustix::pipe::pipe().unwrap();
+    // SAFETY: the pipe outlives the poll's completion, reaped below.
+    unsafe { ring.poll_add(2, rd.as_raw_fd(), linux_raw_sys::general::POLLIN) }.unwrap();
+    assert_eq!(ring.submit().unwrap(), 1);
+    let writer = std::thread::spawn(move || rustix::io::write(&wr, b"x").unwrap());
+    // Without the clamp the kernel's `now + timeout` wraps and this returns at once,
+    // timed out (unless the writer was faster); with it, only the completion ends it.
+    let waited = ring.submit_and_wait_timeout(1, Duration::MAX).unwrap();
+    assert_eq!(
+        waited,
+        SubmitWait {
+            submitted: 0,
+            timed_out: false
+        }
+    );
+    writer.join().unwrap();
+    let c = ring.copy_cqe().unwrap();
+    assert_eq!(
+        (c.user_data, c.res),
+        (2, linux_raw_sys::general::POLLIN as i32)
+    );
+}
+
+/// On a DEFER_TASKRUN ring (without TASKRUN_FLAG), a completion that needs task work is
+/// posted only by an enter with GETEVENTS: `copy_cqes(.., 0)` runs it when the CQ is
+/// empty, and `get_events` does it explicitly for `peek_cqe`.
+#[test]
+fn defer_taskrun_completions_reach_the_non_waiting_paths() {
+    let flags = IoringSetupFlags::SINGLE_ISSUER | IoringSetupFlags::DEFER_TASKRUN;
+    let mut ring = IoUring::init(4, flags).unwrap();
+    let (rd, wr) = rustix::pipe::pipe().unwrap();
+    let mut buf = [0u8; 8];
+    // SAFETY: `buf` and the pipe outlive the completion, reaped below.
+    unsafe {
+        ring.read(
+            1,
+            rd.as_raw_fd(),
+            uring::ReadBuffer::Buffer(&mut buf),
+            u64::MAX,
+        )
+    }
+    .unwrap();
+    assert_eq!(ring.submit().unwrap(), 1);
+    // The pipe becomes readable now: the read's retry is task work, deferred to us.
+    rustix::io::write(&wr, b"defer").unwrap();
+    let mut cqes = [Cqe::default(); 4];
+    let mut n = 0;
+    // A few calls at most: the write above queued the work before the first one.
+    for _ in 0..3 {
+        n = ring.copy_cqes(&mut cqes, 0).unwrap();
+        if n > 0 {
+            break;
+        }
+    }
+    assert_eq!(n, 1, "copy_cqes(.., 0) ran the deferred task work");
+    assert_eq!((cqes[0].user_data, cqes[0].res), (1, 5));
+    assert_eq!(&buf[..5], b"defer");
+
+    // The same through get_events + peek_cqe.
+    // SAFETY: as above.
+    unsafe {
+        ring.read(
+            2,
+            rd.as_raw_fd(),
+            uring::ReadBuffer::Buffer(&mut buf),
+            u64::MAX,
+        )
+    }
+    .unwrap();
+    assert_eq!(ring.submit().unwrap(), 1);
+    rustix::io::write(&wr, b"again").unwrap();
+    ring.get_events().unwrap();
+    let c = ring.peek_cqe().expect("posted by get_events");
+    assert_eq!((c.user_data, c.res), (2, 5));
 }
 
 #[test]

@@ -21,9 +21,7 @@ use std::time::Duration;
 
 use rustix::io::Errno;
 use rustix::net::SendFlags;
-use uring::sys::{
-    IoringSetupFlags, IORING_NOTIF_USAGE_ZC_COPIED, IORING_SEND_ZC_REPORT_USAGE, IOSQE_IO_LINK,
-};
+use uring::sys::{IoringSetupFlags, IORING_NOTIF_USAGE_ZC_COPIED, IORING_SEND_ZC_REPORT_USAGE};
 use uring::{Cqe, IoUring, MsgHdr, SockAddr};
 
 const NOSIGNAL: u32 = SendFlags::NOSIGNAL.bits();
@@ -225,7 +223,7 @@ fn send_zc_fixed_from_a_registered_buffer() {
     unsafe {
         ring.send_zc_fixed(0x61, client.as_raw_fd(), &region[..1000], NOSIGNAL, 0, 0)
             .unwrap()
-            .add_flags(IOSQE_IO_LINK);
+            .link();
         ring.send_zc_fixed(
             0x62,
             client.as_raw_fd(),
@@ -244,7 +242,8 @@ fn send_zc_fixed_from_a_registered_buffer() {
     server.read_exact(&mut got).unwrap();
     assert_eq!(&got[..1000], &region[..1000]);
     assert_eq!(&got[1000..], &region[5000..9000]);
-    ring.unregister_buffers().unwrap();
+    // SAFETY: every fixed send has completed and notified (reaped above).
+    unsafe { ring.unregister_buffers() }.unwrap();
 }
 
 #[test]
@@ -277,7 +276,8 @@ fn send_zc_fixed_outside_the_registered_buffer_fails_cleanly() {
         check_protocol(&cqes, 0x72).first.result(),
         Err(Errno::FAULT)
     );
-    ring.unregister_buffers().unwrap();
+    // SAFETY: every fixed send has completed (reaped above).
+    unsafe { ring.unregister_buffers() }.unwrap();
     drop(other);
 }
 
@@ -375,7 +375,7 @@ fn linked_chain_of_zero_copy_sends() {
                 .unwrap()
         };
         if i + 1 < parts.len() {
-            sqe.add_flags(IOSQE_IO_LINK);
+            sqe.link();
         }
     }
     assert_eq!(ring.submit().unwrap(), 8);
@@ -401,7 +401,7 @@ fn broken_link_cancels_the_rest_of_the_chain() {
     unsafe {
         ring.send_zc(0xc1, client.as_raw_fd(), &a, NOSIGNAL, 0)
             .unwrap()
-            .add_flags(IOSQE_IO_LINK);
+            .link();
         ring.send_zc(0xc2, client.as_raw_fd(), &b, NOSIGNAL, 0)
             .unwrap();
     }
@@ -435,7 +435,7 @@ fn many_in_flight_with_report_usage() {
                 .unwrap()
         };
         if i + 1 < bufs.len() {
-            sqe.add_flags(IOSQE_IO_LINK);
+            sqe.link();
         }
     }
     ring.submit().unwrap();

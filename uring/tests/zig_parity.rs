@@ -14,7 +14,7 @@ use std::ffi::{c_void, CString};
 use std::io::{IoSlice, IoSliceMut, Write};
 use std::mem::{size_of, ManuallyDrop};
 use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
-use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
 use std::time::Duration;
 
 use common::{assert_same_cqes, neg, reap, supported, TempDir};
@@ -145,7 +145,10 @@ fn nop() {
     assert_eq!(ring.cq().head(), 1);
     assert_eq!(ring.cq_ready(), 0);
 
-    ring.nop(0xbbbbbbbb).unwrap().add_flags(sys::IOSQE_IO_DRAIN);
+    ring.nop(0xbbbbbbbb)
+        .unwrap()
+        .add_flags(sys::IOSQE_IO_DRAIN)
+        .unwrap();
     assert_eq!(ring.submit().unwrap(), 1);
     assert_eq!(ring.copy_cqe().unwrap(), cqe(0xbbbbbbbb, 0, 0));
     assert_eq!(ring.sq().pending(), 0);
@@ -162,7 +165,7 @@ fn readv() {
     let mut ring = ring(1);
     let file = std::fs::File::open("/dev/zero").unwrap();
     // Zig avoids sparse (-1) entries here, for 5.4; so do we.
-    ring.register_files(&[file.as_raw_fd()]).unwrap();
+    ring.register_files(&[Some(file.as_fd())]).unwrap();
     let fd_index = 0;
 
     let mut buffer = [42u8; 128];
@@ -174,7 +177,8 @@ fn readv() {
                 .unwrap()
         };
         assert_eq!(sqe.opcode, op(Op::IORING_OP_READV));
-        sqe.add_flags(sys::IOSQE_FIXED_FILE);
+        // SAFETY: slot `fd_index` holds /dev/zero until after the completion is reaped.
+        unsafe { sqe.add_flags_unchecked(sys::IOSQE_FIXED_FILE) };
 
         assert!(ring.nop(0).is_err(), "the one-entry SQ is full");
         assert_eq!(ring.submit().unwrap(), 1);
@@ -182,7 +186,8 @@ fn readv() {
     }
     assert_eq!(buffer, [0u8; 128]);
 
-    ring.unregister_files().unwrap();
+    // SAFETY: every request on the table has been reaped above.
+    unsafe { ring.unregister_files() }.unwrap();
 }
 
 #[test]
@@ -307,8 +312,10 @@ fn splice_read() {
     let (pipe_r, pipe_w) = rustix::pipe::pipe().unwrap();
     let pipe_offset = u64::MAX;
 
-    let sqe = **ring
-        .splice(
+    // SAFETY (both splices): the files and the pipe stay open until after the
+    // completions are reaped below.
+    let sqe = **unsafe {
+        ring.splice(
             0x11111111,
             file_src.as_raw_fd(),
             0,
@@ -316,14 +323,16 @@ fn splice_read() {
             pipe_offset,
             buffer_write.len(),
         )
-        .unwrap()
-        .link();
+    }
+    .unwrap()
+    .link();
     assert_eq!(sqe.opcode, op(Op::IORING_OP_SPLICE));
     assert_eq!(sqe.addr, 0);
     assert_eq!(sqe.off, pipe_offset);
 
-    let sqe = **ring
-        .splice(
+    // SAFETY: as above.
+    let sqe = **unsafe {
+        ring.splice(
             0x22222222,
             pipe_r.as_raw_fd(),
             pipe_offset,
@@ -331,8 +340,9 @@ fn splice_read() {
             10,
             buffer_write.len(),
         )
-        .unwrap()
-        .link();
+    }
+    .unwrap()
+    .link();
     assert_eq!(sqe.opcode, op(Op::IORING_OP_SPLICE));
     assert_eq!(sqe.addr, pipe_offset);
     assert_eq!(sqe.off, 10);
@@ -414,7 +424,8 @@ fn write_fixed_read_fixed() {
     assert_eq!(&raw_buffers[1][0..3], b"\0\0\0");
     assert_eq!(&raw_buffers[1][3..9], b"foobar");
     assert_eq!(&raw_buffers[1][9..11], b"zz");
-    ring.unregister_buffers().unwrap();
+    // SAFETY: every fixed request has been reaped above.
+    unsafe { ring.unregister_buffers() }.unwrap();
 }
 
 #[test]
@@ -696,9 +707,8 @@ fn fallocate() {
     assert_eq!(file.metadata().unwrap().len(), 0);
 
     let len = 65536;
-    let sqe = *ring
-        .fallocate(0xaaaaaaaa, file.as_raw_fd(), 0, 0, len)
-        .unwrap();
+    // SAFETY: the file stays open until after the completion is reaped below.
+    let sqe = *unsafe { ring.fallocate(0xaaaaaaaa, file.as_raw_fd(), 0, 0, len) }.unwrap();
     assert_eq!(sqe.opcode, op(Op::IORING_OP_FALLOCATE));
     assert_eq!(sqe.fd, file.as_raw_fd());
     assert_eq!(ring.submit().unwrap(), 1);
@@ -782,9 +792,8 @@ fn shutdown() {
     // Socket bound and listening: shutdown works.
     {
         let (server, _) = listener();
-        let sqe = *ring
-            .shutdown(0x445445445, server.as_raw_fd(), n::SHUT_RD)
-            .unwrap();
+        // SAFETY: the socket lives until after the completion is reaped below.
+        let sqe = *unsafe { ring.shutdown(0x445445445, server.as_raw_fd(), n::SHUT_RD) }.unwrap();
         assert_eq!(sqe.opcode, op(Op::IORING_OP_SHUTDOWN));
         assert_eq!(sqe.fd, server.as_raw_fd());
         assert_eq!(ring.submit().unwrap(), 1);
@@ -800,9 +809,8 @@ fn shutdown() {
             None,
         )
         .unwrap();
-        let sqe = *ring
-            .shutdown(0x445445445, server.as_raw_fd(), n::SHUT_RD)
-            .unwrap();
+        // SAFETY: the socket lives until after the completion is reaped below.
+        let sqe = *unsafe { ring.shutdown(0x445445445, server.as_raw_fd(), n::SHUT_RD) }.unwrap();
         assert_eq!(sqe.opcode, op(Op::IORING_OP_SHUTDOWN));
         assert_eq!(sqe.fd, server.as_raw_fd());
         assert_eq!(ring.submit().unwrap(), 1);
@@ -1275,7 +1283,7 @@ fn accept_connect_send_zc_recv() {
 fn accept_direct() {
     let mut ring = ring(1);
     let (listener, address) = listener();
-    let registered_fds = [-1; 2];
+    let registered_fds = [None; 2];
     ring.register_files(&registered_fds).unwrap();
 
     let accept_userdata = 0xaaaaaaaa;
@@ -1320,7 +1328,8 @@ fn accept_direct() {
                     0,
                 )
                 .unwrap()
-                .add_flags(sys::IOSQE_FIXED_FILE);
+                // And the slot holds the accepted socket until the completion is reaped.
+                .add_flags_unchecked(sys::IOSQE_FIXED_FILE);
             }
             assert_eq!(ring.submit().unwrap(), 1);
             let recv_cqe = ring.copy_cqe().unwrap();
@@ -1348,16 +1357,19 @@ fn accept_direct() {
         assert_eq!(cqe_accept.err(), Some(Errno::NFILE));
 
         // Give the slots back.
-        ring.register_files_update(0, &registered_fds).unwrap();
+        // SAFETY: the requests on the slots have completed (reaped above); their files
+        // are closed by the update.
+        unsafe { ring.register_files_update(0, &registered_fds) }.unwrap();
     }
-    ring.unregister_files().unwrap();
+    // SAFETY: every request on the table has been reaped above.
+    unsafe { ring.unregister_files() }.unwrap();
 }
 
 #[test]
 fn accept_multishot_direct() {
     let mut ring = ring(1);
     let (listener, address) = listener();
-    let registered_fds = [-1; 2];
+    let registered_fds = [None; 2];
     ring.register_files(&registered_fds).unwrap();
 
     let accept_userdata = 0xaaaaaaaa;
@@ -1390,9 +1402,12 @@ fn accept_multishot_direct() {
         assert_eq!(c.err(), Some(Errno::NFILE));
         assert!(!c.more());
 
-        ring.register_files_update(0, &registered_fds).unwrap();
+        // SAFETY: the requests on the slots have completed (reaped above); their files
+        // are closed by the update.
+        unsafe { ring.register_files_update(0, &registered_fds) }.unwrap();
     }
-    ring.unregister_files().unwrap();
+    // SAFETY: every request on the table has been reaped above.
+    unsafe { ring.unregister_files() }.unwrap();
 }
 
 #[test]
@@ -1410,7 +1425,7 @@ fn socket() {
 #[test]
 fn socket_direct_socket_direct_alloc_close_direct() {
     let mut ring = ring(2);
-    let registered_fds = [-1; 3];
+    let registered_fds = [None; 3];
     ring.register_files(&registered_fds).unwrap();
 
     // Socket into slot 0: res 0.
@@ -1455,7 +1470,8 @@ fn socket_direct_socket_direct_alloc_close_direct() {
                 target.len(),
             )
             .unwrap()
-            .add_flags(sys::IOSQE_FIXED_FILE);
+            // And the slot holds the socket until the completion is reaped.
+            .add_flags_unchecked(sys::IOSQE_FIXED_FILE);
         }
         assert_eq!(ring.submit().unwrap(), 2);
         let got = reap(&mut ring, 2);
@@ -1469,13 +1485,14 @@ fn socket_direct_socket_direct_alloc_close_direct() {
         assert_eq!(ring.copy_cqe().unwrap(), cqe(close_userdata, 0, 0));
     }
 
-    ring.unregister_files().unwrap();
+    // SAFETY: every request on the table has been reaped above.
+    unsafe { ring.unregister_files() }.unwrap();
 }
 
 #[test]
 fn openat_direct_close_direct() {
     let mut ring = ring(2);
-    let registered_fds = [-1; 3];
+    let registered_fds = [None; 3];
     ring.register_files(&registered_fds).unwrap();
 
     let tmp = TempDir::new("openat_direct_close_direct");
@@ -1500,7 +1517,8 @@ fn openat_direct_close_direct() {
         assert_eq!(ring.submit().unwrap(), 1);
         assert_eq!(ring.copy_cqe().unwrap(), cqe(user_data, 0, 0));
     }
-    ring.unregister_files().unwrap();
+    // SAFETY: every request on the table has been reaped above.
+    unsafe { ring.unregister_files() }.unwrap();
 }
 
 #[test]
@@ -1670,7 +1688,8 @@ fn bind_listen_connect() {
             .unwrap()
             .link();
     }
-    ring.listen(5, listen_fd, 1).unwrap();
+    // SAFETY: the socket is open until the closes below, after this completion is reaped.
+    unsafe { ring.listen(5, listen_fd, 1) }.unwrap();
     assert_eq!(ring.submit().unwrap(), 4);
     assert_same_cqes(
         &reap(&mut ring, 4),
@@ -1722,7 +1741,10 @@ fn bind_listen_connect() {
 
     // Shut down and close every socket through the ring.
     for fd in [connect_fd, accept_fd, listen_fd] {
-        ring.shutdown(9, fd, n::SHUT_RDWR).unwrap().link();
+        // SAFETY: the linked close below runs only after the shutdown completed.
+        unsafe { ring.shutdown(9, fd, n::SHUT_RDWR) }
+            .unwrap()
+            .link();
         // SAFETY: these descriptors came from our own socket/accept completions; nothing
         // else owns them.
         unsafe { ring.close(10, fd).unwrap() };
@@ -1744,7 +1766,8 @@ fn cmd_sock_siocinq() {
     client.write_all(b"seven!!").unwrap();
 
     // Wait until the data is there, then ask how much is queued.
-    ring.poll_add(1, h.server(), g::POLLIN).unwrap();
+    // SAFETY: the harness's sockets outlive the completion reaped below.
+    unsafe { ring.poll_add(1, h.server(), g::POLLIN) }.unwrap();
     assert_eq!(ring.submit().unwrap(), 1);
     let c = ring.copy_cqe().unwrap();
     assert_eq!(c.user_data, 1);
@@ -1960,7 +1983,8 @@ fn poll_multishot_update_remove() {
     let mut ring = ring(4);
     let (r, w) = pipe();
 
-    ring.poll_multishot(1, r.as_raw_fd(), g::POLLIN).unwrap();
+    // SAFETY: the pipe outlives the poll's final completion, reaped below.
+    unsafe { ring.poll_multishot(1, r.as_raw_fd(), g::POLLIN) }.unwrap();
     assert_eq!(ring.submit().unwrap(), 1);
     rustix::io::write(&w, b"x").unwrap();
     let c = ring.copy_cqe().unwrap();
@@ -2015,7 +2039,8 @@ fn timeout_update_and_cancel_fd() {
             .unwrap();
     }
     assert_eq!(ring.submit().unwrap(), 1);
-    ring.cancel_fd(4, r.as_raw_fd(), 0).unwrap();
+    // SAFETY: the pipe is ours and outlives the cancel's completion, reaped below.
+    unsafe { ring.cancel_fd(4, r.as_raw_fd(), 0) }.unwrap();
     assert_eq!(ring.submit().unwrap(), 1);
     assert_same_cqes(
         &reap(&mut ring, 2),
@@ -2071,7 +2096,8 @@ fn tee_duplicates_pipe_data() {
     let (r2, w2) = pipe();
     rustix::io::write(&w1, b"hello").unwrap();
 
-    let sqe = *ring.tee(1, r1.as_raw_fd(), w2.as_raw_fd(), 5).unwrap();
+    // SAFETY: both pipes outlive the completion reaped below.
+    let sqe = *unsafe { ring.tee(1, r1.as_raw_fd(), w2.as_raw_fd(), 5) }.unwrap();
     assert_eq!(sqe.opcode, op(Op::IORING_OP_TEE));
     assert_eq!(ring.submit().unwrap(), 1);
     assert_eq!(ring.copy_cqe().unwrap(), cqe(1, 5, 0));
@@ -2087,7 +2113,7 @@ fn tee_duplicates_pipe_data() {
 #[test]
 fn files_update_then_fixed_read() {
     let mut ring = ring(2);
-    ring.register_files(&[-1, -1]).unwrap();
+    ring.register_files(&[None, None]).unwrap();
     let zero = std::fs::File::open("/dev/zero").unwrap();
     let fds = [zero.as_raw_fd()];
 
@@ -2101,12 +2127,14 @@ fn files_update_then_fixed_read() {
     unsafe {
         ring.read(2, 1, ReadBuffer::Buffer(&mut buf), 0)
             .unwrap()
-            .add_flags(sys::IOSQE_FIXED_FILE);
+            // And slot 1 holds /dev/zero until the completion is reaped.
+            .add_flags_unchecked(sys::IOSQE_FIXED_FILE);
     }
     assert_eq!(ring.submit().unwrap(), 1);
     assert_eq!(ring.copy_cqe().unwrap(), cqe(2, 16, 0));
     assert_eq!(buf, [0u8; 16]);
-    ring.unregister_files().unwrap();
+    // SAFETY: every request on the table has been reaped above.
+    unsafe { ring.unregister_files() }.unwrap();
 }
 
 #[test]
@@ -2129,8 +2157,8 @@ fn openat2_open_and_advice() {
     assert_eq!(c.user_data, 1);
     let file = std::fs::File::from(owned(c.res));
 
-    ring.fadvise(2, file.as_raw_fd(), 0, 8, g::POSIX_FADV_SEQUENTIAL)
-        .unwrap();
+    // SAFETY: the file outlives the completion reaped below.
+    unsafe { ring.fadvise(2, file.as_raw_fd(), 0, 8, g::POSIX_FADV_SEQUENTIAL) }.unwrap();
     assert_eq!(ring.submit().unwrap(), 1);
     assert_eq!(ring.copy_cqe().unwrap(), cqe(2, 0, 0));
 
@@ -2158,6 +2186,44 @@ fn openat2_open_and_advice() {
     assert_eq!(ring.copy_cqe().unwrap(), cqe(4, 0, 0));
     // SAFETY: allocated above with this layout.
     unsafe { std::alloc::dealloc(mem, layout) };
+}
+
+/// `madvise` takes 64-bit lengths (Linux 6.11: in `off`, with `len` 0): advising 4 GiB +
+/// 4 KiB reaches the page past 4 GiB, where a length truncated to 32 bits (4 KiB) would
+/// not. MADV_DONTNEED zero-fills both touched pages of a private anonymous mapping.
+#[test]
+fn madvise_takes_64_bit_lengths() {
+    let len = (4usize << 30) + 4096;
+    let far = 4usize << 30;
+    // SAFETY: a fresh private anonymous mapping at an address the kernel picks; NORESERVE:
+    // address space only, two pages are touched.
+    let mem = unsafe {
+        rustix::mm::mmap_anonymous(
+            std::ptr::null_mut(),
+            len,
+            rustix::mm::ProtFlags::READ | rustix::mm::ProtFlags::WRITE,
+            rustix::mm::MapFlags::PRIVATE | rustix::mm::MapFlags::NORESERVE,
+        )
+    }
+    .unwrap()
+    .cast::<u8>();
+    // SAFETY: both offsets lie inside the mapping, which no Rust reference covers.
+    unsafe {
+        mem.write(1);
+        mem.add(far).write(2);
+    }
+    let mut ring = ring(2);
+    // SAFETY: the mapping is ours and only accessed through raw pointers (no Rust value
+    // relies on its contents, which MADV_DONTNEED discards); it stays mapped until after
+    // the completion.
+    unsafe { ring.madvise(1, mem.cast(), len, g::MADV_DONTNEED) }.unwrap();
+    assert_eq!(ring.submit().unwrap(), 1);
+    assert_eq!(ring.copy_cqe().unwrap(), cqe(1, 0, 0));
+    // SAFETY: as above.
+    let (first, last) = unsafe { (mem.read(), mem.add(far).read()) };
+    assert_eq!((first, last), (0, 0), "the whole 64-bit length was advised");
+    // SAFETY: our mapping, with no reference into it left.
+    unsafe { rustix::mm::munmap(mem.cast(), len) }.unwrap();
 }
 
 #[test]
@@ -2241,5 +2307,6 @@ fn writev_fixed_readv_fixed() {
         assert_eq!(ring.copy_cqe().unwrap(), cqe(2, 10, 0));
     }
     assert_eq!(&pool[32..42], b"0123456789");
-    ring.unregister_buffers().unwrap();
+    // SAFETY: every fixed request has been reaped above.
+    unsafe { ring.unregister_buffers() }.unwrap();
 }

@@ -4,7 +4,7 @@
 //! them), but completions of different requests are matched by user_data, never by order.
 mod common;
 
-use std::os::fd::{AsRawFd, RawFd};
+use std::os::fd::{AsFd, BorrowedFd, RawFd};
 
 use rustix::io::Errno;
 use uring::sys::{self, io_uring_op as Op, IoringSetupFlags};
@@ -41,14 +41,19 @@ fn register_files_update() {
     let zero = std::fs::File::open("/dev/zero").unwrap();
     let fd_index = 0usize;
     let fd_index2 = 1usize;
-    let mut registered_fds: [RawFd; 2] = [zero.as_raw_fd(), -1];
+    let mut registered_fds: [Option<BorrowedFd<'_>>; 2] = [Some(zero.as_fd()), None];
     ring.register_files(&registered_fds).unwrap();
 
     // IORING_REGISTER_FILES_UPDATE (Linux 5.5).
     let zero2 = std::fs::File::open("/dev/zero").unwrap();
-    registered_fds[fd_index] = zero2.as_raw_fd();
-    registered_fds[fd_index2] = -1;
-    assert_eq!(ring.register_files_update(0, &registered_fds).unwrap(), 2);
+    registered_fds[fd_index] = Some(zero2.as_fd());
+    registered_fds[fd_index2] = None;
+    // SAFETY (every update of this test): no request is queued or in flight when the
+    // table changes; each read is reaped before the next update.
+    assert_eq!(
+        unsafe { ring.register_files_update(0, &registered_fds) }.unwrap(),
+        2
+    );
 
     let mut buffer = [42u8; 128];
     queue_fixed_read(&mut ring, 0xcccccccc, fd_index as RawFd, &mut buffer);
@@ -64,10 +69,11 @@ fn register_files_update() {
     assert_eq!(buffer, [0u8; 128]);
 
     // A non-zero offset: only slot 1 changes.
-    registered_fds[fd_index] = -1;
-    registered_fds[fd_index2] = -1;
+    registered_fds[fd_index] = None;
+    registered_fds[fd_index2] = None;
     assert_eq!(
-        ring.register_files_update(1, &registered_fds[1..]).unwrap(),
+        // SAFETY: as above.
+        unsafe { ring.register_files_update(1, &registered_fds[1..]) }.unwrap(),
         1
     );
 
@@ -86,14 +92,19 @@ fn register_files_update() {
     assert_eq!(buffer, [0u8; 128]);
 
     // Now both slots are sparse (-1): the read fails with EBADF.
-    assert_eq!(ring.register_files_update(0, &registered_fds).unwrap(), 2);
+    assert_eq!(
+        // SAFETY: as above.
+        unsafe { ring.register_files_update(0, &registered_fds) }.unwrap(),
+        2
+    );
     queue_fixed_read(&mut ring, 0xcccccccc, fd_index as RawFd, &mut buffer);
     assert_eq!(ring.submit().unwrap(), 1);
     let cqe = common::reap(&mut ring, 1)[0];
     assert_eq!(cqe.user_data, 0xcccccccc);
     assert_eq!(cqe.err(), Some(Errno::BADF));
 
-    ring.unregister_files().unwrap();
+    // SAFETY: the last read has been reaped; nothing uses the table.
+    unsafe { ring.unregister_files() }.unwrap();
 }
 
 #[test]

@@ -88,7 +88,10 @@ pub fn run(fd: RawFd, cfg: &SendConfig, stop: Option<&AtomicBool>) -> Result<Sen
     let inflight = cfg.inflight;
     let mut ring = sender_ring((inflight * 2).max(64))?;
     let target_fd = if cfg.fixed_file {
-        ring.register_files(&[fd])
+        // SAFETY: `fd` is the connected socket this run was given, open for the whole call
+        // (the kernel takes its own reference to the file during it).
+        let borrowed = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
+        ring.register_files(&[Some(borrowed)])
             .context("registering the socket (IORING_REGISTER_FILES)")?;
         0
     } else {

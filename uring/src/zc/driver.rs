@@ -2,7 +2,7 @@
 //! its senders act on.
 
 use core::fmt;
-use std::os::fd::{AsRawFd, BorrowedFd};
+use std::os::fd::BorrowedFd;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -326,8 +326,13 @@ impl Driver {
         let Some(file) = self.free_files.pop() else {
             return Err(ZcError::TooManySockets);
         };
-        let fd = socket.as_raw_fd();
-        if let Err(e) = self.ring.register_files_update(file, &[fd]) {
+        // SAFETY: the slot is free (no request names it: it was never used, or cleared only
+        // after every request naming it completed); the kernel takes its own reference to
+        // the socket during the call.
+        if let Err(e) = unsafe {
+            self.ring
+                .register_files_update(file, &[Some(std::os::fd::AsFd::as_fd(&socket))])
+        } {
             self.free_files.push(file);
             return Err(ZcError::Register(e));
         }
@@ -382,8 +387,10 @@ impl Driver {
 
     /// Removes a registered-file slot's file (after every request naming it completed).
     fn clear_file(&mut self, file: u32) {
-        // -1 clears the slot; the kernel drops its reference to the socket.
-        if self.ring.register_files_update(file, &[-1]).is_ok() {
+        // None (-1) clears the slot; the kernel drops its reference to the socket.
+        // SAFETY: every request naming the slot has completed (the sender is idle), and the
+        // slot is the driver's own.
+        if unsafe { self.ring.register_files_update(file, &[None]) }.is_ok() {
             self.free_files.push(file);
         }
         // On failure the slot stays taken (never reused): the socket stays open in the

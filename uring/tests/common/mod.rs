@@ -113,8 +113,10 @@ pub fn reap(ring: &mut IoUring, n: usize) -> Vec<Cqe> {
     let mut buf = [Cqe::default(); 64];
     while out.len() < n {
         if ring.cq_ready() == 0 {
-            ring.submit_and_wait_timeout(1, std::time::Duration::from_secs(10))
-                .expect("a completion within 10 s");
+            let waited = ring
+                .submit_and_wait_timeout(1, std::time::Duration::from_secs(10))
+                .expect("the wait");
+            assert!(!waited.timed_out, "a completion within 10 s");
         }
         let got = ring.copy_cqes(&mut buf, 0).unwrap() as usize;
         out.extend_from_slice(&buf[..got]);
@@ -357,8 +359,10 @@ pub fn reap_zc(ring: &mut IoUring, user_datas: &[u64], extra: usize) -> Vec<Cqe>
     while !done(&all) {
         assert!(all.len() <= limit, "too many completions: {all:?}");
         if ring.cq_ready() == 0 {
-            ring.submit_and_wait_timeout(1, std::time::Duration::from_secs(10))
-                .expect("a completion within 10 s");
+            let waited = ring
+                .submit_and_wait_timeout(1, std::time::Duration::from_secs(10))
+                .expect("the wait");
+            assert!(!waited.timed_out, "a completion within 10 s");
         }
         let n = ring.copy_cqes(&mut buf, 0).unwrap() as usize;
         all.extend_from_slice(&buf[..n]);
