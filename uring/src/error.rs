@@ -231,6 +231,11 @@ pub enum SqeError {
     /// [`Driver`](crate::zc::Driver) owns this ring): no request of the caller may carry
     /// it, so that no completion of the caller's can pass for one of the driver's.
     ReservedUserData(u64),
+    /// The ring's registered-file table belongs to its safe layer (a
+    /// [`Driver`](crate::zc::Driver) keeps its sockets there): operations that install
+    /// into, or close, a slot of it are refused, so that no request of the driver's can be
+    /// made to act on another file.
+    ReservedFileTable,
 }
 
 impl fmt::Display for SqeError {
@@ -240,6 +245,9 @@ impl fmt::Display for SqeError {
             SqeError::ReservedUserData(ud) => write!(
                 f,
                 "user_data {ud:#x} is reserved for the safe layer that owns this ring"
+            ),
+            SqeError::ReservedFileTable => f.write_str(
+                "the registered-file table of this ring belongs to the safe layer that owns it",
             ),
         }
     }
@@ -307,6 +315,8 @@ pub enum Error {
     SubmissionQueueFull,
     /// A user_data reserved for the ring's safe layer ([`SqeError::ReservedUserData`]).
     ReservedUserData(u64),
+    /// The ring's file table is its safe layer's ([`SqeError::ReservedFileTable`]).
+    ReservedFileTable,
     /// Setting up a provided-buffer ring or group failed.
     BufRing(crate::buf_ring::BufRingError),
     /// A provided buffer could not be looked up or returned.
@@ -321,6 +331,7 @@ impl fmt::Display for Error {
             Error::Register(e) => e.fmt(f),
             Error::SubmissionQueueFull => SubmissionQueueFull.fmt(f),
             Error::ReservedUserData(ud) => SqeError::ReservedUserData(*ud).fmt(f),
+            Error::ReservedFileTable => SqeError::ReservedFileTable.fmt(f),
             Error::BufRing(e) => e.fmt(f),
             Error::Buffer(e) => e.fmt(f),
         }
@@ -333,7 +344,9 @@ impl std::error::Error for Error {
             Error::Setup(e) => Some(e),
             Error::Enter(e) => Some(e),
             Error::Register(e) => Some(e),
-            Error::SubmissionQueueFull | Error::ReservedUserData(_) => None,
+            Error::SubmissionQueueFull | Error::ReservedUserData(_) | Error::ReservedFileTable => {
+                None
+            }
             Error::BufRing(e) => Some(e),
             Error::Buffer(e) => Some(e),
         }
@@ -365,6 +378,7 @@ impl From<SqeError> for Error {
         match e {
             SqeError::SubmissionQueueFull => Error::SubmissionQueueFull,
             SqeError::ReservedUserData(ud) => Error::ReservedUserData(ud),
+            SqeError::ReservedFileTable => Error::ReservedFileTable,
         }
     }
 }
@@ -386,6 +400,7 @@ impl From<Error> for std::io::Error {
             Error::Register(e) => e.into(),
             Error::SubmissionQueueFull => SubmissionQueueFull.into(),
             Error::ReservedUserData(ud) => SqeError::ReservedUserData(ud).into(),
+            Error::ReservedFileTable => SqeError::ReservedFileTable.into(),
             Error::BufRing(e) => std::io::Error::other(e),
             Error::Buffer(e) => std::io::Error::new(std::io::ErrorKind::InvalidInput, e),
         }

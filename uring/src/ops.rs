@@ -21,7 +21,9 @@
 //!   [`read`](IoUring::read) with [`ReadBuffer::BufferSelection`]).
 //!
 //! Operations that pass only numbers (`nop`, `socket`, `close_direct`, `timeout_remove`,
-//! `poll_remove`, `cancel`, …) are safe. [`IoUring::close`] is `unsafe` because closing a
+//! `poll_remove`, `cancel`, …) are safe; on a ring with a reserved user_data namespace
+//! (a driver's), none of them can give a request a user_data in it (`poll_update` with
+//! `IORING_POLL_UPDATE_USER_DATA` included). [`IoUring::close`] is `unsafe` because closing a
 //! descriptor that something else owns breaks I/O safety.
 //!
 //! # Descriptors
@@ -39,6 +41,13 @@
 //! file table instead, which must stay registered to the intended file for as long.
 //! `AT_FDCWD` for a `dir_fd`, and `-1` where an operation documents it, name no
 //! descriptor.
+//!
+//! A direct-descriptor operation (`*_direct`, `files_update`) must not install into or
+//! close a slot of a table the caller does not own. On a ring whose table belongs to its
+//! safe layer ([`IoUring::is_file_table_reserved`]: a [`Driver`](crate::zc::Driver)'s
+//! ring, where senders' sockets live), the safe ones ([`close_direct`](IoUring::close_direct),
+//! [`socket_direct`](IoUring::socket_direct), [`socket_direct_alloc`](IoUring::socket_direct_alloc))
+//! answer [`SqeError::ReservedFileTable`], and the `unsafe` ones must not be used at all.
 //!
 //! Each method documents the opcode it queues, the kernel version that introduced it, the
 //! liburing function it matches and its Zig name (the same name unless said otherwise).
@@ -970,6 +979,7 @@ impl IoUring {
         flags: u32,
         file_index: u32,
     ) -> SqeResult<'_> {
+        self.check_file_table()?;
         self.queue(user_data, |sqe| {
             sqe.prep_socket_direct(domain, socket_type, protocol, flags, file_index)
         })
@@ -987,6 +997,7 @@ impl IoUring {
         protocol: u32,
         flags: u32,
     ) -> SqeResult<'_> {
+        self.check_file_table()?;
         self.queue(user_data, |sqe| {
             sqe.prep_socket_direct_alloc(domain, socket_type, protocol, flags)
         })
@@ -1255,6 +1266,7 @@ impl IoUring {
     /// liburing: `io_uring_prep_close_direct`.
     #[inline]
     pub fn close_direct(&mut self, user_data: u64, file_index: u32) -> SqeResult<'_> {
+        self.check_file_table()?;
         self.queue(user_data, |sqe| sqe.prep_close_direct(file_index))
     }
 
@@ -1613,6 +1625,13 @@ impl IoUring {
         poll_mask: u32,
         flags: u32,
     ) -> SqeResult<'_> {
+        // A poll given a user_data of the reserved namespace would complete as the safe
+        // layer's request: refused like any other reserved user_data.
+        if flags & crate::sys::IORING_POLL_UPDATE_USER_DATA != 0
+            && self.is_reserved_user_data(new_user_data)
+        {
+            return Err(SqeError::ReservedUserData(new_user_data));
+        }
         self.queue(user_data, |sqe| {
             sqe.prep_poll_update(old_user_data, new_user_data, poll_mask, flags)
         })

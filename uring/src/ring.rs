@@ -206,6 +206,9 @@ pub struct IoUring {
     reserved_tag: u64,
     /// Completions set aside once a namespace is reserved (see [`IoUring::copy_cqes`]).
     split: Option<Box<Split>>,
+    /// The registered-file table belongs to the safe layer: direct-descriptor operations
+    /// that install into or close its slots are refused.
+    files_reserved: bool,
     id: u64,
     flags: IoringSetupFlags,
     features: IoringFeatureFlags,
@@ -403,6 +406,7 @@ impl IoUring {
             reserved_mask: 0,
             reserved_tag: 1,
             split: None,
+            files_reserved: false,
             id: NEXT_RING_ID.fetch_add(1, Ordering::Relaxed),
             flags: p.flags,
             features: p.features,
@@ -442,6 +446,31 @@ impl IoUring {
         self.reserved_mask = mask;
         self.reserved_tag = tag;
         self.split = Some(Box::default());
+    }
+
+    /// Reserves the registered-file table for the crate's safe layer, for the rest of the
+    /// ring's life: [`close_direct`](Self::close_direct), [`socket_direct`](Self::socket_direct)
+    /// and [`socket_direct_alloc`](Self::socket_direct_alloc) are refused from then on
+    /// ([`SqeError::ReservedFileTable`]); the `unsafe` direct operations say so in their
+    /// contract.
+    pub(crate) fn reserve_file_table(&mut self) {
+        self.files_reserved = true;
+    }
+
+    /// Whether the registered-file table belongs to the ring's safe layer (a
+    /// [`Driver`](crate::zc::Driver)'s ring): then no safe operation may install into or
+    /// close its slots.
+    pub fn is_file_table_reserved(&self) -> bool {
+        self.files_reserved
+    }
+
+    /// Refuses a direct-descriptor operation on a reserved file table.
+    #[inline]
+    pub(crate) fn check_file_table(&self) -> Result<(), SqeError> {
+        if self.files_reserved {
+            return Err(SqeError::ReservedFileTable);
+        }
+        Ok(())
     }
 
     /// Copies ready completions of every namespace, the reserved one included, first those

@@ -472,3 +472,44 @@ fn a_disabled_ring_is_refused() {
     assert!(matches!(err, ZcError::InvalidConfig(_)), "{err:?}");
     let _ = Errno::INVAL;
 }
+
+/// A driver's file table holds its senders' sockets: no safe operation on its ring can
+/// close a slot or put another socket into one, and no poll can be renamed into the
+/// driver's user_data namespace.
+#[test]
+fn the_drivers_file_table_and_namespace_cannot_be_reached_sideways() {
+    let config = Config::default();
+    let mut driver = config.driver().unwrap();
+    let (c, _s) = tcp_pair();
+    let sender = ZcSender::new(&mut driver, c, config).unwrap();
+    let ring = driver.ring();
+    assert!(ring.is_file_table_reserved());
+    for slot in [0u32, 1, 255, u32::MAX] {
+        assert_eq!(
+            ring.close_direct(1, slot).unwrap_err(),
+            SqeError::ReservedFileTable
+        );
+        assert_eq!(
+            ring.socket_direct(2, 2, 1, 0, 0, slot).unwrap_err(),
+            SqeError::ReservedFileTable
+        );
+    }
+    assert_eq!(
+        ring.socket_direct_alloc(3, 2, 1, 0, 0).unwrap_err(),
+        SqeError::ReservedFileTable
+    );
+    let renamed = USER_DATA_TAG | 1 << 40 | 1 << 32 | 1 << 16;
+    assert_eq!(
+        ring.poll_update(4, 5, renamed, 0, uring::sys::IORING_POLL_UPDATE_USER_DATA)
+            .unwrap_err(),
+        SqeError::ReservedUserData(renamed)
+    );
+    assert_eq!(ring.sq_ready(), 0, "nothing was queued");
+    // The sender still works.
+    sender.send(&mut driver, chunk(0, 1000)).unwrap();
+    assert_eq!(drain(&sender, &mut driver), 1);
+    // A plain ring reserves nothing.
+    let mut plain = uring::IoUring::init(4, IoringSetupFlags::empty()).unwrap();
+    assert!(!plain.is_file_table_reserved());
+    plain.close_direct(1, 0).unwrap();
+}

@@ -234,6 +234,8 @@ impl Driver {
         ring.reserve_user_data(USER_DATA_TAG_MASK, USER_DATA_TAG);
         ring.register_files_sparse(config.max_sockets)
             .map_err(ZcError::Register)?;
+        // The table is the driver's: no safe operation may install into or close a slot.
+        ring.reserve_file_table();
         let (zc, sendmsg_zc) = match ring.get_probe() {
             Ok(p) => (
                 p.is_supported(sys::io_uring_op::IORING_OP_SEND_ZC),
