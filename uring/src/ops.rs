@@ -20,6 +20,28 @@
 //! - Operations that select a provided buffer tie the request to its group's memory (see
 //!   [`read`](IoUring::read) with [`ReadBuffer::BufferSelection`]).
 //!
+//! An fd number is not enough to make a request safe: safe code cannot queue one.
+//!
+//! ```compile_fail,E0133
+//! # fn f(ring: &mut uring::IoUring, fd: std::os::fd::RawFd) {
+//! ring.splice(1, fd, u64::MAX, fd, u64::MAX, 4096).unwrap(); // error[E0133]: requires unsafe
+//! # }
+//! ```
+//!
+//! ```compile_fail,E0133
+//! # fn f(ring: &mut uring::IoUring, fd: std::os::fd::RawFd) {
+//! ring.fsync(1, fd, 0).unwrap(); // error[E0133]: requires unsafe
+//! # }
+//! ```
+//!
+//! Nor can it change a registered table that other requests (a pool's) rely on:
+//!
+//! ```compile_fail,E0133
+//! # fn f(ring: &mut uring::IoUring) {
+//! ring.unregister_buffers().unwrap(); // error[E0133]: requires unsafe
+//! # }
+//! ```
+//!
 //! Operations that pass only numbers (`nop`, `socket`, `close_direct`, `timeout_remove`,
 //! `poll_remove`, `cancel`, …) are safe; on a ring with a reserved user_data namespace
 //! (a driver's), none of them can give a request a user_data in it (`poll_update` with

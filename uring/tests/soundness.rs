@@ -513,3 +513,59 @@ fn the_drivers_file_table_and_namespace_cannot_be_reached_sideways() {
     assert!(!plain.is_file_table_reserved());
     plain.close_direct(1, 0).unwrap();
 }
+
+/// 10: the driver on every ring configuration it accepts, including DEFER_TASKRUN without
+/// TASKRUN_FLAG (where only an enter with GETEVENTS runs the task work that posts
+/// completions), driven through the non-waiting paths only (`try_send`, `poll`) and then
+/// `wait_all`: every buffer comes back, the peer gets every byte.
+#[test]
+fn the_driver_works_on_every_ring_configuration() {
+    use IoringSetupFlags as F;
+    for (name, flags) in [
+        ("default", F::empty()),
+        ("SQPOLL", F::SQPOLL),
+        ("COOP_TASKRUN", F::COOP_TASKRUN),
+        (
+            "COOP_TASKRUN|TASKRUN_FLAG",
+            F::COOP_TASKRUN | F::TASKRUN_FLAG,
+        ),
+        ("SINGLE_ISSUER", F::SINGLE_ISSUER),
+        (
+            "SINGLE_ISSUER|DEFER_TASKRUN",
+            F::SINGLE_ISSUER | F::DEFER_TASKRUN,
+        ),
+        ("NO_SQARRAY", F::NO_SQARRAY),
+    ] {
+        let (client, server) = tcp_pair();
+        let reader = checking_reader(server, Arc::new(AtomicBool::new(true)));
+        let config = Config::default().policy(Policy::Always).depth(4);
+        let mut driver = Driver::new(config.driver_config().setup_flags(flags))
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        let sender = ZcSender::new(&mut driver, client, config).unwrap();
+        let (len, count) = (64 * 1024, 64u64);
+        let (mut next, mut back) = (0u64, 0u64);
+        let t = Instant::now();
+        while back < count {
+            assert!(t.elapsed() < BOUND, "{name}: {back} of {count} back");
+            if next < count {
+                match sender.try_send(&mut driver, chunk(next * len as u64, len)) {
+                    Ok(()) => next += 1,
+                    Err(e) if e.is_would_block() => {}
+                    Err(e) => panic!("{name}: {e}"),
+                }
+            }
+            sender.poll(&mut driver).unwrap();
+            for c in sender.completions(&mut driver).unwrap() {
+                assert_eq!(c.result, Ok(len), "{name}");
+                scribble(c.buffer);
+                back += 1;
+            }
+        }
+        sender.wait_all(&mut driver, BOUND).unwrap();
+        let closed = sender.close(&mut driver, BOUND);
+        assert_eq!(closed.pending, 0, "{name}");
+        drop(closed);
+        drop(driver);
+        assert_eq!(reader.join().unwrap(), (count * len as u64, None), "{name}");
+    }
+}
