@@ -127,7 +127,7 @@ impl From<BufRingError> for std::io::Error {
 /// Why a completion or buffer id could not be used with a [`BufferGroup`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum BufferError {
+pub enum SelectedBufferError {
     /// The completion carries no `IORING_CQE_F_BUFFER`: no buffer was picked (a failed
     /// request, e.g. `ENOBUFS`, or a request that did not select a buffer). Zig:
     /// `NoBufferSelected`.
@@ -149,7 +149,7 @@ pub enum BufferError {
     },
 }
 
-impl fmt::Display for BufferError {
+impl fmt::Display for SelectedBufferError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::NoBufferSelected => f.write_str("completion has no IORING_CQE_F_BUFFER"),
@@ -166,10 +166,10 @@ impl fmt::Display for BufferError {
     }
 }
 
-impl std::error::Error for BufferError {}
+impl std::error::Error for SelectedBufferError {}
 
-impl From<BufferError> for std::io::Error {
-    fn from(e: BufferError) -> Self {
+impl From<SelectedBufferError> for std::io::Error {
+    fn from(e: SelectedBufferError) -> Self {
         std::io::Error::new(std::io::ErrorKind::InvalidInput, e)
     }
 }
@@ -642,11 +642,11 @@ impl BufferGroup {
 
     /// The bytes received into the buffer a completion reports: the first `cqe.res` bytes
     /// of buffer `cqe.buffer_id()`. The slice borrows the group, so it cannot outlive a
-    /// later [`put`](Self::put). Errors: [`BufferError::NoBufferSelected`] without
+    /// later [`put`](Self::put). Errors: [`SelectedBufferError::NoBufferSelected`] without
     /// `IORING_CQE_F_BUFFER` (e.g. an `ENOBUFS` completion),
-    /// [`BufferError::BufferIdOutOfRange`], [`BufferError::ResultOutOfRange`]. Zig:
+    /// [`SelectedBufferError::BufferIdOutOfRange`], [`SelectedBufferError::ResultOutOfRange`]. Zig:
     /// `BufferGroup.get` (0.15; `get_cqe` in 0.13/0.14).
-    pub fn get(&self, cqe: &Cqe) -> Result<&[u8], BufferError> {
+    pub fn get(&self, cqe: &Cqe) -> Result<&[u8], SelectedBufferError> {
         let id = self.check_cqe(cqe)?;
         let len = cqe.res as usize;
         let start = usize::from(id) * self.buffer_size as usize;
@@ -662,18 +662,18 @@ impl BufferGroup {
 
     /// The same as [`get`](Self::get), under Zig 0.13/0.14's name (`get_cqe`).
     #[inline]
-    pub fn get_cqe(&self, cqe: &Cqe) -> Result<&[u8], BufferError> {
+    pub fn get_cqe(&self, cqe: &Cqe) -> Result<&[u8], SelectedBufferError> {
         self.get(cqe)
     }
 
     /// Hands buffer `buffer_id` back to the kernel, so that it can be picked again
     /// (one `buf_ring_add` and one `buf_ring_advance`). Only an id a completion reported,
     /// once per completion (see [`recv`](Self::recv)'s contract). Errors:
-    /// [`BufferError::BufferIdOutOfRange`]. Zig: `BufferGroup.put` (0.13/0.14, by id);
+    /// [`SelectedBufferError::BufferIdOutOfRange`]. Zig: `BufferGroup.put` (0.13/0.14, by id);
     /// liburing: `io_uring_buf_ring_add` + `io_uring_buf_ring_advance`.
-    pub fn put(&mut self, buffer_id: u16) -> Result<(), BufferError> {
+    pub fn put(&mut self, buffer_id: u16) -> Result<(), SelectedBufferError> {
         if buffer_id >= self.buffers_count {
-            return Err(BufferError::BufferIdOutOfRange {
+            return Err(SelectedBufferError::BufferIdOutOfRange {
                 id: buffer_id,
                 buffers_count: self.buffers_count,
             });
@@ -694,11 +694,13 @@ impl BufferGroup {
     }
 
     /// Hands the buffer a completion reports back to the kernel: [`put`](Self::put) of
-    /// its id. Errors: [`BufferError::NoBufferSelected`] without `IORING_CQE_F_BUFFER`,
-    /// [`BufferError::BufferIdOutOfRange`]. Zig: `BufferGroup.put_cqe` (0.13/0.14; `put` in
+    /// its id. Errors: [`SelectedBufferError::NoBufferSelected`] without `IORING_CQE_F_BUFFER`,
+    /// [`SelectedBufferError::BufferIdOutOfRange`]. Zig: `BufferGroup.put_cqe` (0.13/0.14; `put` in
     /// 0.15).
-    pub fn put_cqe(&mut self, cqe: &Cqe) -> Result<(), BufferError> {
-        let id = cqe.buffer_id().ok_or(BufferError::NoBufferSelected)?;
+    pub fn put_cqe(&mut self, cqe: &Cqe) -> Result<(), SelectedBufferError> {
+        let id = cqe
+            .buffer_id()
+            .ok_or(SelectedBufferError::NoBufferSelected)?;
         self.put(id)
     }
 
@@ -728,16 +730,18 @@ impl BufferGroup {
     }
 
     /// Checks a completion against this group and returns its buffer id.
-    fn check_cqe(&self, cqe: &Cqe) -> Result<u16, BufferError> {
-        let id = cqe.buffer_id().ok_or(BufferError::NoBufferSelected)?;
+    fn check_cqe(&self, cqe: &Cqe) -> Result<u16, SelectedBufferError> {
+        let id = cqe
+            .buffer_id()
+            .ok_or(SelectedBufferError::NoBufferSelected)?;
         if id >= self.buffers_count {
-            return Err(BufferError::BufferIdOutOfRange {
+            return Err(SelectedBufferError::BufferIdOutOfRange {
                 id,
                 buffers_count: self.buffers_count,
             });
         }
         if cqe.res < 0 || cqe.res as u32 > self.buffer_size {
-            return Err(BufferError::ResultOutOfRange {
+            return Err(SelectedBufferError::ResultOutOfRange {
                 res: cqe.res,
                 buffer_size: self.buffer_size,
             });
@@ -880,14 +884,20 @@ mod tests {
             res: -(Errno::NOBUFS.raw_os_error()),
             flags: 0,
         };
-        assert_eq!(g.get(&no_buffer), Err(BufferError::NoBufferSelected));
-        assert_eq!(g.put_cqe(&no_buffer), Err(BufferError::NoBufferSelected));
+        assert_eq!(
+            g.get(&no_buffer),
+            Err(SelectedBufferError::NoBufferSelected)
+        );
+        assert_eq!(
+            g.put_cqe(&no_buffer),
+            Err(SelectedBufferError::NoBufferSelected)
+        );
         let bad_id = Cqe {
             user_data: 1,
             res: 4,
             flags: sys::IORING_CQE_F_BUFFER | (3 << sys::IORING_CQE_BUFFER_SHIFT),
         };
-        let out_of_range = BufferError::BufferIdOutOfRange {
+        let out_of_range = SelectedBufferError::BufferIdOutOfRange {
             id: 3,
             buffers_count: 3,
         };
@@ -900,7 +910,7 @@ mod tests {
         };
         assert_eq!(
             g.get_cqe(&too_long),
-            Err(BufferError::ResultOutOfRange {
+            Err(SelectedBufferError::ResultOutOfRange {
                 res: 9,
                 buffer_size: 8
             })

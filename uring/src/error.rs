@@ -320,7 +320,7 @@ pub enum Error {
     /// Setting up a provided-buffer ring or group failed.
     BufRing(crate::buf_ring::BufRingError),
     /// A provided buffer could not be looked up or returned.
-    Buffer(crate::buf_ring::BufferError),
+    Buffer(crate::buf_ring::SelectedBufferError),
 }
 
 impl fmt::Display for Error {
@@ -387,8 +387,8 @@ impl From<crate::buf_ring::BufRingError> for Error {
         Error::BufRing(e)
     }
 }
-impl From<crate::buf_ring::BufferError> for Error {
-    fn from(e: crate::buf_ring::BufferError) -> Self {
+impl From<crate::buf_ring::SelectedBufferError> for Error {
+    fn from(e: crate::buf_ring::SelectedBufferError) -> Self {
         Error::Buffer(e)
     }
 }

@@ -67,7 +67,7 @@ pub mod types;
 pub mod zc;
 
 pub use addr::SockAddr;
-pub use buf_ring::{BufRing, BufRingError, BufRingFlags, BufferError, BufferGroup};
+pub use buf_ring::{BufRing, BufRingError, BufRingFlags, BufferGroup, SelectedBufferError};
 pub use cqe::{Cqe, CqeFlags};
 pub use error::{
     EnterError, Error, RegisterError, SetupError, SqeError, SqeFlagsError, SubmissionQueueFull,
@@ -75,6 +75,9 @@ pub use error::{
 pub use ops::{ReadBuffer, RecvBuffer, SqeRef, SqeResult};
 pub use register::{iovec, Probe};
 pub use ring::{CompletionQueue, IoUring, SubmissionQueue, SubmitWait};
+/// The errno type of every result and error (rustix's), so that matching an error needs no
+/// extra dependency.
+pub use rustix::io::Errno;
 pub use sqe::Sqe;
 pub use types::{
     timespec, EpollEvent, IdType, MsgHdr, OpenHow, RawSockAddr, RecvmsgOut, SigInfo, SockLen,

@@ -42,10 +42,21 @@ pub use linux_raw_sys::io_uring::{
     IORING_TIMEOUT_UPDATE, IO_URING_OP_SUPPORTED, SPLICE_F_FD_IN_FIXED,
 };
 
-/// Typed flag sets of rustix, re-exported so that callers need no second import.
+/// Typed flag sets of rustix, re-exported so that callers need no second import. The
+/// per-operation ones (`IoringSendFlags` for `zc_flags`/`ioprio` of the send family,
+/// `IoringRecvFlags`, `IoringTimeoutFlags`, `IoringAsyncCancelFlags`, `IoringPollFlags`,
+/// `IoringFsyncFlags`, `IoringAcceptFlags`, `IoringMsgringFlags`) give the same bits
+/// as the `IORING_*` constants, typed: `IoringSendFlags::ZC_REPORT_USAGE.bits()` is the
+/// `u16` a `zc_flags` argument takes.
 pub use rustix::io_uring::{
-    io_uring_params, IoringEnterFlags, IoringFeatureFlags, IoringSetupFlags,
+    io_uring_params, IoringAcceptFlags, IoringAsyncCancelFlags, IoringEnterFlags,
+    IoringFeatureFlags, IoringFsyncFlags, IoringMsgringFlags, IoringPollFlags, IoringRecvFlags,
+    IoringSendFlags, IoringSetupFlags, IoringSqeFlags, IoringTimeoutFlags,
 };
+
+/// Socket message flags the send and receive operations take in `flags` (`MSG_WAITALL`
+/// for a stream send that the kernel retries until complete, …), from `linux-raw-sys`.
+pub use linux_raw_sys::net::{MSG_DONTWAIT, MSG_MORE, MSG_NOSIGNAL, MSG_TRUNC, MSG_WAITALL};
 
 /// `IOSQE_FIXED_FILE` (Linux 5.1): `fd` is an index into the registered file table.
 pub const IOSQE_FIXED_FILE: u8 = 1 << io_uring_sqe_flags_bit::IOSQE_FIXED_FILE_BIT as u8;
@@ -77,6 +88,26 @@ pub const fn op(op: io_uring_op) -> u8 {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
+    /// The typed send flags are the same bits as the constants (a `zc_flags` argument is
+    /// the `u16` of `IoringSendFlags`).
+    #[test]
+    fn typed_send_flags_are_the_constants() {
+        assert_eq!(
+            u32::from(IoringSendFlags::ZC_REPORT_USAGE.bits()),
+            IORING_SEND_ZC_REPORT_USAGE
+        );
+        assert_eq!(
+            u32::from(IoringSendFlags::POLL_FIRST.bits()),
+            IORING_RECVSEND_POLL_FIRST
+        );
+        assert_eq!(
+            u32::from(IoringSendFlags::FIXED_BUF.bits()),
+            IORING_RECVSEND_FIXED_BUF
+        );
+    }
+
     use super::*;
 
     #[test]

@@ -10,8 +10,8 @@ use rustix::event::{eventfd, EventfdFlags};
 use rustix::io::Errno;
 use uring::sys::{self, io_uring_op as Op, IoringSetupFlags};
 use uring::{
-    iovec, BufRing, BufRingError, BufRingFlags, BufferError, BufferGroup, Cqe, EnterError, IoUring,
-    RegisterError, Sqe,
+    iovec, BufRing, BufRingError, BufRingFlags, BufferGroup, Cqe, EnterError, IoUring,
+    RegisterError, SelectedBufferError, Sqe,
 };
 
 /// Every test of this file runs alone: the mapping test reads /proc/self/maps and must not
@@ -448,11 +448,17 @@ fn buffer_group_recv_without_buffers_is_enobufs() {
         }
     );
     assert_eq!(starved.flags & sys::IORING_CQE_F_BUFFER, 0);
-    assert_eq!(group.get(&starved), Err(BufferError::NoBufferSelected));
-    assert_eq!(group.put_cqe(&starved), Err(BufferError::NoBufferSelected));
+    assert_eq!(
+        group.get(&starved),
+        Err(SelectedBufferError::NoBufferSelected)
+    );
+    assert_eq!(
+        group.put_cqe(&starved),
+        Err(SelectedBufferError::NoBufferSelected)
+    );
     assert_eq!(
         group.put(1),
-        Err(BufferError::BufferIdOutOfRange {
+        Err(SelectedBufferError::BufferIdOutOfRange {
             id: 1,
             buffers_count: 1
         })

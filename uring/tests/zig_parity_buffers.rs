@@ -8,7 +8,7 @@ use std::os::fd::{AsFd, BorrowedFd, RawFd};
 
 use rustix::io::Errno;
 use uring::sys::{self, io_uring_op as Op, IoringSetupFlags};
-use uring::{BufferError, BufferGroup, Cqe, IoUring, Sqe};
+use uring::{BufferGroup, Cqe, IoUring, SelectedBufferError, Sqe};
 
 /// A small deterministic generator for "random" user_data, as Zig's tests use a PRNG.
 struct Rnd(u64);
@@ -224,7 +224,10 @@ fn ring_mapped_buffers_recv() {
             // IORING_CQE_F_BUFFER is set on success only.
             assert!(cqe.flags & sys::IORING_CQE_F_BUFFER == 0);
             assert_eq!(cqe.buffer_id(), None);
-            assert_eq!(buf_grp.get(&cqe), Err(BufferError::NoBufferSelected));
+            assert_eq!(
+                buf_grp.get(&cqe),
+                Err(SelectedBufferError::NoBufferSelected)
+            );
         }
 
         // Put the buffers back.
