@@ -108,7 +108,6 @@ mod tests {
         );
     }
 
-    use super::*;
 
     #[test]
     fn sqe_flag_masks_match_the_kernel_bits() {
