@@ -147,6 +147,12 @@ pub enum SelectedBufferError {
         /// The group's buffer size.
         buffer_size: u32,
     },
+    /// The group consumes buffers incrementally ([`BufferGroup::init_incremental`]): a
+    /// completion's bytes start where the previous one on that buffer ended, so only
+    /// [`BufferGroup::get_incremental`] can say where; [`get`](BufferGroup::get) and
+    /// [`get_bundle`](BufferGroup::get_bundle) refuse. Or the reverse: `get_incremental` on
+    /// a group that is not incremental.
+    Incremental,
 }
 
 impl fmt::Display for SelectedBufferError {
@@ -162,6 +168,9 @@ impl fmt::Display for SelectedBufferError {
                     "completion result {res} does not fit a {buffer_size}-byte buffer"
                 )
             }
+            Self::Incremental => f.write_str(
+                "incremental and whole-buffer consumption need different lookups (get_incremental / get)",
+            ),
         }
     }
 }
@@ -485,10 +494,12 @@ fn prep_recv_buffer_select(sqe: &mut Sqe, fd: RawFd, group_id: u16, flags: u32) 
 /// [`put`](BufferGroup::put) hands the buffer back to the kernel. When every buffer is
 /// with the application, receives fail with `ENOBUFS` (and a multishot receive ends).
 ///
-/// Each completion consumes a whole buffer: the group does not register with incremental
-/// consumption (`IOU_PBUF_RING_INC`, which Zig 0.15's group asks for and falls back from),
-/// so `IORING_CQE_F_BUF_MORE` never appears; [`BufRing`] offers the flag for callers who
-/// track partially used buffers themselves.
+/// A group made by [`init`](BufferGroup::init) gives each completion a whole buffer (no
+/// `IORING_CQE_F_BUF_MORE`); one made by [`init_incremental`](BufferGroup::init_incremental)
+/// (`IOU_PBUF_RING_INC`, Linux 6.12) lets completions share a buffer, looked up with
+/// [`get_incremental`](BufferGroup::get_incremental). A bundled receive
+/// ([`recv_bundle`](BufferGroup::recv_bundle), Linux 6.10) fills several buffers in one
+/// completion ([`get_bundle`](BufferGroup::get_bundle), [`put_bundle`](BufferGroup::put_bundle)).
 ///
 /// Dropping the group (or [`deinit`](BufferGroup::deinit)) unregisters it and unmaps the
 /// ring and the slab. If the kernel refuses the unregistration (the group is dropped on a
@@ -515,6 +526,14 @@ pub struct BufferGroup {
     buffers: Option<AnonMap>,
     buffer_size: u32,
     buffers_count: u16,
+    /// The buffer id published in each ring slot (index: slot), for bundles: a bundle
+    /// completion names its first buffer, the others are the next slots.
+    slot_ids: Vec<u16>,
+    /// The ring slot each buffer was last published in (index: buffer id).
+    slot_of: Vec<u16>,
+    /// With `IOU_PBUF_RING_INC`: the bytes of each buffer already reported by
+    /// completions (index: buffer id); `None` for a whole-buffer group.
+    consumed: Option<Vec<u32>>,
 }
 
 // SAFETY: BufferGroup owns its ring and slab; mutation of the ring goes through `&mut
@@ -539,6 +558,44 @@ impl BufferGroup {
         buffer_size: u32,
         buffers_count: u16,
     ) -> Result<BufferGroup, BufRingError> {
+        Self::init_with(
+            ring,
+            group_id,
+            buffer_size,
+            buffers_count,
+            BufRingFlags::empty(),
+        )
+    }
+
+    /// Like [`init`](Self::init), with incremental consumption (`IOU_PBUF_RING_INC`,
+    /// Linux 6.12): a receive takes only the bytes it needs from the current buffer and
+    /// leaves the rest to the next one, with `IORING_CQE_F_BUF_MORE` on every completion
+    /// after which the kernel keeps the buffer. Look completions up with
+    /// [`get_incremental`](Self::get_incremental), in the order reaped; put a buffer back
+    /// only after its completion without `F_BUF_MORE`. No Zig twin (Zig 0.15 asks for the
+    /// flag and falls back); liburing: `io_uring_setup_buf_ring` with `IOU_PBUF_RING_INC`.
+    pub fn init_incremental(
+        ring: &IoUring,
+        group_id: u16,
+        buffer_size: u32,
+        buffers_count: u16,
+    ) -> Result<BufferGroup, BufRingError> {
+        Self::init_with(
+            ring,
+            group_id,
+            buffer_size,
+            buffers_count,
+            BufRingFlags::INC,
+        )
+    }
+
+    fn init_with(
+        ring: &IoUring,
+        group_id: u16,
+        buffer_size: u32,
+        buffers_count: u16,
+        flags: BufRingFlags,
+    ) -> Result<BufferGroup, BufRingError> {
         if buffers_count == 0 || buffers_count > BUF_RING_MAX_ENTRIES {
             return Err(BufRingError::EntriesNotInRange);
         }
@@ -550,12 +607,8 @@ impl BufferGroup {
             .filter(|&n| n <= isize::MAX as usize)
             .ok_or(BufRingError::BufferSizeInvalid)?;
         let buffers = AnonMap::new(slab_len).map_err(BufRingError::Mmap)?;
-        let mut br = BufRing::setup_buf_ring(
-            ring,
-            buffers_count.next_power_of_two(),
-            group_id,
-            BufRingFlags::empty(),
-        )?;
+        let mut br =
+            BufRing::setup_buf_ring(ring, buffers_count.next_power_of_two(), group_id, flags)?;
         let base = buffers.ptr.as_ptr().cast::<u8>();
         for id in 0..buffers_count {
             let start = usize::from(id) * buffer_size as usize;
@@ -569,11 +622,21 @@ impl BufferGroup {
         }
         // SAFETY: exactly `buffers_count` slots were added above.
         unsafe { br.buf_ring_advance(buffers_count) };
+        let entries = usize::from(br.entries());
+        let mut slot_ids = vec![0u16; entries];
+        for id in 0..buffers_count {
+            slot_ids[usize::from(id)] = id;
+        }
         Ok(BufferGroup {
             br,
             buffers: Some(buffers),
             buffer_size,
             buffers_count,
+            slot_ids,
+            slot_of: (0..buffers_count).collect(),
+            consumed: flags
+                .contains(BufRingFlags::INC)
+                .then(|| vec![0u32; usize::from(buffers_count)]),
         })
     }
 
@@ -647,6 +710,9 @@ impl BufferGroup {
     /// [`SelectedBufferError::BufferIdOutOfRange`], [`SelectedBufferError::ResultOutOfRange`]. Zig:
     /// `BufferGroup.get` (0.15; `get_cqe` in 0.13/0.14).
     pub fn get(&self, cqe: &Cqe) -> Result<&[u8], SelectedBufferError> {
+        if self.consumed.is_some() {
+            return Err(SelectedBufferError::Incremental);
+        }
         let id = self.check_cqe(cqe)?;
         let len = cqe.res as usize;
         let start = usize::from(id) * self.buffer_size as usize;
@@ -680,6 +746,7 @@ impl BufferGroup {
         }
         let start = usize::from(buffer_id) * self.buffer_size as usize;
         let base = self.slab_ptr();
+        let slot = self.br.tail() & self.br.mask();
         // SAFETY: the buffer lies inside the slab (id checked), which outlives the ring's
         // registration (see Drop). Its id came from a completion, so the kernel no longer
         // holds it and it is in the ring at most once: with at most `buffers_count <=
@@ -689,6 +756,11 @@ impl BufferGroup {
             let buffer = ptr::slice_from_raw_parts_mut(base.add(start), self.buffer_size as usize);
             self.br.buf_ring_add(buffer, buffer_id, 0);
             self.br.buf_ring_advance(1);
+        }
+        self.slot_ids[usize::from(slot)] = buffer_id;
+        self.slot_of[usize::from(buffer_id)] = slot;
+        if let Some(consumed) = &mut self.consumed {
+            consumed[usize::from(buffer_id)] = 0;
         }
         Ok(())
     }
@@ -702,6 +774,147 @@ impl BufferGroup {
             .buffer_id()
             .ok_or(SelectedBufferError::NoBufferSelected)?;
         self.put(id)
+    }
+
+    /// Queues (but does not submit) a bundled receive on `fd` (`IORING_RECVSEND_BUNDLE`,
+    /// Linux 6.10; with `multishot`, `IORING_RECV_MULTISHOT` too): one completion may fill
+    /// several consecutive buffers of this group; [`get_bundle`](Self::get_bundle) gives
+    /// them, [`put_bundle`](Self::put_bundle) hands them back. No Zig twin; liburing:
+    /// `io_uring_prep_recv` with `IORING_RECVSEND_BUNDLE`.
+    ///
+    /// # Safety
+    ///
+    /// As for [`recv`](Self::recv), and: this is the only request on the group while it
+    /// is in flight, and its completions are handed to [`put_bundle`](Self::put_bundle)
+    /// (after any [`get_bundle`](Self::get_bundle)) in the order reaped, each before any
+    /// other buffer of the group is put back. The buffers of a bundle are found from the
+    /// ring slots they were published in; that order keeps those slots from being
+    /// republished before the bundle is looked up.
+    pub unsafe fn recv_bundle<'r>(
+        &self,
+        ring: &'r mut IoUring,
+        user_data: u64,
+        fd: RawFd,
+        flags: u32,
+        multishot: bool,
+    ) -> SqeResult<'r> {
+        let group_id = self.group_id();
+        ring.queue(user_data, |sqe| {
+            prep_recv_buffer_select(sqe, fd, group_id, flags);
+            sqe.ioprio |= sys::IORING_RECVSEND_BUNDLE as u16;
+            if multishot {
+                sqe.ioprio |= sys::IORING_RECV_MULTISHOT as u16;
+            }
+        })
+    }
+
+    /// The buffer ids a bundle completion filled, in order: the first is the completion's
+    /// buffer id, the others the buffers published after it in the ring, as many as
+    /// `cqe.res` bytes span (one for a plain, non-bundle completion). Errors as
+    /// [`get`](Self::get); [`SelectedBufferError::ResultOutOfRange`] for more bytes than
+    /// the group holds.
+    pub fn bundle_ids(&self, cqe: &Cqe) -> Result<Vec<u16>, SelectedBufferError> {
+        if self.consumed.is_some() {
+            return Err(SelectedBufferError::Incremental);
+        }
+        let first = cqe
+            .buffer_id()
+            .ok_or(SelectedBufferError::NoBufferSelected)?;
+        if first >= self.buffers_count {
+            return Err(SelectedBufferError::BufferIdOutOfRange {
+                id: first,
+                buffers_count: self.buffers_count,
+            });
+        }
+        let out_of_range = SelectedBufferError::ResultOutOfRange {
+            res: cqe.res,
+            buffer_size: self.buffer_size,
+        };
+        let res = u64::try_from(cqe.res).map_err(|_| out_of_range)?;
+        let count = res.div_ceil(u64::from(self.buffer_size)).max(1);
+        if count > u64::from(self.buffers_count) {
+            return Err(out_of_range);
+        }
+        let mask = self.br.mask();
+        let start = self.slot_of[usize::from(first)];
+        Ok((0..count as u16)
+            .map(|i| self.slot_ids[usize::from(start.wrapping_add(i) & mask)])
+            .collect())
+    }
+
+    /// The bytes a bundle completion received, one slice per buffer in order (every one
+    /// full but the last), from [`bundle_ids`](Self::bundle_ids). The slices borrow the
+    /// group, so they end before [`put_bundle`](Self::put_bundle).
+    pub fn get_bundle(&self, cqe: &Cqe) -> Result<Vec<&[u8]>, SelectedBufferError> {
+        let ids = self.bundle_ids(cqe)?;
+        let mut left = cqe.res as usize;
+        let size = self.buffer_size as usize;
+        let base = self.slab_ptr();
+        Ok(ids
+            .into_iter()
+            .map(|id| {
+                let len = left.min(size);
+                left -= len;
+                // SAFETY: `id < buffers_count` (a slot only ever holds ids put through
+                // `put`/`init`), `len <= buffer_size`: inside the slab, which lives as long
+                // as `self`. The kernel handed these buffers back with this completion
+                // (`recv_bundle`'s contract keeps their slots from being republished
+                // before this lookup), and they go back only through `&mut self`.
+                unsafe { core::slice::from_raw_parts(base.add(usize::from(id) * size), len) }
+            })
+            .collect())
+    }
+
+    /// Hands every buffer of a bundle completion back to the kernel, in order
+    /// ([`put`](Self::put) of each of [`bundle_ids`](Self::bundle_ids)).
+    pub fn put_bundle(&mut self, cqe: &Cqe) -> Result<(), SelectedBufferError> {
+        for id in self.bundle_ids(cqe)? {
+            self.put(id)?;
+        }
+        Ok(())
+    }
+
+    /// The bytes a completion received into a group made by
+    /// [`init_incremental`](Self::init_incremental): `cqe.res` bytes of buffer
+    /// `cqe.buffer_id()`, starting where the previous completion on that buffer ended.
+    /// With `IORING_CQE_F_BUF_MORE` the kernel keeps the rest of the buffer (do not
+    /// [`put`](Self::put) it); without, the buffer is the application's until put. Each
+    /// completion must be given here exactly once, in the order reaped (the offsets add
+    /// up). Errors as [`get`](Self::get); [`SelectedBufferError::Incremental`] on a
+    /// whole-buffer group.
+    pub fn get_incremental(&mut self, cqe: &Cqe) -> Result<&[u8], SelectedBufferError> {
+        let size = self.buffer_size;
+        let count = self.buffers_count;
+        let base = self.slab_ptr();
+        let consumed = self
+            .consumed
+            .as_mut()
+            .ok_or(SelectedBufferError::Incremental)?;
+        let id = cqe
+            .buffer_id()
+            .ok_or(SelectedBufferError::NoBufferSelected)?;
+        if id >= count {
+            return Err(SelectedBufferError::BufferIdOutOfRange {
+                id,
+                buffers_count: count,
+            });
+        }
+        let at = consumed[usize::from(id)];
+        let len = u32::try_from(cqe.res)
+            .ok()
+            .filter(|&n| n <= size - at)
+            .ok_or(SelectedBufferError::ResultOutOfRange {
+                res: cqe.res,
+                buffer_size: size,
+            })?;
+        consumed[usize::from(id)] = at + len;
+        let start = usize::from(id) * size as usize + at as usize;
+        // SAFETY: `at + len <= buffer_size` and `id < buffers_count`: inside the slab,
+        // which lives as long as `self`. The kernel wrote these bytes before posting the
+        // completion and moves past them (its next write into this buffer starts at `at +
+        // len`); the caller passes each completion once, in order (the `recv` contract),
+        // so the range is one the kernel is done with.
+        Ok(unsafe { core::slice::from_raw_parts(base.add(start), len as usize) })
     }
 
     /// Unregisters the group and unmaps its ring and slab, reporting the unregistration's

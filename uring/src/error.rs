@@ -236,6 +236,11 @@ pub enum SqeError {
     /// into, or close, a slot of it are refused, so that no request of the driver's can be
     /// made to act on another file.
     ReservedFileTable,
+    /// These `IORING_RECVSEND_*` / `IORING_SEND_*` flags (the `u16` of
+    /// [`IoringSendFlags`](crate::sys::IoringSendFlags)) cannot be given here: they name
+    /// something (`FIXED_BUF`, `BUNDLE`, `VECTORIZED`: the method that queues the request
+    /// sets them), or the opcode does not take them (`ZC_REPORT_USAGE` on a copying send).
+    SendFlags(u16),
 }
 
 impl fmt::Display for SqeError {
@@ -248,6 +253,10 @@ impl fmt::Display for SqeError {
             ),
             SqeError::ReservedFileTable => f.write_str(
                 "the registered-file table of this ring belongs to the safe layer that owns it",
+            ),
+            SqeError::SendFlags(bits) => write!(
+                f,
+                "send flags {bits:#x} name a resource or do not apply to this opcode: not settable here"
             ),
         }
     }
@@ -317,6 +326,8 @@ pub enum Error {
     ReservedUserData(u64),
     /// The ring's file table is its safe layer's ([`SqeError::ReservedFileTable`]).
     ReservedFileTable,
+    /// Send flags not settable there ([`SqeError::SendFlags`]).
+    SendFlags(u16),
     /// Setting up a provided-buffer ring or group failed.
     BufRing(crate::buf_ring::BufRingError),
     /// A provided buffer could not be looked up or returned.
@@ -332,6 +343,7 @@ impl fmt::Display for Error {
             Error::SubmissionQueueFull => SubmissionQueueFull.fmt(f),
             Error::ReservedUserData(ud) => SqeError::ReservedUserData(*ud).fmt(f),
             Error::ReservedFileTable => SqeError::ReservedFileTable.fmt(f),
+            Error::SendFlags(bits) => SqeError::SendFlags(*bits).fmt(f),
             Error::BufRing(e) => e.fmt(f),
             Error::Buffer(e) => e.fmt(f),
         }
@@ -344,9 +356,10 @@ impl std::error::Error for Error {
             Error::Setup(e) => Some(e),
             Error::Enter(e) => Some(e),
             Error::Register(e) => Some(e),
-            Error::SubmissionQueueFull | Error::ReservedUserData(_) | Error::ReservedFileTable => {
-                None
-            }
+            Error::SubmissionQueueFull
+            | Error::ReservedUserData(_)
+            | Error::ReservedFileTable
+            | Error::SendFlags(_) => None,
             Error::BufRing(e) => Some(e),
             Error::Buffer(e) => Some(e),
         }
@@ -379,6 +392,7 @@ impl From<SqeError> for Error {
             SqeError::SubmissionQueueFull => Error::SubmissionQueueFull,
             SqeError::ReservedUserData(ud) => Error::ReservedUserData(ud),
             SqeError::ReservedFileTable => Error::ReservedFileTable,
+            SqeError::SendFlags(bits) => Error::SendFlags(bits),
         }
     }
 }
@@ -401,6 +415,7 @@ impl From<Error> for std::io::Error {
             Error::SubmissionQueueFull => SubmissionQueueFull.into(),
             Error::ReservedUserData(ud) => SqeError::ReservedUserData(ud).into(),
             Error::ReservedFileTable => SqeError::ReservedFileTable.into(),
+            Error::SendFlags(bits) => SqeError::SendFlags(bits).into(),
             Error::BufRing(e) => std::io::Error::other(e),
             Error::Buffer(e) => std::io::Error::new(std::io::ErrorKind::InvalidInput, e),
         }

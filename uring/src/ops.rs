@@ -84,6 +84,7 @@ use std::os::fd::RawFd;
 use crate::error::{SqeError, SqeFlagsError};
 use crate::ring::IoUring;
 use crate::sqe::Sqe;
+use crate::sys::IoringSendFlags;
 use crate::types::{
     EpollEvent, IdType, MsgHdr, OpenHow, RawSockAddr, SigInfo, SocketOp, Statx, Timespec,
 };
@@ -159,6 +160,32 @@ impl<'a> SqeRef<'a> {
         self
     }
 
+    /// Adds typed send flags that name nothing to `ioprio`: `POLL_FIRST` (try to send
+    /// only once the socket polls writable, Linux 5.19) on `send`, `sendto`, `sendmsg`,
+    /// `send_zc` and `sendmsg_zc`, and `ZC_REPORT_USAGE` (the notification reports whether
+    /// the kernel copied, Linux 6.2) on the two zero-copy ones. Any other flag
+    /// (`FIXED_BUF`, `BUNDLE`, `VECTORIZED` change what the entry names), or a flag on an
+    /// opcode that does not take it, is [`SqeError::SendFlags`], and nothing is changed.
+    #[inline]
+    pub fn add_send_flags(&mut self, flags: IoringSendFlags) -> Result<&mut Self, SqeError> {
+        use crate::sys::io_uring_op as Op;
+        let op = self.0.opcode;
+        let allowed = if op == crate::sys::op(Op::IORING_OP_SEND_ZC)
+            || op == crate::sys::op(Op::IORING_OP_SENDMSG_ZC)
+        {
+            ZC_NUMBER_FLAGS
+        } else if op == crate::sys::op(Op::IORING_OP_SEND)
+            || op == crate::sys::op(Op::IORING_OP_SENDMSG)
+        {
+            IoringSendFlags::POLL_FIRST
+        } else {
+            IoringSendFlags::empty()
+        };
+        check_send_flags(flags, allowed)?;
+        self.0.set_send_flags(flags);
+        Ok(self)
+    }
+
     /// Links the next SQE to this one (`IOSQE_IO_LINK`): it starts only after this one
     /// completes successfully.
     #[inline]
@@ -201,6 +228,21 @@ fn check_safe_flags(flags: u8) -> Result<(), SqeFlagsError> {
     let refused = flags & !SqeRef::SAFE_FLAGS;
     if refused != 0 {
         return Err(SqeFlagsError(refused));
+    }
+    Ok(())
+}
+
+/// The send flags that name nothing (a method or [`SqeRef::add_send_flags`] may take them
+/// from a caller): `POLL_FIRST` and `ZC_REPORT_USAGE`.
+const ZC_NUMBER_FLAGS: IoringSendFlags =
+    IoringSendFlags::POLL_FIRST.union(IoringSendFlags::ZC_REPORT_USAGE);
+
+/// Refuses send flags outside `allowed`.
+#[inline]
+fn check_send_flags(flags: IoringSendFlags, allowed: IoringSendFlags) -> Result<(), SqeError> {
+    let refused = flags.difference(allowed);
+    if !refused.is_empty() {
+        return Err(SqeError::SendFlags(refused.bits()));
     }
     Ok(())
 }
@@ -707,6 +749,159 @@ impl IoUring {
         flags: u32,
     ) -> SqeResult<'_> {
         self.queue(user_data, |sqe| sqe.prep_sendmsg_zc(fd, msg, flags))
+    }
+
+    /// Queues (but does not submit) a zero-copy `sendmsg(2)` whose iovecs address memory
+    /// inside registered buffer `buf_index` (`IORING_OP_SENDMSG_ZC` with
+    /// `IORING_RECVSEND_FIXED_BUF`, Linux 6.15: vectored zero-copy send from a registered
+    /// buffer, no pinning per request). Same two-completion protocol as
+    /// [`send_zc`](Self::send_zc). No Zig twin; liburing: `io_uring_prep_sendmsg_zc_fixed`.
+    ///
+    /// # Safety
+    ///
+    /// As for [`sendmsg_zc`](Self::sendmsg_zc); and every iovec of `msg` must lie inside
+    /// registered buffer `buf_index` (otherwise the kernel fails the request with EFAULT),
+    /// which must stay registered, valid and unmodified until the notification.
+    ///
+    /// `fd` follows the [descriptor contract](crate::ops#descriptors).
+    #[inline]
+    pub unsafe fn sendmsg_zc_fixed(
+        &mut self,
+        user_data: u64,
+        fd: RawFd,
+        msg: *const MsgHdr,
+        flags: u32,
+        buf_index: u16,
+    ) -> SqeResult<'_> {
+        self.queue(user_data, |sqe| {
+            sqe.prep_sendmsg_zc_fixed(fd, msg, flags, buf_index)
+        })
+    }
+
+    /// Queues (but does not submit) a zero-copy `sendto(2)` from registered buffer
+    /// `buf_index` to `addr`, for an unconnected datagram socket (`IORING_OP_SEND_ZC` with
+    /// `IORING_RECVSEND_FIXED_BUF` and `addr2`/`addr_len`, Linux 6.0). `zc_flags` may hold
+    /// `POLL_FIRST` and `ZC_REPORT_USAGE` (anything else is
+    /// [`SqeError::SendFlags`]). Same two-completion protocol as
+    /// [`send_zc`](Self::send_zc). No Zig twin; liburing: `io_uring_prep_send_zc_fixed` +
+    /// `io_uring_prep_send_set_addr`.
+    ///
+    /// # Safety
+    ///
+    /// As for [`send_zc_fixed`](Self::send_zc_fixed) (the buffer lies inside registered
+    /// buffer `buf_index`, valid and unmodified until the notification), and the
+    /// `addrlen` bytes at `addr` as for [`send_zc_to`](Self::send_zc_to).
+    ///
+    /// `fd` follows the [descriptor contract](crate::ops#descriptors).
+    #[inline]
+    #[allow(clippy::too_many_arguments)]
+    pub unsafe fn send_zc_fixed_to(
+        &mut self,
+        user_data: u64,
+        fd: RawFd,
+        buffer: &[u8],
+        send_flags: u32,
+        zc_flags: IoringSendFlags,
+        buf_index: u16,
+        addr: *const RawSockAddr,
+        addrlen: u32,
+    ) -> SqeResult<'_> {
+        check_send_flags(zc_flags, ZC_NUMBER_FLAGS)?;
+        self.queue(user_data, |sqe| {
+            sqe.prep_send_zc_fixed(fd, buffer, send_flags, zc_flags.bits(), buf_index);
+            sqe.prep_send_set_addr(addr.cast(), u16::try_from(addrlen).unwrap_or(u16::MAX));
+        })
+    }
+
+    /// Queues (but does not submit) a zero-copy send of the buffers `iovecs` names, in
+    /// order, without a msghdr (`IORING_OP_SEND_ZC` with `IORING_SEND_VECTORIZED`, Linux
+    /// 6.17). `zc_flags` may hold `POLL_FIRST` and `ZC_REPORT_USAGE` (anything else is
+    /// [`SqeError::SendFlags`]). Same two-completion protocol as
+    /// [`send_zc`](Self::send_zc). No Zig or liburing 2.15 twin (liburing:
+    /// `io_uring_prep_send_zc` with `IORING_SEND_VECTORIZED`).
+    ///
+    /// # Safety
+    ///
+    /// The iovec array must stay valid until the first completion has been reaped (the
+    /// kernel copies it when it issues the request), and every buffer it names valid and
+    /// unmodified until the notification (or a first completion without `F_MORE`).
+    ///
+    /// `fd` follows the [descriptor contract](crate::ops#descriptors).
+    #[inline]
+    pub unsafe fn sendv_zc(
+        &mut self,
+        user_data: u64,
+        fd: RawFd,
+        iovecs: &[IoSlice<'_>],
+        send_flags: u32,
+        zc_flags: IoringSendFlags,
+    ) -> SqeResult<'_> {
+        check_send_flags(zc_flags, ZC_NUMBER_FLAGS)?;
+        self.queue(user_data, |sqe| {
+            sqe.prep_sendv_zc(fd, iovecs, send_flags, zc_flags)
+        })
+    }
+
+    /// Queues (but does not submit) a bundled `send(2)` (`IORING_OP_SEND` with
+    /// `IORING_RECVSEND_BUNDLE` and `IOSQE_BUFFER_SELECT`, Linux 6.10): one request sends
+    /// up to `len` bytes (0: all they hold) from as many consecutive buffers of
+    /// provided-buffer group `group_id` as are available, and consumes them (the
+    /// completion's buffer id is the first; `res` the bytes sent). `ENOBUFS` if the group
+    /// is empty. No Zig twin; liburing: `io_uring_prep_send_bundle` with
+    /// `IOSQE_BUFFER_SELECT` and `buf_group`.
+    ///
+    /// # Safety
+    ///
+    /// The kernel reads the group's provided buffers: they must stay valid, and not be
+    /// modified while provided, until the completion has been reaped.
+    ///
+    /// `fd` follows the [descriptor contract](crate::ops#descriptors).
+    #[inline]
+    pub unsafe fn send_bundle(
+        &mut self,
+        user_data: u64,
+        fd: RawFd,
+        group_id: u16,
+        len: usize,
+        flags: u32,
+    ) -> SqeResult<'_> {
+        self.queue(user_data, |sqe| {
+            sqe.prep_send_bundle(fd, len, flags);
+            sqe.flags |= crate::sys::IOSQE_BUFFER_SELECT;
+            sqe.buf_index = group_id;
+        })
+    }
+
+    /// Queues (but does not submit) a bundled `recv(2)` (`IORING_OP_RECV` with
+    /// `IORING_RECVSEND_BUNDLE` and `IOSQE_BUFFER_SELECT`, Linux 6.10): one completion may
+    /// fill several consecutive buffers of group `group_id`; its buffer id is the first,
+    /// `res` the bytes across all of them (see
+    /// [`BufferGroup::get_bundle`](crate::BufferGroup::get_bundle)). With `multishot`,
+    /// `IORING_RECV_MULTISHOT` too. No Zig twin; liburing: `io_uring_prep_recv` (or
+    /// `_multishot`) with `IORING_RECVSEND_BUNDLE` in `ioprio`.
+    ///
+    /// # Safety
+    ///
+    /// As for [`recv_multishot`](Self::recv_multishot): the group's memory must stay valid,
+    /// and untouched while provided, until the final completion has been reaped.
+    ///
+    /// `fd` follows the [descriptor contract](crate::ops#descriptors).
+    #[inline]
+    pub unsafe fn recv_bundle(
+        &mut self,
+        user_data: u64,
+        fd: RawFd,
+        group_id: u16,
+        flags: u32,
+        multishot: bool,
+    ) -> SqeResult<'_> {
+        self.queue(user_data, |sqe| {
+            sqe.prep_recv_buffer_selection(fd, group_id, 0, flags);
+            sqe.ioprio |= crate::sys::IORING_RECVSEND_BUNDLE as u16;
+            if multishot {
+                sqe.ioprio |= crate::sys::IORING_RECV_MULTISHOT as u16;
+            }
+        })
     }
 
     /// Queues (but does not submit) a `recv(2)` (`IORING_OP_RECV`, Linux 5.6) into a

@@ -479,6 +479,75 @@ impl Sqe {
     }
 }
 
+/// Sockets: typed send flags, vectored and registered-buffer zero-copy, bundles.
+impl Sqe {
+    /// Adds typed send-family flags ([`IoringSendFlags`](sys::IoringSendFlags):
+    /// `POLL_FIRST`, `ZC_REPORT_USAGE`, `FIXED_BUF`, `BUNDLE`, and the bit
+    /// [`IORING_SEND_VECTORIZED`](sys::IORING_SEND_VECTORIZED)) to `ioprio`, where the
+    /// kernel reads them for `IORING_OP_SEND`, `SENDMSG`, `SEND_ZC` and `SENDMSG_ZC`. What
+    /// each one makes the entry name is up to whoever pushes it (`FIXED_BUF`: a registered
+    /// buffer; `BUNDLE`: a buffer group; `VECTORIZED`: `addr` is an iovec array). No
+    /// liburing twin (liburing ORs into `sqe->ioprio` by hand).
+    #[inline]
+    pub fn set_send_flags(&mut self, flags: sys::IoringSendFlags) {
+        self.ioprio |= flags.bits();
+    }
+
+    /// `IORING_OP_SENDMSG_ZC` with `IORING_RECVSEND_FIXED_BUF` (Linux 6.15): zero-copy
+    /// `sendmsg(2)` whose iovecs address memory inside registered buffer `buf_index`
+    /// (vectored registered-buffer send). Same two-completion contract as
+    /// [`prep_send_zc`](Self::prep_send_zc). liburing: `io_uring_prep_sendmsg_zc_fixed`.
+    #[inline]
+    pub fn prep_sendmsg_zc_fixed(
+        &mut self,
+        fd: RawFd,
+        msg: *const MsgHdr,
+        flags: u32,
+        buf_index: u16,
+    ) {
+        self.prep_sendmsg_zc(fd, msg, flags);
+        self.ioprio |= sys::IORING_RECVSEND_FIXED_BUF as u16;
+        self.buf_index = buf_index;
+    }
+
+    /// `IORING_OP_SEND_ZC` with `IORING_SEND_VECTORIZED` (Linux 6.17): zero-copy send of
+    /// the buffers `iovecs` names, in order (`addr` = the iovec array, `len` = its count),
+    /// without a msghdr. `zc_flags` go in `ioprio` beside `VECTORIZED`. Same two-completion
+    /// contract as [`prep_send_zc`](Self::prep_send_zc). No liburing 2.15 twin (it is
+    /// `io_uring_prep_send_zc` with `IORING_SEND_VECTORIZED` in `zc_flags`).
+    #[inline]
+    pub fn prep_sendv_zc(
+        &mut self,
+        fd: RawFd,
+        iovecs: &[IoSlice<'_>],
+        flags: u32,
+        zc_flags: sys::IoringSendFlags,
+    ) {
+        self.prep_rw(
+            Op::IORING_OP_SEND_ZC,
+            fd,
+            iovecs.as_ptr() as u64,
+            iovecs.len(),
+            0,
+        );
+        self.rw_flags = flags;
+        self.ioprio = zc_flags.bits() | sys::IORING_SEND_VECTORIZED as u16;
+    }
+
+    /// `IORING_OP_SEND` with `IORING_RECVSEND_BUNDLE` (Linux 6.10): send up to `len` bytes
+    /// (0: as many as the buffers hold) from consecutive buffers of a provided-buffer group,
+    /// in one request. The group is set apart, as in liburing: the caller adds
+    /// `IOSQE_BUFFER_SELECT` and puts the group in `buf_index`
+    /// ([`IoUring::send_bundle`](crate::IoUring::send_bundle) does both). liburing:
+    /// `io_uring_prep_send_bundle`.
+    #[inline]
+    pub fn prep_send_bundle(&mut self, fd: RawFd, len: usize, flags: u32) {
+        self.prep_rw(Op::IORING_OP_SEND, fd, 0, len, 0);
+        self.rw_flags = flags;
+        self.ioprio |= sys::IORING_RECVSEND_BUNDLE as u16;
+    }
+}
+
 /// Sockets: setup.
 impl Sqe {
     /// `IORING_OP_ACCEPT` (Linux 5.5): `accept4(2)` on `fd`; the peer address is written to
