@@ -108,7 +108,6 @@ mod tests {
         );
     }
 
-
     #[test]
     fn sqe_flag_masks_match_the_kernel_bits() {
         // The bit positions are the kernel's; these are the values liburing and Zig spell

@@ -975,7 +975,13 @@ fn a_long_queue_drains_without_stalling() {
     // submitting until the queue is empty, never wait with work queued and nothing in
     // flight (a regression: a cap on submit rounds left the queue idle). Plain sends make
     // it certain: no notification is left to wake a waiter.
-    let config = config().policy(Policy::Never).depth(1).max_buffers(8192);
+    // An explicit budget for the ~16 MiB queued: plain sends pin nothing, so it need not
+    // fit a memlock limit.
+    let config = config()
+        .policy(Policy::Never)
+        .depth(1)
+        .max_buffers(8192)
+        .budget_bytes(32 << 20);
     let mut driver = config.driver().unwrap();
     let (client, server) = tcp_pair();
     small_rcvbuf(&server, RCVBUF);
