@@ -396,11 +396,7 @@ impl Driver {
     }
 
     pub(crate) fn state_mut(&mut self, index: u16, gen: u8) -> Option<&mut SenderState> {
-        let slot = self.senders.get_mut(usize::from(index))?;
-        if slot.gen != gen {
-            return None;
-        }
-        slot.state.as_deref_mut().filter(|s| !s.closing)
+        self.state_any_mut(index, gen).filter(|s| !s.closing)
     }
 
     /// The state of a handle, closing or not.
@@ -440,18 +436,11 @@ impl Driver {
             }
         }
         for (base, count, bytes) in orphans.ranges {
-            let empty = vec![
-                iovec {
-                    iov_base: core::ptr::null_mut(),
-                    iov_len: 0,
-                };
-                count as usize
-            ];
-            // SAFETY: clearing entries names no memory. The range belonged to a pool
-            // whose every slot and handle is gone, so no request names these entries:
-            // a slot is released by a sender only after the kernel's last completion for
-            // it, and an unreleased slot keeps the pool alive.
-            if unsafe { self.ring.register_buffers_update(base, &empty) }.is_ok() {
+            // SAFETY: the range belonged to a pool whose every slot and handle is gone, so
+            // no request names these entries: a slot is released by a sender only after
+            // the kernel's last completion for it, and an unreleased slot keeps the pool
+            // alive.
+            if unsafe { self.clear_buffer_entries(base, count) } {
                 if let Some(t) = self.buf_table.as_mut() {
                     t.release(base, count);
                 }
@@ -558,17 +547,8 @@ impl Driver {
                 // The kernel stopped part-way (the locked-memory limit is per user, shared
                 // with every process of the user): undo the entries it took, so that no
                 // slot of a pool is ever left unregistered in a table it names.
-                let empty = vec![
-                    iovec {
-                        iov_base: core::ptr::null_mut(),
-                        iov_len: 0,
-                    };
-                    n as usize
-                ];
-                // SAFETY: clearing entries names no memory; no request names them yet.
-                let cleared =
-                    n == 0 || unsafe { self.ring.register_buffers_update(base, &empty) }.is_ok();
-                if cleared {
+                // SAFETY: no request names them yet (the pool was never handed out).
+                if unsafe { self.clear_buffer_entries(base, n) } {
                     if let Some(t) = self.buf_table.as_mut() {
                         t.release(base, count);
                     }
@@ -598,6 +578,28 @@ impl Driver {
                 }
             }
         }
+    }
+
+    /// Clears `count` entries of the buffer table from `base` (nothing to clear: true).
+    /// Returns whether the kernel took the update.
+    ///
+    /// # Safety
+    ///
+    /// No request, queued or in flight, may name these entries.
+    unsafe fn clear_buffer_entries(&mut self, base: u32, count: u32) -> bool {
+        if count == 0 {
+            return true;
+        }
+        let empty = vec![
+            iovec {
+                iov_base: core::ptr::null_mut(),
+                iov_len: 0,
+            };
+            count as usize
+        ];
+        // SAFETY: clearing entries names no memory; the caller guarantees no request
+        // names them.
+        unsafe { self.ring.register_buffers_update(base, &empty) }.is_ok()
     }
 
     pub(crate) fn unpin(&mut self, bytes: u64) {
@@ -807,7 +809,7 @@ impl Driver {
         })
     }
 
-    /// Raw access for the handle: the ring's fd borrowed.
+    /// A live sender's socket, borrowed.
     pub(crate) fn socket_of(&self, index: u16, gen: u8) -> Option<BorrowedFd<'_>> {
         use std::os::fd::AsFd;
         self.state(index, gen)
