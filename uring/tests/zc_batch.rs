@@ -3,41 +3,17 @@
 //! once (no latency added).
 #![forbid(unsafe_code)]
 
-use std::io::Read;
-use std::net::{TcpListener, TcpStream};
-use std::time::Duration;
+mod zc_util;
+
+use std::net::TcpStream;
 
 use uring::zc::{Config, Policy, ZcSender};
+use zc_util::{checking_receiver, chunk, tcp_pair, BOUND};
 
-const BOUND: Duration = Duration::from_secs(20);
-
-fn pattern(i: u64) -> u8 {
-    (i.wrapping_add(1).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 56) as u8
-}
-
-fn chunk(start: u64, len: usize) -> Vec<u8> {
-    (0..len as u64).map(|k| pattern(start + k)).collect()
-}
-
-fn pair() -> (TcpStream, std::thread::JoinHandle<(u64, bool)>) {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let c = TcpStream::connect(l.local_addr().unwrap()).unwrap();
-    let (mut s, _) = l.accept().unwrap();
-    let reader = std::thread::spawn(move || {
-        s.set_read_timeout(Some(BOUND)).unwrap();
-        let mut buf = vec![0u8; 1 << 16];
-        let (mut total, mut ok) = (0u64, true);
-        loop {
-            match s.read(&mut buf) {
-                Ok(0) | Err(_) => return (total, ok),
-                Ok(n) => {
-                    ok &= (0..n).all(|k| buf[k] == pattern(total + k as u64));
-                    total += n as u64;
-                }
-            }
-        }
-    });
-    (c, reader)
+/// A connected pair whose peer end is read and checked by a thread.
+fn pair() -> (TcpStream, std::thread::JoinHandle<zc_util::Received>) {
+    let (c, s) = tcp_pair();
+    (c, checking_receiver(s, 1 << 16))
 }
 
 #[test]
@@ -96,8 +72,8 @@ fn queued_buffers_go_out_together_at_flush() {
     }
     drop(driver);
     let total = rounds * 8 * len as u64;
-    assert_eq!(r1.join().unwrap(), (total, true));
-    assert_eq!(r2.join().unwrap(), (total, true));
+    assert_eq!(r1.join().unwrap().seen(), (total, None));
+    assert_eq!(r2.join().unwrap().seen(), (total, None));
 }
 
 #[test]
@@ -121,5 +97,5 @@ fn send_submits_at_once_and_queue_waits_for_a_flush_or_a_wait() {
     let closed = s.close(&mut driver, BOUND);
     drop(closed);
     drop(driver);
-    assert_eq!(r.join().unwrap(), (2000, true));
+    assert_eq!(r.join().unwrap().seen(), (2000, None));
 }
