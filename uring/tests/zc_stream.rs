@@ -346,7 +346,10 @@ fn budget_bounds_the_bytes_in_flight() {
     let (client, server) = tcp_pair();
     small_sndbuf(&client, 4096);
     small_rcvbuf(&server, RCVBUF);
-    let rx = checking_receiver(server, 512); // a slow reader
+    // The peer reads nothing until the first send is refused for the budget: the
+    // push-back is then certain, not a race with a slow reader.
+    let (go, rx) = gated_receiver(server);
+    let mut go = Some(go);
     let sender = ZcSender::new(&mut driver, client, config).unwrap();
 
     // Larger than the whole budget: refused at once, buffer intact.
@@ -373,6 +376,9 @@ fn budget_bounds_the_bytes_in_flight() {
                     would_block += 1;
                     assert!(sender.bytes_in_flight(&driver).unwrap() + 32 * 1024 > BUDGET);
                     buffer = e.buffer; // handed back untouched
+                    if let Some(go) = go.take() {
+                        go.send(()).unwrap();
+                    }
                     sender.wait(&mut driver).unwrap();
                 }
                 Err(e) => panic!("{e}"),
