@@ -17,4 +17,4 @@ echo "== safe-layer suites without CAP_IPC_LOCK, RLIMIT_MEMLOCK $limit bytes"
 # One test at a time: the limit is per user, so parallel tests would share it.
 URING_SOAK_SAFE_SECS=${URING_SOAK_SAFE_SECS:-10} exec setpriv --bounding-set=-ipc_lock \
   --inh-caps=-ipc_lock prlimit --memlock="$limit:$limit" -- \
-  cargo test -p uring-zc --all-features "${args[@]}" "$@" -- --test-threads=1
+  cargo test -p uring-zc --all-features --no-fail-fast "${args[@]}" "$@" -- --test-threads=1

@@ -33,10 +33,7 @@ fn check_cells(v: &serde_json::Value, modes: &[&str], sizes: &[u64], udp: bool, 
     assert_eq!(results.len(), modes.len() * sizes.len(), "{v:#}");
     for m in modes {
         for s in sizes {
-            let c = results
-                .iter()
-                .find(|c| c["mode"] == *m && c["size"] == *s)
-                .unwrap_or_else(|| panic!("cell {m} {s} missing"));
+            let c = common::cell(v, m, *s);
             let sent = c["bytes_sent"].as_u64().unwrap();
             let received = c["bytes_received"].as_u64().unwrap();
             assert!(sent > 0, "{c}");

@@ -7,29 +7,9 @@ mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use common::{run, text};
-
-/// Why namespaces cannot be made here, if they cannot.
-fn netns_unavailable() -> Option<String> {
-    // One name per call: the tests of this file run concurrently.
-    static CALLS: AtomicU32 = AtomicU32::new(0);
-    let n = CALLS.fetch_add(1, Ordering::Relaxed);
-    let name = format!("uring-check-drop-{}-{n}", std::process::id());
-    match Command::new("ip").args(["netns", "add", &name]).output() {
-        Err(e) => Some(format!("cannot run `ip`: {e}")),
-        Ok(o) if !o.status.success() => Some(format!(
-            "`ip netns add` not permitted: {}",
-            text(&o.stderr).trim()
-        )),
-        Ok(_) => {
-            let _ = Command::new("ip").args(["netns", "del", &name]).output();
-            None
-        }
-    }
-}
+use common::{netns_unavailable, run, text};
 
 fn script() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/drop_path.sh")
@@ -65,10 +45,7 @@ fn check_drop_cells(v: &serde_json::Value, modes: &[&str], sizes: &[u64]) {
     assert_eq!(results.len(), modes.len() * sizes.len(), "{v:#}");
     for m in modes {
         for s in sizes {
-            let c = results
-                .iter()
-                .find(|c| c["mode"] == *m && c["size"] == *s)
-                .unwrap_or_else(|| panic!("cell {m} {s} missing: {v:#}"));
+            let c = common::cell(v, m, *s);
             let requests = c["requests"].as_u64().unwrap();
             let sent = c["bytes_sent"].as_u64().unwrap();
             assert!(requests > 0, "{c}");

@@ -9,23 +9,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use common::{run, text};
-
-/// Why namespaces cannot be made here, if they cannot.
-fn netns_unavailable() -> Option<String> {
-    let name = format!("uring-check-{}", std::process::id());
-    match Command::new("ip").args(["netns", "add", &name]).output() {
-        Err(e) => Some(format!("cannot run `ip`: {e}")),
-        Ok(o) if !o.status.success() => Some(format!(
-            "`ip netns add` not permitted: {}",
-            text(&o.stderr).trim()
-        )),
-        Ok(_) => {
-            let _ = Command::new("ip").args(["netns", "del", &name]).output();
-            None
-        }
-    }
-}
+use common::{netns_unavailable, run, text};
 
 /// The byte count just before `pat` in line `l` ("..., 1234 bytes in 0.5 s").
 fn bytes_before(l: &str, pat: &str) -> u64 {

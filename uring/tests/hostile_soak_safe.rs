@@ -147,7 +147,8 @@ impl Era {
             .depth(16)
             .driver()
             .unwrap();
-        let pool = BufferPool::new(&mut driver, SLOT_SIZE, SLOTS).unwrap();
+        let slots = common::slots_that_fit(SLOT_SIZE, SLOTS);
+        let pool = BufferPool::new(&mut driver, SLOT_SIZE, slots).unwrap();
         Era { driver, pool }
     }
 }

@@ -88,9 +88,14 @@ struct Run {
 impl Run {
     fn new(client: impl Into<OwnedFd>, config: Config, kinds: &[Kind]) -> Run {
         let mut driver = config.driver().unwrap();
-        let pool = kinds
-            .contains(&Kind::Slot)
-            .then(|| BufferPool::new(&mut driver, SLOT_SIZE, SLOTS).unwrap());
+        let pool = kinds.contains(&Kind::Slot).then(|| {
+            BufferPool::new(
+                &mut driver,
+                SLOT_SIZE,
+                common::slots_that_fit(SLOT_SIZE, SLOTS),
+            )
+            .unwrap()
+        });
         let sender = ZcSender::new(&mut driver, client, config).unwrap();
         assert!(sender.is_stream());
         let config = sender.config(&driver).unwrap().clone();
@@ -486,11 +491,17 @@ fn stall_then_stop(policy: Policy, kinds: &[Kind], stop: Stop, stall_at: u64) {
         "{what}: {s:?}"
     );
     // A blocking send waits at most the configured bound, then hands the buffer back.
-    assert_eq!(
-        run.offer(true),
-        Offer::Refused(SendErrorKind::Sender(ZcError::TimedOut)),
-        "{what}: a blocking send with the budget full times out"
-    );
+    // (Room may still appear while the kernel moves what the stalled peer's buffers take —
+    // slower under a memlock limit, where refused pins are resent plain: then the send is
+    // accepted, and the next one waits. Bounded.)
+    let mut accepted = 0;
+    loop {
+        match run.offer(true) {
+            Offer::Refused(SendErrorKind::Sender(ZcError::TimedOut)) => break,
+            Offer::Accepted if accepted < 50 => accepted += 1,
+            other => panic!("{what}: a blocking send with the budget full: {other:?}"),
+        }
+    }
 
     // Phase 2: the fault, under the waiting sends.
     let fd = run.sender.socket(&run.driver).unwrap().as_raw_fd();
@@ -733,11 +744,12 @@ fn closed_sender_whose_chain_is_cut_short_goes_idle() {
         let peer = stream_peer(server, PeerFault::StallThenRead(0), stalled_tx, release_rx);
         let config = config(policy).depth(4);
         let mut driver = config.driver().unwrap();
-        let pool = BufferPool::new(&mut driver, SLOT_SIZE, SLOTS).unwrap();
+        let slots = common::slots_that_fit(SLOT_SIZE, SLOTS);
+        let pool = BufferPool::new(&mut driver, SLOT_SIZE, slots).unwrap();
         let sender = ZcSender::new(&mut driver, client, config).unwrap();
-        // 8 slots of 256 KiB, more than the socket holds: the first chain waits in the
-        // kernel, its first member part sent.
-        for i in 0..8u64 {
+        // Up to 8 slots of 256 KiB, more than the socket holds: the first chain waits in
+        // the kernel, its first member part sent.
+        for i in 0..slots.min(8) as u64 {
             let mut slot = pool.get().unwrap();
             slot.copy_from_slice(stream_slice(i * SLOT_SIZE as u64, SLOT_SIZE));
             sender.try_send(&mut driver, slot).unwrap();
@@ -757,7 +769,7 @@ fn closed_sender_whose_chain_is_cut_short_goes_idle() {
             rounds += 1;
             assert!(
                 start.elapsed() < BOUND && rounds < 100_000,
-                "{what}: the closed sender never went ({} senders left, {} of {SLOTS} slots \
+                "{what}: the closed sender never went ({} senders left, {} of {slots} slots \
                  back in the pool, peer finished: {})",
                 driver.sender_count(),
                 pool.available(),
@@ -770,7 +782,7 @@ fn closed_sender_whose_chain_is_cut_short_goes_idle() {
         }
         assert_eq!(
             pool.available(),
-            SLOTS,
+            slots,
             "{what}: every slot back in the pool"
         );
         let report = peer.join().unwrap();

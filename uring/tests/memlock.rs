@@ -8,58 +8,29 @@
 //! (`scripts/test-unprivileged.sh`), it runs the checks directly.
 #![forbid(unsafe_code)]
 
-use std::io::Read;
-use std::net::{TcpListener, TcpStream};
+mod zc_util;
+
 use std::process::Command;
 use std::time::Duration;
 
 use uring::zc::{BufferPool, Config, Memlock, Policy, PoolError, ZcSender};
+use zc_util::{checking_receiver, chunk, tcp_pair};
 
 const LIMIT: u64 = 8 << 20;
+/// Longer than the helpers' bound: under the limit, refused pins are resent plain.
 const BOUND: Duration = Duration::from_secs(30);
-
-fn pattern(i: u64) -> u8 {
-    (i.wrapping_add(1).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 56) as u8
-}
-
-fn tcp_pair() -> (TcpStream, TcpStream) {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let c = TcpStream::connect(l.local_addr().unwrap()).unwrap();
-    let (s, _) = l.accept().unwrap();
-    (c, s)
-}
-
-fn reader(mut s: TcpStream) -> std::thread::JoinHandle<(u64, bool)> {
-    std::thread::spawn(move || {
-        s.set_read_timeout(Some(BOUND)).unwrap();
-        let mut buf = vec![0u8; 1 << 16];
-        let (mut total, mut ok) = (0u64, true);
-        loop {
-            match s.read(&mut buf) {
-                Ok(0) | Err(_) => return (total, ok),
-                Ok(n) => {
-                    ok &= (0..n).all(|k| buf[k] == pattern(total + k as u64));
-                    total += n as u64;
-                }
-            }
-        }
-    })
-}
 
 /// Sends `count` buffers of `len` bytes of the pattern through one sender and checks that
 /// every one comes back whole and the peer reads them intact. Returns the stats.
 fn stream_through(config: Config, len: usize, count: u64) -> uring::zc::ZcStats {
     let (client, server) = tcp_pair();
-    let peer = reader(server);
+    let peer = checking_receiver(server, 1 << 16);
     let mut driver = config.driver().unwrap();
     let sender = ZcSender::new(&mut driver, client, config).unwrap();
     let mut back = 0u64;
     for i in 0..count {
-        let data: Vec<u8> = (0..len as u64)
-            .map(|k| pattern(i * len as u64 + k))
-            .collect();
         sender
-            .send(&mut driver, data)
+            .send(&mut driver, chunk(i * len as u64, len))
             .unwrap_or_else(|e| panic!("buffer {i}: {e}"));
         for c in sender.completions(&mut driver).unwrap() {
             assert_eq!(c.result, Ok(len), "buffer {}: {:?}", c.seq, c.result);
@@ -76,9 +47,9 @@ fn stream_through(config: Config, len: usize, count: u64) -> uring::zc::ZcStats 
     drop(sender);
     driver.poll().unwrap();
     drop(driver);
-    let (bytes, ok) = peer.join().unwrap();
+    let (bytes, mismatch) = peer.join().unwrap().seen();
     assert_eq!(bytes, count * len as u64, "{stats:?}");
-    assert!(ok, "the peer saw wrong bytes");
+    assert_eq!(mismatch, None, "the peer saw wrong bytes");
     stats
 }
 

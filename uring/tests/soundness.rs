@@ -9,12 +9,11 @@
 //! crate (`uring::zc` module docs).
 #![forbid(unsafe_code)]
 
-use std::io::Read;
-use std::net::{TcpListener, TcpStream};
+mod zc_util;
+
 use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use rustix::io::Errno;
@@ -24,51 +23,7 @@ use uring::zc::{
     ZcSender, USER_DATA_TAG,
 };
 use uring::{Cqe, SqeError};
-
-/// Upper bound of every wait here: failing beats hanging.
-const BOUND: Duration = Duration::from_secs(20);
-
-fn tcp_pair() -> (TcpStream, TcpStream) {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let c = TcpStream::connect(l.local_addr().unwrap()).unwrap();
-    let (s, _) = l.accept().unwrap();
-    (c, s)
-}
-
-/// The byte at offset `i` of a test stream (no short period).
-fn pattern(i: u64) -> u8 {
-    (i.wrapping_add(1).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 56) as u8
-}
-
-fn chunk(start: u64, len: usize) -> Vec<u8> {
-    (0..len as u64).map(|k| pattern(start + k)).collect()
-}
-
-/// Reads to EOF (bounded), returns (bytes, first mismatch with the pattern).
-fn checking_reader(mut s: TcpStream, start: Arc<AtomicBool>) -> JoinHandle<(u64, Option<u64>)> {
-    std::thread::spawn(move || {
-        let t = Instant::now();
-        while !start.load(Ordering::SeqCst) && t.elapsed() < BOUND * 2 {
-            std::thread::sleep(Duration::from_millis(5));
-        }
-        s.set_read_timeout(Some(BOUND)).unwrap();
-        let mut buf = vec![0u8; 64 * 1024];
-        let (mut total, mut bad): (u64, Option<u64>) = (0, None);
-        loop {
-            match s.read(&mut buf) {
-                Ok(0) | Err(_) => return (total, bad),
-                Ok(n) => {
-                    if bad.is_none() {
-                        bad = (0..n)
-                            .find(|&k| buf[k] != pattern(total + k as u64))
-                            .map(|k| total + k as u64);
-                    }
-                    total += n as u64;
-                }
-            }
-        }
-    })
-}
+use zc_util::{checking_receiver, chunk, finish, gated_receiver, small_sndbuf, tcp_pair, BOUND};
 
 /// Overwrites a buffer handed back, so that an early hand-back shows at the peer.
 fn scribble(b: ZcBuffer) {
@@ -77,18 +32,14 @@ fn scribble(b: ZcBuffer) {
     }
 }
 
-fn small_sndbuf(s: &TcpStream) {
-    rustix::net::sockopt::set_socket_send_buffer_size(s, 4096).unwrap();
-}
-
 /// Drives `sender` until all its buffers are back, scribbling each; returns how many.
 fn drain(sender: &ZcSender, driver: &mut Driver) -> usize {
-    sender.wait_all(driver, BOUND).unwrap();
-    let mut n = 0;
-    for c in sender.completions(driver).unwrap() {
+    let mut done = Vec::new();
+    finish(sender, driver, &mut done);
+    let n = done.len();
+    for c in done {
         assert!(c.result.is_ok(), "{:?}", c.result);
         scribble(c.buffer);
-        n += 1;
     }
     n
 }
@@ -100,9 +51,8 @@ fn drain(sender: &ZcSender, driver: &mut Driver) -> usize {
 #[test]
 fn forged_completions_cannot_reach_the_driver() {
     let (client, server) = tcp_pair();
-    small_sndbuf(&client);
-    let go = Arc::new(AtomicBool::new(false));
-    let reader = checking_reader(server, Arc::clone(&go));
+    small_sndbuf(&client, 4096);
+    let (go, reader) = gated_receiver(server);
     let config = Config::default().policy(Policy::Always).depth(4);
     let mut driver = config.driver().unwrap();
     let sender = ZcSender::new(&mut driver, client, config).unwrap();
@@ -148,13 +98,13 @@ fn forged_completions_cannot_reach_the_driver() {
     }
     let early = back.len();
     back.into_iter().for_each(|c| scribble(c.buffer));
-    go.store(true, Ordering::SeqCst);
+    go.send(()).unwrap();
     let n = drain(&sender, &mut driver) + early;
     assert_eq!(n as u64, count);
     drop(sender);
     driver.poll().unwrap();
     drop(driver);
-    let (bytes, bad) = reader.join().unwrap();
+    let (bytes, bad) = reader.join().unwrap().seen();
     assert_eq!(bytes, count * len as u64);
     assert_eq!(
         bad, None,
@@ -188,8 +138,7 @@ fn a_dropped_senders_requests_never_reach_a_reused_fd() {
         if b.as_raw_fd() == fd {
             reused += 1;
         }
-        let go = Arc::new(AtomicBool::new(true));
-        let reader = checking_reader(b_peer, go);
+        let reader = checking_receiver(b_peer, 64 * 1024);
         let b_sender = ZcSender::new(&mut driver, b, config.clone()).unwrap();
         b_sender.send(&mut driver, chunk(0, 1000)).unwrap();
         assert_eq!(drain(&b_sender, &mut driver), 1);
@@ -201,7 +150,7 @@ fn a_dropped_senders_requests_never_reach_a_reused_fd() {
             driver.poll().unwrap();
             std::thread::sleep(Duration::from_millis(1));
         }
-        let (bytes, bad) = reader.join().unwrap();
+        let (bytes, bad) = reader.join().unwrap().seen();
         assert_eq!(
             (bytes, bad),
             (1000, None),
@@ -242,9 +191,8 @@ fn a_panicking_destructor_cannot_free_a_held_buffer() {
         }
     }
     let (client, server) = tcp_pair();
-    small_sndbuf(&client);
-    let go = Arc::new(AtomicBool::new(false));
-    let reader = checking_reader(server, Arc::clone(&go));
+    small_sndbuf(&client, 4096);
+    let (go, reader) = gated_receiver(server);
     let config = Config::default().policy(Policy::Always).depth(1);
     let mut driver = config.driver().unwrap();
     let sender = ZcSender::new(&mut driver, client, config).unwrap();
@@ -287,8 +235,8 @@ fn a_panicking_destructor_cannot_free_a_held_buffer() {
     );
     // The ring is gone; what the kernel had taken of the held buffer reaches the peer
     // intact (a prefix of it: the rest is cancelled with the ring).
-    go.store(true, Ordering::SeqCst);
-    let (bytes, bad) = reader.join().unwrap();
+    go.send(()).unwrap();
+    let (bytes, bad) = reader.join().unwrap().seen();
     assert!(bytes <= len as u64);
     assert_eq!(bad, None);
 }
@@ -301,8 +249,7 @@ fn a_panicking_destructor_cannot_free_a_held_buffer() {
 #[test]
 fn senders_and_pools_know_their_driver() {
     let (client, server) = tcp_pair();
-    let go = Arc::new(AtomicBool::new(true));
-    let reader = checking_reader(server, go);
+    let reader = checking_receiver(server, 64 * 1024);
     let config = Config::default().policy(Policy::Always);
     let mut a = config.driver().unwrap();
     let a_fd = a.ring().fd();
@@ -315,7 +262,7 @@ fn senders_and_pools_know_their_driver() {
     assert_eq!(sender.stats(&b).unwrap_err(), ZcError::WrongDriver);
     // A driver made after `a` is dropped may get a's fd number: still not a's.
     let (c2, s2) = tcp_pair();
-    let reader2 = checking_reader(s2, Arc::new(AtomicBool::new(true)));
+    let reader2 = checking_receiver(s2, 64 * 1024);
     let b_sender = ZcSender::new(&mut b, c2, config.clone()).unwrap();
     let mut slot = a_pool.get().unwrap();
     slot.copy_from_slice(&chunk(0, 4096));
@@ -354,8 +301,8 @@ fn senders_and_pools_know_their_driver() {
         ZcError::RingReplaced
     );
     drop((c, other, b));
-    assert_eq!(reader.join().unwrap(), (4096, None));
-    assert_eq!(reader2.join().unwrap(), (4096, None));
+    assert_eq!(reader.join().unwrap().seen(), (4096, None));
+    assert_eq!(reader2.join().unwrap().seen(), (4096, None));
     eprintln!(
         "(the fd number was {}reused)",
         if same_fd { "" } else { "not " }
@@ -366,7 +313,7 @@ fn senders_and_pools_know_their_driver() {
 #[test]
 fn waits_accept_any_duration() {
     let (client, server) = tcp_pair();
-    let reader = checking_reader(server, Arc::new(AtomicBool::new(true)));
+    let reader = checking_receiver(server, 64 * 1024);
     let config = Config::default().wait_timeout(Some(Duration::MAX));
     let mut driver = config.driver().unwrap();
     let sender = ZcSender::new(&mut driver, client, config).unwrap();
@@ -379,7 +326,7 @@ fn waits_accept_any_duration() {
     drop(sender);
     driver.poll().unwrap();
     drop(driver);
-    assert_eq!(reader.join().unwrap(), (100_000, None));
+    assert_eq!(reader.join().unwrap().seen(), (100_000, None));
 }
 
 /// 10: a zero-length record on a SOCK_SEQPACKET socket is a message of its own: it is
@@ -430,8 +377,8 @@ fn a_zero_length_seqpacket_record_is_sent() {
 fn senders_sharing_a_driver_need_no_routing() {
     let (c1, s1) = tcp_pair();
     let (c2, s2) = tcp_pair();
-    let r1 = checking_reader(s1, Arc::new(AtomicBool::new(true)));
-    let r2 = checking_reader(s2, Arc::new(AtomicBool::new(true)));
+    let r1 = checking_receiver(s1, 64 * 1024);
+    let r2 = checking_receiver(s2, 64 * 1024);
     let config = Config::default().policy(Policy::Always);
     let mut driver = config.driver().unwrap();
     let a = ZcSender::new(&mut driver, c1, config.clone()).unwrap();
@@ -460,8 +407,8 @@ fn senders_sharing_a_driver_need_no_routing() {
     drop((a, b));
     driver.poll().unwrap();
     drop(driver);
-    assert_eq!(r1.join().unwrap(), (16 * 50_000, None));
-    assert_eq!(r2.join().unwrap(), (16 * 50_000, None));
+    assert_eq!(r1.join().unwrap().seen(), (16 * 50_000, None));
+    assert_eq!(r2.join().unwrap().seen(), (16 * 50_000, None));
 }
 
 /// The driver's errors are typed: a ring flag it cannot work with is refused.
@@ -537,7 +484,7 @@ fn the_driver_works_on_every_ring_configuration() {
         ("NO_SQARRAY", F::NO_SQARRAY),
     ] {
         let (client, server) = tcp_pair();
-        let reader = checking_reader(server, Arc::new(AtomicBool::new(true)));
+        let reader = checking_receiver(server, 64 * 1024);
         let config = Config::default().policy(Policy::Always).depth(4);
         let mut driver = Driver::new(config.driver_config().setup_flags(flags))
             .unwrap_or_else(|e| panic!("{name}: {e}"));
@@ -566,6 +513,10 @@ fn the_driver_works_on_every_ring_configuration() {
         assert_eq!(closed.pending, 0, "{name}");
         drop(closed);
         drop(driver);
-        assert_eq!(reader.join().unwrap(), (count * len as u64, None), "{name}");
+        assert_eq!(
+            reader.join().unwrap().seen(),
+            (count * len as u64, None),
+            "{name}"
+        );
     }
 }

@@ -483,20 +483,9 @@ fn a_closing_sender_whose_request_is_cancelled_part_sent_still_retires() {
     go.send(()).unwrap();
     // The held request is done (cancelled): the driver must free the buffer, retire the
     // sender and close its socket.
-    let end = deadline();
-    for round in 0.. {
-        if driver.sender_count() == 0 {
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < end && round < 100_000,
-            "the closing sender never retired"
-        );
-        let _ = driver
-            .ring()
-            .submit_and_wait_timeout(1, Duration::from_millis(20));
-        driver.poll().unwrap();
-    }
+    drive_until(&mut driver, "the closing sender never retired", |d| {
+        d.sender_count() == 0
+    });
     let r = rx.join().unwrap();
     assert_eq!(r.mismatch, None);
     assert!(!r.error, "EOF once the driver let the socket go: {r:?}");

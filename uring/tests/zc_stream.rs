@@ -5,7 +5,6 @@
 mod zc_util;
 
 use std::os::fd::AsRawFd;
-use std::sync::mpsc;
 use std::time::Duration;
 
 use rustix::io::Errno;
@@ -347,7 +346,10 @@ fn budget_bounds_the_bytes_in_flight() {
     let (client, server) = tcp_pair();
     small_sndbuf(&client, 4096);
     small_rcvbuf(&server, RCVBUF);
-    let rx = checking_receiver(server, 512); // a slow reader
+    // The peer reads nothing until the first send is refused for the budget: the
+    // push-back is then certain, not a race with a slow reader.
+    let (go, rx) = gated_receiver(server);
+    let mut go = Some(go);
     let sender = ZcSender::new(&mut driver, client, config).unwrap();
 
     // Larger than the whole budget: refused at once, buffer intact.
@@ -374,6 +376,9 @@ fn budget_bounds_the_bytes_in_flight() {
                     would_block += 1;
                     assert!(sender.bytes_in_flight(&driver).unwrap() + 32 * 1024 > BUDGET);
                     buffer = e.buffer; // handed back untouched
+                    if let Some(go) = go.take() {
+                        go.send(()).unwrap();
+                    }
                     sender.wait(&mut driver).unwrap();
                 }
                 Err(e) => panic!("{e}"),
@@ -592,37 +597,6 @@ fn scribble(len: usize) {
     drop(keep);
 }
 
-/// Starts a receiver that waits for `go` before reading anything.
-fn gated_receiver(
-    server: std::net::TcpStream,
-) -> (mpsc::Sender<()>, std::thread::JoinHandle<Received>) {
-    let (tx, rx) = mpsc::channel::<()>();
-    let h = std::thread::spawn(move || {
-        rx.recv_timeout(BOUND).unwrap();
-        checking_receiver(server, 64 * 1024).join().unwrap()
-    });
-    (tx, h)
-}
-
-/// Drives `driver` (bounded) until `until` says stop: each round waits at most 20 ms for
-/// a completion, then lets the driver reap and submit.
-fn drive_until(driver: &mut Driver, mut until: impl FnMut(&Driver) -> bool) {
-    let end = deadline();
-    for round in 0.. {
-        if until(driver) {
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < end && round < 100_000,
-            "the driver never settled"
-        );
-        let _ = driver
-            .ring()
-            .submit_and_wait_timeout(1, Duration::from_millis(20));
-        driver.poll().unwrap();
-    }
-}
-
 /// A buffer carrying `len` pattern bytes from `at`, and a flag set when it is freed.
 #[cfg(feature = "bytes")]
 fn tracked(at: u64, len: usize) -> (ZcBuffer, std::sync::Arc<std::sync::atomic::AtomicBool>) {
@@ -728,7 +702,9 @@ fn dropping_the_sender_with_notifications_pending_frees_only_once_the_kernel_is_
     go.send(()).unwrap();
     // The peer reads; the held requests finish; the driver frees their buffers, retires
     // the sender and clears its file slot, which closes the socket: EOF for the peer.
-    drive_until(&mut driver, |d| d.sender_count() == 0);
+    drive_until(&mut driver, "the driver never settled", |d| {
+        d.sender_count() == 0
+    });
     let r = rx.join().unwrap();
     assert_eq!(
         r.mismatch, None,
@@ -856,7 +832,9 @@ fn close_with_the_kernel_holding_buffers_leaves_them_to_the_driver() {
     assert_eq!(driver.sender_count(), 1);
     scribble(LEN);
     go.send(()).unwrap();
-    drive_until(&mut driver, |d| d.sender_count() == 0);
+    drive_until(&mut driver, "the driver never settled", |d| {
+        d.sender_count() == 0
+    });
     let r = rx.join().unwrap();
     assert_eq!(r.mismatch, None, "{r:?}");
     assert!(!r.error, "EOF once the driver let the socket go: {r:?}");
@@ -895,7 +873,9 @@ fn a_timed_out_close_accounts_for_every_buffer() {
     );
     drop(closed);
     go.send(()).unwrap();
-    drive_until(&mut driver, |d| d.sender_count() == 0);
+    drive_until(&mut driver, "the driver never settled", |d| {
+        d.sender_count() == 0
+    });
     assert_eq!(rx.join().unwrap().mismatch, None);
 }
 
@@ -975,7 +955,13 @@ fn a_long_queue_drains_without_stalling() {
     // submitting until the queue is empty, never wait with work queued and nothing in
     // flight (a regression: a cap on submit rounds left the queue idle). Plain sends make
     // it certain: no notification is left to wake a waiter.
-    let config = config().policy(Policy::Never).depth(1).max_buffers(8192);
+    // An explicit budget for the ~16 MiB queued: plain sends pin nothing, so it need not
+    // fit a memlock limit.
+    let config = config()
+        .policy(Policy::Never)
+        .depth(1)
+        .max_buffers(8192)
+        .budget_bytes(32 << 20);
     let mut driver = config.driver().unwrap();
     let (client, server) = tcp_pair();
     small_rcvbuf(&server, RCVBUF);

@@ -127,9 +127,10 @@ async fn the_budget_holds_and_send_waits_without_blocking() {
     let config = Config::default()
         .policy(Policy::Always)
         .budget_bytes(budget);
-    let sender = driver.sender(client.into_std().unwrap(), config).unwrap();
+    let sender = std::sync::Arc::new(driver.sender(client.into_std().unwrap(), config).unwrap());
     // Nobody reads yet: sends fill the budget, then the next one waits. Meanwhile this
     // task's thread stays free: a second task on the runtime makes progress.
+    let watched = sender.clone();
     let ticker = tokio::spawn(async {
         for _ in 0..100 {
             tokio::task::yield_now().await;
@@ -149,6 +150,15 @@ async fn the_budget_holds_and_send_waits_without_blocking() {
         (n, total)
     });
     assert!(ticker.await.unwrap());
+    // The reader starts only once a send has waited for the budget (bounded): the wait is
+    // then certain, not a race with the reader.
+    for _ in 0..10_000 {
+        if watched.stats().unwrap().would_block > 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+    }
+    drop(watched);
     let got = tokio::time::timeout(BOUND, check_reader(server))
         .await
         .unwrap();

@@ -292,6 +292,9 @@ fn drive(
             break;
         }
         if until_check == 0 {
+            // A window of `inflight` buffers was queued: submit it in one go, as the raw
+            // loop submits one batch per enter.
+            driver.flush().context("submitting")?;
             if Instant::now() >= deadline || stop.is_some_and(|s| s.load(Ordering::Relaxed)) {
                 break;
             }
@@ -306,7 +309,9 @@ fn drive(
         };
         let sent = match dest {
             Some(d) => sender.send_to(driver, buf, d),
-            None => sender.send(driver, buf),
+            // Queued, not submitted: the window goes out together (flush above, or the
+            // wait, which submits what is queued first).
+            None => sender.queue(driver, buf),
         };
         if let Err(e) = sent {
             if let SendErrorKind::Sender(ZcError::Broken(_)) = e.kind {

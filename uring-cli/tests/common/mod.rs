@@ -223,3 +223,33 @@ pub fn socat() -> PathBuf {
     }
     panic!("socat is required for the interop tests: install it (apt-get install -y socat; .ci/run does)");
 }
+
+/// Why network namespaces cannot be made here, if they cannot (tried with a namespace of
+/// its own, removed at once; one name per call, since tests run concurrently).
+pub fn netns_unavailable() -> Option<String> {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static CALLS: AtomicU32 = AtomicU32::new(0);
+    let n = CALLS.fetch_add(1, Ordering::Relaxed);
+    let name = format!("uring-check-{}-{n}", std::process::id());
+    match Command::new("ip").args(["netns", "add", &name]).output() {
+        Err(e) => Some(format!("cannot run `ip`: {e}")),
+        Ok(o) if !o.status.success() => Some(format!(
+            "`ip netns add` not permitted: {}",
+            text(&o.stderr).trim()
+        )),
+        Ok(_) => {
+            let _ = Command::new("ip").args(["netns", "del", &name]).output();
+            None
+        }
+    }
+}
+
+/// The cell of `mode` and `size` in a `uring bench --json` report (it must be there).
+pub fn cell<'a>(v: &'a serde_json::Value, mode: &str, size: u64) -> &'a serde_json::Value {
+    v["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .find(|c| c["mode"] == mode && c["size"] == size)
+        .unwrap_or_else(|| panic!("cell {mode} {size} missing: {v:#}"))
+}

@@ -310,6 +310,36 @@ mod tests {
     }
 
     #[test]
+    fn a_custom_buffer_comes_back_only_as_its_own_type() {
+        struct A(Box<[u8]>);
+        // SAFETY: a heap allocation owned by the value, never written through `&self`.
+        unsafe impl StableBuffer for A {
+            fn bytes(&self) -> &[u8] {
+                &self.0
+            }
+        }
+        struct B;
+        // SAFETY: static bytes.
+        unsafe impl StableBuffer for B {
+            fn bytes(&self) -> &[u8] {
+                b"b"
+            }
+        }
+        let a = ZcBuffer::custom(A(vec![3u8; 10].into()));
+        let addr = a.as_slice().as_ptr();
+        assert_eq!(a.kind(), BufferKind::Custom);
+        // Asked for the wrong type: the very buffer comes back, untouched.
+        let a = a.into_custom::<B>().err().expect("not a B");
+        assert_eq!(a.as_slice().as_ptr(), addr);
+        let a: A = a
+            .into_custom()
+            .unwrap_or_else(|b| panic!("not an A: {b:?}"));
+        assert_eq!(&a.0[..], &[3u8; 10]);
+        // Another kind is not a custom buffer of any type.
+        assert!(ZcBuffer::from(vec![1u8]).into_custom::<A>().is_err());
+    }
+
+    #[test]
     fn moving_a_vec_buffer_keeps_its_address() {
         let v = vec![9u8; 100];
         let addr = v.as_ptr();

@@ -58,7 +58,7 @@ pub struct Config {
     /// in order, and nothing fails.
     pub budget_bytes: usize,
     /// Buffers the sender may own at once (1..=65536). Default 4096. The completion queue
-    /// should hold two completions for each (see [`Config::ring`]).
+    /// should hold two completions for each (see [`Config::driver`]).
     pub max_buffers: u32,
     /// Never use zero-copy, whatever the policy, and count every buffer as a fallback: the
     /// path taken where the kernel has no SEND_ZC. Default false.

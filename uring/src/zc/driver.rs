@@ -3,6 +3,7 @@
 
 use core::fmt;
 use std::os::fd::BorrowedFd;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -52,22 +53,33 @@ pub(crate) struct Orphans {
 #[derive(Debug, Default)]
 pub(crate) struct DriverShared {
     orphans: Mutex<Orphans>,
+    /// Set (release) after an orphan is pushed: the driver's hot path reads this one
+    /// atomic instead of taking the lock on every call.
+    dirty: AtomicBool,
 }
 
 impl DriverShared {
     pub(crate) fn sender_dropped(&self, index: u16, gen: u8) {
         let mut o = self.orphans.lock().unwrap_or_else(|p| p.into_inner());
         o.senders.push((index, gen));
+        self.dirty.store(true, Ordering::Release);
     }
 
     pub(crate) fn range_dropped(&self, base: u32, count: u32, bytes: u64) {
         let mut o = self.orphans.lock().unwrap_or_else(|p| p.into_inner());
         o.ranges.push((base, count, bytes));
+        self.dirty.store(true, Ordering::Release);
     }
 
-    fn take(&self) -> Orphans {
+    /// The orphans, if any were pushed since the last take.
+    fn take(&self) -> Option<Orphans> {
+        // Acquire pairs with the release above: a flag seen set means its push is visible
+        // under the lock. A push racing with this swap sets the flag again after it.
+        if !self.dirty.swap(false, Ordering::Acquire) {
+            return None;
+        }
         let mut o = self.orphans.lock().unwrap_or_else(|p| p.into_inner());
-        core::mem::take(&mut *o)
+        Some(core::mem::take(&mut *o))
     }
 }
 
@@ -196,6 +208,10 @@ pub struct Driver {
     stray_notifications: u64,
     /// Completions of the driver's requests reaped so far (for waking async waiters).
     reaped: u64,
+    /// Some sender is closing: look for senders to retire.
+    retire_pending: bool,
+    /// `io_uring_enter` calls the driver made (submits and waits).
+    enters: u64,
 }
 
 impl fmt::Debug for Driver {
@@ -258,6 +274,8 @@ impl Driver {
             sendmsg_zc_in_probe: sendmsg_zc,
             stray_notifications: 0,
             reaped: 0,
+            retire_pending: false,
+            enters: 0,
         })
     }
 
@@ -297,6 +315,13 @@ impl Driver {
     /// Completions of the driver's own requests reaped so far.
     pub fn reaped(&self) -> u64 {
         self.reaped
+    }
+
+    /// Calls the driver made to submit or wait (`io_uring_enter`, or, with SQPOLL, the
+    /// submissions that could have needed one): the cost that batching
+    /// ([`ZcSender::queue`](super::ZcSender::queue) + [`flush`](Self::flush)) saves.
+    pub fn enters(&self) -> u64 {
+        self.enters
     }
 
     /// Stray notifications that arrived for senders already gone (consumed, counted).
@@ -371,11 +396,7 @@ impl Driver {
     }
 
     pub(crate) fn state_mut(&mut self, index: u16, gen: u8) -> Option<&mut SenderState> {
-        let slot = self.senders.get_mut(usize::from(index))?;
-        if slot.gen != gen {
-            return None;
-        }
-        slot.state.as_deref_mut().filter(|s| !s.closing)
+        self.state_any_mut(index, gen).filter(|s| !s.closing)
     }
 
     /// The state of a handle, closing or not.
@@ -401,29 +422,25 @@ impl Driver {
 
     /// Handles dropped by safe code anywhere: close senders, clear pool ranges.
     fn collect_orphans(&mut self) {
-        let orphans = self.shared.take();
+        let Some(orphans) = self.shared.take() else {
+            return;
+        };
         for (index, gen) in orphans.senders {
             if let Some(slot) = self.senders.get_mut(usize::from(index)) {
                 if slot.gen == gen {
                     if let Some(state) = slot.state.as_deref_mut() {
                         state.begin_close();
+                        self.retire_pending = true;
                     }
                 }
             }
         }
         for (base, count, bytes) in orphans.ranges {
-            let empty = vec![
-                iovec {
-                    iov_base: core::ptr::null_mut(),
-                    iov_len: 0,
-                };
-                count as usize
-            ];
-            // SAFETY: clearing entries names no memory. The range belonged to a pool
-            // whose every slot and handle is gone, so no request names these entries:
-            // a slot is released by a sender only after the kernel's last completion for
-            // it, and an unreleased slot keeps the pool alive.
-            if unsafe { self.ring.register_buffers_update(base, &empty) }.is_ok() {
+            // SAFETY: the range belonged to a pool whose every slot and handle is gone, so
+            // no request names these entries: a slot is released by a sender only after
+            // the kernel's last completion for it, and an unreleased slot keeps the pool
+            // alive.
+            if unsafe { self.clear_buffer_entries(base, count) } {
                 if let Some(t) = self.buf_table.as_mut() {
                     t.release(base, count);
                 }
@@ -436,6 +453,10 @@ impl Driver {
     /// Closing senders whose requests are all done go: their file slot is cleared, their
     /// socket closed, their completions (buffers) dropped.
     fn retire_closed(&mut self) {
+        if !self.retire_pending {
+            return;
+        }
+        self.retire_pending = false;
         let mut retired = Vec::new();
         for (i, slot) in self.senders.iter_mut().enumerate() {
             let done = slot
@@ -447,6 +468,9 @@ impl Driver {
                     slot.strays = core::mem::take(&mut state.strays);
                     retired.push((i as u16, state));
                 }
+            } else if slot.state.as_deref().is_some_and(|s| s.closing) {
+                // Still busy: look again at the next call.
+                self.retire_pending = true;
             }
         }
         for (index, state) in retired {
@@ -462,8 +486,9 @@ impl Driver {
 
     /// Closes a sender's state at once (from `ZcSender::close`): like a dropped handle.
     pub(crate) fn begin_close(&mut self, index: u16, gen: u8) {
-        if let Some(s) = self.state_mut(index, gen) {
+        if let Some(s) = self.state_any_mut(index, gen) {
             s.begin_close();
+            self.retire_pending = true;
         }
         self.retire_closed();
     }
@@ -522,17 +547,8 @@ impl Driver {
                 // The kernel stopped part-way (the locked-memory limit is per user, shared
                 // with every process of the user): undo the entries it took, so that no
                 // slot of a pool is ever left unregistered in a table it names.
-                let empty = vec![
-                    iovec {
-                        iov_base: core::ptr::null_mut(),
-                        iov_len: 0,
-                    };
-                    n as usize
-                ];
-                // SAFETY: clearing entries names no memory; no request names them yet.
-                let cleared =
-                    n == 0 || unsafe { self.ring.register_buffers_update(base, &empty) }.is_ok();
-                if cleared {
+                // SAFETY: no request names them yet (the pool was never handed out).
+                if unsafe { self.clear_buffer_entries(base, n) } {
                     if let Some(t) = self.buf_table.as_mut() {
                         t.release(base, count);
                     }
@@ -564,16 +580,57 @@ impl Driver {
         }
     }
 
+    /// Clears `count` entries of the buffer table from `base` (nothing to clear: true).
+    /// Returns whether the kernel took the update.
+    ///
+    /// # Safety
+    ///
+    /// No request, queued or in flight, may name these entries.
+    unsafe fn clear_buffer_entries(&mut self, base: u32, count: u32) -> bool {
+        if count == 0 {
+            return true;
+        }
+        let empty = vec![
+            iovec {
+                iov_base: core::ptr::null_mut(),
+                iov_len: 0,
+            };
+            count as usize
+        ];
+        // SAFETY: clearing entries names no memory; the caller guarantees no request
+        // names them.
+        unsafe { self.ring.register_buffers_update(base, &empty) }.is_ok()
+    }
+
     pub(crate) fn unpin(&mut self, bytes: u64) {
         self.pinned = self.pinned.saturating_sub(bytes);
     }
 
     // ---------------------------------------------------------------- driving
 
-    /// Reaps what is ready, submits what the senders can send, until nothing changes
-    /// (bounded). Never blocks.
+    /// Reaps what is ready, submits what the senders can send (queued buffers of every
+    /// sender, in one `io_uring_enter` when they fit the SQ), until nothing changes
+    /// (bounded). Never blocks. [`flush`](Self::flush) is the same call, named for what
+    /// it does after [`ZcSender::queue`](super::ZcSender::queue).
     pub fn poll(&mut self) -> Result<(), ZcError> {
         self.progress()
+    }
+
+    /// Submits every buffer the senders have queued ([`ZcSender::queue`](super::ZcSender::queue)):
+    /// the requests of all senders go out together, with as few `io_uring_enter` calls as
+    /// the SQ allows. Never blocks.
+    pub fn flush(&mut self) -> Result<(), ZcError> {
+        self.progress()
+    }
+
+    /// Reaps only: completions are routed, nothing new is pushed or submitted (the hot
+    /// path of [`ZcSender::queue`](super::ZcSender::queue)).
+    pub(crate) fn reap_only(&mut self) -> Result<(), ZcError> {
+        self.check()?;
+        self.collect_orphans();
+        self.reap()?;
+        self.retire_closed();
+        Ok(())
     }
 
     /// Reap, then push and submit while any sender can take more.
@@ -636,6 +693,7 @@ impl Driver {
     }
 
     pub(crate) fn submit(&mut self) -> Result<(), ZcError> {
+        self.enters += 1;
         match self.ring.submit() {
             Ok(_) => Ok(()),
             // The SQEs stay in the SQ and go with the next enter.
@@ -702,6 +760,7 @@ impl Driver {
     /// One bounded wait for at least one completion (any, the driver's or not).
     pub(crate) fn wait_one(&mut self, deadline: Option<Instant>) -> Result<(), ZcError> {
         self.check()?;
+        self.enters += 1;
         let r = match deadline {
             None => self.ring.submit_and_wait(1).map(|_| ()),
             Some(d) => {
@@ -750,7 +809,7 @@ impl Driver {
         })
     }
 
-    /// Raw access for the handle: the ring's fd borrowed.
+    /// A live sender's socket, borrowed.
     pub(crate) fn socket_of(&self, index: u16, gen: u8) -> Option<BorrowedFd<'_>> {
         use std::os::fd::AsFd;
         self.state(index, gen)

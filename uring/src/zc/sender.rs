@@ -184,7 +184,39 @@ impl ZcSender {
     /// idle, submitted; it comes back later through [`completions`](Self::completions).
     /// On error it comes back at once in [`SendError::buffer`].
     pub fn send(&self, driver: &mut Driver, buffer: impl Into<ZcBuffer>) -> Result<(), SendError> {
-        self.send_inner(driver, buffer.into(), None, true)
+        self.send_inner(driver, buffer.into(), None, true, true)
+    }
+
+    /// Like [`send`](Self::send), but does not submit: the buffer is queued, and goes out
+    /// with the next [`flush`](Self::flush) (or [`Driver::flush`], [`Driver::poll`], any
+    /// wait, or a later `send`), together with whatever else every sender of the driver
+    /// queued meanwhile — one `io_uring_enter` and, on a stream, one `IOSQE_IO_LINK` chain
+    /// of up to [`Config::depth`] buffers, where `send` would make one of each per buffer
+    /// when the socket keeps up. Waits, like `send`, only when the budget is full (and
+    /// then submits what is queued, so that the wait can end).
+    ///
+    /// The rule: `send` never adds latency (a buffer goes to the kernel before it
+    /// returns); `queue` trades it for fewer system calls, until you flush. Do not leave
+    /// queued buffers unflushed while you wait for something they are needed for.
+    pub fn queue(&self, driver: &mut Driver, buffer: impl Into<ZcBuffer>) -> Result<(), SendError> {
+        self.send_inner(driver, buffer.into(), None, true, false)
+    }
+
+    /// The non-blocking [`queue`](Self::queue): [`SendErrorKind::WouldBlock`] when the
+    /// budget is full (flush, reap completions, then try again).
+    pub fn try_queue(
+        &self,
+        driver: &mut Driver,
+        buffer: impl Into<ZcBuffer>,
+    ) -> Result<(), SendError> {
+        self.send_inner(driver, buffer.into(), None, false, false)
+    }
+
+    /// Submits what this sender (and every other sender of the driver) has queued
+    /// ([`Driver::flush`]). Never blocks.
+    pub fn flush(&self, driver: &mut Driver) -> Result<(), ZcError> {
+        self.state(driver)?;
+        driver.flush()
     }
 
     /// Like [`send`](Self::send), but never waits: when the budget is full it reaps what
@@ -195,7 +227,7 @@ impl ZcSender {
         driver: &mut Driver,
         buffer: impl Into<ZcBuffer>,
     ) -> Result<(), SendError> {
-        self.send_inner(driver, buffer.into(), None, false)
+        self.send_inner(driver, buffer.into(), None, false, true)
     }
 
     /// [`send`](Self::send) of one datagram to `dest` (`sendmsg_zc` with `msg_name`), on a
@@ -207,7 +239,7 @@ impl ZcSender {
         buffer: impl Into<ZcBuffer>,
         dest: SocketAddr,
     ) -> Result<(), SendError> {
-        self.send_inner(driver, buffer.into(), Some(dest), true)
+        self.send_inner(driver, buffer.into(), Some(dest), true, true)
     }
 
     /// The non-blocking [`send_to`](Self::send_to).
@@ -217,7 +249,7 @@ impl ZcSender {
         buffer: impl Into<ZcBuffer>,
         dest: SocketAddr,
     ) -> Result<(), SendError> {
-        self.send_inner(driver, buffer.into(), Some(dest), false)
+        self.send_inner(driver, buffer.into(), Some(dest), false, true)
     }
 
     fn send_inner(
@@ -226,6 +258,7 @@ impl ZcSender {
         buffer: ZcBuffer,
         dest: Option<SocketAddr>,
         block: bool,
+        submit: bool,
     ) -> Result<(), SendError> {
         let refuse = |buffer, kind| Err(SendError { buffer, kind });
         let (budget, timeout) = match self.state(driver) {
@@ -240,9 +273,15 @@ impl ZcSender {
             return refuse(buffer, SendErrorKind::TooLarge);
         }
         let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
-        if let Err(e) = driver.progress() {
+        let drive = if submit {
+            driver.progress()
+        } else {
+            driver.reap_only()
+        };
+        if let Err(e) = drive {
             return refuse(buffer, SendErrorKind::Sender(e));
         }
+        let mut flush_before_wait = !submit;
         loop {
             let s = match self.state_mut(driver) {
                 Ok(s) => s,
@@ -261,12 +300,23 @@ impl ZcSender {
                 s.stats.would_block += 1;
                 return refuse(buffer, SendErrorKind::WouldBlock);
             }
+            // Waiting: first submit what is queued (ours may be all that can end the wait).
+            if flush_before_wait {
+                flush_before_wait = false;
+                if let Err(e) = driver.progress() {
+                    return refuse(buffer, SendErrorKind::Sender(e));
+                }
+                continue;
+            }
             if let Err(e) = driver.wait_one(deadline).and_then(|()| driver.progress()) {
                 return refuse(buffer, SendErrorKind::Sender(e));
             }
         }
         if let Ok(s) = self.state_mut(driver) {
             s.accept(buffer, dest);
+        }
+        if !submit {
+            return Ok(());
         }
         // The buffer is ours now: an error of the ring from here on is reported by the
         // next call rather than with this buffer.

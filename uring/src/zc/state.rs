@@ -894,19 +894,8 @@ impl SenderState {
 
     /// After a stream error: nothing queued is sent; each buffer comes back `NotSent`.
     fn abandon_queue(&mut self) {
-        let Some(cause) = self.error else {
-            return;
-        };
-        while let Some(slot) = self.queue.pop_front() {
-            if let Some(e) = self.slots[usize::from(slot)].entry.as_mut() {
-                e.state = State::Idle;
-                e.outcome = Some(Err(BufferError::NotSent {
-                    cause,
-                    sent: e.sent,
-                }));
-                self.stats.buffers_completed += 1;
-            }
-            self.try_finalize(slot);
+        if let Some(cause) = self.error {
+            self.drain_queue(cause);
         }
     }
 
@@ -915,10 +904,11 @@ impl SenderState {
     /// drops them with the state.
     pub(crate) fn begin_close(&mut self) {
         self.closing = true;
-        if self.queue.is_empty() {
-            return;
-        }
-        let cause = self.error.unwrap_or(Errno::CANCELED);
+        self.drain_queue(self.error.unwrap_or(Errno::CANCELED));
+    }
+
+    /// Every queued buffer comes back `NotSent` because of `cause`.
+    fn drain_queue(&mut self, cause: Errno) {
         while let Some(slot) = self.queue.pop_front() {
             if let Some(e) = self.slots[usize::from(slot)].entry.as_mut() {
                 e.state = State::Idle;

@@ -1226,3 +1226,14 @@ pub fn soak_seed(name: &str) -> u64 {
             | 1
     })
 }
+
+/// How many slots of `slot_size` bytes a test pool may have, at most `want`: all of them
+/// for a process that may pin freely, else as many as fit in a quarter of its
+/// locked-memory limit (at least one), leaving room for the zero-copy sends' own pins and
+/// for the other tests of the run (the limit is per user).
+pub fn slots_that_fit(slot_size: usize, want: usize) -> usize {
+    match uring::zc::Memlock::current().pinnable() {
+        None => want,
+        Some(limit) => ((limit / 4) as usize / slot_size.next_multiple_of(4096)).clamp(1, want),
+    }
+}

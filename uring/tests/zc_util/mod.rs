@@ -5,6 +5,7 @@
 use std::io::Read;
 use std::net::{TcpListener, TcpStream};
 use std::os::fd::AsFd;
+use std::sync::mpsc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -89,6 +90,40 @@ pub fn checking_receiver(mut stream: TcpStream, read_size: usize) -> JoinHandle<
             }
         }
     })
+}
+
+impl Received {
+    /// Bytes read and the first mismatch, the pair a test compares with what was sent.
+    pub fn seen(&self) -> (u64, Option<u64>) {
+        (self.bytes, self.mismatch)
+    }
+}
+
+/// A [`checking_receiver`] that starts reading only when told to (bounded wait): until
+/// then the peer reads nothing and sends wait in the kernel.
+pub fn gated_receiver(server: TcpStream) -> (mpsc::Sender<()>, JoinHandle<Received>) {
+    let (tx, rx) = mpsc::channel::<()>();
+    let h = std::thread::spawn(move || {
+        rx.recv_timeout(BOUND).unwrap();
+        checking_receiver(server, 64 * 1024).join().unwrap()
+    });
+    (tx, h)
+}
+
+/// Drives `driver` (bounded) until `until` says stop: each round waits at most 20 ms for
+/// a completion, then lets the driver reap and submit. `what` names what never happened.
+pub fn drive_until(driver: &mut Driver, what: &str, mut until: impl FnMut(&Driver) -> bool) {
+    let end = deadline();
+    for round in 0.. {
+        if until(driver) {
+            break;
+        }
+        assert!(Instant::now() < end && round < 100_000, "{what}");
+        let _ = driver
+            .ring()
+            .submit_and_wait_timeout(1, Duration::from_millis(20));
+        driver.poll().unwrap();
+    }
 }
 
 /// Drives `sender` until it owns nothing, bounded, collecting completions.
