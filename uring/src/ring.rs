@@ -289,6 +289,27 @@ impl IoUring {
     /// Sets up a ring with `entries` SQEs (a power of two, 1..=32768) and `flags`
     /// (`IORING_SETUP_*`), Linux 5.1+. For SQPOLL the kernel thread idles after 1 s.
     /// liburing: `io_uring_queue_init`. Zig: `IoUring.init`.
+    ///
+    /// ```
+    /// use uring::{sys::IoringSetupFlags, IoUring};
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let mut ring = IoUring::init(8, IoringSetupFlags::empty())?;
+    /// assert_eq!(ring.sq().entries(), 8);
+    /// ring.nop(42)?; // queued, not submitted
+    /// assert_eq!(ring.submit()?, 1);
+    /// let cqe = ring.copy_cqe()?;
+    /// assert_eq!((cqe.user_data, cqe.res), (42, 0));
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// Bad arguments are typed errors, not panics:
+    ///
+    /// ```
+    /// use uring::{sys::IoringSetupFlags, IoUring, SetupError};
+    ///
+    /// assert!(matches!(IoUring::init(3, IoringSetupFlags::empty()), Err(SetupError::EntriesNotPowerOfTwo)));
+    /// ```
     pub fn init(entries: u32, flags: IoringSetupFlags) -> Result<IoUring, SetupError> {
         let mut params = io_uring_params::default();
         params.flags = flags;
@@ -693,6 +714,20 @@ impl IoUring {
     /// SQPOLL, `n` also counts published SQEs the kernel thread had not consumed yet). So
     /// `Ok` counts submissions, not completions. Nothing is lost either way: the SQEs are
     /// submitted once, and [`copy_cqe`](Self::copy_cqe) waits for their completions.
+    ///
+    /// ```
+    /// use uring::{sys::IoringSetupFlags, IoUring};
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let mut ring = IoUring::init(8, IoringSetupFlags::empty())?;
+    /// for user_data in 1..=3 {
+    ///     ring.nop(user_data)?;
+    /// }
+    /// // One enter submits all three and returns once all three have completed.
+    /// assert_eq!(ring.submit_and_wait(3)?, 3);
+    /// assert_eq!(ring.cq_ready(), 3);
+    /// # Ok(()) }
+    /// ```
     pub fn submit_and_wait(&mut self, wait_nr: u32) -> Result<u32, EnterError> {
         let submitted = self.flush_sq();
         let mut flags = IoringEnterFlags::empty();
@@ -803,6 +838,31 @@ impl IoUring {
     /// aside for the driver, and the caller's completions that the driver reaped come
     /// first. So `wait_nr` may be met by the driver's completions, and a call may return 0
     /// after waiting.
+    ///
+    /// ```
+    /// use uring::{sys::IoringSetupFlags, Cqe, IoUring};
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let mut ring = IoUring::init(16, IoringSetupFlags::empty())?;
+    /// for user_data in 0..10 {
+    ///     ring.nop(user_data)?;
+    /// }
+    /// ring.submit()?;
+    /// let mut cqes = [Cqe::default(); 16];
+    /// let mut seen = 0u32; // by user_data: completion order is the kernel's
+    /// for _ in 0..10 {
+    ///     if seen.count_ones() == 10 {
+    ///         break;
+    ///     }
+    ///     let n = ring.copy_cqes(&mut cqes, 1)? as usize; // waits for at least one
+    ///     for cqe in &cqes[..n] {
+    ///         assert_eq!(cqe.res, 0);
+    ///         seen |= 1 << cqe.user_data;
+    ///     }
+    /// }
+    /// assert_eq!(seen, (1 << 10) - 1);
+    /// # Ok(()) }
+    /// ```
     pub fn copy_cqes(&mut self, cqes: &mut [Cqe], wait_nr: u32) -> Result<u32, EnterError> {
         if self.split.is_none() {
             return self.copy_cqes_all(cqes, wait_nr);

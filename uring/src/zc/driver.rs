@@ -190,6 +190,49 @@ struct SenderSlot {
 /// The ring stays usable for other work: [`ring`](Self::ring) lends it. Completions of
 /// your requests that the driver reaps while driving its senders are handed to the ring's
 /// next [`copy_cqes`](IoUring::copy_cqes), in order; the driver's never are.
+///
+/// # Example
+///
+/// Two connections served by one ring: [`queue`](super::ZcSender::queue) stages a send,
+/// and one [`flush`](Self::flush) submits the requests of every sender with one
+/// `io_uring_enter`.
+///
+/// ```
+/// use std::io::Read;
+/// use std::net::{TcpListener, TcpStream};
+/// use std::time::Duration;
+/// use uring::zc::{Config, ZcSender};
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let listener = TcpListener::bind("127.0.0.1:0")?;
+/// let config = Config::default();
+/// let mut driver = config.driver()?;
+/// let mut senders = Vec::new();
+/// let mut readers = Vec::new();
+/// for _ in 0..2 {
+///     let stream = TcpStream::connect(listener.local_addr()?)?;
+///     senders.push(ZcSender::new(&mut driver, stream, config.clone())?);
+///     let (mut peer, _) = listener.accept()?;
+///     readers.push(std::thread::spawn(move || {
+///         let mut got = Vec::new();
+///         peer.read_to_end(&mut got).map(|_| got.len())
+///     }));
+/// }
+/// for (i, sender) in senders.iter().enumerate() {
+///     sender.queue(&mut driver, vec![i as u8; 256 * 1024])?; // staged, not submitted
+/// }
+/// driver.flush()?; // one enter for both
+/// driver.wait_all(Duration::from_secs(10))?; // every buffer back
+/// for sender in senders {
+///     let closed = sender.close(&mut driver, Duration::from_secs(10));
+///     assert_eq!(closed.completions.len(), 1);
+///     drop(closed.socket); // EOF for the reader
+/// }
+/// for reader in readers {
+///     assert_eq!(reader.join().unwrap()?, 256 * 1024);
+/// }
+/// # Ok(()) }
+/// ```
 pub struct Driver {
     ring: IoUring,
     ring_id: u64,

@@ -143,15 +143,37 @@ impl Drop for Shared {
 /// for a process without `CAP_IPC_LOCK`: a pool that cannot fit is refused with
 /// [`PoolError::Memlock`], which names the limit.
 ///
-/// ```no_run
-/// use uring::zc::{BufferPool, Config};
+/// ```
+/// use std::io::Read;
+/// use std::net::{TcpListener, TcpStream};
+/// use std::time::Duration;
+/// use uring::zc::{BufferPool, Config, Policy, SendPath, ZcSender};
+///
 /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
-/// let mut driver = Config::default().driver()?;
-/// let pool = BufferPool::new(&mut driver, 64 * 1024, 32)?;
+/// let listener = TcpListener::bind("127.0.0.1:0")?;
+/// let config = Config::default().policy(Policy::Always);
+/// let mut driver = config.driver()?;
+/// let pool = BufferPool::new(&mut driver, 64 * 1024, 8)?; // 512 KiB, registered once
+/// let stream = TcpStream::connect(listener.local_addr()?)?;
+/// let sender = ZcSender::new(&mut driver, stream, config)?;
+/// let (mut peer, _) = listener.accept()?;
+/// let reader = std::thread::spawn(move || {
+///     let mut got = Vec::new();
+///     peer.read_to_end(&mut got).map(|_| got)
+/// });
+///
 /// let mut slot = pool.get().expect("a free slot");
 /// slot[..5].copy_from_slice(b"hello");
 /// slot.set_len(5);
-/// assert_eq!(&slot[..], b"hello");
+/// sender.send(&mut driver, slot)?; // send_zc_fixed: no page pinning per send
+/// sender.wait_all(&mut driver, Duration::from_secs(10))?;
+/// let done = sender.next_completion(&mut driver)?.expect("the slot is back");
+/// assert_eq!(done.result?, 5);
+/// assert_eq!(done.path, Some(SendPath::ZeroCopyFixed));
+/// drop(done); // the slot goes back to the pool
+/// assert_eq!(pool.available(), 8);
+/// drop(sender.close(&mut driver, Duration::from_secs(10)));
+/// assert_eq!(reader.join().unwrap()?, b"hello");
 /// # Ok(()) }
 /// ```
 #[derive(Clone)]
