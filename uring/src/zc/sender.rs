@@ -12,7 +12,8 @@ use rustix::net::SocketType;
 
 use super::buffer::ZcBuffer;
 use super::config::Config;
-use super::driver::{Driver, DriverShared};
+use super::driver::Driver;
+use super::shared::DriverShared;
 use super::state::SenderState;
 use super::stats::ZcStats;
 use super::types::{Completion, FallbackReason, SendError, SendErrorKind, ZcError};

@@ -37,8 +37,8 @@ use ::tokio::io::unix::AsyncFd;
 use ::tokio::sync::Notify;
 
 use super::buffer::ZcBuffer;
-use super::config::Config;
-use super::driver::{Driver, DriverConfig};
+use super::config::{Config, DriverConfig};
+use super::driver::Driver;
 use super::sender::{Closed, ZcSender};
 use super::stats::ZcStats;
 use super::types::{Completion, SendError, SendErrorKind, ZcError};
