@@ -1,6 +1,7 @@
 //! Every `Sqe::prep_*` of `uring` that liburing has a helper for, checked byte for byte
-//! against that helper of liburing 2.15 (the `axboe-liburing` transliteration, whose build
-//! also compiles the C library the helpers were transliterated from).
+//! against that helper of liburing 2.15: the `axboe-liburing` crate, whose helpers are
+//! liburing.h's inline ones transliterated to Rust over bindgen's bindings of the 2.15
+//! headers (its build also compiles the C library, which these tests do not call).
 //!
 //! Each case fills one SQE with our prep and one with liburing's helper, from the same
 //! distinctive arguments (non-zero descriptors, offsets, lengths and flags, pointers to
