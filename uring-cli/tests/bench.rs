@@ -59,14 +59,11 @@ fn check_cells(v: &serde_json::Value, modes: &[&str], sizes: &[u64], udp: bool, 
                 // The safe layer: `requests` counts every request it submitted (a short
                 // send's continuation is one more); every zero-copy request notifies once
                 // at most, and the sender returned every buffer only after its
-                // notifications. `auto` sends plain below 10 KiB and where the kernel
-                // copies (loopback), so it may have no notification at all.
+                // notifications. `auto` sends zero-copy only until the kernel reports
+                // copying (loopback) and then for a probe now and then, so it may have
+                // few notifications, or none.
                 assert!(notifs <= requests, "{c}");
-                if *m == "auto" {
-                    if *s < 10 * 1024 {
-                        assert_eq!(notifs, 0, "{c}");
-                    }
-                } else {
+                if *m != "auto" {
                     assert!(notifs > 0, "{c}");
                 }
                 if notifs > 0 {

@@ -8,8 +8,9 @@
 //! - `sendmsg-zc`: datagram sockets only, `send_to` the connected peer (`sendmsg_zc` with
 //!   `msg_name`); on a stream the layer sends with `send_zc` and offers no sendmsg form;
 //! - `send`: `Policy::Never` with `Vec<u8>` buffers (plain `send`);
-//! - `auto`: `Policy::Adaptive` (the layer's default) with pool slots: zero-copy only for
-//!   payloads of at least 10 KiB and only while the kernel does not report copying them.
+//! - `auto`: `Policy::Adaptive` (the layer's default) with pool slots: plain while the
+//!   kernel reports copying zero-copy sends; elsewhere zero-copy for the sizes where it
+//!   measured cheaper than plain send.
 //!
 //! Nothing is allocated per send: a fixed set of buffers (as many as the raw loop lets await
 //! their notification, [`NOTIF_SLOTS_PER_INFLIGHT`] × inflight) is filled once with the
