@@ -51,6 +51,14 @@ fn check_cells(v: &serde_json::Value, modes: &[&str], sizes: &[u64], udp: bool, 
             let notifs = c["zc_notifs"].as_u64().unwrap();
             let safe = c["api"] == "safe";
             assert_eq!(safe, *m == "auto" || safe_run, "{c}");
+            // The raw loop counts its waits for notifications; plain send and the safe
+            // layer (which waits inside `send`) have none.
+            let waits = c["zc_notif_waits"].as_u64().expect("zc_notif_waits");
+            let wait_s = c["zc_notif_wait_s"].as_f64().expect("zc_notif_wait_s");
+            assert!(wait_s >= 0.0, "{c}");
+            if safe || *m == "send" {
+                assert_eq!((waits, wait_s), (0, 0.0), "{c}");
+            }
             if *m == "send" {
                 assert!((speedup - 1.0).abs() < 1e-9, "{c}");
                 assert!(c["copied_share"].is_null(), "{c}");

@@ -52,6 +52,11 @@ pub struct Cell {
     pub zc_notifs: u64,
     /// Notifications that reported IORING_NOTIF_USAGE_ZC_COPIED.
     pub zc_copied: u64,
+    /// Times the raw loop stopped to wait for notifications (its cap of requests awaiting
+    /// one was reached); 0 for the safe layer, which waits inside `send`.
+    pub zc_notif_waits: u64,
+    /// Seconds the raw loop spent in those waits.
+    pub zc_notif_wait_s: f64,
     /// `zc_copied / zc_notifs`; absent for plain send.
     pub copied_share: Option<f64>,
     /// MB/s over plain send's at the same size in the same run (medians).
@@ -97,6 +102,8 @@ pub fn combine(rounds: &[Cell]) -> Cell {
         c.soft_errors += r.soft_errors;
         c.zc_notifs += r.zc_notifs;
         c.zc_copied += r.zc_copied;
+        c.zc_notif_waits += r.zc_notif_waits;
+        c.zc_notif_wait_s += r.zc_notif_wait_s;
         c.raw.moved += r.raw.moved;
         c.raw.sender_cpu += r.raw.sender_cpu;
         c.raw.receiver_cpu = c

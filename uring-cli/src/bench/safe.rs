@@ -13,7 +13,7 @@
 //!   measured cheaper than plain send.
 //!
 //! Nothing is allocated per send: a fixed set of buffers (as many as the raw loop lets await
-//! their notification, [`NOTIF_SLOTS_PER_INFLIGHT`] × inflight) is filled once with the
+//! their notification, [`notif_slots`]) is filled once with the
 //! payload and recycled: each comes back in a `Completion` once the kernel has let go of it,
 //! and is sent again as is. The layer's depth is `--inflight` (the longest `IOSQE_IO_LINK`
 //! chain on a stream; datagrams in flight on UDP) and its budget is exactly those buffers.
@@ -31,7 +31,7 @@ use uring::zc::{
     ZcError, ZcSender,
 };
 
-use super::raw::{SendConfig, SendStats, NOTIF_SLOTS_PER_INFLIGHT, STALL_TIMEOUT};
+use super::raw::{notif_slots, SendConfig, SendStats, STALL_TIMEOUT};
 use crate::util::Meter;
 use crate::Mode;
 
@@ -105,7 +105,7 @@ pub fn register_slots(
 /// `stop` is set), then waits for every buffer to come back.
 pub fn run(fd: BorrowedFd<'_>, cfg: &SendConfig, stop: Option<&AtomicBool>) -> Result<SendStats> {
     let meter = Meter::start();
-    let mut buffers = cfg.inflight.saturating_mul(NOTIF_SLOTS_PER_INFLIGHT).max(1);
+    let mut buffers = notif_slots(cfg.size, cfg.inflight).max(1);
     let mut config = Config::default()
         .policy(policy(cfg.mode))
         .depth(cfg.inflight)
