@@ -654,8 +654,7 @@ impl Driver {
             if self.pump_all() == 0 {
                 break;
             }
-            self.submit()?;
-            self.reap()?;
+            self.submit_and_reap()?;
         }
         self.retire_closed();
         Ok(())
@@ -704,25 +703,43 @@ impl Driver {
     }
 
     pub(crate) fn submit(&mut self) -> Result<(), ZcError> {
+        self.submit_then(false)
+    }
+
+    /// Submits, then reaps what is ready.
+    fn submit_and_reap(&mut self) -> Result<(), ZcError> {
+        self.submit_then(true)
+    }
+
+    /// Submits and, with `reap`, reaps at once. An enter that submits a learning sender's
+    /// requests is timed with the reap that follows it, so that a path is charged for the
+    /// completions it costs the driver too (a zero-copy send's notification): one clock
+    /// read before and one after; none per buffer, none for other enters.
+    fn submit_then(&mut self, reap: bool) -> Result<(), ZcError> {
         self.enters += 1;
-        // One clock read before and one after an enter that submits a learning sender's
-        // requests; none per buffer, none for other enters.
         let start = (!self.learning.is_empty()).then(Instant::now);
-        let r = self.ring.submit();
-        if let Some(start) = start {
-            let took = start.elapsed();
-            self.charge(r.is_ok().then_some(took));
-        }
-        match r {
+        let r = match self.ring.submit() {
             Ok(_) => Ok(()),
             // The SQEs stay in the SQ and go with the next enter.
             Err(
                 EnterError::SystemResources
                 | EnterError::CompletionQueueOvercommitted
                 | EnterError::SignalInterrupt,
-            ) => Ok(()),
-            Err(e) => Err(ZcError::Enter(e)),
+            ) => Err(None),
+            Err(e) => Err(Some(ZcError::Enter(e))),
+        };
+        let reaped = match (&r, reap) {
+            (Ok(()) | Err(None), true) => self.reap(),
+            _ => Ok(()),
+        };
+        if let Some(start) = start {
+            let took = start.elapsed();
+            self.charge((r.is_ok() && reaped.is_ok()).then_some(took));
         }
+        if let Err(Some(e)) = r {
+            return Err(e);
+        }
+        reaped
     }
 
     /// Gives each listed sender its share, by bytes pushed, of the enter that submitted

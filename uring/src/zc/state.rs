@@ -173,6 +173,9 @@ pub(crate) fn class_range(c: usize) -> (usize, usize) {
 pub(crate) const WARMUP: u32 = 4;
 /// Once warm, a sample moves the mean by this share of its distance to it.
 const EWMA_WEIGHT: f64 = 0.125;
+/// The weight of a probe's sample: probes are rare, so each stands for more of the
+/// present than a sample of the path taken all the time.
+const PROBE_WEIGHT: f64 = 0.25;
 /// Once warm, a sample further than this factor from the mean is clamped to it: one
 /// descheduled enter moves the mean by at most `EWMA_WEIGHT * (CLAMP - 1)` of itself.
 const CLAMP: f64 = 4.0;
@@ -192,7 +195,14 @@ pub(crate) struct Cost {
 }
 
 impl Cost {
+    /// A sample of the usual weight.
+    #[cfg(test)]
     pub(crate) fn add(&mut self, ns_per_byte: f64) {
+        self.add_weighted(ns_per_byte, EWMA_WEIGHT);
+    }
+
+    /// A sample that, once warm, moves the mean by `weight` of its distance to it.
+    pub(crate) fn add_weighted(&mut self, ns_per_byte: f64, weight: f64) {
         if !ns_per_byte.is_finite() || ns_per_byte < 0.0 {
             return;
         }
@@ -206,7 +216,7 @@ impl Cost {
             self.ns_per_byte = m + (ns_per_byte - m) / f64::from(self.samples.min(WARMUP));
         } else {
             let x = ns_per_byte.clamp(m / CLAMP, m * CLAMP);
-            self.ns_per_byte = m + (x - m) * EWMA_WEIGHT;
+            self.ns_per_byte = m + (x - m) * weight;
         }
     }
 
@@ -241,16 +251,22 @@ pub(crate) struct Choice {
 /// got, so a round stays a sample.
 ///
 /// Exploration: until both paths of a class have [`WARMUP`] samples, rounds alternate
-/// between them (zero-copy first). Then the cheaper path is taken, with a hysteresis of
-/// [`MARGIN`], and once per `reprobe_every` buffers of the class one round goes the other
-/// way, so that a route that changes is noticed: exploration is bounded by one round
-/// (at most `depth` buffers) per `reprobe_every` buffers of each class.
+/// between them (zero-copy first). Then the cheaper path is taken, and once per
+/// `reprobe_every` buffers of the class one round goes the other way (a probe, whose
+/// sample weighs [`PROBE_WEIGHT`]), so that a route that changes is noticed: exploration
+/// is bounded by one round (at most `depth` buffers) per `reprobe_every` buffers of each
+/// class. The preference is weighed again only after a probe's sample, when both means
+/// are fresh, and changes only if the other path is cheaper by [`MARGIN`]: a load that
+/// slows both paths alike (the preferred one's mean follows it at once, the other's only
+/// at probes) cannot make a class flap, and a class switches at most once per probe.
 #[derive(Debug, Default)]
 pub(crate) struct Learner {
     pub(crate) zc: [Cost; SIZE_CLASSES],
     pub(crate) plain: [Cost; SIZE_CLASSES],
     /// The preferred path of each class once both are warm (`Some(true)`: zero-copy).
     pub(crate) prefer: [Option<bool>; SIZE_CLASSES],
+    /// A probe's sample came in since the class's preference was last weighed.
+    reweigh: [bool; SIZE_CLASSES],
     since_probe: [u32; SIZE_CLASSES],
     /// Classes that had a buffer, one bit each.
     pub(crate) seen: u32,
@@ -294,8 +310,10 @@ impl Learner {
             };
         }
         let before = self.prefer[c];
+        let reweigh = core::mem::take(&mut self.reweigh[c]);
         let pref = match before {
             None => zc.ns_per_byte <= plain.ns_per_byte,
+            Some(p) if !reweigh => p,
             Some(true) => plain.ns_per_byte >= zc.ns_per_byte * (1.0 - MARGIN),
             Some(false) => zc.ns_per_byte < plain.ns_per_byte * (1.0 - MARGIN),
         };
@@ -352,10 +370,16 @@ impl Learner {
         if let (Some(ns), Some((c, zc)), false) = (ns, self.round, self.round_mixed) {
             if self.round_bytes > 0 {
                 let cost = ns as f64 / self.round_bytes as f64;
-                if zc {
-                    self.zc[c].add(cost);
+                let weight = if self.round_probe {
+                    self.reweigh[c] = true;
+                    PROBE_WEIGHT
                 } else {
-                    self.plain[c].add(cost);
+                    EWMA_WEIGHT
+                };
+                if zc {
+                    self.zc[c].add_weighted(cost, weight);
+                } else {
+                    self.plain[c].add_weighted(cost, weight);
                 }
             }
         }

@@ -943,3 +943,23 @@ fn adaptive_datagrams_take_the_measured_path_and_show_it() {
     );
     assert!(never.adaptive_classes().is_empty());
 }
+
+#[test]
+fn a_load_that_slows_both_paths_alike_does_not_switch_a_class() {
+    let mut l = Learner::default();
+    let every = 8;
+    for _ in 0..100 {
+        learner_round(&mut l, 16, every, 1, |zc| if zc { 0.5 } else { 1.0 });
+    }
+    assert_eq!(l.prefer[16], Some(true));
+    // Everything gets three times dearer: zero-copy's mean follows at once, plain's only
+    // at its probes; comparing a fresh mean with a stale one would switch to plain.
+    let mut switched = 0;
+    for _ in 0..300 {
+        let ch = learner_round(&mut l, 16, every, 1, |zc| if zc { 1.5 } else { 3.0 });
+        switched += u32::from(ch.switched);
+        assert_eq!(ch.zc, !ch.probe, "zero-copy except for probes");
+    }
+    assert_eq!((switched, l.prefer[16]), (0, Some(true)));
+    assert!(l.plain[16].ns_per_byte > 2.5, "{:?}", l.plain[16]);
+}
