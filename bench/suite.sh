@@ -170,13 +170,13 @@ import json, re, statistics, sys
 
 tmp, rounds, lib_secs, jobs = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), sys.argv[4:]
 
-def cells(job):
-    """[(round, {(mode, size): MB/s})] of one `uring bench --json` job."""
+def cells(job, field="mb_per_s"):
+    """[(round, {(mode, size): field})] of one `uring bench --json` job."""
     out = []
     for r in range(rounds):
         with open(f"{tmp}/{job}.{r}") as f:
             v = json.load(f)
-        out.append({(c["mode"], c["size"]): c["mb_per_s"] for c in v["results"]})
+        out.append({(c["mode"], c["size"]): c.get(field) for c in v["results"]})
     return out
 
 def liburing(job):
@@ -192,13 +192,13 @@ def liburing(job):
 
 med = statistics.median
 
-def line(label, a, b, target):
+def line(label, a, b, target, note=""):
     """a, b: per-round rates; prints the ratio of medians and the median per-round ratio."""
     ma, mb = med(a), med(b)
     per = med(x / y for x, y in zip(a, b) if y > 0) if any(y > 0 for y in b) else float("nan")
     ratio = ma / mb if mb > 0 else float("nan")
     mark = "" if ratio >= target else "  (below)"
-    print(f"  {label:<34} {ma:10.1f} {mb:10.1f} {ratio:7.3f} {per:9.3f}   >= {target}{mark}")
+    print(f"  {label:<34} {ma:10.1f} {mb:10.1f} {ratio:7.3f} {per:9.3f}   >= {target}{mark}{note}")
 
 def header(title, a, b):
     print(f"\n{title}")
@@ -214,19 +214,24 @@ def best(cells_, modes, size):
     # Per round, the better mode (the summary takes the median of these).
     return [max(rnd[(m, size)] for m in modes) for rnd in cells_]
 
-def compare(raw, safe, modes, where):
+def compare(raw, safe, modes, where, safe_job):
     header(f"safe layer / raw loop, {where} (MB/s, medians)", "safe", "raw")
     for size in size_key(raw):
         for m in modes:
             line(f"{m} {size} B", series(safe, m, size), series(raw, m, size), 0.97)
     header(f"auto / the better of safe send and safe zc-fixed, {where}", "auto", "best")
+    shares = cells(safe_job, "zero_copy_share")
+    paths = cells(safe_job, "adaptive_path")
     for size in size_key(safe):
-        line(f"auto {size} B", series(safe, "auto", size), best(safe, ["send", "zc-fixed"], size), 0.95)
+        share = [s for s in series(shares, "auto", size) if s is not None]
+        note = f"  [zero-copy {med(share) * 100:.0f}% of buffers" if share else "  ["
+        note += f", ends {series(paths, 'auto', size)[-1]}]"
+        line(f"auto {size} B", series(safe, "auto", size), best(safe, ["send", "zc-fixed"], size), 0.95, note)
 
 if "loop-raw" in jobs:
-    compare(cells("loop-raw"), cells("loop-safe"), ["send", "zc", "zc-fixed"], "TCP loopback")
+    compare(cells("loop-raw"), cells("loop-safe"), ["send", "zc", "zc-fixed"], "TCP loopback", "loop-safe")
 if "drop-raw" in jobs:
-    compare(cells("drop-raw"), cells("drop-safe"), ["send", "zc-fixed"], "UDP drop path")
+    compare(cells("drop-raw"), cells("drop-safe"), ["send", "zc-fixed"], "UDP drop path", "drop-safe")
 lib = [j for j in jobs if j.startswith("drop-liburing-")]
 if lib or "sink-raw" in jobs:
     header("raw zc-fixed / liburing's send-zerocopy (-z 1)", "raw", "liburing")

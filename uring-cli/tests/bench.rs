@@ -59,6 +59,27 @@ fn check_cells(v: &serde_json::Value, modes: &[&str], sizes: &[u64], udp: bool, 
             if safe || *m == "send" {
                 assert_eq!((waits, wait_s), (0, 0.0), "{c}");
             }
+            // The safe layer says which share of its buffers went zero-copy, and `auto`
+            // what its policy chose for this size.
+            if safe {
+                assert!(c["buffers_returned"].as_u64().unwrap() > 0, "{c}");
+                let share = c["zero_copy_share"].as_f64().expect("zero_copy_share");
+                assert!((0.0..=1.0).contains(&share), "{c}");
+                if *m == "send" {
+                    assert_eq!(share, 0.0, "{c}");
+                }
+            } else {
+                assert!(c["zero_copy_share"].is_null(), "{c}");
+            }
+            if *m == "auto" {
+                let path = c["adaptive_path"].as_str().expect("adaptive_path");
+                if !udp {
+                    // TCP loopback: the kernel copies, so plain.
+                    assert!(path.starts_with("plain (kernel copies)"), "{c}");
+                }
+            } else {
+                assert!(c["adaptive_path"].is_null(), "{c}");
+            }
             if *m == "send" {
                 assert!((speedup - 1.0).abs() < 1e-9, "{c}");
                 assert!(c["copied_share"].is_null(), "{c}");

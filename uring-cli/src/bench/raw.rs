@@ -103,6 +103,12 @@ pub struct SendStats {
     pub elapsed: Duration,
     /// CPU time of the sending thread (user + system), drain included.
     pub cpu: Duration,
+    /// The safe layer: buffers handed back, and of those the ones sent zero-copy
+    /// (`ZcStats::buffers_returned`, `ZcStats::zero_copy`); `None` for the raw loop.
+    pub buffers: Option<(u64, u64)>,
+    /// `auto`: the path the adaptive policy chose, at the end, for the size class of the
+    /// payload (`ZcSender::adaptive_classes`).
+    pub adaptive_path: Option<String>,
 }
 
 /// Sends on the connected socket `fd` as configured until the time is up (or `stop` is

@@ -27,8 +27,8 @@ use anyhow::{anyhow, bail, Context, Result};
 use rustix::io::Errno;
 use uring::sys::IoringSetupFlags;
 use uring::zc::{
-    BufferError, BufferPool, Config, Driver, Policy, PoolError, PoolSlot, SendErrorKind, ZcBuffer,
-    ZcError, ZcSender,
+    BufferError, BufferPool, Config, Driver, PlainReason, Policy, PoolError, PoolSlot,
+    SendErrorKind, SendPath, ZcBuffer, ZcError, ZcSender,
 };
 
 use super::raw::{notif_slots, SendConfig, SendStats, STALL_TIMEOUT};
@@ -201,6 +201,27 @@ pub fn run(fd: BorrowedFd<'_>, cfg: &SendConfig, stop: Option<&AtomicBool>) -> R
     }
     let s = sender.stats(&driver)?;
     (st.requests, st.notifs, st.copied) = (s.requests, s.notifications, s.copied);
+    st.buffers = Some((s.buffers_returned, s.zero_copy));
+    if cfg.mode == Mode::Auto {
+        st.adaptive_path = sender
+            .adaptive_classes(&driver)?
+            .iter()
+            .find(|c| c.min_len <= cfg.size && cfg.size <= c.max_len)
+            .map(|c| {
+                let path = match c.path {
+                    p if p.is_zero_copy() => "zero-copy".to_string(),
+                    SendPath::Plain(PlainReason::KernelCopies) => "plain (kernel copies)".into(),
+                    SendPath::Plain(PlainReason::Measured) => "plain (measured)".into(),
+                    SendPath::Plain(r) => format!("plain ({r:?})"),
+                    p => format!("{p:?}"),
+                };
+                if c.learning {
+                    format!("{path}, learning")
+                } else {
+                    path
+                }
+            });
+    }
     let closed = sender.close(&mut driver, Duration::ZERO);
     st.cpu = meter.stop().1;
     outcome?;
