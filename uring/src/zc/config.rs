@@ -20,7 +20,7 @@ pub enum Policy {
     /// again every [`Config::adaptive_reprobe_every`] buffers, since routes change.
     /// Where the kernel does not copy, the sender measures what each path costs it per
     /// size class (powers of two), timing the `io_uring_enter` calls that submit its
-    /// requests, and sends each class the cheaper way: zero-copy for large buffers, plain
+    /// requests (with the reap after them), and sends each class the cheaper way: zero-copy for large buffers, plain
     /// for small ones, wherever the crossover lies on this path
     /// ([`ZcSender::adaptive_classes`](super::ZcSender::adaptive_classes) shows the
     /// decisions). Buffers below [`Config::adaptive_min_size`] (default 0: none) go

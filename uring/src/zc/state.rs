@@ -183,8 +183,8 @@ const CLAMP: f64 = 4.0;
 /// two paths that cost about the same do not flap).
 const MARGIN: f64 = 1.0 / 16.0;
 
-/// A running cost of one path for one size class: nanoseconds of `io_uring_enter` per
-/// byte submitted. The first sample is dropped (a cold start: page faults, caches); the
+/// A running cost of one path for one size class: nanoseconds of submitting
+/// (`io_uring_enter` and the reap right after it) per byte submitted. The first sample is dropped (a cold start: page faults, caches); the
 /// next [`WARMUP`] are averaged; later ones enter an exponentially weighted mean, clamped
 /// so that a single outlier (the VM descheduled during the enter) cannot swing it.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
@@ -237,14 +237,14 @@ pub(crate) struct Choice {
 }
 
 /// Learns, per size class, whether zero-copy or plain send costs the sender less on this
-/// socket, from the time the `io_uring_enter` calls that submit each take (the send runs
-/// inside them: the copy of a plain send, the pinning and the notification of a
-/// zero-copy one). Where the kernel does not copy, zero-copy wins for large buffers and
+/// socket, from the time the `io_uring_enter` calls that submit each take, with the reap
+/// right after them (the send runs inside the enter: the copy of a plain send, the
+/// pinning and the notification of a zero-copy one; the reap routes their completions). Where the kernel does not copy, zero-copy wins for large buffers and
 /// loses for small ones; the crossover depends on the device, the CPU and the kernel, so
 /// it is measured rather than assumed.
 ///
-/// The driver times each enter that submits requests of a learning sender (two clock
-/// reads per enter, none per buffer) and gives each sender its share by bytes
+/// The driver times each enter that submits requests of a learning sender, and its reap
+/// (two clock reads per enter, none per buffer), and gives each sender its share by bytes
 /// ([`submitted`](Self::submitted)). A *round* is what a sender pushed between two enters;
 /// it is a sample only if all of it was one class on one path (a round of mixed sizes
 /// says nothing about either). Within a round, a class keeps the path its first buffer

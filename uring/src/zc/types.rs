@@ -54,7 +54,8 @@ pub enum PlainReason {
 
 /// What [`Policy::Adaptive`](super::Policy::Adaptive) decided for one size class of one
 /// sender ([`ZcSender::adaptive_classes`](super::ZcSender::adaptive_classes)), and the
-/// costs it measured: nanoseconds of `io_uring_enter` per byte submitted, for each path.
+/// costs it measured for each path: nanoseconds per byte submitted, of the
+/// `io_uring_enter` calls that submitted them and the reap right after.
 ///
 /// Classes are powers of two: `min_len ..= max_len` is `2^(k-1) ..= 2^k - 1` (the last
 /// class holds everything from 1 GiB up, the first only empty buffers).
