@@ -382,6 +382,7 @@ fn adaptive_ends_plain_at_every_size_on_loopback_and_shows_it() {
             SendPath::Plain(PlainReason::KernelCopies),
             "plain at {len} B: {class:?}"
         );
+        assert!(!class.learning, "the kernel's report decides: {class:?}");
     }
     assert!(stats.copied >= 1, "{stats:?}");
     assert_eq!(stats.plain_small, 0, "{stats:?}");

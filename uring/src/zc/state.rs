@@ -1239,6 +1239,9 @@ impl SenderState {
             .filter(|&c| l.seen & (1 << c) != 0)
             .map(|c| {
                 let (min_len, max_len) = class_range(c);
+                let measured = self.fallback.is_none()
+                    && max_len >= self.config.adaptive_min_size
+                    && !self.adaptive.copying;
                 let path = if self.fallback.is_some() {
                     SendPath::Plain(PlainReason::Fallback)
                 } else if max_len < self.config.adaptive_min_size {
@@ -1254,7 +1257,7 @@ impl SenderState {
                     min_len,
                     max_len,
                     path,
-                    learning: l.prefer[c].is_none(),
+                    learning: measured && l.prefer[c].is_none(),
                     zero_copy_ns_per_byte: l.zc[c].ns_per_byte,
                     zero_copy_samples: l.zc[c].samples,
                     plain_ns_per_byte: l.plain[c].ns_per_byte,

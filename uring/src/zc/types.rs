@@ -72,8 +72,9 @@ pub struct AdaptiveClass {
     /// ([`PlainReason::KernelCopies`] while the kernel copies on this socket,
     /// [`PlainReason::Measured`] where plain measured cheaper).
     pub path: SendPath,
-    /// Both paths are still being measured ([`ZcStats::adaptive_probes`](super::ZcStats)
-    /// aside, the class alternates between them): `path` is not a decision yet.
+    /// The path is the learner's, and it is still measuring both (the class alternates
+    /// between them): `path` is not a decision yet. False where something else decides
+    /// (the kernel copies, a fallback, the size threshold).
     pub learning: bool,
     /// Mean cost of zero-copy sends of this class (0 until measured).
     pub zero_copy_ns_per_byte: f64,
