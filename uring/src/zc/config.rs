@@ -78,7 +78,7 @@ pub struct Config {
     /// [`Policy::Adaptive`]: while the kernel copies zero-copy sends, try zero-copy again
     /// once per this many buffers; where it does not, send one round (what one
     /// `io_uring_enter` submits) of a size class on the path measured slower once per
-    /// this many buffers of the class, to notice a change. Default 256.
+    /// this many rounds of the class, to notice a change. Default 256.
     pub adaptive_reprobe_every: u32,
     /// [`Policy::Adaptive`]: consecutive copied notifications after which the sender
     /// switches to plain send. Default 4.

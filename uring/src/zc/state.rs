@@ -252,10 +252,9 @@ pub(crate) struct Choice {
 ///
 /// Exploration: until both paths of a class have [`WARMUP`] samples, rounds alternate
 /// between them (zero-copy first). Then the cheaper path is taken, and once per
-/// `reprobe_every` buffers of the class one round goes the other way (a probe, whose
+/// `reprobe_every` rounds of the class one round goes the other way (a probe, whose
 /// sample weighs [`PROBE_WEIGHT`]), so that a route that changes is noticed: exploration
-/// is bounded by one round (at most `depth` buffers) per `reprobe_every` buffers of each
-/// class. The preference is weighed again only after a probe's sample, when both means
+/// is bounded by one round in `reprobe_every + 1` of each class. The preference is weighed again only after a probe's sample, when both means
 /// are fresh, and changes only if the other path is cheaper by [`MARGIN`]: a load that
 /// slows both paths alike (the preferred one's mean follows it at once, the other's only
 /// at probes) cannot make a class flap, and a class switches at most once per probe.
@@ -282,10 +281,9 @@ pub(crate) struct Learner {
 
 impl Learner {
     /// Whether a buffer of class `c` (without a path yet) should go zero-copy now.
-    /// `reprobe_every`: one probe round per that many buffers of the class.
+    /// `reprobe_every`: one probe round per that many rounds of the class.
     pub(crate) fn choose(&mut self, c: usize, reprobe_every: u32) -> Choice {
         let c = c.min(SIZE_CLASSES - 1);
-        self.since_probe[c] = self.since_probe[c].saturating_add(1);
         if let (Some((rc, zc)), false) = (self.round, self.round_mixed) {
             if rc == c {
                 // The round keeps one path per class, so that it stays a sample.
@@ -319,6 +317,9 @@ impl Learner {
         };
         self.prefer[c] = Some(pref);
         let switched = before.is_some_and(|b| b != pref);
+        // Rounds, not buffers: a probe round costs up to `depth` buffers, so counting
+        // buffers would explore `depth` times as much.
+        self.since_probe[c] = self.since_probe[c].saturating_add(1);
         let probe = self.since_probe[c] > reprobe_every;
         if probe {
             self.since_probe[c] = 0;
