@@ -87,8 +87,9 @@ pub enum Mode {
     ZcFixed,
     /// Zero-copy sendmsg (IORING_OP_SENDMSG_ZC).
     SendmsgZc,
-    /// The safe layer's adaptive policy (`uring::zc::Policy::Adaptive`): zero-copy only
-    /// for payloads of at least 10 KiB and while the kernel does not report copying them.
+    /// The safe layer's adaptive policy (`uring::zc::Policy::Adaptive`): plain while the
+    /// kernel reports copying zero-copy sends; elsewhere zero-copy for the sizes where it
+    /// measured cheaper than plain send.
     Auto,
 }
 

@@ -10,7 +10,7 @@
 //!
 //! Policy: [`Policy::Adaptive`], the layer's default. Registered slots make zero-copy cheap
 //! where it pays (a real NIC: `send_zc_fixed`, no page pinning per request, 1 MiB per
-//! request, far above the 10 KiB threshold); where the kernel reports that it copies the
+//! request, where zero-copy measures cheaper than a copy); where the kernel reports that it copies the
 //! data anyway (loopback, veth: `IORING_NOTIF_USAGE_ZC_COPIED`), the sender switches to
 //! plain `send`, which hands each slot back as soon as its bytes are queued instead of when
 //! TCP acknowledges them, and costs no notification. `Policy::Always` would pay that on

@@ -339,6 +339,73 @@ fn adaptive_sends_small_plain_and_stops_zero_copy_when_the_kernel_copies() {
 }
 
 #[test]
+fn adaptive_ends_plain_at_every_size_on_loopback_and_shows_it() {
+    // The default adaptive policy has no size threshold: it measures. On loopback the
+    // kernel copies (ZC_COPIED), so every size class must end up plain, and
+    // `adaptive_classes` must say so, class by class.
+    let config = config()
+        .policy(Policy::Adaptive)
+        .budget_bytes(1 << 20)
+        .depth(4);
+    assert_eq!(config.adaptive_min_size, 0, "no threshold by default");
+    let mut driver = config.driver().unwrap();
+    let (client, server) = tcp_pair();
+    let rx = checking_receiver(server, 64 * 1024);
+    let sender = ZcSender::new(&mut driver, client, config).unwrap();
+    let kinds = [1400usize, 4096, 16384, 65536, 262144];
+    let sizes: Vec<usize> = (0..30).flat_map(|_| kinds).collect();
+    let (buffers, total) = mixed_buffers(0, &sizes);
+    let mut done = Vec::new();
+    for b in buffers {
+        sender.send(&mut driver, b).unwrap();
+        sender.poll(&mut driver).unwrap();
+        done.extend(sender.completions(&mut driver).unwrap());
+    }
+    finish(&sender, &mut driver, &mut done);
+    let stats = sender.stats(&driver).unwrap();
+    let classes = sender.adaptive_classes(&driver).unwrap();
+    close_stream(sender, &mut driver, &mut done);
+    assert_eq!(
+        rx.join().unwrap(),
+        Received {
+            bytes: total,
+            mismatch: None,
+            error: false
+        }
+    );
+    assert_each_once(&done, sizes.len() as u64);
+    assert_eq!(classes.len(), kinds.len(), "{classes:?}");
+    for (class, len) in classes.iter().zip(kinds) {
+        assert!(class.min_len <= len && len <= class.max_len, "{class:?}");
+        assert_eq!(
+            class.path,
+            SendPath::Plain(PlainReason::KernelCopies),
+            "plain at {len} B: {class:?}"
+        );
+        assert!(!class.learning, "the kernel's report decides: {class:?}");
+    }
+    assert!(stats.copied >= 1, "{stats:?}");
+    assert_eq!(stats.plain_small, 0, "{stats:?}");
+    assert!(
+        stats.plain_kernel_copies > 4 * stats.zero_copy,
+        "plain once the copying is seen: {stats:?}"
+    );
+    // After the switch, only probes (one per 256 buffers) go zero-copy: the last buffer
+    // of every size went plain.
+    for len in kinds {
+        let last = done
+            .iter()
+            .filter(|c| c.buffer.len() == len)
+            .max_by_key(|c| c.seq);
+        assert_eq!(
+            last.and_then(|c| c.path),
+            Some(SendPath::Plain(PlainReason::KernelCopies)),
+            "{len}"
+        );
+    }
+}
+
+#[test]
 fn budget_bounds_the_bytes_in_flight() {
     const BUDGET: usize = 256 * 1024;
     let config = config().budget_bytes(BUDGET).max_buffers(64).depth(4);
@@ -571,6 +638,7 @@ fn peer_reset_mid_stream_returns_every_buffer_and_reports_once() {
             + stats.plain_policy
             + stats.plain_small
             + stats.plain_kernel_copies
+            + stats.plain_measured
             + stats.fallback
             + stats.plain_pin_limit
             + stats.not_sent,

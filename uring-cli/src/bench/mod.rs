@@ -363,8 +363,14 @@ fn cell(
         process_cpu_s_per_gb: process.and_then(|p| cpu_per_gb(p, moved)),
         zc_notifs: tx.notifs,
         zc_copied: tx.copied,
+        zc_notif_waits: tx.notif_waits,
+        zc_notif_wait_s: tx.notif_wait.as_secs_f64(),
         copied_share: (plan.mode.is_zc() && tx.notifs > 0)
             .then(|| tx.copied as f64 / tx.notifs as f64),
+        buffers_returned: tx.buffers.map(|b| b.0),
+        buffers_zero_copy: tx.buffers.map(|b| b.1),
+        zero_copy_share: report::zero_copy_share(tx.buffers.map(|b| b.0), tx.buffers.map(|b| b.1)),
+        adaptive_path: tx.adaptive_path.clone(),
         speedup_vs_send: None,
         raw: report::RawCost {
             moved,

@@ -10,7 +10,16 @@
 //! `IORING_CQE_F_NOTIF` completion, not its first one. The payload is never modified while
 //! the run lasts, and it is freed only after every notification has been reaped (bounded
 //! drain at the end). The number of requests awaiting a notification is capped
-//! ([`NOTIF_SLOTS_PER_INFLIGHT`] × inflight), which bounds the memory pinned in flight.
+//! ([`notif_slots`]: at least [`NOTIF_SLOTS_PER_INFLIGHT`] × inflight, and enough for
+//! [`NOTIF_BYTES`] of payload), which bounds the CQ entries and page references in flight.
+//!
+//! Why the cap is in bytes: on TCP a zero-copy request is notified only once TCP has
+//! acknowledged its data (the skb in the retransmit queue holds the pages), and since
+//! Linux 6.10 consecutive zero-copy sends on one socket may share one skb and so one
+//! release (notification stacking): notifications arrive in bursts, an ACK at a time. A
+//! cap of 32 requests of 1400 B (45 KB unacknowledged, less than one loopback MSS) made
+//! the loop wait for notifications every 4 batches or so, a third to a half of its time on
+//! loopback (see `bench/RESULTS.md`, section 7).
 
 use std::os::fd::RawFd;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -24,8 +33,28 @@ use uring::{Cqe, IoUring, MsgHdr, Sqe};
 use crate::util::{sender_ring, AlignedBuf, Meter};
 use crate::Mode;
 
-/// Requests awaiting their notification, per request in a batch, before the loop waits.
+/// Requests awaiting their notification, per request in a batch, at least, before the
+/// loop waits.
 pub const NOTIF_SLOTS_PER_INFLIGHT: u32 = 4;
+
+/// Payload bytes that may await their notification before the loop waits (whatever the
+/// request size, within [`MAX_NOTIF_SLOTS`]): 8 MiB, 4 × liburing's example's 2 MiB
+/// SO_SNDBUF, enough that TCP's acknowledgements, which release the pages, never stall
+/// the sender on loopback.
+pub const NOTIF_BYTES: usize = 8 << 20;
+
+/// The most requests that may await their notification (it sizes the CQ).
+pub const MAX_NOTIF_SLOTS: u32 = 4096;
+
+/// How many requests of `size` bytes may await their notification, with `inflight`
+/// requests per batch: enough for [`NOTIF_BYTES`] and at least
+/// [`NOTIF_SLOTS_PER_INFLIGHT`] × inflight, at most [`MAX_NOTIF_SLOTS`] (or the latter
+/// when it is larger). The safe sender gets as many buffers.
+pub fn notif_slots(size: usize, inflight: u32) -> u32 {
+    let by_bytes = u32::try_from(NOTIF_BYTES.div_ceil(size.max(1))).unwrap_or(u32::MAX);
+    let floor = inflight.saturating_mul(NOTIF_SLOTS_PER_INFLIGHT);
+    by_bytes.min(MAX_NOTIF_SLOTS).max(floor)
+}
 
 /// How long the final drain may wait for outstanding completions and notifications.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
@@ -64,12 +93,22 @@ pub struct SendStats {
     pub soft_errors: u64,
     /// Zero-copy notifications reaped.
     pub notifs: u64,
+    /// Times the loop stopped to wait for notifications (the cap was reached).
+    pub notif_waits: u64,
+    /// Wall time spent in those waits.
+    pub notif_wait: Duration,
     /// Notifications whose IORING_NOTIF_USAGE_ZC_COPIED bit said the kernel copied.
     pub copied: u64,
     /// Wall time of the sending loop (without the final drain).
     pub elapsed: Duration,
     /// CPU time of the sending thread (user + system), drain included.
     pub cpu: Duration,
+    /// The safe layer: buffers handed back, and of those the ones sent zero-copy
+    /// (`ZcStats::buffers_returned`, `ZcStats::zero_copy`); `None` for the raw loop.
+    pub buffers: Option<(u64, u64)>,
+    /// `auto`: the path the adaptive policy chose, at the end, for the size class of the
+    /// payload (`ZcSender::adaptive_classes`).
+    pub adaptive_path: Option<String>,
 }
 
 /// Sends on the connected socket `fd` as configured until the time is up (or `stop` is
@@ -86,7 +125,13 @@ pub fn run(fd: RawFd, cfg: &SendConfig, stop: Option<&AtomicBool>) -> Result<Sen
     hdr.msg_iovlen = 1;
 
     let inflight = cfg.inflight;
-    let mut ring = sender_ring((inflight * 2).max(64))?;
+    // The CQ (twice the SQ) holds every notification the cap allows and a batch.
+    let slots = notif_slots(cfg.size, inflight);
+    let mut ring = sender_ring(
+        (inflight * 2)
+            .max(64)
+            .max(slots.saturating_add(inflight) / 2),
+    )?;
     let target_fd = if cfg.fixed_file {
         // SAFETY: `fd` is the connected socket this run was given, open for the whole call
         // (the kernel takes its own reference to the file during it).
@@ -178,22 +223,16 @@ fn drive(
 ) -> Result<Option<Errno>> {
     let inflight = cfg.inflight;
     let zc = cfg.mode.is_zc();
-    let notif_cap = inflight * NOTIF_SLOTS_PER_INFLIGHT;
+    let notif_cap = notif_slots(cfg.size, inflight);
     let deadline = Instant::now() + cfg.duration;
     let mut failure: Option<Errno> = None;
     loop {
         // Zero-copy: only a notification frees a slot. Wait until a whole batch fits.
-        while zc && *unnotified + inflight > notif_cap {
-            let n = reap(ring, cqes)?;
-            for c in &cqes[..n] {
-                if !c.notif() {
-                    // Every first completion of earlier batches was reaped already.
-                    bail!("unexpected completion while waiting for notifications: {c:?}");
-                }
-                *unnotified = unnotified.saturating_sub(1);
-                st.notifs += 1;
-                st.copied += u64::from(c.zc_copied());
-            }
+        if zc && *unnotified + inflight > notif_cap {
+            let waited = Instant::now();
+            wait_notifs(ring, cqes, st, unnotified, notif_cap - inflight)?;
+            st.notif_waits += 1;
+            st.notif_wait += waited.elapsed();
         }
         for _ in 0..inflight {
             // SAFETY: the template names the payload (or registered buffer 0 holding it),
@@ -240,6 +279,30 @@ fn drive(
             return Ok(failure);
         }
     }
+}
+
+/// Reaps notifications until at most `target` requests await theirs (each reap waits at
+/// most [`STALL_TIMEOUT`] for a completion).
+fn wait_notifs(
+    ring: &mut IoUring,
+    cqes: &mut [Cqe],
+    st: &mut SendStats,
+    unnotified: &mut u32,
+    target: u32,
+) -> Result<()> {
+    while *unnotified > target {
+        let n = reap(ring, cqes)?;
+        for c in &cqes[..n] {
+            if !c.notif() {
+                // Every first completion of earlier batches was reaped already.
+                bail!("unexpected completion while waiting for notifications: {c:?}");
+            }
+            *unnotified = unnotified.saturating_sub(1);
+            st.notifs += 1;
+            st.copied += u64::from(c.zc_copied());
+        }
+    }
+    Ok(())
 }
 
 /// Reaps until no request awaits its notification, bounded by [`DRAIN_TIMEOUT`].
@@ -313,6 +376,28 @@ fn reap(ring: &mut IoUring, cqes: &mut [Cqe]) -> Result<usize> {
         }
         if Instant::now() >= deadline {
             bail!("no completion for {STALL_TIMEOUT:?}: the receiver stopped reading?");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_notification_cap_is_in_bytes_within_bounds() {
+        // Small requests: as many as NOTIF_BYTES hold, at most MAX_NOTIF_SLOTS.
+        assert_eq!(notif_slots(1400, 8), MAX_NOTIF_SLOTS);
+        assert_eq!(notif_slots(4096, 8), 2048);
+        assert_eq!(notif_slots(65000, 8), 130);
+        // Large ones: never fewer than NOTIF_SLOTS_PER_INFLIGHT batches.
+        assert_eq!(notif_slots(262_144, 8), 32);
+        assert_eq!(notif_slots(1 << 30, 8), 8 * NOTIF_SLOTS_PER_INFLIGHT);
+        assert_eq!(notif_slots(0, 8), MAX_NOTIF_SLOTS);
+        assert_eq!(notif_slots(1400, 2048), 2048 * NOTIF_SLOTS_PER_INFLIGHT);
+        // A whole batch always fits under the cap.
+        for (size, inflight) in [(1, 1), (1400, 64), (65000, 256), (1 << 20, 8)] {
+            assert!(notif_slots(size, inflight) > inflight);
         }
     }
 }

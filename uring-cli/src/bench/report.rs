@@ -52,8 +52,25 @@ pub struct Cell {
     pub zc_notifs: u64,
     /// Notifications that reported IORING_NOTIF_USAGE_ZC_COPIED.
     pub zc_copied: u64,
+    /// Times the raw loop stopped to wait for notifications (its cap of requests awaiting
+    /// one was reached); 0 for the safe layer, which waits inside `send`.
+    pub zc_notif_waits: u64,
+    /// Seconds the raw loop spent in those waits.
+    pub zc_notif_wait_s: f64,
     /// `zc_copied / zc_notifs`; absent for plain send.
     pub copied_share: Option<f64>,
+    /// The safe layer: buffers handed back over all rounds (absent for the raw loop).
+    pub buffers_returned: Option<u64>,
+    /// The safe layer: the share of those buffers sent zero-copy (for `auto`, what the
+    /// adaptive policy chose, probes and warm-up included).
+    pub zero_copy_share: Option<f64>,
+    /// `auto`: the path the adaptive policy chose at the end of the (last) round for the
+    /// size class of the payload: `zero-copy`, `plain (kernel copies)` or
+    /// `plain (measured)`, with `, learning` while it still measures both paths.
+    pub adaptive_path: Option<String>,
+    /// Buffers sent zero-copy, behind `zero_copy_share`.
+    #[serde(skip)]
+    pub buffers_zero_copy: Option<u64>,
     /// MB/s over plain send's at the same size in the same run (medians).
     pub speedup_vs_send: Option<f64>,
     /// Raw totals behind the per-GB costs, for combining rounds.
@@ -97,6 +114,19 @@ pub fn combine(rounds: &[Cell]) -> Cell {
         c.soft_errors += r.soft_errors;
         c.zc_notifs += r.zc_notifs;
         c.zc_copied += r.zc_copied;
+        c.zc_notif_waits += r.zc_notif_waits;
+        c.zc_notif_wait_s += r.zc_notif_wait_s;
+        c.buffers_returned = c
+            .buffers_returned
+            .zip(r.buffers_returned)
+            .map(|(a, b)| a + b);
+        c.buffers_zero_copy = c
+            .buffers_zero_copy
+            .zip(r.buffers_zero_copy)
+            .map(|(a, b)| a + b);
+        if r.adaptive_path.is_some() {
+            c.adaptive_path.clone_from(&r.adaptive_path);
+        }
         c.raw.moved += r.raw.moved;
         c.raw.sender_cpu += r.raw.sender_cpu;
         c.raw.receiver_cpu = c
@@ -117,7 +147,16 @@ pub fn combine(rounds: &[Cell]) -> Cell {
     c.process_cpu_s_per_gb = c.raw.process_cpu.and_then(|t| cpu_per_gb(t, c.raw.moved));
     c.copied_share =
         (c.mode.is_zc() && c.zc_notifs > 0).then(|| c.zc_copied as f64 / c.zc_notifs as f64);
+    c.zero_copy_share = zero_copy_share(c.buffers_returned, c.buffers_zero_copy);
     c
+}
+
+/// Buffers sent zero-copy over buffers returned, when both are known and some returned.
+pub fn zero_copy_share(returned: Option<u64>, zero_copy: Option<u64>) -> Option<f64> {
+    match (returned, zero_copy) {
+        (Some(n), Some(z)) if n > 0 => Some(z as f64 / n as f64),
+        _ => None,
+    }
 }
 
 /// The whole run.

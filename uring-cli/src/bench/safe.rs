@@ -8,11 +8,12 @@
 //! - `sendmsg-zc`: datagram sockets only, `send_to` the connected peer (`sendmsg_zc` with
 //!   `msg_name`); on a stream the layer sends with `send_zc` and offers no sendmsg form;
 //! - `send`: `Policy::Never` with `Vec<u8>` buffers (plain `send`);
-//! - `auto`: `Policy::Adaptive` (the layer's default) with pool slots: zero-copy only for
-//!   payloads of at least 10 KiB and only while the kernel does not report copying them.
+//! - `auto`: `Policy::Adaptive` (the layer's default) with pool slots: plain while the
+//!   kernel reports copying zero-copy sends; elsewhere zero-copy for the sizes where it
+//!   measured cheaper than plain send.
 //!
 //! Nothing is allocated per send: a fixed set of buffers (as many as the raw loop lets await
-//! their notification, [`NOTIF_SLOTS_PER_INFLIGHT`] × inflight) is filled once with the
+//! their notification, [`notif_slots`]) is filled once with the
 //! payload and recycled: each comes back in a `Completion` once the kernel has let go of it,
 //! and is sent again as is. The layer's depth is `--inflight` (the longest `IOSQE_IO_LINK`
 //! chain on a stream; datagrams in flight on UDP) and its budget is exactly those buffers.
@@ -26,11 +27,11 @@ use anyhow::{anyhow, bail, Context, Result};
 use rustix::io::Errno;
 use uring::sys::IoringSetupFlags;
 use uring::zc::{
-    BufferError, BufferPool, Config, Driver, Policy, PoolError, PoolSlot, SendErrorKind, ZcBuffer,
-    ZcError, ZcSender,
+    BufferError, BufferPool, Config, Driver, PlainReason, Policy, PoolError, PoolSlot,
+    SendErrorKind, SendPath, ZcBuffer, ZcError, ZcSender,
 };
 
-use super::raw::{SendConfig, SendStats, NOTIF_SLOTS_PER_INFLIGHT, STALL_TIMEOUT};
+use super::raw::{notif_slots, SendConfig, SendStats, STALL_TIMEOUT};
 use crate::util::Meter;
 use crate::Mode;
 
@@ -104,7 +105,7 @@ pub fn register_slots(
 /// `stop` is set), then waits for every buffer to come back.
 pub fn run(fd: BorrowedFd<'_>, cfg: &SendConfig, stop: Option<&AtomicBool>) -> Result<SendStats> {
     let meter = Meter::start();
-    let mut buffers = cfg.inflight.saturating_mul(NOTIF_SLOTS_PER_INFLIGHT).max(1);
+    let mut buffers = notif_slots(cfg.size, cfg.inflight).max(1);
     let mut config = Config::default()
         .policy(policy(cfg.mode))
         .depth(cfg.inflight)
@@ -200,6 +201,27 @@ pub fn run(fd: BorrowedFd<'_>, cfg: &SendConfig, stop: Option<&AtomicBool>) -> R
     }
     let s = sender.stats(&driver)?;
     (st.requests, st.notifs, st.copied) = (s.requests, s.notifications, s.copied);
+    st.buffers = Some((s.buffers_returned, s.zero_copy));
+    if cfg.mode == Mode::Auto {
+        st.adaptive_path = sender
+            .adaptive_classes(&driver)?
+            .iter()
+            .find(|c| c.min_len <= cfg.size && cfg.size <= c.max_len)
+            .map(|c| {
+                let path = match c.path {
+                    p if p.is_zero_copy() => "zero-copy".to_string(),
+                    SendPath::Plain(PlainReason::KernelCopies) => "plain (kernel copies)".into(),
+                    SendPath::Plain(PlainReason::Measured) => "plain (measured)".into(),
+                    SendPath::Plain(r) => format!("plain ({r:?})"),
+                    p => format!("{p:?}"),
+                };
+                if c.learning {
+                    format!("{path}, learning")
+                } else {
+                    path
+                }
+            });
+    }
     let closed = sender.close(&mut driver, Duration::ZERO);
     st.cpu = meter.stop().1;
     outcome?;

@@ -14,11 +14,17 @@ pub enum Policy {
     Always,
     /// Every buffer goes with plain `send` (the same API, the same ownership rules).
     Never,
-    /// Zero-copy only where it pays: buffers below [`Config::adaptive_min_size`] go plain;
-    /// and when the kernel reports that it copied zero-copy sends anyway
-    /// (`IORING_NOTIF_USAGE_ZC_COPIED`: loopback, veth, a device without scatter-gather),
-    /// the sender switches to plain send and tries one zero-copy send again every
-    /// [`Config::adaptive_reprobe_every`] buffers, since routes change.
+    /// Zero-copy only where it pays. When the kernel reports that it copied zero-copy
+    /// sends anyway (`IORING_NOTIF_USAGE_ZC_COPIED`: loopback, veth, a device without
+    /// scatter-gather), the sender switches to plain send and tries one zero-copy send
+    /// again every [`Config::adaptive_reprobe_every`] buffers, since routes change.
+    /// Where the kernel does not copy, the sender measures what each path costs it per
+    /// size class (powers of two), timing the `io_uring_enter` calls that submit its
+    /// requests (with the reap after them), and sends each class the cheaper way: zero-copy for large buffers, plain
+    /// for small ones, wherever the crossover lies on this path
+    /// ([`ZcSender::adaptive_classes`](super::ZcSender::adaptive_classes) shows the
+    /// decisions). Buffers below [`Config::adaptive_min_size`] (default 0: none) go
+    /// plain without measuring.
     #[default]
     Adaptive,
 }
@@ -63,12 +69,16 @@ pub struct Config {
     /// Never use zero-copy, whatever the policy, and count every buffer as a fallback: the
     /// path taken where the kernel has no SEND_ZC. Default false.
     pub force_fallback: bool,
-    /// [`Policy::Adaptive`]: buffers shorter than this go with plain send. Default 10 KiB,
-    /// the kernel's own guidance for MSG_ZEROCOPY ("generally only effective at writes over
-    /// around 10 KB", Documentation/networking/msg_zerocopy.rst).
+    /// [`Policy::Adaptive`]: buffers shorter than this go with plain send, unmeasured.
+    /// Default 0: the policy measures where zero-copy stops paying on each socket, so no
+    /// fixed threshold is needed (the kernel's guidance for MSG_ZEROCOPY, "generally only
+    /// effective at writes over around 10 KB", Documentation/networking/msg_zerocopy.rst,
+    /// is one machine's crossover; set it to skip measuring sizes you know lose).
     pub adaptive_min_size: usize,
     /// [`Policy::Adaptive`]: while the kernel copies zero-copy sends, try zero-copy again
-    /// once per this many buffers. Default 256.
+    /// once per this many buffers; where it does not, send one round (what one
+    /// `io_uring_enter` submits) of a size class on the path measured slower once per
+    /// this many rounds of the class, to notice a change. Default 256.
     pub adaptive_reprobe_every: u32,
     /// [`Policy::Adaptive`]: consecutive copied notifications after which the sender
     /// switches to plain send. Default 4.
@@ -87,7 +97,7 @@ impl Default for Config {
             budget_bytes: 0,
             max_buffers: 4096,
             force_fallback: false,
-            adaptive_min_size: 10 * 1024,
+            adaptive_min_size: 0,
             adaptive_reprobe_every: 256,
             adaptive_copied_limit: 4,
             wait_timeout: None,

@@ -156,6 +156,12 @@ pub struct Driver {
     retire_pending: bool,
     /// `io_uring_enter` calls the driver made (submits and waits).
     enters: u64,
+    /// Senders with requests pushed since the last enter that learn what their sends cost
+    /// ([`Policy::Adaptive`](super::Policy::Adaptive)): the next submit is timed and
+    /// charged to them. Never longer than the sender table; no allocation in steady state.
+    learning: Vec<u16>,
+    /// SQPOLL: a submit does not run the sends, so it is not timed.
+    sqpoll: bool,
 }
 
 impl fmt::Debug for Driver {
@@ -220,6 +226,8 @@ impl Driver {
             reaped: 0,
             retire_pending: false,
             enters: 0,
+            learning: Vec::new(),
+            sqpoll: params.flags.contains(IoringSetupFlags::SQPOLL),
         })
     }
 
@@ -590,8 +598,7 @@ impl Driver {
             if self.pump_all() == 0 {
                 break;
             }
-            self.submit()?;
-            self.reap()?;
+            self.submit_and_reap()?;
         }
         self.retire_closed();
         Ok(())
@@ -618,6 +625,9 @@ impl Driver {
             }
             if let Some(state) = self.senders[i].state.as_deref_mut() {
                 pushed += state.pump(&mut self.ring, ctx);
+                if !self.sqpoll && state.adaptive.learner.list() {
+                    self.learning.push(i as u16);
+                }
             }
         }
         pushed
@@ -637,17 +647,72 @@ impl Driver {
     }
 
     pub(crate) fn submit(&mut self) -> Result<(), ZcError> {
+        self.submit_then(false)
+    }
+
+    /// Submits, then reaps what is ready.
+    fn submit_and_reap(&mut self) -> Result<(), ZcError> {
+        self.submit_then(true)
+    }
+
+    /// Submits and, with `reap`, reaps at once. An enter that submits a learning sender's
+    /// requests is timed with the reap that follows it, so that a path is charged for the
+    /// completions it costs the driver too (a zero-copy send's notification): one clock
+    /// read before and one after; none per buffer, none for other enters.
+    fn submit_then(&mut self, reap: bool) -> Result<(), ZcError> {
         self.enters += 1;
-        match self.ring.submit() {
+        let start = (!self.learning.is_empty()).then(Instant::now);
+        let r = match self.ring.submit() {
             Ok(_) => Ok(()),
             // The SQEs stay in the SQ and go with the next enter.
             Err(
                 EnterError::SystemResources
                 | EnterError::CompletionQueueOvercommitted
                 | EnterError::SignalInterrupt,
-            ) => Ok(()),
-            Err(e) => Err(ZcError::Enter(e)),
+            ) => Err(None),
+            Err(e) => Err(Some(ZcError::Enter(e))),
+        };
+        let reaped = match (&r, reap) {
+            (Ok(()) | Err(None), true) => self.reap(),
+            _ => Ok(()),
+        };
+        if let Some(start) = start {
+            let took = start.elapsed();
+            self.charge((r.is_ok() && reaped.is_ok()).then_some(took));
         }
+        if let Err(Some(e)) = r {
+            return Err(e);
+        }
+        reaped
+    }
+
+    /// Gives each listed sender its share, by bytes pushed, of the enter that submitted
+    /// its requests (`None`: the enter failed, or was not timed; no sample).
+    fn charge(&mut self, took: Option<Duration>) {
+        let mut list = core::mem::take(&mut self.learning);
+        let senders = &mut self.senders;
+        let state = |i: u16| senders.get(usize::from(i)).and_then(|s| s.state.as_deref());
+        let total: u64 = list
+            .iter()
+            .filter_map(|&i| state(i))
+            .map(|s| s.adaptive.learner.round_bytes())
+            .sum();
+        let ns = took.map(|t| u64::try_from(t.as_nanos()).unwrap_or(u64::MAX));
+        for &i in &list {
+            let Some(s) = senders
+                .get_mut(usize::from(i))
+                .and_then(|s| s.state.as_deref_mut())
+            else {
+                continue;
+            };
+            let l = &mut s.adaptive.learner;
+            let share = ns.filter(|_| total > 0).map(|ns| {
+                (u128::from(ns) * u128::from(l.round_bytes()) / u128::from(total)) as u64
+            });
+            l.submitted(share);
+        }
+        list.clear();
+        self.learning = list;
     }
 
     /// Reaps every ready completion: the driver's are routed to their senders, the
@@ -705,6 +770,10 @@ impl Driver {
     pub(crate) fn wait_one(&mut self, deadline: Option<Instant>) -> Result<(), ZcError> {
         self.check()?;
         self.enters += 1;
+        if !self.learning.is_empty() {
+            // Requests this enter submits are timed with the wait: no sample.
+            self.charge(None);
+        }
         let r = match deadline {
             None => self.ring.submit_and_wait(1).map(|_| ()),
             Some(d) => {

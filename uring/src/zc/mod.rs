@@ -175,10 +175,13 @@
 //! # Policy and fallback
 //!
 //! [`Policy::Always`] sends everything zero-copy, [`Policy::Never`] everything with plain
-//! `send`, and [`Policy::Adaptive`] (the default) only what pays: buffers of at least
-//! [`Config::adaptive_min_size`], and only while the kernel does not report copying them
-//! anyway (every zero-copy request carries `IORING_SEND_ZC_REPORT_USAGE`; on loopback and
-//! veth the kernel copies), re-probing every [`Config::adaptive_reprobe_every`] buffers.
+//! `send`, and [`Policy::Adaptive`] (the default) only what pays: nothing while the kernel
+//! reports copying zero-copy sends anyway (every zero-copy request carries
+//! `IORING_SEND_ZC_REPORT_USAGE`; on loopback and veth the kernel copies), re-probing every
+//! [`Config::adaptive_reprobe_every`] buffers; and where it does not copy, the size classes
+//! for which zero-copy measured cheaper than plain send (the sender times the
+//! `io_uring_enter` calls that submit its requests; [`ZcSender::adaptive_classes`] shows
+//! the decisions).
 //! Whatever the policy, the sender falls back to plain send, with the same API, when the
 //! kernel's probe lacks SEND_ZC, when the socket answers EOPNOTSUPP (a Unix socket; the
 //! refused buffer is resent, in order), or when [`Config::force_fallback`] says so.
@@ -228,6 +231,6 @@ pub use pool::{BufferPool, PoolError, PoolSlot, MAX_POOL_SLOTS, MAX_SLOT_SIZE};
 pub use sender::{Closed, ZcSender};
 pub use stats::ZcStats;
 pub use types::{
-    BufferError, Completion, FallbackReason, PlainReason, SendError, SendErrorKind, SendPath,
-    ZcError,
+    AdaptiveClass, BufferError, Completion, FallbackReason, PlainReason, SendError, SendErrorKind,
+    SendPath, ZcError,
 };

@@ -16,7 +16,7 @@ use super::driver::Driver;
 use super::shared::DriverShared;
 use super::state::SenderState;
 use super::stats::ZcStats;
-use super::types::{Completion, FallbackReason, SendError, SendErrorKind, ZcError};
+use super::types::{AdaptiveClass, Completion, FallbackReason, SendError, SendErrorKind, ZcError};
 
 /// A safe zero-copy sender over one socket, a handle into its [`Driver`].
 ///
@@ -171,6 +171,14 @@ impl ZcSender {
     /// The counters.
     pub fn stats(&self, driver: &Driver) -> Result<ZcStats, ZcError> {
         Ok(self.state(driver)?.stats)
+    }
+
+    /// What [`Policy::Adaptive`](super::Policy::Adaptive) decided, per size class of the
+    /// buffers this sender had (powers of two): the path each class takes and, where the
+    /// kernel does not copy, the cost of each path it measured
+    /// ([`AdaptiveClass`](super::AdaptiveClass)). Empty under the other policies.
+    pub fn adaptive_classes(&self, driver: &Driver) -> Result<Vec<AdaptiveClass>, ZcError> {
+        Ok(self.state(driver)?.adaptive_classes())
     }
 
     /// The configuration, as resolved at creation (the automatic budget made concrete).

@@ -13,7 +13,7 @@ use rustix::io::Errno;
 use super::buffer::ZcBuffer;
 use super::config::{Config, Policy};
 use super::stats::ZcStats;
-use super::types::{BufferError, Completion, FallbackReason, PlainReason, SendPath};
+use super::types::{AdaptiveClass, BufferError, Completion, FallbackReason, PlainReason, SendPath};
 use crate::addr::SockAddr;
 use crate::cqe::Cqe;
 use crate::register::iovec;
@@ -145,6 +145,251 @@ pub(crate) struct Adaptive {
     pub(crate) copying: bool,
     copied_streak: u32,
     since_probe: u32,
+    /// What each path costs, by size class, as measured on this socket.
+    pub(crate) learner: Learner,
+}
+
+/// Size classes of the adaptive learner: class 0 holds empty buffers, class `k` in
+/// `1..31` buffers of `2^(k-1) ..= 2^k - 1` bytes, class 31 every buffer of `2^30` bytes
+/// or more.
+pub(crate) const SIZE_CLASSES: usize = 32;
+
+/// The size class of a buffer of `len` bytes.
+#[inline]
+pub(crate) fn size_class(len: usize) -> usize {
+    ((usize::BITS - len.leading_zeros()) as usize).min(SIZE_CLASSES - 1)
+}
+
+/// The smallest and largest length of class `c`.
+pub(crate) fn class_range(c: usize) -> (usize, usize) {
+    match c {
+        0 => (0, 0),
+        c if c >= SIZE_CLASSES - 1 => (1 << (SIZE_CLASSES - 2), usize::MAX),
+        c => (1 << (c - 1), (1 << c) - 1),
+    }
+}
+
+/// Samples of each path a class takes before the learner compares the paths.
+pub(crate) const WARMUP: u32 = 4;
+/// Once warm, a sample moves the mean by this share of its distance to it.
+const EWMA_WEIGHT: f64 = 0.125;
+/// The weight of a probe's sample: probes are rare, so each stands for more of the
+/// present than a sample of the path taken all the time.
+const PROBE_WEIGHT: f64 = 0.25;
+/// Once warm, a sample further than this factor from the mean is clamped to it: one
+/// descheduled enter moves the mean by at most `EWMA_WEIGHT * (CLAMP - 1)` of itself.
+const CLAMP: f64 = 4.0;
+/// The other path takes a class over only when it is cheaper by this share (hysteresis:
+/// two paths that cost about the same do not flap).
+const MARGIN: f64 = 1.0 / 16.0;
+
+/// A running cost of one path for one size class: nanoseconds of submitting
+/// (`io_uring_enter` and the reap right after it) per byte submitted. The first sample is dropped (a cold start: page faults, caches); the
+/// next [`WARMUP`] are averaged; later ones enter an exponentially weighted mean, clamped
+/// so that a single outlier (the VM descheduled during the enter) cannot swing it.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub(crate) struct Cost {
+    pub(crate) ns_per_byte: f64,
+    pub(crate) samples: u32,
+    cold_dropped: bool,
+}
+
+impl Cost {
+    /// A sample of the usual weight.
+    #[cfg(test)]
+    pub(crate) fn add(&mut self, ns_per_byte: f64) {
+        self.add_weighted(ns_per_byte, EWMA_WEIGHT);
+    }
+
+    /// A sample that, once warm, moves the mean by `weight` of its distance to it.
+    pub(crate) fn add_weighted(&mut self, ns_per_byte: f64, weight: f64) {
+        if !ns_per_byte.is_finite() || ns_per_byte < 0.0 {
+            return;
+        }
+        if !self.cold_dropped {
+            self.cold_dropped = true;
+            return;
+        }
+        self.samples = self.samples.saturating_add(1);
+        let m = self.ns_per_byte;
+        if self.samples <= WARMUP || m <= 0.0 {
+            self.ns_per_byte = m + (ns_per_byte - m) / f64::from(self.samples.min(WARMUP));
+        } else {
+            let x = ns_per_byte.clamp(m / CLAMP, m * CLAMP);
+            self.ns_per_byte = m + (x - m) * weight;
+        }
+    }
+
+    pub(crate) fn warm(&self) -> bool {
+        self.samples >= WARMUP
+    }
+}
+
+/// What [`Learner::choose`] decided for one buffer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Choice {
+    /// Send it zero-copy.
+    pub(crate) zc: bool,
+    /// It goes on the path the averages do not prefer, to measure that path again.
+    pub(crate) probe: bool,
+    /// The preferred path of its class changed with this choice.
+    pub(crate) switched: bool,
+}
+
+/// Learns, per size class, whether zero-copy or plain send costs the sender less on this
+/// socket, from the time the `io_uring_enter` calls that submit each take, with the reap
+/// right after them (the send runs inside the enter: the copy of a plain send, the
+/// pinning and the notification of a zero-copy one; the reap routes their completions). Where the kernel does not copy, zero-copy wins for large buffers and
+/// loses for small ones; the crossover depends on the device, the CPU and the kernel, so
+/// it is measured rather than assumed.
+///
+/// The driver times each enter that submits requests of a learning sender, and its reap
+/// (two clock reads per enter, none per buffer), and gives each sender its share by bytes
+/// ([`submitted`](Self::submitted)). A *round* is what a sender pushed between two enters;
+/// it is a sample only if all of it was one class on one path (a round of mixed sizes
+/// says nothing about either). Within a round, a class keeps the path its first buffer
+/// got, so a round stays a sample.
+///
+/// Exploration: until both paths of a class have [`WARMUP`] samples, rounds alternate
+/// between them (zero-copy first). Then the cheaper path is taken, and once per
+/// `reprobe_every` rounds of the class one round goes the other way (a probe, whose
+/// sample weighs [`PROBE_WEIGHT`]), so that a route that changes is noticed: exploration
+/// is bounded by one round in `reprobe_every + 1` of each class. The preference is weighed again only after a probe's sample, when both means
+/// are fresh, and changes only if the other path is cheaper by [`MARGIN`]: a load that
+/// slows both paths alike (the preferred one's mean follows it at once, the other's only
+/// at probes) cannot make a class flap, and a class switches at most once per probe.
+#[derive(Debug, Default)]
+pub(crate) struct Learner {
+    pub(crate) zc: [Cost; SIZE_CLASSES],
+    pub(crate) plain: [Cost; SIZE_CLASSES],
+    /// The preferred path of each class once both are warm (`Some(true)`: zero-copy).
+    pub(crate) prefer: [Option<bool>; SIZE_CLASSES],
+    /// A probe's sample came in since the class's preference was last weighed.
+    reweigh: [bool; SIZE_CLASSES],
+    since_probe: [u32; SIZE_CLASSES],
+    /// Classes that had a buffer, one bit each.
+    pub(crate) seen: u32,
+    /// The class and path of everything pushed since the last enter, while it is one;
+    /// whether this round is a probe.
+    round: Option<(usize, bool)>,
+    round_probe: bool,
+    round_mixed: bool,
+    round_bytes: u64,
+    /// The driver has this sender on its list of senders to charge at the next enter.
+    listed: bool,
+}
+
+impl Learner {
+    /// Whether a buffer of class `c` (without a path yet) should go zero-copy now.
+    /// `reprobe_every`: one probe round per that many rounds of the class.
+    pub(crate) fn choose(&mut self, c: usize, reprobe_every: u32) -> Choice {
+        let c = c.min(SIZE_CLASSES - 1);
+        if let (Some((rc, zc)), false) = (self.round, self.round_mixed) {
+            if rc == c {
+                // The round keeps one path per class, so that it stays a sample.
+                return Choice {
+                    zc,
+                    probe: self.round_probe,
+                    switched: false,
+                };
+            }
+        }
+        let (zc, plain) = (self.zc[c], self.plain[c]);
+        if !zc.warm() || !plain.warm() {
+            // Warm-up: measure both, alternating by rounds (zero-copy first).
+            self.since_probe[c] = 0;
+            let zc_next = zc.samples + u32::from(zc.cold_dropped)
+                <= plain.samples + u32::from(plain.cold_dropped);
+            self.round_probe = false;
+            return Choice {
+                zc: zc_next,
+                probe: false,
+                switched: false,
+            };
+        }
+        let before = self.prefer[c];
+        let reweigh = core::mem::take(&mut self.reweigh[c]);
+        let pref = match before {
+            None => zc.ns_per_byte <= plain.ns_per_byte,
+            Some(p) if !reweigh => p,
+            Some(true) => plain.ns_per_byte >= zc.ns_per_byte * (1.0 - MARGIN),
+            Some(false) => zc.ns_per_byte < plain.ns_per_byte * (1.0 - MARGIN),
+        };
+        self.prefer[c] = Some(pref);
+        let switched = before.is_some_and(|b| b != pref);
+        // Rounds, not buffers: a probe round costs up to `depth` buffers, so counting
+        // buffers would explore `depth` times as much.
+        self.since_probe[c] = self.since_probe[c].saturating_add(1);
+        let probe = self.since_probe[c] > reprobe_every;
+        if probe {
+            self.since_probe[c] = 0;
+        }
+        self.round_probe = probe;
+        Choice {
+            zc: pref != probe,
+            probe,
+            switched,
+        }
+    }
+
+    /// A request of class `c` on the zero-copy path or not was pushed.
+    #[inline]
+    pub(crate) fn pushed(&mut self, c: usize, zc: bool, bytes: usize) {
+        let c = c.min(SIZE_CLASSES - 1);
+        self.seen |= 1 << c;
+        match self.round {
+            None if !self.round_mixed => self.round = Some((c, zc)),
+            Some(r) if r != (c, zc) => {
+                self.round = None;
+                self.round_mixed = true;
+            }
+            _ => {}
+        }
+        self.round_bytes = self.round_bytes.saturating_add(bytes as u64);
+    }
+
+    /// Bytes pushed since the last enter.
+    pub(crate) fn round_bytes(&self) -> u64 {
+        self.round_bytes
+    }
+
+    /// True once per round that has something pushed: the driver then lists the sender
+    /// for the next enter.
+    pub(crate) fn list(&mut self) -> bool {
+        let open = self.round_bytes > 0 || self.round.is_some() || self.round_mixed;
+        let first = open && !self.listed;
+        if first {
+            self.listed = true;
+        }
+        first
+    }
+
+    /// The enter that submitted the round took `ns` (this sender's share), or failed or
+    /// was not timed (`None`): a sample for the round's class and path if it was one of
+    /// each; the next push starts a new round.
+    pub(crate) fn submitted(&mut self, ns: Option<u64>) {
+        if let (Some(ns), Some((c, zc)), false) = (ns, self.round, self.round_mixed) {
+            if self.round_bytes > 0 {
+                let cost = ns as f64 / self.round_bytes as f64;
+                let weight = if self.round_probe {
+                    self.reweigh[c] = true;
+                    PROBE_WEIGHT
+                } else {
+                    EWMA_WEIGHT
+                };
+                if zc {
+                    self.zc[c].add_weighted(cost, weight);
+                } else {
+                    self.plain[c].add_weighted(cost, weight);
+                }
+            }
+        }
+        self.round = None;
+        self.round_probe = false;
+        self.round_mixed = false;
+        self.round_bytes = 0;
+        self.listed = false;
+    }
 }
 
 /// Facts about the ring and driver a request needs while it is prepared.
@@ -478,7 +723,16 @@ impl SenderState {
                         SendPath::Plain(PlainReason::KernelCopies)
                     }
                 } else {
-                    zc
+                    // The kernel does not copy here: zero-copy where it measured cheaper.
+                    let every = self.config.adaptive_reprobe_every;
+                    let choice = self.adaptive.learner.choose(size_class(len), every);
+                    self.stats.adaptive_probes += u64::from(choice.probe);
+                    self.stats.adaptive_switches += u64::from(choice.switched);
+                    if choice.zc {
+                        zc
+                    } else {
+                        SendPath::Plain(PlainReason::Measured)
+                    }
                 }
             }
         }
@@ -600,6 +854,11 @@ impl SenderState {
         }
         self.inflight += 1;
         self.stats.requests += 1;
+        if self.config.policy == Policy::Adaptive {
+            self.adaptive
+                .learner
+                .pushed(size_class(e.len), zc, end - start);
+        }
         if zc {
             self.stats.zc_requests += 1;
         }
@@ -952,6 +1211,7 @@ impl SenderState {
             (_, Some(SendPath::Plain(PlainReason::BelowThreshold))) => st.plain_small += 1,
             (_, Some(SendPath::Plain(PlainReason::KernelCopies))) => st.plain_kernel_copies += 1,
             (_, Some(SendPath::Plain(PlainReason::PinLimit))) => st.plain_pin_limit += 1,
+            (_, Some(SendPath::Plain(PlainReason::Measured))) => st.plain_measured += 1,
             (_, None) => {}
         }
         // SAFETY: taken exactly once, here, out of an entry that is gone from the slab:
@@ -966,6 +1226,46 @@ impl SenderState {
             dest: e.dest,
             seq: e.seq,
         });
+    }
+
+    /// What [`Policy::Adaptive`] decided for each size class that had a buffer: the path
+    /// the next buffer of the class's largest size would take (outside a probe), and the
+    /// learner's estimates. Empty under the other policies.
+    pub(crate) fn adaptive_classes(&self) -> Vec<AdaptiveClass> {
+        if self.config.policy != Policy::Adaptive {
+            return Vec::new();
+        }
+        let l = &self.adaptive.learner;
+        (0..SIZE_CLASSES)
+            .filter(|&c| l.seen & (1 << c) != 0)
+            .map(|c| {
+                let (min_len, max_len) = class_range(c);
+                let measured = self.fallback.is_none()
+                    && max_len >= self.config.adaptive_min_size
+                    && !self.adaptive.copying;
+                let path = if self.fallback.is_some() {
+                    SendPath::Plain(PlainReason::Fallback)
+                } else if max_len < self.config.adaptive_min_size {
+                    SendPath::Plain(PlainReason::BelowThreshold)
+                } else if self.adaptive.copying {
+                    SendPath::Plain(PlainReason::KernelCopies)
+                } else if l.prefer[c] == Some(false) {
+                    SendPath::Plain(PlainReason::Measured)
+                } else {
+                    SendPath::ZeroCopy
+                };
+                AdaptiveClass {
+                    min_len,
+                    max_len,
+                    path,
+                    learning: measured && l.prefer[c].is_none(),
+                    zero_copy_ns_per_byte: l.zc[c].ns_per_byte,
+                    zero_copy_samples: l.zc[c].samples,
+                    plain_ns_per_byte: l.plain[c].ns_per_byte,
+                    plain_samples: l.plain[c].samples,
+                }
+            })
+            .collect()
     }
 
     /// Buffers the kernel may still read (a request in flight, or a notification owed).

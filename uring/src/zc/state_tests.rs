@@ -682,3 +682,284 @@ fn a_closing_sender_puts_nothing_back_in_its_queue() {
         ]
     );
 }
+
+// ---------------------------------------------------------------- the adaptive learner
+
+/// One round of class `c` as the driver runs it: a choice, `n` pushes, an enter costing
+/// `ns_per_byte` of the chosen path. Returns the choice.
+fn learner_round(
+    l: &mut Learner,
+    c: usize,
+    every: u32,
+    n: u32,
+    cost: impl Fn(bool) -> f64,
+) -> Choice {
+    let bytes = class_range(c).1;
+    let first = l.choose(c, every);
+    l.pushed(c, first.zc, bytes);
+    for _ in 1..n {
+        let next = l.choose(c, every);
+        assert_eq!(next.zc, first.zc, "a round keeps one path per class");
+        l.pushed(c, next.zc, bytes);
+    }
+    assert!(l.list(), "a round with pushes is listed once");
+    assert!(!l.list());
+    let ns = cost(first.zc) * (u64::from(n) * bytes as u64) as f64;
+    l.submitted(Some(ns as u64));
+    first
+}
+
+#[test]
+fn size_classes_are_powers_of_two() {
+    assert_eq!(size_class(0), 0);
+    assert_eq!(size_class(1), 1);
+    assert_eq!(size_class(1400), 11);
+    assert_eq!(class_range(11), (1024, 2047));
+    assert_eq!(size_class(65000), 16);
+    assert_eq!(size_class(65536), 17);
+    assert_eq!(size_class(usize::MAX), SIZE_CLASSES - 1);
+    assert_eq!(class_range(SIZE_CLASSES - 1).1, usize::MAX);
+    for c in 1..SIZE_CLASSES {
+        let (lo, hi) = class_range(c);
+        assert_eq!((size_class(lo), size_class(hi)), (c, c));
+    }
+}
+
+#[test]
+fn the_learner_sends_each_class_the_way_it_measured_cheaper() {
+    // Where the kernel does not copy: zero-copy costs more per byte for small buffers
+    // (pinning and the notification) and less for large ones (no copy).
+    let cost = |c: usize| {
+        move |zc: bool| match (c, zc) {
+            (11, true) => 3.0,
+            (11, false) => 1.0,
+            (_, true) => 0.2,
+            (_, false) => 1.0,
+        }
+    };
+    let mut l = Learner::default();
+    let every = 16;
+    let rounds = 400u32;
+    let mut probes = [0u32; 2];
+    let mut last = [None; 2];
+    for r in 0..rounds {
+        for (k, c) in [11usize, 16].into_iter().enumerate() {
+            let ch = learner_round(&mut l, c, every, 4, cost(c));
+            probes[k] += u32::from(ch.probe);
+            if r == rounds - 1 {
+                last[k] = Some(ch);
+            }
+        }
+    }
+    assert_eq!(l.prefer[11], Some(false), "small: plain");
+    assert_eq!(l.prefer[16], Some(true), "large: zero-copy");
+    assert!((l.zc[11].ns_per_byte - 3.0).abs() < 1e-9, "{:?}", l.zc[11]);
+    assert!(
+        (l.plain[16].ns_per_byte - 1.0).abs() < 1e-9,
+        "{:?}",
+        l.plain[16]
+    );
+    for k in 0..2 {
+        // One probe round per `every` rounds once warm, no more.
+        let bound = rounds / every + 1;
+        assert!(
+            probes[k] >= 1 && probes[k] <= bound,
+            "{probes:?} within 1..={bound}"
+        );
+    }
+    assert!(!last[0].unwrap().zc || last[0].unwrap().probe);
+    assert_eq!(l.seen, (1 << 11) | (1 << 16));
+}
+
+#[test]
+fn the_learner_warms_up_alternating_and_drops_the_cold_sample() {
+    let mut l = Learner::default();
+    let mut paths = Vec::new();
+    for _ in 0..2 * (WARMUP + 1) {
+        paths.push(learner_round(&mut l, 12, 1000, 2, |zc| if zc { 1.0 } else { 2.0 }).zc);
+    }
+    assert_eq!(
+        paths,
+        [true, false, true, false, true, false, true, false, true, false],
+        "both paths measured, in turn, zero-copy first"
+    );
+    assert_eq!((l.zc[12].samples, l.plain[12].samples), (WARMUP, WARMUP));
+    assert_eq!(l.prefer[12], None, "not compared before the next choice");
+    assert!(learner_round(&mut l, 12, 1000, 2, |_| 1.0).zc);
+    assert_eq!(l.prefer[12], Some(true));
+
+    // The cold sample does not count: a first enter of 100x the cost is dropped.
+    let mut c = Cost::default();
+    c.add(100.0);
+    assert_eq!(c.samples, 0);
+    for _ in 0..WARMUP {
+        c.add(1.0);
+    }
+    assert_eq!(c.ns_per_byte, 1.0);
+    // Once warm, an outlier (a descheduled enter) is clamped and weighted 1/8.
+    c.add(1000.0);
+    assert!((c.ns_per_byte - (1.0 + (CLAMP - 1.0) * EWMA_WEIGHT)).abs() < 1e-9);
+    // Nonsense is ignored.
+    let before = c;
+    c.add(f64::NAN);
+    c.add(-1.0);
+    assert_eq!(c, before);
+}
+
+#[test]
+fn mixed_failed_or_untimed_rounds_are_no_samples() {
+    let mut l = Learner::default();
+    // Two classes in one round.
+    let a = l.choose(11, 16);
+    l.pushed(11, a.zc, 1400);
+    let b = l.choose(16, 16);
+    l.pushed(16, b.zc, 60000);
+    l.submitted(Some(1_000_000));
+    // One class on two paths (a continuation of a zero-copy buffer beside a plain one).
+    l.pushed(11, true, 1400);
+    l.pushed(11, false, 1400);
+    l.submitted(Some(1_000_000));
+    // A failed or untimed enter.
+    l.pushed(11, true, 1400);
+    l.submitted(None);
+    // Nothing pushed.
+    l.submitted(Some(1_000_000));
+    for c in [11, 16] {
+        assert_eq!(l.zc[c], Cost::default());
+        assert_eq!(l.plain[c], Cost::default());
+    }
+    assert!(!l.list(), "nothing pushed since the last enter");
+}
+
+#[test]
+fn the_learner_follows_a_route_that_changes_without_flapping() {
+    let mut l = Learner::default();
+    let every = 8;
+    let mut zc_cost = 0.5;
+    for _ in 0..100 {
+        learner_round(&mut l, 16, every, 1, |zc| if zc { zc_cost } else { 1.0 });
+    }
+    assert_eq!(l.prefer[16], Some(true));
+    // Within the hysteresis margin: no switch.
+    zc_cost = 1.0 - MARGIN / 2.0;
+    let mut switched = 0;
+    for _ in 0..200 {
+        let ch = learner_round(&mut l, 16, every, 1, |zc| if zc { 1.0 } else { zc_cost });
+        switched += u32::from(ch.switched);
+    }
+    assert_eq!((switched, l.prefer[16]), (0, Some(true)), "no flapping");
+    // Zero-copy gets four times dearer (the route now copies, say): the probes of plain
+    // keep its estimate current, and the class switches, once.
+    for _ in 0..200 {
+        let ch = learner_round(&mut l, 16, every, 1, |zc| if zc { 4.0 } else { 1.0 });
+        switched += u32::from(ch.switched);
+    }
+    assert_eq!((switched, l.prefer[16]), (1, Some(false)));
+}
+
+/// A datagram sender with the adaptive policy on a socket where the kernel does not
+/// copy: the learner's decisions reach the paths, the stats and `adaptive_classes`.
+#[test]
+fn adaptive_datagrams_take_the_measured_path_and_show_it() {
+    // Never submitted: room in the SQ for every request of the test.
+    let mut ring = IoUring::init(256, IoringSetupFlags::empty()).unwrap();
+    let peer = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+    sock.connect(peer.local_addr().unwrap()).unwrap();
+    let config = Config::default().depth(4).adaptive_reprobe_every(1 << 20);
+    let mut s = state(sock, false, config);
+    let mut paths = std::collections::HashMap::<usize, Vec<SendPath>>::new();
+    for _ in 0..2 * (WARMUP + 2) {
+        for len in [1400usize, 60000] {
+            for _ in 0..4 {
+                s.accept(vec![0u8; len].into(), None);
+            }
+            assert_eq!(s.pump(&mut ring, CTX), 4);
+            assert!(s.adaptive.learner.list());
+            let zc = s.slots[0]
+                .entry
+                .as_ref()
+                .unwrap()
+                .path
+                .unwrap()
+                .is_zero_copy();
+            // The enter: zero-copy costs 3 ns/B at 1400 B and 0.2 at 60000 B, plain 1.
+            let per_byte = match (len, zc) {
+                (1400, true) => 3.0,
+                (_, true) => 0.2,
+                _ => 1.0,
+            };
+            s.adaptive
+                .learner
+                .submitted(Some((per_byte * 4.0 * len as f64) as u64));
+            for slot in 0..4u16 {
+                let zc = s.slots[usize::from(slot)]
+                    .entry
+                    .as_ref()
+                    .unwrap()
+                    .path
+                    .unwrap();
+                result(&mut s, slot, len as i32, zc.is_zero_copy());
+                if zc.is_zero_copy() {
+                    notif(&mut s, slot, false);
+                }
+            }
+            for c in s.completions().collect::<Vec<_>>() {
+                paths.entry(len).or_default().push(c.path.unwrap());
+            }
+        }
+    }
+    use PlainReason::*;
+    use SendPath::*;
+    assert_eq!(paths[&1400].last(), Some(&Plain(Measured)));
+    assert_eq!(paths[&60000].last(), Some(&ZeroCopy));
+    assert!(!s.adaptive.copying);
+    let classes = s.adaptive_classes();
+    assert_eq!(classes.len(), 2, "{classes:?}");
+    let (small, large) = (classes[0], classes[1]);
+    assert_eq!((small.min_len, small.max_len), (1024, 2047));
+    assert_eq!((small.path, small.learning), (Plain(Measured), false));
+    assert_eq!((large.min_len, large.max_len), (32768, 65535));
+    assert_eq!((large.path, large.learning), (ZeroCopy, false));
+    assert!(small.zero_copy_ns_per_byte > small.plain_ns_per_byte);
+    assert!(large.zero_copy_ns_per_byte < large.plain_ns_per_byte);
+    assert!(small.plain_samples >= WARMUP && large.zero_copy_samples >= WARMUP);
+    let measured = paths
+        .values()
+        .flatten()
+        .filter(|p| **p == Plain(Measured))
+        .count();
+    assert_eq!(s.stats.plain_measured, measured as u64);
+    assert_eq!(
+        s.stats.zero_copy + s.stats.plain_measured,
+        s.stats.buffers_returned
+    );
+    // The other policies learn nothing and show nothing.
+    let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let never = state(
+        sock,
+        false,
+        Config::default().policy(crate::zc::Policy::Never),
+    );
+    assert!(never.adaptive_classes().is_empty());
+}
+
+#[test]
+fn a_load_that_slows_both_paths_alike_does_not_switch_a_class() {
+    let mut l = Learner::default();
+    let every = 8;
+    for _ in 0..100 {
+        learner_round(&mut l, 16, every, 1, |zc| if zc { 0.5 } else { 1.0 });
+    }
+    assert_eq!(l.prefer[16], Some(true));
+    // Everything gets three times dearer: zero-copy's mean follows at once, plain's only
+    // at its probes; comparing a fresh mean with a stale one would switch to plain.
+    let mut switched = 0;
+    for _ in 0..300 {
+        let ch = learner_round(&mut l, 16, every, 1, |zc| if zc { 1.5 } else { 3.0 });
+        switched += u32::from(ch.switched);
+        assert_eq!(ch.zc, !ch.probe, "zero-copy except for probes");
+    }
+    assert_eq!((switched, l.prefer[16]), (0, Some(true)));
+    assert!(l.plain[16].ns_per_byte > 2.5, "{:?}", l.plain[16]);
+}

@@ -5,7 +5,8 @@
 ///
 /// Buffer counts classify each returned buffer once, by how its last send request went:
 /// `zero_copy` + `plain_policy` + `plain_small` + `plain_kernel_copies` +
-/// `plain_pin_limit` + `fallback` + `not_sent` + (empty buffers on a stream, which need no request) = `buffers_returned`.
+/// `plain_measured` + `plain_pin_limit` + `fallback` + `not_sent` + (empty buffers on a
+/// stream, which need no request) = `buffers_returned`.
 /// A buffer that failed is also counted in `errors`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -54,12 +55,20 @@ pub struct ZcStats {
     /// Buffers returned that went plain because the kernel refused to pin them for
     /// zero-copy (the locked-memory limit; see [`PlainReason::PinLimit`](super::PlainReason)).
     pub plain_pin_limit: u64,
+    /// Buffers returned that went plain because, for their size class on this socket,
+    /// plain send measured cheaper, or was being measured
+    /// ([`PlainReason::Measured`](super::PlainReason)).
+    pub plain_measured: u64,
     /// Zero-copy requests the kernel refused to pin (`ENOMEM`/`ENOBUFS`), each resent
     /// plain (also counted in `retries`).
     pub pin_refused: u64,
-    /// Adaptive: zero-copy sends made to test again whether the kernel still copies.
+    /// Adaptive: buffers sent on the path not preferred, to measure it again: zero-copy
+    /// sends while the kernel copies (does it still?), and the rounds of a size class
+    /// sent on the path that measured slower.
     pub adaptive_probes: u64,
-    /// Adaptive: switches between zero-copy and plain send.
+    /// Adaptive: switches between zero-copy and plain send (of the whole sender when the
+    /// kernel starts or stops copying; of one size class when the other path measures
+    /// cheaper).
     pub adaptive_switches: u64,
     /// Short sends continued with the remainder before any later buffer.
     pub continuations: u64,

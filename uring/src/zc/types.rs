@@ -44,6 +44,46 @@ pub enum PlainReason {
     /// locked-memory limit, `RLIMIT_MEMLOCK`, of a process without `CAP_IPC_LOCK`), so it
     /// went again with plain send, in order; nothing was lost or cancelled.
     PinLimit,
+    /// [`Policy::Adaptive`](super::Policy::Adaptive): the kernel does not copy on this
+    /// socket, and for buffers of this size class plain send measured cheaper for the
+    /// sender than zero-copy (the buffer is too small for zero-copy to pay), or the class
+    /// is still being measured and this buffer measures plain send
+    /// ([`AdaptiveClass`]).
+    Measured,
+}
+
+/// What [`Policy::Adaptive`](super::Policy::Adaptive) decided for one size class of one
+/// sender ([`ZcSender::adaptive_classes`](super::ZcSender::adaptive_classes)), and the
+/// costs it measured for each path: nanoseconds per byte submitted, of the
+/// `io_uring_enter` calls that submitted them and the reap right after.
+///
+/// Classes are powers of two: `min_len ..= max_len` is `2^(k-1) ..= 2^k - 1` (the last
+/// class holds everything from 1 GiB up, the first only empty buffers).
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct AdaptiveClass {
+    /// The shortest buffer of the class.
+    pub min_len: usize,
+    /// The longest buffer of the class.
+    pub max_len: usize,
+    /// The path a buffer of `max_len` bytes takes now, outside a probe:
+    /// [`SendPath::ZeroCopy`] stands for zero-copy from either kind of buffer (a
+    /// registered pool slot goes [`SendPath::ZeroCopyFixed`]); a plain path names why
+    /// ([`PlainReason::KernelCopies`] while the kernel copies on this socket,
+    /// [`PlainReason::Measured`] where plain measured cheaper).
+    pub path: SendPath,
+    /// The path is the learner's, and it is still measuring both (the class alternates
+    /// between them): `path` is not a decision yet. False where something else decides
+    /// (the kernel copies, a fallback, the size threshold).
+    pub learning: bool,
+    /// Mean cost of zero-copy sends of this class (0 until measured).
+    pub zero_copy_ns_per_byte: f64,
+    /// Samples (`io_uring_enter` calls) behind `zero_copy_ns_per_byte`.
+    pub zero_copy_samples: u32,
+    /// Mean cost of plain sends of this class (0 until measured).
+    pub plain_ns_per_byte: f64,
+    /// Samples behind `plain_ns_per_byte`.
+    pub plain_samples: u32,
 }
 
 /// Why a sender sends everything with plain send.

@@ -950,6 +950,7 @@ pub fn check_stats(s: &ZcStats, ledger: &Ledger, config: &Config) {
             + s.plain_policy
             + s.plain_small
             + s.plain_kernel_copies
+            + s.plain_measured
             + s.plain_pin_limit
             + s.not_sent
             + unsent,
@@ -976,6 +977,11 @@ pub fn check_stats(s: &ZcStats, ledger: &Ledger, config: &Config) {
     assert_eq!(
         s.plain_kernel_copies,
         count(&|a| sent_ok(a) && a.path == Some(SendPath::Plain(PlainReason::KernelCopies))),
+        "{s:?}"
+    );
+    assert_eq!(
+        s.plain_measured,
+        count(&|a| sent_ok(a) && a.path == Some(SendPath::Plain(PlainReason::Measured))),
         "{s:?}"
     );
     assert_eq!(
@@ -1013,12 +1019,18 @@ pub fn check_stats(s: &ZcStats, ledger: &Ledger, config: &Config) {
         Policy::Always => {
             // (A buffer the kernel would not pin goes plain under any policy: PinLimit.)
             assert_eq!(
-                s.plain_policy + s.plain_small + s.plain_kernel_copies,
+                s.plain_policy + s.plain_small + s.plain_kernel_copies + s.plain_measured,
                 0,
                 "{s:?}"
             );
         }
         Policy::Adaptive => assert_eq!(s.plain_policy, 0, "{s:?}"),
+    }
+    if config.policy != Policy::Adaptive {
+        assert_eq!(
+            s.plain_measured, 0,
+            "only the adaptive policy measures: {s:?}"
+        );
     }
     for (i, a) in ledger.bufs.iter().enumerate() {
         if config.policy == Policy::Adaptive && a.len < config.adaptive_min_size && a.path.is_some()
