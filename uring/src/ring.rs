@@ -17,7 +17,7 @@ use std::time::Duration;
 use rustix::io::Errno;
 use rustix::io_uring::{
     io_uring_enter, io_uring_enter_arg, io_uring_getevents_arg, io_uring_params, io_uring_ptr,
-    io_uring_setup, IoringEnterFlags, IoringFeatureFlags, IoringSetupFlags,
+    io_uring_setup, IoringEnterFlags, IoringFeatureFlags, IoringSetupFlags, KernelSigSet,
 };
 use rustix::mm::{MapFlags, ProtFlags};
 
@@ -210,10 +210,48 @@ pub struct IoUring {
     /// that install into or close its slots are refused.
     files_reserved: bool,
     id: u64,
+    /// The slot of the ring in a thread's registered-ring table (IORING_REGISTER_RING_FDS),
+    /// and which thread's: the kernel keeps the table per task, so the index means this
+    /// ring only to that thread.
+    pub(crate) registered: Option<RegisteredRing>,
     flags: IoringSetupFlags,
     features: IoringFeatureFlags,
     _ring_map: Mmap,
     fd: OwnedFd,
+}
+
+/// Where [`IoUring::register_ring_fd`] put the ring: a slot of one thread's table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct RegisteredRing {
+    /// The slot, `0..16` (the kernel's IO_RINGFD_REG_MAX).
+    pub(crate) index: u32,
+    /// [`thread_token`] of the thread whose table holds it.
+    pub(crate) thread: u64,
+}
+
+/// Thread tokens: never reused within a process, unlike thread ids of exited threads or
+/// addresses of their thread-locals.
+static NEXT_THREAD_TOKEN: AtomicU64 = AtomicU64::new(1);
+
+std::thread_local! {
+    // A `Cell<u64>` has no destructor, so this thread-local is never torn down and
+    // `with` cannot fail, even from other thread-locals' destructors.
+    static THREAD_TOKEN: core::cell::Cell<u64> = const { core::cell::Cell::new(0) };
+}
+
+/// The calling thread's token, for the registered-ring check: a thread-local read (the
+/// first call of a thread takes a number from a global counter).
+#[inline]
+pub(crate) fn thread_token() -> u64 {
+    THREAD_TOKEN.with(|t| {
+        let token = t.get();
+        if token != 0 {
+            return token;
+        }
+        let token = NEXT_THREAD_TOKEN.fetch_add(1, Ordering::Relaxed);
+        t.set(token);
+        token
+    })
 }
 
 /// Completions sorted apart on a ring whose user_data namespace is partly reserved for the
@@ -272,6 +310,63 @@ pub struct SubmitWait {
     /// Whether fewer than `wait_nr` completions were ready when the call returned: the
     /// timeout expired (or, after a submission, a signal ended the wait).
     pub timed_out: bool,
+}
+
+/// How an EXT_ARG wait ends, for [`IoUring::submit_and_wait_args`] and
+/// [`IoUring::wait_cqes`]: a timeout, a minimum wait (Linux 6.12) and a signal mask in
+/// force during the wait, each optional (the fields of liburing's
+/// `io_uring_getevents_arg`). `WaitArgs::new()` waits without limit, with the thread's
+/// own mask.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct WaitArgs<'a> {
+    timeout: Option<Duration>,
+    min_wait_usec: u32,
+    sigmask: Option<&'a KernelSigSet>,
+}
+
+impl<'a> WaitArgs<'a> {
+    /// No timeout, no minimum wait, no signal mask.
+    pub const fn new() -> WaitArgs<'a> {
+        WaitArgs {
+            timeout: None,
+            min_wait_usec: 0,
+            sigmask: None,
+        }
+    }
+
+    /// Gives up after `timeout` (relative, on the ring's clock: CLOCK_MONOTONIC unless
+    /// [`register_clock`](IoUring::register_clock) chose another). Above 2^32 s it is
+    /// waited as 2^32 s (see [`IoUring::submit_and_wait_timeout`]).
+    pub fn timeout(mut self, timeout: Duration) -> WaitArgs<'a> {
+        self.timeout = Some(timeout.min(MAX_WAIT));
+        self
+    }
+
+    /// After `min_wait`, returns as soon as any completion is ready (Linux 6.12,
+    /// IORING_FEAT_MIN_TIMEOUT; see [`IoUring::submit_and_wait_min_timeout`]). Passed in
+    /// whole microseconds, rounded up, at most `u32::MAX`; zero means none.
+    pub fn min_wait(mut self, min_wait: Duration) -> WaitArgs<'a> {
+        let usec = min_wait.as_nanos().div_ceil(1000);
+        self.min_wait_usec = u32::try_from(usec).unwrap_or(u32::MAX);
+        self
+    }
+
+    /// Replaces the thread's signal mask with `mask` for the duration of the wait, as
+    /// `pselect(2)` does: a signal the mask leaves unblocked ends the wait with `EINTR`
+    /// (its handler runs before the call returns), closing the race between unblocking a
+    /// signal and starting to wait. liburing: the `sigmask` argument of
+    /// `io_uring_wait_cqes`.
+    ///
+    /// # Safety
+    ///
+    /// `mask` must not contain a signal that the C library reserves for itself (glibc
+    /// and musl use the first real-time signals for thread cancellation and `setxid`;
+    /// `KernelSigSet::all()` contains them): blocking them during the wait breaks what the
+    /// library relies on, as rustix's `io_uring_enter_arg` states.
+    pub unsafe fn sigmask(mut self, mask: &'a KernelSigSet) -> WaitArgs<'a> {
+        self.sigmask = Some(mask);
+        self
+    }
 }
 
 /// Ring identities: never reused within a process (a u64 does not wrap in practice).
@@ -408,6 +503,7 @@ impl IoUring {
             split: None,
             files_reserved: false,
             id: NEXT_RING_ID.fetch_add(1, Ordering::Relaxed),
+            registered: None,
             flags: p.flags,
             features: p.features,
             _ring_map: ring_map,
@@ -455,6 +551,12 @@ impl IoUring {
     /// contract.
     pub(crate) fn reserve_file_table(&mut self) {
         self.files_reserved = true;
+    }
+
+    /// Whether a [`Driver`](crate::zc::Driver) owns the ring (it reserved a user_data
+    /// namespace or the file table): then its registered tables are the driver's.
+    pub(crate) fn owned_by_safe_layer(&self) -> bool {
+        self.files_reserved || self.split.is_some()
     }
 
     /// Whether the registered-file table belongs to the ring's safe layer (a
@@ -712,7 +814,9 @@ impl IoUring {
 
     /// Like [`submit_and_wait`](Self::submit_and_wait), but gives up waiting after
     /// `timeout` (IORING_ENTER_EXT_ARG, Linux 5.11). The SQEs are submitted either way.
-    /// liburing: `io_uring_submit_and_wait_timeout`.
+    /// liburing: `io_uring_submit_and_wait_timeout`. The same as
+    /// [`submit_and_wait_args`](Self::submit_and_wait_args) with
+    /// `WaitArgs::new().timeout(timeout)`.
     ///
     /// The result says both what was submitted and how the wait ended
     /// ([`SubmitWait`]): a timeout is `Ok` with `timed_out: true`, never
@@ -731,22 +835,108 @@ impl IoUring {
         wait_nr: u32,
         timeout: Duration,
     ) -> Result<SubmitWait, EnterError> {
-        let submitted = self.flush_sq();
+        self.wait_ext(true, wait_nr, &WaitArgs::new().timeout(timeout))
+    }
+
+    /// Submits the queued SQEs and waits for `wait_nr` completions, but once `min_wait`
+    /// has passed returns as soon as *any* completion is ready (IORING_ENTER_EXT_ARG with
+    /// `min_wait_usec`, Linux 6.12, IORING_FEAT_MIN_TIMEOUT); `timeout` bounds the whole
+    /// wait. This batches completions under load without adding latency when little
+    /// happens. liburing: `io_uring_submit_and_wait_min_timeout` (no sigmask; see
+    /// [`submit_and_wait_args`](Self::submit_and_wait_args)).
+    ///
+    /// The kernel's rule, from the start of the wait: until `min_wait`, wake only for
+    /// `wait_nr` completions; at `min_wait`, return if the CQ holds any completion (or
+    /// there is no `timeout` left beyond it); otherwise wait for the next completion or
+    /// `timeout`. The result is as for
+    /// [`submit_and_wait_timeout`](Self::submit_and_wait_timeout): `timed_out` when fewer
+    /// than `wait_nr` are ready on return, which includes the early return at `min_wait`.
+    /// `min_wait` is passed in whole microseconds, rounded up, at most `u32::MAX` µs
+    /// (71 minutes); on a kernel without IORING_FEAT_MIN_TIMEOUT a nonzero `min_wait`
+    /// is [`EnterError::MinTimeoutNotSupported`] (checked before any system call; such a
+    /// kernel would answer `EINVAL`).
+    pub fn submit_and_wait_min_timeout(
+        &mut self,
+        wait_nr: u32,
+        timeout: Duration,
+        min_wait: Duration,
+    ) -> Result<SubmitWait, EnterError> {
+        let args = WaitArgs::new().timeout(timeout).min_wait(min_wait);
+        self.wait_ext(true, wait_nr, &args)
+    }
+
+    /// Submits the queued SQEs and waits for `wait_nr` completions as `args` says: an
+    /// optional timeout, a minimum wait (as for
+    /// [`submit_and_wait_min_timeout`](Self::submit_and_wait_min_timeout)) and an
+    /// optional signal mask in force during the wait (IORING_ENTER_EXT_ARG, Linux 5.11;
+    /// `min_wait`, 6.12). With no timeout the wait is unbounded. The result is as for
+    /// [`submit_and_wait_timeout`](Self::submit_and_wait_timeout). liburing:
+    /// `io_uring_submit_and_wait_min_timeout` with its `sigmask` argument.
+    pub fn submit_and_wait_args(
+        &mut self,
+        wait_nr: u32,
+        args: &WaitArgs<'_>,
+    ) -> Result<SubmitWait, EnterError> {
+        self.wait_ext(true, wait_nr, args)
+    }
+
+    /// Waits for `wait_nr` completions as `args` says, without submitting anything (the
+    /// SQEs handed out stay queued; `submitted` is 0), so that one thread may wait while
+    /// another fills the SQ under its own lock (IORING_ENTER_EXT_ARG, Linux 5.11). A
+    /// timeout or an early return at `min_wait` is `Ok` with `timed_out: true`; a signal
+    /// that ends the wait is [`EnterError::SignalInterrupt`]. Completions are not reaped:
+    /// copy them out with [`copy_cqes`](Self::copy_cqes). liburing: `io_uring_wait_cqes`,
+    /// `io_uring_wait_cqes_min_timeout` (which also return the first CQE).
+    pub fn wait_cqes(
+        &mut self,
+        wait_nr: u32,
+        args: &WaitArgs<'_>,
+    ) -> Result<SubmitWait, EnterError> {
+        self.wait_ext(false, wait_nr, args)
+    }
+
+    /// The EXT_ARG wait behind the timeout entry points.
+    fn wait_ext(
+        &mut self,
+        submit: bool,
+        wait_nr: u32,
+        args: &WaitArgs<'_>,
+    ) -> Result<SubmitWait, EnterError> {
+        let min_timeout = IoringFeatureFlags::from_bits_retain(sys::IORING_FEAT_MIN_TIMEOUT);
+        if args.min_wait_usec != 0 && !self.features.contains(min_timeout) {
+            return Err(EnterError::MinTimeoutNotSupported);
+        }
         let mut flags = IoringEnterFlags::GETEVENTS | IoringEnterFlags::EXT_ARG;
-        self.sq_ring_needs_enter(&mut flags);
-        let timeout = timeout.min(MAX_WAIT);
-        let ts = rustix::time::Timespec {
+        let submitted = if submit {
+            let n = self.flush_sq();
+            self.sq_ring_needs_enter(&mut flags);
+            n
+        } else {
+            0
+        };
+        let ts = args.timeout.map(|timeout| rustix::time::Timespec {
             // `timeout <= MAX_WAIT`: the seconds fit an i64.
             tv_sec: i64::try_from(timeout.as_secs()).unwrap_or(i64::MAX),
             tv_nsec: i64::from(timeout.subsec_nanos()),
-        };
-        let arg = io_uring_getevents_arg {
-            ts: io_uring_ptr::new((&ts as *const rustix::time::Timespec).cast_mut().cast()),
+        });
+        let mut arg = io_uring_getevents_arg {
+            min_wait_usec: args.min_wait_usec,
             ..Default::default()
         };
-        // SAFETY: EXT_ARG with a valid io_uring_getevents_arg whose `ts` points to a
-        // timespec that lives across the call; no sigmask.
-        let r = unsafe { io_uring_enter_arg(&self.fd, submitted, wait_nr, flags, Some(&arg)) };
+        if let Some(ts) = ts.as_ref() {
+            arg.ts = io_uring_ptr::new((ts as *const rustix::time::Timespec).cast_mut().cast());
+        }
+        if let Some(mask) = args.sigmask {
+            arg.sigmask = io_uring_ptr::new((mask as *const KernelSigSet).cast_mut().cast());
+            arg.sigmask_sz = size_of::<KernelSigSet>() as u32;
+        }
+        let (fd, reg_flag) = self.enter_target();
+        // SAFETY: EXT_ARG with a valid io_uring_getevents_arg; its `ts` and `sigmask` (when
+        // set) point to a timespec and a signal set that live across the call, and the
+        // kernel only reads them. A sigmask comes from `WaitArgs::sigmask`, whose caller
+        // promised it holds no signal the libc reserves. `fd` is our ring, or its slot in
+        // this thread's registered-ring table with REGISTERED_RING.
+        let r = unsafe { io_uring_enter_arg(fd, submitted, wait_nr, flags | reg_flag, Some(&arg)) };
         match r {
             Ok(submitted) => Ok(SubmitWait {
                 submitted,
@@ -758,6 +948,28 @@ impl IoUring {
             }),
             Err(e) => Err(EnterError::from_errno(e)),
         }
+    }
+
+    /// The descriptor argument of `io_uring_enter` and the flag that goes with it: the
+    /// ring's slot in the calling thread's registered-ring table with
+    /// IORING_ENTER_REGISTERED_RING when [`register_ring_fd`](Self::register_ring_fd) was
+    /// called on this thread, the ring's fd otherwise. The thread check is what makes the
+    /// index safe to use: on any other thread the same number names that thread's slot,
+    /// empty or holding another ring.
+    #[inline]
+    fn enter_target(&self) -> (BorrowedFd<'_>, IoringEnterFlags) {
+        if let Some(reg) = self.registered {
+            if reg.thread == thread_token() {
+                // SAFETY: the number is never used as a descriptor: it travels only as the
+                // `fd` argument of an io_uring_enter with IORING_ENTER_REGISTERED_RING,
+                // where the kernel reads it as an index into the calling task's table
+                // (this thread's, checked above, where it names this ring). It is not -1
+                // (an index below 16), and the BorrowedFd does not outlive `&self`.
+                let fd = unsafe { BorrowedFd::borrow_raw(reg.index as RawFd) };
+                return (fd, IoringEnterFlags::REGISTERED_RING);
+            }
+        }
+        (self.fd.as_fd(), IoringEnterFlags::empty())
     }
 
     /// Runs the ring's pending task work, posting the completions it produces, without
@@ -775,7 +987,10 @@ impl IoUring {
     /// `io_uring_enter(2)` with explicit arguments; errors are typed. Zig: `enter`.
     /// EXT_ARG flags are refused here ([`EnterError::ExtArgNotAllowed`]): they need an
     /// argument block, which [`submit_and_wait_timeout`](Self::submit_and_wait_timeout)
-    /// provides.
+    /// and [`wait_cqes`](Self::wait_cqes) provide. So is IORING_ENTER_REGISTERED_RING
+    /// ([`EnterError::RegisteredRingNotAllowed`]): with it the kernel would read the fd as
+    /// a slot of the thread's registered-ring table; the ring adds it itself after
+    /// [`register_ring_fd`](Self::register_ring_fd), on the registering thread.
     pub fn enter(
         &mut self,
         to_submit: u32,
@@ -785,8 +1000,13 @@ impl IoUring {
         if flags.intersects(IoringEnterFlags::EXT_ARG | IoringEnterFlags::EXT_ARG_REG) {
             return Err(EnterError::ExtArgNotAllowed);
         }
-        // SAFETY: the fd is our ring; without EXT_ARG the kernel reads no argument.
-        let r = unsafe { io_uring_enter(&self.fd, to_submit, min_complete, flags) };
+        if flags.contains(IoringEnterFlags::REGISTERED_RING) {
+            return Err(EnterError::RegisteredRingNotAllowed);
+        }
+        let (fd, reg_flag) = self.enter_target();
+        // SAFETY: `fd` is our ring, or its slot in this thread's registered-ring table with
+        // REGISTERED_RING; without EXT_ARG the kernel reads no argument.
+        let r = unsafe { io_uring_enter(fd, to_submit, min_complete, flags | reg_flag) };
         r.map_err(EnterError::from_errno)
     }
 
@@ -977,6 +1197,17 @@ impl IoUring {
     /// Borrowed ring fd, for `register` calls.
     pub(crate) fn borrowed_fd(&self) -> BorrowedFd<'_> {
         self.fd.as_fd()
+    }
+}
+
+impl Drop for IoUring {
+    fn drop(&mut self) {
+        // A registration in this thread's table holds a reference to the ring: release it
+        // so that closing the fd (a field, dropped after this body) frees the ring. On
+        // another thread this cannot be done (see `register_ring_fd`).
+        if self.registered.is_some() {
+            let _ = self.unregister_ring_fd();
+        }
     }
 }
 
@@ -1181,6 +1412,20 @@ mod tests {
             assert!(ring.peek_cqe().is_none());
         }
         assert_eq!(ring.cq().head(), ring.cq().tail());
+    }
+
+    /// A minimum wait is passed in whole microseconds, rounded up and capped.
+    #[test]
+    fn min_wait_rounds_up_to_microseconds() {
+        let usec = |d: Duration| WaitArgs::new().min_wait(d).min_wait_usec;
+        assert_eq!(usec(Duration::ZERO), 0);
+        assert_eq!(usec(Duration::from_nanos(1)), 1);
+        assert_eq!(usec(Duration::from_nanos(1001)), 2);
+        assert_eq!(usec(Duration::from_millis(3)), 3000);
+        assert_eq!(usec(Duration::from_secs(1 << 40)), u32::MAX);
+        assert_eq!(usec(Duration::MAX), u32::MAX);
+        let t = WaitArgs::new().timeout(Duration::MAX).timeout;
+        assert_eq!(t, Some(MAX_WAIT));
     }
 
     /// `submit_and_wait(0)` with nothing queued does not enter and returns 0; an empty
