@@ -161,6 +161,9 @@ errno_error! {
         /// A nonzero minimum wait on a kernel without IORING_FEAT_MIN_TIMEOUT (before
         /// Linux 6.12), checked before any system call.
         MinTimeoutNotSupported => "io_uring_enter: the kernel has no minimum wait (IORING_FEAT_MIN_TIMEOUT)";
+        /// The ring lost its queues: a [`resize_rings`](crate::IoUring::resize_rings)
+        /// could not map the new ones ([`RegisterError::RemapFailed`]).
+        RingUnmapped => "io_uring_enter: the ring's resized queues are not mapped";
     }
 }
 
@@ -216,7 +219,15 @@ errno_error! {
         RegisteredOnOtherThread => "io_uring_register: ring fd registered by another thread";
         /// The ring's registered tables belong to its safe layer (a
         /// [`Driver`](crate::zc::Driver)'s ring; checked before any system call).
-        ReservedTable => "io_uring_register: the ring's tables belong to its safe layer";
+        OwnedBySafeLayer => "io_uring_register: the ring belongs to its safe layer";
+        /// [`resize_rings`](crate::IoUring::resize_rings): the kernel resized the rings,
+        /// but mapping the new ones failed with this errno. The ring cannot submit or
+        /// wait any more (its enters answer [`EnterError::RingUnmapped`]); drop it.
+        RemapFailed(Errno) => "io_uring_register: resized rings could not be mapped";
+        /// [`resize_rings`](crate::IoUring::resize_rings) on a ring with an SQ array
+        /// (set up without IORING_SETUP_NO_SQARRAY), checked before any system call: the
+        /// kernel does not say where the new array lies.
+        ResizeNeedsNoSqArray => "io_uring_register: resizing needs a ring set up with NO_SQARRAY";
     }
 }
 

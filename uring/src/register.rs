@@ -693,7 +693,7 @@ impl IoUring {
     /// `nr == 0`, offsets 0, no replace).
     ///
     /// A ring a [`Driver`](crate::zc::Driver) owns, on either side, is refused
-    /// ([`RegisterError::ReservedTable`], before any system call): its table holds its
+    /// ([`RegisterError::OwnedBySafeLayer`], before any system call): its table holds its
     /// pools' memory, which no other ring may reach and which nothing else may replace.
     ///
     /// # Safety
@@ -714,7 +714,7 @@ impl IoUring {
         replace: bool,
     ) -> Result<(), RegisterError> {
         if self.owned_by_safe_layer() || src.owned_by_safe_layer() {
-            return Err(RegisterError::ReservedTable);
+            return Err(RegisterError::OwnedBySafeLayer);
         }
         let flags = if replace {
             sys::IORING_REGISTER_DST_REPLACE as u32

@@ -22,7 +22,7 @@ use rustix::io_uring::{
 use rustix::mm::{MapFlags, ProtFlags};
 
 use crate::cqe::Cqe;
-use crate::error::{EnterError, SetupError, SqeError, SubmissionQueueFull};
+use crate::error::{EnterError, RegisterError, SetupError, SqeError, SubmissionQueueFull};
 use crate::sqe::Sqe;
 use crate::sys;
 
@@ -214,6 +214,9 @@ pub struct IoUring {
     /// and which thread's: the kernel keeps the table per task, so the index means this
     /// ring only to that thread.
     pub(crate) registered: Option<RegisteredRing>,
+    /// A resize replaced the kernel's rings but mapping the new ones failed: the queues
+    /// we hold are orphaned copies, and entering is refused.
+    unmapped: bool,
     flags: IoringSetupFlags,
     features: IoringFeatureFlags,
     _ring_map: Mmap,
@@ -369,6 +372,88 @@ impl<'a> WaitArgs<'a> {
     }
 }
 
+/// Maps the rings and the SQE array of the ring `fd` as `p` (the kernel's answer to
+/// setup or to a resize) describes them, fills the SQ array with the identity, and builds
+/// the queue views, with the SQEs handed out starting at the kernel's tail.
+fn map_queues(
+    fd: BorrowedFd<'_>,
+    p: &io_uring_params,
+) -> Result<(Mmap, SubmissionQueue, CompletionQueue), Errno> {
+    let no_sqarray = p.flags.contains(IoringSetupFlags::NO_SQARRAY);
+    let sq_ring_len = if no_sqarray {
+        p.sq_off.dropped as usize + 4
+    } else {
+        p.sq_off.array as usize + p.sq_entries as usize * 4
+    };
+    let cq_ring_len = p.cq_off.cqes as usize + p.cq_entries as usize * size_of::<Cqe>();
+    // IORING_FEAT_SINGLE_MMAP: one mapping serves both rings.
+    let ring_len = sq_ring_len.max(cq_ring_len);
+    let ring_map = Mmap::new(fd, ring_len, u64::from(sys::IORING_OFF_SQ_RING))?;
+    let sqes_len = p.sq_entries as usize * size_of::<Sqe>();
+    let sqes_map = Mmap::new(fd, sqes_len, u64::from(sys::IORING_OFF_SQES))?;
+
+    let sq_entries = ring_map.at::<u32>(p.sq_off.ring_entries);
+    let sq_mask = ring_map.at::<u32>(p.sq_off.ring_mask);
+    let cq_entries = ring_map.at::<u32>(p.cq_off.ring_entries);
+    let cq_mask = ring_map.at::<u32>(p.cq_off.ring_mask);
+    // SAFETY: these four words lie inside the fresh mapping and are constant for the
+    // life of these rings (a resize makes new ones); plain reads are fine.
+    let (sq_entries, sq_mask, cq_entries, cq_mask) =
+        unsafe { (*sq_entries, *sq_mask, *cq_entries, *cq_mask) };
+    debug_assert_eq!(sq_entries, p.sq_entries);
+    debug_assert_eq!(sq_mask, sq_entries - 1);
+    debug_assert_eq!(cq_mask, cq_entries - 1);
+
+    if !no_sqarray {
+        // The SQ array maps ring slots to SQE indices. We always publish SQEs in the
+        // order we hand them out, so slot i always holds SQE i: fill it once here and
+        // `flush_sq` only has to move the tail (liburing does the same).
+        let array = ring_map.at::<u32>(p.sq_off.array);
+        for i in 0..sq_entries {
+            // SAFETY: `array` has `sq_entries` u32 slots inside the mapping. The kernel
+            // reads a slot only when it consumes a published SQE: after setup none is
+            // published; after a resize (DEFER_TASKRUN, so SINGLE_ISSUER and no SQPOLL
+            // thread) it consumes them only in an enter of ours, which comes later.
+            unsafe { array.add(i as usize).write(i) };
+        }
+    }
+
+    let sq = SubmissionQueue {
+        head: ring_map.at(p.sq_off.head),
+        tail: ring_map.at(p.sq_off.tail),
+        flags: ring_map.at(p.sq_off.flags),
+        dropped: ring_map.at(p.sq_off.dropped),
+        sqes: sqes_map.ptr.cast::<Sqe>(),
+        mask: sq_mask,
+        entries: sq_entries,
+        sqe_head: 0,
+        sqe_tail: 0,
+        sqe_limit: 0,
+        _sqes_map: sqes_map,
+    };
+    // SAFETY: tail points into the fresh mapping. At setup the kernel makes head ==
+    // tail (normally 0); after a resize it keeps both, and the SQEs between them
+    // (published before the resize, not yet consumed) were copied into the new array:
+    // we hand out SQEs from the tail on, and may reach `head + entries`.
+    let tail = unsafe { (*sq.tail).load(Ordering::Relaxed) };
+    let sq = SubmissionQueue {
+        sqe_head: tail,
+        sqe_tail: tail,
+        sqe_limit: sq.head().wrapping_add(sq_entries),
+        ..sq
+    };
+    let cq = CompletionQueue {
+        head: ring_map.at(p.cq_off.head),
+        tail: ring_map.at(p.cq_off.tail),
+        overflow: ring_map.at(p.cq_off.overflow),
+        flags: ring_map.at(p.cq_off.flags),
+        cqes: ring_map.non_null_at(p.cq_off.cqes),
+        mask: cq_mask,
+        entries: cq_entries,
+    };
+    Ok((ring_map, sq, cq))
+}
+
 /// Ring identities: never reused within a process (a u64 does not wrap in practice).
 static NEXT_RING_ID: AtomicU64 = AtomicU64::new(1);
 
@@ -425,76 +510,8 @@ impl IoUring {
             ));
         }
 
+        let (ring_map, sq, cq) = map_queues(fd.as_fd(), params).map_err(SetupError::Mmap)?;
         let p = &*params;
-        let no_sqarray = p.flags.contains(IoringSetupFlags::NO_SQARRAY);
-        let sq_ring_len = if no_sqarray {
-            p.sq_off.dropped as usize + 4
-        } else {
-            p.sq_off.array as usize + p.sq_entries as usize * 4
-        };
-        let cq_ring_len = p.cq_off.cqes as usize + p.cq_entries as usize * size_of::<Cqe>();
-        // IORING_FEAT_SINGLE_MMAP: one mapping serves both rings.
-        let ring_len = sq_ring_len.max(cq_ring_len);
-        let ring_map = Mmap::new(fd.as_fd(), ring_len, u64::from(sys::IORING_OFF_SQ_RING))
-            .map_err(SetupError::Mmap)?;
-        let sqes_len = p.sq_entries as usize * size_of::<Sqe>();
-        let sqes_map = Mmap::new(fd.as_fd(), sqes_len, u64::from(sys::IORING_OFF_SQES))
-            .map_err(SetupError::Mmap)?;
-
-        let sq_entries = ring_map.at::<u32>(p.sq_off.ring_entries);
-        let sq_mask = ring_map.at::<u32>(p.sq_off.ring_mask);
-        let cq_entries = ring_map.at::<u32>(p.cq_off.ring_entries);
-        let cq_mask = ring_map.at::<u32>(p.cq_off.ring_mask);
-        // SAFETY: these four words lie inside the fresh mapping and are constant after
-        // setup; plain reads are fine.
-        let (sq_entries, sq_mask, cq_entries, cq_mask) =
-            unsafe { (*sq_entries, *sq_mask, *cq_entries, *cq_mask) };
-        debug_assert_eq!(sq_entries, p.sq_entries);
-        debug_assert_eq!(sq_mask, sq_entries - 1);
-        debug_assert_eq!(cq_mask, cq_entries - 1);
-
-        if !no_sqarray {
-            // The SQ array maps ring slots to SQE indices. We always publish SQEs in the
-            // order we hand them out, so slot i always holds SQE i: fill it once here and
-            // `flush_sq` only has to move the tail (liburing does the same).
-            let array = ring_map.at::<u32>(p.sq_off.array);
-            for i in 0..sq_entries {
-                // SAFETY: `array` has `sq_entries` u32 slots inside the mapping, and the
-                // kernel reads them only for SQEs we publish, none yet.
-                unsafe { array.add(i as usize).write(i) };
-            }
-        }
-
-        let sq = SubmissionQueue {
-            head: ring_map.at(p.sq_off.head),
-            tail: ring_map.at(p.sq_off.tail),
-            flags: ring_map.at(p.sq_off.flags),
-            dropped: ring_map.at(p.sq_off.dropped),
-            sqes: sqes_map.ptr.cast::<Sqe>(),
-            mask: sq_mask,
-            entries: sq_entries,
-            sqe_head: 0,
-            sqe_tail: 0,
-            sqe_limit: 0,
-            _sqes_map: sqes_map,
-        };
-        // SAFETY: the kernel initializes head == tail, normally 0; read it anyway.
-        let tail = unsafe { (*sq.tail).load(Ordering::Relaxed) };
-        let sq = SubmissionQueue {
-            sqe_head: tail,
-            sqe_tail: tail,
-            sqe_limit: tail.wrapping_add(sq_entries),
-            ..sq
-        };
-        let cq = CompletionQueue {
-            head: ring_map.at(p.cq_off.head),
-            tail: ring_map.at(p.cq_off.tail),
-            overflow: ring_map.at(p.cq_off.overflow),
-            flags: ring_map.at(p.cq_off.flags),
-            cqes: ring_map.non_null_at(p.cq_off.cqes),
-            mask: cq_mask,
-            entries: cq_entries,
-        };
         Ok(IoUring {
             sq,
             cq,
@@ -504,6 +521,7 @@ impl IoUring {
             files_reserved: false,
             id: NEXT_RING_ID.fetch_add(1, Ordering::Relaxed),
             registered: None,
+            unmapped: false,
             flags: p.flags,
             features: p.features,
             _ring_map: ring_map,
@@ -902,6 +920,9 @@ impl IoUring {
         wait_nr: u32,
         args: &WaitArgs<'_>,
     ) -> Result<SubmitWait, EnterError> {
+        if self.unmapped {
+            return Err(EnterError::RingUnmapped);
+        }
         let min_timeout = IoringFeatureFlags::from_bits_retain(sys::IORING_FEAT_MIN_TIMEOUT);
         if args.min_wait_usec != 0 && !self.features.contains(min_timeout) {
             return Err(EnterError::MinTimeoutNotSupported);
@@ -1002,6 +1023,9 @@ impl IoUring {
         }
         if flags.contains(IoringEnterFlags::REGISTERED_RING) {
             return Err(EnterError::RegisteredRingNotAllowed);
+        }
+        if self.unmapped {
+            return Err(EnterError::RingUnmapped);
         }
         let (fd, reg_flag) = self.enter_target();
         // SAFETY: `fd` is our ring, or its slot in this thread's registered-ring table with
@@ -1191,6 +1215,87 @@ impl IoUring {
             // their slots.
             // SAFETY: head points into the live CQ ring mapping; only we write it.
             unsafe { (*self.cq.head).store(head, Ordering::Release) };
+        }
+    }
+
+    /// Resizes the SQ and the CQ of a live ring (IORING_REGISTER_RESIZE_RINGS, Linux
+    /// 6.13): `sq_entries` SQEs and `cq_entries` CQEs (`None`: twice the SQ, as at setup),
+    /// rounded up to powers of two by the kernel. Zero, more than its limits (32768 SQEs,
+    /// 65536 CQEs) or fewer CQEs than SQEs are [`RegisterError::ArgumentsInvalid`], and
+    /// so is a ring not set up with IORING_SETUP_DEFER_TASKRUN, the only kind the kernel
+    /// resizes. liburing: `io_uring_resize_rings`.
+    ///
+    /// The ring must also have been set up with IORING_SETUP_NO_SQARRAY (Linux 6.6; every
+    /// kernel that resizes has it, and liburing sets it by default), else
+    /// [`RegisterError::ResizeNeedsNoSqArray`] before any system call: Linux 6.13 to 6.18
+    /// do not report where the new SQ array lies (their answer has `sq_off.array` 0, the
+    /// offset of the ring header), and the offset depends on the architecture's cache
+    /// line size, so the array could not be found, and filling it at offset 0 would
+    /// overwrite the queue heads and tails.
+    ///
+    /// Nothing is lost: every SQE handed out is published first, and the kernel copies
+    /// the SQEs it has not consumed and the CQEs not yet reaped into the new rings,
+    /// keeping their indices; if either does not fit, it keeps the old rings and answers
+    /// `EOVERFLOW` ([`RegisterError::Overflow`]), and the ring goes on as before. On
+    /// success the ring maps the new rings and unmaps the old ones (liburing does the
+    /// same); if that mapping fails the ring is unusable
+    /// ([`RegisterError::RemapFailed`]). A ring a [`Driver`](crate::zc::Driver) owns is
+    /// refused ([`RegisterError::OwnedBySafeLayer`]): the driver sized its requests in
+    /// flight to its queues.
+    pub fn resize_rings(
+        &mut self,
+        sq_entries: u32,
+        cq_entries: Option<u32>,
+    ) -> Result<(), RegisterError> {
+        if self.owned_by_safe_layer() {
+            return Err(RegisterError::OwnedBySafeLayer);
+        }
+        if self.unmapped {
+            return Err(RegisterError::RemapFailed(Errno::NOMEM));
+        }
+        if !self.flags.contains(IoringSetupFlags::NO_SQARRAY) {
+            return Err(RegisterError::ResizeNeedsNoSqArray);
+        }
+        // SQEs handed out but not published would not be copied: publish them (they are
+        // complete, since no `&mut Sqe` outlives the `&mut self` that handed it out).
+        self.flush_sq();
+        let mut p = io_uring_params::default();
+        p.sq_entries = sq_entries;
+        if let Some(cq) = cq_entries {
+            p.cq_entries = cq;
+            p.flags = IoringSetupFlags::CQSIZE;
+        }
+        // SAFETY: the kernel reads one io_uring_params and writes its answer (entries and
+        // offsets of the new rings) back into it during the call; `p` is exclusively
+        // borrowed. It replaces the rings only under its locks, copying what is pending;
+        // the old mappings stay valid memory for us (the kernel's pages live while
+        // mapped), they are just no longer the rings it uses.
+        unsafe {
+            self.register_raw(
+                rustix::io_uring::IoringRegisterOp::RegisterResizeRings,
+                (&mut p as *mut io_uring_params)
+                    .cast::<c_void>()
+                    .cast_const(),
+                1,
+            )
+        }?;
+        // The layout flags are inherited (NO_SQARRAY among them): take the ring's own.
+        p.flags = self.flags;
+        match map_queues(self.fd.as_fd(), &p) {
+            Ok((ring_map, sq, cq)) => {
+                debug_assert_eq!(sq.sqe_tail, self.sq.sqe_tail, "the kernel keeps the tail");
+                // Dropping the old views and mappings unmaps the old rings; nothing else
+                // points into them (every pointer lives in these fields, replaced under
+                // `&mut self`).
+                self.sq = sq;
+                self.cq = cq;
+                self._ring_map = ring_map;
+                Ok(())
+            }
+            Err(e) => {
+                self.unmapped = true;
+                Err(RegisterError::RemapFailed(e))
+            }
         }
     }
 

@@ -670,14 +670,153 @@ fn clone_buffers_refuse_a_driver_ring() {
     // SAFETY: refused before any system call; nothing would be shared.
     assert_eq!(
         unsafe { driver.ring().register_clone_buffers(&plain, 0, 0, 0, true) },
-        Err(RegisterError::ReservedTable)
+        Err(RegisterError::OwnedBySafeLayer)
     );
     let driver_ring = driver.ring();
     // SAFETY: as above.
     assert_eq!(
         unsafe { plain.register_clone_buffers(driver_ring, 0, 0, 0, true) },
-        Err(RegisterError::ReservedTable)
+        Err(RegisterError::OwnedBySafeLayer)
     );
     drop(plain);
     drop(memory);
+}
+
+// ---- ring resizing ----
+
+/// A ring that can be resized: DEFER_TASKRUN (so SINGLE_ISSUER) and NO_SQARRAY.
+fn resizable_ring(entries: u32, flags: IoringSetupFlags) -> IoUring {
+    IoUring::init(
+        entries,
+        IoringSetupFlags::SINGLE_ISSUER
+            | IoringSetupFlags::DEFER_TASKRUN
+            | IoringSetupFlags::NO_SQARRAY
+            | flags,
+    )
+    .expect("ring setup")
+}
+
+/// Runs `rounds` batches of `batch` NOPs through the ring (more than its entries in
+/// total, so both rings wrap), checking each batch's user_data.
+fn churn(ring: &mut IoUring, first: u64, rounds: u64, batch: u64) {
+    for round in 0..rounds {
+        let base = first + round * batch;
+        for ud in base..base + batch {
+            ring.nop(ud).unwrap();
+        }
+        ring.submit_and_wait(batch as u32).unwrap();
+        let mut seen: Vec<u64> = reap(ring, batch as usize)
+            .iter()
+            .map(|c| c.user_data)
+            .collect();
+        seen.sort_unstable();
+        assert_eq!(seen, (base..base + batch).collect::<Vec<_>>());
+    }
+}
+
+/// Growing keeps what is pending on both sides: CQEs not reaped, SQEs submitted to no
+/// one yet, published or only handed out; the new sizes are usable in full, across the
+/// wrap (also with TASKRUN_FLAG, which the kernel signals in the SQ flags it copies).
+#[test]
+fn resize_rings_grows_and_keeps_pending_entries() {
+    for (name, extra) in [
+        ("plain", IoringSetupFlags::empty()),
+        ("taskrun_flag", IoringSetupFlags::TASKRUN_FLAG),
+    ] {
+        let mut ring = resizable_ring(8, extra);
+        // The head is not at 0: both rings have wrapped before the resize.
+        churn(&mut ring, 1000, 5, 7);
+        // Three completions left in the CQ, two SQEs published, one only handed out.
+        for ud in 1..=3 {
+            ring.nop(ud).unwrap();
+        }
+        ring.submit_and_wait(3).unwrap();
+        ring.get_events().unwrap();
+        assert_eq!(ring.cq_ready(), 3, "{name}");
+        ring.nop(4).unwrap();
+        ring.nop(5).unwrap();
+        ring.flush_sq();
+        ring.nop(6).unwrap();
+
+        ring.resize_rings(64, Some(256)).unwrap();
+        assert_eq!(ring.sq().entries(), 64, "{name}");
+        assert_eq!(ring.cq().entries(), 256, "{name}");
+        assert_eq!(ring.cq_ready(), 3, "{name}: completions kept");
+        assert_eq!(ring.sq_ready(), 3, "{name}: SQEs kept");
+        assert_eq!(ring.submit_and_wait(6).unwrap(), 3, "{name}");
+        let mut seen: Vec<u64> = reap(&mut ring, 6).iter().map(|c| c.user_data).collect();
+        seen.sort_unstable();
+        assert_eq!(seen, [1, 2, 3, 4, 5, 6], "{name}");
+        // The whole new SQ at once, several times over (the rings wrap again).
+        churn(&mut ring, 2000, 6, 64);
+        // The CQ holds more than the old 16 completions unreaped.
+        for ud in 0..200 {
+            if ring.sq_space_left() == 0 {
+                ring.submit().unwrap();
+            }
+            ring.nop(3000 + ud).unwrap();
+        }
+        ring.submit_and_wait(200).unwrap();
+        ring.get_events().unwrap();
+        assert_eq!(ring.cq_ready(), 200, "{name}");
+        let got = reap(&mut ring, 200);
+        assert!(got.iter().all(|c| c.res == 0), "{name}");
+    }
+}
+
+/// Shrinking works when what is pending fits, and is the kernel's EOVERFLOW (the ring
+/// going on unchanged) when it does not; bad sizes and rings that cannot be resized are
+/// typed errors.
+#[test]
+fn resize_rings_shrinks_or_refuses() {
+    let mut ring = resizable_ring(32, IoringSetupFlags::empty());
+    for ud in 0..20 {
+        ring.nop(ud).unwrap();
+    }
+    ring.submit_and_wait(20).unwrap();
+    ring.get_events().unwrap();
+    assert_eq!(ring.cq_ready(), 20);
+    assert_eq!(ring.resize_rings(4, Some(8)), Err(RegisterError::Overflow));
+    assert_eq!((ring.sq().entries(), ring.cq().entries()), (32, 64));
+    assert_eq!(ring.cq_ready(), 20, "nothing lost");
+    let mut seen: Vec<u64> = reap(&mut ring, 20).iter().map(|c| c.user_data).collect();
+    seen.sort_unstable();
+    assert_eq!(seen, (0..20).collect::<Vec<_>>());
+    ring.resize_rings(4, Some(8)).unwrap();
+    assert_eq!((ring.sq().entries(), ring.cq().entries()), (4, 8));
+    churn(&mut ring, 100, 10, 4);
+    // Rounded up to a power of two; CQ twice the SQ by default.
+    ring.resize_rings(5, None).unwrap();
+    assert_eq!((ring.sq().entries(), ring.cq().entries()), (8, 16));
+    churn(&mut ring, 200, 5, 8);
+    for (sq, cq) in [(0, None), (8, Some(4)), (1 << 20, None)] {
+        assert_eq!(
+            ring.resize_rings(sq, cq),
+            Err(RegisterError::ArgumentsInvalid),
+            "{sq} {cq:?}"
+        );
+    }
+    churn(&mut ring, 300, 2, 8);
+
+    let mut plain = IoUring::init(16, IoringSetupFlags::NO_SQARRAY).unwrap();
+    assert_eq!(
+        plain.resize_rings(32, None),
+        Err(RegisterError::ArgumentsInvalid),
+        "not DEFER_TASKRUN"
+    );
+    churn(&mut plain, 0, 2, 16);
+    let defer = IoringSetupFlags::SINGLE_ISSUER | IoringSetupFlags::DEFER_TASKRUN;
+    let mut with_array = IoUring::init(16, defer).unwrap();
+    assert_eq!(
+        with_array.resize_rings(32, None),
+        Err(RegisterError::ResizeNeedsNoSqArray)
+    );
+    assert_eq!(with_array.sq().entries(), 16);
+    churn(&mut with_array, 0, 2, 16);
+
+    let mut driver = uring::zc::Driver::new(uring::zc::DriverConfig::default()).unwrap();
+    assert_eq!(
+        driver.ring().resize_rings(64, None),
+        Err(RegisterError::OwnedBySafeLayer)
+    );
 }
