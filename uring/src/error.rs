@@ -206,6 +206,10 @@ errno_error! {
         /// `ETIME`: a synchronous cancellation's timeout expired before the matching
         /// requests were cancelled.
         TimedOut = TIME, "io_uring_register: timed out";
+        /// `EACCES`: the ring's restrictions
+        /// ([`register_restrictions`](crate::IoUring::register_restrictions)) do not allow
+        /// this register opcode.
+        Restricted = ACCESS, "io_uring_register: not allowed by the ring's restrictions";
     }
     extra {
         /// An empty set was given (checked before any system call): nothing to register.

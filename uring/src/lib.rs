@@ -73,7 +73,7 @@ pub use error::{
     EnterError, Error, RegisterError, SetupError, SqeError, SqeFlagsError, SubmissionQueueFull,
 };
 pub use ops::{ReadBuffer, RecvBuffer, SqeRef, SqeResult};
-pub use register::{iovec, CancelTarget, Probe, SyncCancel};
+pub use register::{iovec, CancelTarget, Probe, Restriction, SyncCancel};
 pub use ring::{CompletionQueue, IoUring, SubmissionQueue, SubmitWait, WaitArgs};
 /// The errno type of every result and error (rustix's), so that matching an error needs no
 /// extra dependency.

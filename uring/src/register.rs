@@ -12,7 +12,10 @@ use std::time::Duration;
 
 pub use linux_raw_sys::general::iovec;
 use linux_raw_sys::io_uring::__kernel_timespec;
-use rustix::io_uring::{io_uring_register, ClockId, IoringRegisterOp};
+use rustix::io_uring::{
+    io_uring_register, io_uring_register_with, ClockId, IoringFeatureFlags, IoringRegisterFlags,
+    IoringRegisterOp,
+};
 
 use crate::error::RegisterError;
 use crate::ring::{thread_token, IoUring, RegisteredRing};
@@ -34,6 +37,29 @@ impl IoUring {
         arg: *const c_void,
         nr_args: u32,
     ) -> Result<u32, RegisterError> {
+        let reg_reg = IoringFeatureFlags::from_bits_retain(sys::IORING_FEAT_REG_REG_RING);
+        if let Some(index) = self.registered_ring_index() {
+            if self.features().contains(reg_reg) {
+                // SAFETY: the number is never used as a descriptor: it travels only as the
+                // `fd` argument of an io_uring_register with
+                // IORING_REGISTER_USE_REGISTERED_RING (Linux 6.3, IORING_FEAT_REG_REG_RING),
+                // where the kernel reads it as a slot of the calling thread's registered-
+                // ring table; `registered_ring_index` answers only on the registering
+                // thread, whose slot names this ring. It is below 16, so not -1. The
+                // rest is forwarded to the caller's contract.
+                return unsafe {
+                    let fd = BorrowedFd::borrow_raw(index as RawFd);
+                    io_uring_register_with(
+                        fd,
+                        op,
+                        IoringRegisterFlags::USE_REGISTERED_RING,
+                        arg,
+                        nr_args,
+                    )
+                }
+                .map_err(RegisterError::from_errno);
+            }
+        }
         // SAFETY: forwarded to the caller's contract; the fd is our ring.
         unsafe { io_uring_register(self.borrowed_fd(), op, arg, nr_args) }
             .map_err(RegisterError::from_errno)
@@ -366,6 +392,32 @@ impl IoUring {
         Ok(())
     }
 
+    /// Restricts what a ring created with `IORING_SETUP_R_DISABLED` may do once
+    /// [`enable_rings`](Self::enable_rings) is called (IORING_REGISTER_RESTRICTIONS, Linux
+    /// 5.10): only the register opcodes and SQE opcodes listed are allowed, SQE flags only
+    /// as the rules say. An SQE outside the rules then completes with `-EACCES`, a
+    /// register call outside them is [`RegisterError::Restricted`]. Once per ring (a
+    /// second call is [`RegisterError::AlreadyRegistered`]); on a ring that is not
+    /// disabled, [`RegisterError::FileDescriptorInBadState`]. An empty `rules` is
+    /// [`RegisterError::Empty`] (before any system call). liburing:
+    /// `io_uring_register_restrictions`.
+    pub fn register_restrictions(&mut self, rules: &[Restriction]) -> Result<(), RegisterError> {
+        if rules.is_empty() {
+            return Err(RegisterError::Empty);
+        }
+        let nr = u32::try_from(rules.len()).map_err(|_| RegisterError::TooMany)?;
+        let raw: Vec<sys::io_uring_restriction> = rules.iter().map(|r| r.to_raw()).collect();
+        // SAFETY: the kernel copies `nr` io_uring_restriction structs during the call.
+        unsafe {
+            self.register_raw(
+                IoringRegisterOp::RegisterRestrictions,
+                raw.as_ptr().cast(),
+                nr,
+            )
+        }?;
+        Ok(())
+    }
+
     /// Registers the calling task's credentials and returns their personality id
     /// (Linux 5.6, IORING_REGISTER_PERSONALITY); an SQE whose `personality` field holds
     /// the id is issued with those credentials. liburing: `io_uring_register_personality`
@@ -430,7 +482,9 @@ impl IoUring {
     /// (IORING_REGISTER_RING_FDS, Linux 5.18) and returns the slot: from then on, every
     /// `io_uring_enter` this ring makes *on this thread* passes the slot with
     /// IORING_ENTER_REGISTERED_RING, which saves the kernel's fd lookup (an `fdget` /
-    /// `fdput` pair) per enter. liburing: `io_uring_register_ring_fd`.
+    /// `fdput` pair) per enter, and so does every `io_uring_register` call through
+    /// [`register_raw`](Self::register_raw) (IORING_REGISTER_USE_REGISTERED_RING, when the
+    /// kernel has IORING_FEAT_REG_REG_RING, 6.3). liburing: `io_uring_register_ring_fd`.
     ///
     /// The kernel keeps the table per thread (`current->io_uring`), so the slot means this
     /// ring only to the registering thread: on any other thread the same number is that
@@ -849,5 +903,50 @@ impl<'fd> SyncCancel<'fd> {
     pub fn timeout(mut self, timeout: Duration) -> SyncCancel<'fd> {
         self.timeout = Some(timeout);
         self
+    }
+}
+
+/// One rule of [`IoUring::register_restrictions`] (the kernel's `io_uring_restriction`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Restriction {
+    /// Allows this `io_uring_register` opcode (IORING_RESTRICTION_REGISTER_OP).
+    RegisterOp(IoringRegisterOp),
+    /// Allows this SQE opcode (IORING_RESTRICTION_SQE_OP).
+    SqeOp(io_uring_op),
+    /// The SQE flags (`IOSQE_*`) an SQE may carry (IORING_RESTRICTION_SQE_FLAGS_ALLOWED);
+    /// without this rule, none.
+    SqeFlagsAllowed(u8),
+    /// The SQE flags every SQE must carry (IORING_RESTRICTION_SQE_FLAGS_REQUIRED).
+    SqeFlagsRequired(u8),
+}
+
+impl Restriction {
+    fn to_raw(self) -> sys::io_uring_restriction {
+        use sys::raw::io_uring_register_restriction_op as op;
+        use sys::raw::io_uring_restriction__bindgen_ty_1 as Arg;
+        let (opcode, arg) = match self {
+            Restriction::RegisterOp(o) => (
+                op::IORING_RESTRICTION_REGISTER_OP,
+                Arg {
+                    register_op: o as u8,
+                },
+            ),
+            Restriction::SqeOp(o) => (op::IORING_RESTRICTION_SQE_OP, Arg { sqe_op: sys::op(o) }),
+            Restriction::SqeFlagsAllowed(f) => (
+                op::IORING_RESTRICTION_SQE_FLAGS_ALLOWED,
+                Arg { sqe_flags: f },
+            ),
+            Restriction::SqeFlagsRequired(f) => (
+                op::IORING_RESTRICTION_SQE_FLAGS_REQUIRED,
+                Arg { sqe_flags: f },
+            ),
+        };
+        sys::io_uring_restriction {
+            opcode: opcode as u16,
+            __bindgen_anon_1: arg,
+            resv: 0,
+            resv2: [0; 3],
+        }
     }
 }

@@ -217,6 +217,8 @@ pub struct IoUring {
     /// A resize replaced the kernel's rings but mapping the new ones failed: the queues
     /// we hold are orphaned copies, and entering is refused.
     unmapped: bool,
+    /// [`set_iowait`](IoUring::set_iowait)(false): waits pass IORING_ENTER_NO_IOWAIT.
+    no_iowait: bool,
     flags: IoringSetupFlags,
     features: IoringFeatureFlags,
     _ring_map: Mmap,
@@ -522,6 +524,7 @@ impl IoUring {
             id: NEXT_RING_ID.fetch_add(1, Ordering::Relaxed),
             registered: None,
             unmapped: false,
+            no_iowait: false,
             flags: p.flags,
             features: p.features,
             _ring_map: ring_map,
@@ -977,8 +980,16 @@ impl IoUring {
     /// called on this thread, the ring's fd otherwise. The thread check is what makes the
     /// index safe to use: on any other thread the same number names that thread's slot,
     /// empty or holding another ring.
+    ///
+    /// The flags also carry IORING_ENTER_NO_IOWAIT after [`set_iowait`](Self::set_iowait)
+    /// turned accounting off (it only matters to an enter that waits).
     #[inline]
     fn enter_target(&self) -> (BorrowedFd<'_>, IoringEnterFlags) {
+        let extra = if self.no_iowait {
+            IoringEnterFlags::from_bits_retain(sys::IORING_ENTER_NO_IOWAIT)
+        } else {
+            IoringEnterFlags::empty()
+        };
         if let Some(reg) = self.registered {
             if reg.thread == thread_token() {
                 // SAFETY: the number is never used as a descriptor: it travels only as the
@@ -987,10 +998,78 @@ impl IoUring {
                 // (this thread's, checked above, where it names this ring). It is not -1
                 // (an index below 16), and the BorrowedFd does not outlive `&self`.
                 let fd = unsafe { BorrowedFd::borrow_raw(reg.index as RawFd) };
-                return (fd, IoringEnterFlags::REGISTERED_RING);
+                return (fd, IoringEnterFlags::REGISTERED_RING | extra);
             }
         }
-        (self.fd.as_fd(), IoringEnterFlags::empty())
+        (self.fd.as_fd(), extra)
+    }
+
+    /// Submits the queued SQEs and always enters with GETEVENTS, without waiting: the
+    /// kernel runs pending task work and flushes overflowed completions, so that the CQ
+    /// is up to date (needed on a `DEFER_TASKRUN` ring before peeking). Returns how many
+    /// SQEs were submitted. liburing: `io_uring_submit_and_get_events`.
+    pub fn submit_and_get_events(&mut self) -> Result<u32, EnterError> {
+        let submitted = self.flush_sq();
+        let mut flags = IoringEnterFlags::GETEVENTS;
+        if submitted > 0 {
+            self.sq_ring_needs_enter(&mut flags);
+        }
+        self.enter(submitted, 0, flags)
+    }
+
+    /// On an SQPOLL ring whose SQ is full, waits until the kernel thread consumed at
+    /// least one SQE (IORING_ENTER_SQ_WAIT, Linux 5.10), waking the thread if it sleeps;
+    /// returns at once if there is room, or on a ring without SQPOLL (where only
+    /// [`submit`](Self::submit) makes room). liburing: `io_uring_sqring_wait`.
+    pub fn sqring_wait(&mut self) -> Result<(), EnterError> {
+        if !self.flags.contains(IoringSetupFlags::SQPOLL) || self.sq_space_left() > 0 {
+            return Ok(());
+        }
+        let mut flags = IoringEnterFlags::SQ_WAIT;
+        self.flush_sq();
+        self.sq_ring_needs_enter(&mut flags);
+        self.enter(0, 0, flags)?;
+        Ok(())
+    }
+
+    /// Whether the kernel accounts this ring's waits as I/O wait (`enabled`, the
+    /// default) or not (IORING_ENTER_NO_IOWAIT on every enter, Linux 6.15,
+    /// IORING_FEAT_NO_IOWAIT): iowait time raises CPU frequency on some governors, and
+    /// shows in load averages, which a ring waiting for network traffic may not want.
+    /// Without the feature, turning it off is [`EnterError::OpcodeNotSupported`] (the
+    /// kernel's EOPNOTSUPP in liburing's version), before any system call. liburing:
+    /// `io_uring_set_iowait`.
+    pub fn set_iowait(&mut self, enabled: bool) -> Result<(), EnterError> {
+        let feature = IoringFeatureFlags::from_bits_retain(sys::IORING_FEAT_NO_IOWAIT);
+        if !self.features.contains(feature) {
+            return if enabled {
+                Ok(())
+            } else {
+                Err(EnterError::OpcodeNotSupported)
+            };
+        }
+        self.no_iowait = !enabled;
+        Ok(())
+    }
+
+    /// Stops (`false`) or resumes (`true`) the signalling of the registered eventfd for
+    /// new completions, by IORING_CQ_EVENTFD_DISABLED in the CQ ring's flags (Linux 5.8),
+    /// without unregistering it. liburing: `io_uring_cq_eventfd_toggle`.
+    pub fn set_cq_eventfd_enabled(&mut self, enabled: bool) {
+        // SAFETY: flags points into the live CQ ring mapping; the kernel only reads this
+        // word (when posting), we are its only writer (`&mut self`).
+        let flags = unsafe { &*self.cq.flags };
+        if enabled {
+            flags.fetch_and(!sys::IORING_CQ_EVENTFD_DISABLED, Ordering::Relaxed);
+        } else {
+            flags.fetch_or(sys::IORING_CQ_EVENTFD_DISABLED, Ordering::Relaxed);
+        }
+    }
+
+    /// Whether the registered eventfd is signalled for new completions (no
+    /// IORING_CQ_EVENTFD_DISABLED). liburing: `io_uring_cq_eventfd_enabled`.
+    pub fn cq_eventfd_enabled(&self) -> bool {
+        self.cq.flags() & sys::IORING_CQ_EVENTFD_DISABLED == 0
     }
 
     /// Runs the ring's pending task work, posting the completions it produces, without

@@ -56,12 +56,12 @@ pub use rustix::io_uring::{
 };
 
 /// Ring and registration ABI of the waits and `register_*` calls added for liburing 2.15
-/// parity (registered ring fds, synchronous cancellation, io-wq tuning, clock, buffer
-/// cloning, ring resizing, zero-copy receive queues), from `linux-raw-sys`.
+/// parity (minimum waits, iowait control, registered ring fds, synchronous cancellation,
+/// the wait clock, buffer cloning), from `linux-raw-sys`.
 pub use linux_raw_sys::io_uring::{
-    io_uring_clock_register, io_uring_clone_buffers, io_uring_region_desc,
-    io_uring_sync_cancel_reg, io_uring_zcrx_area_reg, io_uring_zcrx_ifq_reg, io_uring_zcrx_offsets,
-    IORING_ENTER_REGISTERED_RING, IORING_FEAT_MIN_TIMEOUT, IORING_FEAT_REG_REG_RING,
+    io_uring_clock_register, io_uring_clone_buffers, io_uring_restriction,
+    io_uring_sync_cancel_reg, IORING_ENTER_NO_IOWAIT, IORING_ENTER_REGISTERED_RING,
+    IORING_FEAT_MIN_TIMEOUT, IORING_FEAT_NO_IOWAIT, IORING_FEAT_REG_REG_RING,
     IORING_REGISTER_DST_REPLACE, IORING_REGISTER_SRC_REGISTERED,
 };
 

@@ -270,6 +270,19 @@ fn registered_ring_fd_enters_by_index() {
                 Err(RegisterError::AlreadyRegistered),
                 "{name}"
             );
+            // Register calls go through the slot too (USE_REGISTERED_RING): they work.
+            assert!(ring
+                .get_probe()
+                .unwrap()
+                .is_supported(io_uring_op::IORING_OP_NOP));
+            ring.register_files_sparse(4).unwrap();
+            assert_eq!(
+                ring.register_files_sparse(4),
+                Err(RegisterError::AlreadyRegistered),
+                "{name}"
+            );
+            // SAFETY: no request uses the file table.
+            unsafe { ring.unregister_files().unwrap() };
             // The slot names this ring: an enter by hand through it submits our NOP.
             ring.nop(1).unwrap();
             ring.flush_sq();
@@ -819,4 +832,161 @@ fn resize_rings_shrinks_or_refuses() {
         driver.ring().resize_rings(64, None),
         Err(RegisterError::OwnedBySafeLayer)
     );
+}
+
+// ---- restrictions, get_events, sqring_wait, iowait, eventfd toggle ----
+
+/// After restrictions and enabling, SQEs and register calls outside the rules are
+/// refused with EACCES, those inside work.
+#[test]
+fn restrictions_limit_a_disabled_ring() {
+    use rustix::io_uring::IoringRegisterOp;
+    use uring::Restriction;
+    let mut ring = ring(IoringSetupFlags::R_DISABLED);
+    assert_eq!(ring.register_restrictions(&[]), Err(RegisterError::Empty));
+    ring.register_restrictions(&[
+        Restriction::SqeOp(io_uring_op::IORING_OP_NOP),
+        Restriction::SqeFlagsAllowed(uring::sys::IOSQE_IO_LINK),
+        Restriction::RegisterOp(IoringRegisterOp::RegisterProbe),
+    ])
+    .unwrap();
+    assert_eq!(
+        ring.register_restrictions(&[Restriction::SqeOp(io_uring_op::IORING_OP_NOP)]),
+        Err(RegisterError::AlreadyRegistered)
+    );
+    ring.enable_rings().unwrap();
+    ring.nop(1).unwrap();
+    ring.nop(2)
+        .unwrap()
+        .add_flags(uring::sys::IOSQE_IO_DRAIN)
+        .unwrap();
+    ring.timeout_remove(3, 99, 0).unwrap();
+    ring.nop(4)
+        .unwrap()
+        .add_flags(uring::sys::IOSQE_IO_LINK)
+        .unwrap();
+    ring.nop(5).unwrap();
+    ring.submit().unwrap();
+    let mut got: Vec<(u64, i32)> = reap(&mut ring, 5)
+        .iter()
+        .map(|c| (c.user_data, c.res))
+        .collect();
+    got.sort_unstable();
+    let denied = neg(Errno::ACCESS);
+    assert_eq!(got, [(1, 0), (2, denied), (3, denied), (4, 0), (5, 0)]);
+    assert!(ring.get_probe().is_ok());
+    assert_eq!(ring.register_personality(), Err(RegisterError::Restricted));
+    // A ring that is not disabled takes no restrictions.
+    let mut live = IoUring::init(4, IoringSetupFlags::empty()).unwrap();
+    assert_eq!(
+        live.register_restrictions(&[Restriction::SqeOp(io_uring_op::IORING_OP_NOP)]),
+        Err(RegisterError::FileDescriptorInBadState)
+    );
+}
+
+/// `submit_and_get_events` submits and posts deferred completions without waiting.
+#[test]
+fn submit_and_get_events_posts_deferred_completions() {
+    for (name, flags) in ring_kinds() {
+        let mut ring = ring(flags);
+        assert_eq!(ring.submit_and_get_events().unwrap(), 0, "{name}");
+        ring.nop(1).unwrap();
+        ring.nop(2).unwrap();
+        assert_eq!(ring.submit_and_get_events().unwrap(), 2, "{name}");
+        // NOPs complete inline; on the DEFER_TASKRUN ring the GETEVENTS posts them.
+        let mut tries = 0;
+        while ring.cq_ready() < 2 {
+            tries += 1;
+            assert!(tries < 1000, "{name}: completions never posted");
+            ring.submit_and_get_events().unwrap();
+        }
+        let mut seen: Vec<u64> = reap(&mut ring, 2).iter().map(|c| c.user_data).collect();
+        seen.sort_unstable();
+        assert_eq!(seen, [1, 2], "{name}");
+    }
+}
+
+/// On a full SQPOLL ring, `sqring_wait` returns once the thread made room; elsewhere at
+/// once.
+#[test]
+fn sqring_wait_makes_room() {
+    let mut plain = ring(IoringSetupFlags::empty());
+    plain.sqring_wait().unwrap();
+    let mut params = uring::sys::io_uring_params::default();
+    params.flags = IoringSetupFlags::SQPOLL;
+    params.sq_thread_idle = 10;
+    let mut ring = IoUring::init_params(8, &mut params).unwrap();
+    for round in 0..4u64 {
+        // Let the thread go to sleep sometimes, so that the wait must wake it.
+        if round % 2 == 1 {
+            std::thread::sleep(Duration::from_millis(30));
+        }
+        let mut queued = 0;
+        while ring.sq_space_left() > 0 {
+            ring.nop(round * 100 + queued).unwrap();
+            queued += 1;
+        }
+        assert_eq!(ring.sq_space_left(), 0);
+        ring.sqring_wait().unwrap();
+        assert!(
+            ring.sq_space_left() > 0,
+            "round {round}: room after the wait"
+        );
+        ring.submit().unwrap();
+        let cqes = reap(&mut ring, queued as usize);
+        assert!(cqes.iter().all(|c| c.res == 0));
+    }
+}
+
+/// With the feature, waits without iowait accounting still work; the choice can be undone.
+#[test]
+fn set_iowait_off_and_on() {
+    let mut ring = ring(IoringSetupFlags::empty());
+    let has = ring
+        .features()
+        .contains(uring::sys::IoringFeatureFlags::from_bits_retain(
+            uring::sys::IORING_FEAT_NO_IOWAIT,
+        ));
+    assert!(has, "Linux 6.15+ has IORING_FEAT_NO_IOWAIT");
+    ring.set_iowait(false).unwrap();
+    ring.nop(1).unwrap();
+    assert_eq!(ring.submit_and_wait(1).unwrap(), 1);
+    assert_eq!(ring.copy_cqe().unwrap().user_data, 1);
+    assert!(
+        ring.submit_and_wait_timeout(1, Duration::from_millis(2))
+            .unwrap()
+            .timed_out
+    );
+    ring.set_iowait(true).unwrap();
+    ring.nop(2).unwrap();
+    assert_eq!(ring.submit_and_wait(1).unwrap(), 1);
+    assert_eq!(ring.copy_cqe().unwrap().user_data, 2);
+}
+
+/// Disabling the eventfd stops its signalling for new completions; enabling resumes it.
+#[test]
+fn cq_eventfd_toggle() {
+    use rustix::event::{eventfd, EventfdFlags};
+    let mut ring = ring(IoringSetupFlags::empty());
+    let efd = eventfd(0, EventfdFlags::NONBLOCK | EventfdFlags::CLOEXEC).unwrap();
+    ring.register_eventfd(efd.as_fd()).unwrap();
+    let mut count = [0u8; 8];
+    assert!(ring.cq_eventfd_enabled());
+    ring.set_cq_eventfd_enabled(false);
+    assert!(!ring.cq_eventfd_enabled());
+    ring.nop(1).unwrap();
+    ring.submit_and_wait(1).unwrap();
+    assert_eq!(ring.copy_cqe().unwrap().user_data, 1);
+    assert_eq!(
+        rustix::io::read(&efd, &mut count),
+        Err(Errno::AGAIN),
+        "not signalled"
+    );
+    ring.set_cq_eventfd_enabled(true);
+    assert!(ring.cq_eventfd_enabled());
+    ring.nop(2).unwrap();
+    ring.submit_and_wait(1).unwrap();
+    assert_eq!(ring.copy_cqe().unwrap().user_data, 2);
+    assert_eq!(rustix::io::read(&efd, &mut count), Ok(8));
+    assert!(u64::from_ne_bytes(count) >= 1);
 }
