@@ -1,5 +1,8 @@
 //! `io_uring_register(2)`: registered files and buffers, eventfd, NAPI, personalities,
-//! ring enabling, the opcode probe. Provided-buffer rings live in [`buf_ring`](crate::buf_ring).
+//! ring enabling and restrictions, the opcode probe, registered ring fds, synchronous
+//! cancellation, io-wq limits and affinity, the wait clock, buffer cloning. Provided-buffer
+//! rings live in [`buf_ring`](crate::buf_ring); ring resizing is
+//! [`IoUring::resize_rings`].
 //!
 //! Registering memory hands it to the kernel beyond any Rust borrow (fixed-buffer
 //! operations read and write it later), so buffer registration is `unsafe` with the

@@ -194,7 +194,10 @@ impl CompletionQueue {
 /// kernel cancels what is still in flight when the last reference to the ring goes, but
 /// cancellation of some requests completes asynchronously: memory given to a raw operation
 /// must stay valid until its completion was reaped, or until the ring is gone *and* the
-/// request could not touch it any more. The safe layer (`zc`) handles this for you.
+/// request could not touch it any more. The safe layer (`zc`) handles this for you. (A
+/// ring registered with [`register_ring_fd`](IoUring::register_ring_fd) and dropped on
+/// another thread than the registering one is gone for the kernel only when that thread
+/// exits: its table keeps a reference.)
 #[derive(Debug)]
 pub struct IoUring {
     pub(crate) sq: SubmissionQueue,
