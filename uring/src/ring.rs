@@ -382,8 +382,9 @@ impl<'a> WaitArgs<'a> {
     }
 
     /// After `min_wait`, returns as soon as any completion is ready (Linux 6.12,
-    /// IORING_FEAT_MIN_TIMEOUT; see [`IoUring::submit_and_wait_min_timeout`]). Passed in
-    /// whole microseconds, rounded up, at most `u32::MAX`; zero means none.
+    /// IORING_FEAT_MIN_TIMEOUT; see [`IoUring::submit_and_wait_min_timeout`]); without a
+    /// [`timeout`](Self::timeout), the wait ends at `min_wait` whatever is ready. Passed
+    /// in whole microseconds, rounded up, at most `u32::MAX`; zero means none.
     pub fn min_wait(mut self, min_wait: Duration) -> WaitArgs<'a> {
         let usec = min_wait.as_nanos().div_ceil(1000);
         self.min_wait_usec = u32::try_from(usec).unwrap_or(u32::MAX);
@@ -945,9 +946,10 @@ impl IoUring {
     /// [`submit_and_wait_args`](Self::submit_and_wait_args)).
     ///
     /// The kernel's rule, from the start of the wait: until `min_wait`, wake only for
-    /// `wait_nr` completions; at `min_wait`, return if the CQ holds any completion (or
-    /// there is no `timeout` left beyond it); otherwise wait for the next completion or
-    /// `timeout`. The result is as for
+    /// `wait_nr` completions; at `min_wait`, return if the CQ holds any completion, or if
+    /// `timeout` is not longer than `min_wait`; otherwise wait for the next completion or
+    /// `timeout`. (Through [`WaitArgs`] without a timeout, the minimum wait is the whole
+    /// wait: it ends at `min_wait` even with no completion.) The result is as for
     /// [`submit_and_wait_timeout`](Self::submit_and_wait_timeout): `timed_out` when fewer
     /// than `wait_nr` are ready on return, which includes the early return at `min_wait`.
     /// `min_wait` is passed in whole microseconds, rounded up, at most `u32::MAX` µs

@@ -990,3 +990,32 @@ fn cq_eventfd_toggle() {
     assert_eq!(rustix::io::read(&efd, &mut count), Ok(8));
     assert!(u64::from_ne_bytes(count) >= 1);
 }
+
+/// Without a timeout, the minimum wait is the whole wait: with nothing completing, it ends
+/// the wait (a 10 s timeout request in flight bounds the test if it did not, and is still
+/// pending when the wait returns).
+#[test]
+fn min_wait_without_timeout_ends_the_wait() {
+    for (name, flags) in ring_kinds() {
+        let mut ring = ring(flags);
+        let ts = uring::timespec(LONG);
+        // SAFETY: `ts` outlives the request: it is cancelled and reaped below.
+        unsafe { ring.timeout(1, &ts, 0, 0).unwrap() };
+        assert_eq!(ring.submit().unwrap(), 1, "{name}");
+        let args = WaitArgs::new().min_wait(Duration::from_millis(1));
+        assert!(ring.wait_cqes(1, &args).unwrap().timed_out, "{name}");
+        assert_eq!(
+            ring.cq_ready(),
+            0,
+            "{name}: the timeout request is still pending"
+        );
+        ring.timeout_remove(2, 1, 0).unwrap();
+        ring.submit().unwrap();
+        let mut got: Vec<(u64, i32)> = reap(&mut ring, 2)
+            .iter()
+            .map(|c| (c.user_data, c.res))
+            .collect();
+        got.sort_unstable();
+        assert_eq!(got, [(1, neg(Errno::CANCELED)), (2, 0)], "{name}");
+    }
+}
