@@ -506,6 +506,27 @@ impl IoUring {
     ///
     /// A second registration is [`RegisterError::AlreadyRegistered`] (whichever thread
     /// made the first); a full table is the kernel's `EBUSY`, also `AlreadyRegistered`.
+    ///
+    /// ```
+    /// use uring::{sys::IoringSetupFlags, IoUring};
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let mut ring = IoUring::init(8, IoringSetupFlags::empty())?;
+    /// let slot = ring.register_ring_fd()?;
+    /// assert_eq!(ring.registered_ring_index(), Some(slot));
+    /// ring.nop(7)?;
+    /// ring.submit_and_wait(1)?; // entered through the slot
+    /// assert_eq!(ring.copy_cqe()?.user_data, 7);
+    /// // On another thread the slot means nothing: the ring uses its fd there.
+    /// let ring = std::thread::spawn(move || {
+    ///     assert_eq!(ring.registered_ring_index(), None);
+    ///     ring
+    /// })
+    /// .join()
+    /// .unwrap();
+    /// assert_eq!(ring.registered_ring_index(), Some(slot));
+    /// # Ok(()) }
+    /// ```
     pub fn register_ring_fd(&mut self) -> Result<u32, RegisterError> {
         if self.registered.is_some() {
             return Err(RegisterError::AlreadyRegistered);

@@ -956,6 +956,22 @@ impl IoUring {
     /// (71 minutes); on a kernel without IORING_FEAT_MIN_TIMEOUT a nonzero `min_wait`
     /// is [`EnterError::MinTimeoutNotSupported`] (checked before any system call; such a
     /// kernel would answer `EINVAL`).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use uring::{sys::IoringSetupFlags, IoUring};
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let mut ring = IoUring::init(8, IoringSetupFlags::empty())?;
+    /// ring.nop(1)?;
+    /// // Asks for 8 completions within 10 s, but takes what is there after 1 ms.
+    /// let waited =
+    ///     ring.submit_and_wait_min_timeout(8, Duration::from_secs(10), Duration::from_millis(1))?;
+    /// assert_eq!(waited.submitted, 1);
+    /// assert!(waited.timed_out); // 1 of 8
+    /// assert_eq!(ring.copy_cqe()?.user_data, 1);
+    /// # Ok(()) }
+    /// ```
     pub fn submit_and_wait_min_timeout(
         &mut self,
         wait_nr: u32,

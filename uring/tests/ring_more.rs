@@ -496,9 +496,16 @@ fn sync_cancel_by_fd_and_any() {
         .collect();
     got.sort_unstable();
     assert_eq!(got, [(3, canceled), (4, canceled)]);
-    // Nothing left: ANY still succeeds (the kernel counts zero), a fixed slot of a ring
+    // Nothing left: ANY, or ALL of a user_data, still succeeds (the kernel counts zero),
+    // while one request of a user_data is NotFound; a fixed slot of a ring
     // without a file table is EBADF, and an unrepresentable timeout is refused.
     ring.register_sync_cancel(&SyncCancel::any()).unwrap();
+    ring.register_sync_cancel(&SyncCancel::new(CancelTarget::UserData(3)).all())
+        .unwrap();
+    assert_eq!(
+        ring.register_sync_cancel(&SyncCancel::new(CancelTarget::UserData(3))),
+        Err(RegisterError::NotFound)
+    );
     assert_eq!(
         ring.register_sync_cancel(&SyncCancel::new(CancelTarget::FixedFd(3))),
         Err(RegisterError::FileDescriptorInvalid)
