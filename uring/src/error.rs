@@ -154,6 +154,16 @@ errno_error! {
         /// `IORING_ENTER_EXT_ARG` flags passed to [`enter`](crate::IoUring::enter): use
         /// [`submit_and_wait_timeout`](crate::IoUring::submit_and_wait_timeout) instead.
         ExtArgNotAllowed => "io_uring_enter: EXT_ARG flags need the timeout entry points";
+        /// `IORING_ENTER_REGISTERED_RING` passed to [`enter`](crate::IoUring::enter): the
+        /// ring adds it itself, on the thread that called
+        /// [`register_ring_fd`](crate::IoUring::register_ring_fd).
+        RegisteredRingNotAllowed => "io_uring_enter: REGISTERED_RING is the ring's to set";
+        /// A nonzero minimum wait on a kernel without IORING_FEAT_MIN_TIMEOUT (before
+        /// Linux 6.12), checked before any system call.
+        MinTimeoutNotSupported => "io_uring_enter: the kernel has no minimum wait (IORING_FEAT_MIN_TIMEOUT)";
+        /// The ring lost its queues: a [`resize_rings`](crate::IoUring::resize_rings)
+        /// could not map the new ones ([`RegisterError::RemapFailed`]).
+        RingUnmapped => "io_uring_enter: the ring's resized queues are not mapped";
     }
 }
 
@@ -193,6 +203,13 @@ errno_error! {
         /// `EBADFD`: the ring is not in the state the call needs (e.g. `enable_rings` on a
         /// ring that is not disabled).
         FileDescriptorInBadState = BADFD, "io_uring_register: ring in the wrong state";
+        /// `ETIME`: a synchronous cancellation's timeout expired before the matching
+        /// requests were cancelled.
+        TimedOut = TIME, "io_uring_register: timed out";
+        /// `EACCES`: the ring's restrictions
+        /// ([`register_restrictions`](crate::IoUring::register_restrictions)) do not allow
+        /// this register opcode.
+        Restricted = ACCESS, "io_uring_register: not allowed by the ring's restrictions";
     }
     extra {
         /// An empty set was given (checked before any system call): nothing to register.
@@ -200,6 +217,21 @@ errno_error! {
         /// More entries than the register call can express (checked before any system
         /// call: counts are u32, buffer lengths must fit the kernel's limits).
         TooMany => "io_uring_register: too many entries";
+        /// The ring's fd is registered in another thread's registered-ring table (checked
+        /// before any system call): only that thread can unregister it, since the kernel
+        /// keeps the table per thread.
+        RegisteredOnOtherThread => "io_uring_register: ring fd registered by another thread";
+        /// The ring's registered tables belong to its safe layer (a
+        /// [`Driver`](crate::zc::Driver)'s ring; checked before any system call).
+        OwnedBySafeLayer => "io_uring_register: the ring belongs to its safe layer";
+        /// [`resize_rings`](crate::IoUring::resize_rings): the kernel resized the rings,
+        /// but mapping the new ones failed with this errno. The ring cannot submit or
+        /// wait any more (its enters answer [`EnterError::RingUnmapped`]); drop it.
+        RemapFailed(Errno) => "io_uring_register: resized rings could not be mapped";
+        /// [`resize_rings`](crate::IoUring::resize_rings) on a ring with an SQ array
+        /// (set up without IORING_SETUP_NO_SQARRAY), checked before any system call: the
+        /// kernel does not say where the new array lies.
+        ResizeNeedsNoSqArray => "io_uring_register: resizing needs a ring set up with NO_SQARRAY";
     }
 }
 

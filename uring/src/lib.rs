@@ -73,8 +73,8 @@ pub use error::{
     EnterError, Error, RegisterError, SetupError, SqeError, SqeFlagsError, SubmissionQueueFull,
 };
 pub use ops::{ReadBuffer, RecvBuffer, SqeRef, SqeResult};
-pub use register::{iovec, Probe};
-pub use ring::{CompletionQueue, IoUring, SubmissionQueue, SubmitWait};
+pub use register::{iovec, CancelTarget, Probe, Restriction, SyncCancel};
+pub use ring::{CompletionQueue, IoUring, SubmissionQueue, SubmitWait, WaitArgs};
 /// The errno type of every result and error (rustix's), so that matching an error needs no
 /// extra dependency.
 pub use rustix::io::Errno;

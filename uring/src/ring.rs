@@ -17,12 +17,12 @@ use std::time::Duration;
 use rustix::io::Errno;
 use rustix::io_uring::{
     io_uring_enter, io_uring_enter_arg, io_uring_getevents_arg, io_uring_params, io_uring_ptr,
-    io_uring_setup, IoringEnterFlags, IoringFeatureFlags, IoringSetupFlags,
+    io_uring_setup, IoringEnterFlags, IoringFeatureFlags, IoringSetupFlags, KernelSigSet,
 };
 use rustix::mm::{MapFlags, ProtFlags};
 
 use crate::cqe::Cqe;
-use crate::error::{EnterError, SetupError, SqeError, SubmissionQueueFull};
+use crate::error::{EnterError, RegisterError, SetupError, SqeError, SubmissionQueueFull};
 use crate::sqe::Sqe;
 use crate::sys;
 
@@ -225,7 +225,10 @@ impl CompletionQueue {
 /// kernel cancels what is still in flight when the last reference to the ring goes, but
 /// cancellation of some requests completes asynchronously: memory given to a raw operation
 /// must stay valid until its completion was reaped, or until the ring is gone *and* the
-/// request could not touch it any more. The safe layer (`zc`) handles this for you.
+/// request could not touch it any more. The safe layer (`zc`) handles this for you. (A
+/// ring registered with [`register_ring_fd`](IoUring::register_ring_fd) and dropped on
+/// another thread than the registering one is gone for the kernel only when that thread
+/// exits: its table keeps a reference.)
 #[derive(Debug)]
 pub struct IoUring {
     pub(crate) sq: SubmissionQueue,
@@ -241,10 +244,53 @@ pub struct IoUring {
     /// that install into or close its slots are refused.
     files_reserved: bool,
     id: u64,
+    /// The slot of the ring in a thread's registered-ring table (IORING_REGISTER_RING_FDS),
+    /// and which thread's: the kernel keeps the table per task, so the index means this
+    /// ring only to that thread.
+    pub(crate) registered: Option<RegisteredRing>,
+    /// A resize replaced the kernel's rings but mapping the new ones failed: the queues
+    /// we hold are orphaned copies, and entering is refused.
+    unmapped: bool,
+    /// [`set_iowait`](IoUring::set_iowait)(false): waits pass IORING_ENTER_NO_IOWAIT.
+    no_iowait: bool,
     flags: IoringSetupFlags,
     features: IoringFeatureFlags,
     _ring_map: Mmap,
     fd: OwnedFd,
+}
+
+/// Where [`IoUring::register_ring_fd`] put the ring: a slot of one thread's table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct RegisteredRing {
+    /// The slot, `0..16` (the kernel's IO_RINGFD_REG_MAX).
+    pub(crate) index: u32,
+    /// [`thread_token`] of the thread whose table holds it.
+    pub(crate) thread: u64,
+}
+
+/// Thread tokens: never reused within a process, unlike thread ids of exited threads or
+/// addresses of their thread-locals.
+static NEXT_THREAD_TOKEN: AtomicU64 = AtomicU64::new(1);
+
+std::thread_local! {
+    // A `Cell<u64>` has no destructor, so this thread-local is never torn down and
+    // `with` cannot fail, even from other thread-locals' destructors.
+    static THREAD_TOKEN: core::cell::Cell<u64> = const { core::cell::Cell::new(0) };
+}
+
+/// The calling thread's token, for the registered-ring check: a thread-local read (the
+/// first call of a thread takes a number from a global counter).
+#[inline]
+pub(crate) fn thread_token() -> u64 {
+    THREAD_TOKEN.with(|t| {
+        let token = t.get();
+        if token != 0 {
+            return token;
+        }
+        let token = NEXT_THREAD_TOKEN.fetch_add(1, Ordering::Relaxed);
+        t.set(token);
+        token
+    })
 }
 
 /// Completions sorted apart on a ring whose user_data namespace is partly reserved for the
@@ -303,6 +349,154 @@ pub struct SubmitWait {
     /// Whether fewer than `wait_nr` completions were ready when the call returned: the
     /// timeout expired (or, after a submission, a signal ended the wait).
     pub timed_out: bool,
+}
+
+/// How an EXT_ARG wait ends, for [`IoUring::submit_and_wait_args`] and
+/// [`IoUring::wait_cqes`]: a timeout, a minimum wait (Linux 6.12) and a signal mask in
+/// force during the wait, each optional (the fields of liburing's
+/// `io_uring_getevents_arg`). `WaitArgs::new()` waits without limit, with the thread's
+/// own mask.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct WaitArgs<'a> {
+    timeout: Option<Duration>,
+    min_wait_usec: u32,
+    sigmask: Option<&'a KernelSigSet>,
+}
+
+impl<'a> WaitArgs<'a> {
+    /// No timeout, no minimum wait, no signal mask.
+    pub const fn new() -> WaitArgs<'a> {
+        WaitArgs {
+            timeout: None,
+            min_wait_usec: 0,
+            sigmask: None,
+        }
+    }
+
+    /// Gives up after `timeout` (relative, on the ring's clock: CLOCK_MONOTONIC unless
+    /// [`register_clock`](IoUring::register_clock) chose another). Above 2^32 s it is
+    /// waited as 2^32 s (see [`IoUring::submit_and_wait_timeout`]).
+    pub fn timeout(mut self, timeout: Duration) -> WaitArgs<'a> {
+        self.timeout = Some(timeout.min(MAX_WAIT));
+        self
+    }
+
+    /// After `min_wait`, returns as soon as any completion is ready (Linux 6.12,
+    /// IORING_FEAT_MIN_TIMEOUT; see [`IoUring::submit_and_wait_min_timeout`]); without a
+    /// [`timeout`](Self::timeout), the wait ends at `min_wait` whatever is ready. Passed
+    /// in whole microseconds, rounded up, at most `u32::MAX`; zero means none.
+    pub fn min_wait(mut self, min_wait: Duration) -> WaitArgs<'a> {
+        let usec = min_wait.as_nanos().div_ceil(1000);
+        self.min_wait_usec = u32::try_from(usec).unwrap_or(u32::MAX);
+        self
+    }
+
+    /// Replaces the thread's signal mask with `mask` for the duration of the wait, as
+    /// `pselect(2)` does: a signal the mask leaves unblocked ends the wait with `EINTR`
+    /// (its handler runs before the call returns), closing the race between unblocking a
+    /// signal and starting to wait. liburing: the `sigmask` argument of
+    /// `io_uring_wait_cqes`.
+    ///
+    /// # Safety
+    ///
+    /// `mask` must not contain a signal that the C library reserves for itself (glibc
+    /// and musl use the first real-time signals for thread cancellation and `setxid`;
+    /// `KernelSigSet::all()` contains them): blocking them during the wait breaks what the
+    /// library relies on, as rustix's `io_uring_enter_arg` states.
+    pub unsafe fn sigmask(mut self, mask: &'a KernelSigSet) -> WaitArgs<'a> {
+        self.sigmask = Some(mask);
+        self
+    }
+}
+
+/// Maps the rings and the SQE array of the ring `fd` as `p` (the kernel's answer to
+/// setup or to a resize) describes them, fills the SQ array with the identity, and builds
+/// the queue views, with the SQEs handed out starting at the kernel's tail.
+fn map_queues(
+    fd: BorrowedFd<'_>,
+    p: &io_uring_params,
+) -> Result<(Mmap, SubmissionQueue, CompletionQueue), Errno> {
+    let no_sqarray = p.flags.contains(IoringSetupFlags::NO_SQARRAY);
+    let sq_ring_len = if no_sqarray {
+        p.sq_off.dropped as usize + 4
+    } else {
+        p.sq_off.array as usize + p.sq_entries as usize * 4
+    };
+    let cq_ring_len = p.cq_off.cqes as usize + p.cq_entries as usize * size_of::<Cqe>();
+    // IORING_FEAT_SINGLE_MMAP: one mapping serves both rings.
+    let ring_len = sq_ring_len.max(cq_ring_len);
+    let ring_map = Mmap::new(fd, ring_len, u64::from(sys::IORING_OFF_SQ_RING))?;
+    let sqes_len = p.sq_entries as usize * size_of::<Sqe>();
+    let sqes_map = Mmap::new(fd, sqes_len, u64::from(sys::IORING_OFF_SQES))?;
+
+    let sq_entries = ring_map.at::<u32>(p.sq_off.ring_entries);
+    let sq_mask = ring_map.at::<u32>(p.sq_off.ring_mask);
+    let cq_entries = ring_map.at::<u32>(p.cq_off.ring_entries);
+    let cq_mask = ring_map.at::<u32>(p.cq_off.ring_mask);
+    // SAFETY: these four words lie inside the fresh mapping and are constant for the
+    // life of these rings (a resize makes new ones); plain reads are fine.
+    let (sq_entries, sq_mask, cq_entries, cq_mask) =
+        unsafe { (*sq_entries, *sq_mask, *cq_entries, *cq_mask) };
+    debug_assert_eq!(sq_entries, p.sq_entries);
+    debug_assert_eq!(sq_mask, sq_entries - 1);
+    debug_assert_eq!(cq_mask, cq_entries - 1);
+
+    if !no_sqarray {
+        // The SQ array maps ring slots to SQE indices. We always publish SQEs in the
+        // order we hand them out, so slot i always holds SQE i: fill it once here and
+        // `flush_sq` only has to move the tail (liburing does the same).
+        let array = ring_map.at::<u32>(p.sq_off.array);
+        for i in 0..sq_entries {
+            // SAFETY: `array` has `sq_entries` u32 slots inside the mapping. The kernel
+            // reads a slot only when it consumes a published SQE: after setup none is
+            // published; after a resize (DEFER_TASKRUN, so SINGLE_ISSUER and no SQPOLL
+            // thread) it consumes them only in an enter of ours, which comes later.
+            unsafe { array.add(i as usize).write(i) };
+        }
+    }
+
+    let sq = SubmissionQueue {
+        head: ring_map.at(p.sq_off.head),
+        tail: ring_map.at(p.sq_off.tail),
+        flags: ring_map.at(p.sq_off.flags),
+        dropped: ring_map.at(p.sq_off.dropped),
+        sqes: sqes_map.ptr.cast::<Sqe>(),
+        mask: sq_mask,
+        entries: sq_entries,
+        sqe_head: 0,
+        next: core::ptr::null_mut(),
+        end: core::ptr::null_mut(),
+        seg_start: core::ptr::null_mut(),
+        seg_tail: 0,
+        _sqes_map: sqes_map,
+    };
+    // SAFETY: tail points into the fresh mapping. At setup the kernel makes head == tail
+    // (normally 0); after a resize it keeps both, and the SQEs between them (published
+    // before the resize, not yet consumed) were copied into the new array: we hand out
+    // SQEs from the tail on, and the first `next_sqe` computes the run up to
+    // `head + entries` from the kernel's head (`refresh`).
+    let tail = unsafe { (*sq.tail).load(Ordering::Relaxed) };
+    // SAFETY: `tail & mask < entries`: inside the SQE mapping. An empty run: the first
+    // `next_sqe` computes the real one.
+    let start = unsafe { sq.sqes.as_ptr().add((tail & sq_mask) as usize) };
+    let sq = SubmissionQueue {
+        sqe_head: tail,
+        next: start,
+        end: start,
+        seg_start: start,
+        seg_tail: tail,
+        ..sq
+    };
+    let cq = CompletionQueue {
+        head: ring_map.at(p.cq_off.head),
+        tail: ring_map.at(p.cq_off.tail),
+        overflow: ring_map.at(p.cq_off.overflow),
+        flags: ring_map.at(p.cq_off.flags),
+        cqes: ring_map.non_null_at(p.cq_off.cqes),
+        mask: cq_mask,
+        entries: cq_entries,
+    };
+    Ok((ring_map, sq, cq))
 }
 
 /// Ring identities: never reused within a process (a u64 does not wrap in practice).
@@ -382,83 +576,8 @@ impl IoUring {
             ));
         }
 
+        let (ring_map, sq, cq) = map_queues(fd.as_fd(), params).map_err(SetupError::Mmap)?;
         let p = &*params;
-        let no_sqarray = p.flags.contains(IoringSetupFlags::NO_SQARRAY);
-        let sq_ring_len = if no_sqarray {
-            p.sq_off.dropped as usize + 4
-        } else {
-            p.sq_off.array as usize + p.sq_entries as usize * 4
-        };
-        let cq_ring_len = p.cq_off.cqes as usize + p.cq_entries as usize * size_of::<Cqe>();
-        // IORING_FEAT_SINGLE_MMAP: one mapping serves both rings.
-        let ring_len = sq_ring_len.max(cq_ring_len);
-        let ring_map = Mmap::new(fd.as_fd(), ring_len, u64::from(sys::IORING_OFF_SQ_RING))
-            .map_err(SetupError::Mmap)?;
-        let sqes_len = p.sq_entries as usize * size_of::<Sqe>();
-        let sqes_map = Mmap::new(fd.as_fd(), sqes_len, u64::from(sys::IORING_OFF_SQES))
-            .map_err(SetupError::Mmap)?;
-
-        let sq_entries = ring_map.at::<u32>(p.sq_off.ring_entries);
-        let sq_mask = ring_map.at::<u32>(p.sq_off.ring_mask);
-        let cq_entries = ring_map.at::<u32>(p.cq_off.ring_entries);
-        let cq_mask = ring_map.at::<u32>(p.cq_off.ring_mask);
-        // SAFETY: these four words lie inside the fresh mapping and are constant after
-        // setup; plain reads are fine.
-        let (sq_entries, sq_mask, cq_entries, cq_mask) =
-            unsafe { (*sq_entries, *sq_mask, *cq_entries, *cq_mask) };
-        debug_assert_eq!(sq_entries, p.sq_entries);
-        debug_assert_eq!(sq_mask, sq_entries - 1);
-        debug_assert_eq!(cq_mask, cq_entries - 1);
-
-        if !no_sqarray {
-            // The SQ array maps ring slots to SQE indices. We always publish SQEs in the
-            // order we hand them out, so slot i always holds SQE i: fill it once here and
-            // `flush_sq` only has to move the tail (liburing does the same).
-            let array = ring_map.at::<u32>(p.sq_off.array);
-            for i in 0..sq_entries {
-                // SAFETY: `array` has `sq_entries` u32 slots inside the mapping, and the
-                // kernel reads them only for SQEs we publish, none yet.
-                unsafe { array.add(i as usize).write(i) };
-            }
-        }
-
-        let sq = SubmissionQueue {
-            head: ring_map.at(p.sq_off.head),
-            tail: ring_map.at(p.sq_off.tail),
-            flags: ring_map.at(p.sq_off.flags),
-            dropped: ring_map.at(p.sq_off.dropped),
-            sqes: sqes_map.ptr.cast::<Sqe>(),
-            mask: sq_mask,
-            entries: sq_entries,
-            sqe_head: 0,
-            next: core::ptr::null_mut(),
-            end: core::ptr::null_mut(),
-            seg_start: core::ptr::null_mut(),
-            seg_tail: 0,
-            _sqes_map: sqes_map,
-        };
-        // SAFETY: the kernel initializes head == tail, normally 0; read it anyway.
-        let tail = unsafe { (*sq.tail).load(Ordering::Relaxed) };
-        // SAFETY: `tail & mask < entries`: inside the SQE mapping. An empty run: the first
-        // `next_sqe` computes the real one.
-        let start = unsafe { sq.sqes.as_ptr().add((tail & sq_mask) as usize) };
-        let sq = SubmissionQueue {
-            sqe_head: tail,
-            next: start,
-            end: start,
-            seg_start: start,
-            seg_tail: tail,
-            ..sq
-        };
-        let cq = CompletionQueue {
-            head: ring_map.at(p.cq_off.head),
-            tail: ring_map.at(p.cq_off.tail),
-            overflow: ring_map.at(p.cq_off.overflow),
-            flags: ring_map.at(p.cq_off.flags),
-            cqes: ring_map.non_null_at(p.cq_off.cqes),
-            mask: cq_mask,
-            entries: cq_entries,
-        };
         Ok(IoUring {
             sq,
             cq,
@@ -467,6 +586,9 @@ impl IoUring {
             split: None,
             files_reserved: false,
             id: NEXT_RING_ID.fetch_add(1, Ordering::Relaxed),
+            registered: None,
+            unmapped: false,
+            no_iowait: false,
             flags: p.flags,
             features: p.features,
             _ring_map: ring_map,
@@ -514,6 +636,12 @@ impl IoUring {
     /// contract.
     pub(crate) fn reserve_file_table(&mut self) {
         self.files_reserved = true;
+    }
+
+    /// Whether a [`Driver`](crate::zc::Driver) owns the ring (it reserved a user_data
+    /// namespace or the file table): then its registered tables are the driver's.
+    pub(crate) fn owned_by_safe_layer(&self) -> bool {
+        self.files_reserved || self.split.is_some()
     }
 
     /// Whether the registered-file table belongs to the ring's safe layer (a
@@ -786,7 +914,9 @@ impl IoUring {
 
     /// Like [`submit_and_wait`](Self::submit_and_wait), but gives up waiting after
     /// `timeout` (IORING_ENTER_EXT_ARG, Linux 5.11). The SQEs are submitted either way.
-    /// liburing: `io_uring_submit_and_wait_timeout`.
+    /// liburing: `io_uring_submit_and_wait_timeout`. The same as
+    /// [`submit_and_wait_args`](Self::submit_and_wait_args) with
+    /// `WaitArgs::new().timeout(timeout)`.
     ///
     /// The result says both what was submitted and how the wait ended
     /// ([`SubmitWait`]): a timeout is `Ok` with `timed_out: true`, never
@@ -805,22 +935,128 @@ impl IoUring {
         wait_nr: u32,
         timeout: Duration,
     ) -> Result<SubmitWait, EnterError> {
-        let submitted = self.flush_sq();
+        self.wait_ext(true, wait_nr, &WaitArgs::new().timeout(timeout))
+    }
+
+    /// Submits the queued SQEs and waits for `wait_nr` completions, but once `min_wait`
+    /// has passed returns as soon as *any* completion is ready (IORING_ENTER_EXT_ARG with
+    /// `min_wait_usec`, Linux 6.12, IORING_FEAT_MIN_TIMEOUT); `timeout` bounds the whole
+    /// wait. This batches completions under load without adding latency when little
+    /// happens. liburing: `io_uring_submit_and_wait_min_timeout` (no sigmask; see
+    /// [`submit_and_wait_args`](Self::submit_and_wait_args)).
+    ///
+    /// The kernel's rule, from the start of the wait: until `min_wait`, wake only for
+    /// `wait_nr` completions; at `min_wait`, return if the CQ holds any completion, or if
+    /// `timeout` is not longer than `min_wait`; otherwise wait for the next completion or
+    /// `timeout`. (Through [`WaitArgs`] without a timeout, the minimum wait is the whole
+    /// wait: it ends at `min_wait` even with no completion.) The result is as for
+    /// [`submit_and_wait_timeout`](Self::submit_and_wait_timeout): `timed_out` when fewer
+    /// than `wait_nr` are ready on return, which includes the early return at `min_wait`.
+    /// `min_wait` is passed in whole microseconds, rounded up, at most `u32::MAX` µs
+    /// (71 minutes); on a kernel without IORING_FEAT_MIN_TIMEOUT a nonzero `min_wait`
+    /// is [`EnterError::MinTimeoutNotSupported`] (checked before any system call; such a
+    /// kernel would answer `EINVAL`).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use uring::{sys::IoringSetupFlags, IoUring};
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let mut ring = IoUring::init(8, IoringSetupFlags::empty())?;
+    /// ring.nop(1)?;
+    /// // Asks for 8 completions within 10 s, but takes what is there after 1 ms.
+    /// let waited =
+    ///     ring.submit_and_wait_min_timeout(8, Duration::from_secs(10), Duration::from_millis(1))?;
+    /// assert_eq!(waited.submitted, 1);
+    /// assert!(waited.timed_out); // 1 of 8
+    /// assert_eq!(ring.copy_cqe()?.user_data, 1);
+    /// # Ok(()) }
+    /// ```
+    pub fn submit_and_wait_min_timeout(
+        &mut self,
+        wait_nr: u32,
+        timeout: Duration,
+        min_wait: Duration,
+    ) -> Result<SubmitWait, EnterError> {
+        let args = WaitArgs::new().timeout(timeout).min_wait(min_wait);
+        self.wait_ext(true, wait_nr, &args)
+    }
+
+    /// Submits the queued SQEs and waits for `wait_nr` completions as `args` says: an
+    /// optional timeout, a minimum wait (as for
+    /// [`submit_and_wait_min_timeout`](Self::submit_and_wait_min_timeout)) and an
+    /// optional signal mask in force during the wait (IORING_ENTER_EXT_ARG, Linux 5.11;
+    /// `min_wait`, 6.12). With no timeout the wait is unbounded. The result is as for
+    /// [`submit_and_wait_timeout`](Self::submit_and_wait_timeout). liburing:
+    /// `io_uring_submit_and_wait_min_timeout` with its `sigmask` argument.
+    pub fn submit_and_wait_args(
+        &mut self,
+        wait_nr: u32,
+        args: &WaitArgs<'_>,
+    ) -> Result<SubmitWait, EnterError> {
+        self.wait_ext(true, wait_nr, args)
+    }
+
+    /// Waits for `wait_nr` completions as `args` says, without submitting anything (the
+    /// SQEs handed out stay queued; `submitted` is 0), so that one thread may wait while
+    /// another fills the SQ under its own lock (IORING_ENTER_EXT_ARG, Linux 5.11). A
+    /// timeout or an early return at `min_wait` is `Ok` with `timed_out: true`; a signal
+    /// that ends the wait is [`EnterError::SignalInterrupt`]. Completions are not reaped:
+    /// copy them out with [`copy_cqes`](Self::copy_cqes). liburing: `io_uring_wait_cqes`,
+    /// `io_uring_wait_cqes_min_timeout` (which also return the first CQE).
+    pub fn wait_cqes(
+        &mut self,
+        wait_nr: u32,
+        args: &WaitArgs<'_>,
+    ) -> Result<SubmitWait, EnterError> {
+        self.wait_ext(false, wait_nr, args)
+    }
+
+    /// The EXT_ARG wait behind the timeout entry points.
+    fn wait_ext(
+        &mut self,
+        submit: bool,
+        wait_nr: u32,
+        args: &WaitArgs<'_>,
+    ) -> Result<SubmitWait, EnterError> {
+        if self.unmapped {
+            return Err(EnterError::RingUnmapped);
+        }
+        let min_timeout = IoringFeatureFlags::from_bits_retain(sys::IORING_FEAT_MIN_TIMEOUT);
+        if args.min_wait_usec != 0 && !self.features.contains(min_timeout) {
+            return Err(EnterError::MinTimeoutNotSupported);
+        }
         let mut flags = IoringEnterFlags::GETEVENTS | IoringEnterFlags::EXT_ARG;
-        self.sq_ring_needs_enter(&mut flags);
-        let timeout = timeout.min(MAX_WAIT);
-        let ts = rustix::time::Timespec {
+        let submitted = if submit {
+            let n = self.flush_sq();
+            self.sq_ring_needs_enter(&mut flags);
+            n
+        } else {
+            0
+        };
+        let ts = args.timeout.map(|timeout| rustix::time::Timespec {
             // `timeout <= MAX_WAIT`: the seconds fit an i64.
             tv_sec: i64::try_from(timeout.as_secs()).unwrap_or(i64::MAX),
             tv_nsec: i64::from(timeout.subsec_nanos()),
-        };
-        let arg = io_uring_getevents_arg {
-            ts: io_uring_ptr::new((&ts as *const rustix::time::Timespec).cast_mut().cast()),
+        });
+        let mut arg = io_uring_getevents_arg {
+            min_wait_usec: args.min_wait_usec,
             ..Default::default()
         };
-        // SAFETY: EXT_ARG with a valid io_uring_getevents_arg whose `ts` points to a
-        // timespec that lives across the call; no sigmask.
-        let r = unsafe { io_uring_enter_arg(&self.fd, submitted, wait_nr, flags, Some(&arg)) };
+        if let Some(ts) = ts.as_ref() {
+            arg.ts = io_uring_ptr::new((ts as *const rustix::time::Timespec).cast_mut().cast());
+        }
+        if let Some(mask) = args.sigmask {
+            arg.sigmask = io_uring_ptr::new((mask as *const KernelSigSet).cast_mut().cast());
+            arg.sigmask_sz = size_of::<KernelSigSet>() as u32;
+        }
+        let (fd, reg_flag) = self.enter_target();
+        // SAFETY: EXT_ARG with a valid io_uring_getevents_arg; its `ts` and `sigmask` (when
+        // set) point to a timespec and a signal set that live across the call, and the
+        // kernel only reads them. A sigmask comes from `WaitArgs::sigmask`, whose caller
+        // promised it holds no signal the libc reserves. `fd` is our ring, or its slot in
+        // this thread's registered-ring table with REGISTERED_RING.
+        let r = unsafe { io_uring_enter_arg(fd, submitted, wait_nr, flags | reg_flag, Some(&arg)) };
         match r {
             Ok(submitted) => Ok(SubmitWait {
                 submitted,
@@ -832,6 +1068,104 @@ impl IoUring {
             }),
             Err(e) => Err(EnterError::from_errno(e)),
         }
+    }
+
+    /// The descriptor argument of `io_uring_enter` and the flag that goes with it: the
+    /// ring's slot in the calling thread's registered-ring table with
+    /// IORING_ENTER_REGISTERED_RING when [`register_ring_fd`](Self::register_ring_fd) was
+    /// called on this thread, the ring's fd otherwise. The thread check is what makes the
+    /// index safe to use: on any other thread the same number names that thread's slot,
+    /// empty or holding another ring.
+    ///
+    /// The flags also carry IORING_ENTER_NO_IOWAIT after [`set_iowait`](Self::set_iowait)
+    /// turned accounting off (it only matters to an enter that waits).
+    #[inline]
+    fn enter_target(&self) -> (BorrowedFd<'_>, IoringEnterFlags) {
+        let extra = if self.no_iowait {
+            IoringEnterFlags::from_bits_retain(sys::IORING_ENTER_NO_IOWAIT)
+        } else {
+            IoringEnterFlags::empty()
+        };
+        if let Some(reg) = self.registered {
+            if reg.thread == thread_token() {
+                // SAFETY: the number is never used as a descriptor: it travels only as the
+                // `fd` argument of an io_uring_enter with IORING_ENTER_REGISTERED_RING,
+                // where the kernel reads it as an index into the calling task's table
+                // (this thread's, checked above, where it names this ring). It is not -1
+                // (an index below 16), and the BorrowedFd does not outlive `&self`.
+                let fd = unsafe { BorrowedFd::borrow_raw(reg.index as RawFd) };
+                return (fd, IoringEnterFlags::REGISTERED_RING | extra);
+            }
+        }
+        (self.fd.as_fd(), extra)
+    }
+
+    /// Submits the queued SQEs and always enters with GETEVENTS, without waiting: the
+    /// kernel runs pending task work and flushes overflowed completions, so that the CQ
+    /// is up to date (needed on a `DEFER_TASKRUN` ring before peeking). Returns how many
+    /// SQEs were submitted. liburing: `io_uring_submit_and_get_events`.
+    pub fn submit_and_get_events(&mut self) -> Result<u32, EnterError> {
+        let submitted = self.flush_sq();
+        let mut flags = IoringEnterFlags::GETEVENTS;
+        if submitted > 0 {
+            self.sq_ring_needs_enter(&mut flags);
+        }
+        self.enter(submitted, 0, flags)
+    }
+
+    /// On an SQPOLL ring whose SQ is full, waits until the kernel thread consumed at
+    /// least one SQE (IORING_ENTER_SQ_WAIT, Linux 5.10), waking the thread if it sleeps;
+    /// returns at once if there is room, or on a ring without SQPOLL (where only
+    /// [`submit`](Self::submit) makes room). liburing: `io_uring_sqring_wait`.
+    pub fn sqring_wait(&mut self) -> Result<(), EnterError> {
+        if !self.flags.contains(IoringSetupFlags::SQPOLL) || self.sq_space_left() > 0 {
+            return Ok(());
+        }
+        let mut flags = IoringEnterFlags::SQ_WAIT;
+        self.flush_sq();
+        self.sq_ring_needs_enter(&mut flags);
+        self.enter(0, 0, flags)?;
+        Ok(())
+    }
+
+    /// Whether the kernel accounts this ring's waits as I/O wait (`enabled`, the
+    /// default) or not (IORING_ENTER_NO_IOWAIT on every enter, Linux 6.15,
+    /// IORING_FEAT_NO_IOWAIT): iowait time raises CPU frequency on some governors, and
+    /// shows in load averages, which a ring waiting for network traffic may not want.
+    /// Without the feature, turning it off is [`EnterError::OpcodeNotSupported`] (the
+    /// kernel's EOPNOTSUPP in liburing's version), before any system call. liburing:
+    /// `io_uring_set_iowait`.
+    pub fn set_iowait(&mut self, enabled: bool) -> Result<(), EnterError> {
+        let feature = IoringFeatureFlags::from_bits_retain(sys::IORING_FEAT_NO_IOWAIT);
+        if !self.features.contains(feature) {
+            return if enabled {
+                Ok(())
+            } else {
+                Err(EnterError::OpcodeNotSupported)
+            };
+        }
+        self.no_iowait = !enabled;
+        Ok(())
+    }
+
+    /// Stops (`false`) or resumes (`true`) the signalling of the registered eventfd for
+    /// new completions, by IORING_CQ_EVENTFD_DISABLED in the CQ ring's flags (Linux 5.8),
+    /// without unregistering it. liburing: `io_uring_cq_eventfd_toggle`.
+    pub fn set_cq_eventfd_enabled(&mut self, enabled: bool) {
+        // SAFETY: flags points into the live CQ ring mapping; the kernel only reads this
+        // word (when posting), we are its only writer (`&mut self`).
+        let flags = unsafe { &*self.cq.flags };
+        if enabled {
+            flags.fetch_and(!sys::IORING_CQ_EVENTFD_DISABLED, Ordering::Relaxed);
+        } else {
+            flags.fetch_or(sys::IORING_CQ_EVENTFD_DISABLED, Ordering::Relaxed);
+        }
+    }
+
+    /// Whether the registered eventfd is signalled for new completions (no
+    /// IORING_CQ_EVENTFD_DISABLED). liburing: `io_uring_cq_eventfd_enabled`.
+    pub fn cq_eventfd_enabled(&self) -> bool {
+        self.cq.flags() & sys::IORING_CQ_EVENTFD_DISABLED == 0
     }
 
     /// Runs the ring's pending task work, posting the completions it produces, without
@@ -849,7 +1183,10 @@ impl IoUring {
     /// `io_uring_enter(2)` with explicit arguments; errors are typed. Zig: `enter`.
     /// EXT_ARG flags are refused here ([`EnterError::ExtArgNotAllowed`]): they need an
     /// argument block, which [`submit_and_wait_timeout`](Self::submit_and_wait_timeout)
-    /// provides.
+    /// and [`wait_cqes`](Self::wait_cqes) provide. So is IORING_ENTER_REGISTERED_RING
+    /// ([`EnterError::RegisteredRingNotAllowed`]): with it the kernel would read the fd as
+    /// a slot of the thread's registered-ring table; the ring adds it itself after
+    /// [`register_ring_fd`](Self::register_ring_fd), on the registering thread.
     pub fn enter(
         &mut self,
         to_submit: u32,
@@ -859,8 +1196,16 @@ impl IoUring {
         if flags.intersects(IoringEnterFlags::EXT_ARG | IoringEnterFlags::EXT_ARG_REG) {
             return Err(EnterError::ExtArgNotAllowed);
         }
-        // SAFETY: the fd is our ring; without EXT_ARG the kernel reads no argument.
-        let r = unsafe { io_uring_enter(&self.fd, to_submit, min_complete, flags) };
+        if flags.contains(IoringEnterFlags::REGISTERED_RING) {
+            return Err(EnterError::RegisteredRingNotAllowed);
+        }
+        if self.unmapped {
+            return Err(EnterError::RingUnmapped);
+        }
+        let (fd, reg_flag) = self.enter_target();
+        // SAFETY: `fd` is our ring, or its slot in this thread's registered-ring table with
+        // REGISTERED_RING; without EXT_ARG the kernel reads no argument.
+        let r = unsafe { io_uring_enter(fd, to_submit, min_complete, flags | reg_flag) };
         r.map_err(EnterError::from_errno)
     }
 
@@ -1073,9 +1418,105 @@ impl IoUring {
         }
     }
 
+    /// Resizes the SQ and the CQ of a live ring (IORING_REGISTER_RESIZE_RINGS, Linux
+    /// 6.13): `sq_entries` SQEs and `cq_entries` CQEs (`None`: twice the SQ, as at setup),
+    /// rounded up to powers of two by the kernel. Zero, more than its limits (32768 SQEs,
+    /// 65536 CQEs) or fewer CQEs than SQEs are [`RegisterError::ArgumentsInvalid`], and
+    /// so is a ring not set up with IORING_SETUP_DEFER_TASKRUN, the only kind the kernel
+    /// resizes. liburing: `io_uring_resize_rings`.
+    ///
+    /// The ring must also have been set up with IORING_SETUP_NO_SQARRAY (Linux 6.6; every
+    /// kernel that resizes has it, and liburing sets it by default), else
+    /// [`RegisterError::ResizeNeedsNoSqArray`] before any system call: Linux 6.13 to 6.18
+    /// do not report where the new SQ array lies (their answer has `sq_off.array` 0, the
+    /// offset of the ring header), and the offset depends on the architecture's cache
+    /// line size, so the array could not be found, and filling it at offset 0 would
+    /// overwrite the queue heads and tails.
+    ///
+    /// Nothing is lost: every SQE handed out is published first, and the kernel copies
+    /// the SQEs it has not consumed and the CQEs not yet reaped into the new rings,
+    /// keeping their indices; if either does not fit, it keeps the old rings and answers
+    /// `EOVERFLOW` ([`RegisterError::Overflow`]), and the ring goes on as before. On
+    /// success the ring maps the new rings and unmaps the old ones (liburing does the
+    /// same); if that mapping fails the ring is unusable
+    /// ([`RegisterError::RemapFailed`]). A ring a [`Driver`](crate::zc::Driver) owns is
+    /// refused ([`RegisterError::OwnedBySafeLayer`]): the driver sized its requests in
+    /// flight to its queues.
+    pub fn resize_rings(
+        &mut self,
+        sq_entries: u32,
+        cq_entries: Option<u32>,
+    ) -> Result<(), RegisterError> {
+        if self.owned_by_safe_layer() {
+            return Err(RegisterError::OwnedBySafeLayer);
+        }
+        if self.unmapped {
+            return Err(RegisterError::RemapFailed(Errno::NOMEM));
+        }
+        if !self.flags.contains(IoringSetupFlags::NO_SQARRAY) {
+            return Err(RegisterError::ResizeNeedsNoSqArray);
+        }
+        // SQEs handed out but not published would not be copied: publish them (they are
+        // complete, since no `&mut Sqe` outlives the `&mut self` that handed it out).
+        self.flush_sq();
+        let mut p = io_uring_params::default();
+        p.sq_entries = sq_entries;
+        if let Some(cq) = cq_entries {
+            p.cq_entries = cq;
+            p.flags = IoringSetupFlags::CQSIZE;
+        }
+        // SAFETY: the kernel reads one io_uring_params and writes its answer (entries and
+        // offsets of the new rings) back into it during the call; `p` is exclusively
+        // borrowed. It replaces the rings only under its locks, copying what is pending;
+        // the old mappings stay valid memory for us (the kernel's pages live while
+        // mapped), they are just no longer the rings it uses.
+        unsafe {
+            self.register_raw(
+                rustix::io_uring::IoringRegisterOp::RegisterResizeRings,
+                (&mut p as *mut io_uring_params)
+                    .cast::<c_void>()
+                    .cast_const(),
+                1,
+            )
+        }?;
+        // The layout flags are inherited (NO_SQARRAY among them): take the ring's own.
+        p.flags = self.flags;
+        match map_queues(self.fd.as_fd(), &p) {
+            Ok((ring_map, sq, cq)) => {
+                debug_assert_eq!(
+                    sq.sqe_tail(),
+                    self.sq.sqe_tail(),
+                    "the kernel keeps the tail"
+                );
+                // Dropping the old views and mappings unmaps the old rings; nothing else
+                // points into them (every pointer lives in these fields, replaced under
+                // `&mut self`).
+                self.sq = sq;
+                self.cq = cq;
+                self._ring_map = ring_map;
+                Ok(())
+            }
+            Err(e) => {
+                self.unmapped = true;
+                Err(RegisterError::RemapFailed(e))
+            }
+        }
+    }
+
     /// Borrowed ring fd, for `register` calls.
     pub(crate) fn borrowed_fd(&self) -> BorrowedFd<'_> {
         self.fd.as_fd()
+    }
+}
+
+impl Drop for IoUring {
+    fn drop(&mut self) {
+        // A registration in this thread's table holds a reference to the ring: release it
+        // so that closing the fd (a field, dropped after this body) frees the ring. On
+        // another thread this cannot be done (see `register_ring_fd`).
+        if self.registered.is_some() {
+            let _ = self.unregister_ring_fd();
+        }
     }
 }
 
@@ -1314,6 +1755,20 @@ mod tests {
             assert!(ring.peek_cqe().is_none());
         }
         assert_eq!(ring.cq().head(), ring.cq().tail());
+    }
+
+    /// A minimum wait is passed in whole microseconds, rounded up and capped.
+    #[test]
+    fn min_wait_rounds_up_to_microseconds() {
+        let usec = |d: Duration| WaitArgs::new().min_wait(d).min_wait_usec;
+        assert_eq!(usec(Duration::ZERO), 0);
+        assert_eq!(usec(Duration::from_nanos(1)), 1);
+        assert_eq!(usec(Duration::from_nanos(1001)), 2);
+        assert_eq!(usec(Duration::from_millis(3)), 3000);
+        assert_eq!(usec(Duration::from_secs(1 << 40)), u32::MAX);
+        assert_eq!(usec(Duration::MAX), u32::MAX);
+        let t = WaitArgs::new().timeout(Duration::MAX).timeout;
+        assert_eq!(t, Some(MAX_WAIT));
     }
 
     /// `submit_and_wait(0)` with nothing queued does not enter and returns 0; an empty

@@ -55,6 +55,19 @@ pub use rustix::io_uring::{
     IoringSendFlags, IoringSetupFlags, IoringSqeFlags, IoringTimeoutFlags,
 };
 
+/// Ring and registration ABI of the waits and `register_*` calls added for liburing 2.15
+/// parity (minimum waits, iowait control, registered ring fds, synchronous cancellation,
+/// the wait clock, buffer cloning), from `linux-raw-sys`.
+pub use linux_raw_sys::io_uring::{
+    io_uring_clock_register, io_uring_clone_buffers, io_uring_restriction,
+    io_uring_sync_cancel_reg, IORING_ENTER_NO_IOWAIT, IORING_ENTER_REGISTERED_RING,
+    IORING_FEAT_MIN_TIMEOUT, IORING_FEAT_NO_IOWAIT, IORING_FEAT_REG_REG_RING,
+    IORING_REGISTER_DST_REPLACE, IORING_REGISTER_SRC_REGISTERED,
+};
+
+/// The signal set of [`WaitArgs::sigmask`](crate::WaitArgs::sigmask), from rustix.
+pub use rustix::io_uring::KernelSigSet;
+
 /// Socket message flags the send and receive operations take in `flags` (`MSG_WAITALL`
 /// for a stream send that the kernel retries until complete, …), from `linux-raw-sys`.
 pub use linux_raw_sys::net::{MSG_DONTWAIT, MSG_MORE, MSG_NOSIGNAL, MSG_TRUNC, MSG_WAITALL};
