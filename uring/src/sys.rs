@@ -43,6 +43,18 @@ pub use linux_raw_sys::io_uring::{
     IORING_TIMEOUT_UPDATE, IO_URING_OP_SUPPORTED, SPLICE_F_FD_IN_FIXED,
 };
 
+/// Flags of the messaging, futex and fixed-fd operations (`msg_ring*`, `futex_*`,
+/// `fixed_fd_install`), from `linux-raw-sys`: `IORING_MSG_RING_CQE_SKIP` (Linux 6.2),
+/// `IORING_MSG_RING_FLAGS_PASS` (Linux 6.3), `IORING_FIXED_FD_NO_CLOEXEC` (Linux 6.8),
+/// and the `futex2` flags the futex operations take (`FUTEX2_SIZE_U32`, `FUTEX2_PRIVATE`,
+/// a match-any mask, the most futexes one `futex_waitv` takes).
+pub use linux_raw_sys::general::{
+    FUTEX2_PRIVATE, FUTEX2_SIZE_U32, FUTEX_BITSET_MATCH_ANY, FUTEX_WAITV_MAX,
+};
+pub use linux_raw_sys::io_uring::{
+    IORING_FIXED_FD_NO_CLOEXEC, IORING_MSG_RING_CQE_SKIP, IORING_MSG_RING_FLAGS_PASS,
+};
+
 /// Typed flag sets of rustix, re-exported so that callers need no second import. The
 /// per-operation ones (`IoringSendFlags` for `zc_flags`/`ioprio` of the send family,
 /// `IoringRecvFlags`, `IoringTimeoutFlags`, `IoringAsyncCancelFlags`, `IoringPollFlags`,
