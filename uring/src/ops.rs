@@ -2502,6 +2502,115 @@ impl IoUring {
     }
 }
 
+/// Paths relative to the working directory (liburing's `AT_FDCWD` shorthands).
+impl IoUring {
+    /// Queues (but does not submit) an `unlink(2)` (`rmdir(2)` with `AT_REMOVEDIR`) of
+    /// `path` relative to the working directory (`unlinkat` with `AT_FDCWD`, Linux 5.11).
+    /// liburing: `io_uring_prep_unlink`.
+    ///
+    /// # Safety
+    ///
+    /// As for [`unlinkat`](Self::unlinkat).
+    #[inline]
+    pub unsafe fn unlink(&mut self, user_data: u64, path: &CStr, flags: u32) -> SqeResult<'_> {
+        self.queue(user_data, |sqe| sqe.prep_unlink(path, flags))
+    }
+
+    /// Queues (but does not submit) a `rename(2)` of `old_path` to `new_path`, both
+    /// relative to the working directory (`renameat` with `AT_FDCWD`, Linux 5.11).
+    /// liburing: `io_uring_prep_rename`.
+    ///
+    /// # Safety
+    ///
+    /// As for [`renameat`](Self::renameat).
+    #[inline]
+    pub unsafe fn rename(
+        &mut self,
+        user_data: u64,
+        old_path: &CStr,
+        new_path: &CStr,
+    ) -> SqeResult<'_> {
+        self.queue(user_data, |sqe| sqe.prep_rename(old_path, new_path))
+    }
+
+    /// Queues (but does not submit) a `mkdir(2)` of `path` relative to the working
+    /// directory (`mkdirat` with `AT_FDCWD`, Linux 5.15). liburing: `io_uring_prep_mkdir`.
+    ///
+    /// # Safety
+    ///
+    /// As for [`mkdirat`](Self::mkdirat).
+    #[inline]
+    pub unsafe fn mkdir(&mut self, user_data: u64, path: &CStr, mode: u32) -> SqeResult<'_> {
+        self.queue(user_data, |sqe| sqe.prep_mkdir(path, mode))
+    }
+
+    /// Queues (but does not submit) a `symlink(2)`: `link_path` (relative to the working
+    /// directory) will point to `target` (`symlinkat` with `AT_FDCWD`, Linux 5.15).
+    /// liburing: `io_uring_prep_symlink`.
+    ///
+    /// # Safety
+    ///
+    /// As for [`symlinkat`](Self::symlinkat).
+    #[inline]
+    pub unsafe fn symlink(
+        &mut self,
+        user_data: u64,
+        target: &CStr,
+        link_path: &CStr,
+    ) -> SqeResult<'_> {
+        self.queue(user_data, |sqe| sqe.prep_symlink(target, link_path))
+    }
+
+    /// Queues (but does not submit) a `link(2)` of `old_path` to `new_path`, both relative
+    /// to the working directory, `AT_*` `flags` (`linkat` with `AT_FDCWD`, Linux 5.15).
+    /// liburing: `io_uring_prep_link`.
+    ///
+    /// # Safety
+    ///
+    /// As for [`linkat`](Self::linkat).
+    #[inline]
+    pub unsafe fn link(
+        &mut self,
+        user_data: u64,
+        old_path: &CStr,
+        new_path: &CStr,
+        flags: u32,
+    ) -> SqeResult<'_> {
+        self.queue(user_data, |sqe| sqe.prep_link(old_path, new_path, flags))
+    }
+}
+
+/// Sockets: names.
+impl IoUring {
+    /// Queues (but does not submit) a `getsockname(2)` of `fd` (`getpeername(2)` with
+    /// `peer`) as a socket command (`IORING_OP_URING_CMD` with
+    /// [`SOCKET_URING_OP_GETSOCKNAME`](crate::sys::SOCKET_URING_OP_GETSOCKNAME), Linux
+    /// 6.19): the kernel writes the address to `sockaddr` (at most the `u32` at
+    /// `sockaddr_len` bytes) and its length to `sockaddr_len`. Kernels before 6.19 answer
+    /// `-EOPNOTSUPP`. liburing: `io_uring_prep_cmd_getsockname`.
+    ///
+    /// # Safety
+    ///
+    /// `sockaddr` (as many bytes as `*sockaddr_len` says) and `sockaddr_len` must stay
+    /// valid, and not be accessed through other references, until the completion has been
+    /// reaped.
+    ///
+    /// `fd` follows the [descriptor contract](crate::ops#descriptors).
+    #[inline]
+    pub unsafe fn cmd_getsockname(
+        &mut self,
+        user_data: u64,
+        fd: RawFd,
+        sockaddr: *mut RawSockAddr,
+        sockaddr_len: *mut u32,
+        peer: bool,
+    ) -> SqeResult<'_> {
+        self.queue(user_data, |sqe| {
+            sqe.prep_cmd_getsockname(fd, sockaddr, sockaddr_len, peer)
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

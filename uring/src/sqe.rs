@@ -1419,6 +1419,88 @@ impl Sqe {
     }
 }
 
+/// Paths relative to the working directory (liburing's `AT_FDCWD` shorthands).
+impl Sqe {
+    /// [`prep_openat`](Self::prep_openat) relative to the working directory. liburing:
+    /// `io_uring_prep_open`.
+    #[inline]
+    pub fn prep_open(&mut self, path: &CStr, flags: u32, mode: u32) {
+        self.prep_openat(linux_raw_sys::general::AT_FDCWD, path, flags, mode);
+    }
+
+    /// [`prep_openat_direct`](Self::prep_openat_direct) relative to the working directory.
+    /// liburing: `io_uring_prep_open_direct`.
+    #[inline]
+    pub fn prep_open_direct(&mut self, path: &CStr, flags: u32, mode: u32, file_index: u32) {
+        self.prep_openat_direct(
+            linux_raw_sys::general::AT_FDCWD,
+            path,
+            flags,
+            mode,
+            file_index,
+        );
+    }
+
+    /// [`prep_unlinkat`](Self::prep_unlinkat) relative to the working directory. liburing:
+    /// `io_uring_prep_unlink`.
+    #[inline]
+    pub fn prep_unlink(&mut self, path: &CStr, flags: u32) {
+        self.prep_unlinkat(linux_raw_sys::general::AT_FDCWD, path, flags);
+    }
+
+    /// [`prep_renameat`](Self::prep_renameat) of two paths relative to the working
+    /// directory, without flags. liburing: `io_uring_prep_rename`.
+    #[inline]
+    pub fn prep_rename(&mut self, old_path: &CStr, new_path: &CStr) {
+        let cwd = linux_raw_sys::general::AT_FDCWD;
+        self.prep_renameat(cwd, old_path, cwd, new_path, 0);
+    }
+
+    /// [`prep_mkdirat`](Self::prep_mkdirat) relative to the working directory. liburing:
+    /// `io_uring_prep_mkdir`.
+    #[inline]
+    pub fn prep_mkdir(&mut self, path: &CStr, mode: u32) {
+        self.prep_mkdirat(linux_raw_sys::general::AT_FDCWD, path, mode);
+    }
+
+    /// [`prep_symlinkat`](Self::prep_symlinkat) with `link_path` relative to the working
+    /// directory. liburing: `io_uring_prep_symlink`.
+    #[inline]
+    pub fn prep_symlink(&mut self, target: &CStr, link_path: &CStr) {
+        self.prep_symlinkat(target, linux_raw_sys::general::AT_FDCWD, link_path);
+    }
+
+    /// [`prep_linkat`](Self::prep_linkat) of two paths relative to the working directory.
+    /// liburing: `io_uring_prep_link`.
+    #[inline]
+    pub fn prep_link(&mut self, old_path: &CStr, new_path: &CStr, flags: u32) {
+        let cwd = linux_raw_sys::general::AT_FDCWD;
+        self.prep_linkat(cwd, old_path, cwd, new_path, flags);
+    }
+}
+
+/// Sockets: names.
+impl Sqe {
+    /// `IORING_OP_URING_CMD` with [`SOCKET_URING_OP_GETSOCKNAME`](sys::SOCKET_URING_OP_GETSOCKNAME)
+    /// (Linux 6.19): `getsockname(2)` of `fd` (`getpeername(2)` with `peer`) into
+    /// `sockaddr`, whose room the `u32` at `sockaddr_len` gives and where the kernel writes
+    /// the address's length. liburing: `io_uring_prep_cmd_getsockname`.
+    #[inline]
+    pub fn prep_cmd_getsockname(
+        &mut self,
+        fd: RawFd,
+        sockaddr: *mut RawSockAddr,
+        sockaddr_len: *mut u32,
+        peer: bool,
+    ) {
+        self.prep_rw(Op::IORING_OP_URING_CMD, fd, 0, 0, 0);
+        self.off = u32_pair(sys::SOCKET_URING_OP_GETSOCKNAME, 0);
+        self.addr = sockaddr as u64;
+        self.addr3 = sockaddr_len as u64;
+        self.splice_fd_in = i32::from(peer);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -2137,6 +2219,49 @@ mod tests {
         );
         // SAFETY: as above.
         assert_eq!(unsafe { kernel_view(&s).__bindgen_anon_5.zcrx_ifq_idx }, 3);
+    }
+
+    #[test]
+    fn shorthands_and_getsockname_fill_the_liburing_fields() {
+        let cwd = linux_raw_sys::general::AT_FDCWD;
+        let (a, b) = (c"a", c"b");
+        let mut at = Sqe::default();
+        at.prep_renameat(cwd, a, cwd, b, 0);
+        assert_eq!(prepped(|s| s.prep_rename(a, b)), at);
+        at.prep_linkat(cwd, a, cwd, b, 4);
+        assert_eq!(prepped(|s| s.prep_link(a, b, 4)), at);
+        at.prep_symlinkat(a, cwd, b);
+        assert_eq!(prepped(|s| s.prep_symlink(a, b)), at);
+        at.prep_mkdirat(cwd, a, 0o700);
+        assert_eq!(prepped(|s| s.prep_mkdir(a, 0o700)), at);
+        at.prep_unlinkat(cwd, a, 0x200);
+        assert_eq!(prepped(|s| s.prep_unlink(a, 0x200)), at);
+        at.prep_openat_direct(cwd, a, 1, 0o600, 3);
+        assert_eq!(prepped(|s| s.prep_open_direct(a, 1, 0o600, 3)), at);
+        at.prep_openat(cwd, a, 1, 0o600);
+        assert_eq!(prepped(|s| s.prep_open(a, 1, 0o600)), at);
+
+        let mut addr: RawSockAddr = unsafe_zeroed();
+        let mut len = 16u32;
+        let (ap, lp) = (&mut addr as *mut RawSockAddr, &mut len as *mut u32);
+        let s = prepped(|s| s.prep_cmd_getsockname(8, ap, lp, true));
+        let k = kernel_view(&s);
+        // SAFETY: reading integer members of unions of integers.
+        unsafe {
+            assert_eq!(
+                k.__bindgen_anon_1.__bindgen_anon_1.cmd_op,
+                sys::SOCKET_URING_OP_GETSOCKNAME
+            );
+            assert_eq!(k.__bindgen_anon_1.__bindgen_anon_1.__pad1, 0);
+            assert_eq!(k.__bindgen_anon_2.addr, ap as u64);
+            assert_eq!(k.__bindgen_anon_5.optlen, 1);
+            // addr3 is the slot the binding names optval.
+            assert_eq!(*k.__bindgen_anon_6.optval.as_ref(), lp as u64);
+        }
+        assert_eq!(
+            (s.opcode, s.fd, s.len, s.rw_flags, s.flags),
+            (sys::op(Op::IORING_OP_URING_CMD), 8, 0, 0, 0)
+        );
     }
 
     #[test]

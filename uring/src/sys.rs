@@ -93,6 +93,14 @@ pub const IOSQE_CQE_SKIP_SUCCESS: u8 =
 /// CQEs only). Checked in `tests::cqe_mixed_is_the_bit_after_hybrid_iopoll`.
 pub const IORING_SETUP_CQE_MIXED: u32 = 1 << 18;
 
+/// `SOCKET_URING_OP_GETSOCKNAME` (Linux 6.19): the socket command of
+/// [`IoUring::cmd_getsockname`](crate::IoUring::cmd_getsockname), the one after
+/// `SOCKET_URING_OP_TX_TIMESTAMP` (Linux 6.16, the last `linux-raw-sys` knows). Not yet in
+/// `linux-raw-sys`; defined here, once. Checked in
+/// `tests::getsockname_is_the_socket_op_after_tx_timestamp`.
+pub const SOCKET_URING_OP_GETSOCKNAME: u32 =
+    linux_raw_sys::io_uring::io_uring_socket_op::SOCKET_URING_OP_TX_TIMESTAMP as u32 + 1;
+
 /// An opcode as the SQE's `opcode` byte.
 #[inline]
 pub const fn op(op: io_uring_op) -> u8 {
@@ -160,6 +168,14 @@ mod tests {
             // Older than 6.18: unknown there.
             Err(e) => assert_eq!(e, rustix::io::Errno::INVAL),
         }
+    }
+
+    /// liburing 2.15's `enum io_uring_socket_op` lists it right after TX_TIMESTAMP; the
+    /// kernel test (`tests/more_ops.rs`) checks that 6.19 answers it with the socket's
+    /// address and older kernels with `EOPNOTSUPP`.
+    #[test]
+    fn getsockname_is_the_socket_op_after_tx_timestamp() {
+        assert_eq!(SOCKET_URING_OP_GETSOCKNAME, 5);
     }
 
     #[test]

@@ -638,3 +638,113 @@ fn recv_zc_without_a_registered_queue_is_einval() {
     assert_eq!(c[0].res, neg(Errno::INVAL));
     assert_eq!(c[0].flags & uring::sys::IORING_CQE_F_MORE, 0, "not armed");
 }
+
+fn cpath(p: std::path::PathBuf) -> std::ffi::CString {
+    std::ffi::CString::new(p.into_os_string().into_encoded_bytes()).unwrap()
+}
+
+/// The `AT_FDCWD` shorthands, with absolute paths (which ignore the directory, so the
+/// test never depends on or changes the process's working directory).
+#[test]
+fn working_directory_shorthands() {
+    let mut ring = ring();
+    let dir = TempDir::new("cwd_shorthands");
+    let (d, f, g, s, h) = (
+        cpath(dir.join("d")),
+        cpath(dir.join("d/f")),
+        cpath(dir.join("d/g")),
+        cpath(dir.join("s")),
+        cpath(dir.join("h")),
+    );
+    let o_creat = linux_raw_sys::general::O_CREAT | linux_raw_sys::general::O_WRONLY;
+    let mut open_sqe = uring::Sqe::default();
+    open_sqe.prep_open(&f, o_creat | linux_raw_sys::general::O_CLOEXEC, 0o600);
+    // SAFETY: every path outlives its completion; each batch is reaped before the next.
+    unsafe {
+        ring.mkdir(1, &d, 0o700).unwrap().link();
+        ring.open(2, &f, o_creat | linux_raw_sys::general::O_CLOEXEC, 0o600)
+            .unwrap();
+    }
+    let c = reap(&mut ring, 2);
+    assert_eq!(by_ud(&c, 1).res, 0);
+    // SAFETY: the completion of the open above: a descriptor that is ours.
+    drop(unsafe { OwnedFd::from_raw_fd(by_ud(&c, 2).result().unwrap() as RawFd) });
+    // SAFETY: as above.
+    unsafe {
+        ring.rename(3, &f, &g).unwrap().link();
+        ring.symlink(4, &g, &s).unwrap().link();
+        ring.link(5, &g, &h, 0).unwrap();
+    }
+    let c = reap(&mut ring, 3);
+    for ud in 3..=5 {
+        assert_eq!(by_ud(&c, ud).res, 0, "request {ud}");
+    }
+    assert!(!dir.join("d/f").exists());
+    assert_eq!(std::fs::read_link(dir.join("s")).unwrap(), dir.join("d/g"));
+    use std::os::unix::fs::MetadataExt;
+    assert_eq!(std::fs::metadata(dir.join("h")).unwrap().nlink(), 2);
+    // SAFETY: as above.
+    unsafe {
+        ring.unlink(6, &h, 0).unwrap().link();
+        ring.unlink(7, &g, 0).unwrap().link();
+        ring.unlink(8, &d, linux_raw_sys::general::AT_REMOVEDIR)
+            .unwrap();
+    }
+    let c = reap(&mut ring, 3);
+    for ud in 6..=8 {
+        assert_eq!(by_ud(&c, ud).res, 0, "request {ud}");
+    }
+    assert!(!dir.join("d").exists());
+    // The SQE the shorthand builds is the `*at` one with AT_FDCWD.
+    let mut at = uring::Sqe::default();
+    at.prep_openat(
+        linux_raw_sys::general::AT_FDCWD,
+        &f,
+        o_creat | linux_raw_sys::general::O_CLOEXEC,
+        0o600,
+    );
+    assert_eq!(open_sqe, at);
+}
+
+/// getsockname/getpeername as a socket command: Linux 6.19 answers with the address;
+/// older kernels (6.18 here) refuse the unknown command with EOPNOTSUPP, which is what
+/// this checks then (the opcode itself, URING_CMD, is there).
+#[test]
+fn cmd_getsockname_or_eopnotsupp_before_6_19() {
+    let mut ring = ring();
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let c = TcpStream::connect(l.local_addr().unwrap()).unwrap();
+    let (_s, _) = l.accept().unwrap();
+    let mut local: uring::RawSockAddr = unsafe_zeroed();
+    let mut peer: uring::RawSockAddr = unsafe_zeroed();
+    let room = core::mem::size_of::<uring::RawSockAddr>() as u32;
+    let (mut local_len, mut peer_len) = (room, room);
+    // SAFETY: the addresses and lengths outlive the completions; `c` stays open.
+    unsafe {
+        ring.cmd_getsockname(1, c.as_raw_fd(), &mut local, &mut local_len, false)
+            .unwrap();
+        ring.cmd_getsockname(2, c.as_raw_fd(), &mut peer, &mut peer_len, true)
+            .unwrap();
+    }
+    let cqes = reap(&mut ring, 2);
+    let (one, two) = (by_ud(&cqes, 1), by_ud(&cqes, 2));
+    if one.res == neg(Errno::OPNOTSUPP) {
+        assert_eq!(two.res, neg(Errno::OPNOTSUPP));
+        assert_eq!((local_len, peer_len), (room, room), "nothing written");
+        return;
+    }
+    assert_eq!((one.res, two.res), (0, 0));
+    let port = |a: &uring::RawSockAddr| {
+        // SAFETY: an AF_INET address fits in `sockaddr`'s 16 bytes.
+        let v4: linux_raw_sys::net::sockaddr_in = unsafe { core::mem::transmute_copy(a) };
+        u16::from_be(v4.sin_port)
+    };
+    assert_eq!(local_len, 16);
+    assert_eq!(port(&local), c.local_addr().unwrap().port());
+    assert_eq!(port(&peer), l.local_addr().unwrap().port());
+}
+
+fn unsafe_zeroed<T: Copy>() -> T {
+    // SAFETY: only used for plain-integer kernel structs, for which zero is valid.
+    unsafe { core::mem::zeroed() }
+}
