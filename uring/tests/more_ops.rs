@@ -748,3 +748,18 @@ fn unsafe_zeroed<T: Copy>() -> T {
     // SAFETY: only used for plain-integer kernel structs, for which zero is valid.
     unsafe { core::mem::zeroed() }
 }
+
+/// A disabled target (IORING_SETUP_R_DISABLED, not yet enabled) refuses messages with
+/// EBADFD, queued or synchronous, and the synchronous error is typed.
+#[test]
+fn messages_to_a_disabled_ring_are_ebadfd() {
+    let mut a = ring();
+    let disabled = IoUring::init(4, IoringSetupFlags::R_DISABLED).expect("io_uring");
+    match IoUring::msg_ring_sync(&disabled, 1, 2, None) {
+        Err(Error::Register(e)) => assert_eq!(e.errno(), Some(Errno::BADFD)),
+        other => panic!("expected EBADFD, got {other:?}"),
+    }
+    // SAFETY: `disabled` is our ring, open until the completion is reaped.
+    unsafe { a.msg_ring(1, disabled.fd(), 1, 2, 0) }.unwrap();
+    assert_eq!(reap(&mut a, 1)[0].res, neg(Errno::BADFD));
+}
