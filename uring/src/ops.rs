@@ -2326,10 +2326,10 @@ impl IoUring {
     /// [`IORING_FIXED_FD_NO_CLOEXEC`](crate::sys::IORING_FIXED_FD_NO_CLOEXEC); `-EBADF` for
     /// an empty slot. The slot keeps its file. liburing: `io_uring_prep_fixed_fd_install`.
     ///
-    /// **The new descriptor belongs to whoever reaps the completion**: close it, or take
-    /// ownership with `OwnedFd::from_raw_fd(cqe.result()? as RawFd)` (unsafe only because a
-    /// `Cqe` can be built by anyone: do it for the completion of this request). Not
-    /// reaping it leaks it, as with any descriptor-creating request.
+    /// **The new descriptor belongs to whoever reaps the completion**: take ownership with
+    /// [`Cqe::into_owned_fd`](crate::Cqe::into_owned_fd) (unsafe only because a `Cqe` can
+    /// be built by anyone: do it once, for the completion of this request). Not reaping it
+    /// leaks it, as with any descriptor-creating request.
     ///
     /// Safe: it only reads this ring's table and creates a descriptor nobody else has. On a
     /// ring whose table belongs to its safe layer

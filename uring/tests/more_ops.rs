@@ -377,14 +377,19 @@ fn fixed_fd_install_gives_an_owned_descriptor_of_the_slot() {
     let c = reap(&mut ring, 4);
     assert_eq!(by_ud(&c, 3).res, neg(Errno::BADF), "an empty slot");
     assert_eq!(by_ud(&c, 4).res, neg(Errno::INVAL), "an unknown flag");
-    // SAFETY: these completions are of the installs above: each res is a new descriptor
-    // that nothing else owns.
+    // SAFETY: these completions are of the installs above, each taken once: each res is
+    // a new descriptor that nothing else owns.
     let (fd1, fd2) = unsafe {
         (
-            OwnedFd::from_raw_fd(by_ud(&c, 1).result().unwrap() as RawFd),
-            OwnedFd::from_raw_fd(by_ud(&c, 2).result().unwrap() as RawFd),
+            by_ud(&c, 1).into_owned_fd().unwrap(),
+            by_ud(&c, 2).into_owned_fd().unwrap(),
         )
     };
+    // SAFETY: a failed completion: no descriptor to own, the errno comes back.
+    assert_eq!(
+        unsafe { by_ud(&c, 3).into_owned_fd() }.unwrap_err(),
+        Errno::BADF
+    );
     let cloexec = |fd: &OwnedFd| {
         rustix::io::fcntl_getfd(fd)
             .unwrap()
