@@ -2182,6 +2182,9 @@ impl IoUring {
     /// [`FUTEX2_PRIVATE`](crate::sys::FUTEX2_PRIVATE) if no other process maps the word);
     /// `flags` must be 0; a `mask` of 0 is `-EINVAL`
     /// ([`FUTEX_BITSET_MATCH_ANY`](crate::sys::FUTEX_BITSET_MATCH_ANY) matches any wake).
+    /// The word is an `AtomicU32` (liburing's `uint32_t *`), so the size is
+    /// `FUTEX2_SIZE_U32`; other sizes go through [`futex_waitv`](Self::futex_waitv)
+    /// entries. Wakes of `futex(2)` reach it, and its wakes reach `futex(2)` waiters.
     /// liburing: `io_uring_prep_futex_wait`.
     ///
     /// # Safety

@@ -768,3 +768,38 @@ fn messages_to_a_disabled_ring_are_ebadfd() {
     unsafe { a.msg_ring(1, disabled.fd(), 1, 2, 0) }.unwrap();
     assert_eq!(reap(&mut a, 1)[0].res, neg(Errno::BADFD));
 }
+
+/// The ring's futexes are the kernel's: `futex(2)` wakes a ring waiter, and a ring wake
+/// wakes a thread blocked in `futex(2)`.
+#[test]
+fn ring_futexes_meet_futex_syscalls() {
+    use rustix::thread::futex;
+    let mut ring = ring();
+    let word = std::sync::Arc::new(AtomicU32::new(0));
+    // SAFETY: `word` outlives every completion reaped below.
+    unsafe { ring.futex_wait(1, &word, 0, ANY, FUTEX_FLAGS, 0) }.unwrap();
+    ring.submit().unwrap();
+    // Issued at submit: the waiter is queued, so the system call finds it.
+    assert_eq!(futex::wake(&word, futex::Flags::PRIVATE, 1).unwrap(), 1);
+    assert_eq!(reap(&mut ring, 1)[0].res, 0);
+
+    let w = std::sync::Arc::clone(&word);
+    let waiter = std::thread::spawn(move || {
+        // Returns once woken (or at once if the word changed, which nothing does).
+        futex::wait(&w, futex::Flags::PRIVATE, 0, None)
+    });
+    // The thread may not be waiting yet: retry the wake, bounded in count (and so in time).
+    let mut woken = 0;
+    for ud in 10..5010u64 {
+        // SAFETY: as above.
+        unsafe { ring.futex_wake(ud, &word, 1, ANY, FUTEX_FLAGS, 0) }.unwrap();
+        woken = reap(&mut ring, 1)[0].res;
+        if woken == 1 {
+            break;
+        }
+        assert_eq!(woken, 0);
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    assert_eq!(woken, 1, "the blocked thread was woken by the ring");
+    waiter.join().unwrap().expect("woken, not an error");
+}
