@@ -2132,7 +2132,9 @@ impl IoUring {
     ///
     /// This is the safe way to message a ring: a queued [`msg_ring`](Self::msg_ring) names
     /// its target by number and is resolved only when the kernel issues it, when `target`
-    /// may be gone and its number another ring's; so it stays `unsafe`.
+    /// may be gone and its number another ring's; so it stays `unsafe`. The kernel has no
+    /// synchronous file hand-over, so [`msg_ring_fd`](Self::msg_ring_fd) has no safe form.
+    /// A target with `DEFER_TASKRUN` sees the completion once it enters to wait.
     pub fn msg_ring_sync(
         target: &IoUring,
         len: u32,
@@ -2147,17 +2149,34 @@ impl IoUring {
             Some(cqe_flags) => sqe.prep_msg_ring_cqe_flags(target.fd(), len, data, 0, cqe_flags),
             None => sqe.prep_msg_ring(target.fd(), len, data, 0),
         }
+        // SAFETY: the SQE names `target`, open for the whole call because it is borrowed;
+        // its namespace does not hold `data` (checked above); it posts only a CQE.
+        unsafe { Self::register_sync_msg(&sqe) }.map_err(Error::Register)?;
+        Ok(())
+    }
+
+    /// Issues the data message that `sqe` holds ([`Sqe::prep_msg_ring`] or
+    /// [`Sqe::prep_msg_ring_cqe_flags`]) now, without a source ring
+    /// (`IORING_REGISTER_SEND_MSG_RING` on fd -1, Linux 6.13); only data messages (a file
+    /// hand-over is `EINVAL`). The raw form of [`msg_ring_sync`](Self::msg_ring_sync).
+    /// liburing: `io_uring_register_sync_msg`.
+    ///
+    /// # Safety
+    ///
+    /// The SQE's `fd` must be a ring the caller may post to, as for
+    /// [`msg_ring`](Self::msg_ring), during the call (the kernel resolves it and posts
+    /// before returning).
+    pub unsafe fn register_sync_msg(sqe: &Sqe) -> Result<(), RegisterError> {
         // SAFETY: the "blind" io_uring_register (fd -1) with SEND_MSG_RING reads one SQE
         // from `arg` during the call (nr_args 1); `sqe` is a valid, initialised 64-byte
-        // `io_uring_sqe` that outlives it. The SQE names `target`'s fd, open for the whole
-        // call because `target` is borrowed; the kernel resolves it during the call and
-        // only posts a CQE there (no memory of ours is touched after the call).
+        // `io_uring_sqe` that outlives it. The target it names is the caller's contract;
+        // no memory of ours is touched after the call.
         let ret = unsafe {
             libc::syscall(
                 libc::SYS_io_uring_register,
                 -1 as libc::c_int,
                 IoringRegisterOp::RegisterSendMsgRing as libc::c_uint,
-                &sqe as *const Sqe,
+                sqe as *const Sqe,
                 1 as libc::c_uint,
             )
         };
@@ -2165,7 +2184,7 @@ impl IoUring {
             let errno = std::io::Error::last_os_error()
                 .raw_os_error()
                 .map_or(rustix::io::Errno::IO, rustix::io::Errno::from_raw_os_error);
-            return Err(Error::Register(RegisterError::from_errno(errno)));
+            return Err(RegisterError::from_errno(errno));
         }
         Ok(())
     }

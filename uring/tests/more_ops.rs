@@ -803,3 +803,40 @@ fn ring_futexes_meet_futex_syscalls() {
     assert_eq!(woken, 1, "the blocked thread was woken by the ring");
     waiter.join().unwrap().expect("woken, not an error");
 }
+
+/// The raw synchronous message: the same SQE a queued message uses; a file hand-over is
+/// refused (the kernel has no synchronous one).
+#[test]
+fn register_sync_msg_takes_data_messages_only() {
+    let mut b = ring();
+    let mut sqe = uring::Sqe::default();
+    sqe.prep_msg_ring(b.fd(), 12, 0x1212, 0);
+    // SAFETY: `b` is our ring, open during the call; nothing reserves its namespace.
+    unsafe { IoUring::register_sync_msg(&sqe) }.unwrap();
+    sqe.prep_msg_ring_fd(b.fd(), 0, 0, 0x1313, 0);
+    // SAFETY: as above (and refused).
+    let e = unsafe { IoUring::register_sync_msg(&sqe) }.unwrap_err();
+    assert_eq!(e.errno(), Some(Errno::INVAL));
+    let c = ready(&mut b);
+    assert_eq!(c.len(), 1, "{c:?}");
+    assert_eq!((c[0].user_data, c[0].res), (0x1212, 12));
+}
+
+/// A DEFER_TASKRUN target gets the message as task work: it is in the CQ once the target
+/// enters to wait (here through `reap`), for the queued and the synchronous form alike.
+#[test]
+fn messages_reach_a_defer_taskrun_target() {
+    let mut a = ring();
+    let mut b = IoUring::init(
+        8,
+        IoringSetupFlags::SINGLE_ISSUER | IoringSetupFlags::DEFER_TASKRUN,
+    )
+    .expect("io_uring");
+    IoUring::msg_ring_sync(&b, 1, 0x51, None).unwrap();
+    // SAFETY: `b` is our ring, open until every completion is reaped.
+    unsafe { a.msg_ring(1, b.fd(), 2, 0x52, 0) }.unwrap();
+    assert_eq!(reap(&mut a, 1)[0].res, 0);
+    let c = reap(&mut b, 2);
+    assert_eq!(by_ud(&c, 0x51).res, 1);
+    assert_eq!(by_ud(&c, 0x52).res, 2);
+}
