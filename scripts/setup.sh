@@ -7,6 +7,9 @@
 #   util-linux  setpriv and prlimit: the safe layer's suites as a process without
 #             CAP_IPC_LOCK under an 8 MiB memlock limit (scripts/test-unprivileged.sh,
 #             uring/tests/memlock.rs)
+#   clang, libclang-dev, make, gcc  the liburing comparison (liburing-compare/): its
+#             axboe-liburing dependency builds liburing's C library (make, a C compiler)
+#             and runs bindgen, which loads libclang and clang's own headers
 #   rustfmt, clippy  the toolchain components .ci/run uses (through rustup, if it manages
 #             the toolchain)
 # Nothing missing: installs nothing and touches no network.
@@ -17,6 +20,11 @@ command -v socat >/dev/null 2>&1 || need_apt+=(socat)
 command -v ip >/dev/null 2>&1 || need_apt+=(iproute2)
 command -v python3 >/dev/null 2>&1 || need_apt+=(python3)
 { command -v setpriv && command -v prlimit; } >/dev/null 2>&1 || need_apt+=(util-linux)
+command -v make >/dev/null 2>&1 || need_apt+=(make)
+command -v cc >/dev/null 2>&1 || need_apt+=(gcc)
+# libclang-dev puts libclang.so where bindgen (clang-sys) looks: /usr/lib/llvm-N/lib.
+{ command -v clang && compgen -G '/usr/lib/llvm-*/lib/libclang.so*'; } >/dev/null 2>&1 ||
+  need_apt+=(clang libclang-dev)
 
 if ((${#need_apt[@]})); then
   echo "== setup: installing ${need_apt[*]} (apt-get)"

@@ -2,14 +2,14 @@
 //! `sockaddr` pointer (connect, accept, bind, sendmsg's `msg_name`, send's `addr2`).
 
 use core::mem::size_of;
-use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
+use std::net::SocketAddr;
 
-use linux_raw_sys::net::{
-    in6_addr, in_addr, sockaddr, sockaddr_in, sockaddr_in6, AF_INET, AF_INET6,
-};
+use linux_raw_sys::net::sockaddr;
+use rustix::net::SocketAddrAny;
 
 /// A socket address as the kernel reads and writes it: storage for any family and the
-/// length in use. Converts from and to [`std::net::SocketAddr`].
+/// length in use. Converts from and to [`std::net::SocketAddr`] and rustix's
+/// [`SocketAddrAny`] (any family, Unix addresses included), which does the encoding.
 #[derive(Clone, Copy)]
 #[repr(C)]
 pub struct SockAddr {
@@ -69,69 +69,53 @@ impl SockAddr {
         unsafe { *(self.as_ptr() as *const u16) }
     }
 
-    /// The address as a std `SocketAddr`, for IPv4 and IPv6.
+    /// The address as a std `SocketAddr`, for IPv4 and IPv6 (decoded by rustix).
     pub fn as_socket_addr(&self) -> Option<SocketAddr> {
-        match u32::from(self.family()) {
-            AF_INET if self.len as usize >= size_of::<sockaddr_in>() => {
-                // SAFETY: family and length say the storage holds a sockaddr_in, and the
-                // storage is aligned for any sockaddr.
-                let a = unsafe { &*(self.as_ptr() as *const sockaddr_in) };
-                let ip = Ipv4Addr::from(u32::from_be(a.sin_addr.s_addr));
-                Some(SocketAddr::V4(SocketAddrV4::new(
-                    ip,
-                    u16::from_be(a.sin_port),
-                )))
-            }
-            AF_INET6 if self.len as usize >= size_of::<sockaddr_in6>() => {
-                // SAFETY: as above, for sockaddr_in6.
-                let a = unsafe { &*(self.as_ptr() as *const sockaddr_in6) };
-                // SAFETY: in6_addr is a union of byte/word views of the same 16 bytes.
-                let octets = unsafe { a.sin6_addr.in6_u.u6_addr8 };
-                Some(SocketAddr::V6(SocketAddrV6::new(
-                    Ipv6Addr::from(octets),
-                    u16::from_be(a.sin6_port),
-                    u32::from_be(a.sin6_flowinfo),
-                    a.sin6_scope_id,
-                )))
-            }
-            _ => None,
+        SocketAddr::try_from(self.to_any()?).ok()
+    }
+
+    /// The address as rustix's [`SocketAddrAny`], any family (Unix addresses included);
+    /// `None` if the length is shorter than the family field or longer than the storage.
+    pub fn to_any(&self) -> Option<SocketAddrAny> {
+        let len = self.len as usize;
+        if len < size_of::<u16>() || len > size_of::<sockaddr>() {
+            return None;
         }
+        // SAFETY: `len` bytes of the storage are initialized (the whole storage always
+        // is), and the length is checked against rustix's bounds above, so `read` neither
+        // panics nor reads past the storage.
+        Some(unsafe { SocketAddrAny::read(self.as_ptr().cast(), self.len) })
+    }
+}
+
+impl From<&SocketAddrAny> for SockAddr {
+    fn from(addr: &SocketAddrAny) -> Self {
+        let mut out = SockAddr::default();
+        let len = (addr.addr_len() as usize).min(size_of::<sockaddr>());
+        // SAFETY: rustix keeps the first `addr_len` bytes of its storage initialized; the
+        // copy is bounded by both storages' sizes, which do not overlap.
+        unsafe {
+            core::ptr::copy_nonoverlapping(
+                addr.as_ptr().cast::<u8>(),
+                out.as_mut_ptr().cast::<u8>(),
+                len,
+            )
+        };
+        out.len = len as u32;
+        out
+    }
+}
+
+impl From<SocketAddrAny> for SockAddr {
+    fn from(addr: SocketAddrAny) -> Self {
+        SockAddr::from(&addr)
     }
 }
 
 impl From<SocketAddr> for SockAddr {
+    /// Encoded by rustix ([`SocketAddrAny`]'s conversion).
     fn from(addr: SocketAddr) -> Self {
-        let mut out = SockAddr::default();
-        match addr {
-            SocketAddr::V4(v4) => {
-                let sin = sockaddr_in {
-                    sin_family: AF_INET as u16,
-                    sin_port: v4.port().to_be(),
-                    sin_addr: in_addr {
-                        s_addr: u32::from(*v4.ip()).to_be(),
-                    },
-                    __pad: [0; 8],
-                };
-                // SAFETY: the storage is larger than and aligned for sockaddr_in.
-                unsafe { (out.as_mut_ptr() as *mut sockaddr_in).write(sin) };
-                out.len = size_of::<sockaddr_in>() as u32;
-            }
-            SocketAddr::V6(v6) => {
-                let mut sin6 = sockaddr_in6 {
-                    sin6_family: AF_INET6 as u16,
-                    sin6_port: v6.port().to_be(),
-                    sin6_flowinfo: v6.flowinfo().to_be(),
-                    // SAFETY: plain bytes; set below.
-                    sin6_addr: unsafe { core::mem::zeroed::<in6_addr>() },
-                    sin6_scope_id: v6.scope_id(),
-                };
-                sin6.sin6_addr.in6_u.u6_addr8 = v6.ip().octets();
-                // SAFETY: the storage is larger than and aligned for sockaddr_in6.
-                unsafe { (out.as_mut_ptr() as *mut sockaddr_in6).write(sin6) };
-                out.len = size_of::<sockaddr_in6>() as u32;
-            }
-        }
-        out
+        SockAddr::from(SocketAddrAny::from(addr))
     }
 }
 
@@ -151,5 +135,20 @@ mod tests {
             16
         );
         assert_eq!(SockAddr::default().as_socket_addr(), None);
+    }
+
+    #[test]
+    fn unix_addresses_go_through_rustix() {
+        let unix = rustix::net::SocketAddrUnix::new("/tmp/uring-addr-test").unwrap();
+        let sa = SockAddr::from(SocketAddrAny::from(unix.clone()));
+        assert_eq!(sa.family(), linux_raw_sys::net::AF_UNIX as u16);
+        assert_eq!(sa.as_socket_addr(), None); // not an IP address
+        let back = rustix::net::SocketAddrUnix::try_from(sa.to_any().unwrap()).unwrap();
+        assert_eq!(back, unix);
+        let mut short = SockAddr::default();
+        *short.len_mut() = 1; // shorter than the family field
+        assert!(short.to_any().is_none());
+        *short.len_mut() = 129; // longer than the storage
+        assert!(short.to_any().is_none());
     }
 }

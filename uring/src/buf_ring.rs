@@ -27,7 +27,6 @@
 //! with their contract spelled out.
 
 use core::ffi::c_void;
-use core::fmt;
 use core::ptr::{self, NonNull};
 use core::sync::atomic::{AtomicU16, Ordering};
 use std::os::fd::{AsFd, OwnedFd, RawFd};
@@ -38,6 +37,7 @@ use rustix::mm::{MapFlags, ProtFlags};
 
 use crate::cqe::Cqe;
 use crate::error::RegisterError;
+pub use crate::error::{BufRingError, SelectedBufferError};
 use crate::ops::SqeResult;
 use crate::ring::IoUring;
 use crate::sqe::Sqe;
@@ -58,128 +58,6 @@ bitflags::bitflags! {
         /// completion with `IORING_CQE_F_BUF_MORE` means the kernel keeps using the rest
         /// of that buffer. Older kernels reject the flag with `EINVAL`.
         const INC = sys::raw::io_uring_register_pbuf_ring_flags::IOU_PBUF_RING_INC as u16;
-    }
-}
-
-/// Why setting up a [`BufRing`] or a [`BufferGroup`] failed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum BufRingError {
-    /// `entries` (or a group's `buffers_count`) was 0 or above
-    /// [`BUF_RING_MAX_ENTRIES`] (checked before any system call). Zig:
-    /// `EntriesNotInRange`.
-    EntriesNotInRange,
-    /// `entries` was not a power of two (checked before any system call). Zig:
-    /// `EntriesNotPowerOfTwo`.
-    EntriesNotPowerOfTwo,
-    /// A group's `buffer_size` was 0, or `buffer_size * buffers_count` does not fit the
-    /// address space (checked before any system call).
-    BufferSizeInvalid,
-    /// Duplicating the ring's file descriptor failed (`EMFILE`, `ENFILE`).
-    Dup(Errno),
-    /// Mapping the ring or buffer memory failed.
-    Mmap(Errno),
-    /// The kernel refused the registration: `AlreadyExists` for a group id already in
-    /// use, `ArgumentsInvalid` on kernels before 5.19 or for unsupported flags.
-    Register(RegisterError),
-}
-
-impl fmt::Display for BufRingError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::EntriesNotInRange => f.write_str("buffer ring entries must be in 1..=32768"),
-            Self::EntriesNotPowerOfTwo => f.write_str("buffer ring entries must be a power of two"),
-            Self::BufferSizeInvalid => f.write_str("buffer group: invalid buffer size"),
-            Self::Dup(e) => write!(f, "duplicating the ring fd failed: {e}"),
-            Self::Mmap(e) => write!(f, "mapping buffer ring memory failed: {e}"),
-            Self::Register(e) => write!(f, "registering the buffer ring failed: {e}"),
-        }
-    }
-}
-
-impl std::error::Error for BufRingError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            Self::Register(e) => Some(e),
-            _ => None,
-        }
-    }
-}
-
-impl From<RegisterError> for BufRingError {
-    fn from(e: RegisterError) -> Self {
-        Self::Register(e)
-    }
-}
-
-impl From<BufRingError> for std::io::Error {
-    fn from(e: BufRingError) -> Self {
-        match e {
-            BufRingError::Dup(errno) | BufRingError::Mmap(errno) => {
-                std::io::Error::from_raw_os_error(errno.raw_os_error())
-            }
-            BufRingError::Register(r) => r.into(),
-            other => std::io::Error::new(std::io::ErrorKind::InvalidInput, other),
-        }
-    }
-}
-
-/// Why a completion or buffer id could not be used with a [`BufferGroup`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum SelectedBufferError {
-    /// The completion carries no `IORING_CQE_F_BUFFER`: no buffer was picked (a failed
-    /// request, e.g. `ENOBUFS`, or a request that did not select a buffer). Zig:
-    /// `NoBufferSelected`.
-    NoBufferSelected,
-    /// The buffer id is not one of this group's (`id >= buffers_count`).
-    BufferIdOutOfRange {
-        /// The id found.
-        id: u16,
-        /// The group's number of buffers.
-        buffers_count: u16,
-    },
-    /// The completion's result is negative or larger than one buffer, so it does not
-    /// describe bytes received into one buffer of this group.
-    ResultOutOfRange {
-        /// The completion's `res`.
-        res: i32,
-        /// The group's buffer size.
-        buffer_size: u32,
-    },
-    /// The group consumes buffers incrementally ([`BufferGroup::init_incremental`]): a
-    /// completion's bytes start where the previous one on that buffer ended, so only
-    /// [`BufferGroup::get_incremental`] can say where; [`get`](BufferGroup::get) and
-    /// [`get_bundle`](BufferGroup::get_bundle) refuse. Or the reverse: `get_incremental` on
-    /// a group that is not incremental.
-    Incremental,
-}
-
-impl fmt::Display for SelectedBufferError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::NoBufferSelected => f.write_str("completion has no IORING_CQE_F_BUFFER"),
-            Self::BufferIdOutOfRange { id, buffers_count } => {
-                write!(f, "buffer id {id} out of range (group has {buffers_count})")
-            }
-            Self::ResultOutOfRange { res, buffer_size } => {
-                write!(
-                    f,
-                    "completion result {res} does not fit a {buffer_size}-byte buffer"
-                )
-            }
-            Self::Incremental => f.write_str(
-                "incremental and whole-buffer consumption need different lookups (get_incremental / get)",
-            ),
-        }
-    }
-}
-
-impl std::error::Error for SelectedBufferError {}
-
-impl From<SelectedBufferError> for std::io::Error {
-    fn from(e: SelectedBufferError) -> Self {
-        std::io::Error::new(std::io::ErrorKind::InvalidInput, e)
     }
 }
 

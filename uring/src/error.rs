@@ -329,9 +329,9 @@ pub enum Error {
     /// Send flags not settable there ([`SqeError::SendFlags`]).
     SendFlags(u16),
     /// Setting up a provided-buffer ring or group failed.
-    BufRing(crate::buf_ring::BufRingError),
+    BufRing(BufRingError),
     /// A provided buffer could not be looked up or returned.
-    Buffer(crate::buf_ring::SelectedBufferError),
+    Buffer(SelectedBufferError),
 }
 
 impl fmt::Display for Error {
@@ -396,13 +396,13 @@ impl From<SqeError> for Error {
         }
     }
 }
-impl From<crate::buf_ring::BufRingError> for Error {
-    fn from(e: crate::buf_ring::BufRingError) -> Self {
+impl From<BufRingError> for Error {
+    fn from(e: BufRingError) -> Self {
         Error::BufRing(e)
     }
 }
-impl From<crate::buf_ring::SelectedBufferError> for Error {
-    fn from(e: crate::buf_ring::SelectedBufferError) -> Self {
+impl From<SelectedBufferError> for Error {
+    fn from(e: SelectedBufferError) -> Self {
         Error::Buffer(e)
     }
 }
@@ -468,5 +468,127 @@ mod tests {
         assert!(io.to_string().contains("zero"));
         let io: std::io::Error = Error::from(SubmissionQueueFull).into();
         assert_eq!(io.kind(), std::io::ErrorKind::WouldBlock);
+    }
+}
+
+/// Why setting up a [`BufRing`](crate::buf_ring::BufRing) or a [`BufferGroup`](crate::buf_ring::BufferGroup) failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum BufRingError {
+    /// `entries` (or a group's `buffers_count`) was 0 or above
+    /// [`BUF_RING_MAX_ENTRIES`](crate::buf_ring::BUF_RING_MAX_ENTRIES) (checked before any system call). Zig:
+    /// `EntriesNotInRange`.
+    EntriesNotInRange,
+    /// `entries` was not a power of two (checked before any system call). Zig:
+    /// `EntriesNotPowerOfTwo`.
+    EntriesNotPowerOfTwo,
+    /// A group's `buffer_size` was 0, or `buffer_size * buffers_count` does not fit the
+    /// address space (checked before any system call).
+    BufferSizeInvalid,
+    /// Duplicating the ring's file descriptor failed (`EMFILE`, `ENFILE`).
+    Dup(Errno),
+    /// Mapping the ring or buffer memory failed.
+    Mmap(Errno),
+    /// The kernel refused the registration: `AlreadyExists` for a group id already in
+    /// use, `ArgumentsInvalid` on kernels before 5.19 or for unsupported flags.
+    Register(RegisterError),
+}
+
+impl fmt::Display for BufRingError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::EntriesNotInRange => f.write_str("buffer ring entries must be in 1..=32768"),
+            Self::EntriesNotPowerOfTwo => f.write_str("buffer ring entries must be a power of two"),
+            Self::BufferSizeInvalid => f.write_str("buffer group: invalid buffer size"),
+            Self::Dup(e) => write!(f, "duplicating the ring fd failed: {e}"),
+            Self::Mmap(e) => write!(f, "mapping buffer ring memory failed: {e}"),
+            Self::Register(e) => write!(f, "registering the buffer ring failed: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for BufRingError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Register(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl From<RegisterError> for BufRingError {
+    fn from(e: RegisterError) -> Self {
+        Self::Register(e)
+    }
+}
+
+impl From<BufRingError> for std::io::Error {
+    fn from(e: BufRingError) -> Self {
+        match e {
+            BufRingError::Dup(errno) | BufRingError::Mmap(errno) => {
+                std::io::Error::from_raw_os_error(errno.raw_os_error())
+            }
+            BufRingError::Register(r) => r.into(),
+            other => std::io::Error::new(std::io::ErrorKind::InvalidInput, other),
+        }
+    }
+}
+
+/// Why a completion or buffer id could not be used with a [`BufferGroup`](crate::buf_ring::BufferGroup).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SelectedBufferError {
+    /// The completion carries no `IORING_CQE_F_BUFFER`: no buffer was picked (a failed
+    /// request, e.g. `ENOBUFS`, or a request that did not select a buffer). Zig:
+    /// `NoBufferSelected`.
+    NoBufferSelected,
+    /// The buffer id is not one of this group's (`id >= buffers_count`).
+    BufferIdOutOfRange {
+        /// The id found.
+        id: u16,
+        /// The group's number of buffers.
+        buffers_count: u16,
+    },
+    /// The completion's result is negative or larger than one buffer, so it does not
+    /// describe bytes received into one buffer of this group.
+    ResultOutOfRange {
+        /// The completion's `res`.
+        res: i32,
+        /// The group's buffer size.
+        buffer_size: u32,
+    },
+    /// The group consumes buffers incrementally ([`BufferGroup::init_incremental`](crate::buf_ring::BufferGroup::init_incremental)): a
+    /// completion's bytes start where the previous one on that buffer ended, so only
+    /// [`BufferGroup::get_incremental`](crate::buf_ring::BufferGroup::get_incremental) can say where; [`get`](crate::buf_ring::BufferGroup::get) and
+    /// [`get_bundle`](crate::buf_ring::BufferGroup::get_bundle) refuse. Or the reverse: `get_incremental` on
+    /// a group that is not incremental.
+    Incremental,
+}
+
+impl fmt::Display for SelectedBufferError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::NoBufferSelected => f.write_str("completion has no IORING_CQE_F_BUFFER"),
+            Self::BufferIdOutOfRange { id, buffers_count } => {
+                write!(f, "buffer id {id} out of range (group has {buffers_count})")
+            }
+            Self::ResultOutOfRange { res, buffer_size } => {
+                write!(
+                    f,
+                    "completion result {res} does not fit a {buffer_size}-byte buffer"
+                )
+            }
+            Self::Incremental => f.write_str(
+                "incremental and whole-buffer consumption need different lookups (get_incremental / get)",
+            ),
+        }
+    }
+}
+
+impl std::error::Error for SelectedBufferError {}
+
+impl From<SelectedBufferError> for std::io::Error {
+    fn from(e: SelectedBufferError) -> Self {
+        std::io::Error::new(std::io::ErrorKind::InvalidInput, e)
     }
 }

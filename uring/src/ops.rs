@@ -649,6 +649,49 @@ impl IoUring {
     /// first completion without `F_MORE`), not merely until the first completion.
     ///
     /// `fd` follows the [descriptor contract](crate::ops#descriptors).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use std::io::Read;
+    /// use std::net::{TcpListener, TcpStream};
+    /// use std::os::fd::AsRawFd;
+    /// use uring::{sys::IoringSetupFlags, IoUring};
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let listener = TcpListener::bind("127.0.0.1:0")?;
+    /// let stream = TcpStream::connect(listener.local_addr()?)?;
+    /// let (mut peer, _) = listener.accept()?;
+    /// let mut ring = IoUring::init(8, IoringSetupFlags::empty())?;
+    /// let buffer = vec![0x5a_u8; 64 * 1024];
+    /// // SAFETY: `buffer` is neither dropped nor written until the loop below has seen the
+    /// // last completion for it; `stream` stays open until then.
+    /// unsafe { ring.send_zc(7, stream.as_raw_fd(), &buffer, 0, 0)? };
+    /// ring.submit()?;
+    /// let (mut sent, mut more) = (0, true);
+    /// let reading = std::thread::spawn(move || {
+    ///     let mut got = vec![0u8; 64 * 1024];
+    ///     peer.read_exact(&mut got).map(|()| got)
+    /// });
+    /// for _ in 0..2 {
+    ///     if !more {
+    ///         break;
+    ///     }
+    ///     let cqe = ring.copy_cqe()?;
+    ///     assert_eq!(cqe.user_data, 7);
+    ///     if cqe.notif() {
+    ///         more = false; // the kernel let go of `buffer`
+    ///     } else {
+    ///         sent = cqe.result()?; // the byte count
+    ///         more = cqe.more(); // a notification follows
+    ///     }
+    /// }
+    /// assert!(!more);
+    /// assert_eq!(sent, 64 * 1024);
+    /// drop(buffer); // only now
+    /// assert!(reading.join().unwrap()?.iter().all(|&b| b == 0x5a));
+    /// # Ok(()) }
+    /// ```
     #[inline]
     pub unsafe fn send_zc(
         &mut self,

@@ -79,8 +79,8 @@ impl Drop for Mmap {
 
 /// The submission queue as mapped from the kernel (Zig's `SubmissionQueue`).
 ///
-/// `head` is advanced by the kernel, `tail` by us; `sqe_head`/`sqe_tail` track the SQEs
-/// handed out by [`IoUring::get_sqe`] that are not yet published.
+/// `head` is advanced by the kernel, `tail` by us; `sqe_head` and the cursor (`next`) track
+/// the SQEs handed out by [`IoUring::get_sqe`] that are not yet published.
 #[derive(Debug)]
 pub struct SubmissionQueue {
     head: *const AtomicU32,
@@ -92,12 +92,19 @@ pub struct SubmissionQueue {
     entries: u32,
     /// Start of the SQEs handed out but not yet published to the kernel.
     sqe_head: u32,
-    /// One past the last SQE handed out.
-    sqe_tail: u32,
-    /// `kernel head + entries` for the last kernel head we read: `sqe_tail` may grow up to
-    /// it. Refreshed only when `sqe_tail` reaches it, so that the hot path of
-    /// [`IoUring::next_sqe`] is one compare, without touching the shared head.
-    sqe_limit: u32,
+    /// The next SQE to hand out. The tail (one past the last SQE handed out) is
+    /// `seg_tail + (next - seg_start)`: see [`sqe_tail`](Self::sqe_tail).
+    next: *mut Sqe,
+    /// Where the hot path of [`IoUring::next_sqe`] stops: `[seg_start, end)` is a run of the
+    /// SQE array that does not wrap and stays below `kernel head + entries` for the last
+    /// kernel head read, so handing out an SQE is one compare and one increment, without
+    /// touching the shared head or masking an index. Recomputed by `refresh` when `next`
+    /// reaches it.
+    end: *mut Sqe,
+    /// The start of the current run.
+    seg_start: *mut Sqe,
+    /// The tail value of `seg_start`.
+    seg_tail: u32,
     _sqes_map: Mmap,
 }
 
@@ -119,8 +126,32 @@ impl SubmissionQueue {
     /// kernel has read the SQEs we are about to reuse.
     #[cold]
     #[inline(never)]
-    fn refresh_limit(&mut self) {
-        self.sqe_limit = self.head().wrapping_add(self.entries);
+    fn refresh(&mut self) -> bool {
+        let tail = self.sqe_tail();
+        let limit = self.head().wrapping_add(self.entries);
+        let index = tail & self.mask;
+        // The free slots before the kernel's head comes round, and before the array wraps
+        // (the next run starts at index 0). `min` keeps the run inside the array even if
+        // the shared head held nonsense.
+        let run = limit.wrapping_sub(tail).min(self.entries - index);
+        // SAFETY: `index <= mask < entries` and `index + run <= entries`: both pointers are
+        // inside the SQE mapping or one past its last entry.
+        unsafe {
+            self.seg_start = self.sqes.as_ptr().add(index as usize);
+            self.end = self.seg_start.add(run as usize);
+        }
+        self.seg_tail = tail;
+        self.next = self.seg_start;
+        run != 0
+    }
+
+    /// One past the last SQE handed out.
+    #[inline]
+    fn sqe_tail(&self) -> u32 {
+        // SAFETY: `seg_start <= next <= end`, all in (or one past) the SQE array, so the
+        // distance is a small non-negative count of whole entries.
+        let n = unsafe { self.next.offset_from(self.seg_start) };
+        self.seg_tail.wrapping_add(n as u32)
     }
 
     /// Number of SQE slots (`sq_entries`).
@@ -153,7 +184,7 @@ impl SubmissionQueue {
     }
     /// SQEs handed out and not yet flushed (`sqe_tail - sqe_head`).
     pub fn pending(&self) -> u32 {
-        self.sqe_tail.wrapping_sub(self.sqe_head)
+        self.sqe_tail().wrapping_sub(self.sqe_head)
     }
 }
 
@@ -289,6 +320,27 @@ impl IoUring {
     /// Sets up a ring with `entries` SQEs (a power of two, 1..=32768) and `flags`
     /// (`IORING_SETUP_*`), Linux 5.1+. For SQPOLL the kernel thread idles after 1 s.
     /// liburing: `io_uring_queue_init`. Zig: `IoUring.init`.
+    ///
+    /// ```
+    /// use uring::{sys::IoringSetupFlags, IoUring};
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let mut ring = IoUring::init(8, IoringSetupFlags::empty())?;
+    /// assert_eq!(ring.sq().entries(), 8);
+    /// ring.nop(42)?; // queued, not submitted
+    /// assert_eq!(ring.submit()?, 1);
+    /// let cqe = ring.copy_cqe()?;
+    /// assert_eq!((cqe.user_data, cqe.res), (42, 0));
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// Bad arguments are typed errors, not panics:
+    ///
+    /// ```
+    /// use uring::{sys::IoringSetupFlags, IoUring, SetupError};
+    ///
+    /// assert!(matches!(IoUring::init(3, IoringSetupFlags::empty()), Err(SetupError::EntriesNotPowerOfTwo)));
+    /// ```
     pub fn init(entries: u32, flags: IoringSetupFlags) -> Result<IoUring, SetupError> {
         let mut params = io_uring_params::default();
         params.flags = flags;
@@ -379,16 +431,23 @@ impl IoUring {
             mask: sq_mask,
             entries: sq_entries,
             sqe_head: 0,
-            sqe_tail: 0,
-            sqe_limit: 0,
+            next: core::ptr::null_mut(),
+            end: core::ptr::null_mut(),
+            seg_start: core::ptr::null_mut(),
+            seg_tail: 0,
             _sqes_map: sqes_map,
         };
         // SAFETY: the kernel initializes head == tail, normally 0; read it anyway.
         let tail = unsafe { (*sq.tail).load(Ordering::Relaxed) };
+        // SAFETY: `tail & mask < entries`: inside the SQE mapping. An empty run: the first
+        // `next_sqe` computes the real one.
+        let start = unsafe { sq.sqes.as_ptr().add((tail & sq_mask) as usize) };
         let sq = SubmissionQueue {
             sqe_head: tail,
-            sqe_tail: tail,
-            sqe_limit: tail.wrapping_add(sq_entries),
+            next: start,
+            end: start,
+            seg_start: start,
+            seg_tail: tail,
             ..sq
         };
         let cq = CompletionQueue {
@@ -506,7 +565,7 @@ impl IoUring {
         if self.sq_ready() == 0 {
             return false;
         }
-        let index = (self.sq.sqe_tail.wrapping_sub(1) & self.sq.mask) as usize;
+        let index = (self.sq.sqe_tail().wrapping_sub(1) & self.sq.mask) as usize;
         // SAFETY: `index <= mask`, inside the SQE mapping. The SQE was written by us and
         // not yet consumed (sq_ready > 0); the kernel only ever reads SQEs, so reading its
         // flags byte alongside a kernel thread (SQPOLL) is a read-read overlap.
@@ -556,21 +615,21 @@ impl IoUring {
     #[inline]
     pub(crate) fn next_sqe(&mut self) -> Result<&mut Sqe, SubmissionQueueFull> {
         let sq = &mut self.sq;
-        let tail = sq.sqe_tail;
-        if tail == sq.sqe_limit {
-            // Looks full with the head we knew: ask the kernel how far it has consumed.
-            sq.refresh_limit();
-            if tail == sq.sqe_limit {
-                return Err(SubmissionQueueFull);
-            }
+        // At the end of the run (it looks full with the head we knew, or the array wraps):
+        // ask the kernel how far it has consumed, and start the next run.
+        if sq.next == sq.end && !sq.refresh() {
+            return Err(SubmissionQueueFull);
         }
-        sq.sqe_tail = tail.wrapping_add(1);
-        let index = (tail & sq.mask) as usize;
-        // SAFETY: index <= mask < entries, inside the SQE mapping; the slot is not visible
-        // to the kernel (it lies past the published tail, and `tail < head + entries` for
-        // the head read with acquire in `refresh_limit`, so the kernel has consumed its old
-        // content), and `&mut self` makes this the only reference.
-        Ok(unsafe { &mut *sq.sqes.as_ptr().add(index) })
+        let sqe = sq.next;
+        // SAFETY: `next < end`, so `sqe` is an entry of the SQE mapping and `next + 1` at
+        // most one past the run. The slot is not visible to the kernel: it lies past the
+        // published tail, and below `head + entries` for the head read with acquire in
+        // `refresh`, so the kernel has consumed its old content. `&mut self` makes this the
+        // only reference.
+        unsafe {
+            sq.next = sqe.add(1);
+            Ok(&mut *sqe)
+        }
     }
 
     /// The next free SQE, or `Err(SubmissionQueueFull)`, zeroed, for the caller to fill
@@ -611,11 +670,12 @@ impl IoUring {
     #[inline]
     pub fn flush_sq(&mut self) -> u32 {
         let sq = &mut self.sq;
-        if sq.sqe_head != sq.sqe_tail {
-            sq.sqe_head = sq.sqe_tail;
+        let tail = sq.sqe_tail();
+        if sq.sqe_head != tail {
+            sq.sqe_head = tail;
             // Release: the kernel must see the SQE contents written before the new tail.
             // SAFETY: tail points into the live SQ ring mapping.
-            unsafe { (*sq.tail).store(sq.sqe_tail, Ordering::Release) };
+            unsafe { (*sq.tail).store(tail, Ordering::Release) };
         }
         self.sq_ready()
     }
@@ -660,7 +720,7 @@ impl IoUring {
     pub fn sq_ready(&self) -> u32 {
         // SAFETY: head points into the live SQ ring mapping.
         let head = unsafe { (*self.sq.head).load(Ordering::Acquire) };
-        self.sq.sqe_tail.wrapping_sub(head)
+        self.sq.sqe_tail().wrapping_sub(head)
     }
 
     /// Free SQE slots. liburing: `io_uring_sq_space_left`.
@@ -693,6 +753,20 @@ impl IoUring {
     /// SQPOLL, `n` also counts published SQEs the kernel thread had not consumed yet). So
     /// `Ok` counts submissions, not completions. Nothing is lost either way: the SQEs are
     /// submitted once, and [`copy_cqe`](Self::copy_cqe) waits for their completions.
+    ///
+    /// ```
+    /// use uring::{sys::IoringSetupFlags, IoUring};
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let mut ring = IoUring::init(8, IoringSetupFlags::empty())?;
+    /// for user_data in 1..=3 {
+    ///     ring.nop(user_data)?;
+    /// }
+    /// // One enter submits all three and returns once all three have completed.
+    /// assert_eq!(ring.submit_and_wait(3)?, 3);
+    /// assert_eq!(ring.cq_ready(), 3);
+    /// # Ok(()) }
+    /// ```
     pub fn submit_and_wait(&mut self, wait_nr: u32) -> Result<u32, EnterError> {
         let submitted = self.flush_sq();
         let mut flags = IoringEnterFlags::empty();
@@ -803,6 +877,31 @@ impl IoUring {
     /// aside for the driver, and the caller's completions that the driver reaped come
     /// first. So `wait_nr` may be met by the driver's completions, and a call may return 0
     /// after waiting.
+    ///
+    /// ```
+    /// use uring::{sys::IoringSetupFlags, Cqe, IoUring};
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let mut ring = IoUring::init(16, IoringSetupFlags::empty())?;
+    /// for user_data in 0..10 {
+    ///     ring.nop(user_data)?;
+    /// }
+    /// ring.submit()?;
+    /// let mut cqes = [Cqe::default(); 16];
+    /// let mut seen = 0u32; // by user_data: completion order is the kernel's
+    /// for _ in 0..10 {
+    ///     if seen.count_ones() == 10 {
+    ///         break;
+    ///     }
+    ///     let n = ring.copy_cqes(&mut cqes, 1)? as usize; // waits for at least one
+    ///     for cqe in &cqes[..n] {
+    ///         assert_eq!(cqe.res, 0);
+    ///         seen |= 1 << cqe.user_data;
+    ///     }
+    /// }
+    /// assert_eq!(seen, (1 << 10) - 1);
+    /// # Ok(()) }
+    /// ```
     pub fn copy_cqes(&mut self, cqes: &mut [Cqe], wait_nr: u32) -> Result<u32, EnterError> {
         if self.split.is_none() {
             return self.copy_cqes_all(cqes, wait_nr);
@@ -1143,6 +1242,40 @@ mod tests {
             let mut seen: Vec<u64> = cqes.iter().map(|c| c.user_data).collect();
             seen.sort_unstable();
             assert_eq!(seen, (round * 4..round * 4 + 4).collect::<Vec<_>>());
+        }
+    }
+
+    /// The SQE cursor across the end of the SQE array: 3 SQEs per round on a 4-entry ring
+    /// make every run stop at the array's end or at the kernel's head in turn; each SQE
+    /// lands in slot `tail & mask` (read back before submitting), the tail the kernel sees
+    /// counts every one, and the queue refuses the fifth while four wait.
+    #[test]
+    fn sqe_cursor_wraps_the_array_and_counts_the_tail() {
+        let mut ring = IoUring::init(4, IoringSetupFlags::empty()).unwrap();
+        let mut tail = 0u32;
+        for round in 0..40u64 {
+            let n = if round % 5 == 4 { 4 } else { 3 };
+            for i in 0..n {
+                ring.nop(round * 8 + i).unwrap();
+                tail = tail.wrapping_add(1);
+                let index = (tail.wrapping_sub(1) & ring.sq.mask) as usize;
+                // SAFETY: index <= mask, inside the SQE mapping; written by us above and
+                // not yet published.
+                let sqe = unsafe { &*ring.sq.sqes.as_ptr().add(index) };
+                assert_eq!(sqe.user_data, round * 8 + i, "round {round}, SQE {i}");
+                assert_eq!(ring.sq_ready(), (i + 1) as u32);
+            }
+            if n == 4 {
+                assert_eq!(ring.nop(99).unwrap_err(), SubmissionQueueFull);
+            }
+            assert_eq!(ring.submit_and_wait(n as u32).unwrap(), n as u32);
+            // SAFETY: tail points into the live SQ ring mapping.
+            assert_eq!(unsafe { (*ring.sq.tail).load(Ordering::Acquire) }, tail);
+            let mut cqes = [Cqe::default(); 4];
+            assert_eq!(ring.copy_cqes(&mut cqes, 0).unwrap(), n as u32);
+            let mut seen: Vec<u64> = cqes[..n as usize].iter().map(|c| c.user_data).collect();
+            seen.sort_unstable();
+            assert_eq!(seen, (round * 8..round * 8 + n).collect::<Vec<_>>());
         }
     }
 

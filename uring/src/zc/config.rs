@@ -2,9 +2,9 @@
 
 use std::time::Duration;
 
-use super::driver::{Driver, DriverConfig};
+use rustix::io_uring::IoringSetupFlags;
+
 use super::memlock::Memlock;
-use super::types::ZcError;
 
 /// When the sender uses zero-copy.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -223,10 +223,65 @@ impl Config {
             .sq_entries(self.sq_entries())
             .cq_entries(self.cq_entries())
     }
+}
 
-    /// A [`Driver`] sized for one sender of this config ([`driver_config`](Self::driver_config)).
-    pub fn driver(&self) -> Result<Driver, ZcError> {
-        Driver::new(self.driver_config())
+/// How a [`Driver`](super::Driver) sets up its ring.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct DriverConfig {
+    /// SQ entries (a power of two). Default 64.
+    pub sq_entries: u32,
+    /// CQ entries (IORING_SETUP_CQSIZE): two per zero-copy buffer in flight on all senders,
+    /// plus the caller's own work. Default 8192. With IORING_FEAT_NODROP (required) a CQ
+    /// too small loses nothing, it is only slower.
+    pub cq_entries: u32,
+    /// Extra setup flags (SQPOLL, COOP_TASKRUN, SINGLE_ISSUER, DEFER_TASKRUN, …); CQSIZE
+    /// and SUBMIT_ALL are always added. `R_DISABLED` is refused: the driver submits at once.
+    pub setup_flags: IoringSetupFlags,
+    /// SQPOLL: idle time of the kernel thread, in milliseconds. Default 1000.
+    pub sq_thread_idle: u32,
+    /// Sockets (senders) the driver can hold at once: the size of its registered-file
+    /// table (IORING_REGISTER_FILES, sparse, Linux 5.19). Default 256 (at most
+    /// RLIMIT_NOFILE, which the kernel requires of a file table).
+    pub max_sockets: u32,
+}
+
+impl Default for DriverConfig {
+    fn default() -> Self {
+        DriverConfig {
+            sq_entries: 64,
+            cq_entries: 8192,
+            setup_flags: IoringSetupFlags::empty(),
+            sq_thread_idle: 1000,
+            max_sockets: 256,
+        }
+    }
+}
+
+impl DriverConfig {
+    /// Sets [`sq_entries`](Self::sq_entries).
+    #[must_use]
+    pub fn sq_entries(mut self, n: u32) -> Self {
+        self.sq_entries = n;
+        self
+    }
+    /// Sets [`cq_entries`](Self::cq_entries).
+    #[must_use]
+    pub fn cq_entries(mut self, n: u32) -> Self {
+        self.cq_entries = n;
+        self
+    }
+    /// Sets [`setup_flags`](Self::setup_flags).
+    #[must_use]
+    pub fn setup_flags(mut self, flags: IoringSetupFlags) -> Self {
+        self.setup_flags = flags;
+        self
+    }
+    /// Sets [`max_sockets`](Self::max_sockets).
+    #[must_use]
+    pub fn max_sockets(mut self, n: u32) -> Self {
+        self.max_sockets = n;
+        self
     }
 }
 

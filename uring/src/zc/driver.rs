@@ -3,13 +3,16 @@
 
 use core::fmt;
 use std::os::fd::BorrowedFd;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rustix::io_uring::{io_uring_params, IoringSetupFlags};
 
+use super::config::{Config, DriverConfig};
 use super::memlock::{Memlock, MemlockExceeded};
+use super::pool::{BufferPool, PoolError};
+use super::shared::DriverShared;
 use super::state::{Ctx, SenderState};
 use super::types::ZcError;
 use crate::cqe::Cqe;
@@ -40,108 +43,6 @@ const DRIVER_INDEX: u16 = u16::MAX;
 
 /// The most registered buffers one ring can have (`IORING_MAX_REG_BUFFERS`, 1 << 14).
 pub(crate) const BUF_TABLE: u32 = 1 << 14;
-
-/// What dropped handles leave for the driver: senders to close, pool ranges to clear.
-#[derive(Debug, Default)]
-pub(crate) struct Orphans {
-    senders: Vec<(u16, u8)>,
-    ranges: Vec<(u32, u32, u64)>,
-}
-
-/// Shared between a driver and its handles (senders, pools), which may be dropped
-/// anywhere, in any order, on any thread.
-#[derive(Debug, Default)]
-pub(crate) struct DriverShared {
-    orphans: Mutex<Orphans>,
-    /// Set (release) after an orphan is pushed: the driver's hot path reads this one
-    /// atomic instead of taking the lock on every call.
-    dirty: AtomicBool,
-}
-
-impl DriverShared {
-    pub(crate) fn sender_dropped(&self, index: u16, gen: u8) {
-        let mut o = self.orphans.lock().unwrap_or_else(|p| p.into_inner());
-        o.senders.push((index, gen));
-        self.dirty.store(true, Ordering::Release);
-    }
-
-    pub(crate) fn range_dropped(&self, base: u32, count: u32, bytes: u64) {
-        let mut o = self.orphans.lock().unwrap_or_else(|p| p.into_inner());
-        o.ranges.push((base, count, bytes));
-        self.dirty.store(true, Ordering::Release);
-    }
-
-    /// The orphans, if any were pushed since the last take.
-    fn take(&self) -> Option<Orphans> {
-        // Acquire pairs with the release above: a flag seen set means its push is visible
-        // under the lock. A push racing with this swap sets the flag again after it.
-        if !self.dirty.swap(false, Ordering::Acquire) {
-            return None;
-        }
-        let mut o = self.orphans.lock().unwrap_or_else(|p| p.into_inner());
-        Some(core::mem::take(&mut *o))
-    }
-}
-
-/// How a [`Driver`] sets up its ring.
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct DriverConfig {
-    /// SQ entries (a power of two). Default 64.
-    pub sq_entries: u32,
-    /// CQ entries (IORING_SETUP_CQSIZE): two per zero-copy buffer in flight on all senders,
-    /// plus the caller's own work. Default 8192. With IORING_FEAT_NODROP (required) a CQ
-    /// too small loses nothing, it is only slower.
-    pub cq_entries: u32,
-    /// Extra setup flags (SQPOLL, COOP_TASKRUN, SINGLE_ISSUER, DEFER_TASKRUN, …); CQSIZE
-    /// and SUBMIT_ALL are always added. `R_DISABLED` is refused: the driver submits at once.
-    pub setup_flags: IoringSetupFlags,
-    /// SQPOLL: idle time of the kernel thread, in milliseconds. Default 1000.
-    pub sq_thread_idle: u32,
-    /// Sockets (senders) the driver can hold at once: the size of its registered-file
-    /// table (IORING_REGISTER_FILES, sparse, Linux 5.19). Default 256 (at most
-    /// RLIMIT_NOFILE, which the kernel requires of a file table).
-    pub max_sockets: u32,
-}
-
-impl Default for DriverConfig {
-    fn default() -> Self {
-        DriverConfig {
-            sq_entries: 64,
-            cq_entries: 8192,
-            setup_flags: IoringSetupFlags::empty(),
-            sq_thread_idle: 1000,
-            max_sockets: 256,
-        }
-    }
-}
-
-impl DriverConfig {
-    /// Sets [`sq_entries`](Self::sq_entries).
-    #[must_use]
-    pub fn sq_entries(mut self, n: u32) -> Self {
-        self.sq_entries = n;
-        self
-    }
-    /// Sets [`cq_entries`](Self::cq_entries).
-    #[must_use]
-    pub fn cq_entries(mut self, n: u32) -> Self {
-        self.cq_entries = n;
-        self
-    }
-    /// Sets [`setup_flags`](Self::setup_flags).
-    #[must_use]
-    pub fn setup_flags(mut self, flags: IoringSetupFlags) -> Self {
-        self.setup_flags = flags;
-        self
-    }
-    /// Sets [`max_sockets`](Self::max_sockets).
-    #[must_use]
-    pub fn max_sockets(mut self, n: u32) -> Self {
-        self.max_sockets = n;
-        self
-    }
-}
 
 /// A registered-buffer range taken by a pool.
 #[derive(Debug)]
@@ -190,6 +91,49 @@ struct SenderSlot {
 /// The ring stays usable for other work: [`ring`](Self::ring) lends it. Completions of
 /// your requests that the driver reaps while driving its senders are handed to the ring's
 /// next [`copy_cqes`](IoUring::copy_cqes), in order; the driver's never are.
+///
+/// # Example
+///
+/// Two connections served by one ring: [`queue`](super::ZcSender::queue) stages a send,
+/// and one [`flush`](Self::flush) submits the requests of every sender with one
+/// `io_uring_enter`.
+///
+/// ```
+/// use std::io::Read;
+/// use std::net::{TcpListener, TcpStream};
+/// use std::time::Duration;
+/// use uring::zc::{Config, ZcSender};
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let listener = TcpListener::bind("127.0.0.1:0")?;
+/// let config = Config::default();
+/// let mut driver = config.driver()?;
+/// let mut senders = Vec::new();
+/// let mut readers = Vec::new();
+/// for _ in 0..2 {
+///     let stream = TcpStream::connect(listener.local_addr()?)?;
+///     senders.push(ZcSender::new(&mut driver, stream, config.clone())?);
+///     let (mut peer, _) = listener.accept()?;
+///     readers.push(std::thread::spawn(move || {
+///         let mut got = Vec::new();
+///         peer.read_to_end(&mut got).map(|_| got.len())
+///     }));
+/// }
+/// for (i, sender) in senders.iter().enumerate() {
+///     sender.queue(&mut driver, vec![i as u8; 256 * 1024])?; // staged, not submitted
+/// }
+/// driver.flush()?; // one enter for both
+/// driver.wait_all(Duration::from_secs(10))?; // every buffer back
+/// for sender in senders {
+///     let closed = sender.close(&mut driver, Duration::from_secs(10));
+///     assert_eq!(closed.completions.len(), 1);
+///     drop(closed.socket); // EOF for the reader
+/// }
+/// for reader in readers {
+///     assert_eq!(reader.join().unwrap()?, 256 * 1024);
+/// }
+/// # Ok(()) }
+/// ```
 pub struct Driver {
     ring: IoUring,
     ring_id: u64,
@@ -815,6 +759,37 @@ impl Driver {
         self.state(index, gen)
             .and_then(|s| s.socket.as_ref())
             .map(|s| s.as_fd())
+    }
+}
+
+impl Config {
+    /// A [`Driver`] sized for one sender of this config ([`driver_config`](Self::driver_config)).
+    pub fn driver(&self) -> Result<Driver, ZcError> {
+        Driver::new(self.driver_config())
+    }
+}
+
+impl BufferPool {
+    /// Maps `count` slots of `slot_size` bytes and registers them with `driver`'s ring as
+    /// fixed buffers.
+    pub fn new(driver: &mut Driver, slot_size: usize, count: usize) -> Result<Self, PoolError> {
+        let ring_id = driver.id();
+        let shared = Arc::clone(&driver.shared);
+        let register = |iovecs: &[iovec]| {
+            // SAFETY: the pool keeps `iovecs`' memory mapped while any slot or the pool
+            // lives, and tells this driver (`shared`) when the range may be cleared; a slot
+            // in flight is kept by its sender until the kernel's last completion for it.
+            unsafe { driver.register_range(iovecs) }.map_err(|e| match e {
+                PoolErr::Driver(z) => PoolError::Driver(z),
+                PoolErr::Memlock(m) => PoolError::Memlock(m),
+                PoolErr::Register(r) => PoolError::Register(r),
+                PoolErr::TableFull => PoolError::TableFull,
+            })
+        };
+        // SAFETY: `register` registers exactly the pool's buffers on this driver's ring
+        // (`ring_id`), or nothing when it fails (`register_range` undoes a partial
+        // registration), and `shared` is this driver's.
+        unsafe { BufferPool::map_and_register(slot_size, count, ring_id, shared, register) }
     }
 }
 

@@ -209,9 +209,11 @@
 mod buffer;
 mod config;
 mod driver;
+mod error;
 mod memlock;
 mod pool;
 mod sender;
+mod shared;
 mod state;
 mod stats;
 #[cfg(feature = "tokio")]
@@ -219,8 +221,8 @@ pub mod tokio;
 mod types;
 
 pub use buffer::{BufferKind, CustomBuffer, StableBuffer, ZcBuffer};
-pub use config::{Config, Policy};
-pub use driver::{is_zc_user_data, Driver, DriverConfig, USER_DATA_TAG, USER_DATA_TAG_MASK};
+pub use config::{Config, DriverConfig, Policy};
+pub use driver::{is_zc_user_data, Driver, USER_DATA_TAG, USER_DATA_TAG_MASK};
 pub use memlock::{Memlock, MemlockExceeded};
 pub use pool::{BufferPool, PoolError, PoolSlot, MAX_POOL_SLOTS, MAX_SLOT_SIZE};
 pub use sender::{Closed, ZcSender};

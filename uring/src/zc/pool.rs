@@ -10,9 +10,9 @@ use std::sync::{Arc, Mutex};
 use rustix::io::Errno;
 use rustix::mm::{MapFlags, ProtFlags};
 
-use super::driver::{Driver, DriverShared, PoolErr};
+use super::error::ZcError;
 use super::memlock::MemlockExceeded;
-use super::types::ZcError;
+use super::shared::DriverShared;
 use crate::error::RegisterError;
 use crate::register::iovec;
 
@@ -127,7 +127,7 @@ impl Drop for Shared {
     }
 }
 
-/// Memory registered with a [`Driver`]'s ring as fixed buffers, handed out in slots.
+/// Memory registered with a [`Driver`](super::Driver)'s ring as fixed buffers, handed out in slots.
 ///
 /// [`new`](Self::new) maps `count` slots of `slot_size` bytes (each page-aligned) and
 /// registers one fixed buffer per slot in a free range of the driver's buffer table
@@ -143,15 +143,37 @@ impl Drop for Shared {
 /// for a process without `CAP_IPC_LOCK`: a pool that cannot fit is refused with
 /// [`PoolError::Memlock`], which names the limit.
 ///
-/// ```no_run
-/// use uring::zc::{BufferPool, Config};
+/// ```
+/// use std::io::Read;
+/// use std::net::{TcpListener, TcpStream};
+/// use std::time::Duration;
+/// use uring::zc::{BufferPool, Config, Policy, SendPath, ZcSender};
+///
 /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
-/// let mut driver = Config::default().driver()?;
-/// let pool = BufferPool::new(&mut driver, 64 * 1024, 32)?;
+/// let listener = TcpListener::bind("127.0.0.1:0")?;
+/// let config = Config::default().policy(Policy::Always);
+/// let mut driver = config.driver()?;
+/// let pool = BufferPool::new(&mut driver, 64 * 1024, 8)?; // 512 KiB, registered once
+/// let stream = TcpStream::connect(listener.local_addr()?)?;
+/// let sender = ZcSender::new(&mut driver, stream, config)?;
+/// let (mut peer, _) = listener.accept()?;
+/// let reader = std::thread::spawn(move || {
+///     let mut got = Vec::new();
+///     peer.read_to_end(&mut got).map(|_| got)
+/// });
+///
 /// let mut slot = pool.get().expect("a free slot");
 /// slot[..5].copy_from_slice(b"hello");
 /// slot.set_len(5);
-/// assert_eq!(&slot[..], b"hello");
+/// sender.send(&mut driver, slot)?; // send_zc_fixed: no page pinning per send
+/// sender.wait_all(&mut driver, Duration::from_secs(10))?;
+/// let done = sender.next_completion(&mut driver)?.expect("the slot is back");
+/// assert_eq!(done.result?, 5);
+/// assert_eq!(done.path, Some(SendPath::ZeroCopyFixed));
+/// drop(done); // the slot goes back to the pool
+/// assert_eq!(pool.available(), 8);
+/// drop(sender.close(&mut driver, Duration::from_secs(10)));
+/// assert_eq!(reader.join().unwrap()?, b"hello");
 /// # Ok(()) }
 /// ```
 #[derive(Clone)]
@@ -171,9 +193,23 @@ impl fmt::Debug for BufferPool {
 }
 
 impl BufferPool {
-    /// Maps `count` slots of `slot_size` bytes and registers them with `driver`'s ring as
-    /// fixed buffers.
-    pub fn new(driver: &mut Driver, slot_size: usize, count: usize) -> Result<Self, PoolError> {
+    /// Maps `count` slots of `slot_size` bytes and has `register` register them with the
+    /// ring `ring_id` as fixed buffers, at the table index it returns
+    /// ([`BufferPool::new`] is the driver's side of this).
+    ///
+    /// # Safety
+    ///
+    /// `register` registers exactly the buffers it is given, or nothing if it fails, on
+    /// the ring of `ring_id`, whose driver `driver` belongs to; the pool then keeps their
+    /// memory mapped while any slot or pool handle lives and tells `driver` when the range
+    /// may be cleared.
+    pub(super) unsafe fn map_and_register(
+        slot_size: usize,
+        count: usize,
+        ring_id: u64,
+        driver: Arc<DriverShared>,
+        register: impl FnOnce(&[iovec]) -> Result<u32, PoolError>,
+    ) -> Result<Self, PoolError> {
         if slot_size == 0 || slot_size > MAX_SLOT_SIZE || count == 0 || count > MAX_POOL_SLOTS {
             return Err(PoolError::InvalidSize);
         }
@@ -203,24 +239,19 @@ impl BufferPool {
                 iov_len: slot_size as _,
             })
             .collect();
-        // SAFETY: the registered memory is the mapping owned by the `Shared` made below,
-        // which stays mapped while any slot or pool handle lives, and a slot in flight is
-        // kept by its sender until the kernel's last completion for it; after that it is
-        // unmapped, which the kernel tolerates (see `Drop for Shared`: it holds its own
-        // pins on the pages), and the range is released only then.
-        let index = match unsafe { driver.register_range(&iovecs) } {
+        // The registered memory is the mapping owned by the `Shared` made below, which
+        // stays mapped while any slot or pool handle lives, and a slot in flight is kept by
+        // its sender until the kernel's last completion for it; after that it is unmapped,
+        // which the kernel tolerates (see `Drop for Shared`: it holds its own pins on the
+        // pages), and the range is released only then (the caller's contract).
+        let index = match register(&iovecs) {
             Ok(i) => i,
             Err(e) => {
                 // SAFETY: our fresh mapping, not registered, no slot handed out.
                 unsafe {
                     let _ = rustix::mm::munmap(base.as_ptr().cast::<c_void>(), map_len);
                 }
-                return Err(match e {
-                    PoolErr::Driver(z) => PoolError::Driver(z),
-                    PoolErr::Memlock(m) => PoolError::Memlock(m),
-                    PoolErr::Register(r) => PoolError::Register(r),
-                    PoolErr::TableFull => PoolError::TableFull,
-                });
+                return Err(e);
             }
         };
         let shared = Shared {
@@ -231,9 +262,9 @@ impl BufferPool {
             count,
             // Hand out low indices first (popped from the end).
             free: Mutex::new((0..count as u16).rev().collect()),
-            ring_id: driver.id(),
+            ring_id,
             table_base: index,
-            driver: Arc::clone(&driver.shared),
+            driver,
         };
         Ok(BufferPool {
             shared: Arc::new(shared),
@@ -265,7 +296,7 @@ impl BufferPool {
         self.shared.free.lock().map(|f| f.len()).unwrap_or(0)
     }
 
-    /// The identity of the driver's ring the pool is registered with ([`Driver::id`]).
+    /// The identity of the driver's ring the pool is registered with ([`Driver::id`](super::Driver::id)).
     pub fn driver_id(&self) -> u64 {
         self.shared.ring_id
     }

@@ -12,7 +12,8 @@ use rustix::net::SocketType;
 
 use super::buffer::ZcBuffer;
 use super::config::Config;
-use super::driver::{Driver, DriverShared};
+use super::driver::Driver;
+use super::shared::DriverShared;
 use super::state::SenderState;
 use super::stats::ZcStats;
 use super::types::{Completion, FallbackReason, SendError, SendErrorKind, ZcError};
@@ -30,6 +31,53 @@ use super::types::{Completion, FallbackReason, SendError, SendErrorKind, ZcError
 /// handle closes the sender: nothing queued is sent, and the driver keeps the buffers and
 /// the socket the kernel still uses until it is done with them, then frees them. See the
 /// [module documentation](super) for the design.
+///
+/// # Example
+///
+/// A stream to a local receiver, reusing each buffer as it comes back:
+///
+/// ```
+/// use std::io::Read;
+/// use std::net::{TcpListener, TcpStream};
+/// use std::time::Duration;
+/// use uring::zc::{Config, Policy, ZcSender};
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let listener = TcpListener::bind("127.0.0.1:0")?;
+/// let config = Config::default().policy(Policy::Always);
+/// let mut driver = config.driver()?;
+/// let stream = TcpStream::connect(listener.local_addr()?)?;
+/// let sender = ZcSender::new(&mut driver, stream, config)?;
+/// let (mut peer, _) = listener.accept()?;
+/// let reader = std::thread::spawn(move || {
+///     let mut got = Vec::new();
+///     peer.read_to_end(&mut got).map(|_| got)
+/// });
+///
+/// let mut free: Vec<Vec<u8>> = (0..4).map(|_| vec![0u8; 64 * 1024]).collect();
+/// for round in 0..16u8 {
+///     let mut buffer = match free.pop() {
+///         Some(b) => b,
+///         // All four are with the kernel: wait for one to come back.
+///         None => loop {
+///             if let Some(done) = sender.next_completion(&mut driver)? {
+///                 done.result?;
+///                 break done.buffer.into_vec().expect("a Vec comes back a Vec");
+///             }
+///             sender.wait(&mut driver)?;
+///         },
+///     };
+///     buffer.fill(round);
+///     sender.send(&mut driver, buffer)?;
+/// }
+/// let closed = sender.close(&mut driver, Duration::from_secs(10));
+/// assert!(closed.error.is_none() && closed.pending == 0);
+/// drop(closed.socket);
+/// let got = reader.join().unwrap()?;
+/// assert_eq!(got.len(), 16 * 64 * 1024);
+/// assert!(got.chunks(64 * 1024).enumerate().all(|(i, c)| c.iter().all(|&b| b == i as u8)));
+/// # Ok(()) }
+/// ```
 pub struct ZcSender {
     index: u16,
     gen: u8,

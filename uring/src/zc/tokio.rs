@@ -37,8 +37,8 @@ use ::tokio::io::unix::AsyncFd;
 use ::tokio::sync::Notify;
 
 use super::buffer::ZcBuffer;
-use super::config::Config;
-use super::driver::{Driver, DriverConfig};
+use super::config::{Config, DriverConfig};
+use super::driver::Driver;
 use super::sender::{Closed, ZcSender};
 use super::stats::ZcStats;
 use super::types::{Completion, SendError, SendErrorKind, ZcError};
@@ -175,6 +175,50 @@ impl AsyncDriver {
 /// Dropping it closes the sender at once (the driver is driven once, without waiting):
 /// nothing queued is sent, and the socket closes as soon as the kernel is done with every
 /// request naming it (at once if it is idle; else when a later call drives the driver).
+///
+/// # Example
+///
+/// Many connections on a multi-threaded runtime, one driver, tokio's own sockets
+/// converted in:
+///
+/// ```
+/// use tokio::io::AsyncReadExt;
+/// use tokio::net::{TcpListener, TcpStream};
+/// use uring::zc::tokio::AsyncDriver;
+/// use uring::zc::Config;
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+/// # rt.block_on(async {
+/// let listener = TcpListener::bind("127.0.0.1:0").await?;
+/// let driver = AsyncDriver::new(Config::default().driver_config())?;
+/// let mut tasks = Vec::new();
+/// for i in 0..4u8 {
+///     let stream = TcpStream::connect(listener.local_addr()?).await?;
+///     let (mut peer, _) = listener.accept().await?;
+///     let sender = driver.sender(stream.into_std()?, Config::default())?;
+///     let reader = tokio::spawn(async move {
+///         let mut got = Vec::new();
+///         peer.read_to_end(&mut got).await.map(|_| got)
+///     });
+///     let writer = tokio::spawn(async move {
+///         sender.send(vec![i; 1 << 20]).await?; // waits for room without blocking
+///         let done = sender.next_completion().await?.expect("one in flight");
+///         assert_eq!(done.result?, 1 << 20); // the buffer is back
+///         drop(sender.close().await); // EOF for the peer
+///         Ok::<_, Box<dyn std::error::Error + Send + Sync>>(())
+///     });
+///     tasks.push((i, writer, reader));
+/// }
+/// for (i, writer, reader) in tasks {
+///     writer.await?.map_err(|e| e.to_string())?;
+///     let got = reader.await??;
+///     assert!(got.len() == 1 << 20 && got.iter().all(|&b| b == i));
+/// }
+/// # Ok::<_, Box<dyn std::error::Error>>(())
+/// # })
+/// # }
+/// ```
 #[derive(Debug)]
 pub struct AsyncZcSender {
     driver: AsyncDriver,
