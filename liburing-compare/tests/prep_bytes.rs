@@ -29,6 +29,10 @@
 //!   the helper of its range.
 //! - `prep_cancel` is liburing's `io_uring_prep_cancel64` (and `io_uring_prep_cancel`, its
 //!   pointer-keyed twin, gives the same bytes for the pointer's address).
+//! - `prep_msg_ring`: liburing.h 2.15's `io_uring_prep_msg_ring` stores `flags` in
+//!   `msg_ring_flags` as given, and so do we; `axboe-liburing` 2.15.3's transliteration ORs
+//!   `IORING_MSG_RING_FLAGS_PASS` in (with `file_index` 0 the kernel then posts flags 0,
+//!   the same completion): compared with that bit cleared.
 //! - Argument order: `prep_timeout_update` (user_data before the timespec) and
 //!   `prep_socket_direct` (`flags` before `file_index`) follow Zig; the bytes agree.
 //!
@@ -39,25 +43,17 @@
 //! - `prep_recv_buffer_selection`: the same with `io_uring_prep_recv`.
 //! - `prep_sendv_zc`: `io_uring_prep_send_zc` of the iovec array with
 //!   `IORING_SEND_VECTORIZED` in `zc_flags`.
+//! - `prep_recv_zc`: no liburing 2.15 helper; `io_uring_prep_rw(IORING_OP_RECV_ZC)` with
+//!   `IORING_RECV_MULTISHOT` in `ioprio` and the queue in `zcrx_ifq_idx`.
 //!
-//! liburing 2.15 helpers with no prep of ours (what remains to add, or is left out on
-//! purpose):
-//! - variants of preps we have: `io_uring_prep_readv2`, `io_uring_prep_writev2` (ours:
-//!   set `rw_flags` after `prep_readv` / `prep_writev`); `io_uring_prep_open`,
-//!   `io_uring_prep_open_direct`, `io_uring_prep_unlink`, `io_uring_prep_rename`,
-//!   `io_uring_prep_mkdir`, `io_uring_prep_symlink`, `io_uring_prep_link` (the `*at`
-//!   preps with `AT_FDCWD`); `io_uring_prep_cancel` (pointer-keyed `prep_cancel`);
+//! liburing 2.15 helpers with no prep of ours (left out on purpose):
+//! - `io_uring_prep_cancel` (pointer-keyed `prep_cancel`, compared above),
 //!   `io_uring_prep_fadvise64`, `io_uring_prep_madvise64` (folded into `prep_fadvise` /
 //!   `prep_madvise`, above).
-//! - operations we have no prep for: `io_uring_prep_nop128` (128-byte SQEs),
-//!   `io_uring_prep_sync_file_range`, `io_uring_prep_msg_ring`,
-//!   `io_uring_prep_msg_ring_cqe_flags`, `io_uring_prep_msg_ring_fd`,
-//!   `io_uring_prep_msg_ring_fd_alloc`, `io_uring_prep_getxattr`, `io_uring_prep_setxattr`,
-//!   `io_uring_prep_fgetxattr`, `io_uring_prep_fsetxattr`, `io_uring_prep_uring_cmd`,
-//!   `io_uring_prep_uring_cmd128`, `io_uring_prep_cmd_getsockname`,
-//!   `io_uring_prep_futex_wake`, `io_uring_prep_futex_wait`, `io_uring_prep_futex_waitv`,
-//!   `io_uring_prep_fixed_fd_install`, `io_uring_prep_ftruncate`,
-//!   `io_uring_prep_cmd_discard`, `io_uring_prep_pipe`, `io_uring_prep_pipe_direct`.
+//! - `io_uring_prep_nop128`, `io_uring_prep_uring_cmd128` (128-byte SQEs, which the ring
+//!   refuses), `io_uring_prep_uring_cmd` (a driver's command: the socket ones are
+//!   `prep_cmd_sock` and `prep_cmd_getsockname`), `io_uring_prep_cmd_discard`,
+//!   `io_uring_prep_cmd_zone_reset_all` (block-device commands).
 
 use core::ffi::{c_int, c_void};
 use core::mem::transmute;
@@ -65,13 +61,14 @@ use core::ptr;
 use std::ffi::CString;
 use std::io::{IoSlice, IoSliceMut};
 use std::os::fd::RawFd;
+use std::sync::atomic::AtomicU32;
 use std::time::Duration;
 
 use liburing_rs::*;
 use uring::sys::io_uring_op as Op;
 use uring::{
-    EpollEvent, IdType, MsgHdr, OpenHow, RawSockAddr, SigInfo, SocketOp, Sqe, Statx, Timespec,
-    FILE_INDEX_ALLOC,
+    EpollEvent, FutexWaitv, IdType, MsgHdr, OpenHow, RawSockAddr, SigInfo, SocketOp, Sqe, Statx,
+    Timespec, FILE_INDEX_ALLOC,
 };
 
 // Distinctive arguments: every byte of each differs from its neighbours and from the
@@ -108,6 +105,9 @@ struct Fixture {
     ev: EpollEvent,
     fds: [RawFd; 4],
     optval: [u8; 24],
+    word: AtomicU32,
+    waitv: [FutexWaitv; 3],
+    pipe: [RawFd; 2],
 }
 
 impl Fixture {
@@ -137,6 +137,14 @@ impl Fixture {
             ev: EpollEvent { events: 4, data: 9 },
             fds: [3, -1, 5, 7],
             optval: [0; 24],
+            word: AtomicU32::new(0x0102_0304),
+            waitv: [FutexWaitv {
+                val: 5,
+                uaddr: 0x1000,
+                flags: 0x82,
+                __reserved: 0,
+            }; 3],
+            pipe: [-1; 2],
         })
     }
 
@@ -593,6 +601,121 @@ compare! {
         ours |s| s.prep_waitid(IdType::PidFd, FD, &mut f.info, 0x0100_0004, 0),
         liburing |q| io_uring_prep_waitid(
             q, P_PIDFD, FD as id_t, ptr::addr_of_mut!(f.info).cast(), 0x0100_0004, 0);
+
+    // Messages between rings.
+    prep_msg_ring(f)
+        ours |s| s.prep_msg_ring(FD, LEN, USER_DATA2, 0),
+        liburing |q| {
+            io_uring_prep_msg_ring(q, FD, LEN, USER_DATA2, 0);
+            // The C helper stores `flags` alone; axboe-liburing 2.15.3 adds FLAGS_PASS.
+            (*q).__liburing_anon_3.msg_ring_flags &= !IORING_MSG_RING_FLAGS_PASS;
+        };
+    prep_msg_ring_cqe_flags(f)
+        ours |s| s.prep_msg_ring_cqe_flags(FD, LEN, USER_DATA2, 0, FLAGS),
+        liburing |q| io_uring_prep_msg_ring_cqe_flags(q, FD, LEN, USER_DATA2, 0, FLAGS);
+    prep_msg_ring_fd(f)
+        ours |s| s.prep_msg_ring_fd(FD, 0x0102, FILE_INDEX, USER_DATA2, IORING_MSG_RING_CQE_SKIP),
+        liburing |q| io_uring_prep_msg_ring_fd(
+            q, FD, 0x0102, FILE_INDEX as c_int, USER_DATA2, IORING_MSG_RING_CQE_SKIP);
+    prep_msg_ring_fd_any_slot(f)
+        ours |s| s.prep_msg_ring_fd(FD, 0x0102, FILE_INDEX_ALLOC, USER_DATA2, 0),
+        liburing |q| io_uring_prep_msg_ring_fd(
+            q, FD, 0x0102, IORING_FILE_INDEX_ALLOC as c_int, USER_DATA2, 0);
+    prep_msg_ring_fd_alloc(f)
+        ours |s| s.prep_msg_ring_fd_alloc(FD, 0x0102, USER_DATA2, IORING_MSG_RING_CQE_SKIP),
+        liburing |q| io_uring_prep_msg_ring_fd_alloc(
+            q, FD, 0x0102, USER_DATA2, IORING_MSG_RING_CQE_SKIP);
+
+    // Futexes.
+    prep_futex_wait(f)
+        ours |s| s.prep_futex_wait(&f.word, OFF, OFF2, 0x82, 0),
+        liburing |q| io_uring_prep_futex_wait(q, f.word.as_ptr(), OFF, OFF2, 0x82, 0);
+    prep_futex_wake(f)
+        ours |s| s.prep_futex_wake(&f.word, OFF, OFF2, 0x82, 0),
+        liburing |q| io_uring_prep_futex_wake(q, f.word.as_ptr(), OFF, OFF2, 0x82, 0);
+    prep_futex_waitv(f)
+        ours |s| s.prep_futex_waitv(&f.waitv, 0),
+        liburing |q| io_uring_prep_futex_waitv(
+            q, f.waitv.as_ptr().cast(), len32(&f.waitv), 0);
+
+    // More files.
+    prep_readv2(f) { let iov = f.iovecs_mut(); }
+        ours |s| s.prep_readv2(FD, &iov, OFF, 0x1f),
+        liburing |q| io_uring_prep_readv2(q, FD, iov.as_ptr().cast(), len32(&iov), OFF, 0x1f);
+    prep_writev2(f) { let iov = f.iovecs(); }
+        ours |s| s.prep_writev2(FD, &iov, OFF, 0x1f),
+        liburing |q| io_uring_prep_writev2(q, FD, iov.as_ptr().cast(), len32(&iov), OFF, 0x1f);
+    prep_sync_file_range(f)
+        ours |s| s.prep_sync_file_range(FD, LEN, OFF, 0x07),
+        liburing |q| io_uring_prep_sync_file_range(q, FD, LEN, OFF, 0x07);
+    prep_ftruncate(f)
+        ours |s| s.prep_ftruncate(FD, OFF),
+        liburing |q| io_uring_prep_ftruncate(q, FD, OFF as i64);
+    prep_fixed_fd_install(f)
+        ours |s| s.prep_fixed_fd_install(FILE_INDEX, IORING_FIXED_FD_NO_CLOEXEC),
+        liburing |q| io_uring_prep_fixed_fd_install(
+            q, FILE_INDEX as c_int, IORING_FIXED_FD_NO_CLOEXEC);
+    prep_pipe(f)
+        ours |s| s.prep_pipe(&mut f.pipe, 0o4_000_000),
+        liburing |q| io_uring_prep_pipe(q, f.pipe.as_mut_ptr(), 0o4_000_000);
+    prep_pipe_direct(f)
+        ours |s| s.prep_pipe_direct(&mut f.pipe, 0o4_000_000, FILE_INDEX),
+        liburing |q| io_uring_prep_pipe_direct(q, f.pipe.as_mut_ptr(), 0o4_000_000, FILE_INDEX);
+    prep_pipe_direct_any_slot(f)
+        ours |s| s.prep_pipe_direct(&mut f.pipe, 0, FILE_INDEX_ALLOC),
+        liburing |q| io_uring_prep_pipe_direct(
+            q, f.pipe.as_mut_ptr(), 0, IORING_FILE_INDEX_ALLOC as u32);
+    prep_fgetxattr(f)
+        ours |s| s.prep_fgetxattr(FD, &f.path, &mut f.buf),
+        liburing |q| io_uring_prep_fgetxattr(
+            q, FD, f.path.as_ptr(), f.buf.as_mut_ptr().cast(), len32(&f.buf));
+    prep_fsetxattr(f)
+        ours |s| s.prep_fsetxattr(FD, &f.path, &f.buf, 0x02),
+        liburing |q| io_uring_prep_fsetxattr(
+            q, FD, f.path.as_ptr(), f.buf.as_mut_ptr().cast(), 0x02, len32(&f.buf));
+    prep_getxattr(f)
+        ours |s| s.prep_getxattr(&f.path, &mut f.buf, &f.path2),
+        liburing |q| io_uring_prep_getxattr(
+            q, f.path.as_ptr(), f.buf.as_mut_ptr().cast(), f.path2.as_ptr(), len32(&f.buf));
+    prep_setxattr(f)
+        ours |s| s.prep_setxattr(&f.path, &f.buf, &f.path2, 0x01),
+        liburing |q| io_uring_prep_setxattr(
+            q, f.path.as_ptr(), f.buf.as_ptr().cast(), f.path2.as_ptr(), 0x01, len32(&f.buf));
+    prep_open(f)
+        ours |s| s.prep_open(&f.path, FLAGS, MODE),
+        liburing |q| io_uring_prep_open(q, f.path.as_ptr(), FLAGS as c_int, MODE);
+    prep_open_direct(f)
+        ours |s| s.prep_open_direct(&f.path, FLAGS, MODE, FILE_INDEX),
+        liburing |q| io_uring_prep_open_direct(
+            q, f.path.as_ptr(), FLAGS as c_int, MODE, FILE_INDEX);
+    prep_unlink(f)
+        ours |s| s.prep_unlink(&f.path, 0x200),
+        liburing |q| io_uring_prep_unlink(q, f.path.as_ptr(), 0x200);
+    prep_rename(f)
+        ours |s| s.prep_rename(&f.path, &f.path2),
+        liburing |q| io_uring_prep_rename(q, f.path.as_ptr(), f.path2.as_ptr());
+    prep_mkdir(f)
+        ours |s| s.prep_mkdir(&f.path, MODE),
+        liburing |q| io_uring_prep_mkdir(q, f.path.as_ptr(), MODE);
+    prep_symlink(f)
+        ours |s| s.prep_symlink(&f.path, &f.path2),
+        liburing |q| io_uring_prep_symlink(q, f.path.as_ptr(), f.path2.as_ptr());
+    prep_link(f)
+        ours |s| s.prep_link(&f.path, &f.path2, 0x400),
+        liburing |q| io_uring_prep_link(q, f.path.as_ptr(), f.path2.as_ptr(), 0x400);
+
+    // Socket names and zero-copy receive.
+    prep_cmd_getsockname(f)
+        ours |s| s.prep_cmd_getsockname(FD, &mut f.addr, &mut f.addrlen, true),
+        liburing |q| io_uring_prep_cmd_getsockname(
+            q, FD, ptr::addr_of_mut!(f.addr).cast(), &mut f.addrlen, 1);
+    prep_recv_zc(f)
+        ours |s| s.prep_recv_zc(FD, LEN, 0x0201),
+        liburing |q| {
+            io_uring_prep_rw(IORING_OP_RECV_ZC, q, FD, ptr::null(), LEN, 0);
+            (*q).ioprio = IORING_RECV_MULTISHOT as u16;
+            (*q).__liburing_anon_5.zcrx_ifq_idx = 0x0201;
+        };
 }
 
 /// Every `pub fn prep_*` of `Sqe` has a case of the same name above, so a new prep cannot

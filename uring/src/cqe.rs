@@ -56,6 +56,24 @@ impl Cqe {
         self.result().err()
     }
 
+    /// Takes ownership of the descriptor a descriptor-creating request returned in `res`
+    /// (`fixed_fd_install`, `openat`, `open`, `socket`, `accept`, …): `Ok(fd)`, or the
+    /// request's errno. Closing the `OwnedFd` closes it.
+    ///
+    /// # Safety
+    ///
+    /// This must be the completion of such a request (not direct: a direct variant returns
+    /// a slot, not a descriptor), and ownership of its descriptor must not have been taken
+    /// before (call this once per completion): a `Cqe` is plain data that anyone can
+    /// build, so its `res` proves nothing by itself.
+    #[inline]
+    pub unsafe fn into_owned_fd(self) -> Result<std::os::fd::OwnedFd, Errno> {
+        let fd = self.result()? as std::os::fd::RawFd;
+        // SAFETY: by the caller's contract, `fd` is a descriptor the kernel opened for this
+        // request and nobody else owns; `result` made it non-negative.
+        Ok(unsafe { std::os::fd::FromRawFd::from_raw_fd(fd) })
+    }
+
     /// The typed flags.
     #[inline]
     pub fn flags(&self) -> CqeFlags {

@@ -80,8 +80,8 @@ pub use ring::{CompletionQueue, IoUring, SubmissionQueue, SubmitWait, WaitArgs};
 pub use rustix::io::Errno;
 pub use sqe::Sqe;
 pub use types::{
-    timespec, EpollEvent, IdType, MsgHdr, OpenHow, RawSockAddr, RecvmsgOut, SigInfo, SockLen,
-    SocketOp, Statx, Timespec, FILE_INDEX_ALLOC,
+    timespec, EpollEvent, FutexWaitv, IdType, MsgHdr, OpenHow, RawSockAddr, RecvmsgOut, SigInfo,
+    SockLen, SocketOp, Statx, Timespec, FILE_INDEX_ALLOC,
 };
 
 /// The README's examples, compiled as doctests so that they stay true.

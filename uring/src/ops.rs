@@ -34,6 +34,15 @@
 //! # }
 //! ```
 //!
+//! Nor message a ring by its number (which may be another ring's by the time the kernel
+//! issues the request; [`IoUring::msg_ring_sync`] is the safe way):
+//!
+//! ```compile_fail,E0133
+//! # fn f(ring: &mut uring::IoUring, target: &uring::IoUring) {
+//! ring.msg_ring(1, target.fd(), 0, 2, 0).unwrap(); // error[E0133]: requires unsafe
+//! # }
+//! ```
+//!
 //! Nor can it change a registered table that other requests (a pool's) rely on:
 //!
 //! ```compile_fail,E0133
@@ -78,15 +87,19 @@
 
 use core::ffi::{c_void, CStr};
 use core::ops::Deref;
+use core::sync::atomic::AtomicU32;
 use std::io::{IoSlice, IoSliceMut};
 use std::os::fd::RawFd;
 
-use crate::error::{SqeError, SqeFlagsError};
+use rustix::io_uring::IoringRegisterOp;
+
+use crate::error::{Error, RegisterError, SqeError, SqeFlagsError};
 use crate::ring::IoUring;
 use crate::sqe::Sqe;
 use crate::sys::IoringSendFlags;
 use crate::types::{
-    EpollEvent, IdType, MsgHdr, OpenHow, RawSockAddr, SigInfo, SocketOp, Statx, Timespec,
+    EpollEvent, FutexWaitv, IdType, MsgHdr, OpenHow, RawSockAddr, SigInfo, SocketOp, Statx,
+    Timespec,
 };
 
 /// A prepared SQE in the ring, not yet submitted. Reading it is safe ([`Deref`]); changing
@@ -2029,6 +2042,636 @@ impl IoUring {
     ) -> SqeResult<'_> {
         self.queue(user_data, |sqe| {
             sqe.prep_waitid(id_type, id, infop, options, flags)
+        })
+    }
+}
+
+/// Messages between rings.
+impl IoUring {
+    /// Queues (but does not submit) a message to the ring whose fd is `fd`
+    /// (`IORING_OP_MSG_RING` with `IORING_MSG_DATA`, Linux 5.18): the kernel posts a
+    /// completion there with `user_data` = `data`, `res` = `len` and flags 0, and this
+    /// request completes here with 0 (`-EOVERFLOW` if the target's CQ was full and could
+    /// not take it, `-EBADFD` if `fd` is not a ring or a disabled one). `flags` must be 0:
+    /// [`IORING_MSG_RING_CQE_SKIP`](crate::sys::IORING_MSG_RING_CQE_SKIP) is for
+    /// [`msg_ring_fd`](Self::msg_ring_fd) only (`-EINVAL` here). liburing:
+    /// `io_uring_prep_msg_ring`. For a safe message to a ring you hold, see
+    /// [`msg_ring_sync`](Self::msg_ring_sync).
+    ///
+    /// # Safety
+    ///
+    /// `fd` follows the [descriptor contract](crate::ops#descriptors) and must be a ring
+    /// whose completions the caller may post: `data` must not lie in a user_data namespace
+    /// someone reserves on it ([`IoUring::is_reserved_user_data`] of the target, e.g. a
+    /// [`Driver`](crate::zc::Driver)'s ring), since the posted completion would be taken
+    /// for one of that code's requests. The number is resolved when the kernel issues the
+    /// request, which may be after this call and after `submit` (links, `IOSQE_ASYNC`,
+    /// SQPOLL): if the ring closes before, a new ring (a driver's) may get its number.
+    #[inline]
+    pub unsafe fn msg_ring(
+        &mut self,
+        user_data: u64,
+        fd: RawFd,
+        len: u32,
+        data: u64,
+        flags: u32,
+    ) -> SqeResult<'_> {
+        self.queue(user_data, |sqe| sqe.prep_msg_ring(fd, len, data, flags))
+    }
+
+    /// Queues (but does not submit) a message whose completion on the target carries
+    /// `cqe_flags` as its flags (`IORING_MSG_RING_FLAGS_PASS`, Linux 6.3); otherwise as
+    /// [`msg_ring`](Self::msg_ring). liburing: `io_uring_prep_msg_ring_cqe_flags`.
+    ///
+    /// # Safety
+    ///
+    /// As for [`msg_ring`](Self::msg_ring). (The flags are the target's to interpret:
+    /// `IORING_CQE_F_MORE`, `F_NOTIF` or a buffer id posted to code that trusts them is
+    /// the same forgery as a reserved user_data.)
+    #[inline]
+    pub unsafe fn msg_ring_cqe_flags(
+        &mut self,
+        user_data: u64,
+        fd: RawFd,
+        len: u32,
+        data: u64,
+        flags: u32,
+        cqe_flags: u32,
+    ) -> SqeResult<'_> {
+        self.queue(user_data, |sqe| {
+            sqe.prep_msg_ring_cqe_flags(fd, len, data, flags, cqe_flags)
+        })
+    }
+
+    /// Queues (but does not submit) the hand-over of a registered file
+    /// (`IORING_OP_MSG_RING` with `IORING_MSG_SEND_FD`, Linux 6.0): the file in slot
+    /// `source_fd` of this ring's table is installed into slot `target_fd` of the table of
+    /// the ring whose fd is `fd` (replacing what is there), and a completion with
+    /// `user_data` = `data` and `res` 0 is posted there (none with
+    /// `IORING_MSG_RING_CQE_SKIP` in `flags`, Linux 6.2); this request completes with 0
+    /// (`-EBADF` for an empty source slot). Both rings
+    /// keep a reference: closing the source slot does not affect the target's. The target
+    /// must be another ring (`-EINVAL` for this one), with a registered table (`-ENXIO`
+    /// otherwise). liburing: `io_uring_prep_msg_ring_fd`.
+    ///
+    /// Refused with [`SqeError::ReservedFileTable`] when this ring's table is its safe
+    /// layer's ([`is_file_table_reserved`](Self::is_file_table_reserved)).
+    ///
+    /// # Safety
+    ///
+    /// As for [`msg_ring`](Self::msg_ring); and the target's file table must be the
+    /// caller's: not reserved by its safe layer ([`IoUring::is_file_table_reserved`] of
+    /// the target), and slot `target_fd` must not hold a file any other request relies on.
+    #[inline]
+    pub unsafe fn msg_ring_fd(
+        &mut self,
+        user_data: u64,
+        fd: RawFd,
+        source_fd: u32,
+        target_fd: u32,
+        data: u64,
+        flags: u32,
+    ) -> SqeResult<'_> {
+        self.check_file_table()?;
+        self.queue(user_data, |sqe| {
+            sqe.prep_msg_ring_fd(fd, source_fd, target_fd, data, flags)
+        })
+    }
+
+    /// Queues (but does not submit) the hand-over of registered file `source_fd` into a
+    /// free slot of the target ring's table ([`FILE_INDEX_ALLOC`](crate::FILE_INDEX_ALLOC));
+    /// both completions carry the slot in `res` (`-ENFILE` if the target has none free).
+    /// liburing: `io_uring_prep_msg_ring_fd_alloc`.
+    ///
+    /// # Safety
+    ///
+    /// As for [`msg_ring_fd`](Self::msg_ring_fd) (a free slot relies on nothing).
+    #[inline]
+    pub unsafe fn msg_ring_fd_alloc(
+        &mut self,
+        user_data: u64,
+        fd: RawFd,
+        source_fd: u32,
+        data: u64,
+        flags: u32,
+    ) -> SqeResult<'_> {
+        self.check_file_table()?;
+        self.queue(user_data, |sqe| {
+            sqe.prep_msg_ring_fd_alloc(fd, source_fd, data, flags)
+        })
+    }
+
+    /// Posts a completion into `target` now, without a source ring
+    /// (`IORING_REGISTER_SEND_MSG_RING`, Linux 6.13): `user_data` = `data`, `res` = `len`,
+    /// and flags `cqe_flags` if given (`IORING_MSG_RING_FLAGS_PASS`), else 0. The kernel
+    /// resolves the target while `target` is borrowed, so the message cannot reach another
+    /// ring; a `data` in the target's reserved namespace (a
+    /// [`Driver`](crate::zc::Driver)'s ring) is refused with
+    /// [`Error::ReservedUserData`], so safe code cannot
+    /// forge the safe layer's completions. Kernel errors are
+    /// [`Error::Register`] (`EOVERFLOW`: the target's CQ is
+    /// full; `EBADFD`: the target is disabled; `EINVAL` before 6.13). liburing:
+    /// `io_uring_register_sync_msg`.
+    ///
+    /// This is the safe way to message a ring: a queued [`msg_ring`](Self::msg_ring) names
+    /// its target by number and is resolved only when the kernel issues it, when `target`
+    /// may be gone and its number another ring's; so it stays `unsafe`. The kernel has no
+    /// synchronous file hand-over, so [`msg_ring_fd`](Self::msg_ring_fd) has no safe form.
+    /// A target with `DEFER_TASKRUN` sees the completion once it enters to wait.
+    pub fn msg_ring_sync(
+        target: &IoUring,
+        len: u32,
+        data: u64,
+        cqe_flags: Option<u32>,
+    ) -> Result<(), Error> {
+        if target.is_reserved_user_data(data) {
+            return Err(Error::ReservedUserData(data));
+        }
+        let mut sqe = Sqe::default();
+        match cqe_flags {
+            Some(cqe_flags) => sqe.prep_msg_ring_cqe_flags(target.fd(), len, data, 0, cqe_flags),
+            None => sqe.prep_msg_ring(target.fd(), len, data, 0),
+        }
+        // SAFETY: the SQE names `target`, open for the whole call because it is borrowed;
+        // its namespace does not hold `data` (checked above); it posts only a CQE.
+        unsafe { Self::register_sync_msg(&sqe) }.map_err(Error::Register)?;
+        Ok(())
+    }
+
+    /// Issues the data message that `sqe` holds ([`Sqe::prep_msg_ring`] or
+    /// [`Sqe::prep_msg_ring_cqe_flags`]) now, without a source ring
+    /// (`IORING_REGISTER_SEND_MSG_RING` on fd -1, Linux 6.13); only data messages (a file
+    /// hand-over is `EINVAL`). The raw form of [`msg_ring_sync`](Self::msg_ring_sync).
+    /// liburing: `io_uring_register_sync_msg`.
+    ///
+    /// # Safety
+    ///
+    /// The SQE's `fd` must be a ring the caller may post to, as for
+    /// [`msg_ring`](Self::msg_ring), during the call (the kernel resolves it and posts
+    /// before returning).
+    pub unsafe fn register_sync_msg(sqe: &Sqe) -> Result<(), RegisterError> {
+        // SAFETY: the "blind" io_uring_register (fd -1) with SEND_MSG_RING reads one SQE
+        // from `arg` during the call (nr_args 1); `sqe` is a valid, initialised 64-byte
+        // `io_uring_sqe` that outlives it. The target it names is the caller's contract;
+        // no memory of ours is touched after the call.
+        let ret = unsafe {
+            libc::syscall(
+                libc::SYS_io_uring_register,
+                -1 as libc::c_int,
+                IoringRegisterOp::RegisterSendMsgRing as libc::c_uint,
+                sqe as *const Sqe,
+                1 as libc::c_uint,
+            )
+        };
+        if ret < 0 {
+            let errno = std::io::Error::last_os_error()
+                .raw_os_error()
+                .map_or(rustix::io::Errno::IO, rustix::io::Errno::from_raw_os_error);
+            return Err(RegisterError::from_errno(errno));
+        }
+        Ok(())
+    }
+}
+
+/// Futexes.
+impl IoUring {
+    /// Queues (but does not submit) a wait on `futex` (`IORING_OP_FUTEX_WAIT`, Linux 6.7):
+    /// it completes with 0 once a wake whose mask shares a bit with `mask` reaches it, at
+    /// once with `-EAGAIN` if the word is not `val` when the kernel issues it, or with
+    /// `-ECANCELED` if cancelled ([`cancel`](Self::cancel), whose `res` is then the
+    /// number of waits cancelled). `futex_flags` are `FUTEX2_*`
+    /// ([`FUTEX2_SIZE_U32`](crate::sys::FUTEX2_SIZE_U32), and
+    /// [`FUTEX2_PRIVATE`](crate::sys::FUTEX2_PRIVATE) if no other process maps the word);
+    /// `flags` must be 0; a `mask` of 0 is `-EINVAL`
+    /// ([`FUTEX_BITSET_MATCH_ANY`](crate::sys::FUTEX_BITSET_MATCH_ANY) matches any wake).
+    /// The word is an `AtomicU32` (liburing's `uint32_t *`), so the size is
+    /// `FUTEX2_SIZE_U32`; other sizes go through [`futex_waitv`](Self::futex_waitv)
+    /// entries. Wakes of `futex(2)` reach it, and its wakes reach `futex(2)` waiters.
+    /// liburing: `io_uring_prep_futex_wait`.
+    ///
+    /// # Safety
+    ///
+    /// `futex` must stay valid (not freed, unmapped or reused) until the completion has
+    /// been reaped: the kernel reads it when it issues the request, possibly after this
+    /// call, and keeps a waiter keyed on its address until woken or cancelled.
+    #[inline]
+    pub unsafe fn futex_wait(
+        &mut self,
+        user_data: u64,
+        futex: &AtomicU32,
+        val: u64,
+        mask: u64,
+        futex_flags: u32,
+        flags: u32,
+    ) -> SqeResult<'_> {
+        self.queue(user_data, |sqe| {
+            sqe.prep_futex_wait(futex, val, mask, futex_flags, flags)
+        })
+    }
+
+    /// Queues (but does not submit) a wake of up to `val` waiters on `futex` whose mask
+    /// shares a bit with `mask` (`IORING_OP_FUTEX_WAKE`, Linux 6.7), requests of any ring
+    /// and threads in `futex(2)` alike; `res` is how many were woken. `futex_flags` and
+    /// `flags` as for [`futex_wait`](Self::futex_wait). liburing: `io_uring_prep_futex_wake`.
+    ///
+    /// # Safety
+    ///
+    /// As for [`futex_wait`](Self::futex_wait), until this request's completion.
+    #[inline]
+    pub unsafe fn futex_wake(
+        &mut self,
+        user_data: u64,
+        futex: &AtomicU32,
+        val: u64,
+        mask: u64,
+        futex_flags: u32,
+        flags: u32,
+    ) -> SqeResult<'_> {
+        self.queue(user_data, |sqe| {
+            sqe.prep_futex_wake(futex, val, mask, futex_flags, flags)
+        })
+    }
+
+    /// Queues (but does not submit) a wait on every futex of `futexv`
+    /// (`IORING_OP_FUTEX_WAITV`, Linux 6.7): 1 to
+    /// [`FUTEX_WAITV_MAX`](crate::sys::FUTEX_WAITV_MAX) entries, each with its word's
+    /// address, expected value and `FUTEX2_*` flags (a size is required). It completes
+    /// with the index of the futex woken, at once with `-EAGAIN` if a word differs from its
+    /// value. `flags` must be 0. liburing: `io_uring_prep_futex_waitv`.
+    ///
+    /// # Safety
+    ///
+    /// `futexv` must stay valid until the completion has been reaped (the kernel copies it
+    /// when it consumes the SQE, which on an SQPOLL ring may be after `submit` returned),
+    /// and so must every futex word it names, as for [`futex_wait`](Self::futex_wait).
+    #[inline]
+    pub unsafe fn futex_waitv(
+        &mut self,
+        user_data: u64,
+        futexv: &[FutexWaitv],
+        flags: u32,
+    ) -> SqeResult<'_> {
+        self.queue(user_data, |sqe| sqe.prep_futex_waitv(futexv, flags))
+    }
+}
+
+/// Files: more of them.
+impl IoUring {
+    /// Queues (but does not submit) a `preadv2(2)` into `iovecs` at `offset` with
+    /// `RWF_*` `flags` (`IORING_OP_READV`, Linux 5.1). liburing: `io_uring_prep_readv2`.
+    ///
+    /// # Safety
+    ///
+    /// As for [`read`](Self::read) with [`ReadBuffer::Iovecs`].
+    #[inline]
+    pub unsafe fn readv2(
+        &mut self,
+        user_data: u64,
+        fd: RawFd,
+        iovecs: &[IoSliceMut<'_>],
+        offset: u64,
+        flags: u32,
+    ) -> SqeResult<'_> {
+        self.queue(user_data, |sqe| sqe.prep_readv2(fd, iovecs, offset, flags))
+    }
+
+    /// Queues (but does not submit) a `pwritev2(2)` of `iovecs` at `offset` with `RWF_*`
+    /// `flags` (`IORING_OP_WRITEV`, Linux 5.1). liburing: `io_uring_prep_writev2`.
+    ///
+    /// # Safety
+    ///
+    /// As for [`writev`](Self::writev).
+    #[inline]
+    pub unsafe fn writev2(
+        &mut self,
+        user_data: u64,
+        fd: RawFd,
+        iovecs: &[IoSlice<'_>],
+        offset: u64,
+        flags: u32,
+    ) -> SqeResult<'_> {
+        self.queue(user_data, |sqe| sqe.prep_writev2(fd, iovecs, offset, flags))
+    }
+
+    /// Queues (but does not submit) a `sync_file_range(2)` of `len` bytes (0: to the end)
+    /// at `offset` with `SYNC_FILE_RANGE_*` `flags` (`IORING_OP_SYNC_FILE_RANGE`, Linux
+    /// 5.2). liburing: `io_uring_prep_sync_file_range`.
+    ///
+    /// # Safety
+    ///
+    /// `fd` follows the [descriptor contract](crate::ops#descriptors).
+    #[inline]
+    pub unsafe fn sync_file_range(
+        &mut self,
+        user_data: u64,
+        fd: RawFd,
+        len: u32,
+        offset: u64,
+        flags: u32,
+    ) -> SqeResult<'_> {
+        self.queue(user_data, |sqe| {
+            sqe.prep_sync_file_range(fd, len, offset, flags)
+        })
+    }
+
+    /// Queues (but does not submit) an `ftruncate(2)` of `fd` to `len` bytes
+    /// (`IORING_OP_FTRUNCATE`, Linux 6.9). liburing: `io_uring_prep_ftruncate`.
+    ///
+    /// # Safety
+    ///
+    /// `fd` follows the [descriptor contract](crate::ops#descriptors).
+    #[inline]
+    pub unsafe fn ftruncate(&mut self, user_data: u64, fd: RawFd, len: u64) -> SqeResult<'_> {
+        self.queue(user_data, |sqe| sqe.prep_ftruncate(fd, len))
+    }
+
+    /// Queues (but does not submit) the installation of registered file `file_index` as a
+    /// normal descriptor (`IORING_OP_FIXED_FD_INSTALL`, Linux 6.8): `res` is the new fd,
+    /// close-on-exec unless `flags` has
+    /// [`IORING_FIXED_FD_NO_CLOEXEC`](crate::sys::IORING_FIXED_FD_NO_CLOEXEC); `-EBADF` for
+    /// an empty slot. The slot keeps its file. liburing: `io_uring_prep_fixed_fd_install`.
+    ///
+    /// **The new descriptor belongs to whoever reaps the completion**: take ownership with
+    /// [`Cqe::into_owned_fd`](crate::Cqe::into_owned_fd) (unsafe only because a `Cqe` can
+    /// be built by anyone: do it once, for the completion of this request). Not reaping it
+    /// leaks it, as with any descriptor-creating request.
+    ///
+    /// Safe: it only reads this ring's table and creates a descriptor nobody else has. On a
+    /// ring whose table belongs to its safe layer
+    /// ([`is_file_table_reserved`](Self::is_file_table_reserved)) it is refused with
+    /// [`SqeError::ReservedFileTable`]: those sockets are the driver's.
+    #[inline]
+    pub fn fixed_fd_install(
+        &mut self,
+        user_data: u64,
+        file_index: u32,
+        flags: u32,
+    ) -> SqeResult<'_> {
+        self.check_file_table()?;
+        self.queue(user_data, |sqe| {
+            sqe.prep_fixed_fd_install(file_index, flags)
+        })
+    }
+
+    /// Queues (but does not submit) a `pipe2(2)` with `O_*` `pipe_flags` (`O_CLOEXEC`,
+    /// `O_NONBLOCK`, `O_DIRECT`) (`IORING_OP_PIPE`, Linux 6.16): the kernel writes the read
+    /// and the write end to `fds`; they belong to whoever reaps the completion (`res` 0).
+    /// liburing: `io_uring_prep_pipe`.
+    ///
+    /// # Safety
+    ///
+    /// `fds` must stay valid, and not be accessed through other references, until the
+    /// completion has been reaped.
+    #[inline]
+    pub unsafe fn pipe(
+        &mut self,
+        user_data: u64,
+        fds: &mut [RawFd; 2],
+        pipe_flags: u32,
+    ) -> SqeResult<'_> {
+        self.queue(user_data, |sqe| sqe.prep_pipe(fds, pipe_flags))
+    }
+
+    /// Queues (but does not submit) a `pipe2(2)` into the registered file table
+    /// (`IORING_OP_PIPE`, Linux 6.16): the ends go to slots `file_index` and
+    /// `file_index + 1` (replacing what is there), or with
+    /// [`FILE_INDEX_ALLOC`](crate::FILE_INDEX_ALLOC) to free slots; the kernel writes the
+    /// two slots to `fds`. Refused with [`SqeError::ReservedFileTable`] on a ring whose
+    /// table is its safe layer's. liburing: `io_uring_prep_pipe_direct`.
+    ///
+    /// # Safety
+    ///
+    /// As for [`pipe`](Self::pipe); and slots `file_index`, `file_index + 1` must not hold
+    /// files other requests rely on.
+    #[inline]
+    pub unsafe fn pipe_direct(
+        &mut self,
+        user_data: u64,
+        fds: &mut [RawFd; 2],
+        pipe_flags: u32,
+        file_index: u32,
+    ) -> SqeResult<'_> {
+        self.check_file_table()?;
+        self.queue(user_data, |sqe| {
+            sqe.prep_pipe_direct(fds, pipe_flags, file_index)
+        })
+    }
+
+    /// Queues (but does not submit) an `fgetxattr(2)` of attribute `name` of `fd` into
+    /// `value` (`IORING_OP_FGETXATTR`, Linux 5.19); `res` is the attribute's length
+    /// (`-ERANGE` if `value` is too small, `-ENODATA` if it has none). liburing:
+    /// `io_uring_prep_fgetxattr`.
+    ///
+    /// # Safety
+    ///
+    /// `name` and `value` must stay valid, and `value` not be accessed through other
+    /// references, until the completion has been reaped.
+    ///
+    /// `fd` follows the [descriptor contract](crate::ops#descriptors).
+    #[inline]
+    pub unsafe fn fgetxattr(
+        &mut self,
+        user_data: u64,
+        fd: RawFd,
+        name: &CStr,
+        value: &mut [u8],
+    ) -> SqeResult<'_> {
+        self.queue(user_data, |sqe| sqe.prep_fgetxattr(fd, name, value))
+    }
+
+    /// Queues (but does not submit) an `fsetxattr(2)` of attribute `name` of `fd` to
+    /// `value`, `XATTR_CREATE`/`XATTR_REPLACE` `flags` (`IORING_OP_FSETXATTR`, Linux 5.19).
+    /// liburing: `io_uring_prep_fsetxattr`.
+    ///
+    /// # Safety
+    ///
+    /// `name` and `value` must stay valid until the completion has been reaped.
+    ///
+    /// `fd` follows the [descriptor contract](crate::ops#descriptors).
+    #[inline]
+    pub unsafe fn fsetxattr(
+        &mut self,
+        user_data: u64,
+        fd: RawFd,
+        name: &CStr,
+        value: &[u8],
+        flags: u32,
+    ) -> SqeResult<'_> {
+        self.queue(user_data, |sqe| sqe.prep_fsetxattr(fd, name, value, flags))
+    }
+
+    /// Queues (but does not submit) a `getxattr(2)` of attribute `name` of the file at
+    /// `path` into `value` (`IORING_OP_GETXATTR`, Linux 5.19); `res` is the attribute's
+    /// length. liburing: `io_uring_prep_getxattr`.
+    ///
+    /// # Safety
+    ///
+    /// `name`, `path` and `value` must stay valid, and `value` not be accessed through
+    /// other references, until the completion has been reaped.
+    #[inline]
+    pub unsafe fn getxattr(
+        &mut self,
+        user_data: u64,
+        name: &CStr,
+        value: &mut [u8],
+        path: &CStr,
+    ) -> SqeResult<'_> {
+        self.queue(user_data, |sqe| sqe.prep_getxattr(name, value, path))
+    }
+
+    /// Queues (but does not submit) a `setxattr(2)` of attribute `name` of the file at
+    /// `path` to `value`, `XATTR_*` `flags` (`IORING_OP_SETXATTR`, Linux 5.19). liburing:
+    /// `io_uring_prep_setxattr`.
+    ///
+    /// # Safety
+    ///
+    /// `name`, `path` and `value` must stay valid until the completion has been reaped.
+    #[inline]
+    pub unsafe fn setxattr(
+        &mut self,
+        user_data: u64,
+        name: &CStr,
+        value: &[u8],
+        path: &CStr,
+        flags: u32,
+    ) -> SqeResult<'_> {
+        self.queue(user_data, |sqe| sqe.prep_setxattr(name, value, path, flags))
+    }
+}
+
+/// Sockets: zero-copy receive.
+impl IoUring {
+    /// Queues (but does not submit) a multishot zero-copy receive on `fd` through the
+    /// zero-copy receive queue `zcrx_ifq_idx` (`IORING_OP_RECV_ZC`, Linux 6.15), up to
+    /// `len` bytes in all (0: no limit). The queue must have been registered
+    /// (IORING_REGISTER_ZCRX_IFQ: a CQE32 + DEFER_TASKRUN ring and a NIC queue with header
+    /// split and flow steering; this crate's ring copies 16-byte CQEs, so it cannot read
+    /// the 32-byte completions yet); without one the kernel answers `-EINVAL`. No
+    /// liburing 2.15 prep.
+    ///
+    /// # Safety
+    ///
+    /// The registered area of the queue must stay valid until the final completion (the
+    /// one without `IORING_CQE_F_MORE`) has been reaped; the kernel writes into it.
+    ///
+    /// `fd` follows the [descriptor contract](crate::ops#descriptors).
+    #[inline]
+    pub unsafe fn recv_zc(
+        &mut self,
+        user_data: u64,
+        fd: RawFd,
+        len: u32,
+        zcrx_ifq_idx: u32,
+    ) -> SqeResult<'_> {
+        self.queue(user_data, |sqe| sqe.prep_recv_zc(fd, len, zcrx_ifq_idx))
+    }
+}
+
+/// Paths relative to the working directory (liburing's `AT_FDCWD` shorthands).
+impl IoUring {
+    /// Queues (but does not submit) an `unlink(2)` (`rmdir(2)` with `AT_REMOVEDIR`) of
+    /// `path` relative to the working directory (`unlinkat` with `AT_FDCWD`, Linux 5.11).
+    /// liburing: `io_uring_prep_unlink`.
+    ///
+    /// # Safety
+    ///
+    /// As for [`unlinkat`](Self::unlinkat).
+    #[inline]
+    pub unsafe fn unlink(&mut self, user_data: u64, path: &CStr, flags: u32) -> SqeResult<'_> {
+        self.queue(user_data, |sqe| sqe.prep_unlink(path, flags))
+    }
+
+    /// Queues (but does not submit) a `rename(2)` of `old_path` to `new_path`, both
+    /// relative to the working directory (`renameat` with `AT_FDCWD`, Linux 5.11).
+    /// liburing: `io_uring_prep_rename`.
+    ///
+    /// # Safety
+    ///
+    /// As for [`renameat`](Self::renameat).
+    #[inline]
+    pub unsafe fn rename(
+        &mut self,
+        user_data: u64,
+        old_path: &CStr,
+        new_path: &CStr,
+    ) -> SqeResult<'_> {
+        self.queue(user_data, |sqe| sqe.prep_rename(old_path, new_path))
+    }
+
+    /// Queues (but does not submit) a `mkdir(2)` of `path` relative to the working
+    /// directory (`mkdirat` with `AT_FDCWD`, Linux 5.15). liburing: `io_uring_prep_mkdir`.
+    ///
+    /// # Safety
+    ///
+    /// As for [`mkdirat`](Self::mkdirat).
+    #[inline]
+    pub unsafe fn mkdir(&mut self, user_data: u64, path: &CStr, mode: u32) -> SqeResult<'_> {
+        self.queue(user_data, |sqe| sqe.prep_mkdir(path, mode))
+    }
+
+    /// Queues (but does not submit) a `symlink(2)`: `link_path` (relative to the working
+    /// directory) will point to `target` (`symlinkat` with `AT_FDCWD`, Linux 5.15).
+    /// liburing: `io_uring_prep_symlink`.
+    ///
+    /// # Safety
+    ///
+    /// As for [`symlinkat`](Self::symlinkat).
+    #[inline]
+    pub unsafe fn symlink(
+        &mut self,
+        user_data: u64,
+        target: &CStr,
+        link_path: &CStr,
+    ) -> SqeResult<'_> {
+        self.queue(user_data, |sqe| sqe.prep_symlink(target, link_path))
+    }
+
+    /// Queues (but does not submit) a `link(2)` of `old_path` to `new_path`, both relative
+    /// to the working directory, `AT_*` `flags` (`linkat` with `AT_FDCWD`, Linux 5.15).
+    /// liburing: `io_uring_prep_link`.
+    ///
+    /// # Safety
+    ///
+    /// As for [`linkat`](Self::linkat).
+    #[inline]
+    pub unsafe fn link(
+        &mut self,
+        user_data: u64,
+        old_path: &CStr,
+        new_path: &CStr,
+        flags: u32,
+    ) -> SqeResult<'_> {
+        self.queue(user_data, |sqe| sqe.prep_link(old_path, new_path, flags))
+    }
+}
+
+/// Sockets: names.
+impl IoUring {
+    /// Queues (but does not submit) a `getsockname(2)` of `fd` (`getpeername(2)` with
+    /// `peer`) as a socket command (`IORING_OP_URING_CMD` with
+    /// [`SOCKET_URING_OP_GETSOCKNAME`](crate::sys::SOCKET_URING_OP_GETSOCKNAME), Linux
+    /// 6.19): the kernel writes the address to `sockaddr` (at most the `u32` at
+    /// `sockaddr_len` bytes) and its length to `sockaddr_len`. Kernels before 6.19 answer
+    /// `-EOPNOTSUPP`. liburing: `io_uring_prep_cmd_getsockname`.
+    ///
+    /// # Safety
+    ///
+    /// `sockaddr` (as many bytes as `*sockaddr_len` says) and `sockaddr_len` must stay
+    /// valid, and not be accessed through other references, until the completion has been
+    /// reaped.
+    ///
+    /// `fd` follows the [descriptor contract](crate::ops#descriptors).
+    #[inline]
+    pub unsafe fn cmd_getsockname(
+        &mut self,
+        user_data: u64,
+        fd: RawFd,
+        sockaddr: *mut RawSockAddr,
+        sockaddr_len: *mut u32,
+        peer: bool,
+    ) -> SqeResult<'_> {
+        self.queue(user_data, |sqe| {
+            sqe.prep_cmd_getsockname(fd, sockaddr, sockaddr_len, peer)
         })
     }
 }

@@ -19,13 +19,15 @@
 //! twin (`io_uring_prep_*`); the Zig name is the same without the `io_uring_` prefix.
 
 use core::ffi::{c_void, CStr};
+use core::sync::atomic::AtomicU32;
 use std::io::{IoSlice, IoSliceMut};
 use std::os::fd::RawFd;
 
 use crate::sys::{self, io_uring_op as Op};
 pub use crate::types::MsgHdr;
 use crate::types::{
-    EpollEvent, IdType, OpenHow, RawSockAddr, SigInfo, SocketOp, Statx, Timespec, FILE_INDEX_ALLOC,
+    EpollEvent, FutexWaitv, IdType, OpenHow, RawSockAddr, SigInfo, SocketOp, Statx, Timespec,
+    FILE_INDEX_ALLOC,
 };
 
 /// A submission queue entry: `struct io_uring_sqe`.
@@ -1153,6 +1155,352 @@ impl Sqe {
     }
 }
 
+/// Messages between rings.
+impl Sqe {
+    /// `IORING_OP_MSG_RING` with `IORING_MSG_DATA` (Linux 5.18): post a completion into the
+    /// ring whose fd is `fd`, with `user_data` = `data` and `res` = `len` (its flags 0);
+    /// this request completes with 0 on the ring that submitted it. `flags` must be 0
+    /// (`IORING_MSG_RING_CQE_SKIP` is for file hand-overs only: `-EINVAL` here).
+    /// liburing: `io_uring_prep_msg_ring`.
+    #[inline]
+    pub fn prep_msg_ring(&mut self, fd: RawFd, len: u32, data: u64, flags: u32) {
+        self.prep_rw(Op::IORING_OP_MSG_RING, fd, 0, len as usize, data);
+        // addr is the command: IORING_MSG_DATA (0), set by prep_rw.
+        self.rw_flags = flags;
+    }
+
+    /// [`prep_msg_ring`](Self::prep_msg_ring) with `IORING_MSG_RING_FLAGS_PASS` (Linux
+    /// 6.3): the target's completion carries `cqe_flags` as its flags (in `file_index`).
+    /// liburing: `io_uring_prep_msg_ring_cqe_flags`.
+    #[inline]
+    pub fn prep_msg_ring_cqe_flags(
+        &mut self,
+        fd: RawFd,
+        len: u32,
+        data: u64,
+        flags: u32,
+        cqe_flags: u32,
+    ) {
+        self.prep_msg_ring(fd, len, data, flags | sys::IORING_MSG_RING_FLAGS_PASS);
+        self.splice_fd_in = cqe_flags as i32;
+    }
+
+    /// `IORING_OP_MSG_RING` with `IORING_MSG_SEND_FD` (Linux 6.0): install the file of slot
+    /// `source_fd` of this ring's registered file table into slot `target_fd` of the table
+    /// of the ring whose fd is `fd` ([`FILE_INDEX_ALLOC`]: a free slot), and post a
+    /// completion there with `user_data` = `data` and `res` = 0 (or the allocated slot;
+    /// none with `IORING_MSG_RING_CQE_SKIP` in `flags`, Linux 6.2). This request completes
+    /// with the same `res`. liburing: `io_uring_prep_msg_ring_fd`.
+    #[inline]
+    pub fn prep_msg_ring_fd(
+        &mut self,
+        fd: RawFd,
+        source_fd: u32,
+        target_fd: u32,
+        data: u64,
+        flags: u32,
+    ) {
+        self.prep_rw(
+            Op::IORING_OP_MSG_RING,
+            fd,
+            u64::from(sys::raw::io_uring_msg_ring_flags::IORING_MSG_SEND_FD as u32),
+            0,
+            data,
+        );
+        self.addr3 = u64::from(source_fd);
+        self.set_target_fixed_file(target_fd);
+        self.rw_flags = flags;
+    }
+
+    /// [`prep_msg_ring_fd`](Self::prep_msg_ring_fd) into a free slot of the target's table,
+    /// which both completions return. liburing: `io_uring_prep_msg_ring_fd_alloc`.
+    #[inline]
+    pub fn prep_msg_ring_fd_alloc(&mut self, fd: RawFd, source_fd: u32, data: u64, flags: u32) {
+        self.prep_msg_ring_fd(fd, source_fd, FILE_INDEX_ALLOC, data, flags);
+    }
+}
+
+/// Futexes.
+impl Sqe {
+    /// `IORING_OP_FUTEX_WAIT` (Linux 6.7): `futex_wait(2)` on `futex`: complete (`res` 0)
+    /// once woken through one of the bits of `mask`, or at once with `-EAGAIN` if the word
+    /// is not `val`. `futex_flags` are `FUTEX2_*` (a size, `FUTEX2_SIZE_U32` for a `u32`
+    /// word, and `FUTEX2_PRIVATE` if no other process maps it; in `fd`); `flags` must be 0.
+    /// A `mask` of 0 is `-EINVAL`; `FUTEX_BITSET_MATCH_ANY` matches every wake.
+    /// liburing: `io_uring_prep_futex_wait`.
+    #[inline]
+    pub fn prep_futex_wait(
+        &mut self,
+        futex: &AtomicU32,
+        val: u64,
+        mask: u64,
+        futex_flags: u32,
+        flags: u32,
+    ) {
+        self.prep_rw(
+            Op::IORING_OP_FUTEX_WAIT,
+            futex_flags as i32,
+            futex.as_ptr() as u64,
+            0,
+            val,
+        );
+        self.rw_flags = flags;
+        self.addr3 = mask;
+    }
+
+    /// `IORING_OP_FUTEX_WAKE` (Linux 6.7): `futex_wake(2)`: wake up to `val` waiters of
+    /// `futex` whose mask shares a bit with `mask`; `res` is how many were woken.
+    /// `futex_flags` and `flags` as for [`prep_futex_wait`](Self::prep_futex_wait).
+    /// liburing: `io_uring_prep_futex_wake`.
+    #[inline]
+    pub fn prep_futex_wake(
+        &mut self,
+        futex: &AtomicU32,
+        val: u64,
+        mask: u64,
+        futex_flags: u32,
+        flags: u32,
+    ) {
+        self.prep_futex_wait(futex, val, mask, futex_flags, flags);
+        self.opcode = sys::op(Op::IORING_OP_FUTEX_WAKE);
+    }
+
+    /// `IORING_OP_FUTEX_WAITV` (Linux 6.7): `futex_waitv(2)`: wait on every futex of
+    /// `futexv` (1 to `FUTEX_WAITV_MAX` entries, each with its own `FUTEX2_*` flags and
+    /// expected value); `res` is the index of the one woken. `flags` must be 0.
+    /// liburing: `io_uring_prep_futex_waitv`.
+    #[inline]
+    pub fn prep_futex_waitv(&mut self, futexv: &[FutexWaitv], flags: u32) {
+        self.prep_rw(
+            Op::IORING_OP_FUTEX_WAITV,
+            0,
+            futexv.as_ptr() as u64,
+            futexv.len(),
+            0,
+        );
+        self.rw_flags = flags;
+    }
+}
+
+/// Files: more of them.
+impl Sqe {
+    /// `IORING_OP_READV` with `RWF_*` `flags` (Linux 5.1): `preadv2(2)`. liburing:
+    /// `io_uring_prep_readv2`.
+    #[inline]
+    pub fn prep_readv2(&mut self, fd: RawFd, iovecs: &[IoSliceMut<'_>], offset: u64, flags: u32) {
+        self.prep_readv(fd, iovecs, offset);
+        self.rw_flags = flags;
+    }
+
+    /// `IORING_OP_WRITEV` with `RWF_*` `flags` (Linux 5.1): `pwritev2(2)`. liburing:
+    /// `io_uring_prep_writev2`.
+    #[inline]
+    pub fn prep_writev2(&mut self, fd: RawFd, iovecs: &[IoSlice<'_>], offset: u64, flags: u32) {
+        self.prep_writev(fd, iovecs, offset);
+        self.rw_flags = flags;
+    }
+
+    /// `IORING_OP_SYNC_FILE_RANGE` (Linux 5.2): `sync_file_range(2)` of `len` bytes (0: to
+    /// the end) at `offset`, `SYNC_FILE_RANGE_*` `flags`. liburing:
+    /// `io_uring_prep_sync_file_range`.
+    #[inline]
+    pub fn prep_sync_file_range(&mut self, fd: RawFd, len: u32, offset: u64, flags: u32) {
+        self.prep_rw(Op::IORING_OP_SYNC_FILE_RANGE, fd, 0, len as usize, offset);
+        self.rw_flags = flags;
+    }
+
+    /// `IORING_OP_FTRUNCATE` (Linux 6.9): `ftruncate(2)` of `fd` to `len` bytes. liburing:
+    /// `io_uring_prep_ftruncate`.
+    #[inline]
+    pub fn prep_ftruncate(&mut self, fd: RawFd, len: u64) {
+        self.prep_rw(Op::IORING_OP_FTRUNCATE, fd, 0, 0, len);
+    }
+
+    /// `IORING_OP_FIXED_FD_INSTALL` (Linux 6.8): install the file of slot `file_index` of
+    /// the registered file table as a normal descriptor, returned in `res` (close-on-exec
+    /// unless `IORING_FIXED_FD_NO_CLOEXEC` is in `flags`). The kernel requires
+    /// `IOSQE_FIXED_FILE`, which this sets. liburing: `io_uring_prep_fixed_fd_install`.
+    #[inline]
+    pub fn prep_fixed_fd_install(&mut self, file_index: u32, flags: u32) {
+        self.prep_rw(Op::IORING_OP_FIXED_FD_INSTALL, file_index as i32, 0, 0, 0);
+        self.flags = sys::IOSQE_FIXED_FILE;
+        self.rw_flags = flags;
+    }
+
+    /// `IORING_OP_PIPE` (Linux 6.16): `pipe2(2)` with `O_*` `pipe_flags`; the kernel writes
+    /// the read and write ends' fds to `fds`. liburing: `io_uring_prep_pipe`.
+    #[inline]
+    pub fn prep_pipe(&mut self, fds: &mut [RawFd; 2], pipe_flags: u32) {
+        self.prep_rw(Op::IORING_OP_PIPE, 0, fds.as_mut_ptr() as u64, 0, 0);
+        self.rw_flags = pipe_flags;
+    }
+
+    /// `IORING_OP_PIPE` into the registered file table (Linux 6.16): the two ends go to
+    /// slots `file_index` and `file_index + 1`, or with [`FILE_INDEX_ALLOC`] to two free
+    /// slots; the kernel writes the slots to `fds`. liburing: `io_uring_prep_pipe_direct`.
+    #[inline]
+    pub fn prep_pipe_direct(&mut self, fds: &mut [RawFd; 2], pipe_flags: u32, file_index: u32) {
+        self.prep_pipe(fds, pipe_flags);
+        self.set_target_fixed_file(file_index);
+    }
+
+    /// `IORING_OP_FGETXATTR` (Linux 5.19): `fgetxattr(2)` of attribute `name` of `fd` into
+    /// `value`; `res` is the attribute's length. liburing: `io_uring_prep_fgetxattr`.
+    #[inline]
+    pub fn prep_fgetxattr(&mut self, fd: RawFd, name: &CStr, value: &mut [u8]) {
+        self.prep_rw(
+            Op::IORING_OP_FGETXATTR,
+            fd,
+            name.as_ptr() as u64,
+            value.len(),
+            value.as_mut_ptr() as u64,
+        );
+    }
+
+    /// `IORING_OP_FSETXATTR` (Linux 5.19): `fsetxattr(2)` of attribute `name` of `fd` to
+    /// `value`, `XATTR_*` `flags`. liburing: `io_uring_prep_fsetxattr`.
+    #[inline]
+    pub fn prep_fsetxattr(&mut self, fd: RawFd, name: &CStr, value: &[u8], flags: u32) {
+        self.prep_rw(
+            Op::IORING_OP_FSETXATTR,
+            fd,
+            name.as_ptr() as u64,
+            value.len(),
+            value.as_ptr() as u64,
+        );
+        self.rw_flags = flags;
+    }
+
+    /// `IORING_OP_GETXATTR` (Linux 5.19): `getxattr(2)` of attribute `name` of the file at
+    /// `path` into `value`; `res` is the attribute's length. liburing:
+    /// `io_uring_prep_getxattr`.
+    #[inline]
+    pub fn prep_getxattr(&mut self, name: &CStr, value: &mut [u8], path: &CStr) {
+        self.prep_rw(
+            Op::IORING_OP_GETXATTR,
+            0,
+            name.as_ptr() as u64,
+            value.len(),
+            value.as_mut_ptr() as u64,
+        );
+        self.addr3 = path.as_ptr() as u64;
+    }
+
+    /// `IORING_OP_SETXATTR` (Linux 5.19): `setxattr(2)` of attribute `name` of the file at
+    /// `path` to `value`, `XATTR_*` `flags`. liburing: `io_uring_prep_setxattr`.
+    #[inline]
+    pub fn prep_setxattr(&mut self, name: &CStr, value: &[u8], path: &CStr, flags: u32) {
+        self.prep_rw(
+            Op::IORING_OP_SETXATTR,
+            0,
+            name.as_ptr() as u64,
+            value.len(),
+            value.as_ptr() as u64,
+        );
+        self.addr3 = path.as_ptr() as u64;
+        self.rw_flags = flags;
+    }
+}
+
+/// Sockets: zero-copy receive.
+impl Sqe {
+    /// `IORING_OP_RECV_ZC` (Linux 6.15): multishot zero-copy receive on `fd` into the area
+    /// of the zero-copy receive queue `zcrx_ifq_idx` registered on the ring
+    /// (IORING_REGISTER_ZCRX_IFQ, which needs a NIC with header split and flow steering);
+    /// up to `len` bytes in all (0: no limit). Each completion is 32 bytes (CQE32 ring)
+    /// and names the area offset of its data. `IORING_RECV_MULTISHOT`, which the kernel
+    /// requires, is set in `ioprio`. Without that queue registered, the kernel answers
+    /// `-EINVAL`. No liburing 2.15 prep (its tests fill the SQE by hand).
+    #[inline]
+    pub fn prep_recv_zc(&mut self, fd: RawFd, len: u32, zcrx_ifq_idx: u32) {
+        self.prep_rw(Op::IORING_OP_RECV_ZC, fd, 0, len as usize, 0);
+        self.ioprio = sys::IORING_RECV_MULTISHOT as u16;
+        self.splice_fd_in = zcrx_ifq_idx as i32;
+    }
+}
+
+/// Paths relative to the working directory (liburing's `AT_FDCWD` shorthands).
+impl Sqe {
+    /// [`prep_openat`](Self::prep_openat) relative to the working directory. liburing:
+    /// `io_uring_prep_open`.
+    #[inline]
+    pub fn prep_open(&mut self, path: &CStr, flags: u32, mode: u32) {
+        self.prep_openat(linux_raw_sys::general::AT_FDCWD, path, flags, mode);
+    }
+
+    /// [`prep_openat_direct`](Self::prep_openat_direct) relative to the working directory.
+    /// liburing: `io_uring_prep_open_direct`.
+    #[inline]
+    pub fn prep_open_direct(&mut self, path: &CStr, flags: u32, mode: u32, file_index: u32) {
+        self.prep_openat_direct(
+            linux_raw_sys::general::AT_FDCWD,
+            path,
+            flags,
+            mode,
+            file_index,
+        );
+    }
+
+    /// [`prep_unlinkat`](Self::prep_unlinkat) relative to the working directory. liburing:
+    /// `io_uring_prep_unlink`.
+    #[inline]
+    pub fn prep_unlink(&mut self, path: &CStr, flags: u32) {
+        self.prep_unlinkat(linux_raw_sys::general::AT_FDCWD, path, flags);
+    }
+
+    /// [`prep_renameat`](Self::prep_renameat) of two paths relative to the working
+    /// directory, without flags. liburing: `io_uring_prep_rename`.
+    #[inline]
+    pub fn prep_rename(&mut self, old_path: &CStr, new_path: &CStr) {
+        let cwd = linux_raw_sys::general::AT_FDCWD;
+        self.prep_renameat(cwd, old_path, cwd, new_path, 0);
+    }
+
+    /// [`prep_mkdirat`](Self::prep_mkdirat) relative to the working directory. liburing:
+    /// `io_uring_prep_mkdir`.
+    #[inline]
+    pub fn prep_mkdir(&mut self, path: &CStr, mode: u32) {
+        self.prep_mkdirat(linux_raw_sys::general::AT_FDCWD, path, mode);
+    }
+
+    /// [`prep_symlinkat`](Self::prep_symlinkat) with `link_path` relative to the working
+    /// directory. liburing: `io_uring_prep_symlink`.
+    #[inline]
+    pub fn prep_symlink(&mut self, target: &CStr, link_path: &CStr) {
+        self.prep_symlinkat(target, linux_raw_sys::general::AT_FDCWD, link_path);
+    }
+
+    /// [`prep_linkat`](Self::prep_linkat) of two paths relative to the working directory.
+    /// liburing: `io_uring_prep_link`.
+    #[inline]
+    pub fn prep_link(&mut self, old_path: &CStr, new_path: &CStr, flags: u32) {
+        let cwd = linux_raw_sys::general::AT_FDCWD;
+        self.prep_linkat(cwd, old_path, cwd, new_path, flags);
+    }
+}
+
+/// Sockets: names.
+impl Sqe {
+    /// `IORING_OP_URING_CMD` with [`SOCKET_URING_OP_GETSOCKNAME`](sys::SOCKET_URING_OP_GETSOCKNAME)
+    /// (Linux 6.19): `getsockname(2)` of `fd` (`getpeername(2)` with `peer`) into
+    /// `sockaddr`, whose room the `u32` at `sockaddr_len` gives and where the kernel writes
+    /// the address's length. liburing: `io_uring_prep_cmd_getsockname`.
+    #[inline]
+    pub fn prep_cmd_getsockname(
+        &mut self,
+        fd: RawFd,
+        sockaddr: *mut RawSockAddr,
+        sockaddr_len: *mut u32,
+        peer: bool,
+    ) {
+        self.prep_rw(Op::IORING_OP_URING_CMD, fd, 0, 0, 0);
+        self.off = u32_pair(sys::SOCKET_URING_OP_GETSOCKNAME, 0);
+        self.addr = sockaddr as u64;
+        self.addr3 = sockaddr_len as u64;
+        self.splice_fd_in = i32::from(peer);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1637,6 +1985,282 @@ mod tests {
                 splice_fd_in: linux_raw_sys::general::WEXITED as i32,
                 ..base(Op::IORING_OP_WAITID)
             }
+        );
+    }
+
+    #[test]
+    fn messages_fill_the_liburing_fields() {
+        let s = prepped(|s| s.prep_msg_ring(9, 77, 0xbeef, 0));
+        assert_eq!(
+            s,
+            Sqe {
+                fd: 9,
+                len: 77,
+                off: 0xbeef,
+                ..base(Op::IORING_OP_MSG_RING)
+            }
+        );
+        let s = prepped(|s| s.prep_msg_ring_cqe_flags(9, 5, 0xcafe, 0, 0x1234_0000));
+        // SAFETY: reading a u32 member of a union of integers.
+        let cqe_flags = unsafe { kernel_view(&s).__bindgen_anon_5.file_index };
+        assert_eq!(cqe_flags, 0x1234_0000);
+        // SAFETY: as above.
+        let msg_flags = unsafe { kernel_view(&s).__bindgen_anon_3.msg_ring_flags };
+        assert_eq!(msg_flags, sys::IORING_MSG_RING_FLAGS_PASS);
+        assert_eq!((s.fd, s.len, s.off, s.addr), (9, 5, 0xcafe, 0));
+        let send_fd = sys::raw::io_uring_msg_ring_flags::IORING_MSG_SEND_FD as u64;
+        assert_eq!(
+            prepped(|s| s.prep_msg_ring_fd(9, 3, 4, 0xf00d, sys::IORING_MSG_RING_CQE_SKIP)),
+            Sqe {
+                fd: 9,
+                addr: send_fd,
+                off: 0xf00d,
+                addr3: 3,
+                splice_fd_in: 5,
+                rw_flags: sys::IORING_MSG_RING_CQE_SKIP,
+                ..base(Op::IORING_OP_MSG_RING)
+            }
+        );
+        assert_eq!(
+            prepped(|s| s.prep_msg_ring_fd_alloc(9, 3, 0xf00d, 0)),
+            Sqe {
+                fd: 9,
+                addr: send_fd,
+                off: 0xf00d,
+                addr3: 3,
+                splice_fd_in: FILE_INDEX_ALLOC as i32,
+                ..base(Op::IORING_OP_MSG_RING)
+            }
+        );
+    }
+
+    #[test]
+    fn futexes_fill_the_liburing_fields() {
+        let word = AtomicU32::new(0);
+        let addr = word.as_ptr() as u64;
+        let flags = sys::FUTEX2_SIZE_U32 | sys::FUTEX2_PRIVATE;
+        let mask = u64::from(sys::FUTEX_BITSET_MATCH_ANY);
+        let wait = Sqe {
+            fd: flags as i32,
+            addr,
+            off: 3,
+            addr3: mask,
+            ..base(Op::IORING_OP_FUTEX_WAIT)
+        };
+        assert_eq!(
+            prepped(|s| s.prep_futex_wait(&word, 3, mask, flags, 0)),
+            wait
+        );
+        assert_eq!(
+            prepped(|s| s.prep_futex_wake(&word, 3, mask, flags, 0)),
+            Sqe {
+                opcode: sys::op(Op::IORING_OP_FUTEX_WAKE),
+                ..wait
+            }
+        );
+        let s = prepped(|s| s.prep_futex_wait(&word, 3, mask, flags, 1));
+        // SAFETY: reading a u32 member of a union of integers.
+        assert_eq!(unsafe { kernel_view(&s).__bindgen_anon_3.futex_flags }, 1);
+        let v = [FutexWaitv {
+            val: 0,
+            uaddr: addr,
+            flags,
+            __reserved: 0,
+        }; 2];
+        assert_eq!(
+            prepped(|s| s.prep_futex_waitv(&v, 0)),
+            Sqe {
+                fd: 0,
+                addr: v.as_ptr() as u64,
+                len: 2,
+                ..base(Op::IORING_OP_FUTEX_WAITV)
+            }
+        );
+    }
+
+    #[test]
+    fn more_file_ops_fill_the_liburing_fields() {
+        let mut buf = [0u8; 8];
+        let iov = [IoSliceMut::new(&mut buf)];
+        let rwf = linux_raw_sys::general::RWF_NOWAIT;
+        assert_eq!(
+            prepped(|s| s.prep_readv2(4, &iov, 6, rwf)),
+            Sqe {
+                fd: 4,
+                addr: iov.as_ptr() as u64,
+                len: 1,
+                off: 6,
+                rw_flags: rwf,
+                ..base(Op::IORING_OP_READV)
+            }
+        );
+        let wiov = [IoSlice::new(b"ab")];
+        assert_eq!(
+            prepped(|s| s.prep_writev2(4, &wiov, 6, rwf)),
+            Sqe {
+                fd: 4,
+                addr: wiov.as_ptr() as u64,
+                len: 1,
+                off: 6,
+                rw_flags: rwf,
+                ..base(Op::IORING_OP_WRITEV)
+            }
+        );
+        assert_eq!(
+            prepped(|s| s.prep_sync_file_range(4, 100, 4096, 2)),
+            Sqe {
+                fd: 4,
+                len: 100,
+                off: 4096,
+                rw_flags: 2,
+                ..base(Op::IORING_OP_SYNC_FILE_RANGE)
+            }
+        );
+        assert_eq!(
+            prepped(|s| s.prep_ftruncate(4, 1 << 40)),
+            Sqe {
+                fd: 4,
+                off: 1 << 40,
+                ..base(Op::IORING_OP_FTRUNCATE)
+            }
+        );
+        let s = prepped(|s| s.prep_fixed_fd_install(7, sys::IORING_FIXED_FD_NO_CLOEXEC));
+        assert_eq!(
+            s,
+            Sqe {
+                fd: 7,
+                flags: sys::IOSQE_FIXED_FILE,
+                rw_flags: sys::IORING_FIXED_FD_NO_CLOEXEC,
+                ..base(Op::IORING_OP_FIXED_FD_INSTALL)
+            }
+        );
+        // SAFETY: reading a u32 member of a union of integers.
+        let install = unsafe { kernel_view(&s).__bindgen_anon_3.install_fd_flags };
+        assert_eq!(install, sys::IORING_FIXED_FD_NO_CLOEXEC);
+        let mut fds = [0; 2];
+        let fds_ptr = fds.as_mut_ptr() as u64;
+        let cloexec = linux_raw_sys::general::O_CLOEXEC;
+        let s = prepped(|s| s.prep_pipe(&mut fds, cloexec));
+        assert_eq!(
+            s,
+            Sqe {
+                fd: 0,
+                addr: fds_ptr,
+                rw_flags: cloexec,
+                ..base(Op::IORING_OP_PIPE)
+            }
+        );
+        // SAFETY: as above.
+        let pipe_flags = unsafe { kernel_view(&s).__bindgen_anon_3.pipe_flags };
+        assert_eq!(pipe_flags, cloexec);
+        assert_eq!(
+            prepped(|s| s.prep_pipe_direct(&mut fds, 0, 4)).splice_fd_in,
+            5
+        );
+        assert_eq!(
+            prepped(|s| s.prep_pipe_direct(&mut fds, 0, FILE_INDEX_ALLOC)).splice_fd_in,
+            -1
+        );
+        let (name, path) = (c"user.a", c"/p");
+        let mut value = [0u8; 16];
+        let vptr = value.as_mut_ptr() as u64;
+        assert_eq!(
+            prepped(|s| s.prep_fgetxattr(4, name, &mut value)),
+            Sqe {
+                fd: 4,
+                addr: name.as_ptr() as u64,
+                len: 16,
+                off: vptr,
+                ..base(Op::IORING_OP_FGETXATTR)
+            }
+        );
+        assert_eq!(
+            prepped(|s| s.prep_fsetxattr(4, name, &value[..3], 1)),
+            Sqe {
+                fd: 4,
+                addr: name.as_ptr() as u64,
+                len: 3,
+                off: vptr,
+                rw_flags: 1,
+                ..base(Op::IORING_OP_FSETXATTR)
+            }
+        );
+        assert_eq!(
+            prepped(|s| s.prep_getxattr(name, &mut value, path)),
+            Sqe {
+                addr: name.as_ptr() as u64,
+                len: 16,
+                off: vptr,
+                addr3: path.as_ptr() as u64,
+                ..base(Op::IORING_OP_GETXATTR)
+            }
+        );
+        assert_eq!(
+            prepped(|s| s.prep_setxattr(name, &value[..3], path, 2)),
+            Sqe {
+                addr: name.as_ptr() as u64,
+                len: 3,
+                off: vptr,
+                addr3: path.as_ptr() as u64,
+                rw_flags: 2,
+                ..base(Op::IORING_OP_SETXATTR)
+            }
+        );
+        let s = prepped(|s| s.prep_recv_zc(4, 1000, 3));
+        assert_eq!(
+            s,
+            Sqe {
+                fd: 4,
+                len: 1000,
+                ioprio: sys::IORING_RECV_MULTISHOT as u16,
+                splice_fd_in: 3,
+                ..base(Op::IORING_OP_RECV_ZC)
+            }
+        );
+        // SAFETY: as above.
+        assert_eq!(unsafe { kernel_view(&s).__bindgen_anon_5.zcrx_ifq_idx }, 3);
+    }
+
+    #[test]
+    fn shorthands_and_getsockname_fill_the_liburing_fields() {
+        let cwd = linux_raw_sys::general::AT_FDCWD;
+        let (a, b) = (c"a", c"b");
+        let mut at = Sqe::default();
+        at.prep_renameat(cwd, a, cwd, b, 0);
+        assert_eq!(prepped(|s| s.prep_rename(a, b)), at);
+        at.prep_linkat(cwd, a, cwd, b, 4);
+        assert_eq!(prepped(|s| s.prep_link(a, b, 4)), at);
+        at.prep_symlinkat(a, cwd, b);
+        assert_eq!(prepped(|s| s.prep_symlink(a, b)), at);
+        at.prep_mkdirat(cwd, a, 0o700);
+        assert_eq!(prepped(|s| s.prep_mkdir(a, 0o700)), at);
+        at.prep_unlinkat(cwd, a, 0x200);
+        assert_eq!(prepped(|s| s.prep_unlink(a, 0x200)), at);
+        at.prep_openat_direct(cwd, a, 1, 0o600, 3);
+        assert_eq!(prepped(|s| s.prep_open_direct(a, 1, 0o600, 3)), at);
+        at.prep_openat(cwd, a, 1, 0o600);
+        assert_eq!(prepped(|s| s.prep_open(a, 1, 0o600)), at);
+
+        let mut addr: RawSockAddr = unsafe_zeroed();
+        let mut len = 16u32;
+        let (ap, lp) = (&mut addr as *mut RawSockAddr, &mut len as *mut u32);
+        let s = prepped(|s| s.prep_cmd_getsockname(8, ap, lp, true));
+        let k = kernel_view(&s);
+        // SAFETY: reading integer members of unions of integers.
+        unsafe {
+            assert_eq!(
+                k.__bindgen_anon_1.__bindgen_anon_1.cmd_op,
+                sys::SOCKET_URING_OP_GETSOCKNAME
+            );
+            assert_eq!(k.__bindgen_anon_1.__bindgen_anon_1.__pad1, 0);
+            assert_eq!(k.__bindgen_anon_2.addr, ap as u64);
+            assert_eq!(k.__bindgen_anon_5.optlen, 1);
+            // addr3 is the slot the binding names optval.
+            assert_eq!(*k.__bindgen_anon_6.optval.as_ref(), lp as u64);
+        }
+        assert_eq!(
+            (s.opcode, s.fd, s.len, s.rw_flags, s.flags),
+            (sys::op(Op::IORING_OP_URING_CMD), 8, 0, 0, 0)
         );
     }
 

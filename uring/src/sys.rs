@@ -43,6 +43,18 @@ pub use linux_raw_sys::io_uring::{
     IORING_TIMEOUT_UPDATE, IO_URING_OP_SUPPORTED, SPLICE_F_FD_IN_FIXED,
 };
 
+/// Flags of the messaging, futex and fixed-fd operations (`msg_ring*`, `futex_*`,
+/// `fixed_fd_install`), from `linux-raw-sys`: `IORING_MSG_RING_CQE_SKIP` (Linux 6.2),
+/// `IORING_MSG_RING_FLAGS_PASS` (Linux 6.3), `IORING_FIXED_FD_NO_CLOEXEC` (Linux 6.8),
+/// and the `futex2` flags the futex operations take (`FUTEX2_SIZE_U32`, `FUTEX2_PRIVATE`,
+/// a match-any mask, the most futexes one `futex_waitv` takes).
+pub use linux_raw_sys::general::{
+    FUTEX2_PRIVATE, FUTEX2_SIZE_U32, FUTEX_BITSET_MATCH_ANY, FUTEX_WAITV_MAX,
+};
+pub use linux_raw_sys::io_uring::{
+    IORING_FIXED_FD_NO_CLOEXEC, IORING_MSG_RING_CQE_SKIP, IORING_MSG_RING_FLAGS_PASS,
+};
+
 /// Typed flag sets of rustix, re-exported so that callers need no second import. The
 /// per-operation ones (`IoringSendFlags` for `zc_flags`/`ioprio` of the send family,
 /// `IoringRecvFlags`, `IoringTimeoutFlags`, `IoringAsyncCancelFlags`, `IoringPollFlags`,
@@ -93,6 +105,14 @@ pub const IOSQE_CQE_SKIP_SUCCESS: u8 =
 /// [`IoUring::init`](crate::IoUring::init) to name what it refuses (the ring copies 16-byte
 /// CQEs only). Checked in `tests::cqe_mixed_is_the_bit_after_hybrid_iopoll`.
 pub const IORING_SETUP_CQE_MIXED: u32 = 1 << 18;
+
+/// `SOCKET_URING_OP_GETSOCKNAME` (Linux 6.19): the socket command of
+/// [`IoUring::cmd_getsockname`](crate::IoUring::cmd_getsockname), the one after
+/// `SOCKET_URING_OP_TX_TIMESTAMP` (Linux 6.16, the last `linux-raw-sys` knows). Not yet in
+/// `linux-raw-sys`; defined here, once. Checked in
+/// `tests::getsockname_is_the_socket_op_after_tx_timestamp`.
+pub const SOCKET_URING_OP_GETSOCKNAME: u32 =
+    linux_raw_sys::io_uring::io_uring_socket_op::SOCKET_URING_OP_TX_TIMESTAMP as u32 + 1;
 
 /// An opcode as the SQE's `opcode` byte.
 #[inline]
@@ -161,6 +181,14 @@ mod tests {
             // Older than 6.18: unknown there.
             Err(e) => assert_eq!(e, rustix::io::Errno::INVAL),
         }
+    }
+
+    /// liburing 2.15's `enum io_uring_socket_op` lists it right after TX_TIMESTAMP; the
+    /// kernel test (`tests/more_ops.rs`) checks that 6.19 answers it with the socket's
+    /// address and older kernels with `EOPNOTSUPP`.
+    #[test]
+    fn getsockname_is_the_socket_op_after_tx_timestamp() {
+        assert_eq!(SOCKET_URING_OP_GETSOCKNAME, 5);
     }
 
     #[test]

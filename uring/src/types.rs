@@ -46,6 +46,12 @@ pub type RecvmsgOut = linux_raw_sys::io_uring::io_uring_recvmsg_out;
 /// (Linux 6.7), `_TX_TIMESTAMP` (Linux 6.16)).
 pub use linux_raw_sys::io_uring::io_uring_socket_op as SocketOp;
 
+/// `struct futex_waitv` (Linux 5.16; in io_uring Linux 6.7): one futex of a
+/// [`futex_waitv`](crate::IoUring::futex_waitv): `val` (the value expected), `uaddr` (the
+/// futex word's address), `flags` (`FUTEX2_*`: a size such as `FUTEX2_SIZE_U32`, optionally
+/// `FUTEX2_PRIVATE`), `__reserved` (0).
+pub type FutexWaitv = linux_raw_sys::general::futex_waitv;
+
 /// `IORING_FILE_INDEX_ALLOC` as the `u32` that the `file_index` parameters take: let the
 /// kernel pick a free slot of the registered file table and return it in the CQE's `res`
 /// (Linux 5.19). The binding spells it as the `i32` `-1`.
@@ -90,6 +96,7 @@ mod tests {
         assert_eq!(size_of::<Statx>(), 256);
         assert_eq!(size_of::<OpenHow>(), 24);
         assert_eq!(size_of::<RecvmsgOut>(), 16);
+        assert_eq!(size_of::<FutexWaitv>(), 24);
         assert_eq!(FILE_INDEX_ALLOC, u32::MAX);
     }
 
