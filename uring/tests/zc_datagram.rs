@@ -240,3 +240,57 @@ fn a_zero_length_datagram_is_sent() {
     assert_eq!((closed.pending, closed.error), (0, None));
     assert!(closed.completions.is_empty());
 }
+
+#[test]
+fn pool_slots_to_an_address_go_sendmsg_zc_fixed() {
+    let config = config();
+    let mut driver = config.driver().unwrap();
+    let pool = uring::zc::BufferPool::new(&mut driver, 9000, 8).unwrap();
+    let rx = receiver_socket();
+    let dest = rx.local_addr().unwrap();
+    let tx = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let sender = ZcSender::new(&mut driver, tx, config).unwrap();
+    let len = |k: u64| [8usize, 1400, 9000][(k % 3) as usize];
+    // What came back, by seq; the slot itself goes back to the pool at once (dropped).
+    let mut back = BTreeMap::new();
+    let mut take = |sender: &ZcSender, driver: &mut uring::zc::Driver| {
+        for c in sender.completions(driver).unwrap() {
+            assert!(
+                back.insert(c.seq, (c.result, c.dest, c.path)).is_none(),
+                "{c:?}"
+            );
+        }
+    };
+    for k in 0..24u64 {
+        let mut slot = None;
+        for _ in 0..1000 {
+            // Bounded: every slot comes back once its notification is in.
+            slot = pool.get();
+            if slot.is_some() {
+                break;
+            }
+            sender.wait(&mut driver).unwrap();
+            take(&sender, &mut driver);
+        }
+        let mut slot = slot.expect("a slot back from the kernel");
+        let d = datagram(k, len(k));
+        slot[..d.len()].copy_from_slice(&d);
+        slot.set_len(d.len());
+        sender.send_to(&mut driver, slot, dest).unwrap();
+        take(&sender, &mut driver);
+    }
+    sender.wait_all(&mut driver, BOUND).unwrap();
+    take(&sender, &mut driver);
+    let got = read_datagrams(&rx, 24, len);
+    assert_eq!(got.len(), 24);
+    assert_eq!(back.len(), 24);
+    for (seq, (result, to, path)) in &back {
+        assert_eq!(*result, Ok(len(*seq)), "seq {seq}");
+        assert_eq!(*to, Some(dest));
+        // Linux 6.15 takes a registered buffer on sendmsg_zc; this machine has 6.18.
+        assert_eq!(*path, Some(SendPath::ZeroCopyFixed), "seq {seq}");
+    }
+    let st = sender.stats(&driver).unwrap();
+    assert_eq!(st.fixed_requests, 24, "{st:?}");
+    assert_eq!(pool.available(), 8);
+}

@@ -149,6 +149,9 @@ pub struct Driver {
     scratch: Box<[Cqe]>,
     zc_in_probe: bool,
     sendmsg_zc_in_probe: bool,
+    /// `sendmsg_zc` takes a registered buffer (`IORING_RECVSEND_FIXED_BUF`, Linux 6.15):
+    /// datagrams to an address from a pool slot go without pinning.
+    msg_fixed: bool,
     stray_notifications: u64,
     /// Completions of the driver's requests reaped so far (for waking async waiters).
     reaped: u64,
@@ -195,6 +198,8 @@ impl Driver {
         params.sq_thread_idle = config.sq_thread_idle;
         let mut ring =
             IoUring::init_params(config.sq_entries, &mut params).map_err(ZcError::Setup)?;
+        // Before the namespace is reserved (its probe request is reaped here, by hand).
+        let msg_fixed = probe_sendmsg_zc_fixed(&mut ring);
         // A fresh ring: no request of anyone is in flight, so every completion in the
         // namespace from now on is of a request the driver makes.
         ring.reserve_user_data(USER_DATA_TAG_MASK, USER_DATA_TAG);
@@ -222,6 +227,7 @@ impl Driver {
             scratch: vec![Cqe::default(); 64].into_boxed_slice(),
             zc_in_probe: zc,
             sendmsg_zc_in_probe: sendmsg_zc,
+            msg_fixed,
             stray_notifications: 0,
             reaped: 0,
             retire_pending: false,
@@ -608,6 +614,7 @@ impl Driver {
     fn pump_all(&mut self) -> u32 {
         let ctx = Ctx {
             ring_id: self.ring_id,
+            msg_fixed: self.msg_fixed,
         };
         let mut pushed = 0;
         for i in 0..self.senders.len() {
@@ -828,6 +835,28 @@ impl Driver {
         self.state(index, gen)
             .and_then(|s| s.socket.as_ref())
             .map(|s| s.as_fd())
+    }
+}
+
+/// Whether the kernel takes `IORING_RECVSEND_FIXED_BUF` on `sendmsg_zc` (Linux 6.15). The
+/// op code is in every probe since 6.1, the flag is not: kernels before 6.15 refuse it
+/// with `EINVAL` while preparing the request, before reading anything; later ones go on
+/// to read the msghdr, which is null here (`EFAULT`). Runs on a fresh ring, before its
+/// namespace is reserved, and reaps its own completion.
+fn probe_sendmsg_zc_fixed(ring: &mut IoUring) -> bool {
+    const PROBE: u64 = 1;
+    let mut sqe = Sqe::default();
+    sqe.prep_sendmsg_zc_fixed(-1, core::ptr::null(), 0, 0);
+    sqe.user_data = PROBE;
+    // SAFETY: the request names no memory (a null msghdr, which the kernel fails to
+    // read, `EFAULT`) and no descriptor (fd -1, not a fixed file: `EBADF` were it ever
+    // looked up); it completes before this function returns, or the ring is dropped.
+    if unsafe { ring.push(&sqe) }.is_err() || ring.submit_and_wait(1).is_err() {
+        return false;
+    }
+    match ring.copy_cqe() {
+        Ok(cqe) if cqe.user_data == PROBE => cqe.err() != Some(rustix::io::Errno::INVAL),
+        _ => false,
     }
 }
 

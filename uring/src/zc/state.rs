@@ -397,6 +397,9 @@ impl Learner {
 pub(crate) struct Ctx {
     /// The ring's identity (a pool slot goes fixed only into its own driver's table).
     pub(crate) ring_id: u64,
+    /// `sendmsg_zc` takes a registered buffer (Linux 6.15): a pool slot sent to an
+    /// address goes `sendmsg_zc_fixed`.
+    pub(crate) msg_fixed: bool,
 }
 
 /// One sender's state. See [`ZcSender`](super::ZcSender) for the behaviour.
@@ -756,7 +759,8 @@ impl SenderState {
         let (fixed, has_path) = {
             let e = self.slots[usize::from(slot)].entry.as_ref();
             let fixed = e.is_some_and(|e| {
-                e.msg.is_none() && e.buf.slot().is_some_and(|s| s.registered_for(ctx.ring_id))
+                (e.msg.is_none() || ctx.msg_fixed)
+                    && e.buf.slot().is_some_and(|s| s.registered_for(ctx.ring_id))
             });
             (fixed, e.is_some_and(|e| e.path.is_some()))
         };
@@ -804,7 +808,13 @@ impl SenderState {
                     msg_controllen: 0,
                     msg_flags: 0,
                 };
-                if path.is_zero_copy() {
+                if path == SendPath::ZeroCopyFixed {
+                    // The iovec points into the slot, inside the registered buffer: the
+                    // kernel resolves it against the table entry instead of pinning.
+                    let index = e.buf.slot().map_or(0, |s| s.buf_index());
+                    sqe.prep_sendmsg_zc_fixed(fd, &parts.hdr, flags, index);
+                    sqe.ioprio |= usage;
+                } else if path.is_zero_copy() {
                     sqe.prep_sendmsg_zc(fd, &parts.hdr, flags);
                     sqe.ioprio = usage;
                 } else {

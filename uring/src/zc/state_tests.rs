@@ -20,7 +20,10 @@ use crate::sys::{self, IoringSetupFlags};
 use crate::zc::{BufferError, Completion, Config, FallbackReason, PlainReason, Policy, SendPath};
 
 const PREFIX: u64 = crate::zc::USER_DATA_TAG | (7 << 40) | (3 << 32);
-const CTX: Ctx = Ctx { ring_id: 0 };
+const CTX: Ctx = Ctx {
+    ring_id: 0,
+    msg_fixed: true,
+};
 
 fn ring() -> IoUring {
     IoUring::init(64, IoringSetupFlags::empty()).unwrap()
