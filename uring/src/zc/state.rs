@@ -291,7 +291,22 @@ impl SenderState {
                 hdr: unsafe { core::mem::zeroed() },
             })
         });
-        let entry = Entry {
+        // The slot first, then the entry written straight into it (it is large: built
+        // elsewhere, it would be copied in).
+        let slot = match self.free.pop() {
+            Some(s) => s,
+            None => {
+                // has_room() keeps owned_buffers < max_buffers <= 65536, so the slab never
+                // grows past u16 indices.
+                let s = self.slots.len() as u16;
+                self.slots.push(Slot {
+                    gen: 0,
+                    entry: None,
+                });
+                s
+            }
+        };
+        self.slots[usize::from(slot)].entry = Some(Entry {
             buf: ManuallyDrop::new(buf),
             len,
             sent: 0,
@@ -310,23 +325,7 @@ impl SenderState {
             copied: false,
             stalls: 0,
             outcome: None,
-        };
-        let slot = match self.free.pop() {
-            Some(s) => {
-                self.slots[usize::from(s)].entry = Some(entry);
-                s
-            }
-            None => {
-                // has_room() keeps owned_buffers < max_buffers <= 65536, so the slab never
-                // grows past u16 indices.
-                let s = self.slots.len() as u16;
-                self.slots.push(Slot {
-                    gen: 0,
-                    entry: Some(entry),
-                });
-                s
-            }
-        };
+        });
         self.queue.push_back(slot);
         self.owned_bytes += len;
         self.owned_buffers += 1;
