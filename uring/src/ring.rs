@@ -660,6 +660,21 @@ impl IoUring {
         Ok(())
     }
 
+    /// Whether [`copy_cqes_unsplit`](Self::copy_cqes_unsplit) without waiting would find
+    /// nothing and make no system call: the CQ is empty, nothing was set aside for the
+    /// reserver, and the kernel holds nothing that only an enter posts. A few loads, for
+    /// the safe layer's reap when nothing completed (most calls).
+    #[inline]
+    pub(crate) fn nothing_to_reap(&self) -> bool {
+        self.cq_ready() == 0
+            && !self.cq_ring_needs_flush()
+            && !self.defer_taskrun_unflagged()
+            && self
+                .split
+                .as_deref()
+                .map_or(true, |s| s.reserved.is_empty())
+    }
+
     /// Copies ready completions of every namespace, the reserved one included, first those
     /// the caller's reaping set aside for the reserver. For the crate's safe layer.
     pub(crate) fn copy_cqes_unsplit(

@@ -317,6 +317,9 @@ fn drive(
             // A window of `inflight` buffers was queued: submit it in one go, as the raw
             // loop submits one batch per enter.
             driver.flush().context("submitting")?;
+            // Take back what came back, once per window (as the raw loop reaps in batches):
+            // the free list holds more than a window, so no send waits for this.
+            collect(driver, free, st, failure)?;
             if Instant::now() >= deadline || stop.is_some_and(|s| s.load(Ordering::Relaxed)) {
                 break;
             }
@@ -344,7 +347,6 @@ fn drive(
             }
             return Err(std::io::Error::from(e)).context("sending");
         }
-        collect(driver, free, st, failure)?;
     }
     // Like the raw loop, the clock stops once every accepted send has completed (the
     // notifications are waited for afterwards, untimed).

@@ -378,8 +378,17 @@ impl Driver {
         // table until the ring closes, which is safe.
     }
 
-    /// Handles dropped by safe code anywhere: close senders, clear pool ranges.
+    /// Handles dropped by safe code anywhere: close senders, clear pool ranges. One load
+    /// of the shared flag when nothing was dropped.
+    #[inline]
     fn collect_orphans(&mut self) {
+        if self.shared.is_dirty() {
+            self.collect_orphans_now();
+        }
+    }
+
+    #[cold]
+    fn collect_orphans_now(&mut self) {
         let Some(orphans) = self.shared.take() else {
             return;
         };
@@ -409,11 +418,17 @@ impl Driver {
     }
 
     /// Closing senders whose requests are all done go: their file slot is cleared, their
-    /// socket closed, their completions (buffers) dropped.
+    /// socket closed, their completions (buffers) dropped. One test of a flag when no
+    /// sender is closing.
+    #[inline]
     fn retire_closed(&mut self) {
-        if !self.retire_pending {
-            return;
+        if self.retire_pending {
+            self.retire_closed_now();
         }
+    }
+
+    #[cold]
+    fn retire_closed_now(&mut self) {
         self.retire_pending = false;
         let mut retired = Vec::new();
         for (i, slot) in self.senders.iter_mut().enumerate() {
@@ -724,7 +739,15 @@ impl Driver {
 
     /// Reaps every ready completion: the driver's are routed to their senders, the
     /// caller's kept for the caller's next `copy_cqes`.
+    #[inline]
     fn reap(&mut self) -> Result<(), ZcError> {
+        if self.ring.nothing_to_reap() {
+            return Ok(());
+        }
+        self.reap_ready()
+    }
+
+    fn reap_ready(&mut self) -> Result<(), ZcError> {
         let mut cqes = core::mem::take(&mut self.scratch);
         let result = loop {
             let n = match self.ring.copy_cqes_unsplit(&mut cqes, 0) {

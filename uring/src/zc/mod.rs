@@ -228,7 +228,7 @@ pub use config::{Config, DriverConfig, Policy};
 pub use driver::{is_zc_user_data, Driver, USER_DATA_TAG, USER_DATA_TAG_MASK};
 pub use memlock::{Memlock, MemlockExceeded};
 pub use pool::{BufferPool, PoolError, PoolSlot, MAX_POOL_SLOTS, MAX_SLOT_SIZE};
-pub use sender::{Closed, ZcSender};
+pub use sender::{Closed, Completions, ZcSender};
 pub use stats::ZcStats;
 pub use types::{
     AdaptiveClass, BufferError, Completion, FallbackReason, PlainReason, SendError, SendErrorKind,

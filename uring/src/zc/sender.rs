@@ -2,6 +2,7 @@
 //! lets go of them.
 
 use core::fmt;
+use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::os::fd::{BorrowedFd, OwnedFd};
 use std::sync::Arc;
@@ -328,7 +329,8 @@ impl ZcSender {
         if len > budget {
             return refuse(buffer, SendErrorKind::TooLarge);
         }
-        let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
+        // The clock is read only if the call has to wait (most calls never do).
+        let mut deadline: Option<Option<Instant>> = None;
         let drive = if submit {
             driver.progress()
         } else {
@@ -350,6 +352,7 @@ impl ZcSender {
                 return refuse(buffer, SendErrorKind::Sender(ZcError::Broken(e)));
             }
             if s.has_room(len) {
+                s.accept(buffer, dest);
                 break;
             }
             if !block {
@@ -364,12 +367,11 @@ impl ZcSender {
                 }
                 continue;
             }
+            let deadline = *deadline
+                .get_or_insert_with(|| timeout.and_then(|t| Instant::now().checked_add(t)));
             if let Err(e) = driver.wait_one(deadline).and_then(|()| driver.progress()) {
                 return refuse(buffer, SendErrorKind::Sender(e));
             }
-        }
-        if let Ok(s) = self.state_mut(driver) {
-            s.accept(buffer, dest);
         }
         if !submit {
             return Ok(());
@@ -418,11 +420,11 @@ impl ZcSender {
     }
 
     /// Takes the buffers that are back, with their outcomes, in the order they came back.
-    pub fn completions<'d>(
-        &self,
-        driver: &'d mut Driver,
-    ) -> Result<std::collections::vec_deque::Drain<'d, Completion>, ZcError> {
-        Ok(self.state_mut(driver)?.done.drain(..))
+    /// Those the iterator does not yield are dropped with it, like a `drain(..)`.
+    pub fn completions<'d>(&self, driver: &'d mut Driver) -> Result<Completions<'d>, ZcError> {
+        Ok(Completions {
+            done: &mut self.state_mut(driver)?.done,
+        })
     }
 
     /// Takes one buffer that is back, if any.
@@ -489,6 +491,48 @@ impl Drop for ZcSender {
             // The driver closes the sender at its next call: it may be on another thread,
             // or dropped already; nothing here touches the kernel or a buffer.
             self.shared.sender_dropped(self.index, self.gen);
+        }
+    }
+}
+
+/// The buffers that are back, in the order they came back: [`ZcSender::completions`].
+/// Each `next` takes one; dropping the iterator drops the ones it did not yield (as a
+/// `VecDeque::drain(..)` would, without its bookkeeping: this is the per-buffer hot path).
+#[derive(Debug)]
+pub struct Completions<'d> {
+    done: &'d mut VecDeque<Completion>,
+}
+
+impl Iterator for Completions<'_> {
+    type Item = Completion;
+
+    #[inline]
+    fn next(&mut self) -> Option<Completion> {
+        self.done.pop_front()
+    }
+
+    #[inline]
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (self.done.len(), Some(self.done.len()))
+    }
+}
+
+impl DoubleEndedIterator for Completions<'_> {
+    #[inline]
+    fn next_back(&mut self) -> Option<Completion> {
+        self.done.pop_back()
+    }
+}
+
+impl ExactSizeIterator for Completions<'_> {}
+
+impl core::iter::FusedIterator for Completions<'_> {}
+
+impl Drop for Completions<'_> {
+    #[inline]
+    fn drop(&mut self) {
+        if !self.done.is_empty() {
+            self.done.clear();
         }
     }
 }

@@ -34,6 +34,12 @@ impl DriverShared {
         self.dirty.store(true, Ordering::Release);
     }
 
+    /// Whether an orphan may have been pushed since the last take (a hint: `take` decides).
+    #[inline]
+    pub(super) fn is_dirty(&self) -> bool {
+        self.dirty.load(Ordering::Relaxed)
+    }
+
     /// The orphans, if any were pushed since the last take.
     pub(super) fn take(&self) -> Option<Orphans> {
         // Acquire pairs with the release above: a flag seen set means its push is visible

@@ -539,7 +539,22 @@ impl SenderState {
                 hdr: unsafe { core::mem::zeroed() },
             })
         });
-        let entry = Entry {
+        // The slot first, then the entry written straight into it (it is large: built
+        // elsewhere, it would be copied in).
+        let slot = match self.free.pop() {
+            Some(s) => s,
+            None => {
+                // has_room() keeps owned_buffers < max_buffers <= 65536, so the slab never
+                // grows past u16 indices.
+                let s = self.slots.len() as u16;
+                self.slots.push(Slot {
+                    gen: 0,
+                    entry: None,
+                });
+                s
+            }
+        };
+        self.slots[usize::from(slot)].entry = Some(Entry {
             buf: ManuallyDrop::new(buf),
             len,
             sent: 0,
@@ -558,23 +573,7 @@ impl SenderState {
             copied: false,
             stalls: 0,
             outcome: None,
-        };
-        let slot = match self.free.pop() {
-            Some(s) => {
-                self.slots[usize::from(s)].entry = Some(entry);
-                s
-            }
-            None => {
-                // has_room() keeps owned_buffers < max_buffers <= 65536, so the slab never
-                // grows past u16 indices.
-                let s = self.slots.len() as u16;
-                self.slots.push(Slot {
-                    gen: 0,
-                    entry: Some(entry),
-                });
-                s
-            }
-        };
+        });
         self.queue.push_back(slot);
         self.owned_bytes += len;
         self.owned_buffers += 1;
@@ -1194,26 +1193,40 @@ impl SenderState {
     /// Hands the buffer back if its outcome is decided and the kernel is done with it.
     fn try_finalize(&mut self, slot: u16) {
         let s = &mut self.slots[usize::from(slot)];
-        let ready = s.entry.as_ref().is_some_and(|e| {
-            e.outcome.is_some() && e.state == State::Idle && e.notifs_seen >= e.notifs_expected
-        });
+        // Read in place: the entry is not moved out of its slot (it is large).
+        let Some(e) = s.entry.as_mut() else {
+            return;
+        };
+        let ready =
+            e.outcome.is_some() && e.state == State::Idle && e.notifs_seen >= e.notifs_expected;
         if !ready {
             return;
         }
-        let Some(mut e) = s.entry.take() else {
-            return;
-        };
+        // SAFETY: taken exactly once, here: the entry is removed from its slot right
+        // below, and its buffer is `ManuallyDrop` (dropping the entry does not touch it).
+        // The kernel's last completion for it has been seen (state Idle, every owed
+        // notification counted).
+        let buffer = unsafe { ManuallyDrop::take(&mut e.buf) };
+        let (len, result, copied, path, dest, seq) = (
+            e.len,
+            e.outcome.unwrap_or(Ok(e.sent)),
+            e.copied,
+            e.path,
+            e.dest,
+            e.seq,
+        );
+        // Frees the msghdr box, if any (the kernel no longer holds the entry).
+        s.entry = None;
         s.gen = s.gen.wrapping_add(1);
         self.free.push(slot);
-        self.owned_bytes -= e.len;
+        self.owned_bytes -= len;
         self.owned_buffers -= 1;
         let st = &mut self.stats;
         st.bytes_in_flight = self.owned_bytes as u64;
         st.buffers_in_flight = u64::from(self.owned_buffers);
         st.buffers_returned += 1;
-        st.bytes_returned += e.len as u64;
-        let result = e.outcome.unwrap_or(Ok(e.sent));
-        match (&result, e.path) {
+        st.bytes_returned += len as u64;
+        match (&result, path) {
             (Err(BufferError::NotSent { .. }), _) => st.not_sent += 1,
             (_, Some(SendPath::ZeroCopy | SendPath::ZeroCopyFixed)) => st.zero_copy += 1,
             (_, Some(SendPath::Plain(PlainReason::Fallback))) => st.fallback += 1,
@@ -1224,17 +1237,13 @@ impl SenderState {
             (_, Some(SendPath::Plain(PlainReason::Measured))) => st.plain_measured += 1,
             (_, None) => {}
         }
-        // SAFETY: taken exactly once, here, out of an entry that is gone from the slab:
-        // the kernel's last completion for it has been seen (state Idle, every owed
-        // notification counted).
-        let buffer = unsafe { ManuallyDrop::take(&mut e.buf) };
         self.done.push_back(Completion {
             buffer,
             result,
-            copied: e.copied,
-            path: e.path,
-            dest: e.dest,
-            seq: e.seq,
+            copied,
+            path,
+            dest,
+            seq,
         });
     }
 
