@@ -864,8 +864,8 @@ impl Driver {
 /// Whether the kernel takes `IORING_RECVSEND_FIXED_BUF` on `sendmsg_zc` (Linux 6.15). The
 /// op code is in every probe since 6.1, the flag is not: kernels before 6.15 refuse it
 /// with `EINVAL` while preparing the request, before reading anything; later ones go on
-/// to read the msghdr, which is null here (`EFAULT`). Runs on a fresh ring, before its
-/// namespace is reserved, and reaps its own completion.
+/// to read the msghdr, which is null here (`EFAULT`, with a notification after it). Runs on
+/// a fresh ring, before its namespace is reserved, and reaps its own completions.
 fn probe_sendmsg_zc_fixed(ring: &mut IoUring) -> bool {
     const PROBE: u64 = 1;
     let mut sqe = Sqe::default();
@@ -877,10 +877,15 @@ fn probe_sendmsg_zc_fixed(ring: &mut IoUring) -> bool {
     if unsafe { ring.push(&sqe) }.is_err() || ring.submit_and_wait(1).is_err() {
         return false;
     }
-    match ring.copy_cqe() {
-        Ok(cqe) if cqe.user_data == PROBE => cqe.err() != Some(rustix::io::Errno::INVAL),
-        _ => false,
+    let Ok(first) = ring.copy_cqe() else {
+        return false;
+    };
+    // A request that got as far as issuing (6.15+) may also post its notification
+    // (`F_MORE` on the first completion): reap it too, or the caller would see it.
+    if first.more() && ring.copy_cqe().is_err() {
+        return false;
     }
+    first.user_data == PROBE && first.err() != Some(rustix::io::Errno::INVAL)
 }
 
 impl Config {
@@ -935,5 +940,26 @@ impl Drop for Driver {
                 drop(state);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The probe answers for this kernel (6.18 takes the flag) and leaves nothing behind:
+    /// the next completion on the ring is the caller's.
+    #[test]
+    fn the_sendmsg_zc_fixed_probe_reaps_all_it_caused() {
+        let mut ring = IoUring::init(8, IoringSetupFlags::empty()).unwrap();
+        assert!(
+            probe_sendmsg_zc_fixed(&mut ring),
+            "Linux 6.15+ takes FIXED_BUF on sendmsg_zc"
+        );
+        ring.nop(7).unwrap();
+        ring.submit_and_wait(1).unwrap();
+        let mut cqes = [Cqe::default(); 4];
+        assert_eq!(ring.copy_cqes(&mut cqes, 0).unwrap(), 1);
+        assert_eq!(cqes[0].user_data, 7);
     }
 }
