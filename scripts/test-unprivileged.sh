@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 suites=(soundness memlock hostile_zc_safe hostile_hygiene hostile_soak_safe zc_stream
-  zc_datagram zc_shared_ring zc_unix zc_tokio)
+  zc_datagram zc_shared_ring zc_unix zc_tokio zc_vectored)
 args=()
 for s in "${suites[@]}"; do args+=(--test "$s"); done
 limit=$((8 << 20))

@@ -75,6 +75,13 @@ pub struct Config {
     /// effective at writes over around 10 KB", Documentation/networking/msg_zerocopy.rst,
     /// is one machine's crossover; set it to skip measuring sizes you know lose).
     pub adaptive_min_size: usize,
+    /// Parts of a vectored send ([`ZcSender::send_vectored`](super::ZcSender::send_vectored))
+    /// shorter than this go with plain send, copied
+    /// ([`PlainReason::SmallPart`](super::PlainReason::SmallPart)), whatever the policy;
+    /// the others go as the policy decides. Default 4096: below a page, pinning and a
+    /// notification cost more than the copy (the drop path measures zero-copy ahead only
+    /// from about 4 KB, `bench/RESULTS.md`). 0 leaves every part to the policy.
+    pub copy_parts_below: usize,
     /// [`Policy::Adaptive`]: while the kernel copies zero-copy sends, try zero-copy again
     /// once per this many buffers; where it does not, send one round (what one
     /// `io_uring_enter` submits) of a size class on the path measured slower once per
@@ -98,6 +105,7 @@ impl Default for Config {
             max_buffers: 4096,
             force_fallback: false,
             adaptive_min_size: 0,
+            copy_parts_below: 4096,
             adaptive_reprobe_every: 256,
             adaptive_copied_limit: 4,
             wait_timeout: None,
@@ -141,6 +149,12 @@ impl Config {
         self
     }
 
+    /// Sets [`copy_parts_below`](Self::copy_parts_below).
+    #[must_use]
+    pub fn copy_parts_below(mut self, bytes: usize) -> Self {
+        self.copy_parts_below = bytes;
+        self
+    }
     /// Sets [`adaptive_min_size`](Self::adaptive_min_size).
     #[must_use]
     pub fn adaptive_min_size(mut self, bytes: usize) -> Self {

@@ -232,5 +232,5 @@ pub use sender::{Closed, Completions, ZcSender};
 pub use stats::ZcStats;
 pub use types::{
     AdaptiveClass, BufferError, Completion, FallbackReason, PlainReason, SendError, SendErrorKind,
-    SendPath, ZcError,
+    SendPath, VectoredSendError, ZcError,
 };

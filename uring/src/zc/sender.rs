@@ -17,7 +17,9 @@ use super::driver::Driver;
 use super::shared::DriverShared;
 use super::state::SenderState;
 use super::stats::ZcStats;
-use super::types::{AdaptiveClass, Completion, FallbackReason, SendError, SendErrorKind, ZcError};
+use super::types::{
+    AdaptiveClass, Completion, FallbackReason, SendError, SendErrorKind, VectoredSendError, ZcError,
+};
 
 /// A safe zero-copy sender over one socket, a handle into its [`Driver`].
 ///
@@ -307,6 +309,130 @@ impl ZcSender {
         dest: SocketAddr,
     ) -> Result<(), SendError> {
         self.send_inner(driver, buffer.into(), Some(dest), false, true)
+    }
+
+    /// Sends `parts` as one message on a stream, in order, each part with the path that
+    /// suits it: parts shorter than [`Config::copy_parts_below`] are copied (plain send,
+    /// [`PlainReason::SmallPart`](super::PlainReason::SmallPart)), the others go as the
+    /// policy decides (zero-copy for a large payload, `send_zc_fixed` for a pool slot), as
+    /// Netty's io_uring transport decides per buffer. The parts are accepted together or
+    /// not at all: the call waits (bounded by [`Config::wait_timeout`]) until the budget has
+    /// room for all of them, queues them, and submits them with one `io_uring_enter`. Each
+    /// part comes back in its own [`Completion`], with consecutive `seq`s. Refused with
+    /// every part handed back: on a datagram socket
+    /// ([`SendErrorKind::VectoredOnDatagram`]), when the parts exceed the whole budget
+    /// ([`SendErrorKind::TooLarge`]), or when the sender failed.
+    ///
+    /// ```
+    /// use std::io::Read;
+    /// use std::net::{TcpListener, TcpStream};
+    /// use std::time::Duration;
+    /// use uring::zc::{Config, PlainReason, Policy, SendPath, ZcBuffer, ZcSender};
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let listener = TcpListener::bind("127.0.0.1:0")?;
+    /// let config = Config::default().policy(Policy::Always);
+    /// let mut driver = config.driver()?;
+    /// let sender = ZcSender::new(&mut driver, TcpStream::connect(listener.local_addr()?)?, config)?;
+    /// let (mut peer, _) = listener.accept()?;
+    /// let reader = std::thread::spawn(move || {
+    ///     let mut got = Vec::new();
+    ///     peer.read_to_end(&mut got).map(|_| got)
+    /// });
+    /// let header = b"LEN 65536\n".to_vec();
+    /// let payload = vec![b'x'; 65536];
+    /// sender.send_vectored(&mut driver, [ZcBuffer::from(header), payload.into()])?;
+    /// sender.wait_all(&mut driver, Duration::from_secs(10))?;
+    /// let paths: Vec<_> = sender.completions(&mut driver)?.map(|c| c.path).collect();
+    /// assert_eq!(paths, [Some(SendPath::Plain(PlainReason::SmallPart)), Some(SendPath::ZeroCopy)]);
+    /// drop(sender.close(&mut driver, Duration::from_secs(10)));
+    /// assert_eq!(reader.join().unwrap()?.len(), 10 + 65536);
+    /// # Ok(()) }
+    /// ```
+    pub fn send_vectored(
+        &self,
+        driver: &mut Driver,
+        parts: impl IntoIterator<Item = ZcBuffer>,
+    ) -> Result<(), VectoredSendError> {
+        self.send_vectored_inner(driver, parts.into_iter().collect(), true)
+    }
+
+    /// The non-blocking [`send_vectored`](Self::send_vectored): if the budget has no room
+    /// for every part, reaps what is ready and, if there is still none, hands all the parts
+    /// back with [`SendErrorKind::WouldBlock`].
+    pub fn try_send_vectored(
+        &self,
+        driver: &mut Driver,
+        parts: impl IntoIterator<Item = ZcBuffer>,
+    ) -> Result<(), VectoredSendError> {
+        self.send_vectored_inner(driver, parts.into_iter().collect(), false)
+    }
+
+    fn send_vectored_inner(
+        &self,
+        driver: &mut Driver,
+        parts: Vec<ZcBuffer>,
+        block: bool,
+    ) -> Result<(), VectoredSendError> {
+        let refuse = |parts, kind| Err(VectoredSendError { parts, kind });
+        if !self.stream {
+            return refuse(parts, SendErrorKind::VectoredOnDatagram);
+        }
+        let (budget, max_buffers, timeout) = match self.state(driver) {
+            Ok(s) => (
+                s.config.budget_bytes,
+                s.config.max_buffers,
+                s.config.wait_timeout,
+            ),
+            Err(e) => return refuse(parts, SendErrorKind::Sender(e)),
+        };
+        let len = parts.iter().fold(0usize, |n, p| n.saturating_add(p.len()));
+        let Ok(n) = u32::try_from(parts.len()) else {
+            return refuse(parts, SendErrorKind::TooLarge);
+        };
+        if len > budget || n > max_buffers {
+            return refuse(parts, SendErrorKind::TooLarge);
+        }
+        if let Err(e) = driver.progress() {
+            return refuse(parts, SendErrorKind::Sender(e));
+        }
+        let mut deadline: Option<Option<Instant>> = None;
+        loop {
+            let s = match self.state_mut(driver) {
+                Ok(s) => s,
+                Err(e) => return refuse(parts, SendErrorKind::Sender(e)),
+            };
+            if let Some(e) = s.deferred.take() {
+                return refuse(parts, SendErrorKind::Sender(e));
+            }
+            if let Some(e) = s.error {
+                return refuse(parts, SendErrorKind::Sender(ZcError::Broken(e)));
+            }
+            if s.has_room_for(len, n) {
+                s.stats.vectored_sends += 1;
+                for part in parts {
+                    let preset = s.part_path(part.len());
+                    s.accept_as(part, None, preset);
+                }
+                break;
+            }
+            if !block {
+                s.stats.would_block += 1;
+                return refuse(parts, SendErrorKind::WouldBlock);
+            }
+            let deadline = *deadline
+                .get_or_insert_with(|| timeout.and_then(|t| Instant::now().checked_add(t)));
+            if let Err(e) = driver.wait_one(deadline).and_then(|()| driver.progress()) {
+                return refuse(parts, SendErrorKind::Sender(e));
+            }
+        }
+        // The parts are ours now: a ring error from here on is reported by the next call.
+        if let Err(e) = driver.progress() {
+            if let Ok(s) = self.state_mut(driver) {
+                s.deferred.get_or_insert(e);
+            }
+        }
+        Ok(())
     }
 
     fn send_inner(

@@ -506,6 +506,32 @@ impl SenderState {
     }
 
     pub(crate) fn accept(&mut self, buf: ZcBuffer, dest: Option<SocketAddr>) {
+        self.accept_as(buf, dest, None);
+    }
+
+    /// Whether the budget has room for `n` more buffers of `len` bytes in all.
+    pub(crate) fn has_room_for(&self, len: usize, n: u32) -> bool {
+        self.owned_bytes.saturating_add(len) <= self.config.budget_bytes
+            && self.owned_buffers.saturating_add(n) <= self.config.max_buffers
+    }
+
+    /// The path a part of `len` bytes of a vectored send is given before the policy
+    /// decides: plain for a small part, unless the policy or the fallback already sends
+    /// everything plain (then it counts as theirs).
+    pub(crate) fn part_path(&self, len: usize) -> Option<SendPath> {
+        let plain_anyway = self.fallback.is_some() || self.config.policy == Policy::Never;
+        (len < self.config.copy_parts_below && !plain_anyway)
+            .then_some(SendPath::Plain(PlainReason::SmallPart))
+    }
+
+    /// [`accept`](Self::accept), with the path of its first request decided already
+    /// (`preset`), or left to the policy (`None`).
+    pub(crate) fn accept_as(
+        &mut self,
+        buf: ZcBuffer,
+        dest: Option<SocketAddr>,
+        preset: Option<SendPath>,
+    ) {
         let len = buf.len();
         let seq = self.next_seq;
         self.next_seq += 1;
@@ -562,7 +588,7 @@ impl SenderState {
             msg,
             dest,
             state: State::Queued,
-            path: None,
+            path: preset,
             res: None,
             last_zc_res: i32::MAX,
             notifs_expected: 0,
@@ -1235,6 +1261,7 @@ impl SenderState {
             (_, Some(SendPath::Plain(PlainReason::KernelCopies))) => st.plain_kernel_copies += 1,
             (_, Some(SendPath::Plain(PlainReason::PinLimit))) => st.plain_pin_limit += 1,
             (_, Some(SendPath::Plain(PlainReason::Measured))) => st.plain_measured += 1,
+            (_, Some(SendPath::Plain(PlainReason::SmallPart))) => st.plain_small_part += 1,
             (_, None) => {}
         }
         self.done.push_back(Completion {

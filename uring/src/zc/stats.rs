@@ -5,7 +5,7 @@
 ///
 /// Buffer counts classify each returned buffer once, by how its last send request went:
 /// `zero_copy` + `plain_policy` + `plain_small` + `plain_kernel_copies` +
-/// `plain_measured` + `plain_pin_limit` + `fallback` + `not_sent` + (empty buffers on a
+/// `plain_measured` + `plain_small_part` + `plain_pin_limit` + `fallback` + `not_sent` + (empty buffers on a
 /// stream, which need no request) = `buffers_returned`.
 /// A buffer that failed is also counted in `errors`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -59,6 +59,12 @@ pub struct ZcStats {
     /// plain send measured cheaper, or was being measured
     /// ([`PlainReason::Measured`](super::PlainReason)).
     pub plain_measured: u64,
+    /// Buffers returned that went plain as the small parts of a vectored send
+    /// ([`PlainReason::SmallPart`](super::PlainReason)).
+    pub plain_small_part: u64,
+    /// Vectored sends accepted ([`ZcSender::send_vectored`](super::ZcSender::send_vectored)),
+    /// each counted once whatever its number of parts (which are counted as buffers).
+    pub vectored_sends: u64,
     /// Zero-copy requests the kernel refused to pin (`ENOMEM`/`ENOBUFS`), each resent
     /// plain (also counted in `retries`).
     pub pin_refused: u64,

@@ -50,6 +50,11 @@ pub enum PlainReason {
     /// is still being measured and this buffer measures plain send
     /// ([`AdaptiveClass`]).
     Measured,
+    /// A part of a vectored send ([`ZcSender::send_vectored`](super::ZcSender::send_vectored))
+    /// shorter than [`Config::copy_parts_below`](super::Config::copy_parts_below): copied,
+    /// because pinning and notifying a few bytes (a header beside a large payload) costs
+    /// more than copying them.
+    SmallPart,
 }
 
 /// What [`Policy::Adaptive`](super::Policy::Adaptive) decided for one size class of one
@@ -201,6 +206,9 @@ pub enum SendErrorKind {
     TooLarge,
     /// A destination address on a stream socket, where it has no meaning.
     AddressOnStream,
+    /// A vectored send ([`ZcSender::send_vectored`](super::ZcSender::send_vectored)) on a
+    /// datagram socket: its parts would be separate datagrams, not one message.
+    VectoredOnDatagram,
     /// The sender failed (see [`ZcError`]).
     Sender(ZcError),
 }
@@ -221,9 +229,9 @@ impl SendError {
     }
 }
 
-impl fmt::Display for SendError {
+impl fmt::Display for SendErrorKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.kind {
+        match *self {
             SendErrorKind::WouldBlock => {
                 f.write_str("zero-copy sender: budget full, buffer handed back")
             }
@@ -233,8 +241,42 @@ impl fmt::Display for SendError {
             SendErrorKind::AddressOnStream => {
                 f.write_str("zero-copy sender: destination address given for a stream socket")
             }
+            SendErrorKind::VectoredOnDatagram => {
+                f.write_str("zero-copy sender: vectored send on a datagram socket")
+            }
             SendErrorKind::Sender(e) => e.fmt(f),
         }
+    }
+}
+
+/// The parts of a vectored send the sender did not accept, all of them, handed straight
+/// back in order, and why (a vectored send is accepted whole or not at all).
+#[derive(Debug)]
+pub struct VectoredSendError {
+    /// The parts, untouched, in the order given.
+    pub parts: Vec<ZcBuffer>,
+    /// Why.
+    pub kind: SendErrorKind,
+}
+
+impl VectoredSendError {
+    /// Whether this is the would-block answer of a non-blocking call.
+    pub fn is_would_block(&self) -> bool {
+        self.kind == SendErrorKind::WouldBlock
+    }
+}
+
+impl fmt::Display for VectoredSendError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ({} parts handed back)", self.kind, self.parts.len())
+    }
+}
+
+impl std::error::Error for VectoredSendError {}
+
+impl fmt::Display for SendError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.kind.fmt(f)
     }
 }
 
@@ -245,9 +287,9 @@ impl From<SendError> for std::io::Error {
         use std::io::{Error, ErrorKind};
         match e.kind {
             SendErrorKind::WouldBlock => Error::new(ErrorKind::WouldBlock, e),
-            SendErrorKind::TooLarge | SendErrorKind::AddressOnStream => {
-                Error::new(ErrorKind::InvalidInput, e)
-            }
+            SendErrorKind::TooLarge
+            | SendErrorKind::AddressOnStream
+            | SendErrorKind::VectoredOnDatagram => Error::new(ErrorKind::InvalidInput, e),
             SendErrorKind::Sender(z) => z.into(),
         }
     }

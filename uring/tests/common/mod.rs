@@ -951,6 +951,7 @@ pub fn check_stats(s: &ZcStats, ledger: &Ledger, config: &Config) {
             + s.plain_small
             + s.plain_kernel_copies
             + s.plain_measured
+            + s.plain_small_part
             + s.plain_pin_limit
             + s.not_sent
             + unsent,
@@ -987,6 +988,11 @@ pub fn check_stats(s: &ZcStats, ledger: &Ledger, config: &Config) {
     assert_eq!(
         s.fallback,
         count(&|a| sent_ok(a) && a.path == Some(SendPath::Plain(PlainReason::Fallback))),
+        "{s:?}"
+    );
+    assert_eq!(
+        s.plain_small_part,
+        count(&|a| sent_ok(a) && a.path == Some(SendPath::Plain(PlainReason::SmallPart))),
         "{s:?}"
     );
     assert_eq!(
