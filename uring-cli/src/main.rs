@@ -146,7 +146,7 @@ pub struct BenchArgs {
     #[arg(long, default_value = "2", allow_negative_numbers = true, value_parser = util::parse_seconds)]
     pub duration: f64,
     /// Register the socket (IORING_REGISTER_FILES) and send with IOSQE_FIXED_FILE (raw API
-    /// only: the safe layer sends on the socket's fd).
+    /// only: the safe layer always names its socket by a registered-file slot).
     #[arg(long)]
     pub fixed_file: bool,
     /// The receiver reads with MSG_WAITALL.
