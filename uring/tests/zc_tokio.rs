@@ -259,3 +259,57 @@ async fn datagrams_to_an_address() {
         && c.dest == Some(dest)));
     assert!(tokio::time::timeout(BOUND, reader).await.unwrap().unwrap());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn vectored_messages_from_many_tasks_keep_their_order_and_paths() {
+    let driver = AsyncDriver::new(DriverConfig::default()).unwrap();
+    let mut tasks = Vec::new();
+    for _ in 0..3 {
+        let (client, server) = tcp_pair().await;
+        // A small budget: later messages must wait for room, without blocking the thread.
+        let config = Config::default()
+            .policy(Policy::Always)
+            .budget_bytes(256 * 1024);
+        let sender = driver.sender(client.into_std().unwrap(), config).unwrap();
+        let reader = tokio::spawn(check_reader(server));
+        tasks.push(tokio::spawn(async move {
+            let mut at = 0u64;
+            let mut paths = Vec::new();
+            for k in 0..40usize {
+                let mut parts = Vec::new();
+                for len in [24 + k, 48 * 1024 + k * 512] {
+                    let mut b = vec![0u8; len];
+                    fill(&mut b, at);
+                    at += len as u64;
+                    parts.push(ZcBuffer::from(b));
+                }
+                sender.send_vectored(parts).await.unwrap();
+                for c in sender.completions().unwrap() {
+                    paths.push((c.buffer.len(), c.path));
+                }
+            }
+            let closed = sender.close().await;
+            assert_eq!(closed.pending, 0);
+            paths.extend(closed.completions.iter().map(|c| (c.buffer.len(), c.path)));
+            (at, paths, reader)
+        }));
+    }
+    for t in tasks {
+        let (at, paths, reader) = tokio::time::timeout(BOUND, t).await.unwrap().unwrap();
+        assert_eq!(
+            tokio::time::timeout(BOUND, reader).await.unwrap().unwrap(),
+            at
+        );
+        assert_eq!(paths.len(), 80, "every part back once");
+        for (len, path) in paths {
+            if len < 4096 {
+                assert_eq!(
+                    path,
+                    Some(SendPath::Plain(uring::zc::PlainReason::SmallPart))
+                );
+            } else {
+                assert_eq!(path, Some(SendPath::ZeroCopy));
+            }
+        }
+    }
+}

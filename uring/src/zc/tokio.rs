@@ -41,7 +41,7 @@ use super::config::{Config, DriverConfig};
 use super::driver::Driver;
 use super::sender::{Closed, ZcSender};
 use super::stats::ZcStats;
-use super::types::{Completion, SendError, SendErrorKind, ZcError};
+use super::types::{Completion, SendError, SendErrorKind, VectoredSendError, ZcError};
 
 /// A duplicate of the ring's fd, owned, for the reactor to watch (the ring itself stays in
 /// the driver). Owned, so that it stays open, on the same ring, for as long as the reactor
@@ -302,6 +302,54 @@ impl AsyncZcSender {
                 }),
                 // Accepted before the error: the buffer is the sender's; report the error
                 // with the next call.
+                None => Ok(()),
+            },
+        }
+    }
+
+    /// The parts of one message, each with its own path ([`ZcSender::send_vectored`]),
+    /// waiting (without blocking the thread) until the budget has room for all of them.
+    /// On error every part comes back in [`VectoredSendError::parts`]. If the future is
+    /// dropped before it completes, no part was accepted and they are dropped with it.
+    pub async fn send_vectored(
+        &self,
+        parts: impl IntoIterator<Item = ZcBuffer>,
+    ) -> Result<(), VectoredSendError> {
+        let mut held = Some(parts.into_iter().collect::<Vec<_>>());
+        let r = self
+            .driver
+            .until(|driver| {
+                let Some(parts) = held.take() else {
+                    return Poll::Ready(Ok(()));
+                };
+                let sender = match self.sender() {
+                    Ok(s) => s,
+                    Err(e) => {
+                        return Poll::Ready(Err(VectoredSendError {
+                            parts,
+                            kind: SendErrorKind::Sender(e),
+                        }))
+                    }
+                };
+                match sender.try_send_vectored(driver, parts) {
+                    Ok(()) => Poll::Ready(Ok(())),
+                    Err(e) if e.is_would_block() => {
+                        held = Some(e.parts);
+                        Poll::Pending
+                    }
+                    Err(e) => Poll::Ready(Err(e)),
+                }
+            })
+            .await;
+        match r {
+            Ok(r) => r,
+            Err(e) => match held {
+                Some(parts) => Err(VectoredSendError {
+                    parts,
+                    kind: SendErrorKind::Sender(e),
+                }),
+                // Accepted before the error: the parts are the sender's; the error is
+                // reported with the next call.
                 None => Ok(()),
             },
         }
