@@ -393,46 +393,15 @@ impl ZcSender {
         if len > budget || n > max_buffers {
             return refuse(parts, SendErrorKind::TooLarge);
         }
-        if let Err(e) = driver.progress() {
-            return refuse(parts, SendErrorKind::Sender(e));
-        }
-        let mut deadline: Option<Option<Instant>> = None;
-        loop {
-            let s = match self.state_mut(driver) {
-                Ok(s) => s,
-                Err(e) => return refuse(parts, SendErrorKind::Sender(e)),
-            };
-            if let Some(e) = s.deferred.take() {
-                return refuse(parts, SendErrorKind::Sender(e));
+        let accept = |s: &mut SenderState, parts: Vec<ZcBuffer>| {
+            s.stats.vectored_sends += 1;
+            for part in parts {
+                let preset = s.part_path(part.len());
+                s.accept_as(part, None, preset);
             }
-            if let Some(e) = s.error {
-                return refuse(parts, SendErrorKind::Sender(ZcError::Broken(e)));
-            }
-            if s.has_room_for(len, n) {
-                s.stats.vectored_sends += 1;
-                for part in parts {
-                    let preset = s.part_path(part.len());
-                    s.accept_as(part, None, preset);
-                }
-                break;
-            }
-            if !block {
-                s.stats.would_block += 1;
-                return refuse(parts, SendErrorKind::WouldBlock);
-            }
-            let deadline = *deadline
-                .get_or_insert_with(|| timeout.and_then(|t| Instant::now().checked_add(t)));
-            if let Err(e) = driver.wait_one(deadline).and_then(|()| driver.progress()) {
-                return refuse(parts, SendErrorKind::Sender(e));
-            }
-        }
-        // The parts are ours now: a ring error from here on is reported by the next call.
-        if let Err(e) = driver.progress() {
-            if let Ok(s) = self.state_mut(driver) {
-                s.deferred.get_or_insert(e);
-            }
-        }
-        Ok(())
+        };
+        self.offer(driver, parts, (len, n), timeout, block, true, accept)
+            .map_err(|(parts, kind)| VectoredSendError { parts, kind })
     }
 
     fn send_inner(
@@ -455,6 +424,27 @@ impl ZcSender {
         if len > budget {
             return refuse(buffer, SendErrorKind::TooLarge);
         }
+        let accept = |s: &mut SenderState, buffer| s.accept(buffer, dest);
+        self.offer(driver, buffer, (len, 1), timeout, block, submit, accept)
+            .map_err(|(buffer, kind)| SendError { buffer, kind })
+    }
+
+    /// Hands `held` (one buffer, or the parts of a vectored send: `size` is its bytes and
+    /// buffers) to `accept` once the budget has room for all of it, waiting for room if
+    /// `block` (at most `timeout`), and submits it at once if `submit`. Refused, `held`
+    /// comes back untouched, with why.
+    #[allow(clippy::too_many_arguments)]
+    fn offer<T>(
+        &self,
+        driver: &mut Driver,
+        held: T,
+        size: (usize, u32),
+        timeout: Option<Duration>,
+        block: bool,
+        submit: bool,
+        accept: impl FnOnce(&mut SenderState, T),
+    ) -> Result<(), (T, SendErrorKind)> {
+        let refuse = |held, kind| Err((held, kind));
         // The clock is read only if the call has to wait (most calls never do).
         let mut deadline: Option<Option<Instant>> = None;
         let drive = if submit {
@@ -463,47 +453,47 @@ impl ZcSender {
             driver.reap_only()
         };
         if let Err(e) = drive {
-            return refuse(buffer, SendErrorKind::Sender(e));
+            return refuse(held, SendErrorKind::Sender(e));
         }
         let mut flush_before_wait = !submit;
         loop {
             let s = match self.state_mut(driver) {
                 Ok(s) => s,
-                Err(e) => return refuse(buffer, SendErrorKind::Sender(e)),
+                Err(e) => return refuse(held, SendErrorKind::Sender(e)),
             };
             if let Some(e) = s.deferred.take() {
-                return refuse(buffer, SendErrorKind::Sender(e));
+                return refuse(held, SendErrorKind::Sender(e));
             }
             if let Some(e) = s.error {
-                return refuse(buffer, SendErrorKind::Sender(ZcError::Broken(e)));
+                return refuse(held, SendErrorKind::Sender(ZcError::Broken(e)));
             }
-            if s.has_room(len) {
-                s.accept(buffer, dest);
+            if s.has_room_for(size.0, size.1) {
+                accept(s, held);
                 break;
             }
             if !block {
                 s.stats.would_block += 1;
-                return refuse(buffer, SendErrorKind::WouldBlock);
+                return refuse(held, SendErrorKind::WouldBlock);
             }
             // Waiting: first submit what is queued (ours may be all that can end the wait).
             if flush_before_wait {
                 flush_before_wait = false;
                 if let Err(e) = driver.progress() {
-                    return refuse(buffer, SendErrorKind::Sender(e));
+                    return refuse(held, SendErrorKind::Sender(e));
                 }
                 continue;
             }
             let deadline = *deadline
                 .get_or_insert_with(|| timeout.and_then(|t| Instant::now().checked_add(t)));
             if let Err(e) = driver.wait_one(deadline).and_then(|()| driver.progress()) {
-                return refuse(buffer, SendErrorKind::Sender(e));
+                return refuse(held, SendErrorKind::Sender(e));
             }
         }
         if !submit {
             return Ok(());
         }
-        // The buffer is ours now: an error of the ring from here on is reported by the
-        // next call rather than with this buffer.
+        // What was offered is ours now: an error of the ring from here on is reported by
+        // the next call rather than with it.
         if let Err(e) = driver.progress() {
             if let Ok(s) = self.state_mut(driver) {
                 s.deferred.get_or_insert(e);

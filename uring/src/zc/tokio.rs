@@ -236,6 +236,34 @@ impl Drop for AsyncZcSender {
     }
 }
 
+/// A refusal that hands back what the call was given: one buffer ([`SendError`]) or the
+/// parts of a vectored send ([`VectoredSendError`]).
+trait HandBack: Sized {
+    type Held;
+    fn new(held: Self::Held, kind: SendErrorKind) -> Self;
+    fn split(self) -> (Self::Held, SendErrorKind);
+}
+
+impl HandBack for SendError {
+    type Held = ZcBuffer;
+    fn new(buffer: ZcBuffer, kind: SendErrorKind) -> Self {
+        SendError { buffer, kind }
+    }
+    fn split(self) -> (ZcBuffer, SendErrorKind) {
+        (self.buffer, self.kind)
+    }
+}
+
+impl HandBack for VectoredSendError {
+    type Held = Vec<ZcBuffer>;
+    fn new(parts: Vec<ZcBuffer>, kind: SendErrorKind) -> Self {
+        VectoredSendError { parts, kind }
+    }
+    fn split(self) -> (Vec<ZcBuffer>, SendErrorKind) {
+        (self.parts, self.kind)
+    }
+}
+
 impl AsyncZcSender {
     fn sender(&self) -> Result<&ZcSender, ZcError> {
         self.sender.as_ref().ok_or(ZcError::WrongDriver)
@@ -263,48 +291,11 @@ impl AsyncZcSender {
         buffer: ZcBuffer,
         dest: Option<SocketAddr>,
     ) -> Result<(), SendError> {
-        let mut held = Some(buffer);
-        let r = self
-            .driver
-            .until(|driver| {
-                let Some(buffer) = held.take() else {
-                    return Poll::Ready(Ok(()));
-                };
-                let sender = match self.sender() {
-                    Ok(s) => s,
-                    Err(e) => {
-                        return Poll::Ready(Err(SendError {
-                            buffer,
-                            kind: SendErrorKind::Sender(e),
-                        }))
-                    }
-                };
-                let r = match dest {
-                    None => sender.try_send(driver, buffer),
-                    Some(d) => sender.try_send_to(driver, buffer, d),
-                };
-                match r {
-                    Ok(()) => Poll::Ready(Ok(())),
-                    Err(e) if e.is_would_block() => {
-                        held = Some(e.buffer);
-                        Poll::Pending
-                    }
-                    Err(e) => Poll::Ready(Err(e)),
-                }
-            })
-            .await;
-        match r {
-            Ok(r) => r,
-            Err(e) => match held {
-                Some(buffer) => Err(SendError {
-                    buffer,
-                    kind: SendErrorKind::Sender(e),
-                }),
-                // Accepted before the error: the buffer is the sender's; report the error
-                // with the next call.
-                None => Ok(()),
-            },
-        }
+        self.offer(buffer, |sender, driver, buffer| match dest {
+            None => sender.try_send(driver, buffer),
+            Some(d) => sender.try_send_to(driver, buffer, d),
+        })
+        .await
     }
 
     /// The parts of one message, each with its own path ([`ZcSender::send_vectored`]),
@@ -315,40 +306,49 @@ impl AsyncZcSender {
         &self,
         parts: impl IntoIterator<Item = ZcBuffer>,
     ) -> Result<(), VectoredSendError> {
-        let mut held = Some(parts.into_iter().collect::<Vec<_>>());
+        let parts: Vec<ZcBuffer> = parts.into_iter().collect();
+        self.offer(parts, |sender, driver, parts| {
+            sender.try_send_vectored(driver, parts)
+        })
+        .await
+    }
+
+    /// Offers `held` with `attempt` (a non-blocking send) until it is accepted or refused
+    /// for another reason than a full budget, waiting for the driver's progress between
+    /// attempts. Refused, `held` comes back in the error.
+    async fn offer<E: HandBack>(
+        &self,
+        held: E::Held,
+        mut attempt: impl FnMut(&ZcSender, &mut Driver, E::Held) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let mut held = Some(held);
         let r = self
             .driver
             .until(|driver| {
-                let Some(parts) = held.take() else {
+                let Some(h) = held.take() else {
                     return Poll::Ready(Ok(()));
                 };
                 let sender = match self.sender() {
                     Ok(s) => s,
-                    Err(e) => {
-                        return Poll::Ready(Err(VectoredSendError {
-                            parts,
-                            kind: SendErrorKind::Sender(e),
-                        }))
-                    }
+                    Err(e) => return Poll::Ready(Err(E::new(h, SendErrorKind::Sender(e)))),
                 };
-                match sender.try_send_vectored(driver, parts) {
+                match attempt(sender, driver, h) {
                     Ok(()) => Poll::Ready(Ok(())),
-                    Err(e) if e.is_would_block() => {
-                        held = Some(e.parts);
-                        Poll::Pending
-                    }
-                    Err(e) => Poll::Ready(Err(e)),
+                    Err(e) => match e.split() {
+                        (h, SendErrorKind::WouldBlock) => {
+                            held = Some(h);
+                            Poll::Pending
+                        }
+                        (h, kind) => Poll::Ready(Err(E::new(h, kind))),
+                    },
                 }
             })
             .await;
         match r {
             Ok(r) => r,
             Err(e) => match held {
-                Some(parts) => Err(VectoredSendError {
-                    parts,
-                    kind: SendErrorKind::Sender(e),
-                }),
-                // Accepted before the error: the parts are the sender's; the error is
+                Some(h) => Err(E::new(h, SendErrorKind::Sender(e))),
+                // Accepted before the error: it is the sender's now; the error is
                 // reported with the next call.
                 None => Ok(()),
             },
