@@ -481,8 +481,8 @@ impl Driver {
     /// The memory must stay valid (and keep its pages) while any request may name it,
     /// and the range must be released (through [`DriverShared::range_dropped`]) only when
     /// no request names it.
-    pub(crate) unsafe fn register_range(&mut self, iovecs: &[iovec]) -> Result<u32, PoolErr> {
-        self.check().map_err(PoolErr::Driver)?;
+    pub(crate) unsafe fn register_range(&mut self, iovecs: &[iovec]) -> Result<u32, PoolError> {
+        self.check().map_err(PoolError::Driver)?;
         self.collect_orphans();
         // The kernel charges whole pages.
         let bytes: u64 = iovecs
@@ -491,7 +491,7 @@ impl Driver {
             .sum();
         if let Some(limit) = self.memlock.pinnable() {
             if self.pinned.saturating_add(bytes) > limit {
-                return Err(PoolErr::Memlock(MemlockExceeded {
+                return Err(PoolError::Memlock(MemlockExceeded {
                     limit,
                     requested: bytes,
                     pinned: self.pinned,
@@ -501,14 +501,14 @@ impl Driver {
         if self.buf_table.is_none() {
             self.ring
                 .register_buffers_sparse(BUF_TABLE)
-                .map_err(PoolErr::Register)?;
+                .map_err(PoolError::Register)?;
             self.buf_table = Some(BufTable {
                 free: vec![(0, BUF_TABLE)],
             });
         }
         let count = iovecs.len() as u32;
-        let table = self.buf_table.as_mut().ok_or(PoolErr::TableFull)?;
-        let base = table.alloc(count).ok_or(PoolErr::TableFull)?;
+        let table = self.buf_table.as_mut().ok_or(PoolError::TableFull)?;
+        let base = table.alloc(count).ok_or(PoolError::TableFull)?;
         // SAFETY: the caller keeps the memory valid as long as any request may name it;
         // the range is free, so no request names it now.
         match unsafe { self.ring.register_buffers_update(base, iovecs) } {
@@ -527,12 +527,12 @@ impl Driver {
                     }
                 }
                 Err(match self.memlock.pinnable() {
-                    Some(limit) => PoolErr::Memlock(MemlockExceeded {
+                    Some(limit) => PoolError::Memlock(MemlockExceeded {
                         limit,
                         requested: bytes,
                         pinned: self.pinned,
                     }),
-                    None => PoolErr::Register(crate::error::RegisterError::SystemResources),
+                    None => PoolError::Register(crate::error::RegisterError::SystemResources),
                 })
             }
             Err(e) => {
@@ -541,13 +541,13 @@ impl Driver {
                 }
                 match (e, self.memlock.pinnable()) {
                     (crate::error::RegisterError::SystemResources, Some(limit)) => {
-                        Err(PoolErr::Memlock(MemlockExceeded {
+                        Err(PoolError::Memlock(MemlockExceeded {
                             limit,
                             requested: bytes,
                             pinned: self.pinned,
                         }))
                     }
-                    _ => Err(PoolErr::Register(e)),
+                    _ => Err(PoolError::Register(e)),
                 }
             }
         }
@@ -905,27 +905,13 @@ impl BufferPool {
             // SAFETY: the pool keeps `iovecs`' memory mapped while any slot or the pool
             // lives, and tells this driver (`shared`) when the range may be cleared; a slot
             // in flight is kept by its sender until the kernel's last completion for it.
-            unsafe { driver.register_range(iovecs) }.map_err(|e| match e {
-                PoolErr::Driver(z) => PoolError::Driver(z),
-                PoolErr::Memlock(m) => PoolError::Memlock(m),
-                PoolErr::Register(r) => PoolError::Register(r),
-                PoolErr::TableFull => PoolError::TableFull,
-            })
+            unsafe { driver.register_range(iovecs) }
         };
         // SAFETY: `register` registers exactly the pool's buffers on this driver's ring
         // (`ring_id`), or nothing when it fails (`register_range` undoes a partial
         // registration), and `shared` is this driver's.
         unsafe { BufferPool::map_and_register(slot_size, count, ring_id, shared, register) }
     }
-}
-
-/// Why a pool's range could not be registered (mapped to `PoolError`).
-#[derive(Debug)]
-pub(crate) enum PoolErr {
-    Driver(ZcError),
-    Memlock(MemlockExceeded),
-    Register(crate::error::RegisterError),
-    TableFull,
 }
 
 impl Drop for Driver {
