@@ -485,8 +485,7 @@ impl SenderState {
 
     /// Whether a buffer of `len` bytes would be accepted now without waiting.
     pub(crate) fn has_room(&self, len: usize) -> bool {
-        self.owned_bytes.saturating_add(len) <= self.config.budget_bytes
-            && self.owned_buffers < self.config.max_buffers
+        self.has_room_for(len, 1)
     }
 
     /// Whether the queue has buffers that a pump could submit now.
