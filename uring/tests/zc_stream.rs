@@ -29,6 +29,40 @@ fn close_stream(sender: ZcSender, driver: &mut Driver, done: &mut Vec<Completion
     assert_eq!(driver.sender_count(), 0, "the driver let the sender go");
 }
 
+/// Streams buffers of `sizes` to a checking receiver, polling after each send as a
+/// long-running sender would (notifications come back as it goes), and checks that the
+/// receiver got every byte. Returns the completions and what `inspect` read from the
+/// sender once every buffer was back, before it closed.
+fn stream_polling<T>(
+    config: Config,
+    sizes: &[usize],
+    inspect: impl FnOnce(&ZcSender, &Driver) -> T,
+) -> (Vec<Completion>, T) {
+    let mut driver = config.driver().unwrap();
+    let (client, server) = tcp_pair();
+    let rx = checking_receiver(server, 64 * 1024);
+    let sender = ZcSender::new(&mut driver, client, config).unwrap();
+    let (buffers, total) = mixed_buffers(0, sizes);
+    let mut done = Vec::new();
+    for b in buffers {
+        sender.send(&mut driver, b).unwrap();
+        sender.poll(&mut driver).unwrap();
+        done.extend(sender.completions(&mut driver).unwrap());
+    }
+    finish(&sender, &mut driver, &mut done);
+    let seen = inspect(&sender, &driver);
+    close_stream(sender, &mut driver, &mut done);
+    assert_eq!(
+        rx.join().unwrap(),
+        Received {
+            bytes: total,
+            mismatch: None,
+            error: false
+        }
+    );
+    (done, seen)
+}
+
 /// Buffers of every kind and very different sizes, carrying the stream pattern from
 /// `start` on; returns the buffers and the offset after them.
 fn mixed_buffers(start: u64, sizes: &[usize]) -> (Vec<ZcBuffer>, u64) {
@@ -295,31 +329,11 @@ fn adaptive_sends_small_plain_and_stops_zero_copy_when_the_kernel_copies() {
         .adaptive_reprobe_every(16)
         .budget_bytes(256 * 1024) // so that notifications come back while it decides
         .depth(2);
-    let mut driver = config.driver().unwrap();
-    let (client, server) = tcp_pair();
-    let rx = checking_receiver(server, 64 * 1024);
-    let sender = ZcSender::new(&mut driver, client, config).unwrap();
     let mut sizes = vec![1000usize; 10]; // below the threshold
     sizes.extend(std::iter::repeat(64 * 1024).take(150));
-    let (buffers, total) = mixed_buffers(0, &sizes);
-    let mut done = Vec::new();
-    for b in buffers {
-        sender.send(&mut driver, b).unwrap();
-        // Let notifications come back as we go, as a long-running sender would see them.
-        sender.poll(&mut driver).unwrap();
-        done.extend(sender.completions(&mut driver).unwrap());
-    }
-    finish(&sender, &mut driver, &mut done);
-    let stats = sender.stats(&driver).unwrap();
-    close_stream(sender, &mut driver, &mut done);
-    assert_eq!(
-        rx.join().unwrap(),
-        Received {
-            bytes: total,
-            mismatch: None,
-            error: false
-        }
-    );
+    let (done, stats) = stream_polling(config, &sizes, |sender, driver| {
+        sender.stats(driver).unwrap()
+    });
     assert_each_once(&done, sizes.len() as u64);
     assert_eq!(stats.plain_small, 10, "{stats:?}");
     assert!(
@@ -348,31 +362,14 @@ fn adaptive_ends_plain_at_every_size_on_loopback_and_shows_it() {
         .budget_bytes(1 << 20)
         .depth(4);
     assert_eq!(config.adaptive_min_size, 0, "no threshold by default");
-    let mut driver = config.driver().unwrap();
-    let (client, server) = tcp_pair();
-    let rx = checking_receiver(server, 64 * 1024);
-    let sender = ZcSender::new(&mut driver, client, config).unwrap();
     let kinds = [1400usize, 4096, 16384, 65536, 262144];
     let sizes: Vec<usize> = (0..30).flat_map(|_| kinds).collect();
-    let (buffers, total) = mixed_buffers(0, &sizes);
-    let mut done = Vec::new();
-    for b in buffers {
-        sender.send(&mut driver, b).unwrap();
-        sender.poll(&mut driver).unwrap();
-        done.extend(sender.completions(&mut driver).unwrap());
-    }
-    finish(&sender, &mut driver, &mut done);
-    let stats = sender.stats(&driver).unwrap();
-    let classes = sender.adaptive_classes(&driver).unwrap();
-    close_stream(sender, &mut driver, &mut done);
-    assert_eq!(
-        rx.join().unwrap(),
-        Received {
-            bytes: total,
-            mismatch: None,
-            error: false
-        }
-    );
+    let (done, (stats, classes)) = stream_polling(config, &sizes, |sender, driver| {
+        (
+            sender.stats(driver).unwrap(),
+            sender.adaptive_classes(driver).unwrap(),
+        )
+    });
     assert_each_once(&done, sizes.len() as u64);
     assert_eq!(classes.len(), kinds.len(), "{classes:?}");
     for (class, len) in classes.iter().zip(kinds) {
