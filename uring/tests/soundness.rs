@@ -520,3 +520,141 @@ fn the_driver_works_on_every_ring_configuration() {
         );
     }
 }
+
+/// 9: cancellation from safe code. The ring's safe cancels reach the driver's requests too
+/// (a synchronous cancel matching any request, a cancel operation matching all): they end
+/// its sends early, which the driver must take like any failed send. Every buffer still
+/// comes back exactly once, and only after the kernel's last completion for it: each is
+/// scribbled on as soon as it is back, and the peer, which reads only afterwards, sees no
+/// scribble.
+#[test]
+fn cancelling_the_drivers_requests_hands_nothing_back_early() {
+    use uring::{CancelTarget, RegisterError, SyncCancel};
+    let (client, server) = tcp_pair();
+    small_sndbuf(&client, 4096);
+    // The peer's window is small: the sends wait in the kernel, where cancels find them.
+    rustix::net::sockopt::set_socket_recv_buffer_size(&server, 128 * 1024).unwrap();
+    let (go, reader) = gated_receiver(server);
+    let config = Config::default()
+        .policy(Policy::Always)
+        .depth(4)
+        .wait_timeout(Some(BOUND));
+    let mut driver = config.driver().unwrap();
+    let sender = ZcSender::new(&mut driver, client, config).unwrap();
+    let (len, count) = (256 * 1024, 8u64);
+    for i in 0..count {
+        sender
+            .try_send(&mut driver, chunk(i * len as u64, len))
+            .unwrap();
+    }
+    sender.poll(&mut driver).unwrap();
+    assert!(sender.buffers_in_flight(&driver).unwrap() > 0);
+    let mut back = Vec::new();
+    let mut take = |sender: &ZcSender, driver: &mut Driver| {
+        for c in sender.completions(driver).unwrap() {
+            back.push(c.seq);
+            scribble(c.buffer);
+        }
+    };
+    take(&sender, &mut driver);
+    // The attack, twice over.
+    let r = driver
+        .ring()
+        .register_sync_cancel(&SyncCancel::new(CancelTarget::Any));
+    assert!(matches!(r, Ok(()) | Err(RegisterError::NotFound)), "{r:?}");
+    let all = uring::sys::IORING_ASYNC_CANCEL_ANY | uring::sys::IORING_ASYNC_CANCEL_ALL;
+    driver.ring().cancel(7, 0, all).unwrap();
+    driver.ring().submit().unwrap();
+    let mut cqes = [Cqe::default(); 8];
+    let mut own = 0;
+    for _ in 0..1000 {
+        if own == 1 {
+            break;
+        }
+        sender.poll(&mut driver).unwrap();
+        let n = driver.ring().copy_cqes(&mut cqes, 0).unwrap() as usize;
+        assert!(
+            cqes[..n].iter().all(|c| c.user_data == 7),
+            "{:?}",
+            &cqes[..n]
+        );
+        own += n;
+    }
+    assert_eq!(own, 1, "the caller's cancel completes, to the caller");
+    take(&sender, &mut driver);
+    // Only now does the peer read.
+    go.send(()).unwrap();
+    sender.wait_all(&mut driver, BOUND).unwrap();
+    take(&sender, &mut driver);
+    let stats = sender.stats(&driver).unwrap();
+    let closed = sender.close(&mut driver, BOUND);
+    for c in closed.completions {
+        back.push(c.seq);
+        scribble(c.buffer);
+    }
+    drop(closed.socket); // EOF for the peer
+    back.sort_unstable();
+    assert_eq!(
+        back,
+        (0..count).collect::<Vec<_>>(),
+        "each buffer back once"
+    );
+    // The attack hit: the kernel ended a waiting send early. A send cut short after some
+    // bytes went is continued in order (a continuation); one with none sent fails the
+    // stream (an error, the rest handed back unsent).
+    assert!(
+        stats.continuations + stats.errors >= 1,
+        "the cancels ended a send early: {stats:?}"
+    );
+    let (bytes, bad) = reader.join().unwrap().seen();
+    assert!(bytes <= count * len as u64, "{bytes}");
+    assert_eq!(
+        bad, None,
+        "the peer saw bytes of a buffer handed back early"
+    );
+}
+
+/// 10: drop order with a vectored send. The parts of vectored messages (a small part
+/// copied, a large one zero-copy) wait in the kernel when the driver is dropped first,
+/// then the sender: what the kernel may still read is never freed (the heap is then
+/// filled with scribbles, which a freed part would take), so the peer, reading only
+/// afterwards, gets the stream exactly.
+#[test]
+fn vectored_parts_held_by_the_kernel_outlive_the_driver() {
+    let (client, server) = tcp_pair();
+    small_sndbuf(&client, 4096);
+    let (go, reader) = gated_receiver(server);
+    let config = Config::default().policy(Policy::Always).depth(4);
+    let mut driver = config.driver().unwrap();
+    let sender = ZcSender::new(&mut driver, client, config).unwrap();
+    let mut at = 0u64;
+    for _ in 0..6 {
+        let parts: Vec<ZcBuffer> = [100usize, 200 * 1024]
+            .iter()
+            .map(|&len| {
+                let part = chunk(at, len);
+                at += len as u64;
+                part.into()
+            })
+            .collect();
+        sender.try_send_vectored(&mut driver, parts).unwrap();
+    }
+    sender.poll(&mut driver).unwrap();
+    let stats = sender.stats(&driver).unwrap();
+    assert_eq!(stats.vectored_sends, 6);
+    assert!(sender.buffers_in_flight(&driver).unwrap() > 0);
+    let early: Vec<_> = sender.completions(&mut driver).unwrap().collect();
+    drop(driver);
+    drop(sender);
+    drop(early); // what came back is ours to free
+    let scribbles: Vec<Vec<u8>> = (0..64).map(|_| vec![0xEE; 200 * 1024]).collect();
+    go.send(()).unwrap();
+    let (bytes, bad) = reader.join().unwrap().seen();
+    drop(scribbles);
+    assert_eq!(
+        bad, None,
+        "the peer saw bytes of a part freed while the kernel held it"
+    );
+    // The kernel cancels the driver's requests when its ring goes: the peer has a prefix.
+    assert!(bytes <= at, "{bytes} of {at}");
+}
