@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The safe layer's suites again, as a normal user would run them: a process without
+# The safe layer's suites again (and the raw zero-copy matrix, whose registered buffers
+# are sized for it), as a normal user would run them: a process without
 # CAP_IPC_LOCK (dropped from the bounding and inheritable sets, so no child has it) under
 # an 8 MiB RLIMIT_MEMLOCK, where registered pools and the pages of zero-copy sends are
 # charged to the limit. Run by .ci/run after the README's test command; needs root (to
@@ -9,7 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 suites=(soundness memlock hostile_zc_safe hostile_hygiene hostile_soak_safe zc_stream
-  zc_datagram zc_shared_ring zc_unix zc_tokio zc_vectored)
+  zc_datagram zc_shared_ring zc_unix zc_tokio zc_vectored send_zc_matrix)
 args=()
 for s in "${suites[@]}"; do args+=(--test "$s"); done
 limit=$((8 << 20))
