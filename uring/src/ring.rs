@@ -101,6 +101,14 @@ pub struct SubmissionQueue {
     /// touching the shared head or masking an index. Recomputed by `refresh` when `next`
     /// reaches it.
     end: *mut Sqe,
+    /// Where the hot path of the *checked* operation methods stops (those that refuse a
+    /// reserved user_data, [`IoUring::next_sqe_for`]): `end` on a plain ring, and null on a
+    /// ring whose safe layer reserved a user_data namespace, so that there every such
+    /// request takes the out-of-line path that checks its user_data. A plain ring pays
+    /// nothing for the check.
+    checked_end: *mut Sqe,
+    /// Whether a user_data namespace is reserved (then `checked_end` stays null).
+    checked: bool,
     /// The start of the current run.
     seg_start: *mut Sqe,
     /// The tail value of `seg_start`.
@@ -140,6 +148,11 @@ impl SubmissionQueue {
             self.seg_start = self.sqes.as_ptr().add(index as usize);
             self.end = self.seg_start.add(run as usize);
         }
+        self.checked_end = if self.checked {
+            core::ptr::null_mut()
+        } else {
+            self.end
+        };
         self.seg_tail = tail;
         self.next = self.seg_start;
         run != 0
@@ -466,6 +479,8 @@ fn map_queues(
         sqe_head: 0,
         next: core::ptr::null_mut(),
         end: core::ptr::null_mut(),
+        checked_end: core::ptr::null_mut(),
+        checked: false,
         seg_start: core::ptr::null_mut(),
         seg_tail: 0,
         _sqes_map: sqes_map,
@@ -483,6 +498,7 @@ fn map_queues(
         sqe_head: tail,
         next: start,
         end: start,
+        checked_end: start,
         seg_start: start,
         seg_tail: tail,
         ..sq
@@ -627,6 +643,9 @@ impl IoUring {
         self.reserved_mask = mask;
         self.reserved_tag = tag;
         self.split = Some(Box::default());
+        // From now on every checked request takes the path that looks at its user_data.
+        self.sq.checked = true;
+        self.sq.checked_end = core::ptr::null_mut();
     }
 
     /// Reserves the registered-file table for the crate's safe layer, for the rest of the
@@ -746,8 +765,31 @@ impl IoUring {
     /// The next free SQE for a request of the caller's with `user_data`: refused if the
     /// user_data is reserved ([`is_reserved_user_data`](Self::is_reserved_user_data)).
     /// Used by every safe operation method.
+    ///
+    /// On a plain ring no user_data is reserved, so the hot path only compares the cursor
+    /// with the end of its run; on a ring with a reserved namespace the run end it
+    /// compares with is null, so every request goes through
+    /// [`next_sqe_for_checked`](Self::next_sqe_for_checked).
     #[inline]
     pub(crate) fn next_sqe_for(&mut self, user_data: u64) -> Result<&mut Sqe, SqeError> {
+        let sq = &mut self.sq;
+        if sq.next >= sq.checked_end {
+            return self.next_sqe_for_checked(user_data);
+        }
+        let sqe = sq.next;
+        // SAFETY: `next < checked_end`, and `checked_end` is either null (never taken
+        // here) or `end`: so `next < end`, with the argument of `next_sqe`.
+        unsafe {
+            sq.next = sqe.add(1);
+            Ok(&mut *sqe)
+        }
+    }
+
+    /// The out-of-line path of [`next_sqe_for`](Self::next_sqe_for): the end of a run, or
+    /// a ring with a reserved namespace. Checks the user_data, then takes the next SQE.
+    #[cold]
+    #[inline(never)]
+    fn next_sqe_for_checked(&mut self, user_data: u64) -> Result<&mut Sqe, SqeError> {
         if self.is_reserved_user_data(user_data) {
             return Err(SqeError::ReservedUserData(user_data));
         }
@@ -924,7 +966,7 @@ impl IoUring {
         } else if !needs_enter {
             return Ok(submitted);
         }
-        self.enter(submitted, wait_nr, flags)
+        self.enter_with(submitted, wait_nr, flags)
     }
 
     /// Like [`submit_and_wait`](Self::submit_and_wait), but gives up waiting after
@@ -1125,7 +1167,7 @@ impl IoUring {
         if submitted > 0 {
             self.sq_ring_needs_enter(&mut flags);
         }
-        self.enter(submitted, 0, flags)
+        self.enter_with(submitted, 0, flags)
     }
 
     /// On an SQPOLL ring whose SQ is full, waits until the kernel thread consumed at
@@ -1139,7 +1181,7 @@ impl IoUring {
         let mut flags = IoringEnterFlags::SQ_WAIT;
         self.flush_sq();
         self.sq_ring_needs_enter(&mut flags);
-        self.enter(0, 0, flags)?;
+        self.enter_with(0, 0, flags)?;
         Ok(())
     }
 
@@ -1191,7 +1233,7 @@ impl IoUring {
     /// see them. [`copy_cqes`](Self::copy_cqes) does it itself when it finds the CQ empty.
     /// Harmless on other rings. liburing: `io_uring_get_events`.
     pub fn get_events(&mut self) -> Result<(), EnterError> {
-        self.enter(0, 0, IoringEnterFlags::GETEVENTS)?;
+        self.enter_with(0, 0, IoringEnterFlags::GETEVENTS)?;
         Ok(())
     }
 
@@ -1214,6 +1256,24 @@ impl IoUring {
         if flags.contains(IoringEnterFlags::REGISTERED_RING) {
             return Err(EnterError::RegisteredRingNotAllowed);
         }
+        self.enter_with(to_submit, min_complete, flags)
+    }
+
+    /// [`enter`](Self::enter) with flags the ring chose itself (never EXT_ARG or
+    /// REGISTERED_RING, which it adds here when the ring fd is registered): the path of
+    /// `submit_and_wait` and `copy_cqes`.
+    #[inline]
+    fn enter_with(
+        &mut self,
+        to_submit: u32,
+        min_complete: u32,
+        flags: IoringEnterFlags,
+    ) -> Result<u32, EnterError> {
+        debug_assert!(!flags.intersects(
+            IoringEnterFlags::EXT_ARG
+                | IoringEnterFlags::EXT_ARG_REG
+                | IoringEnterFlags::REGISTERED_RING
+        ));
         if self.unmapped {
             return Err(EnterError::RingUnmapped);
         }
@@ -1312,11 +1372,18 @@ impl IoUring {
         if count > 0 {
             return Ok(count);
         }
+        self.copy_cqes_wait(cqes, wait_nr)
+    }
+
+    /// The rest of [`copy_cqes_all`](Self::copy_cqes_all), out of line: no completion was
+    /// ready.
+    #[inline(never)]
+    fn copy_cqes_wait(&mut self, cqes: &mut [Cqe], wait_nr: u32) -> Result<u32, EnterError> {
         // A DEFER_TASKRUN ring without TASKRUN_FLAG gives no sign of pending task work:
         // with the CQ empty, run it (the enter with GETEVENTS does), or the completions it
         // would post never come to a caller that does not wait.
         if self.cq_ring_needs_flush() || wait_nr > 0 || self.defer_taskrun_unflagged() {
-            self.enter(0, wait_nr, IoringEnterFlags::GETEVENTS)?;
+            self.enter_with(0, wait_nr, IoringEnterFlags::GETEVENTS)?;
             return Ok(self.copy_cqes_ready(cqes));
         }
         Ok(0)
@@ -1506,6 +1573,11 @@ impl IoUring {
                 // Dropping the old views and mappings unmaps the old rings; nothing else
                 // points into them (every pointer lives in these fields, replaced under
                 // `&mut self`).
+                let mut sq = sq;
+                if self.sq.checked {
+                    sq.checked = true;
+                    sq.checked_end = core::ptr::null_mut();
+                }
                 self.sq = sq;
                 self.cq = cq;
                 self._ring_map = ring_map;
@@ -1576,6 +1648,40 @@ mod tests {
     /// reaping (copy_cqes, peek_cqe, cq_advance) never sees or drops the reserver's
     /// completions: they are set aside, and the reserver's reaping hands the caller's
     /// completions back to the caller.
+    #[test]
+    fn reservation_made_mid_run_is_checked_at_once() {
+        // The checked operation methods hand out SQEs from the cursor's run without
+        // looking at the user_data while the ring reserves nothing. A reservation made
+        // while a run is open must close that fast path at once, and keep it closed over
+        // later runs (the SQ wraps several times here).
+        let mut ring = IoUring::init(4, IoringSetupFlags::empty()).unwrap();
+        ring.nop(1).unwrap(); // opens a run of 4
+        ring.reserve_user_data(MASK, TAG);
+        for round in 0..3u64 {
+            for i in 0..3u64 {
+                assert_eq!(
+                    ring.nop(TAG | i).unwrap_err(),
+                    SqeError::ReservedUserData(TAG | i)
+                );
+                ring.nop(round * 10 + i + 2).unwrap();
+            }
+            ring.submit_and_wait(ring.sq_ready()).unwrap();
+            let mut cqes = [Cqe::default(); 8];
+            let mut got = 0;
+            for _ in 0..8 {
+                if got == 3 + u32::from(round == 0) {
+                    break;
+                }
+                let n = ring.copy_cqes(&mut cqes, 1).unwrap();
+                assert!(cqes[..n as usize]
+                    .iter()
+                    .all(|c| !ring.is_reserved_user_data(c.user_data)));
+                got += n;
+            }
+            assert_eq!(got, 3 + u32::from(round == 0), "round {round}");
+        }
+    }
+
     #[test]
     fn reserved_namespace_is_refused_and_set_aside() {
         let mut ring = IoUring::init(8, IoringSetupFlags::empty()).unwrap();
