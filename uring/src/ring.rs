@@ -135,6 +135,12 @@ impl SubmissionQueue {
     #[cold]
     #[inline(never)]
     fn refresh(&mut self) -> bool {
+        self.refresh_inline()
+    }
+
+    /// [`refresh`](Self::refresh), inline: for callers that are out of line themselves.
+    #[inline(always)]
+    fn refresh_inline(&mut self) -> bool {
         let tail = self.sqe_tail();
         let limit = self.head().wrapping_add(self.entries);
         let index = tail & self.mask;
@@ -793,7 +799,16 @@ impl IoUring {
         if self.is_reserved_user_data(user_data) {
             return Err(SqeError::ReservedUserData(user_data));
         }
-        Ok(self.next_sqe()?)
+        let sq = &mut self.sq;
+        if sq.next == sq.end && !sq.refresh_inline() {
+            return Err(SqeError::SubmissionQueueFull);
+        }
+        let sqe = sq.next;
+        // SAFETY: as in `next_sqe`: `next < end` (a fresh run is not empty).
+        unsafe {
+            sq.next = sqe.add(1);
+            Ok(&mut *sqe)
+        }
     }
 
     /// The next free SQE, or `Err(SubmissionQueueFull)`.
@@ -862,7 +877,10 @@ impl IoUring {
             // SAFETY: tail points into the live SQ ring mapping.
             unsafe { (*sq.tail).store(tail, Ordering::Release) };
         }
-        self.sq_ready()
+        // `sq_ready`, from the tail just computed.
+        // SAFETY: head points into the live SQ ring mapping.
+        let head = unsafe { (*sq.head).load(Ordering::Acquire) };
+        tail.wrapping_sub(head)
     }
 
     /// Whether `io_uring_enter` is needed to submit, setting SQ_WAKEUP in `flags` when an
