@@ -7,7 +7,7 @@
 # device has no carrier and drops every frame, which releases the pinned pages without a
 # copy, as a NIC does once it has sent them. What remains is the sender's own cost.
 #
-#   namespace uring-drop-PID:  lo up
+#   namespace uring-drop-PID:  lo up   (PID, or $URING_DROP_TAG)
 #     veth urdPID  198.18.2.1/24, up, MTU 65535 (a 65000-byte datagram is one frame, so
 #                  UDP takes the zero-copy path: it needs the payload within the MTU)
 #     veth urdpPID the peer end, MTU 65535, left DOWN
@@ -34,7 +34,13 @@ LOCAL=198.18.2.1
 DEST=198.18.2.2
 DEST_MAC=02:00:00:00:00:02
 MTU=65535
-tag="$$"
+# URING_DROP_TAG (at most 11 letters or digits) names the namespace instead of the PID, so
+# that a caller can tell its own namespace from those of concurrent runs.
+tag="${URING_DROP_TAG:-$$}"
+if [[ ! "$tag" =~ ^[A-Za-z0-9]{1,11}$ ]]; then
+  echo "URING_DROP_TAG must be 1 to 11 letters or digits" >&2
+  exit 2
+fi
 NS="uring-drop-$tag"
 DEV="urd$tag"
 PEER="urdp$tag"

@@ -7,6 +7,7 @@ mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use common::{netns_unavailable, run, text};
@@ -15,10 +16,21 @@ fn script() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/drop_path.sh")
 }
 
-/// `uring bench ARGS` inside the drop path; its JSON document.
-fn bench_in_drop_path(args: &[&str]) -> serde_json::Value {
+/// A namespace tag of this test process's own (`URING_DROP_TAG`), unique among the runs
+/// of this process and those of other processes (the PID), so that the check that the
+/// script removed its namespace looks at that one only.
+fn own_tag() -> String {
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    format!("t{}x{n}", std::process::id() % 10_000_000)
+}
+
+/// `uring bench ARGS` inside the drop path; its JSON document, and the namespace's name.
+fn bench_in_drop_path(args: &[&str]) -> (serde_json::Value, String) {
+    let tag = own_tag();
     let out = run(
         Command::new("bash")
+            .env("URING_DROP_TAG", &tag)
             .arg(script())
             .arg("--")
             .arg(env!("CARGO_BIN_EXE_uring"))
@@ -33,8 +45,9 @@ fn bench_in_drop_path(args: &[&str]) -> serde_json::Value {
         text(&out.stdout),
         text(&out.stderr)
     );
-    serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("invalid JSON ({e}): {}", text(&out.stdout)))
+    let v = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("invalid JSON ({e}): {}", text(&out.stdout)));
+    (v, format!("uring-drop-{tag}"))
 }
 
 /// Frames were sent in every cell; zero-copy cells notified and none was copied.
@@ -78,7 +91,7 @@ fn drop_path_zero_copy_is_not_copied() {
         return;
     }
     let modes = ["send", "zc", "zc-fixed", "sendmsg-zc", "auto"];
-    let v = bench_in_drop_path(&[
+    let (v, first_ns) = bench_in_drop_path(&[
         "--udp",
         "--to",
         "198.18.2.2:9",
@@ -92,7 +105,7 @@ fn drop_path_zero_copy_is_not_copied() {
     check_drop_cells(&v, &modes, &[65000, 16000]);
     // The same through the safe layer (sendmsg-zc: datagrams to the peer's address).
     let safe = ["send", "zc", "zc-fixed", "sendmsg-zc"];
-    let v = bench_in_drop_path(&[
+    let (v, second_ns) = bench_in_drop_path(&[
         "--udp",
         "--to",
         "198.18.2.2:9",
@@ -111,13 +124,15 @@ fn drop_path_zero_copy_is_not_copied() {
         .unwrap()
         .iter()
         .all(|c| c["api"] == "safe"));
-    // The script removed its namespace.
+    // The script removed its namespaces (those of concurrent runs may be listed).
     let left = Command::new("ip").args(["netns", "list"]).output().unwrap();
-    assert!(
-        !text(&left.stdout).contains("uring-drop-"),
-        "{}",
-        text(&left.stdout)
-    );
+    let left = text(&left.stdout);
+    for ns in [first_ns, second_ns] {
+        assert!(
+            !left.split_whitespace().any(|word| word == ns),
+            "{ns} is left: {left}"
+        );
+    }
 }
 
 #[test]
