@@ -324,7 +324,8 @@ struct Split {
 /// The setup flags this ring drives correctly: an allow-list, so that a flag that changes
 /// the layout of the queues or how they are consumed (SQE128, CQE32, CQE_MIXED, SQE_MIXED,
 /// SQ_REWIND, NO_MMAP, REGISTERED_FD_ONLY) or one that did not exist when this was written
-/// is refused before any system call instead of being misparsed.
+/// is refused before any system call instead of being misparsed. (A
+/// [`BigRing`](crate::big::BigRing) adds SQE128, CQE32 and CQE_MIXED to this list.)
 ///
 /// - IOPOLL (5.1): `submit_and_wait` always enters with GETEVENTS to reap polled I/O;
 ///   HYBRID_IOPOLL (6.13) only changes how the kernel polls.
