@@ -462,8 +462,54 @@ fn zcrx_registration_errors_are_typed() {
         ring.submit_and_wait(1).unwrap();
         let c = ring.copy_cqe32().unwrap();
         assert_eq!(c.user_data, 3);
-        assert!(c.res < 0, "{c:?}");
+        // No queue with that id: the kernel fails the request.
+        assert_eq!(c.res, -libc::EINVAL, "{c:?}");
     }
     // SAFETY: no registration holds the area (every one was refused).
     unsafe { rustix::mm::munmap(ptr.cast(), len) }.unwrap();
+}
+
+/// Runs `ip ARGS` (in the calling thread's network namespace, which the child inherits).
+fn ip(args: &[&str]) {
+    let status = std::process::Command::new("ip")
+        .args(args)
+        .status()
+        .expect("ip(8)");
+    assert!(status.success(), "ip {args:?}: {status}");
+}
+
+/// A veth pair in a network namespace of the test's own (a thread's, gone with it), up,
+/// with an address from 198.18.0.0/15: the kernel refuses it as it refuses loopback (a
+/// veth has no parent device to map the area for), `DeviceUnsupported`.
+#[test]
+fn zcrx_on_a_veth_is_device_unsupported() {
+    std::thread::spawn(|| {
+        // SAFETY: only the network namespace of this thread is unshared (no file table),
+        // so no descriptor is hidden from another thread.
+        unsafe { rustix::thread::unshare_unsafe(rustix::thread::UnshareFlags::NEWNET) }
+            .expect("unshare(CLONE_NEWNET)");
+        ip(&["link", "add", "bz0", "type", "veth", "peer", "name", "bz1"]);
+        ip(&["addr", "add", "198.18.0.1/24", "dev", "bz0"]);
+        ip(&["link", "set", "bz0", "up"]);
+        ip(&["link", "set", "bz1", "up"]);
+        // SAFETY: a NUL-terminated name.
+        let idx = unsafe { libc::if_nametoindex(c"bz0".as_ptr()) };
+        assert_ne!(idx, 0);
+        let (ptr, len) = area(16);
+        let mut ring = BigRing::init(4, F::DEFER_TASKRUN | F::SINGLE_ISSUER | F::CQE32).unwrap();
+        let args = ZcrxIfqArgs {
+            if_idx: idx,
+            if_rxq: 0,
+            rq_entries: 64,
+            area: ptr,
+            area_len: len,
+        };
+        // SAFETY: the area is ours and untouched; the kernel refuses (asserted).
+        let r = unsafe { ring.register_zcrx_ifq(&args) };
+        assert_eq!(r.unwrap_err(), ZcrxError::DeviceUnsupported);
+        // SAFETY: no registration holds the area.
+        unsafe { rustix::mm::munmap(ptr.cast(), len) }.unwrap();
+    })
+    .join()
+    .unwrap();
 }
