@@ -251,7 +251,17 @@ fn cqe32_contents_across_the_wrap() {
 /// size, flag, result, extra data.
 #[test]
 fn cqe_mixed_across_the_wrap_with_padding() {
-    let mut ring = BigRing::init(4, cqe_mixed()).unwrap();
+    for flags in [
+        cqe_mixed(),
+        cqe_mixed() | F::DEFER_TASKRUN | F::SINGLE_ISSUER,
+        cqe_mixed() | F::SQE128 | F::COOP_TASKRUN | F::TASKRUN_FLAG,
+    ] {
+        mixed_rounds(flags);
+    }
+}
+
+fn mixed_rounds(flags: F) {
+    let mut ring = BigRing::init(4, flags).unwrap();
     let slots = ring.cq_entries();
     assert_eq!(slots, 8);
     let mut ud = 0u64;
@@ -305,7 +315,10 @@ fn cqe_mixed_across_the_wrap_with_padding() {
         assert_eq!(ring.cq_ready(), 0);
     }
     assert!(bigs > 100);
-    assert!(padding > 0, "no round made the kernel pad the CQ");
+    assert!(
+        padding > 0,
+        "{flags:?}: no round made the kernel pad the CQ"
+    );
 }
 
 /// Mis-use is typed before anything is queued.
@@ -507,6 +520,40 @@ fn zcrx_on_a_veth_is_device_unsupported() {
         // SAFETY: the area is ours and untouched; the kernel refuses (asserted).
         let r = unsafe { ring.register_zcrx_ifq(&args) };
         assert_eq!(r.unwrap_err(), ZcrxError::DeviceUnsupported);
+        // SAFETY: no registration holds the area.
+        unsafe { rustix::mm::munmap(ptr.cast(), len) }.unwrap();
+    })
+    .join()
+    .unwrap();
+}
+
+/// Without CAP_NET_ADMIN (dropped from this thread's effective set only: capabilities are
+/// per thread) the kernel refuses any registration first: `PermissionDenied` (`EPERM`).
+#[test]
+fn zcrx_without_cap_net_admin_is_permission_denied() {
+    std::thread::spawn(|| {
+        use rustix::thread::{capabilities, set_capabilities, CapabilitySet};
+        let mut caps = capabilities(None).expect("capget");
+        assert!(
+            caps.effective.contains(CapabilitySet::NET_ADMIN),
+            "the kernel tests run as root"
+        );
+        caps.effective.remove(CapabilitySet::NET_ADMIN);
+        set_capabilities(None, caps).expect("capset");
+        let (ptr, len) = area(16);
+        let mut ring = BigRing::init(4, F::DEFER_TASKRUN | F::SINGLE_ISSUER | F::CQE32).unwrap();
+        let args = ZcrxIfqArgs {
+            if_idx: 1,
+            if_rxq: 0,
+            rq_entries: 64,
+            area: ptr,
+            area_len: len,
+        };
+        // SAFETY: the area is ours and untouched; the kernel refuses (asserted).
+        let r = unsafe { ring.register_zcrx_ifq(&args) };
+        assert_eq!(r.unwrap_err(), ZcrxError::PermissionDenied);
+        let e: std::io::Error = ZcrxError::PermissionDenied.into();
+        assert_eq!(e.kind(), std::io::ErrorKind::PermissionDenied);
         // SAFETY: no registration holds the area.
         unsafe { rustix::mm::munmap(ptr.cast(), len) }.unwrap();
     })
