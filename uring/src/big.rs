@@ -431,8 +431,9 @@ impl BigRing {
     }
 
     /// The next free 128-byte SQE, zeroed, on an SQE128 ring ([`BigError::NotSqe128`]
-    /// elsewhere). liburing: `io_uring_get_sqe` on an SQE128 ring (`io_uring_get_sqe128`
-    /// is for SQE_MIXED rings).
+    /// elsewhere). liburing: `io_uring_get_sqe128`, which on an SQE128 ring is
+    /// `io_uring_get_sqe` (on an SQE_MIXED ring, which this type refuses, it takes two
+    /// slots), and gives NULL on other rings.
     ///
     /// # Safety
     ///
