@@ -21,15 +21,13 @@ const LEFT_OUT: &[(&str, &str)] = &[
     ),
     (
         "io_uring_prep_nop128",
-        "a NOP in a 128-byte SQE (SQE_MIXED rings), which the 64-byte ring cannot hold",
-    ),
-    (
-        "io_uring_prep_uring_cmd",
-        "a driver's raw command: the socket ones are prep_cmd_sock and prep_cmd_getsockname",
+        "IORING_OP_NOP128, an opcode of SQE_MIXED rings, which Linux 6.18 lacks and BigRing \
+         refuses (a NOP on BigRing's SQE128 ring is prep_nop in a 128-byte slot)",
     ),
     (
         "io_uring_prep_uring_cmd128",
-        "a driver command in a 128-byte SQE, which the 64-byte ring cannot hold",
+        "IORING_OP_URING_CMD128, an opcode of SQE_MIXED rings, which Linux 6.18 lacks and \
+         BigRing refuses (an 80-byte command on an SQE128 ring is Sqe128::prep_uring_cmd)",
     ),
 ];
 

@@ -14,8 +14,8 @@
 //! which clears everything except the fields `io_uring_prep_rw` writes and `user_data`.
 //!
 //! Adding a case: one entry in the `compare!` table below. A test
-//! (`every_prep_has_a_case`) reads `uring/src/sqe.rs` and fails for a `pub fn prep_*`
-//! that has no case of the same name.
+//! (`every_prep_has_a_case`) reads `uring/src/sqe.rs` and `uring/src/big.rs` and fails
+//! for a `pub fn prep_*` that has no case of the same name.
 //!
 //! Intentional differences (the cases pass the argument that makes the two comparable):
 //! - `prep_splice`, `prep_tee`: ours take no `splice_flags` (as Zig's); compared with 0.
@@ -46,14 +46,22 @@
 //! - `prep_recv_zc`: no liburing 2.15 helper; `io_uring_prep_rw(IORING_OP_RECV_ZC)` with
 //!   `IORING_RECV_MULTISHOT` in `ioprio` and the queue in `zcrx_ifq_idx`.
 //!
+//! - `prep_uring_cmd` (`uring/src/big.rs`, with the command bytes as an argument):
+//!   `io_uring_prep_uring_cmd`, then the bytes copied into `sqe->cmd`; on a 128-byte
+//!   entry (`Sqe128::prep_uring_cmd`, an 80-byte command) the same, over all 128 bytes
+//!   (`prep_uring_cmd_sqe128`).
+//! - `prep_nop_cqe32` (`uring/src/big.rs`): `io_uring_prep_nop`, then `nop_flags`
+//!   (`IORING_NOP_CQE32`, with `IORING_NOP_INJECT_RESULT` and `len` for a result),
+//!   `off` and `addr` set by hand, as liburing's `test/nop-flags.c` does.
+//!
 //! liburing 2.15 helpers with no prep of ours (left out on purpose):
 //! - `io_uring_prep_cancel` (pointer-keyed `prep_cancel`, compared above),
 //!   `io_uring_prep_fadvise64`, `io_uring_prep_madvise64` (folded into `prep_fadvise` /
 //!   `prep_madvise`, above).
-//! - `io_uring_prep_nop128`, `io_uring_prep_uring_cmd128` (128-byte SQEs, which the ring
-//!   refuses), `io_uring_prep_uring_cmd` (a driver's command: the socket ones are
-//!   `prep_cmd_sock` and `prep_cmd_getsockname`), `io_uring_prep_cmd_discard`,
-//!   `io_uring_prep_cmd_zone_reset_all` (block-device commands).
+//! - `io_uring_prep_nop128`, `io_uring_prep_uring_cmd128` (the 128-byte opcodes of
+//!   IORING_SETUP_SQE_MIXED rings, which Linux 6.18 lacks and `BigRing` refuses),
+//!   `io_uring_prep_cmd_discard`, `io_uring_prep_cmd_zone_reset_all` (block-device
+//!   commands; `prep_uring_cmd` is their raw form).
 
 use core::ffi::{c_int, c_void};
 use core::mem::transmute;
@@ -67,8 +75,8 @@ use std::time::Duration;
 use liburing_rs::*;
 use uring::sys::io_uring_op as Op;
 use uring::{
-    EpollEvent, FutexWaitv, IdType, MsgHdr, OpenHow, RawSockAddr, SigInfo, SocketOp, Sqe, Statx,
-    Timespec, FILE_INDEX_ALLOC,
+    EpollEvent, FutexWaitv, IdType, MsgHdr, OpenHow, RawSockAddr, SigInfo, SocketOp, Sqe, Sqe128,
+    Statx, Timespec, FILE_INDEX_ALLOC,
 };
 
 // Distinctive arguments: every byte of each differs from its neighbours and from the
@@ -87,6 +95,11 @@ const ZC_FLAGS: u16 = 0x0003;
 const USER_DATA: u64 = 0xfeed_face_cafe_beef;
 const USER_DATA2: u64 = 0x0bad_c0de_dead_f00d;
 const MODE: u32 = 0o4755;
+const CMD_OP: u32 = 0x0c0d_0e0f;
+const CMD16: [u8; 16] = [
+    0x31, 0x32, 0x33, 0x34, 0x35, 0x36, 0x37, 0x38, 0x39, 0x3a, 0x3b, 0x3c, 0x3d, 0x3e, 0x3f, 0x40,
+];
+const NOP_RES: i32 = -0x0b0c;
 
 /// The memory the pointers point to: real buffers, structs and strings.
 struct Fixture {
@@ -716,13 +729,69 @@ compare! {
             (*q).ioprio = IORING_RECV_MULTISHOT as u16;
             (*q).__liburing_anon_5.zcrx_ifq_idx = 0x0201;
         };
+
+    // Big entries (uring/src/big.rs).
+    prep_uring_cmd(f)
+        ours |s| s.prep_uring_cmd(CMD_OP, FD, &CMD16),
+        liburing |q| {
+            io_uring_prep_uring_cmd(q, CMD_OP as c_int, FD);
+            ptr::copy_nonoverlapping(CMD16.as_ptr(), q.cast::<u8>().add(48), 16);
+        };
+    prep_nop_cqe32(f)
+        ours |s| s.prep_nop_cqe32(NOP_RES, OFF, OFF2),
+        liburing |q| {
+            io_uring_prep_nop(q);
+            (*q).__liburing_anon_3.nop_flags = IORING_NOP_CQE32 | IORING_NOP_INJECT_RESULT;
+            (*q).len = NOP_RES as u32;
+            (*q).__liburing_anon_1.off = OFF;
+            (*q).__liburing_anon_2.addr = OFF2;
+        };
+    prep_nop_cqe32_without_result(f)
+        ours |s| s.prep_nop_cqe32(0, OFF, OFF2),
+        liburing |q| {
+            io_uring_prep_nop(q);
+            (*q).__liburing_anon_3.nop_flags = IORING_NOP_CQE32;
+            (*q).__liburing_anon_1.off = OFF;
+            (*q).__liburing_anon_2.addr = OFF2;
+        };
+}
+
+/// `Sqe128::prep_uring_cmd` over all 128 bytes: liburing's entry is a 128-byte slot of
+/// stale bytes whose first half `io_uring_get_sqe` initialised, then
+/// `io_uring_prep_uring_cmd` and the 80-byte command copied into `sqe->cmd`.
+#[test]
+fn prep_uring_cmd_sqe128() {
+    let cmd: [u8; 80] = core::array::from_fn(|i| 0x20 + i as u8);
+    let mut ours = Sqe128 {
+        sqe: stale(),
+        ext: [0xe5; 64],
+    };
+    ours.prep_uring_cmd(CMD_OP, FD, &cmd);
+    // SAFETY: both are the kernel's 64-byte `struct io_uring_sqe` of plain integers.
+    let second: io_uring_sqe = unsafe { transmute::<Sqe, io_uring_sqe>(stale()) };
+    let mut theirs = [liburing_entry(), second];
+    // SAFETY: `theirs` is two live, adjacent entries (one 128-byte slot, as an SQE128
+    // ring lays them out); the helper stores into the first, the copy writes bytes
+    // 48..128 of the pair.
+    unsafe {
+        io_uring_prep_uring_cmd(theirs.as_mut_ptr(), CMD_OP as c_int, FD);
+        ptr::copy_nonoverlapping(cmd.as_ptr(), theirs.as_mut_ptr().cast::<u8>().add(48), 80);
+    }
+    let [first, second] = theirs;
+    // SAFETY: every byte of `second` was written (stale bytes, then the command).
+    let ext: [u8; 64] = unsafe { transmute::<io_uring_sqe, [u8; 64]>(second) };
+    assert_eq!(ours.ext, ext, "prep_uring_cmd (128-byte): bytes 64..128");
+    assert_same("prep_uring_cmd (128-byte)", ours.sqe, first);
 }
 
 /// Every `pub fn prep_*` of `Sqe` has a case of the same name above, so a new prep cannot
 /// go unchecked.
 #[test]
 fn every_prep_has_a_case() {
-    let source = include_str!("../../uring/src/sqe.rs");
+    let source = concat!(
+        include_str!("../../uring/src/sqe.rs"),
+        include_str!("../../uring/src/big.rs")
+    );
     let preps: Vec<&str> = source
         .lines()
         .filter_map(|line| line.trim_start().strip_prefix("pub fn "))

@@ -103,10 +103,12 @@ errno_error! {
         /// A params field that the kernel writes (sq_entries, features, offsets, resv) was
         /// not zero, or cq_entries was set without IORING_SETUP_CQSIZE.
         ParamsInvalid => "io_uring params: output fields must be zero on input";
-        /// Setup flags this crate does not drive (the value holds them), checked against
-        /// an allow-list before any system call: SQE128, CQE32, CQE_MIXED, SQE_MIXED,
-        /// SQ_REWIND, NO_MMAP, REGISTERED_FD_ONLY (their SQE/CQE layout, queue indexing or
-        /// mapping is not ours), and any bit unknown to this crate.
+        /// Setup flags this ring type does not drive (the value holds them), checked
+        /// against an allow-list before any system call: for [`IoUring`](crate::IoUring),
+        /// SQE128, CQE32 and CQE_MIXED (use [`BigRing`](crate::big::BigRing)); for both,
+        /// SQE_MIXED (not in Linux 6.18), SQ_REWIND, NO_MMAP, REGISTERED_FD_ONLY (their
+        /// SQE layout, queue indexing or mapping is not ours), and any bit unknown to this
+        /// crate.
         UnsupportedFlags(u32) => "io_uring setup flag not supported by this crate";
         /// The kernel lacks a feature the ring relies on (IORING_FEAT_SINGLE_MMAP, 5.4, or
         /// IORING_FEAT_NODROP, 5.5).

@@ -55,6 +55,7 @@
 #![deny(unsafe_op_in_unsafe_fn, clippy::undocumented_unsafe_blocks)]
 
 pub mod addr;
+pub mod big;
 pub mod buf_ring;
 pub mod cqe;
 pub mod error;
@@ -67,6 +68,7 @@ pub mod types;
 pub mod zc;
 
 pub use addr::SockAddr;
+pub use big::{BigError, BigRing, Cqe32, Sqe128};
 pub use buf_ring::{BufRing, BufRingError, BufRingFlags, BufferGroup, SelectedBufferError};
 pub use cqe::{Cqe, CqeFlags};
 pub use error::{

@@ -324,7 +324,8 @@ struct Split {
 /// The setup flags this ring drives correctly: an allow-list, so that a flag that changes
 /// the layout of the queues or how they are consumed (SQE128, CQE32, CQE_MIXED, SQE_MIXED,
 /// SQ_REWIND, NO_MMAP, REGISTERED_FD_ONLY) or one that did not exist when this was written
-/// is refused before any system call instead of being misparsed.
+/// is refused before any system call instead of being misparsed. (A
+/// [`BigRing`](crate::big::BigRing) adds SQE128, CQE32 and CQE_MIXED to this list.)
 ///
 /// - IOPOLL (5.1): `submit_and_wait` always enters with GETEVENTS to reap polled I/O;
 ///   HYBRID_IOPOLL (6.13) only changes how the kernel polls.
@@ -337,7 +338,7 @@ struct Split {
 ///   the issuer task, which the waiting paths, [`IoUring::get_events`] and a `copy_cqes`
 ///   that finds the CQ empty do.
 /// - NO_SQARRAY (6.6): the SQ array is neither mapped nor filled.
-const SUPPORTED_SETUP_FLAGS: IoringSetupFlags = IoringSetupFlags::IOPOLL
+pub(crate) const SUPPORTED_SETUP_FLAGS: IoringSetupFlags = IoringSetupFlags::IOPOLL
     .union(IoringSetupFlags::SQPOLL)
     .union(IoringSetupFlags::SQ_AFF)
     .union(IoringSetupFlags::CQSIZE)
@@ -441,11 +442,15 @@ fn map_queues(
     } else {
         p.sq_off.array as usize + p.sq_entries as usize * 4
     };
-    let cq_ring_len = p.cq_off.cqes as usize + p.cq_entries as usize * size_of::<Cqe>();
+    // SQE128 doubles the SQEs and CQE32 the CQEs (a `BigRing`'s layouts; a CQE_MIXED
+    // ring's slots are 16 bytes, a 32-byte CQE taking two).
+    let cqe_size = size_of::<Cqe>() << u32::from(p.flags.contains(IoringSetupFlags::CQE32));
+    let sqe_size = size_of::<Sqe>() << u32::from(p.flags.contains(IoringSetupFlags::SQE128));
+    let cq_ring_len = p.cq_off.cqes as usize + p.cq_entries as usize * cqe_size;
     // IORING_FEAT_SINGLE_MMAP: one mapping serves both rings.
     let ring_len = sq_ring_len.max(cq_ring_len);
     let ring_map = Mmap::new(fd, ring_len, u64::from(sys::IORING_OFF_SQ_RING))?;
-    let sqes_len = p.sq_entries as usize * size_of::<Sqe>();
+    let sqes_len = p.sq_entries as usize * sqe_size;
     let sqes_map = Mmap::new(fd, sqes_len, u64::from(sys::IORING_OFF_SQES))?;
 
     let sq_entries = ring_map.at::<u32>(p.sq_off.ring_entries);
@@ -569,6 +574,18 @@ impl IoUring {
     /// ATTACH_WQ). On success the kernel's answer (entries, features, offsets) is in
     /// `params`. liburing: `io_uring_queue_init_params`. Zig: `IoUring.init_params`.
     pub fn init_params(entries: u32, params: &mut io_uring_params) -> Result<IoUring, SetupError> {
+        IoUring::init_allowed(entries, params, SUPPORTED_SETUP_FLAGS)
+    }
+
+    /// [`init_params`](Self::init_params) with another allow-list of setup flags: a
+    /// [`BigRing`](crate::big::BigRing) allows the big-entry layouts, and then drives the
+    /// queues itself (this ring's SQE cursor and CQE copies assume 64- and 16-byte
+    /// entries, and are never used on it).
+    pub(crate) fn init_allowed(
+        entries: u32,
+        params: &mut io_uring_params,
+        allowed: IoringSetupFlags,
+    ) -> Result<IoUring, SetupError> {
         if entries == 0 {
             return Err(SetupError::EntriesZero);
         }
@@ -582,7 +599,7 @@ impl IoUring {
         {
             return Err(SetupError::ParamsInvalid);
         }
-        let unsupported = params.flags.bits() & !SUPPORTED_SETUP_FLAGS.bits();
+        let unsupported = params.flags.bits() & !allowed.bits();
         if unsupported != 0 {
             return Err(SetupError::UnsupportedFlags(unsupported));
         }
@@ -1611,6 +1628,43 @@ impl IoUring {
     /// Borrowed ring fd, for `register` calls.
     pub(crate) fn borrowed_fd(&self) -> BorrowedFd<'_> {
         self.fd.as_fd()
+    }
+}
+
+/// The shared words and entry arrays of a ring's queues, for a
+/// [`BigRing`](crate::big::BigRing), which indexes the entries with its own stride. The
+/// pointers live as long as the `IoUring` they came from (its mappings), which the big
+/// ring owns and never resizes.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RawQueues {
+    pub(crate) sq_head: *const AtomicU32,
+    pub(crate) sq_tail: *const AtomicU32,
+    pub(crate) sqes: *mut u8,
+    pub(crate) sq_mask: u32,
+    pub(crate) sq_entries: u32,
+    pub(crate) cq_head: *const AtomicU32,
+    pub(crate) cq_tail: *const AtomicU32,
+    pub(crate) cqes: *mut u8,
+    pub(crate) cq_mask: u32,
+    pub(crate) cq_entries: u32,
+}
+
+impl IoUring {
+    /// The queues' raw words and arrays (see [`RawQueues`]), and the SQ tail the kernel
+    /// has now (where a fresh ring's first SQE goes).
+    pub(crate) fn raw_queues(&self) -> RawQueues {
+        RawQueues {
+            sq_head: self.sq.head,
+            sq_tail: self.sq.tail,
+            sqes: self.sq.sqes.as_ptr().cast(),
+            sq_mask: self.sq.mask,
+            sq_entries: self.sq.entries,
+            cq_head: self.cq.head,
+            cq_tail: self.cq.tail,
+            cqes: self.cq.cqes.as_ptr().cast(),
+            cq_mask: self.cq.mask,
+            cq_entries: self.cq.entries,
+        }
     }
 }
 

@@ -114,6 +114,40 @@ pub const IORING_SETUP_CQE_MIXED: u32 = 1 << 18;
 pub const SOCKET_URING_OP_GETSOCKNAME: u32 =
     linux_raw_sys::io_uring::io_uring_socket_op::SOCKET_URING_OP_TX_TIMESTAMP as u32 + 1;
 
+/// Big entries and zero-copy receive, from `linux-raw-sys`: the NOP flags
+/// ([`IORING_NOP_INJECT_RESULT`], Linux 6.12: the NOP completes with the SQE's `len` as
+/// its result), the zero-copy receive registration (IORING_REGISTER_ZCRX_IFQ, Linux 6.15)
+/// and its structs, and the mapping offset of a region the kernel allocates.
+pub use linux_raw_sys::io_uring::{
+    io_uring_region_desc, io_uring_zcrx_area_reg, io_uring_zcrx_cqe, io_uring_zcrx_ifq_reg,
+    io_uring_zcrx_offsets, io_uring_zcrx_rqe, IORING_NOP_INJECT_RESULT, IORING_NOP_TW,
+    IORING_ZCRX_AREA_SHIFT,
+};
+
+/// `IORING_SETUP_SQE_MIXED` (Linux 6.19): 64- and 128-byte SQEs in one SQ (a 128-byte one
+/// has a 128-byte opcode such as `IORING_OP_NOP128`). Not yet in `linux-raw-sys`; defined
+/// here, once, so that [`BigRing`](crate::big::BigRing) can name what it refuses (Linux
+/// 6.18 answers it with `EINVAL`). Checked in `tests::big_entry_constants`.
+pub const IORING_SETUP_SQE_MIXED: u32 = IORING_SETUP_CQE_MIXED << 1;
+
+/// `IORING_NOP_CQE32` (Linux 6.18): the NOP posts a 32-byte CQE whose `big_cqe` holds the
+/// SQE's `off` and `addr` (on a CQE32 or CQE_MIXED ring; elsewhere `-EINVAL`). The flag
+/// after `IORING_NOP_TW` (Linux 6.15, the last `linux-raw-sys` knows), defined here once;
+/// checked in `tests::big_entry_constants` and against the kernel in `tests/big_ring.rs`.
+pub const IORING_NOP_CQE32: u32 = IORING_NOP_TW << 1;
+
+/// `IORING_CQE_F_SKIP` (Linux 6.18): a padding entry of a CQE_MIXED ring, one slot long,
+/// that the kernel posts at the end of the array when a 32-byte CQE would not fit before
+/// the wrap; it completes nothing. The flag after `IORING_CQE_F_BUF_MORE` (Linux 6.12,
+/// the last `linux-raw-sys` knows), defined here once; checked in
+/// `tests::big_entry_constants` and by the wrap test of `tests/big_ring.rs`.
+pub const IORING_CQE_F_SKIP: u32 = IORING_CQE_F_BUF_MORE << 1;
+
+/// `IORING_CQE_F_32` (Linux 6.18): on a CQE_MIXED ring, a 32-byte CQE (two slots). The
+/// highest bit below the buffer id (`IORING_CQE_BUFFER_SHIFT`), defined here once;
+/// checked in `tests::big_entry_constants` and against the kernel in `tests/big_ring.rs`.
+pub const IORING_CQE_F_32: u32 = 1 << (IORING_CQE_BUFFER_SHIFT - 1);
+
 /// An opcode as the SQE's `opcode` byte.
 #[inline]
 pub const fn op(op: io_uring_op) -> u8 {
@@ -189,6 +223,27 @@ mod tests {
     #[test]
     fn getsockname_is_the_socket_op_after_tx_timestamp() {
         assert_eq!(SOCKET_URING_OP_GETSOCKNAME, 5);
+    }
+
+    /// The big-entry constants liburing 2.15's header spells `(1U << 19)`, `(1U << 5)`,
+    /// `(1U << 5)` and `(1U << 15)`, derived here from their neighbours; the live kernel
+    /// tests (`tests/big_ring.rs`) check that 6.18 posts and honours them.
+    #[test]
+    fn big_entry_constants() {
+        assert_eq!(IORING_SETUP_SQE_MIXED, 1 << 19);
+        assert_eq!(IORING_NOP_CQE32, 1 << 5);
+        assert_eq!(IORING_CQE_F_SKIP, 1 << 5);
+        assert_eq!(IORING_CQE_F_32, 1 << 15);
+        // None collides with a flag the binding knows.
+        for known in [
+            IORING_CQE_F_BUFFER,
+            IORING_CQE_F_MORE,
+            IORING_CQE_F_SOCK_NONEMPTY,
+            IORING_CQE_F_NOTIF,
+            IORING_CQE_F_BUF_MORE,
+        ] {
+            assert_eq!(known & (IORING_CQE_F_SKIP | IORING_CQE_F_32), 0);
+        }
     }
 
     #[test]
