@@ -9,6 +9,9 @@ ops! {
     /// `buffer_size` bytes, contiguous from `buffers`, to group `group_id`, with ids
     /// `buffer_id`, `buffer_id + 1`, …; requests with `IOSQE_BUFFER_SELECT` then pick
     /// from the group.
+    ///
+    /// Reads and receives with buffer selection then pick from the group; each buffer is consumed
+    /// by one completion (its id in the CQE) and must be provided again to be reused.
     fn provide_buffers = prep_provide_buffers(buffers: *mut u8, buffer_size: u32, buffers_count: u32, group_id: u16, buffer_id: u16) {
         opcode: IORING_OP_PROVIDE_BUFFERS, linux: "5.7", liburing: "io_uring_prep_provide_buffers", zig: "provide_buffers",
         safety: {

@@ -99,6 +99,8 @@ ops! {
     }
 
     /// `IORING_OP_CLOSE` of slot `file_index` of the registered file table (Linux 5.15).
+    ///
+    /// Safe: the table belongs to this ring.
     fn close_direct = prep_close_direct(file_index: u32) {
         opcode: IORING_OP_CLOSE, linux: "5.15", liburing: "io_uring_prep_close_direct", zig: "close_direct",
         check: check_file_table,
@@ -175,6 +177,8 @@ ops! {
     /// `u32::MAX` travels in `addr`, with the 32-bit `len` field 0 (Linux 6.11 reads it
     /// there; older kernels refuse a non-zero `addr` with `EINVAL`, never truncate).
     /// liburing: `io_uring_prep_fadvise` / `io_uring_prep_fadvise64` (Zig: `fadvice`).
+    ///
+    /// A `len` above `u32::MAX` needs Linux 6.11 (older kernels answer `EINVAL`).
     fn fadvise = prep_fadvise(fd: RawFd, offset: u64, len: u64, advice: u32) {
         opcode: IORING_OP_FADVISE, linux: "5.6", liburing: "io_uring_prep_fadvise", zig: "fadvice",
         safety: {
@@ -194,6 +198,9 @@ ops! {
     /// `len` field 0 (Linux 6.11 reads it there; older kernels refuse a non-zero `off`
     /// with `EINVAL`, never truncate). liburing: `io_uring_prep_madvise` /
     /// `io_uring_prep_madvise64` (Zig: `madvice`).
+    ///
+    /// A `length` of 4 GiB or more needs Linux 6.11 (older kernels answer `EINVAL`, never act on a
+    /// truncated length).
     fn madvise = prep_madvise(addr: *mut c_void, length: usize, advice: u32) {
         opcode: IORING_OP_MADVISE, linux: "5.6", liburing: "io_uring_prep_madvise", zig: "madvice",
         safety: {
@@ -368,6 +375,15 @@ ops! {
     /// the registered file table as a normal descriptor, returned in `res` (close-on-exec
     /// unless `IORING_FIXED_FD_NO_CLOEXEC` is in `flags`). The kernel requires
     /// `IOSQE_FIXED_FILE`, which this sets.
+    ///
+    /// The slot keeps its file.  **The new descriptor belongs to whoever reaps the completion**:
+    /// take ownership with [`Cqe::into_owned_fd`](crate::Cqe::into_owned_fd) (unsafe only because a
+    /// `Cqe` can be built by anyone: do it once, for the completion of this request). Not reaping
+    /// it leaks it, as with any descriptor-creating request. Safe: it only reads this ring's table
+    /// and creates a descriptor nobody else has. On a ring whose table belongs to its safe layer
+    /// ([`is_file_table_reserved`](crate::IoUring::is_file_table_reserved)) it is refused with
+    /// [`SqeError::ReservedFileTable`](crate::SqeError::ReservedFileTable): those sockets are the
+    /// driver's.
     fn fixed_fd_install = prep_fixed_fd_install(file_index: u32, flags: u32) {
         opcode: IORING_OP_FIXED_FD_INSTALL, linux: "6.8", liburing: "io_uring_prep_fixed_fd_install",
         check: check_file_table,
@@ -396,6 +412,9 @@ ops! {
     /// `IORING_OP_PIPE` into the registered file table (Linux 6.16): the two ends go to
     /// slots `file_index` and `file_index + 1`, or with [`FILE_INDEX_ALLOC`](crate::FILE_INDEX_ALLOC) to two free
     /// slots; the kernel writes the slots to `fds`.
+    ///
+    /// Refused with [`SqeError::ReservedFileTable`](crate::SqeError::ReservedFileTable) on a ring
+    /// whose table is its safe layer's.
     fn pipe_direct = prep_pipe_direct(fds: &mut [RawFd; 2], pipe_flags: u32, file_index: u32) {
         opcode: IORING_OP_PIPE, linux: "6.16", liburing: "io_uring_prep_pipe_direct",
         check: check_file_table,

@@ -11,6 +11,10 @@ ops! {
     /// ring whose fd is `fd`, with `user_data` = `data` and `res` = `len` (its flags 0);
     /// this request completes with 0 on the ring that submitted it. `flags` must be 0
     /// (`IORING_MSG_RING_CQE_SKIP` is for file hand-overs only: `-EINVAL` here).
+    ///
+    /// `flags` must be 0: [`IORING_MSG_RING_CQE_SKIP`](crate::sys::IORING_MSG_RING_CQE_SKIP) is for
+    /// [`msg_ring_fd`](crate::IoUring::msg_ring_fd) only (`-EINVAL` here). For a safe message to a
+    /// ring you hold, see [`msg_ring_sync`](crate::IoUring::msg_ring_sync).
     fn msg_ring = prep_msg_ring(fd: RawFd, len: u32, data: u64, flags: u32) {
         opcode: IORING_OP_MSG_RING, linux: "5.18", liburing: "io_uring_prep_msg_ring",
         safety: {
@@ -50,6 +54,12 @@ ops! {
     /// completion there with `user_data` = `data` and `res` = 0 (or the allocated slot;
     /// none with `IORING_MSG_RING_CQE_SKIP` in `flags`, Linux 6.2). This request completes
     /// with the same `res`.
+    ///
+    /// Both rings keep a reference: closing the source slot does not affect the target's. The
+    /// target must be another ring (`-EINVAL` for this one), with a registered table (`-ENXIO`
+    /// otherwise). Refused with [`SqeError::ReservedFileTable`](crate::SqeError::ReservedFileTable)
+    /// when this ring's table is its safe layer's
+    /// ([`is_file_table_reserved`](crate::IoUring::is_file_table_reserved)).
     fn msg_ring_fd = prep_msg_ring_fd(fd: RawFd, source_fd: u32, target_fd: u32, data: u64, flags: u32) {
         opcode: IORING_OP_MSG_RING, linux: "6.0", liburing: "io_uring_prep_msg_ring_fd",
         check: check_file_table,

@@ -53,6 +53,11 @@ ops! {
     /// `res` 0 and `IORING_CQE_F_NOTIF` follows once the kernel no longer reads the buffer.
     /// **The buffer must stay valid and unmodified until that notification**, not merely
     /// until the first completion. An errored send may notify too: decide by `F_MORE`.
+    ///
+    /// Completes twice: first with the byte count or `-errno`, usually with `IORING_CQE_F_MORE`;
+    /// then, if the first had `F_MORE`, a notification with the same user_data, `res` 0 (or
+    /// `IORING_NOTIF_USAGE_ZC_COPIED` with REPORT_USAGE) and `IORING_CQE_F_NOTIF`. Even errored
+    /// sends may notify: decide by `F_MORE`, not `res`.
     fn send_zc = prep_send_zc(fd: RawFd, buffer: &[u8], send_flags: u32, zc_flags: u16) {
         opcode: IORING_OP_SEND_ZC, linux: "6.0", liburing: "io_uring_prep_send_zc", zig: "send_zc",
         safety: {
@@ -386,6 +391,11 @@ ops! {
     /// and names the area offset of its data. `IORING_RECV_MULTISHOT`, which the kernel
     /// requires, is set in `ioprio`. Without that queue registered, the kernel answers
     /// `-EINVAL`. No liburing 2.15 prep (its tests fill the SQE by hand).
+    ///
+    /// The queue must have been registered (IORING_REGISTER_ZCRX_IFQ: a CQE32 + DEFER_TASKRUN ring
+    /// and a NIC queue with header split and flow steering; this crate's ring copies 16-byte CQEs,
+    /// so it cannot read the 32-byte completions yet); without one the kernel answers `-EINVAL`. No
+    /// liburing 2.15 prep.
     fn recv_zc = prep_recv_zc(fd: RawFd, len: u32, zcrx_ifq_idx: u32) {
         opcode: IORING_OP_RECV_ZC, linux: "6.15",
         safety: {
@@ -405,6 +415,8 @@ ops! {
     /// (Linux 6.19): `getsockname(2)` of `fd` (`getpeername(2)` with `peer`) into
     /// `sockaddr`, whose room the `u32` at `sockaddr_len` gives and where the kernel writes
     /// the address's length.
+    ///
+    /// Kernels before 6.19 answer `-EOPNOTSUPP`.
     fn cmd_getsockname = prep_cmd_getsockname(fd: RawFd, sockaddr: *mut RawSockAddr, sockaddr_len: *mut u32, peer: bool) {
         opcode: IORING_OP_URING_CMD, linux: "6.19", liburing: "io_uring_prep_cmd_getsockname",
         safety: {

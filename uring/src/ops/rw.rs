@@ -9,6 +9,8 @@ use crate::sys::{self, io_uring_op as Op};
 ops! {
     /// Completes with result 0. liburing: `io_uring_prep_nop`
     /// (which, unlike Zig's `prep_nop`, puts -1 in `fd`; so do we).
+    ///
+    /// Used to wake a waiter, as a barrier with `IOSQE_IO_DRAIN`, or to measure the ring.
     fn nop = prep_nop() {
         opcode: IORING_OP_NOP, linux: "5.1", liburing: "io_uring_prep_nop", zig: "nop",
         safety: safe,
@@ -19,6 +21,9 @@ ops! {
 
     /// `fsync(2)` of `fd`; `flags` may be
     /// `IORING_FSYNC_DATASYNC` for `fdatasync(2)`.
+    ///
+    /// Completions are unordered: link the write before it (`IOSQE_IO_LINK`) or drain, or the fsync
+    /// may run first.
     fn fsync = prep_fsync(fd: RawFd, flags: u32) {
         opcode: IORING_OP_FSYNC, linux: "5.1", liburing: "io_uring_prep_fsync", zig: "fsync",
         safety: {
@@ -33,6 +38,8 @@ ops! {
     /// Read repeatedly from a pollable `fd` (pipe,
     /// socket, eventfd), up to `nbytes` per completion (0: the buffer's size), each into a
     /// buffer picked from group `group_id`; `IORING_CQE_F_MORE` says more will follow.
+    ///
+    /// Each CQE carries a buffer id; `IORING_CQE_F_MORE` says the request is still armed.
     fn read_multishot = prep_read_multishot(fd: RawFd, nbytes: u32, offset: u64, group_id: u16) {
         opcode: IORING_OP_READ_MULTISHOT, linux: "6.7", liburing: "io_uring_prep_read_multishot", zig: "BufferGroup.read_multishot",
         safety: {
@@ -176,6 +183,10 @@ ops! {
     /// to `fd_out` at `off_out`; one of them must be a pipe, whose offset must be
     /// `u64::MAX` (for a non-pipe, `u64::MAX` means its file position). liburing:
     /// `io_uring_prep_splice` (without `splice_flags`, as Zig).
+    ///
+    /// One side must be a pipe and its offset `u64::MAX`; for the other side `u64::MAX` means "at
+    /// the file position". Splicing a file through a pipe to a socket is how `sendfile` works. Even
+    /// with a pipe, a file type without splice support fails with `EINVAL`.
     fn splice = prep_splice(fd_in: RawFd, off_in: u64, fd_out: RawFd, off_out: u64, len: usize) {
         opcode: IORING_OP_SPLICE, linux: "5.7", liburing: "io_uring_prep_splice", zig: "splice",
         safety: {
