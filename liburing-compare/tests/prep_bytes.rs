@@ -349,40 +349,40 @@ compare! {
 
     // Send and receive.
     prep_send(f)
-        ours |s| s.prep_send(FD, &f.buf, FLAGS),
+        ours |s| s.prep_send(FD, &f.buf, uring::sys::SendFlags::from_bits_retain(FLAGS)),
         liburing |q| io_uring_prep_send(q, FD, f.buf.as_ptr().cast(), f.buf.len(), FLAGS as c_int);
     prep_sendto(f)
-        ours |s| s.prep_sendto(FD, &f.buf, FLAGS, &f.addr, f.addrlen),
+        ours |s| s.prep_sendto(FD, &f.buf, uring::sys::SendFlags::from_bits_retain(FLAGS), &f.addr, f.addrlen),
         liburing |q| io_uring_prep_sendto(
             q, FD, f.buf.as_ptr().cast(), f.buf.len(), FLAGS as c_int,
             ptr::addr_of!(f.addr).cast(), f.addrlen);
     prep_recv(f)
-        ours |s| s.prep_recv(FD, &mut f.buf, FLAGS),
+        ours |s| s.prep_recv(FD, &mut f.buf, uring::sys::RecvFlags::from_bits_retain(FLAGS)),
         liburing |q| io_uring_prep_recv(
             q, FD, f.buf.as_mut_ptr().cast(), f.buf.len(), FLAGS as c_int);
     prep_recv_buffer_selection(f)
-        ours |s| s.prep_recv_buffer_selection(FD, GROUP, LEN as usize, FLAGS),
+        ours |s| s.prep_recv_buffer_selection(FD, GROUP, LEN as usize, uring::sys::RecvFlags::from_bits_retain(FLAGS)),
         liburing |q| {
             io_uring_prep_recv(q, FD, ptr::null_mut(), LEN as usize, FLAGS as c_int);
             io_uring_sqe_set_flags(q, IOSQE_BUFFER_SELECT);
             io_uring_sqe_set_buf_group(q, c_int::from(GROUP));
         };
     prep_recv_multishot(f)
-        ours |s| s.prep_recv_multishot(FD, &mut f.buf, FLAGS),
+        ours |s| s.prep_recv_multishot(FD, &mut f.buf, uring::sys::RecvFlags::from_bits_retain(FLAGS)),
         liburing |q| io_uring_prep_recv_multishot(
             q, FD, f.buf.as_mut_ptr().cast(), f.buf.len(), FLAGS as c_int);
     prep_send_zc(f)
-        ours |s| s.prep_send_zc(FD, &f.buf, FLAGS, ZC_FLAGS),
+        ours |s| s.prep_send_zc(FD, &f.buf, uring::sys::SendFlags::from_bits_retain(FLAGS), uring::sys::IoringSendFlags::from_bits_retain(ZC_FLAGS)),
         liburing |q| io_uring_prep_send_zc(
             q, FD, f.buf.as_ptr().cast(), f.buf.len(), FLAGS as c_int, u32::from(ZC_FLAGS));
     prep_send_zc_fixed(f)
-        ours |s| s.prep_send_zc_fixed(FD, &f.buf, FLAGS, ZC_FLAGS, BUF_INDEX),
+        ours |s| s.prep_send_zc_fixed(FD, &f.buf, uring::sys::SendFlags::from_bits_retain(FLAGS), uring::sys::IoringSendFlags::from_bits_retain(ZC_FLAGS), BUF_INDEX),
         liburing |q| io_uring_prep_send_zc_fixed(
             q, FD, f.buf.as_ptr().cast(), f.buf.len(), FLAGS as c_int, u32::from(ZC_FLAGS),
             u32::from(BUF_INDEX));
     prep_send_set_addr(f)
         ours |s| {
-            s.prep_send_zc(FD, &f.buf, FLAGS, ZC_FLAGS);
+            s.prep_send_zc(FD, &f.buf, uring::sys::SendFlags::from_bits_retain(FLAGS), uring::sys::IoringSendFlags::from_bits_retain(ZC_FLAGS));
             s.prep_send_set_addr(ptr::addr_of!(f.addr).cast(), 0x1e);
         },
         liburing |q| {
@@ -391,52 +391,52 @@ compare! {
             io_uring_prep_send_set_addr(q, ptr::addr_of!(f.addr).cast(), 0x1e);
         };
     prep_sendmsg(f)
-        ours |s| s.prep_sendmsg(FD, &f.msg, FLAGS),
+        ours |s| s.prep_sendmsg(FD, &f.msg, uring::sys::SendFlags::from_bits_retain(FLAGS)),
         liburing |q| io_uring_prep_sendmsg(q, FD, ptr::addr_of!(f.msg).cast(), FLAGS);
     prep_sendmsg_zc(f)
-        ours |s| s.prep_sendmsg_zc(FD, &f.msg, FLAGS),
+        ours |s| s.prep_sendmsg_zc(FD, &f.msg, uring::sys::SendFlags::from_bits_retain(FLAGS)),
         liburing |q| io_uring_prep_sendmsg_zc(q, FD, ptr::addr_of!(f.msg).cast(), FLAGS);
     prep_sendmsg_zc_fixed(f)
-        ours |s| s.prep_sendmsg_zc_fixed(FD, &f.msg, FLAGS, BUF_INDEX),
+        ours |s| s.prep_sendmsg_zc_fixed(FD, &f.msg, uring::sys::SendFlags::from_bits_retain(FLAGS), BUF_INDEX),
         liburing |q| io_uring_prep_sendmsg_zc_fixed(
             q, FD, ptr::addr_of!(f.msg).cast(), FLAGS, u32::from(BUF_INDEX));
     prep_recvmsg(f)
-        ours |s| s.prep_recvmsg(FD, &mut f.msg, FLAGS),
+        ours |s| s.prep_recvmsg(FD, &mut f.msg, uring::sys::RecvFlags::from_bits_retain(FLAGS)),
         liburing |q| io_uring_prep_recvmsg(q, FD, ptr::addr_of_mut!(f.msg).cast(), FLAGS);
     prep_recvmsg_multishot(f)
-        ours |s| s.prep_recvmsg_multishot(FD, &mut f.msg, FLAGS),
+        ours |s| s.prep_recvmsg_multishot(FD, &mut f.msg, uring::sys::RecvFlags::from_bits_retain(FLAGS)),
         liburing |q| io_uring_prep_recvmsg_multishot(
             q, FD, ptr::addr_of_mut!(f.msg).cast(), FLAGS);
     prep_sendv_zc(f) { let iov = f.iovecs(); }
         ours |s| s.prep_sendv_zc(
-            FD, &iov, FLAGS, uring::sys::IoringSendFlags::from_bits_retain(ZC_FLAGS)),
+            FD, &iov, uring::sys::SendFlags::from_bits_retain(FLAGS), uring::sys::IoringSendFlags::from_bits_retain(ZC_FLAGS)),
         liburing |q| io_uring_prep_send_zc(
             q, FD, iov.as_ptr().cast(), iov.len(), FLAGS as c_int,
             u32::from(ZC_FLAGS) | IORING_SEND_VECTORIZED);
     prep_send_bundle(f)
-        ours |s| s.prep_send_bundle(FD, LEN as usize, FLAGS),
+        ours |s| s.prep_send_bundle(FD, LEN as usize, uring::sys::SendFlags::from_bits_retain(FLAGS)),
         liburing |q| io_uring_prep_send_bundle(q, FD, LEN as usize, FLAGS as c_int);
 
     // Socket setup.
     prep_accept(f)
-        ours |s| s.prep_accept(FD, &mut f.addr, &mut f.addrlen, FLAGS),
+        ours |s| s.prep_accept(FD, &mut f.addr, &mut f.addrlen, uring::sys::SocketFlags::from_bits_retain(FLAGS)),
         liburing |q| io_uring_prep_accept(
             q, FD, ptr::addr_of_mut!(f.addr).cast(), &mut f.addrlen, FLAGS as c_int);
     prep_accept_direct(f)
-        ours |s| s.prep_accept_direct(FD, &mut f.addr, &mut f.addrlen, FLAGS, FILE_INDEX),
+        ours |s| s.prep_accept_direct(FD, &mut f.addr, &mut f.addrlen, uring::sys::SocketFlags::from_bits_retain(FLAGS), FILE_INDEX),
         liburing |q| io_uring_prep_accept_direct(
             q, FD, ptr::addr_of_mut!(f.addr).cast(), &mut f.addrlen, FLAGS as c_int, FILE_INDEX);
     prep_accept_direct_any_slot(f)
-        ours |s| s.prep_accept_direct(FD, &mut f.addr, &mut f.addrlen, FLAGS, FILE_INDEX_ALLOC),
+        ours |s| s.prep_accept_direct(FD, &mut f.addr, &mut f.addrlen, uring::sys::SocketFlags::from_bits_retain(FLAGS), FILE_INDEX_ALLOC),
         liburing |q| io_uring_prep_accept_direct(
             q, FD, ptr::addr_of_mut!(f.addr).cast(), &mut f.addrlen, FLAGS as c_int,
             IORING_FILE_INDEX_ALLOC as u32);
     prep_multishot_accept(f)
-        ours |s| s.prep_multishot_accept(FD, &mut f.addr, &mut f.addrlen, FLAGS),
+        ours |s| s.prep_multishot_accept(FD, &mut f.addr, &mut f.addrlen, uring::sys::SocketFlags::from_bits_retain(FLAGS)),
         liburing |q| io_uring_prep_multishot_accept(
             q, FD, ptr::addr_of_mut!(f.addr).cast(), &mut f.addrlen, FLAGS as c_int);
     prep_multishot_accept_direct(f)
-        ours |s| s.prep_multishot_accept_direct(FD, &mut f.addr, &mut f.addrlen, FLAGS),
+        ours |s| s.prep_multishot_accept_direct(FD, &mut f.addr, &mut f.addrlen, uring::sys::SocketFlags::from_bits_retain(FLAGS)),
         liburing |q| io_uring_prep_multishot_accept_direct(
             q, FD, ptr::addr_of_mut!(f.addr).cast(), &mut f.addrlen, FLAGS as c_int);
     prep_connect(f)

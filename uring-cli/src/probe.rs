@@ -423,13 +423,26 @@ fn try_send_zc(variant: ZcVariant) -> Result<String> {
     unsafe {
         match variant {
             ZcVariant::Plain | ZcVariant::ReportUsage => {
-                ring.send_zc(TAG, fd, &payload, 0, zc_flags)?;
+                ring.send_zc(
+                    TAG,
+                    fd,
+                    &payload,
+                    uring::sys::SendFlags::empty(),
+                    uring::sys::IoringSendFlags::from_bits_retain(zc_flags),
+                )?;
             }
             ZcVariant::Fixed => {
-                ring.send_zc_fixed(TAG, fd, &payload, 0, 0, 0)?;
+                ring.send_zc_fixed(
+                    TAG,
+                    fd,
+                    &payload,
+                    uring::sys::SendFlags::empty(),
+                    uring::sys::IoringSendFlags::empty(),
+                    0,
+                )?;
             }
             ZcVariant::Sendmsg => {
-                ring.sendmsg_zc(TAG, fd, &hdr, 0)?;
+                ring.sendmsg_zc(TAG, fd, &hdr, uring::sys::SendFlags::empty())?;
             }
         }
     }

@@ -22,7 +22,7 @@ use core::ffi::{c_void, CStr};
 use std::io::{IoSlice, IoSliceMut};
 use std::os::fd::RawFd;
 
-use crate::sys::{self, io_uring_op as Op};
+use crate::sys::{self, io_uring_op as Op, RecvFlags};
 pub use crate::types::MsgHdr;
 use crate::types::{RawSockAddr, FILE_INDEX_ALLOC};
 
@@ -181,7 +181,7 @@ impl Sqe {
     /// `IORING_OP_RECV` (Linux 5.6): `recv(2)` into `buffer` with `MSG_*` `flags`.
     /// liburing: `io_uring_prep_recv`.
     #[inline]
-    pub fn prep_recv(&mut self, fd: RawFd, buffer: &mut [u8], flags: u32) {
+    pub fn prep_recv(&mut self, fd: RawFd, buffer: &mut [u8], flags: RecvFlags) {
         self.prep_rw(
             Op::IORING_OP_RECV,
             fd,
@@ -189,16 +189,22 @@ impl Sqe {
             buffer.len(),
             0,
         );
-        self.rw_flags = flags;
+        self.rw_flags = flags.bits();
     }
 
     /// `IORING_OP_RECV` with `IOSQE_BUFFER_SELECT` (Linux 5.7): receive up to `len` bytes
     /// (0: the whole buffer) into a buffer the kernel picks from group `group_id`. No
     /// liburing twin; Zig does this inline in `recv` with `.buffer_selection`.
     #[inline]
-    pub fn prep_recv_buffer_selection(&mut self, fd: RawFd, group_id: u16, len: usize, flags: u32) {
+    pub fn prep_recv_buffer_selection(
+        &mut self,
+        fd: RawFd,
+        group_id: u16,
+        len: usize,
+        flags: RecvFlags,
+    ) {
         self.prep_rw(Op::IORING_OP_RECV, fd, 0, len, 0);
-        self.rw_flags = flags;
+        self.rw_flags = flags.bits();
         self.flags |= sys::IOSQE_BUFFER_SELECT;
         self.buf_index = group_id;
     }
@@ -210,7 +216,7 @@ impl Sqe {
     /// [`IoUring::recv_multishot`](crate::IoUring::recv_multishot) builds the complete
     /// entry from [`prep_recv_buffer_selection`](Self::prep_recv_buffer_selection) instead.
     #[inline]
-    pub fn prep_recv_multishot(&mut self, fd: RawFd, buffer: &mut [u8], flags: u32) {
+    pub fn prep_recv_multishot(&mut self, fd: RawFd, buffer: &mut [u8], flags: RecvFlags) {
         self.prep_recv(fd, buffer, flags);
         self.ioprio |= sys::IORING_RECV_MULTISHOT as u16;
     }
@@ -234,7 +240,7 @@ impl Sqe {
     /// [`prep_recv_multishot`](Self::prep_recv_multishot). liburing:
     /// `io_uring_prep_recvmsg_multishot`.
     #[inline]
-    pub fn prep_recvmsg_multishot(&mut self, fd: RawFd, msg: *mut MsgHdr, flags: u32) {
+    pub fn prep_recvmsg_multishot(&mut self, fd: RawFd, msg: *mut MsgHdr, flags: RecvFlags) {
         self.prep_recvmsg(fd, msg, flags);
         self.ioprio |= sys::IORING_RECV_MULTISHOT as u16;
     }
@@ -264,7 +270,7 @@ impl Sqe {
         &mut self,
         fd: RawFd,
         iovecs: &[IoSlice<'_>],
-        flags: u32,
+        flags: sys::SendFlags,
         zc_flags: sys::IoringSendFlags,
     ) {
         self.prep_rw(
@@ -274,8 +280,8 @@ impl Sqe {
             iovecs.len(),
             0,
         );
-        self.rw_flags = flags;
-        self.ioprio = zc_flags.bits() | sys::IORING_SEND_VECTORIZED as u16;
+        self.rw_flags = flags.bits();
+        self.ioprio = zc_flags.union(sys::SEND_VECTORIZED).bits();
     }
 
     /// `IORING_OP_SEND` with `IORING_RECVSEND_BUNDLE` (Linux 6.10): send up to `len` bytes
@@ -285,9 +291,9 @@ impl Sqe {
     /// ([`IoUring::send_bundle`](crate::IoUring::send_bundle) does both). liburing:
     /// `io_uring_prep_send_bundle`.
     #[inline]
-    pub fn prep_send_bundle(&mut self, fd: RawFd, len: usize, flags: u32) {
+    pub fn prep_send_bundle(&mut self, fd: RawFd, len: usize, flags: sys::SendFlags) {
         self.prep_rw(Op::IORING_OP_SEND, fd, 0, len, 0);
-        self.rw_flags = flags;
+        self.rw_flags = flags.bits();
         self.ioprio |= sys::IORING_RECVSEND_BUNDLE as u16;
     }
 }
@@ -303,7 +309,7 @@ impl Sqe {
         fd: RawFd,
         addr: *mut RawSockAddr,
         addrlen: *mut u32,
-        flags: u32,
+        flags: sys::SocketFlags,
         file_index: u32,
     ) {
         self.prep_accept(fd, addr, addrlen, flags);
@@ -420,9 +426,20 @@ mod tests {
     fn prep_send_zc_fixed_composes_send_zc() {
         let buf = [1u8, 2, 3];
         let mut sqe = Sqe::default();
-        sqe.prep_send_zc_fixed(7, &buf, 0x40, sys::IORING_SEND_ZC_REPORT_USAGE as u16, 3);
+        sqe.prep_send_zc_fixed(
+            7,
+            &buf,
+            crate::sys::SendFlags::from_bits_retain(0x40),
+            crate::sys::IoringSendFlags::ZC_REPORT_USAGE,
+            3,
+        );
         let mut base = Sqe::default();
-        base.prep_send_zc(7, &buf, 0x40, sys::IORING_SEND_ZC_REPORT_USAGE as u16);
+        base.prep_send_zc(
+            7,
+            &buf,
+            crate::sys::SendFlags::from_bits_retain(0x40),
+            crate::sys::IoringSendFlags::ZC_REPORT_USAGE,
+        );
         assert_eq!(sqe.opcode, sys::op(Op::IORING_OP_SEND_ZC));
         assert_eq!(
             sqe.ioprio,
@@ -626,7 +643,13 @@ mod tests {
         let file_index = unsafe { kernel_view(&s).__bindgen_anon_5.file_index };
         assert_eq!(file_index, u32::MAX);
         let s = prepped(|s| {
-            s.prep_accept_direct(3, core::ptr::null_mut(), core::ptr::null_mut(), 0, 4)
+            s.prep_accept_direct(
+                3,
+                core::ptr::null_mut(),
+                core::ptr::null_mut(),
+                crate::sys::SocketFlags::empty(),
+                4,
+            )
         });
         assert_eq!(
             s,
@@ -637,7 +660,12 @@ mod tests {
             }
         );
         let s = prepped(|s| {
-            s.prep_multishot_accept_direct(3, core::ptr::null_mut(), core::ptr::null_mut(), 0)
+            s.prep_multishot_accept_direct(
+                3,
+                core::ptr::null_mut(),
+                core::ptr::null_mut(),
+                crate::sys::SocketFlags::empty(),
+            )
         });
         assert_eq!(
             s,
@@ -767,7 +795,15 @@ mod tests {
         );
 
         let addr = [0u8; 16];
-        let s = prepped(|s| s.prep_sendto(3, b"x", 0x40, addr.as_ptr().cast(), 16));
+        let s = prepped(|s| {
+            s.prep_sendto(
+                3,
+                b"x",
+                crate::sys::SendFlags::from_bits_retain(0x40),
+                addr.as_ptr().cast(),
+                16,
+            )
+        });
         let k = kernel_view(&s);
         // SAFETY: as above.
         unsafe {
@@ -784,11 +820,16 @@ mod tests {
     #[test]
     fn receives_buffers_and_processes() {
         let mut empty: [u8; 0] = [];
-        let s = prepped(|s| s.prep_recv_multishot(3, &mut empty, 0));
+        let s = prepped(|s| s.prep_recv_multishot(3, &mut empty, crate::sys::RecvFlags::empty()));
         assert_eq!(s.ioprio, sys::IORING_RECV_MULTISHOT as u16);
         assert_eq!(s.opcode, sys::op(Op::IORING_OP_RECV));
         assert_eq!(
-            prepped(|s| s.prep_recv_buffer_selection(3, 9, 0, 0x40)),
+            prepped(|s| s.prep_recv_buffer_selection(
+                3,
+                9,
+                0,
+                crate::sys::RecvFlags::from_bits_retain(0x40)
+            )),
             Sqe {
                 fd: 3,
                 rw_flags: 0x40,

@@ -115,7 +115,7 @@ fn tcp_pair() -> (std::net::TcpStream, std::net::TcpStream) {
 /// answers EFAULT for any access through it. No Rust object lives there.
 const UNMAPPED: u64 = 8;
 
-const NOSIGNAL: u32 = linux_raw_sys::net::MSG_NOSIGNAL;
+const NOSIGNAL: uring::sys::SendFlags = uring::sys::SendFlags::NOSIGNAL;
 
 fn timeout_fails(ts: Timespec, flags: u32) {
     let mut ring = ring();
@@ -140,7 +140,17 @@ fn register_one(ring: &mut IoUring, buffer: &mut [u8]) {
 /// completion fails with `errno`, and the protocol (no notification without F_MORE).
 fn send_zc_fixed_fails(ring: &mut IoUring, fd: RawFd, buffer: &[u8], index: u16, errno: Errno) {
     // SAFETY: `buffer` outlives the request; the kernel refuses it before any transfer.
-    unsafe { ring.send_zc_fixed(0x2c, fd, buffer, NOSIGNAL, 0, index) }.unwrap();
+    unsafe {
+        ring.send_zc_fixed(
+            0x2c,
+            fd,
+            buffer,
+            NOSIGNAL,
+            uring::sys::IoringSendFlags::empty(),
+            index,
+        )
+    }
+    .unwrap();
     ring.submit().unwrap();
     let cqes = common::reap_zc(ring, &[0x2c], 0);
     let out = common::check_zc_protocol(&cqes, 0x2c);
@@ -338,7 +348,14 @@ const TABLE: &[Row] = &[
         let data = [1u8; 8];
         zc_fails_with(
             Errno::NOTSOCK,
-            sqe(|s| s.prep_send_zc(wr.as_raw_fd(), &data, NOSIGNAL, 0)),
+            sqe(|s| {
+                s.prep_send_zc(
+                    wr.as_raw_fd(),
+                    &data,
+                    NOSIGNAL,
+                    uring::sys::IoringSendFlags::empty(),
+                )
+            }),
         );
     }),
     ("sqe: send_zc with an unknown zero-copy flag", || {
@@ -346,7 +363,14 @@ const TABLE: &[Row] = &[
         let data = [1u8; 8];
         zc_fails_with(
             Errno::INVAL,
-            sqe(|s| s.prep_send_zc(c.as_raw_fd(), &data, NOSIGNAL, 1 << 14)),
+            sqe(|s| {
+                s.prep_send_zc(
+                    c.as_raw_fd(),
+                    &data,
+                    NOSIGNAL,
+                    uring::sys::IoringSendFlags::from_bits_retain(1 << 14),
+                )
+            }),
         );
     }),
     ("sqe: send_zc_fixed without registered buffers", || {
@@ -412,7 +436,7 @@ const TABLE: &[Row] = &[
             len: 0,
         };
         // SAFETY: the group names no memory (it has no buffer).
-        unsafe { ring.recv(0x9, s.as_raw_fd(), buffer, 0) }.unwrap();
+        unsafe { ring.recv(0x9, s.as_raw_fd(), buffer, uring::sys::RecvFlags::empty()) }.unwrap();
         ring.submit().unwrap();
         let cqe = common::reap(&mut ring, 1)[0];
         assert_eq!(cqe.err(), Some(Errno::NOBUFS), "{cqe:?}");
@@ -428,7 +452,7 @@ const TABLE: &[Row] = &[
             len: 0,
         };
         // SAFETY: no group: no memory named.
-        unsafe { ring.recv(0x9, s.as_raw_fd(), buffer, 0) }.unwrap();
+        unsafe { ring.recv(0x9, s.as_raw_fd(), buffer, uring::sys::RecvFlags::empty()) }.unwrap();
         ring.submit().unwrap();
         let cqe = common::reap(&mut ring, 1)[0];
         assert_eq!(cqe.err(), Some(Errno::NOBUFS), "{cqe:?}");

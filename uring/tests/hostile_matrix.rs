@@ -352,7 +352,16 @@ fn send_zc(config: &RingConfig) {
             0
         };
         // SAFETY: `payloads` outlive every notification, reaped below.
-        let mut sqe = unsafe { ring.send_zc(ud, client, p, waitall, zc_flags) }.unwrap();
+        let mut sqe = unsafe {
+            ring.send_zc(
+                ud,
+                client,
+                p,
+                uring::sys::SendFlags::from_bits_retain(waitall),
+                uring::sys::IoringSendFlags::from_bits_retain(zc_flags),
+            )
+        }
+        .unwrap();
         sqe.link();
     }
     let fixed_ud = 0x5100;
@@ -363,8 +372,8 @@ fn send_zc(config: &RingConfig) {
             fixed_ud,
             client,
             &fixed[fixed_range.clone()],
-            waitall,
-            IORING_SEND_ZC_REPORT_USAGE as u16,
+            uring::sys::SendFlags::from_bits_retain(waitall),
+            uring::sys::IoringSendFlags::ZC_REPORT_USAGE,
             0,
         )
     }

@@ -107,7 +107,7 @@ fn the_callers_requests_come_back_through_the_ring_exactly_once() {
                 5,
                 recv_side.as_raw_fd(),
                 RecvBuffer::Buffer(&mut recv_buf),
-                0,
+                uring::sys::RecvFlags::empty(),
             )
             .unwrap();
     }
@@ -360,8 +360,13 @@ fn the_reserved_user_data_is_refused_by_the_rings_operations() {
         // SAFETY: refused before anything is queued (checked below): the kernel never
         // sees `buf` or the fd.
         let r = unsafe {
-            ring.recv(ud, 0, RecvBuffer::Buffer(&mut buf), 0)
-                .map(|_| ())
+            ring.recv(
+                ud,
+                0,
+                RecvBuffer::Buffer(&mut buf),
+                uring::sys::RecvFlags::empty(),
+            )
+            .map(|_| ())
         };
         assert_eq!(r, Err(SqeError::ReservedUserData(ud)));
     }

@@ -493,14 +493,19 @@ fn accept_connect_send_recv() {
     let mut buffer_recv = [0u8, 1, 0, 1, 0];
     // SAFETY: both buffers outlive the completions reaped below.
     unsafe {
-        ring.send(0xeeeeeeee, h.client(), &buffer_send, 0)
-            .unwrap()
-            .link();
+        ring.send(
+            0xeeeeeeee,
+            h.client(),
+            &buffer_send,
+            uring::sys::SendFlags::empty(),
+        )
+        .unwrap()
+        .link();
         ring.recv(
             0xffffffff,
             h.server(),
             RecvBuffer::Buffer(&mut buffer_recv),
-            0,
+            uring::sys::RecvFlags::empty(),
         )
         .unwrap();
     }
@@ -562,14 +567,24 @@ fn sendmsg_recvmsg() {
         // reaped below.
         unsafe {
             let sqe = **ring
-                .sendmsg(0x11111111, client.as_raw_fd(), &msg_send, 0)
+                .sendmsg(
+                    0x11111111,
+                    client.as_raw_fd(),
+                    &msg_send,
+                    uring::sys::SendFlags::empty(),
+                )
                 .unwrap()
                 .link();
             assert_eq!(sqe.opcode, op(Op::IORING_OP_SENDMSG));
             assert_eq!(sqe.fd, client.as_raw_fd());
 
             let sqe = *ring
-                .recvmsg(0x22222222, server.as_raw_fd(), &mut msg_recv, 0)
+                .recvmsg(
+                    0x22222222,
+                    server.as_raw_fd(),
+                    &mut msg_recv,
+                    uring::sys::RecvFlags::empty(),
+                )
                 .unwrap();
             assert_eq!(sqe.opcode, op(Op::IORING_OP_RECVMSG));
             assert_eq!(sqe.fd, server.as_raw_fd());
@@ -676,7 +691,7 @@ fn accept_connect_recv_link_timeout() {
             0xffffffff,
             h.server(),
             RecvBuffer::Buffer(&mut buffer_recv),
-            0,
+            uring::sys::RecvFlags::empty(),
         )
         .unwrap()
         .link();
@@ -763,7 +778,7 @@ fn accept_connect_recv_cancel() {
             0xffffffff,
             h.server(),
             RecvBuffer::Buffer(&mut buffer_recv),
-            0,
+            uring::sys::RecvFlags::empty(),
         )
         .unwrap();
     }
@@ -1083,7 +1098,10 @@ fn recv_selected(ring: &mut IoUring, user_data: u64, fd: RawFd) -> Cqe {
         len: BUFFER_LEN,
     };
     // SAFETY: buffer selection names no memory here.
-    let sqe = *unsafe { ring.recv(user_data, fd, selection, 0).unwrap() };
+    let sqe = *unsafe {
+        ring.recv(user_data, fd, selection, uring::sys::RecvFlags::empty())
+            .unwrap()
+    };
     assert_eq!(sqe.opcode, op(Op::IORING_OP_RECV));
     assert_eq!(sqe.fd, fd);
     assert_eq!(sqe.addr, 0);
@@ -1112,7 +1130,10 @@ fn provide_buffers_accept_connect_send_recv() {
     let zzz = [b'z'; BUFFER_LEN];
     for _ in 0..4 {
         // SAFETY: `zzz` outlives the completions reaped below.
-        unsafe { ring.send(0xdeaddead, h.server(), &zzz, 0).unwrap() };
+        unsafe {
+            ring.send(0xdeaddead, h.server(), &zzz, uring::sys::SendFlags::empty())
+                .unwrap()
+        };
         assert_eq!(ring.submit().unwrap(), 1);
     }
     // Zig copies the four CQEs in one `copy_cqes(&cqes, 4)`, which can return early with
@@ -1164,7 +1185,10 @@ fn provide_buffers_accept_connect_send_recv() {
     // One more send from the server.
     let www = [b'w'; BUFFER_LEN];
     // SAFETY: `www` outlives the completion reaped below.
-    unsafe { ring.send(0xdeaddead, h.server(), &www, 0).unwrap() };
+    unsafe {
+        ring.send(0xdeaddead, h.server(), &www, uring::sys::SendFlags::empty())
+            .unwrap()
+    };
     assert_eq!(ring.submit().unwrap(), 1);
     assert_eq!(ring.copy_cqe().unwrap(), cqe(0xdeaddead, 128, 0));
 
@@ -1195,7 +1219,7 @@ fn accept_multishot() {
             listener.as_raw_fd(),
             addr.as_mut_ptr(),
             addr_len,
-            0,
+            uring::sys::SocketFlags::empty(),
         )
         .unwrap();
     }
@@ -1234,14 +1258,20 @@ fn accept_connect_send_zc_recv() {
     // SAFETY: `buffer_send` stays valid and unmodified until the notification below;
     // `buffer_recv` until the recv completion.
     unsafe {
-        ring.send_zc(0xeeeeeeee, h.client(), &buffer_send, 0, 0)
-            .unwrap()
-            .link();
+        ring.send_zc(
+            0xeeeeeeee,
+            h.client(),
+            &buffer_send,
+            uring::sys::SendFlags::empty(),
+            uring::sys::IoringSendFlags::empty(),
+        )
+        .unwrap()
+        .link();
         ring.recv(
             0xffffffff,
             h.server(),
             RecvBuffer::Buffer(&mut buffer_recv),
-            0,
+            uring::sys::RecvFlags::empty(),
         )
         .unwrap();
     }
@@ -1303,7 +1333,7 @@ fn accept_direct() {
                     listener.as_raw_fd(),
                     std::ptr::null_mut(),
                     std::ptr::null_mut(),
-                    0,
+                    uring::sys::SocketFlags::empty(),
                 )
                 .unwrap();
             }
@@ -1325,7 +1355,7 @@ fn accept_direct() {
                     read_userdata,
                     fd_index,
                     RecvBuffer::Buffer(&mut buffer_recv),
-                    0,
+                    uring::sys::RecvFlags::empty(),
                 )
                 .unwrap()
                 // And the slot holds the accepted socket until the completion is reaped.
@@ -1346,7 +1376,7 @@ fn accept_direct() {
                 listener.as_raw_fd(),
                 std::ptr::null_mut(),
                 std::ptr::null_mut(),
-                0,
+                uring::sys::SocketFlags::empty(),
             )
             .unwrap();
         }
@@ -1381,7 +1411,7 @@ fn accept_multishot_direct() {
                 listener.as_raw_fd(),
                 std::ptr::null_mut(),
                 std::ptr::null_mut(),
-                0,
+                uring::sys::SocketFlags::empty(),
             )
             .unwrap();
         }
@@ -1460,7 +1490,7 @@ fn socket_direct_socket_direct_alloc_close_direct() {
                 listener.as_raw_fd(),
                 std::ptr::null_mut(),
                 std::ptr::null_mut(),
-                0,
+                uring::sys::SocketFlags::empty(),
             )
             .unwrap();
             ring.connect(
@@ -1616,8 +1646,10 @@ fn test_send_recv(ring: &mut IoUring, send_fd: RawFd, recv_fd: RawFd) {
 
     // SAFETY: `buffer_send` outlives the completions reaped below.
     unsafe {
-        ring.send(1, send_fd, &buffer_send, n::MSG_WAITALL).unwrap();
-        ring.send(2, send_fd, &buffer_send, n::MSG_WAITALL).unwrap();
+        ring.send(1, send_fd, &buffer_send, uring::sys::SEND_WAITALL)
+            .unwrap();
+        ring.send(2, send_fd, &buffer_send, uring::sys::SEND_WAITALL)
+            .unwrap();
     }
     assert_eq!(ring.submit().unwrap(), 2);
     let len = buffer_send.len() as i32;
@@ -1634,7 +1666,7 @@ fn test_send_recv(ring: &mut IoUring, send_fd: RawFd, recv_fd: RawFd) {
                 3,
                 recv_fd,
                 RecvBuffer::Buffer(&mut buffer_recv[recv_len..]),
-                0,
+                uring::sys::RecvFlags::empty(),
             )
             .unwrap();
         }
@@ -1724,8 +1756,14 @@ fn bind_listen_connect() {
     let target = SockAddr::from(address);
     // SAFETY: no address for accept; `target` outlives the connect's completion.
     unsafe {
-        ring.accept(7, listen_fd, std::ptr::null_mut(), std::ptr::null_mut(), 0)
-            .unwrap();
+        ring.accept(
+            7,
+            listen_fd,
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+            uring::sys::SocketFlags::empty(),
+        )
+        .unwrap();
         ring.connect(8, connect_fd, target.as_ptr(), target.len())
             .unwrap();
     }
@@ -1818,8 +1856,14 @@ fn recvmsg_multishot_udp() {
     );
     // SAFETY: `msg` outlives every completion of the request.
     unsafe {
-        ring.recvmsg_multishot(0x77, server.as_raw_fd(), &mut msg, 7, 0)
-            .unwrap();
+        ring.recvmsg_multishot(
+            0x77,
+            server.as_raw_fd(),
+            &mut msg,
+            7,
+            uring::sys::RecvFlags::empty(),
+        )
+        .unwrap();
     }
     assert_eq!(ring.submit().unwrap(), 1);
 
@@ -1890,7 +1934,8 @@ fn recv_multishot_provided_buffers() {
 
     // SAFETY: the group's buffers live in `slab`, which outlives the request (it ends
     // below, before the slab is dropped).
-    let sqe = *unsafe { ring.recv_multishot(0x55, h.server(), 3, 0) }.unwrap();
+    let sqe = *unsafe { ring.recv_multishot(0x55, h.server(), 3, uring::sys::RecvFlags::empty()) }
+        .unwrap();
     assert_eq!(sqe.ioprio, sys::IORING_RECV_MULTISHOT as u16);
     assert_eq!(sqe.flags, sys::IOSQE_BUFFER_SELECT);
     assert_eq!(sqe.buf_index, 3);
@@ -1937,8 +1982,8 @@ fn send_zc_to_udp() {
             0x99,
             client.as_raw_fd(),
             &payload,
-            0,
-            0,
+            uring::sys::SendFlags::empty(),
+            uring::sys::IoringSendFlags::empty(),
             dest.as_ptr(),
             dest.len(),
         )
@@ -1962,7 +2007,7 @@ fn send_zc_to_udp() {
             0x9a,
             client.as_raw_fd(),
             &payload[..10],
-            0,
+            uring::sys::SendFlags::empty(),
             dest.as_ptr(),
             dest.len(),
         )

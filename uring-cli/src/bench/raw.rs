@@ -153,11 +153,26 @@ pub fn run(fd: RawFd, cfg: &SendConfig, stop: Option<&AtomicBool>) -> Result<Sen
     let report = sys::IORING_SEND_ZC_REPORT_USAGE as u16;
     let mut tmpl = Sqe::default();
     match cfg.mode {
-        Mode::Send => tmpl.prep_send(target_fd, &payload, 0),
-        Mode::Zc => tmpl.prep_send_zc(target_fd, &payload, waitall, report),
-        Mode::ZcFixed => tmpl.prep_send_zc_fixed(target_fd, &payload, waitall, report, 0),
+        Mode::Send => tmpl.prep_send(target_fd, &payload, uring::sys::SendFlags::empty()),
+        Mode::Zc => tmpl.prep_send_zc(
+            target_fd,
+            &payload,
+            uring::sys::SendFlags::from_bits_retain(waitall),
+            uring::sys::IoringSendFlags::from_bits_retain(report),
+        ),
+        Mode::ZcFixed => tmpl.prep_send_zc_fixed(
+            target_fd,
+            &payload,
+            uring::sys::SendFlags::from_bits_retain(waitall),
+            uring::sys::IoringSendFlags::from_bits_retain(report),
+            0,
+        ),
         Mode::SendmsgZc => {
-            tmpl.prep_sendmsg_zc(target_fd, &hdr, waitall);
+            tmpl.prep_sendmsg_zc(
+                target_fd,
+                &hdr,
+                uring::sys::SendFlags::from_bits_retain(waitall),
+            );
             // The zero-copy flags of SENDMSG_ZC live in `ioprio`, as for SEND_ZC.
             tmpl.ioprio |= report;
         }

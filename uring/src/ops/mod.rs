@@ -95,7 +95,7 @@ use rustix::io_uring::IoringRegisterOp;
 use crate::error::{Error, RegisterError, SqeError, SqeFlagsError};
 use crate::ring::IoUring;
 use crate::sqe::Sqe;
-use crate::sys::IoringSendFlags;
+use crate::sys::{IoringSendFlags, RecvFlags, SendFlags, SocketFlags};
 use crate::types::{MsgHdr, RawSockAddr, SocketOp};
 
 // # The opcode table
@@ -116,7 +116,7 @@ use crate::types::{MsgHdr, RawSockAddr, SocketOp};
 //   `register_sync_msg` (a register call, no SQE);
 // - preps with no ring method of their own: `prep_rw`, `prep_read`, `prep_readv`,
 //   `prep_read_buffer_selection`, `prep_recv`, `prep_recv_buffer_selection`,
-//   `prep_recv_multishot`, `prep_send_zc`, `prep_send_zc_fixed`, `prep_send_set_addr`,
+//   `prep_recv_multishot`, `prep_send_set_addr`,
 //   `prep_recvmsg_multishot`, `set_send_flags`, `prep_sendv_zc`, `prep_send_bundle`,
 //   `prep_accept_direct`, `prep_poll_update`, `prep_open`, `prep_open_direct`.
 /// The opcode table's macro: from one entry per operation it writes the
@@ -505,8 +505,8 @@ impl IoUring {
         user_data: u64,
         fd: RawFd,
         buffer: &[u8],
-        send_flags: u32,
-        zc_flags: u16,
+        send_flags: SendFlags,
+        zc_flags: IoringSendFlags,
         addr: *const RawSockAddr,
         addrlen: u32,
     ) -> SqeResult<'_> {
@@ -538,7 +538,7 @@ impl IoUring {
         user_data: u64,
         fd: RawFd,
         buffer: &[u8],
-        send_flags: u32,
+        send_flags: SendFlags,
         zc_flags: IoringSendFlags,
         buf_index: u16,
         addr: *const RawSockAddr,
@@ -546,7 +546,7 @@ impl IoUring {
     ) -> SqeResult<'_> {
         check_send_flags(zc_flags, ZC_NUMBER_FLAGS)?;
         self.queue(user_data, |sqe| {
-            sqe.prep_send_zc_fixed(fd, buffer, send_flags, zc_flags.bits(), buf_index);
+            sqe.prep_send_zc_fixed(fd, buffer, send_flags, zc_flags, buf_index);
             sqe.prep_send_set_addr(addr.cast(), u16::try_from(addrlen).unwrap_or(u16::MAX));
         })
     }
@@ -571,7 +571,7 @@ impl IoUring {
         user_data: u64,
         fd: RawFd,
         iovecs: &[IoSlice<'_>],
-        send_flags: u32,
+        send_flags: SendFlags,
         zc_flags: IoringSendFlags,
     ) -> SqeResult<'_> {
         check_send_flags(zc_flags, ZC_NUMBER_FLAGS)?;
@@ -601,7 +601,7 @@ impl IoUring {
         fd: RawFd,
         group_id: u16,
         len: usize,
-        flags: u32,
+        flags: SendFlags,
     ) -> SqeResult<'_> {
         self.queue(user_data, |sqe| {
             sqe.prep_send_bundle(fd, len, flags);
@@ -630,7 +630,7 @@ impl IoUring {
         user_data: u64,
         fd: RawFd,
         group_id: u16,
-        flags: u32,
+        flags: RecvFlags,
         multishot: bool,
     ) -> SqeResult<'_> {
         self.queue(user_data, |sqe| {
@@ -661,7 +661,7 @@ impl IoUring {
         user_data: u64,
         fd: RawFd,
         buffer: RecvBuffer<'_>,
-        flags: u32,
+        flags: RecvFlags,
     ) -> SqeResult<'_> {
         self.queue(user_data, |sqe| match buffer {
             RecvBuffer::Buffer(buf) => sqe.prep_recv(fd, buf, flags),
@@ -691,7 +691,7 @@ impl IoUring {
         user_data: u64,
         fd: RawFd,
         group_id: u16,
-        flags: u32,
+        flags: RecvFlags,
     ) -> SqeResult<'_> {
         self.queue(user_data, |sqe| {
             sqe.prep_recv_buffer_selection(fd, group_id, 0, flags);
@@ -724,7 +724,7 @@ impl IoUring {
         fd: RawFd,
         msg: *mut MsgHdr,
         group_id: u16,
-        flags: u32,
+        flags: RecvFlags,
     ) -> SqeResult<'_> {
         self.queue(user_data, |sqe| {
             sqe.prep_recvmsg_multishot(fd, msg, flags);
@@ -753,7 +753,7 @@ impl IoUring {
         fd: RawFd,
         addr: *mut RawSockAddr,
         addrlen: *mut u32,
-        flags: u32,
+        flags: SocketFlags,
     ) -> SqeResult<'_> {
         self.queue(user_data, |sqe| {
             sqe.prep_accept_direct(fd, addr, addrlen, flags, crate::types::FILE_INDEX_ALLOC)

@@ -5,12 +5,12 @@ use core::ffi::c_void;
 use std::os::fd::RawFd;
 
 use crate::sqe::{u32_pair, MsgHdr};
-use crate::sys::{self, io_uring_op as Op};
+use crate::sys::{self, io_uring_op as Op, IoringSendFlags, RecvFlags, SendFlags, SocketFlags};
 use crate::types::{RawSockAddr, SocketOp, FILE_INDEX_ALLOC};
 
 ops! {
     /// `send(2)` of `buffer` with `MSG_*` `flags`.
-    fn send = prep_send(fd: RawFd, buffer: &[u8], flags: u32) {
+    fn send = prep_send(fd: RawFd, buffer: &[u8], flags: SendFlags) {
         opcode: IORING_OP_SEND, linux: "5.6", liburing: "io_uring_prep_send", zig: "send",
         safety: {
             /// `buffer` must stay valid until the completion has been reaped.
@@ -25,13 +25,13 @@ ops! {
                 buffer.len(),
                 0,
             );
-            sqe.rw_flags = flags;
+            sqe.rw_flags = flags.bits();
         },
     }
 
     /// `IORING_OP_SEND` with a destination (Linux 6.0): `sendto(2)` of `buffer` to `addr`,
     /// for unconnected datagram sockets.
-    fn sendto = prep_sendto(fd: RawFd, buffer: &[u8], flags: u32, addr: *const RawSockAddr, addrlen: u32) {
+    fn sendto = prep_sendto(fd: RawFd, buffer: &[u8], flags: SendFlags, addr: *const RawSockAddr, addrlen: u32) {
         opcode: IORING_OP_SEND, linux: "6.0", liburing: "io_uring_prep_sendto",
         safety: {
             /// `buffer` and the `addrlen` bytes at `addr` must stay valid until the completion has
@@ -58,7 +58,7 @@ ops! {
     /// then, if the first had `F_MORE`, a notification with the same user_data, `res` 0 (or
     /// `IORING_NOTIF_USAGE_ZC_COPIED` with REPORT_USAGE) and `IORING_CQE_F_NOTIF`. Even errored
     /// sends may notify: decide by `F_MORE`, not `res`.
-    fn send_zc = prep_send_zc(fd: RawFd, buffer: &[u8], send_flags: u32, zc_flags: u16) {
+    fn send_zc = prep_send_zc(fd: RawFd, buffer: &[u8], send_flags: SendFlags, zc_flags: IoringSendFlags) {
         opcode: IORING_OP_SEND_ZC, linux: "6.0", liburing: "io_uring_prep_send_zc", zig: "send_zc",
         safety: {
             /// `buffer` must stay valid **and unmodified until the notification** (or until a
@@ -73,7 +73,8 @@ ops! {
             /// use std::io::Read;
             /// use std::net::{TcpListener, TcpStream};
             /// use std::os::fd::AsRawFd;
-            /// use uring::{sys::IoringSetupFlags, IoUring};
+            /// use uring::sys::{IoringSendFlags, IoringSetupFlags, SendFlags};
+            /// use uring::IoUring;
             ///
             /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
             /// let listener = TcpListener::bind("127.0.0.1:0")?;
@@ -81,9 +82,10 @@ ops! {
             /// let (mut peer, _) = listener.accept()?;
             /// let mut ring = IoUring::init(8, IoringSetupFlags::empty())?;
             /// let buffer = vec![0x5a_u8; 64 * 1024];
+            /// let (flags, zc_flags) = (SendFlags::empty(), IoringSendFlags::empty());
             /// // SAFETY: `buffer` is neither dropped nor written until the loop below has seen the
             /// // last completion for it; `stream` stays open until then.
-            /// unsafe { ring.send_zc(7, stream.as_raw_fd(), &buffer, 0, 0)? };
+            /// unsafe { ring.send_zc(7, stream.as_raw_fd(), &buffer, flags, zc_flags)? };
             /// ring.submit()?;
             /// let (mut sent, mut more) = (0, true);
             /// let reading = std::thread::spawn(move || {
@@ -118,15 +120,15 @@ ops! {
                 buffer.len(),
                 0,
             );
-            sqe.rw_flags = send_flags;
-            sqe.ioprio = zc_flags;
+            sqe.rw_flags = send_flags.bits();
+            sqe.ioprio = zc_flags.bits();
         },
     }
 
     /// `IORING_OP_SEND_ZC` with `IORING_RECVSEND_FIXED_BUF` (Linux 6.0): zero-copy send
     /// from the registered buffer `buf_index`; `buffer` must lie inside that registered
     /// buffer. Same two-completion contract as [`prep_send_zc`](Self::prep_send_zc).
-    fn send_zc_fixed = prep_send_zc_fixed(fd: RawFd, buffer: &[u8], send_flags: u32, zc_flags: u16, buf_index: u16) {
+    fn send_zc_fixed = prep_send_zc_fixed(fd: RawFd, buffer: &[u8], send_flags: SendFlags, zc_flags: IoringSendFlags, buf_index: u16) {
         opcode: IORING_OP_SEND_ZC, linux: "6.0", liburing: "io_uring_prep_send_zc_fixed", zig: "send_zc_fixed",
         safety: {
             /// `buffer` must lie inside registered buffer `buf_index` (otherwise the kernel fails
@@ -142,7 +144,7 @@ ops! {
     }
 
     /// `sendmsg(2)` of `msg`.
-    fn sendmsg = prep_sendmsg(fd: RawFd, msg: *const MsgHdr, flags: u32) {
+    fn sendmsg = prep_sendmsg(fd: RawFd, msg: *const MsgHdr, flags: SendFlags) {
         opcode: IORING_OP_SENDMSG, linux: "5.3", liburing: "io_uring_prep_sendmsg", zig: "sendmsg",
         safety: {
             /// `msg`, its iovec array, the buffers they name, `msg_name` and `msg_control` must
@@ -152,14 +154,14 @@ ops! {
         },
         prep: |sqe| {
             sqe.prep_rw(Op::IORING_OP_SENDMSG, fd, msg as u64, 1, 0);
-            sqe.rw_flags = flags;
+            sqe.rw_flags = flags.bits();
         },
     }
 
     /// Zero-copy `sendmsg(2)`; every iovec of `msg`
     /// (and `msg_name`) must stay valid until the `IORING_CQE_F_NOTIF` completion, as for
     /// [`prep_send_zc`](Self::prep_send_zc).
-    fn sendmsg_zc = prep_sendmsg_zc(fd: RawFd, msg: *const MsgHdr, flags: u32) {
+    fn sendmsg_zc = prep_sendmsg_zc(fd: RawFd, msg: *const MsgHdr, flags: SendFlags) {
         opcode: IORING_OP_SENDMSG_ZC, linux: "6.1", liburing: "io_uring_prep_sendmsg_zc", zig: "sendmsg_zc",
         safety: {
             /// `msg`, its iovecs, their buffers, `msg_name` and `msg_control` must stay valid and
@@ -179,7 +181,7 @@ ops! {
     /// `sendmsg(2)` whose iovecs address memory inside registered buffer `buf_index`
     /// (vectored registered-buffer send). Same two-completion contract as
     /// [`prep_send_zc`](Self::prep_send_zc).
-    fn sendmsg_zc_fixed = prep_sendmsg_zc_fixed(fd: RawFd, msg: *const MsgHdr, flags: u32, buf_index: u16) {
+    fn sendmsg_zc_fixed = prep_sendmsg_zc_fixed(fd: RawFd, msg: *const MsgHdr, flags: SendFlags, buf_index: u16) {
         opcode: IORING_OP_SENDMSG_ZC, linux: "6.15", liburing: "io_uring_prep_sendmsg_zc_fixed",
         safety: {
             /// As for [`sendmsg_zc`](Self::sendmsg_zc); and every iovec of `msg` must lie inside
@@ -196,7 +198,7 @@ ops! {
     }
 
     /// `recvmsg(2)` into `msg`.
-    fn recvmsg = prep_recvmsg(fd: RawFd, msg: *mut MsgHdr, flags: u32) {
+    fn recvmsg = prep_recvmsg(fd: RawFd, msg: *mut MsgHdr, flags: RecvFlags) {
         opcode: IORING_OP_RECVMSG, linux: "5.3", liburing: "io_uring_prep_recvmsg", zig: "recvmsg",
         safety: {
             /// `msg`, its iovec array, the buffers they name, `msg_name` and `msg_control` must
@@ -208,13 +210,13 @@ ops! {
         },
         prep: |sqe| {
             sqe.prep_rw(Op::IORING_OP_RECVMSG, fd, msg as u64, 1, 0);
-            sqe.rw_flags = flags;
+            sqe.rw_flags = flags.bits();
         },
     }
 
     /// `accept4(2)` on `fd`; the peer address is written to
     /// `addr`/`addrlen` when they are not null.
-    fn accept = prep_accept(fd: RawFd, addr: *mut RawSockAddr, addrlen: *mut u32, flags: u32) {
+    fn accept = prep_accept(fd: RawFd, addr: *mut RawSockAddr, addrlen: *mut u32, flags: SocketFlags) {
         opcode: IORING_OP_ACCEPT, linux: "5.5", liburing: "io_uring_prep_accept", zig: "accept",
         safety: {
             /// `addr` and `addrlen`, when not null, must stay valid until the completion has been
@@ -226,13 +228,13 @@ ops! {
         prep: |sqe| {
             // The peer address goes in addr, a pointer to its length in addr2 (off).
             sqe.prep_rw(Op::IORING_OP_ACCEPT, fd, addr as u64, 0, addrlen as u64);
-            sqe.rw_flags = flags;
+            sqe.rw_flags = flags.bits();
         },
     }
 
     /// `IORING_OP_ACCEPT` with `IORING_ACCEPT_MULTISHOT` in `ioprio` (Linux 5.19): one CQE
     /// per accepted connection, with `IORING_CQE_F_MORE` while it stays armed.
-    fn accept_multishot = prep_multishot_accept(fd: RawFd, addr: *mut RawSockAddr, addrlen: *mut u32, flags: u32) {
+    fn accept_multishot = prep_multishot_accept(fd: RawFd, addr: *mut RawSockAddr, addrlen: *mut u32, flags: SocketFlags) {
         opcode: IORING_OP_ACCEPT, linux: "5.19", liburing: "io_uring_prep_multishot_accept", zig: "accept_multishot",
         safety: {
             /// As for [`accept`](Self::accept), until the last completion (the one without
@@ -249,7 +251,7 @@ ops! {
 
     /// Multishot accept into free slots of the registered file table (Linux 5.19); each
     /// CQE's `res` is the slot.
-    fn accept_multishot_direct = prep_multishot_accept_direct(fd: RawFd, addr: *mut RawSockAddr, addrlen: *mut u32, flags: u32) {
+    fn accept_multishot_direct = prep_multishot_accept_direct(fd: RawFd, addr: *mut RawSockAddr, addrlen: *mut u32, flags: SocketFlags) {
         opcode: IORING_OP_ACCEPT, linux: "5.19", liburing: "io_uring_prep_multishot_accept_direct", zig: "accept_multishot_direct",
         safety: {
             /// As for [`accept_multishot`](Self::accept_multishot).

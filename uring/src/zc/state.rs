@@ -836,21 +836,47 @@ impl SenderState {
                     // The iovec points into the slot, inside the registered buffer: the
                     // kernel resolves it against the table entry instead of pinning.
                     let index = e.buf.slot().map_or(0, |s| s.buf_index());
-                    sqe.prep_sendmsg_zc_fixed(fd, &parts.hdr, flags, index);
+                    sqe.prep_sendmsg_zc_fixed(
+                        fd,
+                        &parts.hdr,
+                        crate::sys::SendFlags::from_bits_retain(flags),
+                        index,
+                    );
                     sqe.ioprio |= usage;
                 } else if path.is_zero_copy() {
-                    sqe.prep_sendmsg_zc(fd, &parts.hdr, flags);
+                    sqe.prep_sendmsg_zc(
+                        fd,
+                        &parts.hdr,
+                        crate::sys::SendFlags::from_bits_retain(flags),
+                    );
                     sqe.ioprio = usage;
                 } else {
-                    sqe.prep_sendmsg(fd, &parts.hdr, flags);
+                    sqe.prep_sendmsg(
+                        fd,
+                        &parts.hdr,
+                        crate::sys::SendFlags::from_bits_retain(flags),
+                    );
                 }
             }
             (SendPath::ZeroCopyFixed, None) => {
                 let index = e.buf.slot().map_or(0, |s| s.buf_index());
-                sqe.prep_send_zc_fixed(fd, data, flags, usage, index);
+                sqe.prep_send_zc_fixed(
+                    fd,
+                    data,
+                    crate::sys::SendFlags::from_bits_retain(flags),
+                    crate::sys::IoringSendFlags::from_bits_retain(usage),
+                    index,
+                );
             }
-            (SendPath::ZeroCopy, None) => sqe.prep_send_zc(fd, data, flags, usage),
-            (SendPath::Plain(_), None) => sqe.prep_send(fd, data, flags),
+            (SendPath::ZeroCopy, None) => sqe.prep_send_zc(
+                fd,
+                data,
+                crate::sys::SendFlags::from_bits_retain(flags),
+                crate::sys::IoringSendFlags::from_bits_retain(usage),
+            ),
+            (SendPath::Plain(_), None) => {
+                sqe.prep_send(fd, data, crate::sys::SendFlags::from_bits_retain(flags))
+            }
         }
         sqe.user_data = user_data;
         sqe.flags |= sys::IOSQE_FIXED_FILE;
