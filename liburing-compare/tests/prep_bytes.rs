@@ -295,7 +295,7 @@ compare! {
         ours |s| s.prep_nop(),
         liburing |q| io_uring_prep_nop(q);
     prep_fsync(f)
-        ours |s| s.prep_fsync(FD, IORING_FSYNC_DATASYNC),
+        ours |s| s.prep_fsync(FD, uring::sys::IoringFsyncFlags::DATASYNC),
         liburing |q| io_uring_prep_fsync(q, FD, IORING_FSYNC_DATASYNC);
 
     // Reads and writes.
@@ -549,16 +549,16 @@ compare! {
 
     // Timeouts, polling, cancellation.
     prep_timeout(f)
-        ours |s| s.prep_timeout(&f.ts, 0x0506, 0x31),
+        ours |s| s.prep_timeout(&f.ts, 0x0506, uring::sys::IoringTimeoutFlags::from_bits_retain(0x31)),
         liburing |q| io_uring_prep_timeout(q, ptr::addr_of!(f.ts).cast(), 0x0506, 0x31);
     prep_timeout_remove(f)
-        ours |s| s.prep_timeout_remove(USER_DATA2, 0x30),
+        ours |s| s.prep_timeout_remove(USER_DATA2, uring::sys::IoringTimeoutFlags::from_bits_retain(0x30)),
         liburing |q| io_uring_prep_timeout_remove(q, USER_DATA2, 0x30);
     prep_timeout_update(f)
-        ours |s| s.prep_timeout_update(USER_DATA2, &f.ts, 0x31),
+        ours |s| s.prep_timeout_update(USER_DATA2, &f.ts, uring::sys::IoringTimeoutFlags::from_bits_retain(0x31)),
         liburing |q| io_uring_prep_timeout_update(q, ptr::addr_of!(f.ts).cast(), USER_DATA2, 0x31);
     prep_link_timeout(f)
-        ours |s| s.prep_link_timeout(&f.ts, 0x31),
+        ours |s| s.prep_link_timeout(&f.ts, uring::sys::IoringTimeoutFlags::from_bits_retain(0x31)),
         liburing |q| io_uring_prep_link_timeout(q, ptr::addr_of!(f.ts).cast(), 0x31);
     prep_poll_add(f)
         ours |s| s.prep_poll_add(FD, 0x4000_20c3),
@@ -570,16 +570,16 @@ compare! {
         ours |s| s.prep_poll_remove(USER_DATA2),
         liburing |q| io_uring_prep_poll_remove(q, USER_DATA2);
     prep_poll_update(f)
-        ours |s| s.prep_poll_update(USER_DATA2, OFF, 0x4000_20c3, 0x07),
+        ours |s| s.prep_poll_update(USER_DATA2, OFF, 0x4000_20c3, uring::sys::IoringPollFlags::from_bits_retain(0x07)),
         liburing |q| io_uring_prep_poll_update(q, USER_DATA2, OFF, 0x4000_20c3, 0x07);
     prep_cancel(f)
-        ours |s| s.prep_cancel(USER_DATA2, 0x13),
+        ours |s| s.prep_cancel(USER_DATA2, uring::sys::IoringAsyncCancelFlags::from_bits_retain(0x13)),
         liburing |q| io_uring_prep_cancel64(q, USER_DATA2, 0x13);
     prep_cancel_as_pointer(f)
-        ours |s| s.prep_cancel(f.buf.as_ptr() as u64, 0x13),
+        ours |s| s.prep_cancel(f.buf.as_ptr() as u64, uring::sys::IoringAsyncCancelFlags::from_bits_retain(0x13)),
         liburing |q| io_uring_prep_cancel(q, f.buf.as_ptr().cast::<c_void>(), 0x13);
     prep_cancel_fd(f)
-        ours |s| s.prep_cancel_fd(FD, 0x11),
+        ours |s| s.prep_cancel_fd(FD, uring::sys::IoringAsyncCancelFlags::from_bits_retain(0x11)),
         liburing |q| io_uring_prep_cancel_fd(q, FD, 0x11);
     prep_epoll_ctl(f)
         ours |s| s.prep_epoll_ctl(FD, FD2, 3, &mut f.ev),
@@ -604,25 +604,25 @@ compare! {
 
     // Messages between rings.
     prep_msg_ring(f)
-        ours |s| s.prep_msg_ring(FD, LEN, USER_DATA2, 0),
+        ours |s| s.prep_msg_ring(FD, LEN, USER_DATA2, uring::sys::IoringMsgringFlags::empty()),
         liburing |q| {
             io_uring_prep_msg_ring(q, FD, LEN, USER_DATA2, 0);
             // The C helper stores `flags` alone; axboe-liburing 2.15.3 adds FLAGS_PASS.
             (*q).__liburing_anon_3.msg_ring_flags &= !IORING_MSG_RING_FLAGS_PASS;
         };
     prep_msg_ring_cqe_flags(f)
-        ours |s| s.prep_msg_ring_cqe_flags(FD, LEN, USER_DATA2, 0, FLAGS),
+        ours |s| s.prep_msg_ring_cqe_flags(FD, LEN, USER_DATA2, uring::sys::IoringMsgringFlags::empty(), FLAGS),
         liburing |q| io_uring_prep_msg_ring_cqe_flags(q, FD, LEN, USER_DATA2, 0, FLAGS);
     prep_msg_ring_fd(f)
-        ours |s| s.prep_msg_ring_fd(FD, 0x0102, FILE_INDEX, USER_DATA2, IORING_MSG_RING_CQE_SKIP),
+        ours |s| s.prep_msg_ring_fd(FD, 0x0102, FILE_INDEX, USER_DATA2, uring::sys::IoringMsgringFlags::CQE_SKIP),
         liburing |q| io_uring_prep_msg_ring_fd(
             q, FD, 0x0102, FILE_INDEX as c_int, USER_DATA2, IORING_MSG_RING_CQE_SKIP);
     prep_msg_ring_fd_any_slot(f)
-        ours |s| s.prep_msg_ring_fd(FD, 0x0102, FILE_INDEX_ALLOC, USER_DATA2, 0),
+        ours |s| s.prep_msg_ring_fd(FD, 0x0102, FILE_INDEX_ALLOC, USER_DATA2, uring::sys::IoringMsgringFlags::empty()),
         liburing |q| io_uring_prep_msg_ring_fd(
             q, FD, 0x0102, IORING_FILE_INDEX_ALLOC as c_int, USER_DATA2, 0);
     prep_msg_ring_fd_alloc(f)
-        ours |s| s.prep_msg_ring_fd_alloc(FD, 0x0102, USER_DATA2, IORING_MSG_RING_CQE_SKIP),
+        ours |s| s.prep_msg_ring_fd_alloc(FD, 0x0102, USER_DATA2, uring::sys::IoringMsgringFlags::CQE_SKIP),
         liburing |q| io_uring_prep_msg_ring_fd_alloc(
             q, FD, 0x0102, USER_DATA2, IORING_MSG_RING_CQE_SKIP);
 
@@ -652,7 +652,7 @@ compare! {
         ours |s| s.prep_ftruncate(FD, OFF),
         liburing |q| io_uring_prep_ftruncate(q, FD, OFF as i64);
     prep_fixed_fd_install(f)
-        ours |s| s.prep_fixed_fd_install(FILE_INDEX, IORING_FIXED_FD_NO_CLOEXEC),
+        ours |s| s.prep_fixed_fd_install(FILE_INDEX, uring::sys::IoringFixedFdFlags::NO_CLOEXEC),
         liburing |q| io_uring_prep_fixed_fd_install(
             q, FILE_INDEX as c_int, IORING_FIXED_FD_NO_CLOEXEC);
     prep_pipe(f)

@@ -72,9 +72,9 @@ pub mod zc;
 /// from [`sys`], which has them from rustix), so that callers need no rustix dependency.
 pub mod flags {
     pub use crate::sys::{
-        IoringAcceptFlags, IoringAsyncCancelFlags, IoringFsyncFlags, IoringMsgringFlags,
-        IoringPollFlags, IoringRecvFlags, IoringSendFlags, IoringTimeoutFlags, RecvFlags,
-        SendFlags, SocketFlags, SEND_VECTORIZED, SEND_WAITALL,
+        IoringAcceptFlags, IoringAsyncCancelFlags, IoringFixedFdFlags, IoringFsyncFlags,
+        IoringMsgringFlags, IoringPollFlags, IoringRecvFlags, IoringSendFlags, IoringTimeoutFlags,
+        RecvFlags, SendFlags, SocketFlags, SEND_VECTORIZED, SEND_WAITALL,
     };
 }
 

@@ -329,13 +329,13 @@ impl Sqe {
         old_user_data: u64,
         new_user_data: u64,
         poll_mask: u32,
-        flags: u32,
+        flags: sys::IoringPollFlags,
     ) {
         self.prep_rw(
             Op::IORING_OP_POLL_REMOVE,
             -1,
             old_user_data,
-            flags as usize,
+            flags.bits() as usize,
             new_user_data,
         );
         self.rw_flags = poll32_events(poll_mask);
@@ -528,7 +528,7 @@ mod tests {
         let mut buf = [0u8; 8];
         let ptr = buf.as_mut_ptr() as u64;
         assert_eq!(
-            prepped(|s| s.prep_fsync(3, sys::IORING_FSYNC_DATASYNC)),
+            prepped(|s| s.prep_fsync(3, crate::sys::IoringFsyncFlags::DATASYNC)),
             Sqe {
                 fd: 3,
                 rw_flags: sys::IORING_FSYNC_DATASYNC,
@@ -705,7 +705,7 @@ mod tests {
         let ts = crate::types::timespec(core::time::Duration::from_millis(5));
         let ts_ptr = &ts as *const Timespec as u64;
         assert_eq!(
-            prepped(|s| s.prep_timeout(&ts, 3, sys::IORING_TIMEOUT_ABS)),
+            prepped(|s| s.prep_timeout(&ts, 3, crate::sys::IoringTimeoutFlags::ABS)),
             Sqe {
                 fd: -1,
                 addr: ts_ptr,
@@ -716,7 +716,7 @@ mod tests {
             }
         );
         assert_eq!(
-            prepped(|s| s.prep_timeout_update(0x88, &ts, 0)),
+            prepped(|s| s.prep_timeout_update(0x88, &ts, crate::sys::IoringTimeoutFlags::empty())),
             Sqe {
                 fd: -1,
                 addr: 0x88,
@@ -726,7 +726,7 @@ mod tests {
             }
         );
         assert_eq!(
-            prepped(|s| s.prep_link_timeout(&ts, 0)),
+            prepped(|s| s.prep_link_timeout(&ts, crate::sys::IoringTimeoutFlags::empty())),
             Sqe {
                 fd: -1,
                 addr: ts_ptr,
@@ -741,7 +741,12 @@ mod tests {
         assert_eq!(events, poll32_events(pollin));
         assert_eq!(s.len, sys::IORING_POLL_ADD_MULTI);
         assert_eq!(
-            prepped(|s| s.prep_poll_update(1, 2, pollin, sys::IORING_POLL_UPDATE_USER_DATA)),
+            prepped(|s| s.prep_poll_update(
+                1,
+                2,
+                pollin,
+                crate::sys::IoringPollFlags::UPDATE_USER_DATA
+            )),
             Sqe {
                 fd: -1,
                 addr: 1,
@@ -752,7 +757,7 @@ mod tests {
             }
         );
         assert_eq!(
-            prepped(|s| s.prep_cancel_fd(6, sys::IORING_ASYNC_CANCEL_ALL)),
+            prepped(|s| s.prep_cancel_fd(6, crate::sys::IoringAsyncCancelFlags::ALL)),
             Sqe {
                 fd: 6,
                 rw_flags: sys::IORING_ASYNC_CANCEL_ALL | sys::IORING_ASYNC_CANCEL_FD,
@@ -891,7 +896,8 @@ mod tests {
 
     #[test]
     fn messages_fill_the_liburing_fields() {
-        let s = prepped(|s| s.prep_msg_ring(9, 77, 0xbeef, 0));
+        let s =
+            prepped(|s| s.prep_msg_ring(9, 77, 0xbeef, crate::sys::IoringMsgringFlags::empty()));
         assert_eq!(
             s,
             Sqe {
@@ -901,7 +907,15 @@ mod tests {
                 ..base(Op::IORING_OP_MSG_RING)
             }
         );
-        let s = prepped(|s| s.prep_msg_ring_cqe_flags(9, 5, 0xcafe, 0, 0x1234_0000));
+        let s = prepped(|s| {
+            s.prep_msg_ring_cqe_flags(
+                9,
+                5,
+                0xcafe,
+                crate::sys::IoringMsgringFlags::empty(),
+                0x1234_0000,
+            )
+        });
         // SAFETY: reading a u32 member of a union of integers.
         let cqe_flags = unsafe { kernel_view(&s).__bindgen_anon_5.file_index };
         assert_eq!(cqe_flags, 0x1234_0000);
@@ -911,7 +925,13 @@ mod tests {
         assert_eq!((s.fd, s.len, s.off, s.addr), (9, 5, 0xcafe, 0));
         let send_fd = sys::raw::io_uring_msg_ring_flags::IORING_MSG_SEND_FD as u64;
         assert_eq!(
-            prepped(|s| s.prep_msg_ring_fd(9, 3, 4, 0xf00d, sys::IORING_MSG_RING_CQE_SKIP)),
+            prepped(|s| s.prep_msg_ring_fd(
+                9,
+                3,
+                4,
+                0xf00d,
+                crate::sys::IoringMsgringFlags::CQE_SKIP
+            )),
             Sqe {
                 fd: 9,
                 addr: send_fd,
@@ -923,7 +943,12 @@ mod tests {
             }
         );
         assert_eq!(
-            prepped(|s| s.prep_msg_ring_fd_alloc(9, 3, 0xf00d, 0)),
+            prepped(|s| s.prep_msg_ring_fd_alloc(
+                9,
+                3,
+                0xf00d,
+                crate::sys::IoringMsgringFlags::empty()
+            )),
             Sqe {
                 fd: 9,
                 addr: send_fd,
@@ -1025,7 +1050,7 @@ mod tests {
                 ..base(Op::IORING_OP_FTRUNCATE)
             }
         );
-        let s = prepped(|s| s.prep_fixed_fd_install(7, sys::IORING_FIXED_FD_NO_CLOEXEC));
+        let s = prepped(|s| s.prep_fixed_fd_install(7, crate::sys::IoringFixedFdFlags::NO_CLOEXEC));
         assert_eq!(
             s,
             Sqe {

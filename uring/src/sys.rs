@@ -63,8 +63,8 @@ pub use linux_raw_sys::io_uring::{
 /// (e.g. `IoringSendFlags::ZC_REPORT_USAGE`).
 pub use rustix::io_uring::{
     io_uring_params, IoringAcceptFlags, IoringAsyncCancelFlags, IoringEnterFlags,
-    IoringFeatureFlags, IoringFsyncFlags, IoringMsgringFlags, IoringPollFlags, IoringRecvFlags,
-    IoringSendFlags, IoringSetupFlags, IoringSqeFlags, IoringTimeoutFlags,
+    IoringFeatureFlags, IoringFixedFdFlags, IoringFsyncFlags, IoringMsgringFlags, IoringPollFlags,
+    IoringRecvFlags, IoringSendFlags, IoringSetupFlags, IoringSqeFlags, IoringTimeoutFlags,
 };
 
 /// Typed `MSG_*` and `SOCK_*` flag sets of rustix, the `flags` of the send family

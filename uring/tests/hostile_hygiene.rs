@@ -107,7 +107,7 @@ fn one_ring(config: &RingConfig, threads_before: usize) -> BufferGroup {
     .unwrap();
     let ts = Box::leak(Box::new(timespec(Duration::from_secs(60))));
     // SAFETY: `ts` is leaked.
-    unsafe { ring.timeout(4, ts, 0, 0) }.unwrap();
+    unsafe { ring.timeout(4, ts, 0, uring::sys::IoringTimeoutFlags::empty()) }.unwrap();
     let (rd, wr) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).unwrap();
     let pipe_buf = leaked_buffer(64);
     // SAFETY: `pipe_buf` is leaked.

@@ -120,7 +120,15 @@ const NOSIGNAL: uring::sys::SendFlags = uring::sys::SendFlags::NOSIGNAL;
 fn timeout_fails(ts: Timespec, flags: u32) {
     let mut ring = ring();
     // SAFETY: `ts` outlives the completion, reaped in `complete`.
-    unsafe { ring.timeout(0xbad, &ts, 0, flags) }.unwrap();
+    unsafe {
+        ring.timeout(
+            0xbad,
+            &ts,
+            0,
+            uring::sys::IoringTimeoutFlags::from_bits_retain(flags),
+        )
+    }
+    .unwrap();
     ring.submit().unwrap();
     let cqe = common::reap(&mut ring, 1)[0];
     assert_eq!(cqe.err(), Some(Errno::INVAL), "{ts:?} {flags:#x}: {cqe:?}");
@@ -502,7 +510,8 @@ const TABLE: &[Row] = &[
                 tv_nsec: 1_000_000_000,
             };
             // SAFETY: `ts` outlives the completion, reaped here.
-            unsafe { ring.timeout(0xbad, &ts, 0, 0) }.unwrap();
+            unsafe { ring.timeout(0xbad, &ts, 0, uring::sys::IoringTimeoutFlags::empty()) }
+                .unwrap();
             ring.submit().unwrap();
             let cqe = common::reap(&mut ring, 1)[0];
             assert_eq!(cqe.err(), Some(Errno::TIME), "{cqe:?}");
@@ -551,7 +560,8 @@ const TABLE: &[Row] = &[
                 ring.read(1, rd.as_raw_fd(), ReadBuffer::Buffer(&mut buf), u64::MAX)
                     .unwrap()
                     .link();
-                ring.link_timeout(2, &ts, 0).unwrap();
+                ring.link_timeout(2, &ts, uring::sys::IoringTimeoutFlags::empty())
+                    .unwrap();
             }
             ring.submit().unwrap();
             let cqes = common::reap(&mut ring, 2);
@@ -565,8 +575,10 @@ const TABLE: &[Row] = &[
         "timeout_remove / cancel / poll_remove of unknown user_data",
         || {
             let mut ring = ring();
-            ring.timeout_remove(1, 0x5555, 0).unwrap();
-            ring.cancel(2, 0x5555, 0).unwrap();
+            ring.timeout_remove(1, 0x5555, uring::sys::IoringTimeoutFlags::empty())
+                .unwrap();
+            ring.cancel(2, 0x5555, uring::sys::IoringAsyncCancelFlags::empty())
+                .unwrap();
             ring.poll_remove(3, 0x5555).unwrap();
             ring.submit().unwrap();
             let cqes = common::reap(&mut ring, 3);

@@ -232,7 +232,7 @@ fn file_read_write(config: &RingConfig) {
     }
 
     // SAFETY: the file stays open until after the fsync's completion is reaped below.
-    unsafe { ring.fsync(0x200, fd, 0) }.unwrap();
+    unsafe { ring.fsync(0x200, fd, uring::sys::IoringFsyncFlags::empty()) }.unwrap();
     ring.submit().unwrap();
     assert_eq!(
         reap_exactly(&mut ring, 1, name)[0],

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use rustix::io::Errno;
 use rustix::net::sockopt;
-use uring::sys::{IoringSetupFlags, IORING_ASYNC_CANCEL_ANY, IORING_SEND_ZC_REPORT_USAGE};
+use uring::sys::{IoringSetupFlags, IORING_SEND_ZC_REPORT_USAGE};
 use uring::{Cqe, IoUring};
 
 const SEND_FLAGS: uring::sys::SendFlags =
@@ -351,7 +351,7 @@ fn socket_closed_and_cancelled_under_in_flight_sends() {
     // they keep waiting. Cancel them all.
     drop(client);
     zc.ring
-        .cancel(u64::MAX, 0, IORING_ASYNC_CANCEL_ANY)
+        .cancel(u64::MAX, 0, uring::sys::IoringAsyncCancelFlags::ANY)
         .unwrap();
     zc.ring.submit().unwrap();
     // The cancel's own completion is not a stream request: take it out first.

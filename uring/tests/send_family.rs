@@ -475,7 +475,8 @@ fn multishot_recv_bundle_takes_several_buffers_per_completion() {
     }
     assert_eq!(received, sent);
     assert!(most > 1, "a bundle spans several 512-byte buffers");
-    ring.cancel(0xb1, 0xb0, 0).unwrap();
+    ring.cancel(0xb1, 0xb0, uring::sys::IoringAsyncCancelFlags::empty())
+        .unwrap();
     ring.submit().unwrap();
     let cqes = reap(&mut ring, 2);
     let last = cqes.iter().find(|c| c.user_data == 0xb0).unwrap();

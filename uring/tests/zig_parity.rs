@@ -216,7 +216,9 @@ fn writev_fsync_readv() {
             assert_eq!(sqe.off, 17);
             sqe.link();
 
-            let mut sqe = ring.fsync(0xeeeeeeee, fd, 0).unwrap();
+            let mut sqe = ring
+                .fsync(0xeeeeeeee, fd, uring::sys::IoringFsyncFlags::empty())
+                .unwrap();
             assert_eq!(sqe.opcode, op(Op::IORING_OP_FSYNC));
             assert_eq!(sqe.fd, fd);
             sqe.link();
@@ -622,7 +624,10 @@ fn timeout_after_a_relative_time() {
     let ts = timespec(Duration::from_millis(10));
 
     // SAFETY: `ts` outlives the completion reaped below.
-    let sqe = *unsafe { ring.timeout(0x55555555, &ts, 0, 0).unwrap() };
+    let sqe = *unsafe {
+        ring.timeout(0x55555555, &ts, 0, uring::sys::IoringTimeoutFlags::empty())
+            .unwrap()
+    };
     assert_eq!(sqe.opcode, op(Op::IORING_OP_TIMEOUT));
     assert_eq!(ring.submit().unwrap(), 1);
     // Zig also compares the elapsed time (and skips when outside a margin); we do not
@@ -640,7 +645,15 @@ fn timeout_after_a_number_of_completions() {
     let count_completions = 1;
 
     // SAFETY: `ts` outlives the completions reaped below.
-    let sqe = *unsafe { ring.timeout(0x66666666, &ts, count_completions, 0).unwrap() };
+    let sqe = *unsafe {
+        ring.timeout(
+            0x66666666,
+            &ts,
+            count_completions,
+            uring::sys::IoringTimeoutFlags::empty(),
+        )
+        .unwrap()
+    };
     assert_eq!(sqe.opcode, op(Op::IORING_OP_TIMEOUT));
     assert_eq!(sqe.off, u64::from(count_completions));
     ring.nop(0x77777777).unwrap();
@@ -658,11 +671,20 @@ fn timeout_remove() {
     let ts = timespec(Duration::from_secs(3));
 
     // SAFETY: `ts` outlives the completions reaped below.
-    let sqe = *unsafe { ring.timeout(0x88888888, &ts, 0, 0).unwrap() };
+    let sqe = *unsafe {
+        ring.timeout(0x88888888, &ts, 0, uring::sys::IoringTimeoutFlags::empty())
+            .unwrap()
+    };
     assert_eq!(sqe.opcode, op(Op::IORING_OP_TIMEOUT));
     assert_eq!(sqe.user_data, 0x88888888);
 
-    let sqe = *ring.timeout_remove(0x99999999, 0x88888888, 0).unwrap();
+    let sqe = *ring
+        .timeout_remove(
+            0x99999999,
+            0x88888888,
+            uring::sys::IoringTimeoutFlags::empty(),
+        )
+        .unwrap();
     assert_eq!(sqe.opcode, op(Op::IORING_OP_TIMEOUT_REMOVE));
     assert_eq!(sqe.addr, 0x88888888);
     assert_eq!(sqe.user_data, 0x99999999);
@@ -695,7 +717,8 @@ fn accept_connect_recv_link_timeout() {
         )
         .unwrap()
         .link();
-        ring.link_timeout(0x22222222, &ts, 0).unwrap();
+        ring.link_timeout(0x22222222, &ts, uring::sys::IoringTimeoutFlags::empty())
+            .unwrap();
     }
     assert_eq!(ring.submit().unwrap(), 2);
 
@@ -784,7 +807,13 @@ fn accept_connect_recv_cancel() {
     }
     assert_eq!(ring.submit().unwrap(), 1);
 
-    let sqe = *ring.cancel(0x99999999, 0xffffffff, 0).unwrap();
+    let sqe = *ring
+        .cancel(
+            0x99999999,
+            0xffffffff,
+            uring::sys::IoringAsyncCancelFlags::empty(),
+        )
+        .unwrap();
     assert_eq!(sqe.opcode, op(Op::IORING_OP_ASYNC_CANCEL));
     assert_eq!(sqe.addr, 0xffffffff);
     assert_eq!(sqe.user_data, 0x99999999);
@@ -1236,7 +1265,12 @@ fn accept_multishot() {
     }
 
     // Beyond Zig: cancelling ends the multishot with a last CQE without F_MORE.
-    ring.cancel(0xcccccccc, userdata, 0).unwrap();
+    ring.cancel(
+        0xcccccccc,
+        userdata,
+        uring::sys::IoringAsyncCancelFlags::empty(),
+    )
+    .unwrap();
     assert_eq!(ring.submit().unwrap(), 1);
     assert_same_cqes(
         &reap(&mut ring, 2),
@@ -1619,7 +1653,7 @@ fn copy_cqes_with_wrapping_sq_cqes_buffer() {
     for _ in 0..2 {
         // SAFETY: `ts` outlives the submission (the kernel copies it then).
         let sqe = unsafe { ring.get_sqe() }.unwrap();
-        sqe.prep_timeout(&ts, 0, 0);
+        sqe.prep_timeout(&ts, 0, uring::sys::IoringTimeoutFlags::empty());
         assert_eq!(ring.submit().unwrap(), 1);
     }
     collect(&mut ring, &mut cqes, 2);
@@ -1631,7 +1665,7 @@ fn copy_cqes_with_wrapping_sq_cqes_buffer() {
         for _ in 0..4 {
             // SAFETY: as above.
             let sqe = unsafe { ring.get_sqe() }.unwrap();
-            sqe.prep_timeout(&ts, 0, 0);
+            sqe.prep_timeout(&ts, 0, uring::sys::IoringTimeoutFlags::empty());
             assert_eq!(ring.submit().unwrap(), 1);
         }
         collect(&mut ring, &mut cqes, 4);
@@ -1902,7 +1936,8 @@ fn recvmsg_multishot_udp() {
     want.sort();
     assert_eq!(seen, want);
 
-    ring.cancel(0x78, 0x77, 0).unwrap();
+    ring.cancel(0x78, 0x77, uring::sys::IoringAsyncCancelFlags::empty())
+        .unwrap();
     assert_eq!(ring.submit().unwrap(), 1);
     assert_same_cqes(
         &reap(&mut ring, 2),
@@ -2039,7 +2074,7 @@ fn poll_multishot_update_remove() {
 
     // Rename the poll from user_data 1 to 3 (the events stay: mask 0 without
     // IORING_POLL_UPDATE_EVENTS, or the kernel says EINVAL).
-    ring.poll_update(2, 1, 3, 0, sys::IORING_POLL_UPDATE_USER_DATA)
+    ring.poll_update(2, 1, 3, 0, uring::sys::IoringPollFlags::UPDATE_USER_DATA)
         .unwrap();
     assert_eq!(ring.submit().unwrap(), 1);
     assert_eq!(ring.copy_cqe().unwrap(), cqe(2, 0, 0));
@@ -2065,9 +2100,11 @@ fn timeout_update_and_cancel_fd() {
     let short = timespec(Duration::from_millis(1));
     // SAFETY: both timespecs outlive the completions reaped below.
     unsafe {
-        ring.timeout(1, &long, 0, 0).unwrap();
+        ring.timeout(1, &long, 0, uring::sys::IoringTimeoutFlags::empty())
+            .unwrap();
         assert_eq!(ring.submit().unwrap(), 1);
-        ring.timeout_update(2, 1, &short, 0).unwrap();
+        ring.timeout_update(2, 1, &short, uring::sys::IoringTimeoutFlags::empty())
+            .unwrap();
     }
     assert_eq!(ring.submit().unwrap(), 1);
     assert_same_cqes(
@@ -2085,7 +2122,14 @@ fn timeout_update_and_cancel_fd() {
     }
     assert_eq!(ring.submit().unwrap(), 1);
     // SAFETY: the pipe is ours and outlives the cancel's completion, reaped below.
-    unsafe { ring.cancel_fd(4, r.as_raw_fd(), 0) }.unwrap();
+    unsafe {
+        ring.cancel_fd(
+            4,
+            r.as_raw_fd(),
+            uring::sys::IoringAsyncCancelFlags::empty(),
+        )
+    }
+    .unwrap();
     assert_eq!(ring.submit().unwrap(), 1);
     assert_same_cqes(
         &reap(&mut ring, 2),
@@ -2300,7 +2344,8 @@ fn read_multishot_pipe() {
             unsafe { std::slice::from_raw_parts(base.add(usize::from(id) * 32), c.res as usize) };
         assert_eq!(got, msg);
     }
-    ring.cancel(3, 2, 0).unwrap();
+    ring.cancel(3, 2, uring::sys::IoringAsyncCancelFlags::empty())
+        .unwrap();
     assert_eq!(ring.submit().unwrap(), 1);
     assert_same_cqes(
         &reap(&mut ring, 2),

@@ -5,7 +5,7 @@ use core::ffi::{c_void, CStr};
 use std::io::{IoSlice, IoSliceMut};
 use std::os::fd::RawFd;
 
-use crate::sys::{self, io_uring_op as Op};
+use crate::sys::{self, io_uring_op as Op, IoringFixedFdFlags};
 use crate::types::{OpenHow, Statx};
 
 ops! {
@@ -384,14 +384,14 @@ ops! {
     /// ([`is_file_table_reserved`](crate::IoUring::is_file_table_reserved)) it is refused with
     /// [`SqeError::ReservedFileTable`](crate::SqeError::ReservedFileTable): those sockets are the
     /// driver's.
-    fn fixed_fd_install = prep_fixed_fd_install(file_index: u32, flags: u32) {
+    fn fixed_fd_install = prep_fixed_fd_install(file_index: u32, flags: IoringFixedFdFlags) {
         opcode: IORING_OP_FIXED_FD_INSTALL, linux: "6.8", liburing: "io_uring_prep_fixed_fd_install",
         check: check_file_table,
         safety: safe,
         prep: |sqe| {
             sqe.prep_rw(Op::IORING_OP_FIXED_FD_INSTALL, file_index as i32, 0, 0, 0);
             sqe.flags = sys::IOSQE_FIXED_FILE;
-            sqe.rw_flags = flags;
+            sqe.rw_flags = flags.bits();
         },
     }
 

@@ -95,7 +95,9 @@ use rustix::io_uring::IoringRegisterOp;
 use crate::error::{Error, RegisterError, SqeError, SqeFlagsError};
 use crate::ring::IoUring;
 use crate::sqe::Sqe;
-use crate::sys::{IoringSendFlags, RecvFlags, SendFlags, SocketFlags};
+use crate::sys::{
+    IoringMsgringFlags, IoringPollFlags, IoringSendFlags, RecvFlags, SendFlags, SocketFlags,
+};
 use crate::types::{MsgHdr, RawSockAddr, SocketOp};
 
 // # The opcode table
@@ -887,11 +889,11 @@ impl IoUring {
         old_user_data: u64,
         new_user_data: u64,
         poll_mask: u32,
-        flags: u32,
+        flags: IoringPollFlags,
     ) -> SqeResult<'_> {
         // A poll given a user_data of the reserved namespace would complete as the safe
         // layer's request: refused like any other reserved user_data.
-        if flags & crate::sys::IORING_POLL_UPDATE_USER_DATA != 0
+        if flags.contains(IoringPollFlags::UPDATE_USER_DATA)
             && self.is_reserved_user_data(new_user_data)
         {
             return Err(SqeError::ReservedUserData(new_user_data));
@@ -932,8 +934,14 @@ impl IoUring {
         }
         let mut sqe = Sqe::default();
         match cqe_flags {
-            Some(cqe_flags) => sqe.prep_msg_ring_cqe_flags(target.fd(), len, data, 0, cqe_flags),
-            None => sqe.prep_msg_ring(target.fd(), len, data, 0),
+            Some(cqe_flags) => sqe.prep_msg_ring_cqe_flags(
+                target.fd(),
+                len,
+                data,
+                IoringMsgringFlags::empty(),
+                cqe_flags,
+            ),
+            None => sqe.prep_msg_ring(target.fd(), len, data, IoringMsgringFlags::empty()),
         }
         // SAFETY: the SQE names `target`, open for the whole call because it is borrowed;
         // its namespace does not hold `data` (checked above); it posts only a CQE.

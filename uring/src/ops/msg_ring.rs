@@ -3,7 +3,7 @@
 
 use std::os::fd::RawFd;
 
-use crate::sys::{self, io_uring_op as Op};
+use crate::sys::{self, io_uring_op as Op, IoringMsgringFlags};
 use crate::types::FILE_INDEX_ALLOC;
 
 ops! {
@@ -15,7 +15,7 @@ ops! {
     /// `flags` must be 0: [`IORING_MSG_RING_CQE_SKIP`](crate::sys::IORING_MSG_RING_CQE_SKIP) is for
     /// [`msg_ring_fd`](crate::IoUring::msg_ring_fd) only (`-EINVAL` here). For a safe message to a
     /// ring you hold, see [`msg_ring_sync`](crate::IoUring::msg_ring_sync).
-    fn msg_ring = prep_msg_ring(fd: RawFd, len: u32, data: u64, flags: u32) {
+    fn msg_ring = prep_msg_ring(fd: RawFd, len: u32, data: u64, flags: IoringMsgringFlags) {
         opcode: IORING_OP_MSG_RING, linux: "5.18", liburing: "io_uring_prep_msg_ring",
         safety: {
             /// `fd` follows the [descriptor contract](crate::ops#descriptors) and must be a ring
@@ -29,13 +29,13 @@ ops! {
         prep: |sqe| {
             sqe.prep_rw(Op::IORING_OP_MSG_RING, fd, 0, len as usize, data);
             // addr is the command: IORING_MSG_DATA (0), set by prep_rw.
-            sqe.rw_flags = flags;
+            sqe.rw_flags = flags.bits();
         },
     }
 
     /// [`prep_msg_ring`](Self::prep_msg_ring) with `IORING_MSG_RING_FLAGS_PASS` (Linux
     /// 6.3): the target's completion carries `cqe_flags` as its flags (in `file_index`).
-    fn msg_ring_cqe_flags = prep_msg_ring_cqe_flags(fd: RawFd, len: u32, data: u64, flags: u32, cqe_flags: u32) {
+    fn msg_ring_cqe_flags = prep_msg_ring_cqe_flags(fd: RawFd, len: u32, data: u64, flags: IoringMsgringFlags, cqe_flags: u32) {
         opcode: IORING_OP_MSG_RING, linux: "6.3", liburing: "io_uring_prep_msg_ring_cqe_flags",
         safety: {
             /// As for [`msg_ring`](Self::msg_ring). (The flags are the target's to interpret:
@@ -43,7 +43,7 @@ ops! {
             /// the same forgery as a reserved user_data.)
         },
         prep: |sqe| {
-            sqe.prep_msg_ring(fd, len, data, flags | sys::IORING_MSG_RING_FLAGS_PASS);
+            sqe.prep_msg_ring(fd, len, data, flags.union(IoringMsgringFlags::FLAGS_PASS));
             sqe.splice_fd_in = cqe_flags as i32;
         },
     }
@@ -60,7 +60,7 @@ ops! {
     /// otherwise). Refused with [`SqeError::ReservedFileTable`](crate::SqeError::ReservedFileTable)
     /// when this ring's table is its safe layer's
     /// ([`is_file_table_reserved`](crate::IoUring::is_file_table_reserved)).
-    fn msg_ring_fd = prep_msg_ring_fd(fd: RawFd, source_fd: u32, target_fd: u32, data: u64, flags: u32) {
+    fn msg_ring_fd = prep_msg_ring_fd(fd: RawFd, source_fd: u32, target_fd: u32, data: u64, flags: IoringMsgringFlags) {
         opcode: IORING_OP_MSG_RING, linux: "6.0", liburing: "io_uring_prep_msg_ring_fd",
         check: check_file_table,
         safety: {
@@ -78,13 +78,13 @@ ops! {
             );
             sqe.addr3 = u64::from(source_fd);
             sqe.set_target_fixed_file(target_fd);
-            sqe.rw_flags = flags;
+            sqe.rw_flags = flags.bits();
         },
     }
 
     /// [`prep_msg_ring_fd`](Self::prep_msg_ring_fd) into a free slot of the target's table,
     /// which both completions return.
-    fn msg_ring_fd_alloc = prep_msg_ring_fd_alloc(fd: RawFd, source_fd: u32, data: u64, flags: u32) {
+    fn msg_ring_fd_alloc = prep_msg_ring_fd_alloc(fd: RawFd, source_fd: u32, data: u64, flags: IoringMsgringFlags) {
         opcode: IORING_OP_MSG_RING, linux: "6.0", liburing: "io_uring_prep_msg_ring_fd_alloc",
         check: check_file_table,
         safety: {

@@ -4,14 +4,14 @@
 use std::os::fd::RawFd;
 
 use crate::sqe::poll32_events;
-use crate::sys::{self, io_uring_op as Op};
+use crate::sys::{self, io_uring_op as Op, IoringAsyncCancelFlags, IoringTimeoutFlags};
 use crate::types::{EpollEvent, Timespec};
 
 ops! {
     /// Completes with `-ETIME` after `ts` (relative, or
     /// absolute with `IORING_TIMEOUT_ABS`), or with 0 once `count` other requests have
     /// completed (0: time only).
-    fn timeout = prep_timeout(ts: &Timespec, count: u32, flags: u32) {
+    fn timeout = prep_timeout(ts: &Timespec, count: u32, flags: IoringTimeoutFlags) {
         opcode: IORING_OP_TIMEOUT, linux: "5.4", liburing: "io_uring_prep_timeout", zig: "timeout",
         safety: {
             /// `ts` must stay valid until the completion has been reaped (the kernel copies it when it consumes the SQE, which on an SQPOLL ring may be after
@@ -25,18 +25,18 @@ ops! {
                 1,
                 u64::from(count),
             );
-            sqe.rw_flags = flags;
+            sqe.rw_flags = flags.bits();
         },
     }
 
     /// Cancel the timeout whose user_data is
     /// `timeout_user_data`.
-    fn timeout_remove = prep_timeout_remove(timeout_user_data: u64, flags: u32) {
+    fn timeout_remove = prep_timeout_remove(timeout_user_data: u64, flags: IoringTimeoutFlags) {
         opcode: IORING_OP_TIMEOUT_REMOVE, linux: "5.5", liburing: "io_uring_prep_timeout_remove", zig: "timeout_remove",
         safety: safe,
         prep: |sqe| {
             sqe.prep_rw(Op::IORING_OP_TIMEOUT_REMOVE, -1, timeout_user_data, 0, 0);
-            sqe.rw_flags = flags;
+            sqe.rw_flags = flags.bits();
         },
     }
 
@@ -44,7 +44,7 @@ ops! {
     /// timeout `timeout_user_data` the new expiry `ts`. liburing:
     /// `io_uring_prep_timeout_update` (whose argument order puts `ts` first; this is
     /// Zig's).
-    fn timeout_update = prep_timeout_update(timeout_user_data: u64, ts: &Timespec, flags: u32) {
+    fn timeout_update = prep_timeout_update(timeout_user_data: u64, ts: &Timespec, flags: IoringTimeoutFlags) {
         opcode: IORING_OP_TIMEOUT_REMOVE, linux: "5.11", liburing: "io_uring_prep_timeout_update", zig: "timeout_update",
         safety: {
             /// As for [`timeout`](Self::timeout).
@@ -57,13 +57,13 @@ ops! {
                 0,
                 ts as *const Timespec as u64,
             );
-            sqe.rw_flags = flags | sys::IORING_TIMEOUT_UPDATE;
+            sqe.rw_flags = flags.union(IoringTimeoutFlags::UPDATE).bits();
         },
     }
 
     /// A timeout for the previous SQE, which must
     /// carry `IOSQE_IO_LINK`; whichever finishes first cancels the other.
-    fn link_timeout = prep_link_timeout(ts: &Timespec, flags: u32) {
+    fn link_timeout = prep_link_timeout(ts: &Timespec, flags: IoringTimeoutFlags) {
         opcode: IORING_OP_LINK_TIMEOUT, linux: "5.5", liburing: "io_uring_prep_link_timeout", zig: "link_timeout",
         safety: {
             /// As for [`timeout`](Self::timeout).
@@ -76,7 +76,7 @@ ops! {
                 1,
                 0,
             );
-            sqe.rw_flags = flags;
+            sqe.rw_flags = flags.bits();
         },
     }
 
@@ -119,18 +119,18 @@ ops! {
     /// Cancel the request whose user_data is
     /// `cancel_user_data` (`IORING_ASYNC_CANCEL_*` `flags` widen the match, Linux 5.19).
     /// `res`: 0, `-ENOENT` (not found) or `-EALREADY` (already running).
-    fn cancel = prep_cancel(cancel_user_data: u64, flags: u32) {
+    fn cancel = prep_cancel(cancel_user_data: u64, flags: IoringAsyncCancelFlags) {
         opcode: IORING_OP_ASYNC_CANCEL, linux: "5.5", liburing: "io_uring_prep_cancel64", zig: "cancel",
         safety: safe,
         prep: |sqe| {
             sqe.prep_rw(Op::IORING_OP_ASYNC_CANCEL, -1, cancel_user_data, 0, 0);
-            sqe.rw_flags = flags;
+            sqe.rw_flags = flags.bits();
         },
     }
 
     /// `IORING_OP_ASYNC_CANCEL` keyed on a file descriptor (`IORING_ASYNC_CANCEL_FD`,
     /// Linux 5.19): cancel requests on `fd` (one, or all with `IORING_ASYNC_CANCEL_ALL`).
-    fn cancel_fd = prep_cancel_fd(fd: RawFd, flags: u32) {
+    fn cancel_fd = prep_cancel_fd(fd: RawFd, flags: IoringAsyncCancelFlags) {
         opcode: IORING_OP_ASYNC_CANCEL, linux: "5.19", liburing: "io_uring_prep_cancel_fd", zig: "cancel_fd",
         safety: {
             /// `fd` follows the [descriptor contract](crate::ops#descriptors) (cancelling through a
@@ -140,7 +140,7 @@ ops! {
         },
         prep: |sqe| {
             sqe.prep_rw(Op::IORING_OP_ASYNC_CANCEL, fd, 0, 0, 0);
-            sqe.rw_flags = flags | sys::IORING_ASYNC_CANCEL_FD;
+            sqe.rw_flags = flags.union(IoringAsyncCancelFlags::FD).bits();
         },
     }
 

@@ -4,7 +4,7 @@
 use std::io::{IoSlice, IoSliceMut};
 use std::os::fd::RawFd;
 
-use crate::sys::{self, io_uring_op as Op};
+use crate::sys::{self, io_uring_op as Op, IoringFsyncFlags};
 
 ops! {
     /// Completes with result 0. liburing: `io_uring_prep_nop`
@@ -20,18 +20,18 @@ ops! {
     }
 
     /// `fsync(2)` of `fd`; `flags` may be
-    /// `IORING_FSYNC_DATASYNC` for `fdatasync(2)`.
+    /// [`IoringFsyncFlags::DATASYNC`] for `fdatasync(2)`.
     ///
     /// Completions are unordered: link the write before it (`IOSQE_IO_LINK`) or drain, or the fsync
     /// may run first.
-    fn fsync = prep_fsync(fd: RawFd, flags: u32) {
+    fn fsync = prep_fsync(fd: RawFd, flags: IoringFsyncFlags) {
         opcode: IORING_OP_FSYNC, linux: "5.1", liburing: "io_uring_prep_fsync", zig: "fsync",
         safety: {
             /// `fd` follows the [descriptor contract](crate::ops#descriptors).
         },
         prep: |sqe| {
             sqe.prep_rw(Op::IORING_OP_FSYNC, fd, 0, 0, 0);
-            sqe.rw_flags = flags;
+            sqe.rw_flags = flags.bits();
         },
     }
 
