@@ -481,14 +481,14 @@ compare! {
 
     // Files and paths.
     prep_openat(f)
-        ours |s| s.prep_openat(FD, &f.path, FLAGS, MODE),
+        ours |s| s.prep_openat(FD, &f.path, uring::sys::OFlags::from_bits_retain(FLAGS), uring::sys::Mode::from_bits_retain(MODE)),
         liburing |q| io_uring_prep_openat(q, FD, f.path.as_ptr(), FLAGS as c_int, MODE);
     prep_openat_direct(f)
-        ours |s| s.prep_openat_direct(FD, &f.path, FLAGS, MODE, FILE_INDEX),
+        ours |s| s.prep_openat_direct(FD, &f.path, uring::sys::OFlags::from_bits_retain(FLAGS), uring::sys::Mode::from_bits_retain(MODE), FILE_INDEX),
         liburing |q| io_uring_prep_openat_direct(
             q, FD, f.path.as_ptr(), FLAGS as c_int, MODE, FILE_INDEX);
     prep_openat_direct_any_slot(f)
-        ours |s| s.prep_openat_direct(FD, &f.path, FLAGS, MODE, FILE_INDEX_ALLOC),
+        ours |s| s.prep_openat_direct(FD, &f.path, uring::sys::OFlags::from_bits_retain(FLAGS), uring::sys::Mode::from_bits_retain(MODE), FILE_INDEX_ALLOC),
         liburing |q| io_uring_prep_openat_direct(
             q, FD, f.path.as_ptr(), FLAGS as c_int, MODE, IORING_FILE_INDEX_ALLOC as u32);
     prep_openat2(f)
@@ -513,11 +513,11 @@ compare! {
         liburing |q| io_uring_prep_files_update(
             q, f.fds.as_mut_ptr(), len32(&f.fds), FILE_INDEX as c_int);
     prep_statx(f)
-        ours |s| s.prep_statx(FD, &f.path, FLAGS, 0x0fff, &mut f.statx),
+        ours |s| s.prep_statx(FD, &f.path, uring::sys::AtFlags::from_bits_retain(FLAGS), uring::sys::StatxFlags::from_bits_retain(0x0fff), &mut f.statx),
         liburing |q| io_uring_prep_statx(
             q, FD, f.path.as_ptr(), FLAGS as c_int, 0x0fff, ptr::addr_of_mut!(f.statx).cast());
     prep_fallocate(f)
-        ours |s| s.prep_fallocate(FD, 0x13, OFF, OFF2),
+        ours |s| s.prep_fallocate(FD, uring::sys::FallocateFlags::from_bits_retain(0x13), OFF, OFF2),
         liburing |q| io_uring_prep_fallocate(q, FD, 0x13, OFF, OFF2);
     prep_fadvise(f)
         ours |s| s.prep_fadvise(FD, OFF, u64::from(LEN), 4),
@@ -532,19 +532,19 @@ compare! {
         ours |s| s.prep_madvise(f.buf.as_mut_ptr().cast(), BIG_LEN as usize, 14),
         liburing |q| io_uring_prep_madvise64(q, f.buf.as_mut_ptr().cast(), BIG_LEN as i64, 14);
     prep_renameat(f)
-        ours |s| s.prep_renameat(FD, &f.path, FD2, &f.path2, 0x05),
+        ours |s| s.prep_renameat(FD, &f.path, FD2, &f.path2, uring::sys::RenameFlags::from_bits_retain(0x05)),
         liburing |q| io_uring_prep_renameat(q, FD, f.path.as_ptr(), FD2, f.path2.as_ptr(), 0x05);
     prep_unlinkat(f)
-        ours |s| s.prep_unlinkat(FD, &f.path, 0x200),
+        ours |s| s.prep_unlinkat(FD, &f.path, uring::sys::AtFlags::from_bits_retain(0x200)),
         liburing |q| io_uring_prep_unlinkat(q, FD, f.path.as_ptr(), 0x200);
     prep_mkdirat(f)
-        ours |s| s.prep_mkdirat(FD, &f.path, MODE),
+        ours |s| s.prep_mkdirat(FD, &f.path, uring::sys::Mode::from_bits_retain(MODE)),
         liburing |q| io_uring_prep_mkdirat(q, FD, f.path.as_ptr(), MODE);
     prep_symlinkat(f)
         ours |s| s.prep_symlinkat(&f.path, FD2, &f.path2),
         liburing |q| io_uring_prep_symlinkat(q, f.path.as_ptr(), FD2, f.path2.as_ptr());
     prep_linkat(f)
-        ours |s| s.prep_linkat(FD, &f.path, FD2, &f.path2, 0x400),
+        ours |s| s.prep_linkat(FD, &f.path, FD2, &f.path2, uring::sys::AtFlags::from_bits_retain(0x400)),
         liburing |q| io_uring_prep_linkat(q, FD, f.path.as_ptr(), FD2, f.path2.as_ptr(), 0x400);
 
     // Timeouts, polling, cancellation.
@@ -640,10 +640,10 @@ compare! {
 
     // More files.
     prep_readv2(f) { let iov = f.iovecs_mut(); }
-        ours |s| s.prep_readv2(FD, &iov, OFF, 0x1f),
+        ours |s| s.prep_readv2(FD, &iov, OFF, uring::sys::ReadWriteFlags::from_bits_retain(0x1f)),
         liburing |q| io_uring_prep_readv2(q, FD, iov.as_ptr().cast(), len32(&iov), OFF, 0x1f);
     prep_writev2(f) { let iov = f.iovecs(); }
-        ours |s| s.prep_writev2(FD, &iov, OFF, 0x1f),
+        ours |s| s.prep_writev2(FD, &iov, OFF, uring::sys::ReadWriteFlags::from_bits_retain(0x1f)),
         liburing |q| io_uring_prep_writev2(q, FD, iov.as_ptr().cast(), len32(&iov), OFF, 0x1f);
     prep_sync_file_range(f)
         ours |s| s.prep_sync_file_range(FD, LEN, OFF, 0x07),
@@ -656,13 +656,13 @@ compare! {
         liburing |q| io_uring_prep_fixed_fd_install(
             q, FILE_INDEX as c_int, IORING_FIXED_FD_NO_CLOEXEC);
     prep_pipe(f)
-        ours |s| s.prep_pipe(&mut f.pipe, 0o4_000_000),
+        ours |s| s.prep_pipe(&mut f.pipe, uring::sys::PipeFlags::from_bits_retain(0o4_000_000)),
         liburing |q| io_uring_prep_pipe(q, f.pipe.as_mut_ptr(), 0o4_000_000);
     prep_pipe_direct(f)
-        ours |s| s.prep_pipe_direct(&mut f.pipe, 0o4_000_000, FILE_INDEX),
+        ours |s| s.prep_pipe_direct(&mut f.pipe, uring::sys::PipeFlags::from_bits_retain(0o4_000_000), FILE_INDEX),
         liburing |q| io_uring_prep_pipe_direct(q, f.pipe.as_mut_ptr(), 0o4_000_000, FILE_INDEX);
     prep_pipe_direct_any_slot(f)
-        ours |s| s.prep_pipe_direct(&mut f.pipe, 0, FILE_INDEX_ALLOC),
+        ours |s| s.prep_pipe_direct(&mut f.pipe, uring::sys::PipeFlags::empty(), FILE_INDEX_ALLOC),
         liburing |q| io_uring_prep_pipe_direct(
             q, f.pipe.as_mut_ptr(), 0, IORING_FILE_INDEX_ALLOC as u32);
     prep_fgetxattr(f)
@@ -670,7 +670,7 @@ compare! {
         liburing |q| io_uring_prep_fgetxattr(
             q, FD, f.path.as_ptr(), f.buf.as_mut_ptr().cast(), len32(&f.buf));
     prep_fsetxattr(f)
-        ours |s| s.prep_fsetxattr(FD, &f.path, &f.buf, 0x02),
+        ours |s| s.prep_fsetxattr(FD, &f.path, &f.buf, uring::sys::XattrFlags::from_bits_retain(0x02)),
         liburing |q| io_uring_prep_fsetxattr(
             q, FD, f.path.as_ptr(), f.buf.as_mut_ptr().cast(), 0x02, len32(&f.buf));
     prep_getxattr(f)
@@ -678,30 +678,30 @@ compare! {
         liburing |q| io_uring_prep_getxattr(
             q, f.path.as_ptr(), f.buf.as_mut_ptr().cast(), f.path2.as_ptr(), len32(&f.buf));
     prep_setxattr(f)
-        ours |s| s.prep_setxattr(&f.path, &f.buf, &f.path2, 0x01),
+        ours |s| s.prep_setxattr(&f.path, &f.buf, &f.path2, uring::sys::XattrFlags::from_bits_retain(0x01)),
         liburing |q| io_uring_prep_setxattr(
             q, f.path.as_ptr(), f.buf.as_ptr().cast(), f.path2.as_ptr(), 0x01, len32(&f.buf));
     prep_open(f)
-        ours |s| s.prep_open(&f.path, FLAGS, MODE),
+        ours |s| s.prep_open(&f.path, uring::sys::OFlags::from_bits_retain(FLAGS), uring::sys::Mode::from_bits_retain(MODE)),
         liburing |q| io_uring_prep_open(q, f.path.as_ptr(), FLAGS as c_int, MODE);
     prep_open_direct(f)
-        ours |s| s.prep_open_direct(&f.path, FLAGS, MODE, FILE_INDEX),
+        ours |s| s.prep_open_direct(&f.path, uring::sys::OFlags::from_bits_retain(FLAGS), uring::sys::Mode::from_bits_retain(MODE), FILE_INDEX),
         liburing |q| io_uring_prep_open_direct(
             q, f.path.as_ptr(), FLAGS as c_int, MODE, FILE_INDEX);
     prep_unlink(f)
-        ours |s| s.prep_unlink(&f.path, 0x200),
+        ours |s| s.prep_unlink(&f.path, uring::sys::AtFlags::from_bits_retain(0x200)),
         liburing |q| io_uring_prep_unlink(q, f.path.as_ptr(), 0x200);
     prep_rename(f)
         ours |s| s.prep_rename(&f.path, &f.path2),
         liburing |q| io_uring_prep_rename(q, f.path.as_ptr(), f.path2.as_ptr());
     prep_mkdir(f)
-        ours |s| s.prep_mkdir(&f.path, MODE),
+        ours |s| s.prep_mkdir(&f.path, uring::sys::Mode::from_bits_retain(MODE)),
         liburing |q| io_uring_prep_mkdir(q, f.path.as_ptr(), MODE);
     prep_symlink(f)
         ours |s| s.prep_symlink(&f.path, &f.path2),
         liburing |q| io_uring_prep_symlink(q, f.path.as_ptr(), f.path2.as_ptr());
     prep_link(f)
-        ours |s| s.prep_link(&f.path, &f.path2, 0x400),
+        ours |s| s.prep_link(&f.path, &f.path2, uring::sys::AtFlags::from_bits_retain(0x400)),
         liburing |q| io_uring_prep_link(q, f.path.as_ptr(), f.path2.as_ptr(), 0x400);
 
     // Socket names and zero-copy receive.

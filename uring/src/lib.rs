@@ -72,9 +72,10 @@ pub mod zc;
 /// from [`sys`], which has them from rustix), so that callers need no rustix dependency.
 pub mod flags {
     pub use crate::sys::{
-        IoringAcceptFlags, IoringAsyncCancelFlags, IoringFixedFdFlags, IoringFsyncFlags,
-        IoringMsgringFlags, IoringPollFlags, IoringRecvFlags, IoringSendFlags, IoringTimeoutFlags,
-        RecvFlags, SendFlags, SocketFlags, SEND_VECTORIZED, SEND_WAITALL,
+        AtFlags, FallocateFlags, IoringAcceptFlags, IoringAsyncCancelFlags, IoringFixedFdFlags,
+        IoringFsyncFlags, IoringMsgringFlags, IoringPollFlags, IoringRecvFlags, IoringSendFlags,
+        IoringTimeoutFlags, Mode, OFlags, PipeFlags, ReadWriteFlags, RecvFlags, RenameFlags,
+        SendFlags, SocketFlags, StatxFlags, XattrFlags, SEND_VECTORIZED, SEND_WAITALL,
     };
 }
 

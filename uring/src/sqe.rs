@@ -347,14 +347,20 @@ impl Sqe {
     /// [`prep_openat`](Self::prep_openat) relative to the working directory. liburing:
     /// `io_uring_prep_open`.
     #[inline]
-    pub fn prep_open(&mut self, path: &CStr, flags: u32, mode: u32) {
+    pub fn prep_open(&mut self, path: &CStr, flags: rustix::fs::OFlags, mode: rustix::fs::Mode) {
         self.prep_openat(linux_raw_sys::general::AT_FDCWD, path, flags, mode);
     }
 
     /// [`prep_openat_direct`](Self::prep_openat_direct) relative to the working directory.
     /// liburing: `io_uring_prep_open_direct`.
     #[inline]
-    pub fn prep_open_direct(&mut self, path: &CStr, flags: u32, mode: u32, file_index: u32) {
+    pub fn prep_open_direct(
+        &mut self,
+        path: &CStr,
+        flags: rustix::fs::OFlags,
+        mode: rustix::fs::Mode,
+        file_index: u32,
+    ) {
         self.prep_openat_direct(
             linux_raw_sys::general::AT_FDCWD,
             path,
@@ -590,7 +596,12 @@ mod tests {
             }
         );
         assert_eq!(
-            prepped(|s| s.prep_fallocate(3, 1, 100, 65536)),
+            prepped(|s| s.prep_fallocate(
+                3,
+                crate::sys::FallocateFlags::from_bits_retain(1),
+                100,
+                65536
+            )),
             Sqe {
                 fd: 3,
                 off: 100,
@@ -601,7 +612,13 @@ mod tests {
         );
         let (old, new) = (c"old", c"new");
         assert_eq!(
-            prepped(|s| s.prep_renameat(5, old, -100, new, 1)),
+            prepped(|s| s.prep_renameat(
+                5,
+                old,
+                -100,
+                new,
+                crate::sys::RenameFlags::from_bits_retain(1)
+            )),
             Sqe {
                 fd: 5,
                 addr: old.as_ptr() as u64,
@@ -614,7 +631,13 @@ mod tests {
         let mut stx: Statx = unsafe_zeroed();
         let stx_ptr = &mut stx as *mut Statx as u64;
         assert_eq!(
-            prepped(|s| s.prep_statx(5, old, 0x100, 0x200, &mut stx)),
+            prepped(|s| s.prep_statx(
+                5,
+                old,
+                crate::sys::AtFlags::from_bits_retain(0x100),
+                crate::sys::StatxFlags::from_bits_retain(0x200),
+                &mut stx
+            )),
             Sqe {
                 fd: 5,
                 addr: old.as_ptr() as u64,
@@ -634,11 +657,27 @@ mod tests {
     #[test]
     fn direct_descriptors_encode_index_plus_one_or_alloc() {
         let p = c"p";
-        let s = prepped(|s| s.prep_openat_direct(-100, p, 2, 0o644, 0));
+        let s = prepped(|s| {
+            s.prep_openat_direct(
+                -100,
+                p,
+                crate::sys::OFlags::from_bits_retain(2),
+                crate::sys::Mode::from_bits_retain(0o644),
+                0,
+            )
+        });
         assert_eq!(s.splice_fd_in, 1);
         assert_eq!(s.len, 0o644);
         assert_eq!(s.rw_flags, 2);
-        let s = prepped(|s| s.prep_openat_direct(-100, p, 2, 0o644, FILE_INDEX_ALLOC));
+        let s = prepped(|s| {
+            s.prep_openat_direct(
+                -100,
+                p,
+                crate::sys::OFlags::from_bits_retain(2),
+                crate::sys::Mode::from_bits_retain(0o644),
+                FILE_INDEX_ALLOC,
+            )
+        });
         // SAFETY: reading a u32 member of a union of integers.
         let file_index = unsafe { kernel_view(&s).__bindgen_anon_5.file_index };
         assert_eq!(file_index, u32::MAX);
@@ -1010,7 +1049,12 @@ mod tests {
         let iov = [IoSliceMut::new(&mut buf)];
         let rwf = linux_raw_sys::general::RWF_NOWAIT;
         assert_eq!(
-            prepped(|s| s.prep_readv2(4, &iov, 6, rwf)),
+            prepped(|s| s.prep_readv2(
+                4,
+                &iov,
+                6,
+                crate::sys::ReadWriteFlags::from_bits_retain(rwf)
+            )),
             Sqe {
                 fd: 4,
                 addr: iov.as_ptr() as u64,
@@ -1022,7 +1066,12 @@ mod tests {
         );
         let wiov = [IoSlice::new(b"ab")];
         assert_eq!(
-            prepped(|s| s.prep_writev2(4, &wiov, 6, rwf)),
+            prepped(|s| s.prep_writev2(
+                4,
+                &wiov,
+                6,
+                crate::sys::ReadWriteFlags::from_bits_retain(rwf)
+            )),
             Sqe {
                 fd: 4,
                 addr: wiov.as_ptr() as u64,
@@ -1066,7 +1115,8 @@ mod tests {
         let mut fds = [0; 2];
         let fds_ptr = fds.as_mut_ptr() as u64;
         let cloexec = linux_raw_sys::general::O_CLOEXEC;
-        let s = prepped(|s| s.prep_pipe(&mut fds, cloexec));
+        let s =
+            prepped(|s| s.prep_pipe(&mut fds, crate::sys::PipeFlags::from_bits_retain(cloexec)));
         assert_eq!(
             s,
             Sqe {
@@ -1080,11 +1130,17 @@ mod tests {
         let pipe_flags = unsafe { kernel_view(&s).__bindgen_anon_3.pipe_flags };
         assert_eq!(pipe_flags, cloexec);
         assert_eq!(
-            prepped(|s| s.prep_pipe_direct(&mut fds, 0, 4)).splice_fd_in,
+            prepped(|s| s.prep_pipe_direct(&mut fds, crate::sys::PipeFlags::empty(), 4))
+                .splice_fd_in,
             5
         );
         assert_eq!(
-            prepped(|s| s.prep_pipe_direct(&mut fds, 0, FILE_INDEX_ALLOC)).splice_fd_in,
+            prepped(|s| s.prep_pipe_direct(
+                &mut fds,
+                crate::sys::PipeFlags::empty(),
+                FILE_INDEX_ALLOC
+            ))
+            .splice_fd_in,
             -1
         );
         let (name, path) = (c"user.a", c"/p");
@@ -1101,7 +1157,12 @@ mod tests {
             }
         );
         assert_eq!(
-            prepped(|s| s.prep_fsetxattr(4, name, &value[..3], 1)),
+            prepped(|s| s.prep_fsetxattr(
+                4,
+                name,
+                &value[..3],
+                crate::sys::XattrFlags::from_bits_retain(1)
+            )),
             Sqe {
                 fd: 4,
                 addr: name.as_ptr() as u64,
@@ -1122,7 +1183,12 @@ mod tests {
             }
         );
         assert_eq!(
-            prepped(|s| s.prep_setxattr(name, &value[..3], path, 2)),
+            prepped(|s| s.prep_setxattr(
+                name,
+                &value[..3],
+                path,
+                crate::sys::XattrFlags::from_bits_retain(2)
+            )),
             Sqe {
                 addr: name.as_ptr() as u64,
                 len: 3,
@@ -1152,20 +1218,55 @@ mod tests {
         let cwd = linux_raw_sys::general::AT_FDCWD;
         let (a, b) = (c"a", c"b");
         let mut at = Sqe::default();
-        at.prep_renameat(cwd, a, cwd, b, 0);
+        at.prep_renameat(cwd, a, cwd, b, crate::sys::RenameFlags::empty());
         assert_eq!(prepped(|s| s.prep_rename(a, b)), at);
-        at.prep_linkat(cwd, a, cwd, b, 4);
-        assert_eq!(prepped(|s| s.prep_link(a, b, 4)), at);
+        at.prep_linkat(cwd, a, cwd, b, crate::sys::AtFlags::from_bits_retain(4));
+        assert_eq!(
+            prepped(|s| s.prep_link(a, b, crate::sys::AtFlags::from_bits_retain(4))),
+            at
+        );
         at.prep_symlinkat(a, cwd, b);
         assert_eq!(prepped(|s| s.prep_symlink(a, b)), at);
-        at.prep_mkdirat(cwd, a, 0o700);
-        assert_eq!(prepped(|s| s.prep_mkdir(a, 0o700)), at);
-        at.prep_unlinkat(cwd, a, 0x200);
-        assert_eq!(prepped(|s| s.prep_unlink(a, 0x200)), at);
-        at.prep_openat_direct(cwd, a, 1, 0o600, 3);
-        assert_eq!(prepped(|s| s.prep_open_direct(a, 1, 0o600, 3)), at);
-        at.prep_openat(cwd, a, 1, 0o600);
-        assert_eq!(prepped(|s| s.prep_open(a, 1, 0o600)), at);
+        at.prep_mkdirat(cwd, a, crate::sys::Mode::from_bits_retain(0o700));
+        assert_eq!(
+            prepped(|s| s.prep_mkdir(a, crate::sys::Mode::from_bits_retain(0o700))),
+            at
+        );
+        at.prep_unlinkat(cwd, a, crate::sys::AtFlags::from_bits_retain(0x200));
+        assert_eq!(
+            prepped(|s| s.prep_unlink(a, crate::sys::AtFlags::from_bits_retain(0x200))),
+            at
+        );
+        at.prep_openat_direct(
+            cwd,
+            a,
+            crate::sys::OFlags::from_bits_retain(1),
+            crate::sys::Mode::from_bits_retain(0o600),
+            3,
+        );
+        assert_eq!(
+            prepped(|s| s.prep_open_direct(
+                a,
+                crate::sys::OFlags::from_bits_retain(1),
+                crate::sys::Mode::from_bits_retain(0o600),
+                3
+            )),
+            at
+        );
+        at.prep_openat(
+            cwd,
+            a,
+            crate::sys::OFlags::from_bits_retain(1),
+            crate::sys::Mode::from_bits_retain(0o600),
+        );
+        assert_eq!(
+            prepped(|s| s.prep_open(
+                a,
+                crate::sys::OFlags::from_bits_retain(1),
+                crate::sys::Mode::from_bits_retain(0o600)
+            )),
+            at
+        );
 
         let mut addr: RawSockAddr = unsafe_zeroed();
         let mut len = 16u32;

@@ -67,10 +67,17 @@ pub use rustix::io_uring::{
     IoringRecvFlags, IoringSendFlags, IoringSetupFlags, IoringSqeFlags, IoringTimeoutFlags,
 };
 
+/// Typed flag sets of rustix for the file operations: `openat`'s [`OFlags`] and
+/// [`Mode`], the `AT_*` [`AtFlags`] of `statx`/`unlinkat`/`linkat`, [`StatxFlags`] (the
+/// `STATX_*` mask), [`RenameFlags`], [`XattrFlags`], [`FallocateFlags`], the `RWF_*`
+/// [`ReadWriteFlags`] of `readv2`/`writev2` and the [`PipeFlags`] of `pipe`.
+pub use rustix::fs::{AtFlags, FallocateFlags, Mode, OFlags, RenameFlags, StatxFlags, XattrFlags};
+pub use rustix::io::ReadWriteFlags;
 /// Typed `MSG_*` and `SOCK_*` flag sets of rustix, the `flags` of the send family
 /// ([`SendFlags`]), of the receive family ([`RecvFlags`]) and of accept ([`SocketFlags`],
 /// `accept4(2)`'s), re-exported so that callers need no second import.
 pub use rustix::net::{RecvFlags, SendFlags, SocketFlags};
+pub use rustix::pipe::PipeFlags;
 /// `IORING_SEND_VECTORIZED` (Linux 6.17) as a typed send flag: `IORING_OP_SEND_ZC` takes an
 /// iovec array in `addr`/`len` instead of one buffer. rustix's [`IoringSendFlags`] has no
 /// name for it yet; the bit is linux-raw-sys's. Checked in

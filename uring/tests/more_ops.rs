@@ -576,10 +576,17 @@ fn xattrs_by_fd_and_by_path() {
     // SAFETY: names, values and `file` outlive the completions, reaped before the next
     // batch.
     unsafe {
-        ring.fsetxattr(1, fd, a, b"by-fd", linux_raw_sys::general::XATTR_CREATE)
-            .unwrap()
-            .link();
-        ring.setxattr(2, b, b"by-path", &path, 0).unwrap();
+        ring.fsetxattr(
+            1,
+            fd,
+            a,
+            b"by-fd",
+            uring::sys::XattrFlags::from_bits_retain(linux_raw_sys::general::XATTR_CREATE),
+        )
+        .unwrap()
+        .link();
+        ring.setxattr(2, b, b"by-path", &path, uring::sys::XattrFlags::empty())
+            .unwrap();
     }
     let c = reap(&mut ring, 2);
     if by_ud(&c, 1).res == neg(Errno::OPNOTSUPP) {
@@ -600,8 +607,14 @@ fn xattrs_by_fd_and_by_path() {
         ring.getxattr(6, c"user.uring.none", &mut small, &path)
             .unwrap();
         // CREATE of an existing attribute: EEXIST.
-        ring.fsetxattr(7, fd, a, b"again", linux_raw_sys::general::XATTR_CREATE)
-            .unwrap();
+        ring.fsetxattr(
+            7,
+            fd,
+            a,
+            b"again",
+            uring::sys::XattrFlags::from_bits_retain(linux_raw_sys::general::XATTR_CREATE),
+        )
+        .unwrap();
     }
     let c = reap(&mut ring, 5);
     assert_eq!(by_ud(&c, 3).res, 7);
@@ -621,14 +634,23 @@ fn readv2_and_writev2_take_rwf_flags() {
     let fd = file.as_raw_fd();
     let parts = [IoSlice::new(b"tail"), IoSlice::new(b"!")];
     // SAFETY: `parts` and `file` outlive the completion.
-    unsafe { ring.writev2(1, fd, &parts, 0, linux_raw_sys::general::RWF_APPEND) }.unwrap();
+    unsafe {
+        ring.writev2(
+            1,
+            fd,
+            &parts,
+            0,
+            uring::sys::ReadWriteFlags::from_bits_retain(linux_raw_sys::general::RWF_APPEND),
+        )
+    }
+    .unwrap();
     assert_eq!(reap(&mut ring, 1)[0].res, 5);
     // RWF_APPEND wrote at the end, not at offset 0.
     assert_eq!(std::fs::read(dir.join("f")).unwrap(), b"head:tail!");
     let (mut x, mut y) = ([0u8; 5], [0u8; 5]);
     let iov = [IoSliceMut::new(&mut x), IoSliceMut::new(&mut y)];
     // SAFETY: `iov`'s buffers and `file` outlive the completion.
-    unsafe { ring.readv2(2, fd, &iov, 0, 0) }.unwrap();
+    unsafe { ring.readv2(2, fd, &iov, 0, uring::sys::ReadWriteFlags::empty()) }.unwrap();
     assert_eq!(reap(&mut ring, 1)[0].res, 10);
     assert_eq!((&x, &y), (b"head:", b"tail!"));
 
@@ -643,13 +665,22 @@ fn readv2_and_writev2_take_rwf_flags() {
             r.as_raw_fd(),
             &iov,
             u64::MAX,
-            linux_raw_sys::general::RWF_NOWAIT,
+            uring::sys::ReadWriteFlags::from_bits_retain(linux_raw_sys::general::RWF_NOWAIT),
         )
         .unwrap();
     }
     assert_eq!(reap(&mut ring, 1)[0].res, neg(Errno::AGAIN));
     // SAFETY: as above.
-    unsafe { ring.readv2(4, fd, &iov, 0, 1 << 30) }.unwrap();
+    unsafe {
+        ring.readv2(
+            4,
+            fd,
+            &iov,
+            0,
+            uring::sys::ReadWriteFlags::from_bits_retain(1 << 30),
+        )
+    }
+    .unwrap();
     assert_eq!(reap(&mut ring, 1)[0].res, neg(Errno::OPNOTSUPP));
 }
 
@@ -661,7 +692,14 @@ fn pipe_creates_both_ends() {
     }
     let mut fds = [-1; 2];
     // SAFETY: `fds` outlives the completion.
-    unsafe { ring.pipe(1, &mut fds, linux_raw_sys::general::O_CLOEXEC) }.unwrap();
+    unsafe {
+        ring.pipe(
+            1,
+            &mut fds,
+            uring::sys::PipeFlags::from_bits_retain(linux_raw_sys::general::O_CLOEXEC),
+        )
+    }
+    .unwrap();
     assert_eq!(reap(&mut ring, 1)[0].res, 0);
     // SAFETY: the completion says the kernel made these two descriptors for us.
     let (r, w) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
@@ -676,7 +714,14 @@ fn pipe_creates_both_ends() {
     // Unknown pipe flags: EINVAL.
     let mut fds = [-1; 2];
     // SAFETY: as above.
-    unsafe { ring.pipe(2, &mut fds, linux_raw_sys::general::O_APPEND) }.unwrap();
+    unsafe {
+        ring.pipe(
+            2,
+            &mut fds,
+            uring::sys::PipeFlags::from_bits_retain(linux_raw_sys::general::O_APPEND),
+        )
+    }
+    .unwrap();
     assert_eq!(reap(&mut ring, 1)[0].res, neg(Errno::INVAL));
     assert_eq!(fds, [-1, -1]);
 }
@@ -693,9 +738,16 @@ fn pipe_direct_fills_slots() {
     // SAFETY: `fds` and `alloc` outlive the completions; the table is ours, slots 4 and 5
     // empty.
     unsafe {
-        ring.pipe_direct(1, &mut fds, 0, 4).unwrap().link();
-        ring.pipe_direct(2, &mut alloc, 0, FILE_INDEX_ALLOC)
-            .unwrap();
+        ring.pipe_direct(1, &mut fds, uring::sys::PipeFlags::empty(), 4)
+            .unwrap()
+            .link();
+        ring.pipe_direct(
+            2,
+            &mut alloc,
+            uring::sys::PipeFlags::empty(),
+            FILE_INDEX_ALLOC,
+        )
+        .unwrap();
     }
     let c = reap(&mut ring, 2);
     assert_eq!(by_ud(&c, 1).res, 0);
@@ -722,7 +774,14 @@ fn pipe_direct_fills_slots() {
     let mut driver = Driver::new(DriverConfig::default()).expect("driver");
     let mut fds = [-1; 2];
     // SAFETY: refused before anything is queued.
-    let refused = unsafe { driver.ring().pipe_direct(1, &mut fds, 0, FILE_INDEX_ALLOC) };
+    let refused = unsafe {
+        driver.ring().pipe_direct(
+            1,
+            &mut fds,
+            uring::sys::PipeFlags::empty(),
+            FILE_INDEX_ALLOC,
+        )
+    };
     assert_eq!(refused.unwrap_err(), SqeError::ReservedFileTable);
 }
 
@@ -768,12 +827,23 @@ fn working_directory_shorthands() {
     );
     let o_creat = linux_raw_sys::general::O_CREAT | linux_raw_sys::general::O_WRONLY;
     let mut open_sqe = uring::Sqe::default();
-    open_sqe.prep_open(&f, o_creat | linux_raw_sys::general::O_CLOEXEC, 0o600);
+    open_sqe.prep_open(
+        &f,
+        uring::sys::OFlags::from_bits_retain(o_creat | linux_raw_sys::general::O_CLOEXEC),
+        uring::sys::Mode::from_bits_retain(0o600),
+    );
     // SAFETY: every path outlives its completion; each batch is reaped before the next.
     unsafe {
-        ring.mkdir(1, &d, 0o700).unwrap().link();
-        ring.open(2, &f, o_creat | linux_raw_sys::general::O_CLOEXEC, 0o600)
-            .unwrap();
+        ring.mkdir(1, &d, uring::sys::Mode::from_bits_retain(0o700))
+            .unwrap()
+            .link();
+        ring.open(
+            2,
+            &f,
+            uring::sys::OFlags::from_bits_retain(o_creat | linux_raw_sys::general::O_CLOEXEC),
+            uring::sys::Mode::from_bits_retain(0o600),
+        )
+        .unwrap();
     }
     let c = reap(&mut ring, 2);
     assert_eq!(by_ud(&c, 1).res, 0);
@@ -783,7 +853,7 @@ fn working_directory_shorthands() {
     unsafe {
         ring.rename(3, &f, &g).unwrap().link();
         ring.symlink(4, &g, &s).unwrap().link();
-        ring.link(5, &g, &h, 0).unwrap();
+        ring.link(5, &g, &h, uring::sys::AtFlags::empty()).unwrap();
     }
     let c = reap(&mut ring, 3);
     for ud in 3..=5 {
@@ -795,10 +865,18 @@ fn working_directory_shorthands() {
     assert_eq!(std::fs::metadata(dir.join("h")).unwrap().nlink(), 2);
     // SAFETY: as above.
     unsafe {
-        ring.unlink(6, &h, 0).unwrap().link();
-        ring.unlink(7, &g, 0).unwrap().link();
-        ring.unlink(8, &d, linux_raw_sys::general::AT_REMOVEDIR)
-            .unwrap();
+        ring.unlink(6, &h, uring::sys::AtFlags::empty())
+            .unwrap()
+            .link();
+        ring.unlink(7, &g, uring::sys::AtFlags::empty())
+            .unwrap()
+            .link();
+        ring.unlink(
+            8,
+            &d,
+            uring::sys::AtFlags::from_bits_retain(linux_raw_sys::general::AT_REMOVEDIR),
+        )
+        .unwrap();
     }
     let c = reap(&mut ring, 3);
     for ud in 6..=8 {
@@ -810,8 +888,8 @@ fn working_directory_shorthands() {
     at.prep_openat(
         linux_raw_sys::general::AT_FDCWD,
         &f,
-        o_creat | linux_raw_sys::general::O_CLOEXEC,
-        0o600,
+        uring::sys::OFlags::from_bits_retain(o_creat | linux_raw_sys::general::O_CLOEXEC),
+        uring::sys::Mode::from_bits_retain(0o600),
     );
     assert_eq!(open_sqe, at);
 }

@@ -440,8 +440,14 @@ fn openat() {
 
     // SAFETY: `path` outlives the completion reaped below.
     let sqe = *unsafe {
-        ring.openat(0x33333333, tmp.fd(), &path, flags, mode)
-            .unwrap()
+        ring.openat(
+            0x33333333,
+            tmp.fd(),
+            &path,
+            uring::sys::OFlags::from_bits_retain(flags),
+            uring::sys::Mode::from_bits_retain(mode),
+        )
+        .unwrap()
     };
     assert_eq!(
         sqe,
@@ -746,7 +752,16 @@ fn fallocate() {
 
     let len = 65536;
     // SAFETY: the file stays open until after the completion is reaped below.
-    let sqe = *unsafe { ring.fallocate(0xaaaaaaaa, file.as_raw_fd(), 0, 0, len) }.unwrap();
+    let sqe = *unsafe {
+        ring.fallocate(
+            0xaaaaaaaa,
+            file.as_raw_fd(),
+            uring::sys::FallocateFlags::empty(),
+            0,
+            len,
+        )
+    }
+    .unwrap();
     assert_eq!(sqe.opcode, op(Op::IORING_OP_FALLOCATE));
     assert_eq!(sqe.fd, file.as_raw_fd());
     assert_eq!(ring.submit().unwrap(), 1);
@@ -777,8 +792,15 @@ fn statx() {
     // SAFETY: `path` and `buf` outlive the completion reaped below; `buf` is not touched
     // until then.
     let sqe = *unsafe {
-        ring.statx(0xaaaaaaaa, tmp.fd(), &path, 0, g::STATX_SIZE, &mut buf)
-            .unwrap()
+        ring.statx(
+            0xaaaaaaaa,
+            tmp.fd(),
+            &path,
+            uring::sys::AtFlags::empty(),
+            uring::sys::StatxFlags::from_bits_retain(g::STATX_SIZE),
+            &mut buf,
+        )
+        .unwrap()
     };
     assert_eq!(sqe.opcode, op(Op::IORING_OP_STATX));
     assert_eq!(sqe.fd, tmp.fd());
@@ -874,8 +896,15 @@ fn renameat() {
     let (old_path, new_path) = (cstr(old_name), cstr(new_name));
     // SAFETY: both paths outlive the completion reaped below.
     let sqe = *unsafe {
-        ring.renameat(0x12121212, tmp.fd(), &old_path, tmp.fd(), &new_path, 0)
-            .unwrap()
+        ring.renameat(
+            0x12121212,
+            tmp.fd(),
+            &old_path,
+            tmp.fd(),
+            &new_path,
+            uring::sys::RenameFlags::empty(),
+        )
+        .unwrap()
     };
     assert_eq!(sqe.opcode, op(Op::IORING_OP_RENAMEAT));
     assert_eq!(sqe.fd, tmp.fd());
@@ -902,7 +931,10 @@ fn unlinkat() {
 
     let path = cstr(name);
     // SAFETY: `path` outlives the completion reaped below.
-    let sqe = *unsafe { ring.unlinkat(0x12121212, tmp.fd(), &path, 0).unwrap() };
+    let sqe = *unsafe {
+        ring.unlinkat(0x12121212, tmp.fd(), &path, uring::sys::AtFlags::empty())
+            .unwrap()
+    };
     assert_eq!(sqe.opcode, op(Op::IORING_OP_UNLINKAT));
     assert_eq!(sqe.fd, tmp.fd());
     assert_eq!(ring.submit().unwrap(), 1);
@@ -922,7 +954,15 @@ fn mkdirat() {
 
     let path = cstr(name);
     // SAFETY: `path` outlives the completion reaped below.
-    let sqe = *unsafe { ring.mkdirat(0x12121212, tmp.fd(), &path, 0o755).unwrap() };
+    let sqe = *unsafe {
+        ring.mkdirat(
+            0x12121212,
+            tmp.fd(),
+            &path,
+            uring::sys::Mode::from_bits_retain(0o755),
+        )
+        .unwrap()
+    };
     assert_eq!(sqe.opcode, op(Op::IORING_OP_MKDIRAT));
     assert_eq!(sqe.fd, tmp.fd());
     assert_eq!(ring.submit().unwrap(), 1);
@@ -967,8 +1007,15 @@ fn linkat() {
     let (first_path, second_path) = (cstr(first), cstr(second));
     // SAFETY: both paths outlive the completion reaped below.
     let sqe = *unsafe {
-        ring.linkat(0x12121212, tmp.fd(), &first_path, tmp.fd(), &second_path, 0)
-            .unwrap()
+        ring.linkat(
+            0x12121212,
+            tmp.fd(),
+            &first_path,
+            tmp.fd(),
+            &second_path,
+            uring::sys::AtFlags::empty(),
+        )
+        .unwrap()
     };
     assert_eq!(sqe.opcode, op(Op::IORING_OP_LINKAT));
     assert_eq!(sqe.fd, tmp.fd());
@@ -1568,8 +1615,15 @@ fn openat_direct_close_direct() {
     for (file_index, res) in [(0, 0), (1, 0), (FILE_INDEX_ALLOC, 2)] {
         // SAFETY: `path` outlives the completion reaped below.
         unsafe {
-            ring.openat_direct(user_data, tmp.fd(), &path, flags, mode, file_index)
-                .unwrap();
+            ring.openat_direct(
+                user_data,
+                tmp.fd(),
+                &path,
+                uring::sys::OFlags::from_bits_retain(flags),
+                uring::sys::Mode::from_bits_retain(mode),
+                file_index,
+            )
+            .unwrap();
         }
         assert_eq!(ring.submit().unwrap(), 1);
         // res is 0 for a given slot, the chosen slot with FILE_INDEX_ALLOC.
@@ -2254,7 +2308,15 @@ fn openat2_open_and_advice() {
     // open: relative to the working directory, so pass the full path.
     let full = cstr(tmp.join(name).to_str().unwrap());
     // SAFETY: `full` outlives the completion reaped below.
-    unsafe { ring.open(3, &full, g::O_RDONLY | g::O_CLOEXEC, 0).unwrap() };
+    unsafe {
+        ring.open(
+            3,
+            &full,
+            uring::sys::OFlags::from_bits_retain(g::O_RDONLY | g::O_CLOEXEC),
+            uring::sys::Mode::empty(),
+        )
+        .unwrap()
+    };
     assert_eq!(ring.submit().unwrap(), 1);
     let c = ring.copy_cqe().unwrap();
     assert_eq!(c.user_data, 3);

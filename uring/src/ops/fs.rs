@@ -7,12 +7,15 @@ use std::os::fd::RawFd;
 
 use crate::sys::{self, io_uring_op as Op, IoringFixedFdFlags};
 use crate::types::{OpenHow, Statx};
+use rustix::fs::{AtFlags, FallocateFlags, Mode, OFlags, RenameFlags, StatxFlags, XattrFlags};
+use rustix::io::ReadWriteFlags;
+use rustix::pipe::PipeFlags;
 
 ops! {
     /// `openat(2)` of `path` relative to `dir_fd`
     /// (`AT_FDCWD` for the working directory) with `O_*` `flags` and `mode`; the CQE's
     /// `res` is the new fd.
-    fn openat = prep_openat(dir_fd: RawFd, path: &CStr, flags: u32, mode: u32) {
+    fn openat = prep_openat(dir_fd: RawFd, path: &CStr, flags: OFlags, mode: Mode) {
         opcode: IORING_OP_OPENAT, linux: "5.6", liburing: "io_uring_prep_openat", zig: "openat",
         safety: {
             /// `path` must stay valid until the completion has been reaped (the kernel copies it when it consumes the SQE, which on an SQPOLL ring may be after
@@ -25,16 +28,16 @@ ops! {
                 Op::IORING_OP_OPENAT,
                 dir_fd,
                 path.as_ptr() as u64,
-                mode as usize,
+                mode.bits() as usize,
                 0,
             );
-            sqe.rw_flags = flags;
+            sqe.rw_flags = flags.bits();
         },
     }
 
     /// `openat(2)` into slot `file_index` of the registered file table (Linux 5.15; CQE
     /// `res` 0), or a free slot with [`FILE_INDEX_ALLOC`](crate::FILE_INDEX_ALLOC) (Linux 5.19; `res` is the slot).
-    fn openat_direct = prep_openat_direct(dir_fd: RawFd, path: &CStr, flags: u32, mode: u32, file_index: u32) {
+    fn openat_direct = prep_openat_direct(dir_fd: RawFd, path: &CStr, flags: OFlags, mode: Mode, file_index: u32) {
         opcode: IORING_OP_OPENAT, linux: "5.15", liburing: "io_uring_prep_openat_direct", zig: "openat_direct",
         safety: {
             /// As for [`openat`](Self::openat).
@@ -136,7 +139,7 @@ ops! {
 
     /// `statx(2)` of `path` relative to `dir_fd`, `AT_*`
     /// `flags`, `STATX_*` `mask`, into `buf`.
-    fn statx = prep_statx(dir_fd: RawFd, path: &CStr, flags: u32, mask: u32, buf: &mut Statx) {
+    fn statx = prep_statx(dir_fd: RawFd, path: &CStr, flags: AtFlags, mask: StatxFlags, buf: &mut Statx) {
         opcode: IORING_OP_STATX, linux: "5.6", liburing: "io_uring_prep_statx", zig: "statx",
         safety: {
             /// `path` must stay valid until the completion has been reaped (copied when the kernel
@@ -151,16 +154,16 @@ ops! {
                 Op::IORING_OP_STATX,
                 dir_fd,
                 path.as_ptr() as u64,
-                mask as usize,
+                mask.bits() as usize,
                 buf as *mut Statx as u64,
             );
-            sqe.rw_flags = flags;
+            sqe.rw_flags = flags.bits();
         },
     }
 
     /// `fallocate(2)` of `len` bytes at `offset` with
     /// `FALLOC_FL_*` `mode`.
-    fn fallocate = prep_fallocate(fd: RawFd, mode: i32, offset: u64, len: u64) {
+    fn fallocate = prep_fallocate(fd: RawFd, mode: FallocateFlags, offset: u64, len: u64) {
         opcode: IORING_OP_FALLOCATE, linux: "5.6", liburing: "io_uring_prep_fallocate", zig: "fallocate",
         safety: {
             /// `fd` follows the [descriptor contract](crate::ops#descriptors).
@@ -168,7 +171,7 @@ ops! {
         prep: |sqe| {
             // The length goes in addr and the mode in len.
             sqe.prep_rw(Op::IORING_OP_FALLOCATE, fd, len, 0, offset);
-            sqe.len = mode as u32;
+            sqe.len = mode.bits();
         },
     }
 
@@ -220,7 +223,7 @@ ops! {
 
     /// `renameat2(2)` of `old_path` (relative to
     /// `old_dir_fd`) to `new_path` (relative to `new_dir_fd`), `RENAME_*` `flags`.
-    fn renameat = prep_renameat(old_dir_fd: RawFd, old_path: &CStr, new_dir_fd: RawFd, new_path: &CStr, flags: u32) {
+    fn renameat = prep_renameat(old_dir_fd: RawFd, old_path: &CStr, new_dir_fd: RawFd, new_path: &CStr, flags: RenameFlags) {
         opcode: IORING_OP_RENAMEAT, linux: "5.11", liburing: "io_uring_prep_renameat", zig: "renameat",
         safety: {
             /// Both paths must stay valid until the completion has been reaped (the kernel copies them when it consumes the SQE, which on an SQPOLL ring may be after
@@ -238,13 +241,13 @@ ops! {
             );
             // The second directory fd travels in len.
             sqe.len = new_dir_fd as u32;
-            sqe.rw_flags = flags;
+            sqe.rw_flags = flags.bits();
         },
     }
 
     /// `unlinkat(2)` of `path` relative to `dir_fd`
     /// (`AT_REMOVEDIR` in `flags` for a directory).
-    fn unlinkat = prep_unlinkat(dir_fd: RawFd, path: &CStr, flags: u32) {
+    fn unlinkat = prep_unlinkat(dir_fd: RawFd, path: &CStr, flags: AtFlags) {
         opcode: IORING_OP_UNLINKAT, linux: "5.11", liburing: "io_uring_prep_unlinkat", zig: "unlinkat",
         safety: {
             /// `path` must stay valid until the completion has been reaped (the kernel copies it when it consumes the SQE, which on an SQPOLL ring may be after
@@ -254,13 +257,13 @@ ops! {
         },
         prep: |sqe| {
             sqe.prep_rw(Op::IORING_OP_UNLINKAT, dir_fd, path.as_ptr() as u64, 0, 0);
-            sqe.rw_flags = flags;
+            sqe.rw_flags = flags.bits();
         },
     }
 
     /// `mkdirat(2)` of `path` relative to `dir_fd` with
     /// `mode`.
-    fn mkdirat = prep_mkdirat(dir_fd: RawFd, path: &CStr, mode: u32) {
+    fn mkdirat = prep_mkdirat(dir_fd: RawFd, path: &CStr, mode: Mode) {
         opcode: IORING_OP_MKDIRAT, linux: "5.15", liburing: "io_uring_prep_mkdirat", zig: "mkdirat",
         safety: {
             /// `path` must stay valid until the completion has been reaped (the kernel copies it when it consumes the SQE, which on an SQPOLL ring may be after
@@ -273,7 +276,7 @@ ops! {
                 Op::IORING_OP_MKDIRAT,
                 dir_fd,
                 path.as_ptr() as u64,
-                mode as usize,
+                mode.bits() as usize,
                 0,
             );
         },
@@ -302,7 +305,7 @@ ops! {
 
     /// `linkat(2)` of `old_path` to `new_path`, `AT_*`
     /// `flags`.
-    fn linkat = prep_linkat(old_dir_fd: RawFd, old_path: &CStr, new_dir_fd: RawFd, new_path: &CStr, flags: u32) {
+    fn linkat = prep_linkat(old_dir_fd: RawFd, old_path: &CStr, new_dir_fd: RawFd, new_path: &CStr, flags: AtFlags) {
         opcode: IORING_OP_LINKAT, linux: "5.15", liburing: "io_uring_prep_linkat", zig: "linkat",
         safety: {
             /// Both paths must stay valid until the completion has been reaped (the kernel copies them when it consumes the SQE, which on an SQPOLL ring may be after
@@ -319,31 +322,31 @@ ops! {
                 new_path.as_ptr() as u64,
             );
             sqe.len = new_dir_fd as u32;
-            sqe.rw_flags = flags;
+            sqe.rw_flags = flags.bits();
         },
     }
 
     /// `IORING_OP_READV` with `RWF_*` `flags` (Linux 5.1): `preadv2(2)`.
-    fn readv2 = prep_readv2(fd: RawFd, iovecs: &[IoSliceMut<'_>], offset: u64, flags: u32) {
+    fn readv2 = prep_readv2(fd: RawFd, iovecs: &[IoSliceMut<'_>], offset: u64, flags: ReadWriteFlags) {
         opcode: IORING_OP_READV, linux: "5.1", liburing: "io_uring_prep_readv2",
         safety: {
             /// As for [`read`](Self::read) with [`ReadBuffer::Iovecs`](crate::ReadBuffer::Iovecs).
         },
         prep: |sqe| {
             sqe.prep_readv(fd, iovecs, offset);
-            sqe.rw_flags = flags;
+            sqe.rw_flags = flags.bits();
         },
     }
 
     /// `IORING_OP_WRITEV` with `RWF_*` `flags` (Linux 5.1): `pwritev2(2)`.
-    fn writev2 = prep_writev2(fd: RawFd, iovecs: &[IoSlice<'_>], offset: u64, flags: u32) {
+    fn writev2 = prep_writev2(fd: RawFd, iovecs: &[IoSlice<'_>], offset: u64, flags: ReadWriteFlags) {
         opcode: IORING_OP_WRITEV, linux: "5.1", liburing: "io_uring_prep_writev2",
         safety: {
             /// As for [`writev`](Self::writev).
         },
         prep: |sqe| {
             sqe.prep_writev(fd, iovecs, offset);
-            sqe.rw_flags = flags;
+            sqe.rw_flags = flags.bits();
         },
     }
 
@@ -397,7 +400,7 @@ ops! {
 
     /// `pipe2(2)` with `O_*` `pipe_flags`; the kernel writes
     /// the read and write ends' fds to `fds`.
-    fn pipe = prep_pipe(fds: &mut [RawFd; 2], pipe_flags: u32) {
+    fn pipe = prep_pipe(fds: &mut [RawFd; 2], pipe_flags: PipeFlags) {
         opcode: IORING_OP_PIPE, linux: "6.16", liburing: "io_uring_prep_pipe",
         safety: {
             /// `fds` must stay valid, and not be accessed through other references, until the
@@ -405,7 +408,7 @@ ops! {
         },
         prep: |sqe| {
             sqe.prep_rw(Op::IORING_OP_PIPE, 0, fds.as_mut_ptr() as u64, 0, 0);
-            sqe.rw_flags = pipe_flags;
+            sqe.rw_flags = pipe_flags.bits();
         },
     }
 
@@ -415,7 +418,7 @@ ops! {
     ///
     /// Refused with [`SqeError::ReservedFileTable`](crate::SqeError::ReservedFileTable) on a ring
     /// whose table is its safe layer's.
-    fn pipe_direct = prep_pipe_direct(fds: &mut [RawFd; 2], pipe_flags: u32, file_index: u32) {
+    fn pipe_direct = prep_pipe_direct(fds: &mut [RawFd; 2], pipe_flags: PipeFlags, file_index: u32) {
         opcode: IORING_OP_PIPE, linux: "6.16", liburing: "io_uring_prep_pipe_direct",
         check: check_file_table,
         safety: {
@@ -451,7 +454,7 @@ ops! {
 
     /// `fsetxattr(2)` of attribute `name` of `fd` to
     /// `value`, `XATTR_*` `flags`.
-    fn fsetxattr = prep_fsetxattr(fd: RawFd, name: &CStr, value: &[u8], flags: u32) {
+    fn fsetxattr = prep_fsetxattr(fd: RawFd, name: &CStr, value: &[u8], flags: XattrFlags) {
         opcode: IORING_OP_FSETXATTR, linux: "5.19", liburing: "io_uring_prep_fsetxattr",
         safety: {
             /// `name` and `value` must stay valid until the completion has been reaped.
@@ -466,7 +469,7 @@ ops! {
                 value.len(),
                 value.as_ptr() as u64,
             );
-            sqe.rw_flags = flags;
+            sqe.rw_flags = flags.bits();
         },
     }
 
@@ -492,7 +495,7 @@ ops! {
 
     /// `setxattr(2)` of attribute `name` of the file at
     /// `path` to `value`, `XATTR_*` `flags`.
-    fn setxattr = prep_setxattr(name: &CStr, value: &[u8], path: &CStr, flags: u32) {
+    fn setxattr = prep_setxattr(name: &CStr, value: &[u8], path: &CStr, flags: XattrFlags) {
         opcode: IORING_OP_SETXATTR, linux: "5.19", liburing: "io_uring_prep_setxattr",
         safety: {
             /// `name`, `path` and `value` must stay valid until the completion has been reaped.
@@ -506,12 +509,12 @@ ops! {
                 value.as_ptr() as u64,
             );
             sqe.addr3 = path.as_ptr() as u64;
-            sqe.rw_flags = flags;
+            sqe.rw_flags = flags.bits();
         },
     }
 
     /// [`prep_unlinkat`](Self::prep_unlinkat) relative to the working directory.
-    fn unlink = prep_unlink(path: &CStr, flags: u32) {
+    fn unlink = prep_unlink(path: &CStr, flags: AtFlags) {
         opcode: IORING_OP_UNLINKAT, linux: "5.11", liburing: "io_uring_prep_unlink",
         safety: {
             /// As for [`unlinkat`](Self::unlinkat).
@@ -530,12 +533,12 @@ ops! {
         },
         prep: |sqe| {
             let cwd = linux_raw_sys::general::AT_FDCWD;
-            sqe.prep_renameat(cwd, old_path, cwd, new_path, 0);
+            sqe.prep_renameat(cwd, old_path, cwd, new_path, RenameFlags::empty());
         },
     }
 
     /// [`prep_mkdirat`](Self::prep_mkdirat) relative to the working directory.
-    fn mkdir = prep_mkdir(path: &CStr, mode: u32) {
+    fn mkdir = prep_mkdir(path: &CStr, mode: Mode) {
         opcode: IORING_OP_MKDIRAT, linux: "5.15", liburing: "io_uring_prep_mkdir",
         safety: {
             /// As for [`mkdirat`](Self::mkdirat).
@@ -558,7 +561,7 @@ ops! {
     }
 
     /// [`prep_linkat`](Self::prep_linkat) of two paths relative to the working directory.
-    fn link = prep_link(old_path: &CStr, new_path: &CStr, flags: u32) {
+    fn link = prep_link(old_path: &CStr, new_path: &CStr, flags: AtFlags) {
         opcode: IORING_OP_LINKAT, linux: "5.15", liburing: "io_uring_prep_link",
         safety: {
             /// As for [`linkat`](Self::linkat).

@@ -845,8 +845,8 @@ impl IoUring {
         &mut self,
         user_data: u64,
         path: &CStr,
-        flags: u32,
-        mode: u32,
+        flags: rustix::fs::OFlags,
+        mode: rustix::fs::Mode,
     ) -> SqeResult<'_> {
         let cwd = linux_raw_sys::general::AT_FDCWD;
         self.queue(user_data, |sqe| sqe.prep_openat(cwd, path, flags, mode))
@@ -863,8 +863,8 @@ impl IoUring {
         &mut self,
         user_data: u64,
         path: &CStr,
-        flags: u32,
-        mode: u32,
+        flags: rustix::fs::OFlags,
+        mode: rustix::fs::Mode,
         file_index: u32,
     ) -> SqeResult<'_> {
         let cwd = linux_raw_sys::general::AT_FDCWD;
