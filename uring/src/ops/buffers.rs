@@ -12,8 +12,15 @@ ops! {
     ///
     /// Reads and receives with buffer selection then pick from the group; each buffer is consumed
     /// by one completion (its id in the CQE) and must be provided again to be reused.
-    fn provide_buffers = prep_provide_buffers(buffers: *mut u8, buffer_size: u32, buffers_count: u32, group_id: u16, buffer_id: u16) {
-        opcode: IORING_OP_PROVIDE_BUFFERS, linux: "5.7", liburing: "io_uring_prep_provide_buffers", zig: "provide_buffers",
+    fn provide_buffers = prep_provide_buffers(
+        buffers: *mut u8,
+        buffer_size: u32,
+        buffers_count: u32,
+        group_id: u16,
+        buffer_id: u16,
+    ) {
+        opcode: IORING_OP_PROVIDE_BUFFERS, linux: "5.7", liburing: "io_uring_prep_provide_buffers",
+        zig: "provide_buffers",
         safety: {
             /// The `buffer_size * buffers_count` bytes from `buffers` must stay valid, and not be
             /// accessed through other references, as long as the kernel may write them: until
@@ -37,7 +44,8 @@ ops! {
     /// Take up to `buffers_count` unused buffers
     /// out of group `group_id`; `res` is how many were removed.
     fn remove_buffers = prep_remove_buffers(buffers_count: u32, group_id: u16) {
-        opcode: IORING_OP_REMOVE_BUFFERS, linux: "5.7", liburing: "io_uring_prep_remove_buffers", zig: "remove_buffers",
+        opcode: IORING_OP_REMOVE_BUFFERS, linux: "5.7", liburing: "io_uring_prep_remove_buffers",
+        zig: "remove_buffers",
         safety: safe,
         prep: |sqe| {
             let count = i32::try_from(buffers_count).unwrap_or(i32::MAX);
@@ -48,7 +56,13 @@ ops! {
 
     /// `waitid(2)` for `id_type`/`id` with `W*`
     /// `options`, writing `infop`. `flags` must be 0.
-    fn waitid = prep_waitid(id_type: IdType, id: i32, infop: &mut SigInfo, options: u32, flags: u32) {
+    fn waitid = prep_waitid(
+        id_type: IdType,
+        id: i32,
+        infop: &mut SigInfo,
+        options: u32,
+        flags: u32,
+    ) {
         opcode: IORING_OP_WAITID, linux: "6.7", liburing: "io_uring_prep_waitid", zig: "waitid",
         safety: {
             /// `infop` must stay valid, and not be accessed through other references, until the

@@ -18,8 +18,9 @@ ops! {
     fn openat = prep_openat(dir_fd: RawFd, path: &CStr, flags: OFlags, mode: Mode) {
         opcode: IORING_OP_OPENAT, linux: "5.6", liburing: "io_uring_prep_openat", zig: "openat",
         safety: {
-            /// `path` must stay valid until the completion has been reaped (the kernel copies it when it consumes the SQE, which on an SQPOLL ring may be after
-            /// `submit` returned: the completion is what tells the caller it happened).
+            /// `path` must stay valid until the completion has been reaped (the kernel copies it
+            /// when it consumes the SQE, which on an SQPOLL ring may be after `submit` returned:
+            /// the completion is what tells the caller it happened).
             ///
             /// `dir_fd` follows the [descriptor contract](crate::ops#descriptors).
         },
@@ -35,10 +36,18 @@ ops! {
         },
     }
 
-    /// `openat(2)` into slot `file_index` of the registered file table (Linux 5.15; CQE
-    /// `res` 0), or a free slot with [`FILE_INDEX_ALLOC`](crate::FILE_INDEX_ALLOC) (Linux 5.19; `res` is the slot).
-    fn openat_direct = prep_openat_direct(dir_fd: RawFd, path: &CStr, flags: OFlags, mode: Mode, file_index: u32) {
-        opcode: IORING_OP_OPENAT, linux: "5.15", liburing: "io_uring_prep_openat_direct", zig: "openat_direct",
+    /// `openat(2)` into slot `file_index` of the registered file table (Linux 5.15; CQE `res` 0),
+    /// or a free slot with [`FILE_INDEX_ALLOC`](crate::FILE_INDEX_ALLOC) (Linux 5.19; `res` is the
+    /// slot).
+    fn openat_direct = prep_openat_direct(
+        dir_fd: RawFd,
+        path: &CStr,
+        flags: OFlags,
+        mode: Mode,
+        file_index: u32,
+    ) {
+        opcode: IORING_OP_OPENAT, linux: "5.15", liburing: "io_uring_prep_openat_direct",
+        zig: "openat_direct",
         safety: {
             /// As for [`openat`](Self::openat).
             ///
@@ -73,7 +82,12 @@ ops! {
 
     /// `openat2(2)` into the registered file table (Linux 5.15), like
     /// [`prep_openat_direct`](Self::prep_openat_direct).
-    fn openat2_direct = prep_openat2_direct(dir_fd: RawFd, path: &CStr, how: &OpenHow, file_index: u32) {
+    fn openat2_direct = prep_openat2_direct(
+        dir_fd: RawFd,
+        path: &CStr,
+        how: &OpenHow,
+        file_index: u32,
+    ) {
         opcode: IORING_OP_OPENAT2, linux: "5.15", liburing: "io_uring_prep_openat2_direct",
         safety: {
             /// As for [`openat2`](Self::openat2).
@@ -105,7 +119,8 @@ ops! {
     ///
     /// Safe: the table belongs to this ring.
     fn close_direct = prep_close_direct(file_index: u32) {
-        opcode: IORING_OP_CLOSE, linux: "5.15", liburing: "io_uring_prep_close_direct", zig: "close_direct",
+        opcode: IORING_OP_CLOSE, linux: "5.15", liburing: "io_uring_prep_close_direct",
+        zig: "close_direct",
         check: check_file_table,
         safety: safe,
         prep: |sqe| {
@@ -117,7 +132,8 @@ ops! {
     /// Replace registered files from slot `offset`
     /// on with `fds` (`-1` clears a slot), as a request; `res` is the number updated.
     fn files_update = prep_files_update(fds: &[RawFd], offset: u32) {
-        opcode: IORING_OP_FILES_UPDATE, linux: "5.6", liburing: "io_uring_prep_files_update", zig: "files_update",
+        opcode: IORING_OP_FILES_UPDATE, linux: "5.6", liburing: "io_uring_prep_files_update",
+        zig: "files_update",
         safety: {
             /// `fds` must stay valid until the completion has been reaped, and each descriptor in
             /// it (other than `-1`) must be open when the kernel issues the request and refer to
@@ -139,7 +155,13 @@ ops! {
 
     /// `statx(2)` of `path` relative to `dir_fd`, `AT_*`
     /// `flags`, `STATX_*` `mask`, into `buf`.
-    fn statx = prep_statx(dir_fd: RawFd, path: &CStr, flags: AtFlags, mask: StatxFlags, buf: &mut Statx) {
+    fn statx = prep_statx(
+        dir_fd: RawFd,
+        path: &CStr,
+        flags: AtFlags,
+        mask: StatxFlags,
+        buf: &mut Statx,
+    ) {
         opcode: IORING_OP_STATX, linux: "5.6", liburing: "io_uring_prep_statx", zig: "statx",
         safety: {
             /// `path` must stay valid until the completion has been reaped (copied when the kernel
@@ -164,7 +186,8 @@ ops! {
     /// `fallocate(2)` of `len` bytes at `offset` with
     /// `FALLOC_FL_*` `mode`.
     fn fallocate = prep_fallocate(fd: RawFd, mode: FallocateFlags, offset: u64, len: u64) {
-        opcode: IORING_OP_FALLOCATE, linux: "5.6", liburing: "io_uring_prep_fallocate", zig: "fallocate",
+        opcode: IORING_OP_FALLOCATE, linux: "5.6", liburing: "io_uring_prep_fallocate",
+        zig: "fallocate",
         safety: {
             /// `fd` follows the [descriptor contract](crate::ops#descriptors).
         },
@@ -223,13 +246,22 @@ ops! {
 
     /// `renameat2(2)` of `old_path` (relative to
     /// `old_dir_fd`) to `new_path` (relative to `new_dir_fd`), `RENAME_*` `flags`.
-    fn renameat = prep_renameat(old_dir_fd: RawFd, old_path: &CStr, new_dir_fd: RawFd, new_path: &CStr, flags: RenameFlags) {
-        opcode: IORING_OP_RENAMEAT, linux: "5.11", liburing: "io_uring_prep_renameat", zig: "renameat",
+    fn renameat = prep_renameat(
+        old_dir_fd: RawFd,
+        old_path: &CStr,
+        new_dir_fd: RawFd,
+        new_path: &CStr,
+        flags: RenameFlags,
+    ) {
+        opcode: IORING_OP_RENAMEAT, linux: "5.11", liburing: "io_uring_prep_renameat",
+        zig: "renameat",
         safety: {
-            /// Both paths must stay valid until the completion has been reaped (the kernel copies them when it consumes the SQE, which on an SQPOLL ring may be after
-            /// `submit` returned: the completion is what tells the caller it happened).
+            /// Both paths must stay valid until the completion has been reaped (the kernel copies
+            /// them when it consumes the SQE, which on an SQPOLL ring may be after `submit`
+            /// returned: the completion is what tells the caller it happened).
             ///
-            /// `old_dir_fd` and `new_dir_fd` follow the [descriptor contract](crate::ops#descriptors).
+            /// `old_dir_fd` and `new_dir_fd` follow the [descriptor
+            /// contract](crate::ops#descriptors).
         },
         prep: |sqe| {
             sqe.prep_rw(
@@ -248,10 +280,12 @@ ops! {
     /// `unlinkat(2)` of `path` relative to `dir_fd`
     /// (`AT_REMOVEDIR` in `flags` for a directory).
     fn unlinkat = prep_unlinkat(dir_fd: RawFd, path: &CStr, flags: AtFlags) {
-        opcode: IORING_OP_UNLINKAT, linux: "5.11", liburing: "io_uring_prep_unlinkat", zig: "unlinkat",
+        opcode: IORING_OP_UNLINKAT, linux: "5.11", liburing: "io_uring_prep_unlinkat",
+        zig: "unlinkat",
         safety: {
-            /// `path` must stay valid until the completion has been reaped (the kernel copies it when it consumes the SQE, which on an SQPOLL ring may be after
-            /// `submit` returned: the completion is what tells the caller it happened).
+            /// `path` must stay valid until the completion has been reaped (the kernel copies it
+            /// when it consumes the SQE, which on an SQPOLL ring may be after `submit` returned:
+            /// the completion is what tells the caller it happened).
             ///
             /// `dir_fd` follows the [descriptor contract](crate::ops#descriptors).
         },
@@ -266,8 +300,9 @@ ops! {
     fn mkdirat = prep_mkdirat(dir_fd: RawFd, path: &CStr, mode: Mode) {
         opcode: IORING_OP_MKDIRAT, linux: "5.15", liburing: "io_uring_prep_mkdirat", zig: "mkdirat",
         safety: {
-            /// `path` must stay valid until the completion has been reaped (the kernel copies it when it consumes the SQE, which on an SQPOLL ring may be after
-            /// `submit` returned: the completion is what tells the caller it happened).
+            /// `path` must stay valid until the completion has been reaped (the kernel copies it
+            /// when it consumes the SQE, which on an SQPOLL ring may be after `submit` returned:
+            /// the completion is what tells the caller it happened).
             ///
             /// `dir_fd` follows the [descriptor contract](crate::ops#descriptors).
         },
@@ -285,10 +320,12 @@ ops! {
     /// `symlinkat(2)`: create `link_path` (relative
     /// to `new_dir_fd`) pointing to `target`.
     fn symlinkat = prep_symlinkat(target: &CStr, new_dir_fd: RawFd, link_path: &CStr) {
-        opcode: IORING_OP_SYMLINKAT, linux: "5.15", liburing: "io_uring_prep_symlinkat", zig: "symlinkat",
+        opcode: IORING_OP_SYMLINKAT, linux: "5.15", liburing: "io_uring_prep_symlinkat",
+        zig: "symlinkat",
         safety: {
-            /// Both paths must stay valid until the completion has been reaped (the kernel copies them when it consumes the SQE, which on an SQPOLL ring may be after
-            /// `submit` returned: the completion is what tells the caller it happened).
+            /// Both paths must stay valid until the completion has been reaped (the kernel copies
+            /// them when it consumes the SQE, which on an SQPOLL ring may be after `submit`
+            /// returned: the completion is what tells the caller it happened).
             ///
             /// `new_dir_fd` follows the [descriptor contract](crate::ops#descriptors).
         },
@@ -305,13 +342,21 @@ ops! {
 
     /// `linkat(2)` of `old_path` to `new_path`, `AT_*`
     /// `flags`.
-    fn linkat = prep_linkat(old_dir_fd: RawFd, old_path: &CStr, new_dir_fd: RawFd, new_path: &CStr, flags: AtFlags) {
+    fn linkat = prep_linkat(
+        old_dir_fd: RawFd,
+        old_path: &CStr,
+        new_dir_fd: RawFd,
+        new_path: &CStr,
+        flags: AtFlags,
+    ) {
         opcode: IORING_OP_LINKAT, linux: "5.15", liburing: "io_uring_prep_linkat", zig: "linkat",
         safety: {
-            /// Both paths must stay valid until the completion has been reaped (the kernel copies them when it consumes the SQE, which on an SQPOLL ring may be after
-            /// `submit` returned: the completion is what tells the caller it happened).
+            /// Both paths must stay valid until the completion has been reaped (the kernel copies
+            /// them when it consumes the SQE, which on an SQPOLL ring may be after `submit`
+            /// returned: the completion is what tells the caller it happened).
             ///
-            /// `old_dir_fd` and `new_dir_fd` follow the [descriptor contract](crate::ops#descriptors).
+            /// `old_dir_fd` and `new_dir_fd` follow the [descriptor
+            /// contract](crate::ops#descriptors).
         },
         prep: |sqe| {
             sqe.prep_rw(
@@ -327,7 +372,12 @@ ops! {
     }
 
     /// `IORING_OP_READV` with `RWF_*` `flags` (Linux 5.1): `preadv2(2)`.
-    fn readv2 = prep_readv2(fd: RawFd, iovecs: &[IoSliceMut<'_>], offset: u64, flags: ReadWriteFlags) {
+    fn readv2 = prep_readv2(
+        fd: RawFd,
+        iovecs: &[IoSliceMut<'_>],
+        offset: u64,
+        flags: ReadWriteFlags,
+    ) {
         opcode: IORING_OP_READV, linux: "5.1", liburing: "io_uring_prep_readv2",
         safety: {
             /// As for [`read`](Self::read) with [`ReadBuffer::Iovecs`](crate::ReadBuffer::Iovecs).
@@ -339,7 +389,12 @@ ops! {
     }
 
     /// `IORING_OP_WRITEV` with `RWF_*` `flags` (Linux 5.1): `pwritev2(2)`.
-    fn writev2 = prep_writev2(fd: RawFd, iovecs: &[IoSlice<'_>], offset: u64, flags: ReadWriteFlags) {
+    fn writev2 = prep_writev2(
+        fd: RawFd,
+        iovecs: &[IoSlice<'_>],
+        offset: u64,
+        flags: ReadWriteFlags,
+    ) {
         opcode: IORING_OP_WRITEV, linux: "5.1", liburing: "io_uring_prep_writev2",
         safety: {
             /// As for [`writev`](Self::writev).
@@ -388,7 +443,8 @@ ops! {
     /// [`SqeError::ReservedFileTable`](crate::SqeError::ReservedFileTable): those sockets are the
     /// driver's.
     fn fixed_fd_install = prep_fixed_fd_install(file_index: u32, flags: IoringFixedFdFlags) {
-        opcode: IORING_OP_FIXED_FD_INSTALL, linux: "6.8", liburing: "io_uring_prep_fixed_fd_install",
+        opcode: IORING_OP_FIXED_FD_INSTALL, linux: "6.8",
+        liburing: "io_uring_prep_fixed_fd_install",
         check: check_file_table,
         safety: safe,
         prep: |sqe| {
@@ -412,13 +468,17 @@ ops! {
         },
     }
 
-    /// `IORING_OP_PIPE` into the registered file table (Linux 6.16): the two ends go to
-    /// slots `file_index` and `file_index + 1`, or with [`FILE_INDEX_ALLOC`](crate::FILE_INDEX_ALLOC) to two free
-    /// slots; the kernel writes the slots to `fds`.
+    /// `IORING_OP_PIPE` into the registered file table (Linux 6.16): the two ends go to slots
+    /// `file_index` and `file_index + 1`, or with [`FILE_INDEX_ALLOC`](crate::FILE_INDEX_ALLOC) to
+    /// two free slots; the kernel writes the slots to `fds`.
     ///
     /// Refused with [`SqeError::ReservedFileTable`](crate::SqeError::ReservedFileTable) on a ring
     /// whose table is its safe layer's.
-    fn pipe_direct = prep_pipe_direct(fds: &mut [RawFd; 2], pipe_flags: PipeFlags, file_index: u32) {
+    fn pipe_direct = prep_pipe_direct(
+        fds: &mut [RawFd; 2],
+        pipe_flags: PipeFlags,
+        file_index: u32,
+    ) {
         opcode: IORING_OP_PIPE, linux: "6.16", liburing: "io_uring_prep_pipe_direct",
         check: check_file_table,
         safety: {

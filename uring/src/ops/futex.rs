@@ -20,7 +20,13 @@ ops! {
     /// is an `AtomicU32` (liburing's `uint32_t *`), so the size is `FUTEX2_SIZE_U32`; other sizes
     /// go through [`futex_waitv`](crate::IoUring::futex_waitv) entries. Wakes of `futex(2)` reach
     /// it, and its wakes reach `futex(2)` waiters.
-    fn futex_wait = prep_futex_wait(futex: &AtomicU32, val: u64, mask: u64, futex_flags: u32, flags: u32) {
+    fn futex_wait = prep_futex_wait(
+        futex: &AtomicU32,
+        val: u64,
+        mask: u64,
+        futex_flags: u32,
+        flags: u32,
+    ) {
         opcode: IORING_OP_FUTEX_WAIT, linux: "6.7", liburing: "io_uring_prep_futex_wait",
         safety: {
             /// `futex` must stay valid (not freed, unmapped or reused) until the completion has
@@ -45,7 +51,13 @@ ops! {
     /// `futex_flags` and `flags` as for [`prep_futex_wait`](Self::prep_futex_wait).
     ///
     /// `futex_flags` and `flags` as for [`futex_wait`](crate::IoUring::futex_wait).
-    fn futex_wake = prep_futex_wake(futex: &AtomicU32, val: u64, mask: u64, futex_flags: u32, flags: u32) {
+    fn futex_wake = prep_futex_wake(
+        futex: &AtomicU32,
+        val: u64,
+        mask: u64,
+        futex_flags: u32,
+        flags: u32,
+    ) {
         opcode: IORING_OP_FUTEX_WAKE, linux: "6.7", liburing: "io_uring_prep_futex_wake",
         safety: {
             /// As for [`futex_wait`](Self::futex_wait), until this request's completion.

@@ -188,7 +188,7 @@ macro_rules! ops {
                         "Queues (but does not submit) [`Sqe::", stringify!($prep),
                         "`](crate::Sqe::", stringify!($prep), ") (`", stringify!($opcode),
                         "`, Linux ", $linux, ") with `user_data`; see there for what it does. ",
-                        $("liburing: `", $liburing, "`; ",)?
+                        $("liburing: `", $liburing, "`. ",)?
                         $("Zig: `", $zig, "`.",)?
                     )]
                     fn $ring = $prep ($($arg: $ty),*) [$($check)?]
@@ -203,7 +203,11 @@ macro_rules! ops {
         $($example)*
         #[inline]
         #[allow(clippy::too_many_arguments)]
-        pub fn $ring(&mut self, user_data: u64, $($arg: $ty),*) -> $crate::ops::SqeResult<'_> {
+        pub fn $ring(
+            &mut self,
+            user_data: u64,
+            $($arg: $ty),*
+        ) -> $crate::ops::SqeResult<'_> {
             $(self.$check()?;)?
             self.queue(user_data, |sqe| sqe.$prep($($arg),*))
         }
@@ -219,7 +223,11 @@ macro_rules! ops {
         $($example)*
         #[inline]
         #[allow(clippy::too_many_arguments)]
-        pub unsafe fn $ring(&mut self, user_data: u64, $($arg: $ty),*) -> $crate::ops::SqeResult<'_> {
+        pub unsafe fn $ring(
+            &mut self,
+            user_data: u64,
+            $($arg: $ty),*
+        ) -> $crate::ops::SqeResult<'_> {
             $(self.$check()?;)?
             self.queue(user_data, |sqe| sqe.$prep($($arg),*))
         }

@@ -20,11 +20,13 @@ ops! {
         safety: {
             /// `fd` follows the [descriptor contract](crate::ops#descriptors) and must be a ring
             /// whose completions the caller may post: `data` must not lie in a user_data namespace
-            /// someone reserves on it ([`IoUring::is_reserved_user_data`](crate::IoUring::is_reserved_user_data) of the target, e.g. a
-            /// [`Driver`](crate::zc::Driver)'s ring), since the posted completion would be taken
-            /// for one of that code's requests. The number is resolved when the kernel issues the
-            /// request, which may be after this call and after `submit` (links, `IOSQE_ASYNC`,
-            /// SQPOLL): if the ring closes before, a new ring (a driver's) may get its number.
+            /// someone reserves on it
+            /// ([`IoUring::is_reserved_user_data`](crate::IoUring::is_reserved_user_data) of the
+            /// target, e.g. a [`Driver`](crate::zc::Driver)'s ring), since the posted completion
+            /// would be taken for one of that code's requests. The number is resolved when the
+            /// kernel issues the request, which may be after this call and after `submit` (links,
+            /// `IOSQE_ASYNC`, SQPOLL): if the ring closes before, a new ring (a driver's) may get
+            /// its number.
         },
         prep: |sqe| {
             sqe.prep_rw(Op::IORING_OP_MSG_RING, fd, 0, len as usize, data);
@@ -35,7 +37,13 @@ ops! {
 
     /// [`prep_msg_ring`](Self::prep_msg_ring) with `IORING_MSG_RING_FLAGS_PASS` (Linux
     /// 6.3): the target's completion carries `cqe_flags` as its flags (in `file_index`).
-    fn msg_ring_cqe_flags = prep_msg_ring_cqe_flags(fd: RawFd, len: u32, data: u64, flags: IoringMsgringFlags, cqe_flags: u32) {
+    fn msg_ring_cqe_flags = prep_msg_ring_cqe_flags(
+        fd: RawFd,
+        len: u32,
+        data: u64,
+        flags: IoringMsgringFlags,
+        cqe_flags: u32,
+    ) {
         opcode: IORING_OP_MSG_RING, linux: "6.3", liburing: "io_uring_prep_msg_ring_cqe_flags",
         safety: {
             /// As for [`msg_ring`](Self::msg_ring). (The flags are the target's to interpret:
@@ -60,13 +68,20 @@ ops! {
     /// otherwise). Refused with [`SqeError::ReservedFileTable`](crate::SqeError::ReservedFileTable)
     /// when this ring's table is its safe layer's
     /// ([`is_file_table_reserved`](crate::IoUring::is_file_table_reserved)).
-    fn msg_ring_fd = prep_msg_ring_fd(fd: RawFd, source_fd: u32, target_fd: u32, data: u64, flags: IoringMsgringFlags) {
+    fn msg_ring_fd = prep_msg_ring_fd(
+        fd: RawFd,
+        source_fd: u32,
+        target_fd: u32,
+        data: u64,
+        flags: IoringMsgringFlags,
+    ) {
         opcode: IORING_OP_MSG_RING, linux: "6.0", liburing: "io_uring_prep_msg_ring_fd",
         check: check_file_table,
         safety: {
             /// As for [`msg_ring`](Self::msg_ring); and the target's file table must be the
-            /// caller's: not reserved by its safe layer ([`IoUring::is_file_table_reserved`](crate::IoUring::is_file_table_reserved) of
-            /// the target), and slot `target_fd` must not hold a file any other request relies on.
+            /// caller's: not reserved by its safe layer
+            /// ([`IoUring::is_file_table_reserved`](crate::IoUring::is_file_table_reserved) of the
+            /// target), and slot `target_fd` must not hold a file any other request relies on.
         },
         prep: |sqe| {
             sqe.prep_rw(
@@ -84,7 +99,12 @@ ops! {
 
     /// [`prep_msg_ring_fd`](Self::prep_msg_ring_fd) into a free slot of the target's table,
     /// which both completions return.
-    fn msg_ring_fd_alloc = prep_msg_ring_fd_alloc(fd: RawFd, source_fd: u32, data: u64, flags: IoringMsgringFlags) {
+    fn msg_ring_fd_alloc = prep_msg_ring_fd_alloc(
+        fd: RawFd,
+        source_fd: u32,
+        data: u64,
+        flags: IoringMsgringFlags,
+    ) {
         opcode: IORING_OP_MSG_RING, linux: "6.0", liburing: "io_uring_prep_msg_ring_fd_alloc",
         check: check_file_table,
         safety: {

@@ -1,5 +1,6 @@
-//! Sockets: send and receive, setup, zero-copy receive, names: entries of the opcode table (the [`ops!`](super)
-//! macro writes each entry's `Sqe::prep_*` and `IoUring` method).
+//! Sockets: send and receive, setup, zero-copy receive, names: entries of the opcode
+//! table (the [`ops!`](super) macro writes each entry's `Sqe::prep_*` and `IoUring`
+//! method).
 
 use core::ffi::c_void;
 use std::os::fd::RawFd;
@@ -31,7 +32,13 @@ ops! {
 
     /// `IORING_OP_SEND` with a destination (Linux 6.0): `sendto(2)` of `buffer` to `addr`,
     /// for unconnected datagram sockets.
-    fn sendto = prep_sendto(fd: RawFd, buffer: &[u8], flags: SendFlags, addr: *const RawSockAddr, addrlen: u32) {
+    fn sendto = prep_sendto(
+        fd: RawFd,
+        buffer: &[u8],
+        flags: SendFlags,
+        addr: *const RawSockAddr,
+        addrlen: u32,
+    ) {
         opcode: IORING_OP_SEND, linux: "6.0", liburing: "io_uring_prep_sendto",
         safety: {
             /// `buffer` and the `addrlen` bytes at `addr` must stay valid until the completion has
@@ -58,7 +65,12 @@ ops! {
     /// then, if the first had `F_MORE`, a notification with the same user_data, `res` 0 (or
     /// `IORING_NOTIF_USAGE_ZC_COPIED` with REPORT_USAGE) and `IORING_CQE_F_NOTIF`. Even errored
     /// sends may notify: decide by `F_MORE`, not `res`.
-    fn send_zc = prep_send_zc(fd: RawFd, buffer: &[u8], send_flags: SendFlags, zc_flags: IoringSendFlags) {
+    fn send_zc = prep_send_zc(
+        fd: RawFd,
+        buffer: &[u8],
+        send_flags: SendFlags,
+        zc_flags: IoringSendFlags,
+    ) {
         opcode: IORING_OP_SEND_ZC, linux: "6.0", liburing: "io_uring_prep_send_zc", zig: "send_zc",
         safety: {
             /// `buffer` must stay valid **and unmodified until the notification** (or until a
@@ -128,8 +140,15 @@ ops! {
     /// `IORING_OP_SEND_ZC` with `IORING_RECVSEND_FIXED_BUF` (Linux 6.0): zero-copy send
     /// from the registered buffer `buf_index`; `buffer` must lie inside that registered
     /// buffer. Same two-completion contract as [`prep_send_zc`](Self::prep_send_zc).
-    fn send_zc_fixed = prep_send_zc_fixed(fd: RawFd, buffer: &[u8], send_flags: SendFlags, zc_flags: IoringSendFlags, buf_index: u16) {
-        opcode: IORING_OP_SEND_ZC, linux: "6.0", liburing: "io_uring_prep_send_zc_fixed", zig: "send_zc_fixed",
+    fn send_zc_fixed = prep_send_zc_fixed(
+        fd: RawFd,
+        buffer: &[u8],
+        send_flags: SendFlags,
+        zc_flags: IoringSendFlags,
+        buf_index: u16,
+    ) {
+        opcode: IORING_OP_SEND_ZC, linux: "6.0", liburing: "io_uring_prep_send_zc_fixed",
+        zig: "send_zc_fixed",
         safety: {
             /// `buffer` must lie inside registered buffer `buf_index` (otherwise the kernel fails
             /// the request with EFAULT) and stay valid and unmodified until the notification.
@@ -162,7 +181,8 @@ ops! {
     /// (and `msg_name`) must stay valid until the `IORING_CQE_F_NOTIF` completion, as for
     /// [`prep_send_zc`](Self::prep_send_zc).
     fn sendmsg_zc = prep_sendmsg_zc(fd: RawFd, msg: *const MsgHdr, flags: SendFlags) {
-        opcode: IORING_OP_SENDMSG_ZC, linux: "6.1", liburing: "io_uring_prep_sendmsg_zc", zig: "sendmsg_zc",
+        opcode: IORING_OP_SENDMSG_ZC, linux: "6.1", liburing: "io_uring_prep_sendmsg_zc",
+        zig: "sendmsg_zc",
         safety: {
             /// `msg`, its iovecs, their buffers, `msg_name` and `msg_control` must stay valid and
             /// unmodified until the notification (the msghdr itself until the first completion
@@ -181,7 +201,12 @@ ops! {
     /// `sendmsg(2)` whose iovecs address memory inside registered buffer `buf_index`
     /// (vectored registered-buffer send). Same two-completion contract as
     /// [`prep_send_zc`](Self::prep_send_zc).
-    fn sendmsg_zc_fixed = prep_sendmsg_zc_fixed(fd: RawFd, msg: *const MsgHdr, flags: SendFlags, buf_index: u16) {
+    fn sendmsg_zc_fixed = prep_sendmsg_zc_fixed(
+        fd: RawFd,
+        msg: *const MsgHdr,
+        flags: SendFlags,
+        buf_index: u16,
+    ) {
         opcode: IORING_OP_SENDMSG_ZC, linux: "6.15", liburing: "io_uring_prep_sendmsg_zc_fixed",
         safety: {
             /// As for [`sendmsg_zc`](Self::sendmsg_zc); and every iovec of `msg` must lie inside
@@ -216,7 +241,12 @@ ops! {
 
     /// `accept4(2)` on `fd`; the peer address is written to
     /// `addr`/`addrlen` when they are not null.
-    fn accept = prep_accept(fd: RawFd, addr: *mut RawSockAddr, addrlen: *mut u32, flags: SocketFlags) {
+    fn accept = prep_accept(
+        fd: RawFd,
+        addr: *mut RawSockAddr,
+        addrlen: *mut u32,
+        flags: SocketFlags,
+    ) {
         opcode: IORING_OP_ACCEPT, linux: "5.5", liburing: "io_uring_prep_accept", zig: "accept",
         safety: {
             /// `addr` and `addrlen`, when not null, must stay valid until the completion has been
@@ -234,8 +264,14 @@ ops! {
 
     /// `IORING_OP_ACCEPT` with `IORING_ACCEPT_MULTISHOT` in `ioprio` (Linux 5.19): one CQE
     /// per accepted connection, with `IORING_CQE_F_MORE` while it stays armed.
-    fn accept_multishot = prep_multishot_accept(fd: RawFd, addr: *mut RawSockAddr, addrlen: *mut u32, flags: SocketFlags) {
-        opcode: IORING_OP_ACCEPT, linux: "5.19", liburing: "io_uring_prep_multishot_accept", zig: "accept_multishot",
+    fn accept_multishot = prep_multishot_accept(
+        fd: RawFd,
+        addr: *mut RawSockAddr,
+        addrlen: *mut u32,
+        flags: SocketFlags,
+    ) {
+        opcode: IORING_OP_ACCEPT, linux: "5.19", liburing: "io_uring_prep_multishot_accept",
+        zig: "accept_multishot",
         safety: {
             /// As for [`accept`](Self::accept), until the last completion (the one without
             /// `F_MORE`) has been reaped: every accepted connection writes `addr`/`addrlen`. Pass
@@ -251,8 +287,14 @@ ops! {
 
     /// Multishot accept into free slots of the registered file table (Linux 5.19); each
     /// CQE's `res` is the slot.
-    fn accept_multishot_direct = prep_multishot_accept_direct(fd: RawFd, addr: *mut RawSockAddr, addrlen: *mut u32, flags: SocketFlags) {
-        opcode: IORING_OP_ACCEPT, linux: "5.19", liburing: "io_uring_prep_multishot_accept_direct", zig: "accept_multishot_direct",
+    fn accept_multishot_direct = prep_multishot_accept_direct(
+        fd: RawFd,
+        addr: *mut RawSockAddr,
+        addrlen: *mut u32,
+        flags: SocketFlags,
+    ) {
+        opcode: IORING_OP_ACCEPT, linux: "5.19", liburing: "io_uring_prep_multishot_accept_direct",
+        zig: "accept_multishot_direct",
         safety: {
             /// As for [`accept_multishot`](Self::accept_multishot).
             ///
@@ -284,9 +326,11 @@ ops! {
         },
     }
 
-    /// `bind(2)` of `fd` to `addr`.
+    /// `bind(2)` of `fd` to `addr`. Zig's `bind` also takes a trailing `flags`, which the
+    /// kernel rejects unless 0, so it is left out, as in liburing.
     fn bind = prep_bind(fd: RawFd, addr: *const RawSockAddr, addrlen: u32) {
-        opcode: IORING_OP_BIND, linux: "6.11", liburing: "io_uring_prep_bind", zig: "`bind` (whose trailing `flags` the kernel rejects unless 0, so it is left out, as in liburing)",
+        opcode: IORING_OP_BIND, linux: "6.11", liburing: "io_uring_prep_bind",
+        zig: "bind",
         safety: {
             /// The `addrlen` bytes at `addr` must stay valid until the completion has been reaped.
             ///
@@ -297,9 +341,10 @@ ops! {
         },
     }
 
-    /// `listen(2)` on `fd` with `backlog`.
+    /// `listen(2)` on `fd` with `backlog` (without Zig's unused `flags`).
     fn listen = prep_listen(fd: RawFd, backlog: u32) {
-        opcode: IORING_OP_LISTEN, linux: "6.11", liburing: "io_uring_prep_listen", zig: "`listen` (without its unused `flags`)",
+        opcode: IORING_OP_LISTEN, linux: "6.11", liburing: "io_uring_prep_listen",
+        zig: "listen",
         safety: {
             /// `fd` follows the [descriptor contract](crate::ops#descriptors).
         },
@@ -328,8 +373,15 @@ ops! {
     /// `IORING_OP_SOCKET` into slot `file_index` of the registered file table (Linux
     /// 5.19; CQE `res` 0). liburing: `io_uring_prep_socket_direct` (whose argument order
     /// puts `file_index` before `flags`; this is Zig's).
-    fn socket_direct = prep_socket_direct(domain: u32, socket_type: u32, protocol: u32, flags: u32, file_index: u32) {
-        opcode: IORING_OP_SOCKET, linux: "5.19", liburing: "io_uring_prep_socket_direct", zig: "socket_direct",
+    fn socket_direct = prep_socket_direct(
+        domain: u32,
+        socket_type: u32,
+        protocol: u32,
+        flags: u32,
+        file_index: u32,
+    ) {
+        opcode: IORING_OP_SOCKET, linux: "5.19", liburing: "io_uring_prep_socket_direct",
+        zig: "socket_direct",
         check: check_file_table,
         safety: safe,
         prep: |sqe| {
@@ -340,8 +392,14 @@ ops! {
 
     /// `IORING_OP_SOCKET` into a free slot of the registered file table, returned in the
     /// CQE's `res` (Linux 5.19).
-    fn socket_direct_alloc = prep_socket_direct_alloc(domain: u32, socket_type: u32, protocol: u32, flags: u32) {
-        opcode: IORING_OP_SOCKET, linux: "5.19", liburing: "io_uring_prep_socket_direct_alloc", zig: "socket_direct_alloc",
+    fn socket_direct_alloc = prep_socket_direct_alloc(
+        domain: u32,
+        socket_type: u32,
+        protocol: u32,
+        flags: u32,
+    ) {
+        opcode: IORING_OP_SOCKET, linux: "5.19", liburing: "io_uring_prep_socket_direct_alloc",
+        zig: "socket_direct_alloc",
         check: check_file_table,
         safety: safe,
         prep: |sqe| {
@@ -353,7 +411,8 @@ ops! {
     /// `shutdown(2)` of `sockfd`, `how` one of
     /// `SHUT_RD`, `SHUT_WR`, `SHUT_RDWR`.
     fn shutdown = prep_shutdown(sockfd: RawFd, how: u32) {
-        opcode: IORING_OP_SHUTDOWN, linux: "5.11", liburing: "io_uring_prep_shutdown", zig: "shutdown",
+        opcode: IORING_OP_SHUTDOWN, linux: "5.11", liburing: "io_uring_prep_shutdown",
+        zig: "shutdown",
         safety: {
             /// `sockfd` follows the [descriptor contract](crate::ops#descriptors).
         },
@@ -366,8 +425,16 @@ ops! {
     /// `SOCKET_URING_OP_*`. `SIOCINQ`/`SIOCOUTQ` complete with the byte count as `res`;
     /// `GETSOCKOPT` (level `SOL_SOCKET` only) writes up to `optlen` bytes to `optval` and
     /// completes with the option's length; `SETSOCKOPT` reads `optlen` bytes at `optval`.
-    fn cmd_sock = prep_cmd_sock(cmd_op: SocketOp, fd: RawFd, level: u32, optname: u32, optval: *mut c_void, optlen: u32) {
-        opcode: IORING_OP_URING_CMD, linux: "6.7", liburing: "io_uring_prep_cmd_sock", zig: "cmd_sock",
+    fn cmd_sock = prep_cmd_sock(
+        cmd_op: SocketOp,
+        fd: RawFd,
+        level: u32,
+        optname: u32,
+        optval: *mut c_void,
+        optlen: u32,
+    ) {
+        opcode: IORING_OP_URING_CMD, linux: "6.7", liburing: "io_uring_prep_cmd_sock",
+        zig: "cmd_sock",
         safety: {
             /// For `GETSOCKOPT`/`SETSOCKOPT`, the `optlen` bytes at `optval` must stay valid until
             /// the completion has been reaped, and for `GETSOCKOPT` not be accessed through other
@@ -419,7 +486,12 @@ ops! {
     /// the address's length.
     ///
     /// Kernels before 6.19 answer `-EOPNOTSUPP`.
-    fn cmd_getsockname = prep_cmd_getsockname(fd: RawFd, sockaddr: *mut RawSockAddr, sockaddr_len: *mut u32, peer: bool) {
+    fn cmd_getsockname = prep_cmd_getsockname(
+        fd: RawFd,
+        sockaddr: *mut RawSockAddr,
+        sockaddr_len: *mut u32,
+        peer: bool,
+    ) {
         opcode: IORING_OP_URING_CMD, linux: "6.19", liburing: "io_uring_prep_cmd_getsockname",
         safety: {
             /// `sockaddr` (as many bytes as `*sockaddr_len` says) and `sockaddr_len` must stay

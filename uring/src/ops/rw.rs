@@ -41,7 +41,8 @@ ops! {
     ///
     /// Each CQE carries a buffer id; `IORING_CQE_F_MORE` says the request is still armed.
     fn read_multishot = prep_read_multishot(fd: RawFd, nbytes: u32, offset: u64, group_id: u16) {
-        opcode: IORING_OP_READ_MULTISHOT, linux: "6.7", liburing: "io_uring_prep_read_multishot", zig: "BufferGroup.read_multishot",
+        opcode: IORING_OP_READ_MULTISHOT, linux: "6.7", liburing: "io_uring_prep_read_multishot",
+        zig: "BufferGroup.read_multishot",
         safety: {
             /// The kernel writes into whichever buffer of group `group_id` it selects, for as long
             /// as the request is armed: the group's memory must stay valid, and not be read or
@@ -103,7 +104,8 @@ ops! {
     /// `pread(2)` into `buffer`, which must lie inside
     /// registered buffer `buffer_index`.
     fn read_fixed = prep_read_fixed(fd: RawFd, buffer: &mut [u8], offset: u64, buffer_index: u16) {
-        opcode: IORING_OP_READ_FIXED, linux: "5.1", liburing: "io_uring_prep_read_fixed", zig: "read_fixed",
+        opcode: IORING_OP_READ_FIXED, linux: "5.1", liburing: "io_uring_prep_read_fixed",
+        zig: "read_fixed",
         safety: {
             /// `buffer` must lie inside registered buffer `buffer_index` (else the request fails
             /// with `EFAULT`), stay valid, and not be read or written through any other reference
@@ -125,8 +127,14 @@ ops! {
 
     /// `preadv(2)` into `iovecs`, all inside
     /// registered buffer `buffer_index`.
-    fn readv_fixed = prep_readv_fixed(fd: RawFd, iovecs: &[IoSliceMut<'_>], offset: u64, buffer_index: u16) {
-        opcode: IORING_OP_READV_FIXED, linux: "6.15", liburing: "io_uring_prep_readv_fixed", zig: "read_fixed` with `.iovecs",
+    fn readv_fixed = prep_readv_fixed(
+        fd: RawFd,
+        iovecs: &[IoSliceMut<'_>],
+        offset: u64,
+        buffer_index: u16,
+    ) {
+        opcode: IORING_OP_READV_FIXED, linux: "6.15", liburing: "io_uring_prep_readv_fixed",
+        zig: "read_fixed` with `.iovecs",
         safety: {
             /// As for [`read_fixed`](Self::read_fixed), for the iovec array and every buffer it
             /// names.
@@ -143,7 +151,8 @@ ops! {
     /// `pwrite(2)` of `buffer`, which must lie inside
     /// registered buffer `buffer_index`.
     fn write_fixed = prep_write_fixed(fd: RawFd, buffer: &[u8], offset: u64, buffer_index: u16) {
-        opcode: IORING_OP_WRITE_FIXED, linux: "5.1", liburing: "io_uring_prep_write_fixed", zig: "write_fixed",
+        opcode: IORING_OP_WRITE_FIXED, linux: "5.1", liburing: "io_uring_prep_write_fixed",
+        zig: "write_fixed",
         safety: {
             /// `buffer` must lie inside registered buffer `buffer_index` and stay valid until the
             /// completion has been reaped.
@@ -164,8 +173,14 @@ ops! {
 
     /// `pwritev(2)` of `iovecs`, all inside
     /// registered buffer `buffer_index`.
-    fn writev_fixed = prep_writev_fixed(fd: RawFd, iovecs: &[IoSlice<'_>], offset: u64, buffer_index: u16) {
-        opcode: IORING_OP_WRITEV_FIXED, linux: "6.15", liburing: "io_uring_prep_writev_fixed", zig: "write_fixed` with `.iovecs",
+    fn writev_fixed = prep_writev_fixed(
+        fd: RawFd,
+        iovecs: &[IoSlice<'_>],
+        offset: u64,
+        buffer_index: u16,
+    ) {
+        opcode: IORING_OP_WRITEV_FIXED, linux: "6.15", liburing: "io_uring_prep_writev_fixed",
+        zig: "write_fixed` with `.iovecs",
         safety: {
             /// As for [`write_fixed`](Self::write_fixed), for the iovec array and every buffer it
             /// names.
@@ -191,8 +206,9 @@ ops! {
         opcode: IORING_OP_SPLICE, linux: "5.7", liburing: "io_uring_prep_splice", zig: "splice",
         safety: {
             /// `fd_in` and `fd_out` follow the [descriptor contract](crate::ops#descriptors); with
-            /// `SPLICE_F_FD_IN_FIXED` (set through [`SqeRef::as_mut_sqe`](crate::SqeRef::as_mut_sqe)) `fd_in` is a
-            /// registered-file slot, which must stay registered to the intended file as long.
+            /// `SPLICE_F_FD_IN_FIXED` (set through
+            /// [`SqeRef::as_mut_sqe`](crate::SqeRef::as_mut_sqe)) `fd_in` is a registered-file
+            /// slot, which must stay registered to the intended file as long.
         },
         prep: |sqe| {
             sqe.prep_rw(Op::IORING_OP_SPLICE, fd_out, off_in, len, off_out);
