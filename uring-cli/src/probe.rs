@@ -410,8 +410,8 @@ fn try_send_zc(variant: ZcVariant) -> Result<String> {
     hdr.msg_iovlen = 1;
     let mut ring = IoUring::init(8, IoringSetupFlags::empty())?;
     let zc_flags = match variant {
-        ZcVariant::ReportUsage => sys::IORING_SEND_ZC_REPORT_USAGE as u16,
-        _ => 0,
+        ZcVariant::ReportUsage => sys::IoringSendFlags::ZC_REPORT_USAGE,
+        _ => sys::IoringSendFlags::empty(),
     };
     if variant == ZcVariant::Fixed {
         // SAFETY: `payload` is declared before the ring and so outlives the registration.
@@ -423,13 +423,7 @@ fn try_send_zc(variant: ZcVariant) -> Result<String> {
     unsafe {
         match variant {
             ZcVariant::Plain | ZcVariant::ReportUsage => {
-                ring.send_zc(
-                    TAG,
-                    fd,
-                    &payload,
-                    uring::sys::SendFlags::empty(),
-                    uring::sys::IoringSendFlags::from_bits_retain(zc_flags),
-                )?;
+                ring.send_zc(TAG, fd, &payload, uring::sys::SendFlags::empty(), zc_flags)?;
             }
             ZcVariant::Fixed => {
                 ring.send_zc_fixed(

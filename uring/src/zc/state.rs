@@ -7,7 +7,7 @@ use std::collections::{HashSet, VecDeque};
 use std::net::SocketAddr;
 use std::os::fd::OwnedFd;
 
-use linux_raw_sys::net::{msghdr, MSG_WAITALL};
+use linux_raw_sys::net::msghdr;
 use rustix::io::Errno;
 
 use super::buffer::ZcBuffer;
@@ -808,8 +808,12 @@ impl SenderState {
         let start = e.sent.min(e.len);
         let end = e.len.min(start + MAX_RW);
         let data = &e.buf.as_slice()[start..end];
-        let flags = if stream { MSG_WAITALL } else { 0 };
-        let usage = sys::IORING_SEND_ZC_REPORT_USAGE as u16;
+        let flags = if stream {
+            sys::SEND_WAITALL
+        } else {
+            sys::SendFlags::empty()
+        };
+        let usage = sys::IoringSendFlags::ZC_REPORT_USAGE;
         // The socket is named by its registered-file slot (IOSQE_FIXED_FILE), never by its
         // fd number: whatever happens to fd numbers meanwhile, the request acts on this
         // socket.
@@ -836,47 +840,21 @@ impl SenderState {
                     // The iovec points into the slot, inside the registered buffer: the
                     // kernel resolves it against the table entry instead of pinning.
                     let index = e.buf.slot().map_or(0, |s| s.buf_index());
-                    sqe.prep_sendmsg_zc_fixed(
-                        fd,
-                        &parts.hdr,
-                        crate::sys::SendFlags::from_bits_retain(flags),
-                        index,
-                    );
-                    sqe.ioprio |= usage;
+                    sqe.prep_sendmsg_zc_fixed(fd, &parts.hdr, flags, index);
+                    sqe.ioprio |= usage.bits();
                 } else if path.is_zero_copy() {
-                    sqe.prep_sendmsg_zc(
-                        fd,
-                        &parts.hdr,
-                        crate::sys::SendFlags::from_bits_retain(flags),
-                    );
-                    sqe.ioprio = usage;
+                    sqe.prep_sendmsg_zc(fd, &parts.hdr, flags);
+                    sqe.ioprio = usage.bits();
                 } else {
-                    sqe.prep_sendmsg(
-                        fd,
-                        &parts.hdr,
-                        crate::sys::SendFlags::from_bits_retain(flags),
-                    );
+                    sqe.prep_sendmsg(fd, &parts.hdr, flags);
                 }
             }
             (SendPath::ZeroCopyFixed, None) => {
                 let index = e.buf.slot().map_or(0, |s| s.buf_index());
-                sqe.prep_send_zc_fixed(
-                    fd,
-                    data,
-                    crate::sys::SendFlags::from_bits_retain(flags),
-                    crate::sys::IoringSendFlags::from_bits_retain(usage),
-                    index,
-                );
+                sqe.prep_send_zc_fixed(fd, data, flags, usage, index);
             }
-            (SendPath::ZeroCopy, None) => sqe.prep_send_zc(
-                fd,
-                data,
-                crate::sys::SendFlags::from_bits_retain(flags),
-                crate::sys::IoringSendFlags::from_bits_retain(usage),
-            ),
-            (SendPath::Plain(_), None) => {
-                sqe.prep_send(fd, data, crate::sys::SendFlags::from_bits_retain(flags))
-            }
+            (SendPath::ZeroCopy, None) => sqe.prep_send_zc(fd, data, flags, usage),
+            (SendPath::Plain(_), None) => sqe.prep_send(fd, data, flags),
         }
         sqe.user_data = user_data;
         sqe.flags |= sys::IOSQE_FIXED_FILE;
