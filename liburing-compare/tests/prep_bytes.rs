@@ -308,7 +308,7 @@ compare! {
         ours |s| s.prep_nop(),
         liburing |q| io_uring_prep_nop(q);
     prep_fsync(f)
-        ours |s| s.prep_fsync(FD, IORING_FSYNC_DATASYNC),
+        ours |s| s.prep_fsync(FD, uring::sys::IoringFsyncFlags::DATASYNC),
         liburing |q| io_uring_prep_fsync(q, FD, IORING_FSYNC_DATASYNC);
 
     // Reads and writes.
@@ -362,40 +362,40 @@ compare! {
 
     // Send and receive.
     prep_send(f)
-        ours |s| s.prep_send(FD, &f.buf, FLAGS),
+        ours |s| s.prep_send(FD, &f.buf, uring::sys::SendFlags::from_bits_retain(FLAGS)),
         liburing |q| io_uring_prep_send(q, FD, f.buf.as_ptr().cast(), f.buf.len(), FLAGS as c_int);
     prep_sendto(f)
-        ours |s| s.prep_sendto(FD, &f.buf, FLAGS, &f.addr, f.addrlen),
+        ours |s| s.prep_sendto(FD, &f.buf, uring::sys::SendFlags::from_bits_retain(FLAGS), &f.addr, f.addrlen),
         liburing |q| io_uring_prep_sendto(
             q, FD, f.buf.as_ptr().cast(), f.buf.len(), FLAGS as c_int,
             ptr::addr_of!(f.addr).cast(), f.addrlen);
     prep_recv(f)
-        ours |s| s.prep_recv(FD, &mut f.buf, FLAGS),
+        ours |s| s.prep_recv(FD, &mut f.buf, uring::sys::RecvFlags::from_bits_retain(FLAGS)),
         liburing |q| io_uring_prep_recv(
             q, FD, f.buf.as_mut_ptr().cast(), f.buf.len(), FLAGS as c_int);
     prep_recv_buffer_selection(f)
-        ours |s| s.prep_recv_buffer_selection(FD, GROUP, LEN as usize, FLAGS),
+        ours |s| s.prep_recv_buffer_selection(FD, GROUP, LEN as usize, uring::sys::RecvFlags::from_bits_retain(FLAGS)),
         liburing |q| {
             io_uring_prep_recv(q, FD, ptr::null_mut(), LEN as usize, FLAGS as c_int);
             io_uring_sqe_set_flags(q, IOSQE_BUFFER_SELECT);
             io_uring_sqe_set_buf_group(q, c_int::from(GROUP));
         };
     prep_recv_multishot(f)
-        ours |s| s.prep_recv_multishot(FD, &mut f.buf, FLAGS),
+        ours |s| s.prep_recv_multishot(FD, &mut f.buf, uring::sys::RecvFlags::from_bits_retain(FLAGS)),
         liburing |q| io_uring_prep_recv_multishot(
             q, FD, f.buf.as_mut_ptr().cast(), f.buf.len(), FLAGS as c_int);
     prep_send_zc(f)
-        ours |s| s.prep_send_zc(FD, &f.buf, FLAGS, ZC_FLAGS),
+        ours |s| s.prep_send_zc(FD, &f.buf, uring::sys::SendFlags::from_bits_retain(FLAGS), uring::sys::IoringSendFlags::from_bits_retain(ZC_FLAGS)),
         liburing |q| io_uring_prep_send_zc(
             q, FD, f.buf.as_ptr().cast(), f.buf.len(), FLAGS as c_int, u32::from(ZC_FLAGS));
     prep_send_zc_fixed(f)
-        ours |s| s.prep_send_zc_fixed(FD, &f.buf, FLAGS, ZC_FLAGS, BUF_INDEX),
+        ours |s| s.prep_send_zc_fixed(FD, &f.buf, uring::sys::SendFlags::from_bits_retain(FLAGS), uring::sys::IoringSendFlags::from_bits_retain(ZC_FLAGS), BUF_INDEX),
         liburing |q| io_uring_prep_send_zc_fixed(
             q, FD, f.buf.as_ptr().cast(), f.buf.len(), FLAGS as c_int, u32::from(ZC_FLAGS),
             u32::from(BUF_INDEX));
     prep_send_set_addr(f)
         ours |s| {
-            s.prep_send_zc(FD, &f.buf, FLAGS, ZC_FLAGS);
+            s.prep_send_zc(FD, &f.buf, uring::sys::SendFlags::from_bits_retain(FLAGS), uring::sys::IoringSendFlags::from_bits_retain(ZC_FLAGS));
             s.prep_send_set_addr(ptr::addr_of!(f.addr).cast(), 0x1e);
         },
         liburing |q| {
@@ -404,52 +404,52 @@ compare! {
             io_uring_prep_send_set_addr(q, ptr::addr_of!(f.addr).cast(), 0x1e);
         };
     prep_sendmsg(f)
-        ours |s| s.prep_sendmsg(FD, &f.msg, FLAGS),
+        ours |s| s.prep_sendmsg(FD, &f.msg, uring::sys::SendFlags::from_bits_retain(FLAGS)),
         liburing |q| io_uring_prep_sendmsg(q, FD, ptr::addr_of!(f.msg).cast(), FLAGS);
     prep_sendmsg_zc(f)
-        ours |s| s.prep_sendmsg_zc(FD, &f.msg, FLAGS),
+        ours |s| s.prep_sendmsg_zc(FD, &f.msg, uring::sys::SendFlags::from_bits_retain(FLAGS)),
         liburing |q| io_uring_prep_sendmsg_zc(q, FD, ptr::addr_of!(f.msg).cast(), FLAGS);
     prep_sendmsg_zc_fixed(f)
-        ours |s| s.prep_sendmsg_zc_fixed(FD, &f.msg, FLAGS, BUF_INDEX),
+        ours |s| s.prep_sendmsg_zc_fixed(FD, &f.msg, uring::sys::SendFlags::from_bits_retain(FLAGS), BUF_INDEX),
         liburing |q| io_uring_prep_sendmsg_zc_fixed(
             q, FD, ptr::addr_of!(f.msg).cast(), FLAGS, u32::from(BUF_INDEX));
     prep_recvmsg(f)
-        ours |s| s.prep_recvmsg(FD, &mut f.msg, FLAGS),
+        ours |s| s.prep_recvmsg(FD, &mut f.msg, uring::sys::RecvFlags::from_bits_retain(FLAGS)),
         liburing |q| io_uring_prep_recvmsg(q, FD, ptr::addr_of_mut!(f.msg).cast(), FLAGS);
     prep_recvmsg_multishot(f)
-        ours |s| s.prep_recvmsg_multishot(FD, &mut f.msg, FLAGS),
+        ours |s| s.prep_recvmsg_multishot(FD, &mut f.msg, uring::sys::RecvFlags::from_bits_retain(FLAGS)),
         liburing |q| io_uring_prep_recvmsg_multishot(
             q, FD, ptr::addr_of_mut!(f.msg).cast(), FLAGS);
     prep_sendv_zc(f) { let iov = f.iovecs(); }
         ours |s| s.prep_sendv_zc(
-            FD, &iov, FLAGS, uring::sys::IoringSendFlags::from_bits_retain(ZC_FLAGS)),
+            FD, &iov, uring::sys::SendFlags::from_bits_retain(FLAGS), uring::sys::IoringSendFlags::from_bits_retain(ZC_FLAGS)),
         liburing |q| io_uring_prep_send_zc(
             q, FD, iov.as_ptr().cast(), iov.len(), FLAGS as c_int,
             u32::from(ZC_FLAGS) | IORING_SEND_VECTORIZED);
     prep_send_bundle(f)
-        ours |s| s.prep_send_bundle(FD, LEN as usize, FLAGS),
+        ours |s| s.prep_send_bundle(FD, LEN as usize, uring::sys::SendFlags::from_bits_retain(FLAGS)),
         liburing |q| io_uring_prep_send_bundle(q, FD, LEN as usize, FLAGS as c_int);
 
     // Socket setup.
     prep_accept(f)
-        ours |s| s.prep_accept(FD, &mut f.addr, &mut f.addrlen, FLAGS),
+        ours |s| s.prep_accept(FD, &mut f.addr, &mut f.addrlen, uring::sys::SocketFlags::from_bits_retain(FLAGS)),
         liburing |q| io_uring_prep_accept(
             q, FD, ptr::addr_of_mut!(f.addr).cast(), &mut f.addrlen, FLAGS as c_int);
     prep_accept_direct(f)
-        ours |s| s.prep_accept_direct(FD, &mut f.addr, &mut f.addrlen, FLAGS, FILE_INDEX),
+        ours |s| s.prep_accept_direct(FD, &mut f.addr, &mut f.addrlen, uring::sys::SocketFlags::from_bits_retain(FLAGS), FILE_INDEX),
         liburing |q| io_uring_prep_accept_direct(
             q, FD, ptr::addr_of_mut!(f.addr).cast(), &mut f.addrlen, FLAGS as c_int, FILE_INDEX);
     prep_accept_direct_any_slot(f)
-        ours |s| s.prep_accept_direct(FD, &mut f.addr, &mut f.addrlen, FLAGS, FILE_INDEX_ALLOC),
+        ours |s| s.prep_accept_direct(FD, &mut f.addr, &mut f.addrlen, uring::sys::SocketFlags::from_bits_retain(FLAGS), FILE_INDEX_ALLOC),
         liburing |q| io_uring_prep_accept_direct(
             q, FD, ptr::addr_of_mut!(f.addr).cast(), &mut f.addrlen, FLAGS as c_int,
             IORING_FILE_INDEX_ALLOC as u32);
     prep_multishot_accept(f)
-        ours |s| s.prep_multishot_accept(FD, &mut f.addr, &mut f.addrlen, FLAGS),
+        ours |s| s.prep_multishot_accept(FD, &mut f.addr, &mut f.addrlen, uring::sys::SocketFlags::from_bits_retain(FLAGS)),
         liburing |q| io_uring_prep_multishot_accept(
             q, FD, ptr::addr_of_mut!(f.addr).cast(), &mut f.addrlen, FLAGS as c_int);
     prep_multishot_accept_direct(f)
-        ours |s| s.prep_multishot_accept_direct(FD, &mut f.addr, &mut f.addrlen, FLAGS),
+        ours |s| s.prep_multishot_accept_direct(FD, &mut f.addr, &mut f.addrlen, uring::sys::SocketFlags::from_bits_retain(FLAGS)),
         liburing |q| io_uring_prep_multishot_accept_direct(
             q, FD, ptr::addr_of_mut!(f.addr).cast(), &mut f.addrlen, FLAGS as c_int);
     prep_connect(f)
@@ -494,14 +494,14 @@ compare! {
 
     // Files and paths.
     prep_openat(f)
-        ours |s| s.prep_openat(FD, &f.path, FLAGS, MODE),
+        ours |s| s.prep_openat(FD, &f.path, uring::sys::OFlags::from_bits_retain(FLAGS), uring::sys::Mode::from_bits_retain(MODE)),
         liburing |q| io_uring_prep_openat(q, FD, f.path.as_ptr(), FLAGS as c_int, MODE);
     prep_openat_direct(f)
-        ours |s| s.prep_openat_direct(FD, &f.path, FLAGS, MODE, FILE_INDEX),
+        ours |s| s.prep_openat_direct(FD, &f.path, uring::sys::OFlags::from_bits_retain(FLAGS), uring::sys::Mode::from_bits_retain(MODE), FILE_INDEX),
         liburing |q| io_uring_prep_openat_direct(
             q, FD, f.path.as_ptr(), FLAGS as c_int, MODE, FILE_INDEX);
     prep_openat_direct_any_slot(f)
-        ours |s| s.prep_openat_direct(FD, &f.path, FLAGS, MODE, FILE_INDEX_ALLOC),
+        ours |s| s.prep_openat_direct(FD, &f.path, uring::sys::OFlags::from_bits_retain(FLAGS), uring::sys::Mode::from_bits_retain(MODE), FILE_INDEX_ALLOC),
         liburing |q| io_uring_prep_openat_direct(
             q, FD, f.path.as_ptr(), FLAGS as c_int, MODE, IORING_FILE_INDEX_ALLOC as u32);
     prep_openat2(f)
@@ -526,11 +526,11 @@ compare! {
         liburing |q| io_uring_prep_files_update(
             q, f.fds.as_mut_ptr(), len32(&f.fds), FILE_INDEX as c_int);
     prep_statx(f)
-        ours |s| s.prep_statx(FD, &f.path, FLAGS, 0x0fff, &mut f.statx),
+        ours |s| s.prep_statx(FD, &f.path, uring::sys::AtFlags::from_bits_retain(FLAGS), uring::sys::StatxFlags::from_bits_retain(0x0fff), &mut f.statx),
         liburing |q| io_uring_prep_statx(
             q, FD, f.path.as_ptr(), FLAGS as c_int, 0x0fff, ptr::addr_of_mut!(f.statx).cast());
     prep_fallocate(f)
-        ours |s| s.prep_fallocate(FD, 0x13, OFF, OFF2),
+        ours |s| s.prep_fallocate(FD, uring::sys::FallocateFlags::from_bits_retain(0x13), OFF, OFF2),
         liburing |q| io_uring_prep_fallocate(q, FD, 0x13, OFF, OFF2);
     prep_fadvise(f)
         ours |s| s.prep_fadvise(FD, OFF, u64::from(LEN), 4),
@@ -545,33 +545,33 @@ compare! {
         ours |s| s.prep_madvise(f.buf.as_mut_ptr().cast(), BIG_LEN as usize, 14),
         liburing |q| io_uring_prep_madvise64(q, f.buf.as_mut_ptr().cast(), BIG_LEN as i64, 14);
     prep_renameat(f)
-        ours |s| s.prep_renameat(FD, &f.path, FD2, &f.path2, 0x05),
+        ours |s| s.prep_renameat(FD, &f.path, FD2, &f.path2, uring::sys::RenameFlags::from_bits_retain(0x05)),
         liburing |q| io_uring_prep_renameat(q, FD, f.path.as_ptr(), FD2, f.path2.as_ptr(), 0x05);
     prep_unlinkat(f)
-        ours |s| s.prep_unlinkat(FD, &f.path, 0x200),
+        ours |s| s.prep_unlinkat(FD, &f.path, uring::sys::AtFlags::from_bits_retain(0x200)),
         liburing |q| io_uring_prep_unlinkat(q, FD, f.path.as_ptr(), 0x200);
     prep_mkdirat(f)
-        ours |s| s.prep_mkdirat(FD, &f.path, MODE),
+        ours |s| s.prep_mkdirat(FD, &f.path, uring::sys::Mode::from_bits_retain(MODE)),
         liburing |q| io_uring_prep_mkdirat(q, FD, f.path.as_ptr(), MODE);
     prep_symlinkat(f)
         ours |s| s.prep_symlinkat(&f.path, FD2, &f.path2),
         liburing |q| io_uring_prep_symlinkat(q, f.path.as_ptr(), FD2, f.path2.as_ptr());
     prep_linkat(f)
-        ours |s| s.prep_linkat(FD, &f.path, FD2, &f.path2, 0x400),
+        ours |s| s.prep_linkat(FD, &f.path, FD2, &f.path2, uring::sys::AtFlags::from_bits_retain(0x400)),
         liburing |q| io_uring_prep_linkat(q, FD, f.path.as_ptr(), FD2, f.path2.as_ptr(), 0x400);
 
     // Timeouts, polling, cancellation.
     prep_timeout(f)
-        ours |s| s.prep_timeout(&f.ts, 0x0506, 0x31),
+        ours |s| s.prep_timeout(&f.ts, 0x0506, uring::sys::IoringTimeoutFlags::from_bits_retain(0x31)),
         liburing |q| io_uring_prep_timeout(q, ptr::addr_of!(f.ts).cast(), 0x0506, 0x31);
     prep_timeout_remove(f)
-        ours |s| s.prep_timeout_remove(USER_DATA2, 0x30),
+        ours |s| s.prep_timeout_remove(USER_DATA2, uring::sys::IoringTimeoutFlags::from_bits_retain(0x30)),
         liburing |q| io_uring_prep_timeout_remove(q, USER_DATA2, 0x30);
     prep_timeout_update(f)
-        ours |s| s.prep_timeout_update(USER_DATA2, &f.ts, 0x31),
+        ours |s| s.prep_timeout_update(USER_DATA2, &f.ts, uring::sys::IoringTimeoutFlags::from_bits_retain(0x31)),
         liburing |q| io_uring_prep_timeout_update(q, ptr::addr_of!(f.ts).cast(), USER_DATA2, 0x31);
     prep_link_timeout(f)
-        ours |s| s.prep_link_timeout(&f.ts, 0x31),
+        ours |s| s.prep_link_timeout(&f.ts, uring::sys::IoringTimeoutFlags::from_bits_retain(0x31)),
         liburing |q| io_uring_prep_link_timeout(q, ptr::addr_of!(f.ts).cast(), 0x31);
     prep_poll_add(f)
         ours |s| s.prep_poll_add(FD, 0x4000_20c3),
@@ -583,16 +583,16 @@ compare! {
         ours |s| s.prep_poll_remove(USER_DATA2),
         liburing |q| io_uring_prep_poll_remove(q, USER_DATA2);
     prep_poll_update(f)
-        ours |s| s.prep_poll_update(USER_DATA2, OFF, 0x4000_20c3, 0x07),
+        ours |s| s.prep_poll_update(USER_DATA2, OFF, 0x4000_20c3, uring::sys::IoringPollFlags::from_bits_retain(0x07)),
         liburing |q| io_uring_prep_poll_update(q, USER_DATA2, OFF, 0x4000_20c3, 0x07);
     prep_cancel(f)
-        ours |s| s.prep_cancel(USER_DATA2, 0x13),
+        ours |s| s.prep_cancel(USER_DATA2, uring::sys::IoringAsyncCancelFlags::from_bits_retain(0x13)),
         liburing |q| io_uring_prep_cancel64(q, USER_DATA2, 0x13);
     prep_cancel_as_pointer(f)
-        ours |s| s.prep_cancel(f.buf.as_ptr() as u64, 0x13),
+        ours |s| s.prep_cancel(f.buf.as_ptr() as u64, uring::sys::IoringAsyncCancelFlags::from_bits_retain(0x13)),
         liburing |q| io_uring_prep_cancel(q, f.buf.as_ptr().cast::<c_void>(), 0x13);
     prep_cancel_fd(f)
-        ours |s| s.prep_cancel_fd(FD, 0x11),
+        ours |s| s.prep_cancel_fd(FD, uring::sys::IoringAsyncCancelFlags::from_bits_retain(0x11)),
         liburing |q| io_uring_prep_cancel_fd(q, FD, 0x11);
     prep_epoll_ctl(f)
         ours |s| s.prep_epoll_ctl(FD, FD2, 3, &mut f.ev),
@@ -617,25 +617,25 @@ compare! {
 
     // Messages between rings.
     prep_msg_ring(f)
-        ours |s| s.prep_msg_ring(FD, LEN, USER_DATA2, 0),
+        ours |s| s.prep_msg_ring(FD, LEN, USER_DATA2, uring::sys::IoringMsgringFlags::empty()),
         liburing |q| {
             io_uring_prep_msg_ring(q, FD, LEN, USER_DATA2, 0);
             // The C helper stores `flags` alone; axboe-liburing 2.15.3 adds FLAGS_PASS.
             (*q).__liburing_anon_3.msg_ring_flags &= !IORING_MSG_RING_FLAGS_PASS;
         };
     prep_msg_ring_cqe_flags(f)
-        ours |s| s.prep_msg_ring_cqe_flags(FD, LEN, USER_DATA2, 0, FLAGS),
+        ours |s| s.prep_msg_ring_cqe_flags(FD, LEN, USER_DATA2, uring::sys::IoringMsgringFlags::empty(), FLAGS),
         liburing |q| io_uring_prep_msg_ring_cqe_flags(q, FD, LEN, USER_DATA2, 0, FLAGS);
     prep_msg_ring_fd(f)
-        ours |s| s.prep_msg_ring_fd(FD, 0x0102, FILE_INDEX, USER_DATA2, IORING_MSG_RING_CQE_SKIP),
+        ours |s| s.prep_msg_ring_fd(FD, 0x0102, FILE_INDEX, USER_DATA2, uring::sys::IoringMsgringFlags::CQE_SKIP),
         liburing |q| io_uring_prep_msg_ring_fd(
             q, FD, 0x0102, FILE_INDEX as c_int, USER_DATA2, IORING_MSG_RING_CQE_SKIP);
     prep_msg_ring_fd_any_slot(f)
-        ours |s| s.prep_msg_ring_fd(FD, 0x0102, FILE_INDEX_ALLOC, USER_DATA2, 0),
+        ours |s| s.prep_msg_ring_fd(FD, 0x0102, FILE_INDEX_ALLOC, USER_DATA2, uring::sys::IoringMsgringFlags::empty()),
         liburing |q| io_uring_prep_msg_ring_fd(
             q, FD, 0x0102, IORING_FILE_INDEX_ALLOC as c_int, USER_DATA2, 0);
     prep_msg_ring_fd_alloc(f)
-        ours |s| s.prep_msg_ring_fd_alloc(FD, 0x0102, USER_DATA2, IORING_MSG_RING_CQE_SKIP),
+        ours |s| s.prep_msg_ring_fd_alloc(FD, 0x0102, USER_DATA2, uring::sys::IoringMsgringFlags::CQE_SKIP),
         liburing |q| io_uring_prep_msg_ring_fd_alloc(
             q, FD, 0x0102, USER_DATA2, IORING_MSG_RING_CQE_SKIP);
 
@@ -653,10 +653,10 @@ compare! {
 
     // More files.
     prep_readv2(f) { let iov = f.iovecs_mut(); }
-        ours |s| s.prep_readv2(FD, &iov, OFF, 0x1f),
+        ours |s| s.prep_readv2(FD, &iov, OFF, uring::sys::ReadWriteFlags::from_bits_retain(0x1f)),
         liburing |q| io_uring_prep_readv2(q, FD, iov.as_ptr().cast(), len32(&iov), OFF, 0x1f);
     prep_writev2(f) { let iov = f.iovecs(); }
-        ours |s| s.prep_writev2(FD, &iov, OFF, 0x1f),
+        ours |s| s.prep_writev2(FD, &iov, OFF, uring::sys::ReadWriteFlags::from_bits_retain(0x1f)),
         liburing |q| io_uring_prep_writev2(q, FD, iov.as_ptr().cast(), len32(&iov), OFF, 0x1f);
     prep_sync_file_range(f)
         ours |s| s.prep_sync_file_range(FD, LEN, OFF, 0x07),
@@ -665,17 +665,17 @@ compare! {
         ours |s| s.prep_ftruncate(FD, OFF),
         liburing |q| io_uring_prep_ftruncate(q, FD, OFF as i64);
     prep_fixed_fd_install(f)
-        ours |s| s.prep_fixed_fd_install(FILE_INDEX, IORING_FIXED_FD_NO_CLOEXEC),
+        ours |s| s.prep_fixed_fd_install(FILE_INDEX, uring::sys::IoringFixedFdFlags::NO_CLOEXEC),
         liburing |q| io_uring_prep_fixed_fd_install(
             q, FILE_INDEX as c_int, IORING_FIXED_FD_NO_CLOEXEC);
     prep_pipe(f)
-        ours |s| s.prep_pipe(&mut f.pipe, 0o4_000_000),
+        ours |s| s.prep_pipe(&mut f.pipe, uring::sys::PipeFlags::from_bits_retain(0o4_000_000)),
         liburing |q| io_uring_prep_pipe(q, f.pipe.as_mut_ptr(), 0o4_000_000);
     prep_pipe_direct(f)
-        ours |s| s.prep_pipe_direct(&mut f.pipe, 0o4_000_000, FILE_INDEX),
+        ours |s| s.prep_pipe_direct(&mut f.pipe, uring::sys::PipeFlags::from_bits_retain(0o4_000_000), FILE_INDEX),
         liburing |q| io_uring_prep_pipe_direct(q, f.pipe.as_mut_ptr(), 0o4_000_000, FILE_INDEX);
     prep_pipe_direct_any_slot(f)
-        ours |s| s.prep_pipe_direct(&mut f.pipe, 0, FILE_INDEX_ALLOC),
+        ours |s| s.prep_pipe_direct(&mut f.pipe, uring::sys::PipeFlags::empty(), FILE_INDEX_ALLOC),
         liburing |q| io_uring_prep_pipe_direct(
             q, f.pipe.as_mut_ptr(), 0, IORING_FILE_INDEX_ALLOC as u32);
     prep_fgetxattr(f)
@@ -683,7 +683,7 @@ compare! {
         liburing |q| io_uring_prep_fgetxattr(
             q, FD, f.path.as_ptr(), f.buf.as_mut_ptr().cast(), len32(&f.buf));
     prep_fsetxattr(f)
-        ours |s| s.prep_fsetxattr(FD, &f.path, &f.buf, 0x02),
+        ours |s| s.prep_fsetxattr(FD, &f.path, &f.buf, uring::sys::XattrFlags::from_bits_retain(0x02)),
         liburing |q| io_uring_prep_fsetxattr(
             q, FD, f.path.as_ptr(), f.buf.as_mut_ptr().cast(), 0x02, len32(&f.buf));
     prep_getxattr(f)
@@ -691,30 +691,30 @@ compare! {
         liburing |q| io_uring_prep_getxattr(
             q, f.path.as_ptr(), f.buf.as_mut_ptr().cast(), f.path2.as_ptr(), len32(&f.buf));
     prep_setxattr(f)
-        ours |s| s.prep_setxattr(&f.path, &f.buf, &f.path2, 0x01),
+        ours |s| s.prep_setxattr(&f.path, &f.buf, &f.path2, uring::sys::XattrFlags::from_bits_retain(0x01)),
         liburing |q| io_uring_prep_setxattr(
             q, f.path.as_ptr(), f.buf.as_ptr().cast(), f.path2.as_ptr(), 0x01, len32(&f.buf));
     prep_open(f)
-        ours |s| s.prep_open(&f.path, FLAGS, MODE),
+        ours |s| s.prep_open(&f.path, uring::sys::OFlags::from_bits_retain(FLAGS), uring::sys::Mode::from_bits_retain(MODE)),
         liburing |q| io_uring_prep_open(q, f.path.as_ptr(), FLAGS as c_int, MODE);
     prep_open_direct(f)
-        ours |s| s.prep_open_direct(&f.path, FLAGS, MODE, FILE_INDEX),
+        ours |s| s.prep_open_direct(&f.path, uring::sys::OFlags::from_bits_retain(FLAGS), uring::sys::Mode::from_bits_retain(MODE), FILE_INDEX),
         liburing |q| io_uring_prep_open_direct(
             q, f.path.as_ptr(), FLAGS as c_int, MODE, FILE_INDEX);
     prep_unlink(f)
-        ours |s| s.prep_unlink(&f.path, 0x200),
+        ours |s| s.prep_unlink(&f.path, uring::sys::AtFlags::from_bits_retain(0x200)),
         liburing |q| io_uring_prep_unlink(q, f.path.as_ptr(), 0x200);
     prep_rename(f)
         ours |s| s.prep_rename(&f.path, &f.path2),
         liburing |q| io_uring_prep_rename(q, f.path.as_ptr(), f.path2.as_ptr());
     prep_mkdir(f)
-        ours |s| s.prep_mkdir(&f.path, MODE),
+        ours |s| s.prep_mkdir(&f.path, uring::sys::Mode::from_bits_retain(MODE)),
         liburing |q| io_uring_prep_mkdir(q, f.path.as_ptr(), MODE);
     prep_symlink(f)
         ours |s| s.prep_symlink(&f.path, &f.path2),
         liburing |q| io_uring_prep_symlink(q, f.path.as_ptr(), f.path2.as_ptr());
     prep_link(f)
-        ours |s| s.prep_link(&f.path, &f.path2, 0x400),
+        ours |s| s.prep_link(&f.path, &f.path2, uring::sys::AtFlags::from_bits_retain(0x400)),
         liburing |q| io_uring_prep_link(q, f.path.as_ptr(), f.path2.as_ptr(), 0x400);
 
     // Socket names and zero-copy receive.
@@ -784,17 +784,35 @@ fn prep_uring_cmd_sqe128() {
     assert_same("prep_uring_cmd (128-byte)", ours.sqe, first);
 }
 
-/// Every `pub fn prep_*` of `Sqe` has a case of the same name above, so a new prep cannot
-/// go unchecked.
+/// The files that declare `Sqe`'s preps: the hand-written ones in sqe.rs and the opcode
+/// table's entries (`fn ring_name = prep_name(...)`) under ops/.
+const PREP_SOURCES: &[&str] = &[
+    include_str!("../../uring/src/sqe.rs"),
+    include_str!("../../uring/src/big.rs"),
+    include_str!("../../uring/src/ops/buffers.rs"),
+    include_str!("../../uring/src/ops/fs.rs"),
+    include_str!("../../uring/src/ops/futex.rs"),
+    include_str!("../../uring/src/ops/msg_ring.rs"),
+    include_str!("../../uring/src/ops/net.rs"),
+    include_str!("../../uring/src/ops/poll.rs"),
+    include_str!("../../uring/src/ops/rw.rs"),
+];
+
+/// Every `pub fn prep_*` of `Sqe` (hand-written or a table entry) has a case of the same
+/// name above, so a new prep cannot go unchecked.
 #[test]
 fn every_prep_has_a_case() {
-    let source = concat!(
-        include_str!("../../uring/src/sqe.rs"),
-        include_str!("../../uring/src/big.rs")
-    );
-    let preps: Vec<&str> = source
-        .lines()
-        .filter_map(|line| line.trim_start().strip_prefix("pub fn "))
+    let preps: Vec<&str> = PREP_SOURCES
+        .iter()
+        .flat_map(|source| source.lines())
+        .filter_map(|line| {
+            let line = line.trim_start();
+            line.strip_prefix("pub fn ").or_else(|| {
+                // A table entry: `fn ring_name = prep_name(...) {`.
+                let entry = line.strip_prefix("fn ")?;
+                Some(entry.split_once(" = ")?.1)
+            })
+        })
         .filter(|rest| rest.starts_with("prep_"))
         .map(|rest| rest.split(['(', '<']).next().unwrap_or(rest))
         .collect();

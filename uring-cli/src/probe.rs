@@ -410,8 +410,8 @@ fn try_send_zc(variant: ZcVariant) -> Result<String> {
     hdr.msg_iovlen = 1;
     let mut ring = IoUring::init(8, IoringSetupFlags::empty())?;
     let zc_flags = match variant {
-        ZcVariant::ReportUsage => sys::IORING_SEND_ZC_REPORT_USAGE as u16,
-        _ => 0,
+        ZcVariant::ReportUsage => sys::IoringSendFlags::ZC_REPORT_USAGE,
+        _ => sys::IoringSendFlags::empty(),
     };
     if variant == ZcVariant::Fixed {
         // SAFETY: `payload` is declared before the ring and so outlives the registration.
@@ -423,13 +423,20 @@ fn try_send_zc(variant: ZcVariant) -> Result<String> {
     unsafe {
         match variant {
             ZcVariant::Plain | ZcVariant::ReportUsage => {
-                ring.send_zc(TAG, fd, &payload, 0, zc_flags)?;
+                ring.send_zc(TAG, fd, &payload, uring::sys::SendFlags::empty(), zc_flags)?;
             }
             ZcVariant::Fixed => {
-                ring.send_zc_fixed(TAG, fd, &payload, 0, 0, 0)?;
+                ring.send_zc_fixed(
+                    TAG,
+                    fd,
+                    &payload,
+                    uring::sys::SendFlags::empty(),
+                    uring::sys::IoringSendFlags::empty(),
+                    0,
+                )?;
             }
             ZcVariant::Sendmsg => {
-                ring.sendmsg_zc(TAG, fd, &hdr, 0)?;
+                ring.sendmsg_zc(TAG, fd, &hdr, uring::sys::SendFlags::empty())?;
             }
         }
     }

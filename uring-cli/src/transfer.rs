@@ -426,7 +426,7 @@ fn recv_stream(fd: i32, out: &mut dyn Write, pb: &ProgressBar) -> Result<u64> {
 
 fn queue_recv(ring: &mut IoUring, fd: i32, buf: &mut AlignedBuf, tag: u64) -> Result<()> {
     let mut sqe = Sqe::default();
-    sqe.prep_recv(fd, buf, 0);
+    sqe.prep_recv(fd, buf, uring::sys::RecvFlags::empty());
     sqe.user_data = tag;
     // SAFETY: the caller does not touch `buf` until this recv's completion is reaped; if
     // that never happens, `recv_stream` leaks it (`pending`).

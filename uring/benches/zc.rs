@@ -19,13 +19,12 @@ use std::os::fd::{AsRawFd, OwnedFd};
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use uring::sys::{IoringSetupFlags, IORING_SEND_ZC_REPORT_USAGE};
+use uring::sys::IoringSetupFlags;
 use uring::zc::{BufferPool, Completion, Config, Driver, Policy, ZcBuffer, ZcSender};
 use uring::{iovec, Cqe, IoUring};
 
 const PAYLOAD: usize = 65000;
 const DEPTH: u32 = 8;
-const MSG_WAITALL: u32 = linux_raw_sys::net::MSG_WAITALL;
 
 /// Pins the calling thread to `cpu` (when the machine has it), so that the sender and the
 /// receiver thread never share a core and every contender runs with the same placement.
@@ -74,8 +73,8 @@ fn raw_send_zc_fixed(ring: &mut IoUring, fd: i32, buf: &[u8], iters: u64) -> Dur
                     queued,
                     fd,
                     buf,
-                    MSG_WAITALL,
-                    IORING_SEND_ZC_REPORT_USAGE as u16,
+                    uring::sys::SEND_WAITALL,
+                    uring::sys::IoringSendFlags::ZC_REPORT_USAGE,
                     0,
                 )
                 .unwrap();

@@ -14,13 +14,12 @@ use std::net::{TcpListener, TcpStream};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::time::{Duration, Instant};
 
-use uring::sys::{IoringSetupFlags, IORING_SEND_ZC_REPORT_USAGE};
+use uring::sys::IoringSetupFlags;
 use uring::zc::{BufferPool, Config, Driver, Policy, ZcBuffer, ZcSender};
 use uring::{iovec, Cqe, IoUring};
 
 const PAYLOAD: usize = 65000;
 const DEPTH: u32 = 8;
-const MSG_WAITALL: u32 = linux_raw_sys::net::MSG_WAITALL;
 
 /// Pins the calling thread to `cpu` (when the machine has it), so that the sender and the
 /// receiver thread never share a core and every contender runs with the same placement.
@@ -103,8 +102,8 @@ impl Contender for Raw {
                             queued,
                             self.fd,
                             &self.buf,
-                            MSG_WAITALL,
-                            IORING_SEND_ZC_REPORT_USAGE as u16,
+                            uring::sys::SEND_WAITALL,
+                            uring::sys::IoringSendFlags::ZC_REPORT_USAGE,
                             0,
                         )
                         .unwrap();

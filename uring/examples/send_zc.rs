@@ -28,7 +28,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             listener.as_raw_fd(),
             core::ptr::null_mut(),
             core::ptr::null_mut(),
-            0,
+            uring::sys::SocketFlags::empty(),
         )?;
         ring.connect(CONNECT, client.as_raw_fd(), addr.as_ptr(), addr.len())?;
     }
@@ -55,10 +55,20 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // SAFETY: both buffers outlive every completion below (the send buffer until its
     // notification).
     unsafe {
-        ring.send_zc(SEND, client.as_raw_fd(), &buffer_send, 0, 0)?
-            .add_flags(IOSQE_IO_LINK)?;
+        ring.send_zc(
+            SEND,
+            client.as_raw_fd(),
+            &buffer_send,
+            uring::sys::SendFlags::empty(),
+            uring::sys::IoringSendFlags::empty(),
+        )?
+        .add_flags(IOSQE_IO_LINK)?;
         let mut recv = Sqe::default();
-        recv.prep_recv(server.as_raw_fd(), &mut buffer_recv, 0);
+        recv.prep_recv(
+            server.as_raw_fd(),
+            &mut buffer_recv,
+            uring::sys::RecvFlags::empty(),
+        );
         recv.user_data = RECV;
         ring.push(&recv)?;
     }

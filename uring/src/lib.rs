@@ -34,14 +34,16 @@
 //! # Zero-copy send on the raw ring
 //!
 //! ```no_run
-//! use uring::{IoUring, sys::IoringSetupFlags};
+//! use uring::sys::{IoringSendFlags, IoringSetupFlags, SendFlags};
+//! use uring::IoUring;
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! # let fd: std::os::fd::RawFd = 0;
 //! let mut ring = IoUring::init(16, IoringSetupFlags::empty())?;
 //! let buffer = b"hello, zero copy".to_vec();
+//! let (flags, zc_flags) = (SendFlags::empty(), IoringSendFlags::empty());
 //! // SAFETY: `buffer` lives, untouched, until the notification below; `fd` is a connected
 //! // socket that stays open until then.
-//! unsafe { ring.send_zc(0xeeee, fd, &buffer, 0, 0)? };
+//! unsafe { ring.send_zc(0xeeee, fd, &buffer, flags, zc_flags)? };
 //! ring.submit()?;
 //! let first = ring.copy_cqe()?; // the byte count, with IORING_CQE_F_MORE
 //! if first.more() {
@@ -66,6 +68,17 @@ pub mod sqe;
 pub mod sys;
 pub mod types;
 pub mod zc;
+
+/// The typed per-operation flag sets the ring methods and preps take, in one place (all
+/// from [`sys`], which has them from rustix), so that callers need no rustix dependency.
+pub mod flags {
+    pub use crate::sys::{
+        AtFlags, FallocateFlags, IoringAcceptFlags, IoringAsyncCancelFlags, IoringFixedFdFlags,
+        IoringFsyncFlags, IoringMsgringFlags, IoringPollFlags, IoringRecvFlags, IoringSendFlags,
+        IoringTimeoutFlags, Mode, OFlags, PipeFlags, ReadWriteFlags, RecvFlags, RenameFlags,
+        SendFlags, SocketFlags, StatxFlags, XattrFlags, SEND_VECTORIZED, SEND_WAITALL,
+    };
+}
 
 pub use addr::SockAddr;
 pub use big::{BigError, BigRing, Cqe32, Sqe128};

@@ -59,14 +59,36 @@ pub use linux_raw_sys::io_uring::{
 /// per-operation ones (`IoringSendFlags` for `zc_flags`/`ioprio` of the send family,
 /// `IoringRecvFlags`, `IoringTimeoutFlags`, `IoringAsyncCancelFlags`, `IoringPollFlags`,
 /// `IoringFsyncFlags`, `IoringAcceptFlags`, `IoringMsgringFlags`) give the same bits
-/// as the `IORING_*` constants, typed: `IoringSendFlags::ZC_REPORT_USAGE.bits()` is the
-/// `u16` a `zc_flags` argument takes.
+/// as the `IORING_*` constants, typed: a `zc_flags` argument is an `IoringSendFlags`
+/// (e.g. `IoringSendFlags::ZC_REPORT_USAGE`).
 pub use rustix::io_uring::{
     io_uring_params, IoringAcceptFlags, IoringAsyncCancelFlags, IoringEnterFlags,
-    IoringFeatureFlags, IoringFsyncFlags, IoringMsgringFlags, IoringPollFlags, IoringRecvFlags,
-    IoringSendFlags, IoringSetupFlags, IoringSqeFlags, IoringTimeoutFlags,
+    IoringFeatureFlags, IoringFixedFdFlags, IoringFsyncFlags, IoringMsgringFlags, IoringPollFlags,
+    IoringRecvFlags, IoringSendFlags, IoringSetupFlags, IoringSqeFlags, IoringTimeoutFlags,
 };
 
+/// Typed flag sets of rustix for the file operations: `openat`'s [`OFlags`] and
+/// [`Mode`], the `AT_*` [`AtFlags`] of `statx`/`unlinkat`/`linkat`, [`StatxFlags`] (the
+/// `STATX_*` mask), [`RenameFlags`], [`XattrFlags`], [`FallocateFlags`], the `RWF_*`
+/// [`ReadWriteFlags`] of `readv2`/`writev2` and the [`PipeFlags`] of `pipe`.
+pub use rustix::fs::{AtFlags, FallocateFlags, Mode, OFlags, RenameFlags, StatxFlags, XattrFlags};
+pub use rustix::io::ReadWriteFlags;
+/// Typed `MSG_*` and `SOCK_*` flag sets of rustix, the `flags` of the send family
+/// ([`SendFlags`]), of the receive family ([`RecvFlags`]) and of accept ([`SocketFlags`],
+/// `accept4(2)`'s), re-exported so that callers need no second import.
+pub use rustix::net::{RecvFlags, SendFlags, SocketFlags};
+pub use rustix::pipe::PipeFlags;
+/// `IORING_SEND_VECTORIZED` (Linux 6.17) as a typed send flag: `IORING_OP_SEND_ZC` takes an
+/// iovec array in `addr`/`len` instead of one buffer. rustix's [`IoringSendFlags`] has no
+/// name for it yet; the bit is linux-raw-sys's. Checked in
+/// `tests::typed_send_flags_are_the_constants`.
+pub const SEND_VECTORIZED: IoringSendFlags =
+    IoringSendFlags::from_bits_retain(IORING_SEND_VECTORIZED as u16);
+/// `MSG_WAITALL` as a send flag (honoured by io_uring's `IORING_OP_SEND`/`SENDMSG`, Linux
+/// 5.19 for streams: the kernel retries a short send until all is sent); rustix's
+/// [`SendFlags`] names it only for receives. The bit is linux-raw-sys's. Checked in
+/// `tests::typed_send_flags_are_the_constants`.
+pub const SEND_WAITALL: SendFlags = SendFlags::from_bits_retain(MSG_WAITALL);
 /// Ring and registration ABI of the waits and `register_*` calls added for liburing 2.15
 /// parity (minimum waits, iowait control, registered ring fds, synchronous cancellation,
 /// the wait clock, buffer cloning), from `linux-raw-sys`.
@@ -174,6 +196,10 @@ mod tests {
             u32::from(IoringSendFlags::FIXED_BUF.bits()),
             IORING_RECVSEND_FIXED_BUF
         );
+        assert_eq!(u32::from(SEND_VECTORIZED.bits()), IORING_SEND_VECTORIZED);
+        assert_eq!(SEND_WAITALL.bits(), MSG_WAITALL);
+        assert_eq!(RecvFlags::WAITALL.bits(), MSG_WAITALL);
+        assert_eq!(SendFlags::NOSIGNAL.bits(), MSG_NOSIGNAL);
     }
 
     #[test]

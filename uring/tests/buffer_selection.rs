@@ -42,7 +42,8 @@ fn async_pipe_read_holds_its_buffer_until_cancelled_and_reaped() {
         .add_flags(IOSQE_ASYNC)
         .unwrap();
     assert_eq!(ring.submit().unwrap(), 1);
-    ring.cancel(2, 1, 0).unwrap();
+    ring.cancel(2, 1, uring::sys::IoringAsyncCancelFlags::empty())
+        .unwrap();
     assert_eq!(ring.submit().unwrap(), 1);
     let cqes = common::reap(&mut ring, 2);
     let read = by_user_data(&cqes, 1);
@@ -121,7 +122,8 @@ fn multishot_recv_is_ended_and_reaped_before_the_group_goes() {
     assert!(first.more(), "{first:?}");
     assert_eq!(group.get(&first).unwrap(), b"one");
     group.put_cqe(&first).unwrap();
-    ring.cancel(2, 1, 0).unwrap();
+    ring.cancel(2, 1, uring::sys::IoringAsyncCancelFlags::empty())
+        .unwrap();
     assert_eq!(ring.submit().unwrap(), 1);
     // No data follows "one": exactly the request's final completion and the cancel's.
     let cqes = common::reap(&mut ring, 2);

@@ -96,10 +96,18 @@ fn one_ring(config: &RingConfig, threads_before: usize) -> BufferGroup {
     // blocking pipe read forced into an io-wq worker.
     let rx = leaked_buffer(64);
     // SAFETY: `rx` is leaked; the socket lives until after the ring is dropped.
-    unsafe { ring.recv(3, a.as_raw_fd(), uring::RecvBuffer::Buffer(rx), 0) }.unwrap();
+    unsafe {
+        ring.recv(
+            3,
+            a.as_raw_fd(),
+            uring::RecvBuffer::Buffer(rx),
+            uring::sys::RecvFlags::empty(),
+        )
+    }
+    .unwrap();
     let ts = Box::leak(Box::new(timespec(Duration::from_secs(60))));
     // SAFETY: `ts` is leaked.
-    unsafe { ring.timeout(4, ts, 0, 0) }.unwrap();
+    unsafe { ring.timeout(4, ts, 0, uring::sys::IoringTimeoutFlags::empty()) }.unwrap();
     let (rd, wr) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).unwrap();
     let pipe_buf = leaked_buffer(64);
     // SAFETY: `pipe_buf` is leaked.
@@ -116,7 +124,16 @@ fn one_ring(config: &RingConfig, threads_before: usize) -> BufferGroup {
     for i in 0..4 {
         let piece = &zero_copy_source()[i * (2 << 20)..(i + 1) * (2 << 20)];
         // SAFETY: the source is leaked: valid and unmodified forever.
-        unsafe { ring.send_zc(10 + i as u64, tx.as_raw_fd(), piece, flags, 0) }.unwrap();
+        unsafe {
+            ring.send_zc(
+                10 + i as u64,
+                tx.as_raw_fd(),
+                piece,
+                uring::sys::SendFlags::from_bits_retain(flags),
+                uring::sys::IoringSendFlags::empty(),
+            )
+        }
+        .unwrap();
     }
     ring.submit().unwrap();
     assert!(

@@ -115,12 +115,20 @@ fn tcp_pair() -> (std::net::TcpStream, std::net::TcpStream) {
 /// answers EFAULT for any access through it. No Rust object lives there.
 const UNMAPPED: u64 = 8;
 
-const NOSIGNAL: u32 = linux_raw_sys::net::MSG_NOSIGNAL;
+const NOSIGNAL: uring::sys::SendFlags = uring::sys::SendFlags::NOSIGNAL;
 
 fn timeout_fails(ts: Timespec, flags: u32) {
     let mut ring = ring();
     // SAFETY: `ts` outlives the completion, reaped in `complete`.
-    unsafe { ring.timeout(0xbad, &ts, 0, flags) }.unwrap();
+    unsafe {
+        ring.timeout(
+            0xbad,
+            &ts,
+            0,
+            uring::sys::IoringTimeoutFlags::from_bits_retain(flags),
+        )
+    }
+    .unwrap();
     ring.submit().unwrap();
     let cqe = common::reap(&mut ring, 1)[0];
     assert_eq!(cqe.err(), Some(Errno::INVAL), "{ts:?} {flags:#x}: {cqe:?}");
@@ -140,7 +148,17 @@ fn register_one(ring: &mut IoUring, buffer: &mut [u8]) {
 /// completion fails with `errno`, and the protocol (no notification without F_MORE).
 fn send_zc_fixed_fails(ring: &mut IoUring, fd: RawFd, buffer: &[u8], index: u16, errno: Errno) {
     // SAFETY: `buffer` outlives the request; the kernel refuses it before any transfer.
-    unsafe { ring.send_zc_fixed(0x2c, fd, buffer, NOSIGNAL, 0, index) }.unwrap();
+    unsafe {
+        ring.send_zc_fixed(
+            0x2c,
+            fd,
+            buffer,
+            NOSIGNAL,
+            uring::sys::IoringSendFlags::empty(),
+            index,
+        )
+    }
+    .unwrap();
     ring.submit().unwrap();
     let cqes = common::reap_zc(ring, &[0x2c], 0);
     let out = common::check_zc_protocol(&cqes, 0x2c);
@@ -338,7 +356,14 @@ const TABLE: &[Row] = &[
         let data = [1u8; 8];
         zc_fails_with(
             Errno::NOTSOCK,
-            sqe(|s| s.prep_send_zc(wr.as_raw_fd(), &data, NOSIGNAL, 0)),
+            sqe(|s| {
+                s.prep_send_zc(
+                    wr.as_raw_fd(),
+                    &data,
+                    NOSIGNAL,
+                    uring::sys::IoringSendFlags::empty(),
+                )
+            }),
         );
     }),
     ("sqe: send_zc with an unknown zero-copy flag", || {
@@ -346,7 +371,14 @@ const TABLE: &[Row] = &[
         let data = [1u8; 8];
         zc_fails_with(
             Errno::INVAL,
-            sqe(|s| s.prep_send_zc(c.as_raw_fd(), &data, NOSIGNAL, 1 << 14)),
+            sqe(|s| {
+                s.prep_send_zc(
+                    c.as_raw_fd(),
+                    &data,
+                    NOSIGNAL,
+                    uring::sys::IoringSendFlags::from_bits_retain(1 << 14),
+                )
+            }),
         );
     }),
     ("sqe: send_zc_fixed without registered buffers", || {
@@ -412,7 +444,7 @@ const TABLE: &[Row] = &[
             len: 0,
         };
         // SAFETY: the group names no memory (it has no buffer).
-        unsafe { ring.recv(0x9, s.as_raw_fd(), buffer, 0) }.unwrap();
+        unsafe { ring.recv(0x9, s.as_raw_fd(), buffer, uring::sys::RecvFlags::empty()) }.unwrap();
         ring.submit().unwrap();
         let cqe = common::reap(&mut ring, 1)[0];
         assert_eq!(cqe.err(), Some(Errno::NOBUFS), "{cqe:?}");
@@ -428,7 +460,7 @@ const TABLE: &[Row] = &[
             len: 0,
         };
         // SAFETY: no group: no memory named.
-        unsafe { ring.recv(0x9, s.as_raw_fd(), buffer, 0) }.unwrap();
+        unsafe { ring.recv(0x9, s.as_raw_fd(), buffer, uring::sys::RecvFlags::empty()) }.unwrap();
         ring.submit().unwrap();
         let cqe = common::reap(&mut ring, 1)[0];
         assert_eq!(cqe.err(), Some(Errno::NOBUFS), "{cqe:?}");
@@ -478,7 +510,8 @@ const TABLE: &[Row] = &[
                 tv_nsec: 1_000_000_000,
             };
             // SAFETY: `ts` outlives the completion, reaped here.
-            unsafe { ring.timeout(0xbad, &ts, 0, 0) }.unwrap();
+            unsafe { ring.timeout(0xbad, &ts, 0, uring::sys::IoringTimeoutFlags::empty()) }
+                .unwrap();
             ring.submit().unwrap();
             let cqe = common::reap(&mut ring, 1)[0];
             assert_eq!(cqe.err(), Some(Errno::TIME), "{cqe:?}");
@@ -527,7 +560,8 @@ const TABLE: &[Row] = &[
                 ring.read(1, rd.as_raw_fd(), ReadBuffer::Buffer(&mut buf), u64::MAX)
                     .unwrap()
                     .link();
-                ring.link_timeout(2, &ts, 0).unwrap();
+                ring.link_timeout(2, &ts, uring::sys::IoringTimeoutFlags::empty())
+                    .unwrap();
             }
             ring.submit().unwrap();
             let cqes = common::reap(&mut ring, 2);
@@ -541,8 +575,10 @@ const TABLE: &[Row] = &[
         "timeout_remove / cancel / poll_remove of unknown user_data",
         || {
             let mut ring = ring();
-            ring.timeout_remove(1, 0x5555, 0).unwrap();
-            ring.cancel(2, 0x5555, 0).unwrap();
+            ring.timeout_remove(1, 0x5555, uring::sys::IoringTimeoutFlags::empty())
+                .unwrap();
+            ring.cancel(2, 0x5555, uring::sys::IoringAsyncCancelFlags::empty())
+                .unwrap();
             ring.poll_remove(3, 0x5555).unwrap();
             ring.submit().unwrap();
             let cqes = common::reap(&mut ring, 3);

@@ -232,7 +232,7 @@ fn file_read_write(config: &RingConfig) {
     }
 
     // SAFETY: the file stays open until after the fsync's completion is reaped below.
-    unsafe { ring.fsync(0x200, fd, 0) }.unwrap();
+    unsafe { ring.fsync(0x200, fd, uring::sys::IoringFsyncFlags::empty()) }.unwrap();
     ring.submit().unwrap();
     assert_eq!(
         reap_exactly(&mut ring, 1, name)[0],
@@ -352,7 +352,16 @@ fn send_zc(config: &RingConfig) {
             0
         };
         // SAFETY: `payloads` outlive every notification, reaped below.
-        let mut sqe = unsafe { ring.send_zc(ud, client, p, waitall, zc_flags) }.unwrap();
+        let mut sqe = unsafe {
+            ring.send_zc(
+                ud,
+                client,
+                p,
+                uring::sys::SendFlags::from_bits_retain(waitall),
+                uring::sys::IoringSendFlags::from_bits_retain(zc_flags),
+            )
+        }
+        .unwrap();
         sqe.link();
     }
     let fixed_ud = 0x5100;
@@ -363,8 +372,8 @@ fn send_zc(config: &RingConfig) {
             fixed_ud,
             client,
             &fixed[fixed_range.clone()],
-            waitall,
-            IORING_SEND_ZC_REPORT_USAGE as u16,
+            uring::sys::SendFlags::from_bits_retain(waitall),
+            uring::sys::IoringSendFlags::ZC_REPORT_USAGE,
             0,
         )
     }

@@ -375,7 +375,14 @@ fn a_signal_storm_loses_no_completion() {
                 while queued < N as usize {
                     let ts = &stamps[queued];
                     // SAFETY: `stamps` outlives every completion.
-                    let r = unsafe { ring.timeout(queued as u64, ts, 0, 0) };
+                    let r = unsafe {
+                        ring.timeout(
+                            queued as u64,
+                            ts,
+                            0,
+                            uring::sys::IoringTimeoutFlags::empty(),
+                        )
+                    };
                     if r.is_err() {
                         break;
                     }

@@ -24,7 +24,8 @@ use rustix::net::sockopt;
 use uring::sys::IORING_SEND_ZC_REPORT_USAGE;
 use uring::{iovec, Cqe, IoUring, MsgHdr};
 
-const SEND_FLAGS: u32 = linux_raw_sys::net::MSG_NOSIGNAL | linux_raw_sys::net::MSG_WAITALL;
+const SEND_FLAGS: uring::sys::SendFlags =
+    uring::sys::SendFlags::NOSIGNAL.union(uring::sys::SEND_WAITALL);
 const STREAM_LEN: usize = 16 << 20;
 
 /// xorshift64*: a small deterministic generator, so that a seed replays a run.
@@ -290,8 +291,21 @@ fn episode(
             // after every completion.
             let mut sqe = unsafe {
                 match mode {
-                    Mode::SendZc => ep.ring.send_zc(ud, fd, piece, SEND_FLAGS, zc),
-                    Mode::SendZcFixed => ep.ring.send_zc_fixed(ud, fd, piece, SEND_FLAGS, zc, 0),
+                    Mode::SendZc => ep.ring.send_zc(
+                        ud,
+                        fd,
+                        piece,
+                        SEND_FLAGS,
+                        uring::sys::IoringSendFlags::from_bits_retain(zc),
+                    ),
+                    Mode::SendZcFixed => ep.ring.send_zc_fixed(
+                        ud,
+                        fd,
+                        piece,
+                        SEND_FLAGS,
+                        uring::sys::IoringSendFlags::from_bits_retain(zc),
+                        0,
+                    ),
                     Mode::SendmsgZc => {
                         // SAFETY: all-zero is a valid empty msghdr.
                         let mut m: Box<(MsgHdr, iovec)> = Box::new(core::mem::zeroed());

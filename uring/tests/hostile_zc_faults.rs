@@ -18,10 +18,11 @@ use std::time::{Duration, Instant};
 
 use rustix::io::Errno;
 use rustix::net::sockopt;
-use uring::sys::{IoringSetupFlags, IORING_ASYNC_CANCEL_ANY, IORING_SEND_ZC_REPORT_USAGE};
+use uring::sys::{IoringSetupFlags, IORING_SEND_ZC_REPORT_USAGE};
 use uring::{Cqe, IoUring};
 
-const SEND_FLAGS: u32 = linux_raw_sys::net::MSG_NOSIGNAL | linux_raw_sys::net::MSG_WAITALL;
+const SEND_FLAGS: uring::sys::SendFlags =
+    uring::sys::SendFlags::NOSIGNAL.union(uring::sys::SEND_WAITALL);
 /// The stream every test sends from: leaked, so that it outlives every notification even
 /// when a test fails half-way (the kernel may read it until then).
 const STREAM_LEN: usize = 32 << 20;
@@ -91,8 +92,16 @@ impl ZcStream {
                 0
             };
             // SAFETY: `stream()` is leaked: valid and unmodified forever.
-            let mut sqe = unsafe { self.ring.send_zc(ud, self.fd, piece, SEND_FLAGS, zc_flags) }
-                .expect("SQ room (64 entries, chains of at most 8)");
+            let mut sqe = unsafe {
+                self.ring.send_zc(
+                    ud,
+                    self.fd,
+                    piece,
+                    SEND_FLAGS,
+                    uring::sys::IoringSendFlags::from_bits_retain(zc_flags),
+                )
+            }
+            .expect("SQ room (64 entries, chains of at most 8)");
             if i + 1 < n {
                 sqe.link();
             }
@@ -342,7 +351,7 @@ fn socket_closed_and_cancelled_under_in_flight_sends() {
     // they keep waiting. Cancel them all.
     drop(client);
     zc.ring
-        .cancel(u64::MAX, 0, IORING_ASYNC_CANCEL_ANY)
+        .cancel(u64::MAX, 0, uring::sys::IoringAsyncCancelFlags::ANY)
         .unwrap();
     zc.ring.submit().unwrap();
     // The cancel's own completion is not a stream request: take it out first.

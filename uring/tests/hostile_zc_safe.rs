@@ -530,7 +530,7 @@ fn stall_then_stop(policy: Policy, kinds: &[Kind], stop: Stop, stall_at: u64) {
             unsafe {
                 run.driver
                     .ring()
-                    .cancel_fd(CANCEL_UD, fd, uring::sys::IORING_ASYNC_CANCEL_ALL)
+                    .cancel_fd(CANCEL_UD, fd, uring::sys::IoringAsyncCancelFlags::ALL)
             }
             .unwrap();
             run.driver.ring().submit().unwrap();

@@ -16,7 +16,7 @@ use common::{neg, reap, supported, TempDir};
 use rustix::io::Errno;
 use uring::sys::{
     io_uring_op as Op, IoringSetupFlags, FUTEX2_PRIVATE, FUTEX2_SIZE_U32, FUTEX_BITSET_MATCH_ANY,
-    IORING_FIXED_FD_NO_CLOEXEC, IORING_MSG_RING_CQE_SKIP, IOSQE_FIXED_FILE,
+    IOSQE_FIXED_FILE,
 };
 use uring::zc::{Driver, DriverConfig, USER_DATA_TAG};
 use uring::{Cqe, Error, FutexWaitv, IoUring, ReadBuffer, SqeError, FILE_INDEX_ALLOC};
@@ -61,7 +61,16 @@ fn msg_ring_posts_len_and_data_into_the_target() {
     }
     // SAFETY: `b` is our own ring, open until both completions are reaped; nothing
     // reserves its namespace.
-    unsafe { a.msg_ring(1, b.fd(), 77, 0xbeef, 0) }.unwrap();
+    unsafe {
+        a.msg_ring(
+            1,
+            b.fd(),
+            77,
+            0xbeef,
+            uring::sys::IoringMsgringFlags::empty(),
+        )
+    }
+    .unwrap();
     let src = reap(&mut a, 1);
     assert_eq!((src[0].user_data, src[0].res, src[0].flags), (1, 0, 0));
     let dst = reap(&mut b, 1);
@@ -79,11 +88,24 @@ fn msg_ring_cqe_flags_passes_flags() {
     let flags = 0x00ab_0000 | (1 << 30);
     // SAFETY: as above.
     unsafe {
-        a.msg_ring_cqe_flags(1, b.fd(), 5, 0xcafe, 0, flags)
-            .unwrap();
+        a.msg_ring_cqe_flags(
+            1,
+            b.fd(),
+            5,
+            0xcafe,
+            uring::sys::IoringMsgringFlags::empty(),
+            flags,
+        )
+        .unwrap();
         // CQE_SKIP is for file hand-overs only: a data message with it is EINVAL.
-        a.msg_ring(2, b.fd(), 6, 0xdead, IORING_MSG_RING_CQE_SKIP)
-            .unwrap();
+        a.msg_ring(
+            2,
+            b.fd(),
+            6,
+            0xdead,
+            uring::sys::IoringMsgringFlags::CQE_SKIP,
+        )
+        .unwrap();
     }
     let src = reap(&mut a, 2);
     assert_eq!(by_ud(&src, 1).res, 0);
@@ -104,7 +126,16 @@ fn msg_ring_to_a_non_ring_is_ebadfd() {
     let (r, _w) = pipe();
     // SAFETY: `r` is our pipe, open until the completion is reaped; the kernel only checks
     // what it is.
-    unsafe { a.msg_ring(1, r.as_raw_fd(), 0, 1, 0) }.unwrap();
+    unsafe {
+        a.msg_ring(
+            1,
+            r.as_raw_fd(),
+            0,
+            1,
+            uring::sys::IoringMsgringFlags::empty(),
+        )
+    }
+    .unwrap();
     assert_eq!(reap(&mut a, 1)[0].res, neg(Errno::BADFD));
 }
 
@@ -137,7 +168,17 @@ fn msg_ring_fd_installs_a_registered_file_into_the_target() {
     let mut b = ring();
     b.register_files_sparse(4).unwrap();
     // SAFETY: `b` is our ring with a table of our own; slot 2 holds nothing.
-    unsafe { a.msg_ring_fd(1, b.fd(), 0, 2, 0xf00d, 0) }.unwrap();
+    unsafe {
+        a.msg_ring_fd(
+            1,
+            b.fd(),
+            0,
+            2,
+            0xf00d,
+            uring::sys::IoringMsgringFlags::empty(),
+        )
+    }
+    .unwrap();
     assert_eq!(reap(&mut a, 1)[0].res, 0);
     let dst = reap(&mut b, 1);
     assert_eq!((dst[0].user_data, dst[0].res), (0xf00d, 0));
@@ -150,7 +191,16 @@ fn msg_ring_fd_installs_a_registered_file_into_the_target() {
     // Into a free slot: both completions carry it.
     let (mut a, _r, w) = ring_with_pipe_in_slot0();
     // SAFETY: as above.
-    unsafe { a.msg_ring_fd_alloc(1, b.fd(), 0, 0xa110c, 0) }.unwrap();
+    unsafe {
+        a.msg_ring_fd_alloc(
+            1,
+            b.fd(),
+            0,
+            0xa110c,
+            uring::sys::IoringMsgringFlags::empty(),
+        )
+    }
+    .unwrap();
     let slot = reap(&mut a, 1)[0].res;
     assert!(
         (0..4).contains(&slot) && slot != 2,
@@ -163,7 +213,17 @@ fn msg_ring_fd_installs_a_registered_file_into_the_target() {
 
     // With CQE_SKIP the file arrives without a completion on the target.
     // SAFETY: as above; slot 3 of `b` is free.
-    unsafe { a.msg_ring_fd(2, b.fd(), 0, 3, 0x5419, IORING_MSG_RING_CQE_SKIP) }.unwrap();
+    unsafe {
+        a.msg_ring_fd(
+            2,
+            b.fd(),
+            0,
+            3,
+            0x5419,
+            uring::sys::IoringMsgringFlags::CQE_SKIP,
+        )
+    }
+    .unwrap();
     assert_eq!(reap(&mut a, 1)[0].res, 0);
     assert!(ready(&mut b).is_empty());
     rustix::io::write(&w, b"quiet").unwrap();
@@ -178,11 +238,28 @@ fn msg_ring_fd_refusals() {
     // SAFETY: both targets are our rings; the kernel refuses each before installing.
     unsafe {
         // To itself: EINVAL.
-        a.msg_ring_fd(1, a_fd, 0, 0, 1, 0).unwrap();
+        a.msg_ring_fd(1, a_fd, 0, 0, 1, uring::sys::IoringMsgringFlags::empty())
+            .unwrap();
         // A target without a table: ENXIO.
-        a.msg_ring_fd(2, no_table.fd(), 0, 0, 2, 0).unwrap();
+        a.msg_ring_fd(
+            2,
+            no_table.fd(),
+            0,
+            0,
+            2,
+            uring::sys::IoringMsgringFlags::empty(),
+        )
+        .unwrap();
         // An empty source slot: EBADF.
-        a.msg_ring_fd(3, no_table.fd(), 5, 0, 3, 0).unwrap();
+        a.msg_ring_fd(
+            3,
+            no_table.fd(),
+            5,
+            0,
+            3,
+            uring::sys::IoringMsgringFlags::empty(),
+        )
+        .unwrap();
     }
     let c = reap(&mut a, 3);
     assert_eq!(by_ud(&c, 1).res, neg(Errno::INVAL));
@@ -232,18 +309,42 @@ fn safe_code_cannot_forge_a_driver_completion_via_msg_ring() {
     let mut other = ring();
     let other_fd = other.fd();
     // SAFETY: refused before anything is queued (the target is our own ring anyway).
-    let refused = unsafe { driver.ring().msg_ring_fd(1, other_fd, 0, 0, 1, 0) };
+    let refused = unsafe {
+        driver.ring().msg_ring_fd(
+            1,
+            other_fd,
+            0,
+            0,
+            1,
+            uring::sys::IoringMsgringFlags::empty(),
+        )
+    };
     assert_eq!(refused.unwrap_err(), SqeError::ReservedFileTable);
     // SAFETY: as above.
-    let refused = unsafe { driver.ring().msg_ring_fd_alloc(1, other_fd, 0, 1, 0) };
+    let refused = unsafe {
+        driver
+            .ring()
+            .msg_ring_fd_alloc(1, other_fd, 0, 1, uring::sys::IoringMsgringFlags::empty())
+    };
     assert_eq!(refused.unwrap_err(), SqeError::ReservedFileTable);
     assert_eq!(
-        driver.ring().fixed_fd_install(1, 0, 0).unwrap_err(),
+        driver
+            .ring()
+            .fixed_fd_install(1, 0, uring::sys::IoringFixedFdFlags::empty())
+            .unwrap_err(),
         SqeError::ReservedFileTable
     );
     // The source's own user_data on a driver's ring is checked as for every operation.
     // SAFETY: refused before anything is queued.
-    let refused = unsafe { driver.ring().msg_ring(forged, other_fd, 0, 1, 0) };
+    let refused = unsafe {
+        driver.ring().msg_ring(
+            forged,
+            other_fd,
+            0,
+            1,
+            uring::sys::IoringMsgringFlags::empty(),
+        )
+    };
     assert_eq!(refused.unwrap_err(), SqeError::ReservedUserData(forged));
     assert!(ready(&mut other).is_empty());
     // A message outside the namespace is the caller's.
@@ -309,7 +410,8 @@ fn futex_wait_refusals_and_cancel() {
     // SAFETY: as above.
     unsafe { ring.futex_wait(5, &word, 5, ANY, FUTEX_FLAGS, 0) }.unwrap();
     ring.submit().unwrap();
-    ring.cancel(6, 5, 0).unwrap();
+    ring.cancel(6, 5, uring::sys::IoringAsyncCancelFlags::empty())
+        .unwrap();
     let c = reap(&mut ring, 2);
     assert_eq!(by_ud(&c, 5).res, neg(Errno::CANCELED));
     // A futex cancel answers how many it cancelled.
@@ -369,11 +471,14 @@ fn fixed_fd_install_gives_an_owned_descriptor_of_the_slot() {
     }
     let (r, w) = pipe();
     ring.register_files(&[None, Some(w.as_fd())]).unwrap();
-    ring.fixed_fd_install(1, 1, 0).unwrap();
-    ring.fixed_fd_install(2, 1, IORING_FIXED_FD_NO_CLOEXEC)
+    ring.fixed_fd_install(1, 1, uring::sys::IoringFixedFdFlags::empty())
         .unwrap();
-    ring.fixed_fd_install(3, 0, 0).unwrap();
-    ring.fixed_fd_install(4, 1, 0x80).unwrap();
+    ring.fixed_fd_install(2, 1, uring::sys::IoringFixedFdFlags::NO_CLOEXEC)
+        .unwrap();
+    ring.fixed_fd_install(3, 0, uring::sys::IoringFixedFdFlags::empty())
+        .unwrap();
+    ring.fixed_fd_install(4, 1, uring::sys::IoringFixedFdFlags::from_bits_retain(0x80))
+        .unwrap();
     let c = reap(&mut ring, 4);
     assert_eq!(by_ud(&c, 3).res, neg(Errno::BADF), "an empty slot");
     assert_eq!(by_ud(&c, 4).res, neg(Errno::INVAL), "an unknown flag");
@@ -471,10 +576,17 @@ fn xattrs_by_fd_and_by_path() {
     // SAFETY: names, values and `file` outlive the completions, reaped before the next
     // batch.
     unsafe {
-        ring.fsetxattr(1, fd, a, b"by-fd", linux_raw_sys::general::XATTR_CREATE)
-            .unwrap()
-            .link();
-        ring.setxattr(2, b, b"by-path", &path, 0).unwrap();
+        ring.fsetxattr(
+            1,
+            fd,
+            a,
+            b"by-fd",
+            uring::sys::XattrFlags::from_bits_retain(linux_raw_sys::general::XATTR_CREATE),
+        )
+        .unwrap()
+        .link();
+        ring.setxattr(2, b, b"by-path", &path, uring::sys::XattrFlags::empty())
+            .unwrap();
     }
     let c = reap(&mut ring, 2);
     if by_ud(&c, 1).res == neg(Errno::OPNOTSUPP) {
@@ -495,8 +607,14 @@ fn xattrs_by_fd_and_by_path() {
         ring.getxattr(6, c"user.uring.none", &mut small, &path)
             .unwrap();
         // CREATE of an existing attribute: EEXIST.
-        ring.fsetxattr(7, fd, a, b"again", linux_raw_sys::general::XATTR_CREATE)
-            .unwrap();
+        ring.fsetxattr(
+            7,
+            fd,
+            a,
+            b"again",
+            uring::sys::XattrFlags::from_bits_retain(linux_raw_sys::general::XATTR_CREATE),
+        )
+        .unwrap();
     }
     let c = reap(&mut ring, 5);
     assert_eq!(by_ud(&c, 3).res, 7);
@@ -516,14 +634,23 @@ fn readv2_and_writev2_take_rwf_flags() {
     let fd = file.as_raw_fd();
     let parts = [IoSlice::new(b"tail"), IoSlice::new(b"!")];
     // SAFETY: `parts` and `file` outlive the completion.
-    unsafe { ring.writev2(1, fd, &parts, 0, linux_raw_sys::general::RWF_APPEND) }.unwrap();
+    unsafe {
+        ring.writev2(
+            1,
+            fd,
+            &parts,
+            0,
+            uring::sys::ReadWriteFlags::from_bits_retain(linux_raw_sys::general::RWF_APPEND),
+        )
+    }
+    .unwrap();
     assert_eq!(reap(&mut ring, 1)[0].res, 5);
     // RWF_APPEND wrote at the end, not at offset 0.
     assert_eq!(std::fs::read(dir.join("f")).unwrap(), b"head:tail!");
     let (mut x, mut y) = ([0u8; 5], [0u8; 5]);
     let iov = [IoSliceMut::new(&mut x), IoSliceMut::new(&mut y)];
     // SAFETY: `iov`'s buffers and `file` outlive the completion.
-    unsafe { ring.readv2(2, fd, &iov, 0, 0) }.unwrap();
+    unsafe { ring.readv2(2, fd, &iov, 0, uring::sys::ReadWriteFlags::empty()) }.unwrap();
     assert_eq!(reap(&mut ring, 1)[0].res, 10);
     assert_eq!((&x, &y), (b"head:", b"tail!"));
 
@@ -538,13 +665,22 @@ fn readv2_and_writev2_take_rwf_flags() {
             r.as_raw_fd(),
             &iov,
             u64::MAX,
-            linux_raw_sys::general::RWF_NOWAIT,
+            uring::sys::ReadWriteFlags::from_bits_retain(linux_raw_sys::general::RWF_NOWAIT),
         )
         .unwrap();
     }
     assert_eq!(reap(&mut ring, 1)[0].res, neg(Errno::AGAIN));
     // SAFETY: as above.
-    unsafe { ring.readv2(4, fd, &iov, 0, 1 << 30) }.unwrap();
+    unsafe {
+        ring.readv2(
+            4,
+            fd,
+            &iov,
+            0,
+            uring::sys::ReadWriteFlags::from_bits_retain(1 << 30),
+        )
+    }
+    .unwrap();
     assert_eq!(reap(&mut ring, 1)[0].res, neg(Errno::OPNOTSUPP));
 }
 
@@ -556,7 +692,14 @@ fn pipe_creates_both_ends() {
     }
     let mut fds = [-1; 2];
     // SAFETY: `fds` outlives the completion.
-    unsafe { ring.pipe(1, &mut fds, linux_raw_sys::general::O_CLOEXEC) }.unwrap();
+    unsafe {
+        ring.pipe(
+            1,
+            &mut fds,
+            uring::sys::PipeFlags::from_bits_retain(linux_raw_sys::general::O_CLOEXEC),
+        )
+    }
+    .unwrap();
     assert_eq!(reap(&mut ring, 1)[0].res, 0);
     // SAFETY: the completion says the kernel made these two descriptors for us.
     let (r, w) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
@@ -571,7 +714,14 @@ fn pipe_creates_both_ends() {
     // Unknown pipe flags: EINVAL.
     let mut fds = [-1; 2];
     // SAFETY: as above.
-    unsafe { ring.pipe(2, &mut fds, linux_raw_sys::general::O_APPEND) }.unwrap();
+    unsafe {
+        ring.pipe(
+            2,
+            &mut fds,
+            uring::sys::PipeFlags::from_bits_retain(linux_raw_sys::general::O_APPEND),
+        )
+    }
+    .unwrap();
     assert_eq!(reap(&mut ring, 1)[0].res, neg(Errno::INVAL));
     assert_eq!(fds, [-1, -1]);
 }
@@ -588,9 +738,16 @@ fn pipe_direct_fills_slots() {
     // SAFETY: `fds` and `alloc` outlive the completions; the table is ours, slots 4 and 5
     // empty.
     unsafe {
-        ring.pipe_direct(1, &mut fds, 0, 4).unwrap().link();
-        ring.pipe_direct(2, &mut alloc, 0, FILE_INDEX_ALLOC)
-            .unwrap();
+        ring.pipe_direct(1, &mut fds, uring::sys::PipeFlags::empty(), 4)
+            .unwrap()
+            .link();
+        ring.pipe_direct(
+            2,
+            &mut alloc,
+            uring::sys::PipeFlags::empty(),
+            FILE_INDEX_ALLOC,
+        )
+        .unwrap();
     }
     let c = reap(&mut ring, 2);
     assert_eq!(by_ud(&c, 1).res, 0);
@@ -617,7 +774,14 @@ fn pipe_direct_fills_slots() {
     let mut driver = Driver::new(DriverConfig::default()).expect("driver");
     let mut fds = [-1; 2];
     // SAFETY: refused before anything is queued.
-    let refused = unsafe { driver.ring().pipe_direct(1, &mut fds, 0, FILE_INDEX_ALLOC) };
+    let refused = unsafe {
+        driver.ring().pipe_direct(
+            1,
+            &mut fds,
+            uring::sys::PipeFlags::empty(),
+            FILE_INDEX_ALLOC,
+        )
+    };
     assert_eq!(refused.unwrap_err(), SqeError::ReservedFileTable);
 }
 
@@ -663,12 +827,23 @@ fn working_directory_shorthands() {
     );
     let o_creat = linux_raw_sys::general::O_CREAT | linux_raw_sys::general::O_WRONLY;
     let mut open_sqe = uring::Sqe::default();
-    open_sqe.prep_open(&f, o_creat | linux_raw_sys::general::O_CLOEXEC, 0o600);
+    open_sqe.prep_open(
+        &f,
+        uring::sys::OFlags::from_bits_retain(o_creat | linux_raw_sys::general::O_CLOEXEC),
+        uring::sys::Mode::from_bits_retain(0o600),
+    );
     // SAFETY: every path outlives its completion; each batch is reaped before the next.
     unsafe {
-        ring.mkdir(1, &d, 0o700).unwrap().link();
-        ring.open(2, &f, o_creat | linux_raw_sys::general::O_CLOEXEC, 0o600)
-            .unwrap();
+        ring.mkdir(1, &d, uring::sys::Mode::from_bits_retain(0o700))
+            .unwrap()
+            .link();
+        ring.open(
+            2,
+            &f,
+            uring::sys::OFlags::from_bits_retain(o_creat | linux_raw_sys::general::O_CLOEXEC),
+            uring::sys::Mode::from_bits_retain(0o600),
+        )
+        .unwrap();
     }
     let c = reap(&mut ring, 2);
     assert_eq!(by_ud(&c, 1).res, 0);
@@ -678,7 +853,7 @@ fn working_directory_shorthands() {
     unsafe {
         ring.rename(3, &f, &g).unwrap().link();
         ring.symlink(4, &g, &s).unwrap().link();
-        ring.link(5, &g, &h, 0).unwrap();
+        ring.link(5, &g, &h, uring::sys::AtFlags::empty()).unwrap();
     }
     let c = reap(&mut ring, 3);
     for ud in 3..=5 {
@@ -690,10 +865,18 @@ fn working_directory_shorthands() {
     assert_eq!(std::fs::metadata(dir.join("h")).unwrap().nlink(), 2);
     // SAFETY: as above.
     unsafe {
-        ring.unlink(6, &h, 0).unwrap().link();
-        ring.unlink(7, &g, 0).unwrap().link();
-        ring.unlink(8, &d, linux_raw_sys::general::AT_REMOVEDIR)
-            .unwrap();
+        ring.unlink(6, &h, uring::sys::AtFlags::empty())
+            .unwrap()
+            .link();
+        ring.unlink(7, &g, uring::sys::AtFlags::empty())
+            .unwrap()
+            .link();
+        ring.unlink(
+            8,
+            &d,
+            uring::sys::AtFlags::from_bits_retain(linux_raw_sys::general::AT_REMOVEDIR),
+        )
+        .unwrap();
     }
     let c = reap(&mut ring, 3);
     for ud in 6..=8 {
@@ -705,8 +888,8 @@ fn working_directory_shorthands() {
     at.prep_openat(
         linux_raw_sys::general::AT_FDCWD,
         &f,
-        o_creat | linux_raw_sys::general::O_CLOEXEC,
-        0o600,
+        uring::sys::OFlags::from_bits_retain(o_creat | linux_raw_sys::general::O_CLOEXEC),
+        uring::sys::Mode::from_bits_retain(0o600),
     );
     assert_eq!(open_sqe, at);
 }
@@ -765,7 +948,16 @@ fn messages_to_a_disabled_ring_are_ebadfd() {
         other => panic!("expected EBADFD, got {other:?}"),
     }
     // SAFETY: `disabled` is our ring, open until the completion is reaped.
-    unsafe { a.msg_ring(1, disabled.fd(), 1, 2, 0) }.unwrap();
+    unsafe {
+        a.msg_ring(
+            1,
+            disabled.fd(),
+            1,
+            2,
+            uring::sys::IoringMsgringFlags::empty(),
+        )
+    }
+    .unwrap();
     assert_eq!(reap(&mut a, 1)[0].res, neg(Errno::BADFD));
 }
 
@@ -810,10 +1002,16 @@ fn ring_futexes_meet_futex_syscalls() {
 fn register_sync_msg_takes_data_messages_only() {
     let mut b = ring();
     let mut sqe = uring::Sqe::default();
-    sqe.prep_msg_ring(b.fd(), 12, 0x1212, 0);
+    sqe.prep_msg_ring(b.fd(), 12, 0x1212, uring::sys::IoringMsgringFlags::empty());
     // SAFETY: `b` is our ring, open during the call; nothing reserves its namespace.
     unsafe { IoUring::register_sync_msg(&sqe) }.unwrap();
-    sqe.prep_msg_ring_fd(b.fd(), 0, 0, 0x1313, 0);
+    sqe.prep_msg_ring_fd(
+        b.fd(),
+        0,
+        0,
+        0x1313,
+        uring::sys::IoringMsgringFlags::empty(),
+    );
     // SAFETY: as above (and refused).
     let e = unsafe { IoUring::register_sync_msg(&sqe) }.unwrap_err();
     assert_eq!(e.errno(), Some(Errno::INVAL));
@@ -834,7 +1032,7 @@ fn messages_reach_a_defer_taskrun_target() {
     .expect("io_uring");
     IoUring::msg_ring_sync(&b, 1, 0x51, None).unwrap();
     // SAFETY: `b` is our ring, open until every completion is reaped.
-    unsafe { a.msg_ring(1, b.fd(), 2, 0x52, 0) }.unwrap();
+    unsafe { a.msg_ring(1, b.fd(), 2, 0x52, uring::sys::IoringMsgringFlags::empty()) }.unwrap();
     assert_eq!(reap(&mut a, 1)[0].res, 0);
     let c = reap(&mut b, 2);
     assert_eq!(by_ud(&c, 0x51).res, 1);

@@ -70,7 +70,16 @@ fn every_configuration_runs_nops_and_send_zc() {
         s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
         let data = vec![0x5au8; 20_000];
         // SAFETY: `data` outlives the notification, reaped below.
-        unsafe { ring.send_zc(7, c.as_raw_fd(), &data, 0, 0).unwrap() };
+        unsafe {
+            ring.send_zc(
+                7,
+                c.as_raw_fd(),
+                &data,
+                uring::sys::SendFlags::empty(),
+                uring::sys::IoringSendFlags::empty(),
+            )
+            .unwrap()
+        };
         ring.submit().unwrap();
         let cqes = common::reap(&mut ring, 2);
         let first = cqes.iter().find(|c| !c.notif()).expect("first completion");

@@ -867,7 +867,8 @@ fn restrictions_limit_a_disabled_ring() {
         .unwrap()
         .add_flags(uring::sys::IOSQE_IO_DRAIN)
         .unwrap();
-    ring.timeout_remove(3, 99, 0).unwrap();
+    ring.timeout_remove(3, 99, uring::sys::IoringTimeoutFlags::empty())
+        .unwrap();
     ring.nop(4)
         .unwrap()
         .add_flags(uring::sys::IOSQE_IO_LINK)
@@ -1007,7 +1008,10 @@ fn min_wait_without_timeout_ends_the_wait() {
         let mut ring = ring(flags);
         let ts = uring::timespec(LONG);
         // SAFETY: `ts` outlives the request: it is cancelled and reaped below.
-        unsafe { ring.timeout(1, &ts, 0, 0).unwrap() };
+        unsafe {
+            ring.timeout(1, &ts, 0, uring::sys::IoringTimeoutFlags::empty())
+                .unwrap()
+        };
         assert_eq!(ring.submit().unwrap(), 1, "{name}");
         let args = WaitArgs::new().min_wait(Duration::from_millis(1));
         assert!(ring.wait_cqes(1, &args).unwrap().timed_out, "{name}");
@@ -1016,7 +1020,8 @@ fn min_wait_without_timeout_ends_the_wait() {
             0,
             "{name}: the timeout request is still pending"
         );
-        ring.timeout_remove(2, 1, 0).unwrap();
+        ring.timeout_remove(2, 1, uring::sys::IoringTimeoutFlags::empty())
+            .unwrap();
         ring.submit().unwrap();
         let mut got: Vec<(u64, i32)> = reap(&mut ring, 2)
             .iter()

@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use common::{check_zc_protocol, reap, reap_zc};
 use rustix::io::Errno;
-use uring::sys::{IoringSendFlags, IoringSetupFlags, MSG_NOSIGNAL, MSG_WAITALL};
+use uring::sys::{IoringSendFlags, IoringSetupFlags};
 use uring::{iovec, BufRing, BufRingFlags, BufferGroup, IoUring, MsgHdr, SockAddr, SqeError};
 
 fn ring() -> IoUring {
@@ -91,7 +91,7 @@ fn sendmsg_zc_fixed_sends_iovecs_inside_a_registered_buffer() {
             0x71,
             client.as_raw_fd(),
             &msg,
-            MSG_NOSIGNAL | MSG_WAITALL,
+            uring::sys::SendFlags::NOSIGNAL.union(uring::sys::SEND_WAITALL),
             0,
         )
         .unwrap()
@@ -126,8 +126,14 @@ fn sendmsg_zc_fixed_outside_the_registered_buffer_is_efault_and_protocol_holds()
     // SAFETY: all memory outlives the completions; the kernel refuses the out-of-range
     // iovec before reading it.
     unsafe {
-        ring.sendmsg_zc_fixed(0x72, client.as_raw_fd(), &msg, MSG_NOSIGNAL, 0)
-            .unwrap();
+        ring.sendmsg_zc_fixed(
+            0x72,
+            client.as_raw_fd(),
+            &msg,
+            uring::sys::SendFlags::NOSIGNAL,
+            0,
+        )
+        .unwrap();
     }
     ring.submit().unwrap();
     let cqes = reap_zc(&mut ring, &[0x72], 0);
@@ -152,7 +158,7 @@ fn send_zc_fixed_to_sends_a_datagram_from_a_registered_buffer() {
             0x73,
             tx.as_raw_fd(),
             &region[3000..4200],
-            0,
+            uring::sys::SendFlags::empty(),
             IoringSendFlags::ZC_REPORT_USAGE,
             0,
             dest.as_ptr(),
@@ -190,7 +196,7 @@ fn sendv_zc_sends_every_iovec_in_order() {
             0x74,
             client.as_raw_fd(),
             &iov,
-            MSG_NOSIGNAL | MSG_WAITALL,
+            uring::sys::SendFlags::NOSIGNAL.union(uring::sys::SEND_WAITALL),
             IoringSendFlags::ZC_REPORT_USAGE,
         )
         .unwrap();
@@ -226,7 +232,9 @@ fn typed_send_flags_on_every_send_opcode() {
     unsafe {
         // Flags that name something, or do not apply to the opcode, are refused and
         // leave the entry as it was.
-        let mut send = ring.send(0x80, fd, &data[..1000], MSG_NOSIGNAL).unwrap();
+        let mut send = ring
+            .send(0x80, fd, &data[..1000], uring::sys::SendFlags::NOSIGNAL)
+            .unwrap();
         assert_eq!(
             send.add_send_flags(usage).unwrap_err(),
             SqeError::SendFlags(usage.bits())
@@ -244,17 +252,23 @@ fn typed_send_flags_on_every_send_opcode() {
         assert_eq!(send.ioprio, 0);
         send.add_send_flags(poll_first).unwrap().link();
         assert_eq!(send.ioprio, poll_first.bits());
-        ring.sendmsg(0x81, fd, &msg, MSG_NOSIGNAL)
+        ring.sendmsg(0x81, fd, &msg, uring::sys::SendFlags::NOSIGNAL)
             .unwrap()
             .add_send_flags(poll_first)
             .unwrap()
             .link();
-        ring.send_zc(0x82, fd, &data[1000..3000], MSG_NOSIGNAL, 0)
-            .unwrap()
-            .add_send_flags(poll_first | usage)
-            .unwrap()
-            .link();
-        ring.sendmsg_zc(0x83, fd, &msg, MSG_NOSIGNAL)
+        ring.send_zc(
+            0x82,
+            fd,
+            &data[1000..3000],
+            uring::sys::SendFlags::NOSIGNAL,
+            uring::sys::IoringSendFlags::empty(),
+        )
+        .unwrap()
+        .add_send_flags(poll_first | usage)
+        .unwrap()
+        .link();
+        ring.sendmsg_zc(0x83, fd, &msg, uring::sys::SendFlags::NOSIGNAL)
             .unwrap()
             .add_send_flags(poll_first | usage)
             .unwrap();
@@ -262,7 +276,7 @@ fn typed_send_flags_on_every_send_opcode() {
             0x84,
             tx.as_raw_fd(),
             &data[..64],
-            0,
+            uring::sys::SendFlags::empty(),
             dest.as_ptr(),
             dest.len(),
         )
@@ -277,8 +291,14 @@ fn typed_send_flags_on_every_send_opcode() {
         );
         // The typed methods refuse flags they set themselves or that name memory.
         assert_eq!(
-            ring.sendv_zc(0x86, fd, &iov, 0, IoringSendFlags::FIXED_BUF)
-                .unwrap_err(),
+            ring.sendv_zc(
+                0x86,
+                fd,
+                &iov,
+                uring::sys::SendFlags::empty(),
+                IoringSendFlags::FIXED_BUF
+            )
+            .unwrap_err(),
             SqeError::SendFlags(IoringSendFlags::FIXED_BUF.bits())
         );
     }
@@ -339,8 +359,14 @@ fn send_bundle_sends_consecutive_provided_buffers() {
     unsafe { br.buf_ring_advance(4) };
     // SAFETY: the group's buffers stay valid and unmodified until the completion.
     unsafe {
-        ring.send_bundle(0x90, client.as_raw_fd(), 3, 0, MSG_NOSIGNAL)
-            .unwrap();
+        ring.send_bundle(
+            0x90,
+            client.as_raw_fd(),
+            3,
+            0,
+            uring::sys::SendFlags::NOSIGNAL,
+        )
+        .unwrap();
     }
     ring.submit().unwrap();
     let cqe = reap(&mut ring, 1)[0];
@@ -358,8 +384,14 @@ fn send_bundle_sends_consecutive_provided_buffers() {
     // The group is empty now: a second bundle has nothing to send.
     // SAFETY: as above.
     unsafe {
-        ring.send_bundle(0x91, client.as_raw_fd(), 3, 0, MSG_NOSIGNAL)
-            .unwrap();
+        ring.send_bundle(
+            0x91,
+            client.as_raw_fd(),
+            3,
+            0,
+            uring::sys::SendFlags::NOSIGNAL,
+        )
+        .unwrap();
     }
     ring.submit().unwrap();
     let cqe = reap(&mut ring, 1)[0];
@@ -443,7 +475,8 @@ fn multishot_recv_bundle_takes_several_buffers_per_completion() {
     }
     assert_eq!(received, sent);
     assert!(most > 1, "a bundle spans several 512-byte buffers");
-    ring.cancel(0xb1, 0xb0, 0).unwrap();
+    ring.cancel(0xb1, 0xb0, uring::sys::IoringAsyncCancelFlags::empty())
+        .unwrap();
     ring.submit().unwrap();
     let cqes = reap(&mut ring, 2);
     let last = cqes.iter().find(|c| c.user_data == 0xb0).unwrap();

@@ -30,7 +30,8 @@ use std::net::{SocketAddr, TcpListener, UdpSocket};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::time::Duration;
 
-use uring::sys::{IoringSendFlags, IoringSetupFlags, IOSQE_ASYNC, MSG_MORE, MSG_WAITALL};
+use uring::flags::{IoringSendFlags, RecvFlags, SendFlags, SEND_WAITALL};
+use uring::sys::{IoringSetupFlags, IOSQE_ASYNC};
 use uring::{iovec, Cqe, IoUring, MsgHdr, RecvBuffer, SockAddr, SqeResult};
 
 const MAX_IOV: usize = 32;
@@ -342,7 +343,11 @@ fn run_case(ring: &mut IoUring, pair: &Pair, bufs: &Buffers, c: &SendConf, rng: 
         } else {
             c.fixed_buf
         };
-        let flags = MSG_WAITALL | if last { 0 } else { MSG_MORE };
+        let flags = if last {
+            SEND_WAITALL
+        } else {
+            SEND_WAITALL | SendFlags::MORE
+        };
         let part = &buf[at..at + len];
         let ud = i as u64;
         let (addr, addrlen) = (pair.addr.as_ptr(), pair.addr.len());
@@ -361,11 +366,15 @@ fn run_case(ring: &mut IoUring, pair: &Pair, bufs: &Buffers, c: &SendConf, rng: 
                     addr,
                     addrlen,
                 ),
-                (false, true, true, false) => ring.send_zc_fixed(ud, fd, part, flags, 0, buf_index),
-                (false, true, false, true) => {
-                    ring.send_zc_to(ud, fd, part, flags, 0, addr, addrlen)
+                (false, true, true, false) => {
+                    ring.send_zc_fixed(ud, fd, part, flags, IoringSendFlags::empty(), buf_index)
                 }
-                (false, true, false, false) => ring.send_zc(ud, fd, part, flags, 0),
+                (false, true, false, true) => {
+                    ring.send_zc_to(ud, fd, part, flags, IoringSendFlags::empty(), addr, addrlen)
+                }
+                (false, true, false, false) => {
+                    ring.send_zc(ud, fd, part, flags, IoringSendFlags::empty())
+                }
                 (false, false, _, true) => ring.sendto(ud, fd, part, flags, addr, addrlen),
                 (false, false, _, false) => ring.send(ud, fd, part, flags),
                 (true, true, true, _) => ring.sendmsg_zc_fixed(ud, fd, &msgs[i], flags, buf_index),
@@ -390,7 +399,7 @@ fn run_case(ring: &mut IoUring, pair: &Pair, bufs: &Buffers, c: &SendConf, rng: 
             RX_TAG,
             pair.server.as_raw_fd(),
             RecvBuffer::Buffer(&mut *rx),
-            MSG_WAITALL,
+            RecvFlags::WAITALL,
         )
     }
     .unwrap();

@@ -26,7 +26,16 @@ fn send_zc_two_completions() {
     let (mut s, _) = l.accept().unwrap();
     let mut ring = IoUring::init(8, IoringSetupFlags::empty()).unwrap();
     let buf = vec![7u8; 1000];
-    unsafe { ring.send_zc(1, c.as_raw_fd(), &buf, 0, 0).unwrap() };
+    unsafe {
+        ring.send_zc(
+            1,
+            c.as_raw_fd(),
+            &buf,
+            uring::sys::SendFlags::empty(),
+            uring::sys::IoringSendFlags::empty(),
+        )
+        .unwrap()
+    };
     ring.submit().unwrap();
     let a = ring.copy_cqe().unwrap();
     assert_eq!(a.result(), Ok(1000));
@@ -55,8 +64,15 @@ fn probe_and_fixed_send_zc() {
     let c = TcpStream::connect(l.local_addr().unwrap()).unwrap();
     let (mut s, _) = l.accept().unwrap();
     unsafe {
-        ring.send_zc_fixed(5, c.as_raw_fd(), &pool[100..600], 0, 0, 0)
-            .unwrap()
+        ring.send_zc_fixed(
+            5,
+            c.as_raw_fd(),
+            &pool[100..600],
+            uring::sys::SendFlags::empty(),
+            uring::sys::IoringSendFlags::empty(),
+            0,
+        )
+        .unwrap()
     };
     ring.submit().unwrap();
     let a = ring.copy_cqe().unwrap();

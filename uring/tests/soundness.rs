@@ -447,8 +447,14 @@ fn the_drivers_file_table_and_namespace_cannot_be_reached_sideways() {
     );
     let renamed = USER_DATA_TAG | 1 << 40 | 1 << 32 | 1 << 16;
     assert_eq!(
-        ring.poll_update(4, 5, renamed, 0, uring::sys::IORING_POLL_UPDATE_USER_DATA)
-            .unwrap_err(),
+        ring.poll_update(
+            4,
+            5,
+            renamed,
+            0,
+            uring::sys::IoringPollFlags::UPDATE_USER_DATA
+        )
+        .unwrap_err(),
         SqeError::ReservedUserData(renamed)
     );
     assert_eq!(ring.sq_ready(), 0, "nothing was queued");
@@ -563,7 +569,14 @@ fn cancelling_the_drivers_requests_hands_nothing_back_early() {
         .register_sync_cancel(&SyncCancel::new(CancelTarget::Any));
     assert!(matches!(r, Ok(()) | Err(RegisterError::NotFound)), "{r:?}");
     let all = uring::sys::IORING_ASYNC_CANCEL_ANY | uring::sys::IORING_ASYNC_CANCEL_ALL;
-    driver.ring().cancel(7, 0, all).unwrap();
+    driver
+        .ring()
+        .cancel(
+            7,
+            0,
+            uring::sys::IoringAsyncCancelFlags::from_bits_retain(all),
+        )
+        .unwrap();
     driver.ring().submit().unwrap();
     let mut cqes = [Cqe::default(); 8];
     let mut own = 0;

@@ -13,7 +13,6 @@ use std::os::unix::net::UnixStream;
 use std::time::Duration;
 
 use rustix::io::Errno;
-use uring::sys::IORING_ASYNC_CANCEL_ANY;
 use uring::types::{timespec, Timespec};
 use uring::zc::{
     is_zc_user_data, BufferError, BufferPool, Completion, Config, Driver, DriverConfig, Policy,
@@ -99,15 +98,21 @@ fn the_callers_requests_come_back_through_the_ring_exactly_once() {
     // completions were reaped (checked below); `recv_buf` is not touched until then, and
     // `recv_side` stays open as long.
     unsafe {
-        driver.ring().timeout(2, &short, 0, 0).unwrap();
-        driver.ring().timeout(3, &long, 0, 0).unwrap();
+        driver
+            .ring()
+            .timeout(2, &short, 0, uring::sys::IoringTimeoutFlags::empty())
+            .unwrap();
+        driver
+            .ring()
+            .timeout(3, &long, 0, uring::sys::IoringTimeoutFlags::empty())
+            .unwrap();
         driver
             .ring()
             .recv(
                 5,
                 recv_side.as_raw_fd(),
                 RecvBuffer::Buffer(&mut recv_buf),
-                0,
+                uring::sys::RecvFlags::empty(),
             )
             .unwrap();
     }
@@ -138,7 +143,10 @@ fn the_callers_requests_come_back_through_the_ring_exactly_once() {
         !mine.iter().any(|c| c.user_data == 3),
         "the long timeout cannot have fired: {mine:?}"
     );
-    driver.ring().cancel(4, 3, 0).unwrap();
+    driver
+        .ring()
+        .cancel(4, 3, uring::sys::IoringAsyncCancelFlags::empty())
+        .unwrap();
     let expected: usize = 1 + 2 + 1 + 8 + 1; // a nop, two timeouts, the recv, eight nops, the cancel
     let missing = expected.saturating_sub(mine.len());
     reap_more(&mut driver, &mut mine, missing);
@@ -349,19 +357,28 @@ fn the_reserved_user_data_is_refused_by_the_rings_operations() {
             Err(SqeError::ReservedUserData(ud))
         );
         assert_eq!(
-            ring.cancel(ud, 1, 0).map(|_| ()),
+            ring.cancel(ud, 1, uring::sys::IoringAsyncCancelFlags::empty())
+                .map(|_| ()),
             Err(SqeError::ReservedUserData(ud))
         );
         let ts = timespec(Duration::from_secs(1));
         // SAFETY: refused before anything is queued (checked below); `ts` outlives it.
-        let r = unsafe { ring.timeout(ud, &ts, 0, 0).map(|_| ()) };
+        let r = unsafe {
+            ring.timeout(ud, &ts, 0, uring::sys::IoringTimeoutFlags::empty())
+                .map(|_| ())
+        };
         assert_eq!(r, Err(SqeError::ReservedUserData(ud)));
         let mut buf = [0u8; 8];
         // SAFETY: refused before anything is queued (checked below): the kernel never
         // sees `buf` or the fd.
         let r = unsafe {
-            ring.recv(ud, 0, RecvBuffer::Buffer(&mut buf), 0)
-                .map(|_| ())
+            ring.recv(
+                ud,
+                0,
+                RecvBuffer::Buffer(&mut buf),
+                uring::sys::RecvFlags::empty(),
+            )
+            .map(|_| ())
         };
         assert_eq!(r, Err(SqeError::ReservedUserData(ud)));
     }
@@ -419,7 +436,7 @@ fn part_sent(
 fn cancel_everything(driver: &mut Driver) -> Cqe {
     driver
         .ring()
-        .cancel(0x77, 0, IORING_ASYNC_CANCEL_ANY)
+        .cancel(0x77, 0, uring::sys::IoringAsyncCancelFlags::ANY)
         .unwrap();
     let mut mine = Vec::new();
     reap_more(driver, &mut mine, 1);
@@ -511,7 +528,11 @@ fn a_link_chain_left_open_by_the_caller_never_reaches_the_senders_requests() {
         // Cancels a request that does not exist: fails with ENOENT, breaking its link.
         driver
             .ring()
-            .cancel(0x5200 + i, 0xDEAD_BEEF, 0)
+            .cancel(
+                0x5200 + i,
+                0xDEAD_BEEF,
+                uring::sys::IoringAsyncCancelFlags::empty(),
+            )
             .unwrap()
             .link();
         let len = 10_000 + i as usize * 30_000;

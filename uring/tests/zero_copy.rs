@@ -148,8 +148,14 @@ fn send_zc_tcp(bind: &str) {
     let data = pattern(100_000, 1);
     // SAFETY: `data` outlives the notification, reaped below.
     unsafe {
-        ring.send_zc(0x51, client.as_raw_fd(), &data, NOSIGNAL, 0)
-            .unwrap()
+        ring.send_zc(
+            0x51,
+            client.as_raw_fd(),
+            &data,
+            uring::sys::SendFlags::from_bits_retain(NOSIGNAL),
+            uring::sys::IoringSendFlags::empty(),
+        )
+        .unwrap()
     };
     assert_eq!(ring.submit().unwrap(), 1);
     let reader = std::thread::spawn(move || {
@@ -195,7 +201,10 @@ fn sendmsg_zc_udp_to_an_address() {
     msg.msg_iovlen = 1;
     let mut ring = ring();
     // SAFETY: msg, iov, payload and dest live until the notification is reaped below.
-    unsafe { ring.sendmsg_zc(0x52, tx.as_raw_fd(), &msg, 0).unwrap() };
+    unsafe {
+        ring.sendmsg_zc(0x52, tx.as_raw_fd(), &msg, uring::sys::SendFlags::empty())
+            .unwrap()
+    };
     ring.submit().unwrap();
     let cqes = reap_zc(&mut ring, &[0x52]);
     let out = check_protocol(&cqes, 0x52);
@@ -221,15 +230,22 @@ fn send_zc_fixed_from_a_registered_buffer() {
     // the stream in order.
     // SAFETY: both slices lie in registered buffer 0 and outlive their notifications.
     unsafe {
-        ring.send_zc_fixed(0x61, client.as_raw_fd(), &region[..1000], NOSIGNAL, 0, 0)
-            .unwrap()
-            .link();
+        ring.send_zc_fixed(
+            0x61,
+            client.as_raw_fd(),
+            &region[..1000],
+            uring::sys::SendFlags::from_bits_retain(NOSIGNAL),
+            uring::sys::IoringSendFlags::empty(),
+            0,
+        )
+        .unwrap()
+        .link();
         ring.send_zc_fixed(
             0x62,
             client.as_raw_fd(),
             &region[5000..9000],
-            NOSIGNAL,
-            0,
+            uring::sys::SendFlags::from_bits_retain(NOSIGNAL),
+            uring::sys::IoringSendFlags::empty(),
             0,
         )
         .unwrap();
@@ -261,10 +277,24 @@ fn send_zc_fixed_outside_the_registered_buffer_fails_cleanly() {
     // SAFETY: `other` lives until the completion; the kernel refuses it (not in buffer 0)
     // and buffer index 5 (not registered) without reading anything.
     unsafe {
-        ring.send_zc_fixed(0x71, client.as_raw_fd(), &other, NOSIGNAL, 0, 0)
-            .unwrap();
-        ring.send_zc_fixed(0x72, client.as_raw_fd(), &region, NOSIGNAL, 0, 5)
-            .unwrap();
+        ring.send_zc_fixed(
+            0x71,
+            client.as_raw_fd(),
+            &other,
+            uring::sys::SendFlags::from_bits_retain(NOSIGNAL),
+            uring::sys::IoringSendFlags::empty(),
+            0,
+        )
+        .unwrap();
+        ring.send_zc_fixed(
+            0x72,
+            client.as_raw_fd(),
+            &region,
+            uring::sys::SendFlags::from_bits_retain(NOSIGNAL),
+            uring::sys::IoringSendFlags::empty(),
+            5,
+        )
+        .unwrap();
     }
     ring.submit().unwrap();
     let cqes = reap_zc(&mut ring, &[0x71, 0x72]);
@@ -289,8 +319,14 @@ fn report_usage_on_loopback_says_copied() {
     let zc = IORING_SEND_ZC_REPORT_USAGE as u16;
     // SAFETY: `data` outlives the notification.
     unsafe {
-        ring.send_zc(0x81, client.as_raw_fd(), &data, NOSIGNAL, zc)
-            .unwrap()
+        ring.send_zc(
+            0x81,
+            client.as_raw_fd(),
+            &data,
+            uring::sys::SendFlags::from_bits_retain(NOSIGNAL),
+            uring::sys::IoringSendFlags::from_bits_retain(zc),
+        )
+        .unwrap()
     };
     ring.submit().unwrap();
     let cqes = reap_zc(&mut ring, &[0x81]);
@@ -326,8 +362,14 @@ fn four_mib_payload() {
         assert!(pieces <= 1024, "too many short sends");
         // SAFETY: `data` outlives every notification (each reaped before the next send).
         unsafe {
-            ring.send_zc(ud, client.as_raw_fd(), &data[sent..], NOSIGNAL, 0)
-                .unwrap()
+            ring.send_zc(
+                ud,
+                client.as_raw_fd(),
+                &data[sent..],
+                uring::sys::SendFlags::from_bits_retain(NOSIGNAL),
+                uring::sys::IoringSendFlags::empty(),
+            )
+            .unwrap()
         };
         ring.submit().unwrap();
         let cqes = reap_zc(&mut ring, &[ud]);
@@ -349,8 +391,14 @@ fn errored_send_zc_still_honours_the_contract() {
     let data = pattern(10_000, 2);
     // SAFETY: `data` lives until the protocol has ended (notification if F_MORE).
     unsafe {
-        ring.send_zc(0xa1, client.as_raw_fd(), &data, NOSIGNAL, 0)
-            .unwrap()
+        ring.send_zc(
+            0xa1,
+            client.as_raw_fd(),
+            &data,
+            uring::sys::SendFlags::from_bits_retain(NOSIGNAL),
+            uring::sys::IoringSendFlags::empty(),
+        )
+        .unwrap()
     };
     ring.submit().unwrap();
     let cqes = reap_zc(&mut ring, &[0xa1]);
@@ -371,8 +419,14 @@ fn linked_chain_of_zero_copy_sends() {
     for (i, part) in parts.iter().enumerate() {
         // SAFETY: `parts` outlives every notification.
         let mut sqe = unsafe {
-            ring.send_zc(uds[i], client.as_raw_fd(), part, NOSIGNAL, 0)
-                .unwrap()
+            ring.send_zc(
+                uds[i],
+                client.as_raw_fd(),
+                part,
+                uring::sys::SendFlags::from_bits_retain(NOSIGNAL),
+                uring::sys::IoringSendFlags::empty(),
+            )
+            .unwrap()
         };
         if i + 1 < parts.len() {
             sqe.link();
@@ -399,11 +453,23 @@ fn broken_link_cancels_the_rest_of_the_chain() {
     let b = pattern(1000, 2);
     // SAFETY: both buffers outlive their protocols.
     unsafe {
-        ring.send_zc(0xc1, client.as_raw_fd(), &a, NOSIGNAL, 0)
-            .unwrap()
-            .link();
-        ring.send_zc(0xc2, client.as_raw_fd(), &b, NOSIGNAL, 0)
-            .unwrap();
+        ring.send_zc(
+            0xc1,
+            client.as_raw_fd(),
+            &a,
+            uring::sys::SendFlags::from_bits_retain(NOSIGNAL),
+            uring::sys::IoringSendFlags::empty(),
+        )
+        .unwrap()
+        .link();
+        ring.send_zc(
+            0xc2,
+            client.as_raw_fd(),
+            &b,
+            uring::sys::SendFlags::from_bits_retain(NOSIGNAL),
+            uring::sys::IoringSendFlags::empty(),
+        )
+        .unwrap();
     }
     ring.submit().unwrap();
     let cqes = reap_zc(&mut ring, &[0xc1, 0xc2]);
@@ -431,8 +497,14 @@ fn many_in_flight_with_report_usage() {
     for (i, b) in bufs.iter().enumerate() {
         // SAFETY: `bufs` outlives every notification.
         let mut sqe = unsafe {
-            ring.send_zc(uds[i], client.as_raw_fd(), b, NOSIGNAL, zc)
-                .unwrap()
+            ring.send_zc(
+                uds[i],
+                client.as_raw_fd(),
+                b,
+                uring::sys::SendFlags::from_bits_retain(NOSIGNAL),
+                uring::sys::IoringSendFlags::from_bits_retain(zc),
+            )
+            .unwrap()
         };
         if i + 1 < bufs.len() {
             sqe.link();
@@ -461,7 +533,16 @@ fn send_zc_ipv6_udp_connected() {
     let mut ring = ring();
     let payload = pattern(900, 4);
     // SAFETY: `payload` outlives the notification.
-    unsafe { ring.send_zc(0xe1, tx.as_raw_fd(), &payload, 0, 0).unwrap() };
+    unsafe {
+        ring.send_zc(
+            0xe1,
+            tx.as_raw_fd(),
+            &payload,
+            uring::sys::SendFlags::empty(),
+            uring::sys::IoringSendFlags::empty(),
+        )
+        .unwrap()
+    };
     ring.submit().unwrap();
     let cqes = reap_zc(&mut ring, &[0xe1]);
     assert_eq!(check_protocol(&cqes, 0xe1).first.result(), Ok(900));

@@ -216,7 +216,9 @@ fn writev_fsync_readv() {
             assert_eq!(sqe.off, 17);
             sqe.link();
 
-            let mut sqe = ring.fsync(0xeeeeeeee, fd, 0).unwrap();
+            let mut sqe = ring
+                .fsync(0xeeeeeeee, fd, uring::sys::IoringFsyncFlags::empty())
+                .unwrap();
             assert_eq!(sqe.opcode, op(Op::IORING_OP_FSYNC));
             assert_eq!(sqe.fd, fd);
             sqe.link();
@@ -438,8 +440,14 @@ fn openat() {
 
     // SAFETY: `path` outlives the completion reaped below.
     let sqe = *unsafe {
-        ring.openat(0x33333333, tmp.fd(), &path, flags, mode)
-            .unwrap()
+        ring.openat(
+            0x33333333,
+            tmp.fd(),
+            &path,
+            uring::sys::OFlags::from_bits_retain(flags),
+            uring::sys::Mode::from_bits_retain(mode),
+        )
+        .unwrap()
     };
     assert_eq!(
         sqe,
@@ -493,14 +501,19 @@ fn accept_connect_send_recv() {
     let mut buffer_recv = [0u8, 1, 0, 1, 0];
     // SAFETY: both buffers outlive the completions reaped below.
     unsafe {
-        ring.send(0xeeeeeeee, h.client(), &buffer_send, 0)
-            .unwrap()
-            .link();
+        ring.send(
+            0xeeeeeeee,
+            h.client(),
+            &buffer_send,
+            uring::sys::SendFlags::empty(),
+        )
+        .unwrap()
+        .link();
         ring.recv(
             0xffffffff,
             h.server(),
             RecvBuffer::Buffer(&mut buffer_recv),
-            0,
+            uring::sys::RecvFlags::empty(),
         )
         .unwrap();
     }
@@ -562,14 +575,24 @@ fn sendmsg_recvmsg() {
         // reaped below.
         unsafe {
             let sqe = **ring
-                .sendmsg(0x11111111, client.as_raw_fd(), &msg_send, 0)
+                .sendmsg(
+                    0x11111111,
+                    client.as_raw_fd(),
+                    &msg_send,
+                    uring::sys::SendFlags::empty(),
+                )
                 .unwrap()
                 .link();
             assert_eq!(sqe.opcode, op(Op::IORING_OP_SENDMSG));
             assert_eq!(sqe.fd, client.as_raw_fd());
 
             let sqe = *ring
-                .recvmsg(0x22222222, server.as_raw_fd(), &mut msg_recv, 0)
+                .recvmsg(
+                    0x22222222,
+                    server.as_raw_fd(),
+                    &mut msg_recv,
+                    uring::sys::RecvFlags::empty(),
+                )
                 .unwrap();
             assert_eq!(sqe.opcode, op(Op::IORING_OP_RECVMSG));
             assert_eq!(sqe.fd, server.as_raw_fd());
@@ -607,7 +630,10 @@ fn timeout_after_a_relative_time() {
     let ts = timespec(Duration::from_millis(10));
 
     // SAFETY: `ts` outlives the completion reaped below.
-    let sqe = *unsafe { ring.timeout(0x55555555, &ts, 0, 0).unwrap() };
+    let sqe = *unsafe {
+        ring.timeout(0x55555555, &ts, 0, uring::sys::IoringTimeoutFlags::empty())
+            .unwrap()
+    };
     assert_eq!(sqe.opcode, op(Op::IORING_OP_TIMEOUT));
     assert_eq!(ring.submit().unwrap(), 1);
     // Zig also compares the elapsed time (and skips when outside a margin); we do not
@@ -625,7 +651,15 @@ fn timeout_after_a_number_of_completions() {
     let count_completions = 1;
 
     // SAFETY: `ts` outlives the completions reaped below.
-    let sqe = *unsafe { ring.timeout(0x66666666, &ts, count_completions, 0).unwrap() };
+    let sqe = *unsafe {
+        ring.timeout(
+            0x66666666,
+            &ts,
+            count_completions,
+            uring::sys::IoringTimeoutFlags::empty(),
+        )
+        .unwrap()
+    };
     assert_eq!(sqe.opcode, op(Op::IORING_OP_TIMEOUT));
     assert_eq!(sqe.off, u64::from(count_completions));
     ring.nop(0x77777777).unwrap();
@@ -643,11 +677,20 @@ fn timeout_remove() {
     let ts = timespec(Duration::from_secs(3));
 
     // SAFETY: `ts` outlives the completions reaped below.
-    let sqe = *unsafe { ring.timeout(0x88888888, &ts, 0, 0).unwrap() };
+    let sqe = *unsafe {
+        ring.timeout(0x88888888, &ts, 0, uring::sys::IoringTimeoutFlags::empty())
+            .unwrap()
+    };
     assert_eq!(sqe.opcode, op(Op::IORING_OP_TIMEOUT));
     assert_eq!(sqe.user_data, 0x88888888);
 
-    let sqe = *ring.timeout_remove(0x99999999, 0x88888888, 0).unwrap();
+    let sqe = *ring
+        .timeout_remove(
+            0x99999999,
+            0x88888888,
+            uring::sys::IoringTimeoutFlags::empty(),
+        )
+        .unwrap();
     assert_eq!(sqe.opcode, op(Op::IORING_OP_TIMEOUT_REMOVE));
     assert_eq!(sqe.addr, 0x88888888);
     assert_eq!(sqe.user_data, 0x99999999);
@@ -676,11 +719,12 @@ fn accept_connect_recv_link_timeout() {
             0xffffffff,
             h.server(),
             RecvBuffer::Buffer(&mut buffer_recv),
-            0,
+            uring::sys::RecvFlags::empty(),
         )
         .unwrap()
         .link();
-        ring.link_timeout(0x22222222, &ts, 0).unwrap();
+        ring.link_timeout(0x22222222, &ts, uring::sys::IoringTimeoutFlags::empty())
+            .unwrap();
     }
     assert_eq!(ring.submit().unwrap(), 2);
 
@@ -708,7 +752,16 @@ fn fallocate() {
 
     let len = 65536;
     // SAFETY: the file stays open until after the completion is reaped below.
-    let sqe = *unsafe { ring.fallocate(0xaaaaaaaa, file.as_raw_fd(), 0, 0, len) }.unwrap();
+    let sqe = *unsafe {
+        ring.fallocate(
+            0xaaaaaaaa,
+            file.as_raw_fd(),
+            uring::sys::FallocateFlags::empty(),
+            0,
+            len,
+        )
+    }
+    .unwrap();
     assert_eq!(sqe.opcode, op(Op::IORING_OP_FALLOCATE));
     assert_eq!(sqe.fd, file.as_raw_fd());
     assert_eq!(ring.submit().unwrap(), 1);
@@ -739,8 +792,15 @@ fn statx() {
     // SAFETY: `path` and `buf` outlive the completion reaped below; `buf` is not touched
     // until then.
     let sqe = *unsafe {
-        ring.statx(0xaaaaaaaa, tmp.fd(), &path, 0, g::STATX_SIZE, &mut buf)
-            .unwrap()
+        ring.statx(
+            0xaaaaaaaa,
+            tmp.fd(),
+            &path,
+            uring::sys::AtFlags::empty(),
+            uring::sys::StatxFlags::from_bits_retain(g::STATX_SIZE),
+            &mut buf,
+        )
+        .unwrap()
     };
     assert_eq!(sqe.opcode, op(Op::IORING_OP_STATX));
     assert_eq!(sqe.fd, tmp.fd());
@@ -763,13 +823,19 @@ fn accept_connect_recv_cancel() {
             0xffffffff,
             h.server(),
             RecvBuffer::Buffer(&mut buffer_recv),
-            0,
+            uring::sys::RecvFlags::empty(),
         )
         .unwrap();
     }
     assert_eq!(ring.submit().unwrap(), 1);
 
-    let sqe = *ring.cancel(0x99999999, 0xffffffff, 0).unwrap();
+    let sqe = *ring
+        .cancel(
+            0x99999999,
+            0xffffffff,
+            uring::sys::IoringAsyncCancelFlags::empty(),
+        )
+        .unwrap();
     assert_eq!(sqe.opcode, op(Op::IORING_OP_ASYNC_CANCEL));
     assert_eq!(sqe.addr, 0xffffffff);
     assert_eq!(sqe.user_data, 0x99999999);
@@ -830,8 +896,15 @@ fn renameat() {
     let (old_path, new_path) = (cstr(old_name), cstr(new_name));
     // SAFETY: both paths outlive the completion reaped below.
     let sqe = *unsafe {
-        ring.renameat(0x12121212, tmp.fd(), &old_path, tmp.fd(), &new_path, 0)
-            .unwrap()
+        ring.renameat(
+            0x12121212,
+            tmp.fd(),
+            &old_path,
+            tmp.fd(),
+            &new_path,
+            uring::sys::RenameFlags::empty(),
+        )
+        .unwrap()
     };
     assert_eq!(sqe.opcode, op(Op::IORING_OP_RENAMEAT));
     assert_eq!(sqe.fd, tmp.fd());
@@ -858,7 +931,10 @@ fn unlinkat() {
 
     let path = cstr(name);
     // SAFETY: `path` outlives the completion reaped below.
-    let sqe = *unsafe { ring.unlinkat(0x12121212, tmp.fd(), &path, 0).unwrap() };
+    let sqe = *unsafe {
+        ring.unlinkat(0x12121212, tmp.fd(), &path, uring::sys::AtFlags::empty())
+            .unwrap()
+    };
     assert_eq!(sqe.opcode, op(Op::IORING_OP_UNLINKAT));
     assert_eq!(sqe.fd, tmp.fd());
     assert_eq!(ring.submit().unwrap(), 1);
@@ -878,7 +954,15 @@ fn mkdirat() {
 
     let path = cstr(name);
     // SAFETY: `path` outlives the completion reaped below.
-    let sqe = *unsafe { ring.mkdirat(0x12121212, tmp.fd(), &path, 0o755).unwrap() };
+    let sqe = *unsafe {
+        ring.mkdirat(
+            0x12121212,
+            tmp.fd(),
+            &path,
+            uring::sys::Mode::from_bits_retain(0o755),
+        )
+        .unwrap()
+    };
     assert_eq!(sqe.opcode, op(Op::IORING_OP_MKDIRAT));
     assert_eq!(sqe.fd, tmp.fd());
     assert_eq!(ring.submit().unwrap(), 1);
@@ -923,8 +1007,15 @@ fn linkat() {
     let (first_path, second_path) = (cstr(first), cstr(second));
     // SAFETY: both paths outlive the completion reaped below.
     let sqe = *unsafe {
-        ring.linkat(0x12121212, tmp.fd(), &first_path, tmp.fd(), &second_path, 0)
-            .unwrap()
+        ring.linkat(
+            0x12121212,
+            tmp.fd(),
+            &first_path,
+            tmp.fd(),
+            &second_path,
+            uring::sys::AtFlags::empty(),
+        )
+        .unwrap()
     };
     assert_eq!(sqe.opcode, op(Op::IORING_OP_LINKAT));
     assert_eq!(sqe.fd, tmp.fd());
@@ -1083,7 +1174,10 @@ fn recv_selected(ring: &mut IoUring, user_data: u64, fd: RawFd) -> Cqe {
         len: BUFFER_LEN,
     };
     // SAFETY: buffer selection names no memory here.
-    let sqe = *unsafe { ring.recv(user_data, fd, selection, 0).unwrap() };
+    let sqe = *unsafe {
+        ring.recv(user_data, fd, selection, uring::sys::RecvFlags::empty())
+            .unwrap()
+    };
     assert_eq!(sqe.opcode, op(Op::IORING_OP_RECV));
     assert_eq!(sqe.fd, fd);
     assert_eq!(sqe.addr, 0);
@@ -1112,7 +1206,10 @@ fn provide_buffers_accept_connect_send_recv() {
     let zzz = [b'z'; BUFFER_LEN];
     for _ in 0..4 {
         // SAFETY: `zzz` outlives the completions reaped below.
-        unsafe { ring.send(0xdeaddead, h.server(), &zzz, 0).unwrap() };
+        unsafe {
+            ring.send(0xdeaddead, h.server(), &zzz, uring::sys::SendFlags::empty())
+                .unwrap()
+        };
         assert_eq!(ring.submit().unwrap(), 1);
     }
     // Zig copies the four CQEs in one `copy_cqes(&cqes, 4)`, which can return early with
@@ -1164,7 +1261,10 @@ fn provide_buffers_accept_connect_send_recv() {
     // One more send from the server.
     let www = [b'w'; BUFFER_LEN];
     // SAFETY: `www` outlives the completion reaped below.
-    unsafe { ring.send(0xdeaddead, h.server(), &www, 0).unwrap() };
+    unsafe {
+        ring.send(0xdeaddead, h.server(), &www, uring::sys::SendFlags::empty())
+            .unwrap()
+    };
     assert_eq!(ring.submit().unwrap(), 1);
     assert_eq!(ring.copy_cqe().unwrap(), cqe(0xdeaddead, 128, 0));
 
@@ -1195,7 +1295,7 @@ fn accept_multishot() {
             listener.as_raw_fd(),
             addr.as_mut_ptr(),
             addr_len,
-            0,
+            uring::sys::SocketFlags::empty(),
         )
         .unwrap();
     }
@@ -1212,7 +1312,12 @@ fn accept_multishot() {
     }
 
     // Beyond Zig: cancelling ends the multishot with a last CQE without F_MORE.
-    ring.cancel(0xcccccccc, userdata, 0).unwrap();
+    ring.cancel(
+        0xcccccccc,
+        userdata,
+        uring::sys::IoringAsyncCancelFlags::empty(),
+    )
+    .unwrap();
     assert_eq!(ring.submit().unwrap(), 1);
     assert_same_cqes(
         &reap(&mut ring, 2),
@@ -1234,14 +1339,20 @@ fn accept_connect_send_zc_recv() {
     // SAFETY: `buffer_send` stays valid and unmodified until the notification below;
     // `buffer_recv` until the recv completion.
     unsafe {
-        ring.send_zc(0xeeeeeeee, h.client(), &buffer_send, 0, 0)
-            .unwrap()
-            .link();
+        ring.send_zc(
+            0xeeeeeeee,
+            h.client(),
+            &buffer_send,
+            uring::sys::SendFlags::empty(),
+            uring::sys::IoringSendFlags::empty(),
+        )
+        .unwrap()
+        .link();
         ring.recv(
             0xffffffff,
             h.server(),
             RecvBuffer::Buffer(&mut buffer_recv),
-            0,
+            uring::sys::RecvFlags::empty(),
         )
         .unwrap();
     }
@@ -1303,7 +1414,7 @@ fn accept_direct() {
                     listener.as_raw_fd(),
                     std::ptr::null_mut(),
                     std::ptr::null_mut(),
-                    0,
+                    uring::sys::SocketFlags::empty(),
                 )
                 .unwrap();
             }
@@ -1325,7 +1436,7 @@ fn accept_direct() {
                     read_userdata,
                     fd_index,
                     RecvBuffer::Buffer(&mut buffer_recv),
-                    0,
+                    uring::sys::RecvFlags::empty(),
                 )
                 .unwrap()
                 // And the slot holds the accepted socket until the completion is reaped.
@@ -1346,7 +1457,7 @@ fn accept_direct() {
                 listener.as_raw_fd(),
                 std::ptr::null_mut(),
                 std::ptr::null_mut(),
-                0,
+                uring::sys::SocketFlags::empty(),
             )
             .unwrap();
         }
@@ -1381,7 +1492,7 @@ fn accept_multishot_direct() {
                 listener.as_raw_fd(),
                 std::ptr::null_mut(),
                 std::ptr::null_mut(),
-                0,
+                uring::sys::SocketFlags::empty(),
             )
             .unwrap();
         }
@@ -1460,7 +1571,7 @@ fn socket_direct_socket_direct_alloc_close_direct() {
                 listener.as_raw_fd(),
                 std::ptr::null_mut(),
                 std::ptr::null_mut(),
-                0,
+                uring::sys::SocketFlags::empty(),
             )
             .unwrap();
             ring.connect(
@@ -1504,8 +1615,15 @@ fn openat_direct_close_direct() {
     for (file_index, res) in [(0, 0), (1, 0), (FILE_INDEX_ALLOC, 2)] {
         // SAFETY: `path` outlives the completion reaped below.
         unsafe {
-            ring.openat_direct(user_data, tmp.fd(), &path, flags, mode, file_index)
-                .unwrap();
+            ring.openat_direct(
+                user_data,
+                tmp.fd(),
+                &path,
+                uring::sys::OFlags::from_bits_retain(flags),
+                uring::sys::Mode::from_bits_retain(mode),
+                file_index,
+            )
+            .unwrap();
         }
         assert_eq!(ring.submit().unwrap(), 1);
         // res is 0 for a given slot, the chosen slot with FILE_INDEX_ALLOC.
@@ -1589,7 +1707,7 @@ fn copy_cqes_with_wrapping_sq_cqes_buffer() {
     for _ in 0..2 {
         // SAFETY: `ts` outlives the submission (the kernel copies it then).
         let sqe = unsafe { ring.get_sqe() }.unwrap();
-        sqe.prep_timeout(&ts, 0, 0);
+        sqe.prep_timeout(&ts, 0, uring::sys::IoringTimeoutFlags::empty());
         assert_eq!(ring.submit().unwrap(), 1);
     }
     collect(&mut ring, &mut cqes, 2);
@@ -1601,7 +1719,7 @@ fn copy_cqes_with_wrapping_sq_cqes_buffer() {
         for _ in 0..4 {
             // SAFETY: as above.
             let sqe = unsafe { ring.get_sqe() }.unwrap();
-            sqe.prep_timeout(&ts, 0, 0);
+            sqe.prep_timeout(&ts, 0, uring::sys::IoringTimeoutFlags::empty());
             assert_eq!(ring.submit().unwrap(), 1);
         }
         collect(&mut ring, &mut cqes, 4);
@@ -1616,8 +1734,10 @@ fn test_send_recv(ring: &mut IoUring, send_fd: RawFd, recv_fd: RawFd) {
 
     // SAFETY: `buffer_send` outlives the completions reaped below.
     unsafe {
-        ring.send(1, send_fd, &buffer_send, n::MSG_WAITALL).unwrap();
-        ring.send(2, send_fd, &buffer_send, n::MSG_WAITALL).unwrap();
+        ring.send(1, send_fd, &buffer_send, uring::sys::SEND_WAITALL)
+            .unwrap();
+        ring.send(2, send_fd, &buffer_send, uring::sys::SEND_WAITALL)
+            .unwrap();
     }
     assert_eq!(ring.submit().unwrap(), 2);
     let len = buffer_send.len() as i32;
@@ -1634,7 +1754,7 @@ fn test_send_recv(ring: &mut IoUring, send_fd: RawFd, recv_fd: RawFd) {
                 3,
                 recv_fd,
                 RecvBuffer::Buffer(&mut buffer_recv[recv_len..]),
-                0,
+                uring::sys::RecvFlags::empty(),
             )
             .unwrap();
         }
@@ -1724,8 +1844,14 @@ fn bind_listen_connect() {
     let target = SockAddr::from(address);
     // SAFETY: no address for accept; `target` outlives the connect's completion.
     unsafe {
-        ring.accept(7, listen_fd, std::ptr::null_mut(), std::ptr::null_mut(), 0)
-            .unwrap();
+        ring.accept(
+            7,
+            listen_fd,
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+            uring::sys::SocketFlags::empty(),
+        )
+        .unwrap();
         ring.connect(8, connect_fd, target.as_ptr(), target.len())
             .unwrap();
     }
@@ -1818,8 +1944,14 @@ fn recvmsg_multishot_udp() {
     );
     // SAFETY: `msg` outlives every completion of the request.
     unsafe {
-        ring.recvmsg_multishot(0x77, server.as_raw_fd(), &mut msg, 7, 0)
-            .unwrap();
+        ring.recvmsg_multishot(
+            0x77,
+            server.as_raw_fd(),
+            &mut msg,
+            7,
+            uring::sys::RecvFlags::empty(),
+        )
+        .unwrap();
     }
     assert_eq!(ring.submit().unwrap(), 1);
 
@@ -1858,7 +1990,8 @@ fn recvmsg_multishot_udp() {
     want.sort();
     assert_eq!(seen, want);
 
-    ring.cancel(0x78, 0x77, 0).unwrap();
+    ring.cancel(0x78, 0x77, uring::sys::IoringAsyncCancelFlags::empty())
+        .unwrap();
     assert_eq!(ring.submit().unwrap(), 1);
     assert_same_cqes(
         &reap(&mut ring, 2),
@@ -1890,7 +2023,8 @@ fn recv_multishot_provided_buffers() {
 
     // SAFETY: the group's buffers live in `slab`, which outlives the request (it ends
     // below, before the slab is dropped).
-    let sqe = *unsafe { ring.recv_multishot(0x55, h.server(), 3, 0) }.unwrap();
+    let sqe = *unsafe { ring.recv_multishot(0x55, h.server(), 3, uring::sys::RecvFlags::empty()) }
+        .unwrap();
     assert_eq!(sqe.ioprio, sys::IORING_RECV_MULTISHOT as u16);
     assert_eq!(sqe.flags, sys::IOSQE_BUFFER_SELECT);
     assert_eq!(sqe.buf_index, 3);
@@ -1937,8 +2071,8 @@ fn send_zc_to_udp() {
             0x99,
             client.as_raw_fd(),
             &payload,
-            0,
-            0,
+            uring::sys::SendFlags::empty(),
+            uring::sys::IoringSendFlags::empty(),
             dest.as_ptr(),
             dest.len(),
         )
@@ -1962,7 +2096,7 @@ fn send_zc_to_udp() {
             0x9a,
             client.as_raw_fd(),
             &payload[..10],
-            0,
+            uring::sys::SendFlags::empty(),
             dest.as_ptr(),
             dest.len(),
         )
@@ -1994,7 +2128,7 @@ fn poll_multishot_update_remove() {
 
     // Rename the poll from user_data 1 to 3 (the events stay: mask 0 without
     // IORING_POLL_UPDATE_EVENTS, or the kernel says EINVAL).
-    ring.poll_update(2, 1, 3, 0, sys::IORING_POLL_UPDATE_USER_DATA)
+    ring.poll_update(2, 1, 3, 0, uring::sys::IoringPollFlags::UPDATE_USER_DATA)
         .unwrap();
     assert_eq!(ring.submit().unwrap(), 1);
     assert_eq!(ring.copy_cqe().unwrap(), cqe(2, 0, 0));
@@ -2020,9 +2154,11 @@ fn timeout_update_and_cancel_fd() {
     let short = timespec(Duration::from_millis(1));
     // SAFETY: both timespecs outlive the completions reaped below.
     unsafe {
-        ring.timeout(1, &long, 0, 0).unwrap();
+        ring.timeout(1, &long, 0, uring::sys::IoringTimeoutFlags::empty())
+            .unwrap();
         assert_eq!(ring.submit().unwrap(), 1);
-        ring.timeout_update(2, 1, &short, 0).unwrap();
+        ring.timeout_update(2, 1, &short, uring::sys::IoringTimeoutFlags::empty())
+            .unwrap();
     }
     assert_eq!(ring.submit().unwrap(), 1);
     assert_same_cqes(
@@ -2040,7 +2176,14 @@ fn timeout_update_and_cancel_fd() {
     }
     assert_eq!(ring.submit().unwrap(), 1);
     // SAFETY: the pipe is ours and outlives the cancel's completion, reaped below.
-    unsafe { ring.cancel_fd(4, r.as_raw_fd(), 0) }.unwrap();
+    unsafe {
+        ring.cancel_fd(
+            4,
+            r.as_raw_fd(),
+            uring::sys::IoringAsyncCancelFlags::empty(),
+        )
+    }
+    .unwrap();
     assert_eq!(ring.submit().unwrap(), 1);
     assert_same_cqes(
         &reap(&mut ring, 2),
@@ -2165,7 +2308,15 @@ fn openat2_open_and_advice() {
     // open: relative to the working directory, so pass the full path.
     let full = cstr(tmp.join(name).to_str().unwrap());
     // SAFETY: `full` outlives the completion reaped below.
-    unsafe { ring.open(3, &full, g::O_RDONLY | g::O_CLOEXEC, 0).unwrap() };
+    unsafe {
+        ring.open(
+            3,
+            &full,
+            uring::sys::OFlags::from_bits_retain(g::O_RDONLY | g::O_CLOEXEC),
+            uring::sys::Mode::empty(),
+        )
+        .unwrap()
+    };
     assert_eq!(ring.submit().unwrap(), 1);
     let c = ring.copy_cqe().unwrap();
     assert_eq!(c.user_data, 3);
@@ -2255,7 +2406,8 @@ fn read_multishot_pipe() {
             unsafe { std::slice::from_raw_parts(base.add(usize::from(id) * 32), c.res as usize) };
         assert_eq!(got, msg);
     }
-    ring.cancel(3, 2, 0).unwrap();
+    ring.cancel(3, 2, uring::sys::IoringAsyncCancelFlags::empty())
+        .unwrap();
     assert_eq!(ring.submit().unwrap(), 1);
     assert_same_cqes(
         &reap(&mut ring, 2),

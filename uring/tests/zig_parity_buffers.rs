@@ -120,7 +120,7 @@ fn buffer_group() {
 
     // The client sends.
     // SAFETY: `data` outlives the completion reaped just below.
-    unsafe { ring.send(1, fds.client(), &data, 0) }.unwrap();
+    unsafe { ring.send(1, fds.client(), &data, uring::sys::SendFlags::empty()) }.unwrap();
     assert_eq!(ring.submit().unwrap(), 1);
     assert_eq!(
         common::reap(&mut ring, 1)[0],
@@ -187,7 +187,15 @@ fn ring_mapped_buffers_recv() {
         {
             let user_data = rnd.next();
             // SAFETY: `data` outlives the completion reaped below.
-            unsafe { ring.send(user_data, fds.client(), &data, 0) }.unwrap();
+            unsafe {
+                ring.send(
+                    user_data,
+                    fds.client(),
+                    &data,
+                    uring::sys::SendFlags::empty(),
+                )
+            }
+            .unwrap();
             assert_eq!(ring.submit().unwrap(), 1);
             assert_eq!(
                 common::reap(&mut ring, 1)[0],
@@ -287,7 +295,15 @@ fn ring_mapped_buffers_multishot_recv() {
         {
             let user_data = rnd.next();
             // SAFETY: `data` outlives the completion reaped below.
-            unsafe { ring.send(user_data, fds.client(), &data, 0) }.unwrap();
+            unsafe {
+                ring.send(
+                    user_data,
+                    fds.client(),
+                    &data,
+                    uring::sys::SendFlags::empty(),
+                )
+            }
+            .unwrap();
             assert_eq!(ring.submit().unwrap(), 1);
             assert_eq!(
                 common::reap(&mut ring, 1)[0],

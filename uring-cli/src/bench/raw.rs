@@ -149,17 +149,17 @@ pub fn run(fd: RawFd, cfg: &SendConfig, stop: Option<&AtomicBool>) -> Result<Sen
     }
 
     // One SQE prepared up front; each request is a 64-byte copy of it.
-    let waitall = linux_raw_sys::net::MSG_WAITALL;
-    let report = sys::IORING_SEND_ZC_REPORT_USAGE as u16;
+    let waitall = sys::SEND_WAITALL;
+    let report = sys::IoringSendFlags::ZC_REPORT_USAGE;
     let mut tmpl = Sqe::default();
     match cfg.mode {
-        Mode::Send => tmpl.prep_send(target_fd, &payload, 0),
+        Mode::Send => tmpl.prep_send(target_fd, &payload, uring::sys::SendFlags::empty()),
         Mode::Zc => tmpl.prep_send_zc(target_fd, &payload, waitall, report),
         Mode::ZcFixed => tmpl.prep_send_zc_fixed(target_fd, &payload, waitall, report, 0),
         Mode::SendmsgZc => {
             tmpl.prep_sendmsg_zc(target_fd, &hdr, waitall);
             // The zero-copy flags of SENDMSG_ZC live in `ioprio`, as for SEND_ZC.
-            tmpl.ioprio |= report;
+            tmpl.ioprio |= report.bits();
         }
         Mode::Auto => bail!("mode auto drives the safe layer, not the raw loop"),
     }

@@ -869,7 +869,7 @@ impl Driver {
 fn probe_sendmsg_zc_fixed(ring: &mut IoUring) -> bool {
     const PROBE: u64 = 1;
     let mut sqe = Sqe::default();
-    sqe.prep_sendmsg_zc_fixed(-1, core::ptr::null(), 0, 0);
+    sqe.prep_sendmsg_zc_fixed(-1, core::ptr::null(), crate::sys::SendFlags::empty(), 0);
     sqe.user_data = PROBE;
     // SAFETY: the request names no memory (a null msghdr, which the kernel fails to
     // read, `EFAULT`) and no descriptor (fd -1, not a fixed file: `EBADF` were it ever

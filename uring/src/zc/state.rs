@@ -7,7 +7,7 @@ use std::collections::{HashSet, VecDeque};
 use std::net::SocketAddr;
 use std::os::fd::OwnedFd;
 
-use linux_raw_sys::net::{msghdr, MSG_WAITALL};
+use linux_raw_sys::net::msghdr;
 use rustix::io::Errno;
 
 use super::buffer::ZcBuffer;
@@ -808,8 +808,12 @@ impl SenderState {
         let start = e.sent.min(e.len);
         let end = e.len.min(start + MAX_RW);
         let data = &e.buf.as_slice()[start..end];
-        let flags = if stream { MSG_WAITALL } else { 0 };
-        let usage = sys::IORING_SEND_ZC_REPORT_USAGE as u16;
+        let flags = if stream {
+            sys::SEND_WAITALL
+        } else {
+            sys::SendFlags::empty()
+        };
+        let usage = sys::IoringSendFlags::ZC_REPORT_USAGE;
         // The socket is named by its registered-file slot (IOSQE_FIXED_FILE), never by its
         // fd number: whatever happens to fd numbers meanwhile, the request acts on this
         // socket.
@@ -837,10 +841,10 @@ impl SenderState {
                     // kernel resolves it against the table entry instead of pinning.
                     let index = e.buf.slot().map_or(0, |s| s.buf_index());
                     sqe.prep_sendmsg_zc_fixed(fd, &parts.hdr, flags, index);
-                    sqe.ioprio |= usage;
+                    sqe.ioprio |= usage.bits();
                 } else if path.is_zero_copy() {
                     sqe.prep_sendmsg_zc(fd, &parts.hdr, flags);
-                    sqe.ioprio = usage;
+                    sqe.ioprio = usage.bits();
                 } else {
                     sqe.prep_sendmsg(fd, &parts.hdr, flags);
                 }

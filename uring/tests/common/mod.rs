@@ -55,7 +55,7 @@ pub fn socket_test_harness_on(ring: &mut IoUring, bind: &str) -> SocketTestHarne
             listener.as_raw_fd(),
             peer.as_mut_ptr(),
             peer_len,
-            0,
+            uring::sys::SocketFlags::empty(),
         )
         .unwrap();
         ring.connect(
