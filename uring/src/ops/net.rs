@@ -57,14 +57,10 @@ ops! {
     ///
     /// Two completions: the first carries the byte count (or `-errno`) and usually
     /// `IORING_CQE_F_MORE`; if it has `F_MORE`, a second one with the same user_data,
-    /// `res` 0 and `IORING_CQE_F_NOTIF` follows once the kernel no longer reads the buffer.
-    /// **The buffer must stay valid and unmodified until that notification**, not merely
-    /// until the first completion. An errored send may notify too: decide by `F_MORE`.
-    ///
-    /// Completes twice: first with the byte count or `-errno`, usually with `IORING_CQE_F_MORE`;
-    /// then, if the first had `F_MORE`, a notification with the same user_data, `res` 0 (or
-    /// `IORING_NOTIF_USAGE_ZC_COPIED` with REPORT_USAGE) and `IORING_CQE_F_NOTIF`. Even errored
-    /// sends may notify: decide by `F_MORE`, not `res`.
+    /// `res` 0 (or `IORING_NOTIF_USAGE_ZC_COPIED` with REPORT_USAGE) and
+    /// `IORING_CQE_F_NOTIF` follows once the kernel no longer reads the buffer. **The
+    /// buffer must stay valid and unmodified until that notification**, not merely until
+    /// the first completion. An errored send may notify too: decide by `F_MORE`, not `res`.
     fn send_zc = prep_send_zc(
         fd: RawFd,
         buffer: &[u8],
