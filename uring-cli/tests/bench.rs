@@ -404,7 +404,11 @@ fn raw_ring_options_run_and_are_reported() {
             "DEFER_TASKRUN",
             true,
         ),
-        (&["--poll-first", "--reap", "wait"], "COOP_TASKRUN", true),
+        (
+            &["--poll-first", "--reap", "wait", "--wait-one"],
+            "COOP_TASKRUN",
+            true,
+        ),
     ];
     for (extra, flag, ring_fd) in cases {
         let mut args = vec![

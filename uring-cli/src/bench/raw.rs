@@ -93,6 +93,11 @@ pub struct RawTuning {
     /// there, waiting only for an empty CQ; wait: submit and wait in one enter).
     #[arg(long, value_enum, default_value = "peek")]
     pub reap: Reap,
+    /// Raw loop: when the CQ is empty, wait for one completion at a time (liburing's
+    /// example) instead of every first completion the batch still owes (one wake-up
+    /// instead of several).
+    #[arg(long)]
+    pub wait_one: bool,
     /// Raw loop: how many zero-copy requests may await their notification before the loop
     /// waits (default: 4096 for zc-fixed; for zc and sendmsg-zc, which pin per request,
     /// enough for 8 MiB of payload, at least 4 batches, at most 4096).
@@ -114,6 +119,7 @@ impl Default for RawTuning {
             taskrun: Taskrun::Coop,
             no_ring_fd: false,
             reap: Reap::Peek,
+            wait_one: false,
             notif_slack: None,
             sq_entries: None,
             poll_first: false,
@@ -398,6 +404,7 @@ fn drive(
     let zc = cfg.mode.is_zc();
     let notif_cap = notif_cap(cfg);
     let peek = cfg.tuning.reap == Reap::Peek;
+    let wait_one = cfg.tuning.wait_one;
     let defer = ring.setup_flags().contains(IoringSetupFlags::DEFER_TASKRUN);
     let deadline = Instant::now() + cfg.duration;
     let mut failure: Option<Errno> = None;
@@ -431,7 +438,9 @@ fn drive(
         }
         let mut firsts = inflight;
         while firsts > 0 {
-            let n = reap(ring, cqes)?;
+            // Wait (if the CQ is empty) for every first completion the batch still owes,
+            // or for one with --wait-one (liburing's example: io_uring_wait_cqe).
+            let n = reap(ring, cqes, if wait_one { 1 } else { firsts })?;
             for c in &cqes[..n] {
                 if c.notif() {
                     *unnotified = unnotified.saturating_sub(1);
@@ -478,7 +487,7 @@ fn wait_notifs(
     target: u32,
 ) -> Result<()> {
     while *unnotified > target {
-        let n = reap(ring, cqes)?;
+        let n = reap(ring, cqes, 1)?;
         for c in &cqes[..n] {
             if !c.notif() {
                 // Every first completion of earlier batches was reaped already.
@@ -543,16 +552,18 @@ fn submit_and_wait(ring: &mut IoUring) -> Result<()> {
     }
 }
 
-/// Copies the ready completions into `cqes`, waiting (bounded by [`STALL_TIMEOUT`]) when
-/// none is ready. Returns how many were copied, at least one.
-fn reap(ring: &mut IoUring, cqes: &mut [Cqe]) -> Result<usize> {
+/// Copies the ready completions into `cqes`; when none is ready, waits (bounded by
+/// [`STALL_TIMEOUT`]) until `want` are (fewer may come back if the wait times out or a
+/// signal ends it). Returns how many were copied, at least one.
+fn reap(ring: &mut IoUring, cqes: &mut [Cqe], want: u32) -> Result<usize> {
     let n = ring.copy_cqes(cqes, 0).context("io_uring_enter (reap)")?;
     if n > 0 {
         return Ok(n as usize);
     }
+    let want = want.clamp(1, cqes.len() as u32);
     let deadline = Instant::now() + STALL_TIMEOUT;
     loop {
-        match ring.submit_and_wait_timeout(1, STALL_TIMEOUT) {
+        match ring.submit_and_wait_timeout(want, STALL_TIMEOUT) {
             Ok(_) => {}
             Err(e) if matches!(e.errno(), Some(Errno::INTR | Errno::TIME)) => {}
             Err(e) => return Err(e).context("io_uring_enter (wait)"),

@@ -20,7 +20,7 @@ pub fn ring_line(t: &super::raw::RawTuning, ring: &super::raw::RingUsed) -> Stri
         super::raw::Reap::Wait => "wait",
     };
     format!(
-        "ring {}{}, SQ {} CQ {}, reap {reap}, notification slack {}{}",
+        "ring {}{}, SQ {} CQ {}, reap {reap}{}, notification slack {}{}",
         if ring.setup_flags.is_empty() {
             "without flags"
         } else {
@@ -33,6 +33,7 @@ pub fn ring_line(t: &super::raw::RawTuning, ring: &super::raw::RingUsed) -> Stri
         },
         ring.sq_entries,
         ring.cq_entries,
+        if t.wait_one { " (wait for one)" } else { "" },
         match t.notif_slack {
             Some(n) => n.to_string(),
             None => format!("{} (automatic)", ring.notif_slack),
