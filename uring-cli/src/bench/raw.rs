@@ -5,13 +5,18 @@
 //! first completions in batches with `copy_cqes`, repeat until the time is up. Nothing is
 //! allocated per request: every request is a copy of one SQE prepared up front (the same
 //! payload, registered once for `zc-fixed`), and completions land in one reused array.
+//! The ring-side choices ([`RawTuning`]: task-run mode, registered ring fd, how a batch is
+//! reaped, the notification slack, SQ size, POLL_FIRST) are options; the defaults are the
+//! best measured against liburing 2.15's example (`bench/RESULTS.md`, section 11), and
+//! every cell reports the ring it ran with ([`RingUsed`]).
 //!
 //! Zero-copy requests follow the notification contract: a request holds its slot until its
 //! `IORING_CQE_F_NOTIF` completion, not its first one. The payload is never modified while
 //! the run lasts, and it is freed only after every notification has been reaped (bounded
 //! drain at the end). The number of requests awaiting a notification is capped
-//! ([`notif_slots`]: at least [`NOTIF_SLOTS_PER_INFLIGHT`] × inflight, and enough for
-//! [`NOTIF_BYTES`] of payload), which bounds the CQ entries and page references in flight.
+//! ([`notif_cap`]: 4096 for `zc-fixed`; for the modes that pin per request [`notif_slots`]:
+//! at least [`NOTIF_SLOTS_PER_INFLIGHT`] × inflight, and enough for [`NOTIF_BYTES`] of
+//! payload), which bounds the CQ entries and page references in flight.
 //!
 //! Why the cap is in bytes: on TCP a zero-copy request is notified only once TCP has
 //! acknowledged its data (the skb in the retransmit queue holds the pages), and since
@@ -69,7 +74,8 @@ pub enum Reap {
     /// Submit without waiting, then take what the CQ holds and wait only when it is
     /// empty (liburing's example: `io_uring_submit`, then `io_uring_for_each_cqe` before
     /// `io_uring_wait_cqe`). With DEFER_TASKRUN the submit asks for events
-    /// (`submit_and_get_events`) once notifications are owed, as the example's `-d` does.
+    /// (`submit_and_get_events`) whenever notifications are owed (the example's `-d`
+    /// does once 128 are).
     Peek,
     /// One `io_uring_enter` submits the batch and waits for its first completion
     /// (IORING_ENTER_EXT_ARG with a timeout), then take the rest.
