@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Zero-copy throughput side by side with liburing's own example, against ONE plain TCP sink.
 #
-# The peer is liburing's examples/send-zerocopy.c as shipped by Debian's liburing-dev; it is
-# compiled at run time from the installed package into a temporary directory (never copied
-# into this repository). Every round runs every sender once, in an order that rotates from
+# The peer is liburing's examples/send-zerocopy.c, compiled at run time into a temporary
+# directory (never copied into this repository) by bench/liburing_example.sh: liburing
+# 2.15's (LIBURING_SRC=a liburing source tree, or a clone of its tag), else Debian's
+# liburing-dev (2.3). Every round runs every sender once, in an order that rotates from
 # round to round, so that machine noise hits all of them alike; the summary gives medians
 # and the ratios ours/liburing and safe API/raw API.
 #
@@ -28,7 +29,10 @@
 # as MB * 2^20 / 10^6 / (S + 0.2). All rates here are MB/s with MB = 10^6 bytes.
 # CPU s/GB is the sender process's user + system time (/usr/bin/time) per 10^9 bytes.
 #
-# Needs: cargo, gcc, liburing-dev, time (Debian: apt-get install -y liburing-dev gcc time).
+# liburing 2.15's example differs: no SO_SNDBUF, COOP_TASKRUN | SINGLE_ISSUER (DEFER_TASKRUN
+# with -d), and it reports MiB/s over the time it measured itself ran.
+# RAW_OPTS adds options to the raw loop's command (e.g. RAW_OPTS="--taskrun coop").
+# Needs: cargo, gcc, a liburing source (see bench/liburing_example.sh), time.
 # Usage: bench/compare.sh [-r ROUNDS] [-t SECONDS] [-s SIZE] [-n INFLIGHT] [-p] [-c] [-k]
 #   -p: run the sink and the senders at nice -19 (root), to shield them from other load
 #   -c: pin every sender to CPU 0 and the sink to CPU 1 (taskset), the same for all
@@ -37,6 +41,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 rounds=5 secs=3 size=65000 inflight=8 keep=0 nice=() pin_tx=() pin_rx=()
+# RAW_OPTS: options added to the raw loop's command (e.g. "--taskrun coop --reap wait").
+read -r -a tuning <<<"${RAW_OPTS:-}"
 while getopts "r:t:s:n:pck" opt; do
   case $opt in
     r) rounds=$OPTARG ;;
@@ -46,19 +52,14 @@ while getopts "r:t:s:n:pck" opt; do
     p) nice=(nice -n -19) ;;
     c) pin_tx=(taskset -c 0) pin_rx=(taskset -c 1) ;;
     k) keep=1 ;;
-    *) sed -n '2,32p' "$0"; exit 2 ;;
+    *) sed -n '2,39p' "$0"; exit 2 ;;
   esac
 done
 
-example_src=/usr/share/doc/liburing-dev/examples/send-zerocopy.c
 for tool in gcc cargo; do
   command -v "$tool" >/dev/null || { echo "missing $tool" >&2; exit 1; }
 done
 [[ -x /usr/bin/time ]] || { echo "missing /usr/bin/time (apt-get install -y time)" >&2; exit 1; }
-if [[ ! -e $example_src && ! -e $example_src.gz ]]; then
-  echo "missing $example_src (apt-get install -y liburing-dev)" >&2
-  exit 1
-fi
 
 tmp=$(mktemp -d)
 sink_pid=
@@ -69,13 +70,10 @@ cleanup() {
 trap cleanup EXIT
 
 # --- build -------------------------------------------------------------------------------
-if [[ -e $example_src ]]; then
-  cp "$example_src" "$tmp/send-zerocopy.c"
-else
-  zcat "$example_src.gz" >"$tmp/send-zerocopy.c"
-fi
-gcc -O2 -o "$tmp/send-zerocopy" "$tmp/send-zerocopy.c" -luring
-liburing_version=$(dpkg-query -W -f '${Version}' liburing-dev 2>/dev/null || echo unknown)
+# liburing 2.15's example (LIBURING_SRC, or a clone of its tag), else Debian's liburing-dev.
+built=$(bench/liburing_example.sh "$tmp/liburing") || exit 1
+example=$(head -n1 <<<"$built")
+liburing_version=$(sed -n 2p <<<"$built")
 
 metadata=$(cargo metadata --format-version 1 --no-deps)
 target_dir=$(sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p' <<<"$metadata")
@@ -107,7 +105,7 @@ sender_cmd() { # name -> cmd (array) and kind (ours|liburing)
       kind=liburing
       local z=1
       [[ $name == *send ]] && z=0
-      cmd=("$tmp/send-zerocopy" -4 -D 127.0.0.1 -p "$port" -t "$secs" -z "$z" -s "$size" -n "$inflight" tcp)
+      cmd=("$example" -4 -D 127.0.0.1 -p "$port" -t "$secs" -z "$z" -s "$size" -n "$inflight" tcp)
       return
       ;;
   esac
@@ -118,12 +116,16 @@ sender_cmd() { # name -> cmd (array) and kind (ours|liburing)
   cmd=("$uring" bench --to "127.0.0.1:$port" --mode "$mode" --size "$size" --inflight "$inflight"
     --duration "$secs" --api "$api")
   # A registered file (as liburing's example) where the API has one: the raw loop.
-  [[ $api == raw ]] && cmd+=(--fixed-file)
+  [[ $api == raw ]] && cmd+=(--fixed-file "${tuning[@]}")
   return 0
 }
 rate_of() { # kind file -> MB/s
   case $1 in
-    liburing) awk -v s="$secs" -F'MB=' '/tx=/ { split($2, a, ")"); printf "%.1f\n", a[1] * 1.048576 / (s + 0.2) }' "$2" ;;
+    # 2.15: "packets=N (MB=M), rps=R (MB/s=X)", X MiB/s over the time it ran; 2.3: "tx=N
+    # (MB=M), ..." with M MiB over -t + 0.2 s.
+    liburing) grep -q 'packets=.*MB/s=' "$2" \
+      && { sed -n 's/^.*packets=[0-9]* (MB=[0-9]*), rps=[0-9]* (MB\/s=\([0-9]*\)).*$/\1/p' "$2" | awk '{ printf "%.1f\n", $1 * 1.048576 }'; return; }
+      awk -v s="$secs" -F'MB=' '/tx=/ { split($2, a, ")"); printf "%.1f\n", a[1] * 1.048576 / (s + 0.2) }' "$2" ;;
     ours) grep -oE '[0-9.]+ MB/s' "$2" | head -n1 | cut -d' ' -f1 ;; # "to ...: X MB/s, ..."
   esac
 }
@@ -132,7 +134,7 @@ run_secs() { # kind -> wall seconds of the sending loop
 }
 
 echo "zero-copy throughput: TCP 127.0.0.1, size $size, inflight $inflight, ${secs}s per run, $rounds rounds${nice:+, nice -19}${pin_tx:+, sender on CPU 0, sink on CPU 1}"
-echo "kernel $(uname -r), $(nproc) CPUs, liburing-dev $liburing_version, $(date -u +%Y-%m-%dT%H:%MZ)"
+echo "kernel $(uname -r), $(nproc) CPUs, $liburing_version, $(date -u +%Y-%m-%dT%H:%MZ)${tuning:+, raw loop: ${tuning[*]}}"
 # Preflight: a short run of every sender; one that cannot run here (e.g. the safe API
 # before the safe layer exists) is left out, with its error.
 declare -A rates cpus skip

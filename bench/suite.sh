@@ -23,8 +23,9 @@
 # The issue's targets are printed beside each ratio; a smoke run (-t 0.2 -r 1) only shows
 # that every job runs: its numbers mean nothing.
 #
-# liburing's example is compiled at run time from Debian's liburing-dev into a temporary
-# directory (never copied into this repository), as bench/compare.sh does. Its -t takes
+# liburing's example is compiled at run time into a temporary directory (never copied into
+# this repository) by bench/liburing_example.sh: liburing 2.15's from LIBURING_SRC or a
+# clone of its tag, else Debian's liburing-dev (2.3), as bench/compare.sh does. Its -t takes
 # whole seconds and it runs for 0.2 s more (and divides by zero below 1 s), so it runs for
 # 0.2 + max(1, round(SECONDS)) s; its rate is recomputed from its "MB=" total over that time.
 # Rates are MB/s with MB = 10^6 bytes. Without liburing-dev and gcc (or with -x) the
@@ -32,7 +33,9 @@
 # is left out; each with one line saying so.
 #
 # Needs: bash, python3 (the summary), cargo (unless URING_BIN names a built `uring`);
-# for liburing: gcc, liburing-dev; for the drop path: root (ip netns).
+# for liburing: gcc and a liburing source (see bench/liburing_example.sh); for the drop
+# path: root (ip netns). The raw loop runs with `uring bench`'s defaults (its ring line in
+# the JSON says which); RAW_OPTS adds options to every raw job (e.g. "--taskrun coop").
 # Usage: bench/suite.sh [-r ROUNDS] [-t SECONDS] [-n INFLIGHT] [-L "SIZES"] [-D "SIZES"]
 #                       [-x] [-p] [-c] [-k]
 #   -r rounds (default 5), -t seconds per cell (default 2), -n requests per batch (8)
@@ -59,7 +62,7 @@ while getopts "r:t:n:L:D:xpck" opt; do
     p) nice=(nice -n -19) ;;
     c) pin_tx=(taskset -c 0) pin_rx=(taskset -c 1) ;;
     k) keep=1 ;;
-    *) sed -n '2,44p' "$0"; exit 2 ;;
+    *) sed -n '2,46p' "$0"; exit 2 ;;
   esac
 done
 [[ $rounds =~ ^[1-9][0-9]*$ ]] || { echo "-r: a positive count" >&2; exit 2; }
@@ -98,19 +101,17 @@ cleanup() {
 trap cleanup EXIT
 
 # --- liburing's example ------------------------------------------------------------------
-example_src=/usr/share/doc/liburing-dev/examples/send-zerocopy.c
-liburing=0
+# bench/liburing_example.sh: liburing 2.15's (LIBURING_SRC, or a clone of its tag), else
+# Debian's liburing-dev (2.3).
+liburing=0 liburing_version=
 if ((no_liburing)); then
   echo "left out: liburing (-x)"
-elif ! command -v gcc >/dev/null || [[ ! -e $example_src && ! -e $example_src.gz ]]; then
-  echo "left out: liburing (needs gcc and liburing-dev)"
+elif built=$(bench/liburing_example.sh "$tmp/liburing" 2>"$tmp/liburing.err"); then
+  liburing=1
+  liburing_bin=$(head -n1 <<<"$built")
+  liburing_version=$(sed -n 2p <<<"$built")
 else
-  if [[ -e $example_src ]]; then cp "$example_src" "$tmp/send-zerocopy.c"; else zcat "$example_src.gz" >"$tmp/send-zerocopy.c"; fi
-  if gcc -O2 -o "$tmp/send-zerocopy" "$tmp/send-zerocopy.c" -luring 2>"$tmp/gcc.err"; then
-    liburing=1
-  else
-    echo "left out: liburing (the example does not build: $(tail -n1 "$tmp/gcc.err"))"
-  fi
+  echo "left out: liburing ($(tail -n1 "$tmp/liburing.err"))"
 fi
 lib_t=$(awk -v s="$secs" 'BEGIN { t = int(s + 0.5); if (t < 1) t = 1; print t }')
 lib_secs=$(awk -v t="$lib_t" 'BEGIN { print t + 0.2 }')
@@ -130,6 +131,7 @@ fi
 
 # --- jobs --------------------------------------------------------------------------------
 bench=("$URING_BIN" bench --duration "$secs" --inflight "$inflight" --json)
+read -r -a raw_opts <<<"${RAW_OPTS:-}"
 jobs=(loop-raw loop-safe)
 ((drop)) && jobs+=(drop-raw drop-safe)
 if ((liburing)); then
@@ -139,18 +141,18 @@ fi
 job_cmd() { # job -> cmd (array)
   local dest=${URING_DROP_DEST:-}
   case $1 in
-    loop-raw) cmd=("${bench[@]}" --api raw --fixed-file --mode send,zc,zc-fixed --size "$(csv "$loop_sizes")") ;;
+    loop-raw) cmd=("${bench[@]}" "${raw_opts[@]}" --api raw --fixed-file --mode send,zc,zc-fixed --size "$(csv "$loop_sizes")") ;;
     loop-safe) cmd=("${bench[@]}" --api safe --mode send,zc,zc-fixed,auto --size "$(csv "$loop_sizes")") ;;
-    drop-raw) cmd=("${bench[@]}" --udp --to "$dest:9" --api raw --fixed-file --mode send,zc-fixed --size "$(csv "$drop_sizes")") ;;
+    drop-raw) cmd=("${bench[@]}" "${raw_opts[@]}" --udp --to "$dest:9" --api raw --fixed-file --mode send,zc-fixed --size "$(csv "$drop_sizes")") ;;
     drop-safe) cmd=("${bench[@]}" --udp --to "$dest:9" --api safe --mode send,zc-fixed,auto --size "$(csv "$drop_sizes")") ;;
-    sink-raw) cmd=("${bench[@]}" --to "127.0.0.1:$port" --api raw --fixed-file --mode zc-fixed --size 65000) ;;
-    sink-liburing) cmd=("$tmp/send-zerocopy" -4 -D 127.0.0.1 -p "$port" -t "$lib_t" -z 1 -s 65000 -n "$inflight" tcp) ;;
-    drop-liburing-*) cmd=("$tmp/send-zerocopy" -4 -D "$dest" -p 9 -t "$lib_t" -z 1 -s "${1##*-}" -n "$inflight" udp) ;;
+    sink-raw) cmd=("${bench[@]}" "${raw_opts[@]}" --to "127.0.0.1:$port" --api raw --fixed-file --mode zc-fixed --size 65000) ;;
+    sink-liburing) cmd=("$liburing_bin" -4 -D 127.0.0.1 -p "$port" -t "$lib_t" -z 1 -s 65000 -n "$inflight" tcp) ;;
+    drop-liburing-*) cmd=("$liburing_bin" -4 -D "$dest" -p 9 -t "$lib_t" -z 1 -s "${1##*-}" -n "$inflight" udp) ;;
   esac
 }
 
 echo "suite: ${secs}s per cell, $rounds rounds, inflight $inflight; loopback sizes $loop_sizes$( ((drop)) && echo "; drop-path sizes $drop_sizes")${nice:+; nice -19}${pin_tx:+; sender on CPU 0, sink on CPU 1}"
-echo "kernel $(uname -r), $(nproc) CPUs, $(date -u +%Y-%m-%dT%H:%MZ)$( ((liburing)) && echo ", liburing-dev $(dpkg-query -W -f '${Version}' liburing-dev 2>/dev/null || echo '?'), its runs ${lib_secs}s")"
+echo "kernel $(uname -r), $(nproc) CPUs, $(date -u +%Y-%m-%dT%H:%MZ)$( ((liburing)) && echo ", $liburing_version, its runs ${lib_secs}s")"
 n=${#jobs[@]}
 for ((r = 0; r < rounds; r++)); do
   started=$SECONDS
@@ -182,8 +184,13 @@ def cells(job, field="mb_per_s"):
 def liburing(job):
     rates = []
     for r in range(rounds):
-        # The example reports on stderr.
+        # 2.3's example reports "tx=N (MB=M)" on stderr (M MiB over lib_secs); 2.15's
+        # "packets=N (MB=M), rps=R (MB/s=X)" on stdout, X MiB/s over the time it ran.
         text = open(f"{tmp}/{job}.{r}").read() + open(f"{tmp}/{job}.{r}.err").read()
+        m = re.search(r"packets=\d+ \(MB=\d+\), rps=\d+ \(MB/s=(\d+)\)", text)
+        if m:
+            rates.append(int(m.group(1)) * 1.048576)
+            continue
         m = re.search(r"tx=\d+ \(MB=(\d+)\)", text)
         if not m:
             sys.exit(f"no MB= total in the output of {job}: {text[-300:]}")

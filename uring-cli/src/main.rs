@@ -183,6 +183,9 @@ pub struct BenchArgs {
     /// measured sizes; with --repeat, min-max bars around the median).
     #[arg(long, value_name = "FILE.svg")]
     pub plot: Option<PathBuf>,
+    /// The raw loop's ring-side choices.
+    #[command(flatten)]
+    pub raw: bench::raw::RawTuning,
 }
 
 #[derive(Debug, Subcommand)]

@@ -8,8 +8,6 @@ use std::ptr::NonNull;
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
-use uring::sys::IoringSetupFlags;
-use uring::IoUring;
 
 /// Bytes in a megabyte as printed by this tool (10^6: MB/s is bytes per microsecond).
 pub const MB: f64 = 1e6;
@@ -339,20 +337,6 @@ pub fn listen_tcp(addr: SocketAddr) -> Result<TcpListener> {
 pub fn set_recv_timeout(fd: impl AsFd, timeout: Duration) -> Result<()> {
     rustix::net::sockopt::set_socket_timeout(fd, rustix::net::sockopt::Timeout::Recv, Some(timeout))
         .context("setsockopt(SO_RCVTIMEO)")
-}
-
-/// A ring for a sender thread: COOP_TASKRUN | SINGLE_ISSUER as liburing's example uses,
-/// falling back to default flags on kernels that refuse them.
-pub fn sender_ring(entries: u32) -> Result<IoUring> {
-    let entries = entries.clamp(8, 4096).next_power_of_two();
-    match IoUring::init(
-        entries,
-        IoringSetupFlags::COOP_TASKRUN | IoringSetupFlags::SINGLE_ISSUER,
-    ) {
-        Ok(ring) => Ok(ring),
-        Err(_) => IoUring::init(entries, IoringSetupFlags::empty())
-            .context("cannot set up an io_uring instance"),
-    }
 }
 
 /// `bytes` over `secs` in MB/s (10^6 bytes per second); 0 for an empty interval.

@@ -380,6 +380,112 @@ fn single_size_plot_labels_every_point() {
     }
 }
 
+/// The raw loop's ring-side options: every combination runs, moves every byte, and the JSON
+/// says which ring it ran with (the table's header line too).
+#[test]
+fn raw_ring_options_run_and_are_reported() {
+    let cases: [(&[&str], &str, bool); 5] = [
+        (&[], "COOP_TASKRUN", true),
+        (
+            &["--taskrun", "defer", "--reap", "wait"],
+            "DEFER_TASKRUN",
+            true,
+        ),
+        (&["--taskrun", "plain", "--no-ring-fd"], "", false),
+        (
+            &[
+                "--taskrun",
+                "defer",
+                "--notif-slack",
+                "9",
+                "--sq-entries",
+                "16",
+            ],
+            "DEFER_TASKRUN",
+            true,
+        ),
+        (
+            &["--poll-first", "--reap", "wait", "--wait-one"],
+            "COOP_TASKRUN",
+            true,
+        ),
+    ];
+    for (extra, flag, ring_fd) in cases {
+        let mut args = vec![
+            "--mode",
+            "send,zc-fixed",
+            "--size",
+            "65000",
+            "--duration",
+            "0.2",
+            "--fixed-file",
+            "--json",
+        ];
+        args.extend_from_slice(extra);
+        let v = json_run(&args);
+        check_cells(&v, &["send", "zc-fixed"], &[65000], false, false);
+        let asked = &v["raw_tuning"];
+        assert_eq!(
+            asked["poll_first"],
+            extra.contains(&"--poll-first"),
+            "{asked}"
+        );
+        for c in v["results"].as_array().unwrap() {
+            let ring = &c["ring"];
+            let flags = ring["setup_flags"].as_str().expect("setup_flags");
+            if flag.is_empty() {
+                assert!(!flags.contains("TASKRUN"), "{extra:?}: {ring}");
+            } else {
+                assert!(flags.contains(flag), "{extra:?}: {ring}");
+                assert!(flags.contains("SINGLE_ISSUER"), "{extra:?}: {ring}");
+            }
+            assert_eq!(ring["ring_fd_registered"], ring_fd, "{extra:?}: {ring}");
+            let slack = ring["notif_slack"].as_u64().unwrap();
+            let cq = ring["cq_entries"].as_u64().unwrap();
+            // The CQ holds every notification the slack allows and a batch.
+            assert!(cq >= slack + 8, "{ring}");
+            if extra.contains(&"--notif-slack") {
+                assert_eq!(slack, 9, "{ring}");
+                assert_eq!(ring["sq_entries"], 16, "{ring}");
+            }
+        }
+    }
+    // The table names the ring in one line under its header.
+    let out = run(
+        uring().args([
+            "bench",
+            "--mode",
+            "zc-fixed",
+            "--size",
+            "65000",
+            "--duration",
+            "0.2",
+            "--taskrun",
+            "defer",
+        ]),
+        Duration::from_secs(60),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    let line = stdout
+        .lines()
+        .find(|l| l.starts_with("raw loop: ring "))
+        .unwrap_or_else(|| panic!("no ring line in:\n{stdout}"));
+    assert!(
+        line.contains("DEFER_TASKRUN") && line.contains("reap peek"),
+        "{line}"
+    );
+    // Out of range: refused with a usage error, not a panic.
+    for bad in [
+        &["--notif-slack", "0"][..],
+        &["--sq-entries", "0"],
+        &["--taskrun", "often"],
+    ] {
+        let out = run(uring().arg("bench").args(bad), Duration::from_secs(30));
+        assert_eq!(out.status.code(), Some(2), "{bad:?}: {}", text(&out.stderr));
+    }
+}
+
 #[test]
 fn ipv6_loopback() {
     let v = json_run(&[

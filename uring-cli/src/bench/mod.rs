@@ -154,6 +154,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         inflight: args.inflight,
         fixed_file: args.fixed_file,
         waitall: args.waitall,
+        raw_tuning: args.raw.clone(),
         kernel: rustix::system::uname()
             .release()
             .to_string_lossy()
@@ -326,6 +327,7 @@ fn send_config(args: &BenchArgs, mode: Mode, size: usize) -> raw::SendConfig {
         inflight: args.inflight,
         duration: Duration::from_secs_f64(args.duration),
         fixed_file: args.fixed_file,
+        tuning: args.raw.clone(),
     }
 }
 
@@ -371,6 +373,7 @@ fn cell(
         buffers_zero_copy: tx.buffers.map(|b| b.1),
         zero_copy_share: report::zero_copy_share(tx.buffers.map(|b| b.0), tx.buffers.map(|b| b.1)),
         adaptive_path: tx.adaptive_path.clone(),
+        ring: tx.ring.clone(),
         speedup_vs_send: None,
         raw: report::RawCost {
             moved,
@@ -558,7 +561,7 @@ fn print_to_lines(out: &mut impl std::io::Write, run: &Run) -> Result<()> {
     for c in &run.results {
         writeln!(
             out,
-            "to {} {}/{} {} size {} inflight {}{}{}: {:.1} MB/s{}, {} bytes in {:.3} s, sender CPU {} s/GB, process CPU {} s/GB, copied {}, path {}{}",
+            "to {} {}/{} {} size {} inflight {}{}{}: {:.1} MB/s{}, {} bytes in {:.3} s, sender CPU {} s/GB, process CPU {} s/GB, copied {}, path {}{}{}",
             run.target,
             run.transport,
             run.family,
@@ -591,6 +594,10 @@ fn print_to_lines(out: &mut impl std::io::Write, run: &Run) -> Result<()> {
             } else {
                 String::new()
             },
+            c.ring.as_ref().map_or(String::new(), |r| format!(
+                ", {}",
+                report::ring_line(&run.raw_tuning, r)
+            )),
         )?;
     }
     Ok(())

@@ -5,13 +5,18 @@
 //! first completions in batches with `copy_cqes`, repeat until the time is up. Nothing is
 //! allocated per request: every request is a copy of one SQE prepared up front (the same
 //! payload, registered once for `zc-fixed`), and completions land in one reused array.
+//! The ring-side choices ([`RawTuning`]: task-run mode, registered ring fd, how a batch is
+//! reaped, the notification slack, SQ size, POLL_FIRST) are options; the defaults are the
+//! best measured against liburing 2.15's example (`bench/RESULTS.md`, section 11), and
+//! every cell reports the ring it ran with ([`RingUsed`]).
 //!
 //! Zero-copy requests follow the notification contract: a request holds its slot until its
 //! `IORING_CQE_F_NOTIF` completion, not its first one. The payload is never modified while
 //! the run lasts, and it is freed only after every notification has been reaped (bounded
 //! drain at the end). The number of requests awaiting a notification is capped
-//! ([`notif_slots`]: at least [`NOTIF_SLOTS_PER_INFLIGHT`] × inflight, and enough for
-//! [`NOTIF_BYTES`] of payload), which bounds the CQ entries and page references in flight.
+//! ([`notif_cap`]: 4096 for `zc-fixed`; for the modes that pin per request [`notif_slots`]:
+//! at least [`NOTIF_SLOTS_PER_INFLIGHT`] × inflight, and enough for [`NOTIF_BYTES`] of
+//! payload), which bounds the CQ entries and page references in flight.
 //!
 //! Why the cap is in bytes: on TCP a zero-copy request is notified only once TCP has
 //! acknowledged its data (the skb in the retransmit queue holds the pages), and since
@@ -27,11 +32,121 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use rustix::io::Errno;
-use uring::sys::{self, IOSQE_FIXED_FILE};
+use serde::Serialize;
+use uring::sys::{self, IoringSetupFlags, IOSQE_FIXED_FILE};
 use uring::{Cqe, IoUring, MsgHdr, Sqe};
 
-use crate::util::{sender_ring, AlignedBuf, Meter};
+use crate::util::{AlignedBuf, Meter};
 use crate::Mode;
+
+/// How the ring runs task work (the kernel's deferred completions: zero-copy
+/// notifications, sends that waited for socket space).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Taskrun {
+    /// IORING_SETUP_COOP_TASKRUN | SINGLE_ISSUER: task work runs at the next
+    /// `io_uring_enter`, without interrupting the task (liburing 2.15's example).
+    Coop,
+    /// IORING_SETUP_DEFER_TASKRUN | SINGLE_ISSUER (Linux 6.1): task work waits until the
+    /// task asks for completions (an enter with GETEVENTS), and runs in one batch then
+    /// (liburing 2.15's example with `-d`).
+    Defer,
+    /// No task-run flag: the kernel interrupts the task to run its task work (IPI or
+    /// signal-like notification), liburing 2.3's example minus COOP_TASKRUN.
+    Plain,
+}
+
+impl Taskrun {
+    /// The setup flags of this choice.
+    pub fn flags(self) -> IoringSetupFlags {
+        match self {
+            Taskrun::Coop => IoringSetupFlags::COOP_TASKRUN | IoringSetupFlags::SINGLE_ISSUER,
+            Taskrun::Defer => IoringSetupFlags::DEFER_TASKRUN | IoringSetupFlags::SINGLE_ISSUER,
+            Taskrun::Plain => IoringSetupFlags::empty(),
+        }
+    }
+}
+
+/// How the loop collects a batch's completions after submitting it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Reap {
+    /// Submit without waiting, then take what the CQ holds and wait only when it is
+    /// empty (liburing's example: `io_uring_submit`, then `io_uring_for_each_cqe` before
+    /// `io_uring_wait_cqe`). With DEFER_TASKRUN the submit asks for events
+    /// (`submit_and_get_events`) whenever notifications are owed (the example's `-d`
+    /// does once 128 are).
+    Peek,
+    /// One `io_uring_enter` submits the batch and waits for its first completion
+    /// (IORING_ENTER_EXT_ARG with a timeout), then take the rest.
+    Wait,
+}
+
+/// The ring-side choices of the raw loop (`uring bench --api raw`); the defaults are the
+/// fastest measured here (`bench/RESULTS.md`, section 11). The JSON and the table say
+/// which were used.
+#[derive(Debug, Clone, PartialEq, Eq, clap::Args, Serialize)]
+pub struct RawTuning {
+    /// Raw loop: how the ring runs task work (coop: COOP_TASKRUN; defer: DEFER_TASKRUN;
+    /// plain: neither), always with SINGLE_ISSUER but for plain.
+    #[arg(long, value_enum, default_value = "coop")]
+    pub taskrun: Taskrun,
+    /// Raw loop: do not register the ring's fd (IORING_REGISTER_RING_FDS); every enter
+    /// then looks the ring up by its fd.
+    #[arg(long)]
+    pub no_ring_fd: bool,
+    /// Raw loop: how a batch's completions are collected (peek: submit, then reap what is
+    /// there, waiting only for an empty CQ; wait: submit and wait in one enter).
+    #[arg(long, value_enum, default_value = "peek")]
+    pub reap: Reap,
+    /// Raw loop: when the CQ is empty, wait for one completion at a time (liburing's
+    /// example) instead of every first completion the batch still owes (one wake-up
+    /// instead of several).
+    #[arg(long)]
+    pub wait_one: bool,
+    /// Raw loop: how many zero-copy requests may await their notification before the loop
+    /// waits (default: 4096 for zc-fixed; for zc and sendmsg-zc, which pin per request,
+    /// enough for 8 MiB of payload, at least 4 batches, at most 4096).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=65536))]
+    pub notif_slack: Option<u32>,
+    /// Raw loop: submission queue entries (default: enough for the batch; the CQ always
+    /// holds the notification slack plus a batch).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=32768))]
+    pub sq_entries: Option<u32>,
+    /// Raw loop: IORING_RECVSEND_POLL_FIRST on every send (poll for socket space before
+    /// trying, instead of trying first).
+    #[arg(long)]
+    pub poll_first: bool,
+}
+
+impl Default for RawTuning {
+    fn default() -> RawTuning {
+        RawTuning {
+            taskrun: Taskrun::Coop,
+            no_ring_fd: false,
+            reap: Reap::Peek,
+            wait_one: false,
+            notif_slack: None,
+            sq_entries: None,
+            poll_first: false,
+        }
+    }
+}
+
+/// The ring the raw loop actually ran with (a fallback may differ from what was asked).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct RingUsed {
+    /// The setup flags, by name (`|`-separated; empty: none).
+    pub setup_flags: String,
+    /// The ring's fd was registered (IORING_REGISTER_RING_FDS).
+    pub ring_fd_registered: bool,
+    /// SQ entries.
+    pub sq_entries: u32,
+    /// CQ entries.
+    pub cq_entries: u32,
+    /// Zero-copy requests that may await their notification before the loop waits.
+    pub notif_slack: u32,
+}
 
 /// Requests awaiting their notification, per request in a batch, at least, before the
 /// loop waits.
@@ -54,6 +169,23 @@ pub fn notif_slots(size: usize, inflight: u32) -> u32 {
     let by_bytes = u32::try_from(NOTIF_BYTES.div_ceil(size.max(1))).unwrap_or(u32::MAX);
     let floor = inflight.saturating_mul(NOTIF_SLOTS_PER_INFLIGHT);
     by_bytes.min(MAX_NOTIF_SLOTS).max(floor)
+}
+
+/// The notification cap of a run: `--notif-slack`; else for `zc-fixed` [`MAX_NOTIF_SLOTS`]
+/// (the payload is registered once, so a waiting notification holds nothing but a CQ
+/// entry, and the socket's send buffer bounds what the kernel holds anyway), and for the
+/// modes that pin per request [`notif_slots`] (pages pinned per request count against
+/// RLIMIT_MEMLOCK for an unprivileged user). Never below one batch plus one, so that a
+/// batch always fits.
+pub fn notif_cap(cfg: &SendConfig) -> u32 {
+    let auto = || match cfg.mode {
+        Mode::ZcFixed => MAX_NOTIF_SLOTS.max(cfg.inflight * NOTIF_SLOTS_PER_INFLIGHT),
+        _ => notif_slots(cfg.size, cfg.inflight),
+    };
+    cfg.tuning
+        .notif_slack
+        .unwrap_or_else(auto)
+        .max(cfg.inflight + 1)
 }
 
 /// How long the final drain may wait for outstanding completions and notifications.
@@ -80,6 +212,8 @@ pub struct SendConfig {
     pub duration: Duration,
     /// Use a registered file (IOSQE_FIXED_FILE) instead of the fd.
     pub fixed_file: bool,
+    /// The raw loop's ring-side choices (the safe layer ignores them).
+    pub tuning: RawTuning,
 }
 
 /// What the sender measured.
@@ -109,6 +243,42 @@ pub struct SendStats {
     /// `auto`: the path the adaptive policy chose, at the end, for the size class of the
     /// payload (`ZcSender::adaptive_classes`).
     pub adaptive_path: Option<String>,
+    /// The raw loop: the ring it ran with; `None` for the safe layer.
+    pub ring: Option<RingUsed>,
+}
+
+/// Sets up the raw loop's ring: `sq` SQ entries (a power of two, at least 8) and a CQ of
+/// at least `cq` entries, with the flags `taskrun` asks for; when the kernel refuses them,
+/// with none (reported in [`RingUsed`]).
+fn raw_ring(sq: u32, cq: u32, taskrun: Taskrun) -> Result<IoUring> {
+    let sq = sq.clamp(8, 32768).next_power_of_two();
+    let cq = cq.max(2 * sq).clamp(16, 65536).next_power_of_two();
+    let init = |flags: IoringSetupFlags| {
+        let mut params = sys::io_uring_params::default();
+        params.flags = flags | IoringSetupFlags::CQSIZE;
+        params.cq_entries = cq;
+        IoUring::init_params(sq, &mut params)
+    };
+    match init(taskrun.flags()) {
+        Ok(ring) => Ok(ring),
+        Err(_) => init(IoringSetupFlags::empty()).context("cannot set up an io_uring instance"),
+    }
+}
+
+/// The names of the setup flags that matter to the loop.
+fn flag_names(flags: IoringSetupFlags) -> String {
+    let names = [
+        (IoringSetupFlags::COOP_TASKRUN, "COOP_TASKRUN"),
+        (IoringSetupFlags::DEFER_TASKRUN, "DEFER_TASKRUN"),
+        (IoringSetupFlags::SINGLE_ISSUER, "SINGLE_ISSUER"),
+        (IoringSetupFlags::CQSIZE, "CQSIZE"),
+    ];
+    names
+        .iter()
+        .filter(|(f, _)| flags.contains(*f))
+        .map(|(_, n)| *n)
+        .collect::<Vec<_>>()
+        .join("|")
 }
 
 /// Sends on the connected socket `fd` as configured until the time is up (or `stop` is
@@ -125,13 +295,15 @@ pub fn run(fd: RawFd, cfg: &SendConfig, stop: Option<&AtomicBool>) -> Result<Sen
     hdr.msg_iovlen = 1;
 
     let inflight = cfg.inflight;
-    // The CQ (twice the SQ) holds every notification the cap allows and a batch.
-    let slots = notif_slots(cfg.size, inflight);
-    let mut ring = sender_ring(
-        (inflight * 2)
-            .max(64)
-            .max(slots.saturating_add(inflight) / 2),
-    )?;
+    let tuning = &cfg.tuning;
+    // The CQ holds every notification the cap allows and a batch.
+    let slots = notif_cap(cfg);
+    let sq = tuning
+        .sq_entries
+        .unwrap_or((inflight * 2).max(64))
+        .max(inflight);
+    let mut ring = raw_ring(sq, slots.saturating_add(inflight), tuning.taskrun)?;
+    let ring_fd_registered = !tuning.no_ring_fd && ring.register_ring_fd().is_ok();
     let target_fd = if cfg.fixed_file {
         // SAFETY: `fd` is the connected socket this run was given, open for the whole call
         // (the kernel takes its own reference to the file during it).
@@ -167,8 +339,21 @@ pub fn run(fd: RawFd, cfg: &SendConfig, stop: Option<&AtomicBool>) -> Result<Sen
     if cfg.fixed_file {
         tmpl.flags |= IOSQE_FIXED_FILE;
     }
+    if tuning.poll_first {
+        // For SEND, SEND_ZC and SENDMSG_ZC alike, the send flags live in `ioprio`.
+        tmpl.ioprio |= sys::IORING_RECVSEND_POLL_FIRST as u16;
+    }
 
-    let mut st = SendStats::default();
+    let mut st = SendStats {
+        ring: Some(RingUsed {
+            setup_flags: flag_names(ring.setup_flags()),
+            ring_fd_registered,
+            sq_entries: ring.sq().entries(),
+            cq_entries: ring.cq().entries(),
+            notif_slack: slots,
+        }),
+        ..SendStats::default()
+    };
     let mut cqes = vec![Cqe::default(); (inflight as usize * 2).max(64)];
     let mut unnotified: u32 = 0;
     let start = Instant::now();
@@ -223,7 +408,10 @@ fn drive(
 ) -> Result<Option<Errno>> {
     let inflight = cfg.inflight;
     let zc = cfg.mode.is_zc();
-    let notif_cap = notif_slots(cfg.size, inflight);
+    let notif_cap = notif_cap(cfg);
+    let peek = cfg.tuning.reap == Reap::Peek;
+    let wait_one = cfg.tuning.wait_one;
+    let defer = ring.setup_flags().contains(IoringSetupFlags::DEFER_TASKRUN);
     let deadline = Instant::now() + cfg.duration;
     let mut failure: Option<Errno> = None;
     loop {
@@ -240,11 +428,25 @@ fn drive(
             // unmodified until every completion and notification has been reaped.
             unsafe { ring.push(tmpl) }.context("submission queue full")?;
         }
-        // One io_uring_enter submits the batch and waits for its first completion.
-        submit_and_wait(ring)?;
+        if peek {
+            // Submit only; the reaping below waits if the CQ is empty. On a DEFER_TASKRUN
+            // ring, notifications are posted only when we ask for events: ask once some
+            // are owed, so that they come back in the same enter.
+            if defer && *unnotified > 0 {
+                ring.submit_and_get_events()
+                    .context("io_uring_enter (submit)")?;
+            } else {
+                ring.submit().context("io_uring_enter (submit)")?;
+            }
+        } else {
+            // One io_uring_enter submits the batch and waits for its first completion.
+            submit_and_wait(ring)?;
+        }
         let mut firsts = inflight;
         while firsts > 0 {
-            let n = reap(ring, cqes)?;
+            // Wait (if the CQ is empty) for every first completion the batch still owes,
+            // or for one with --wait-one (liburing's example: io_uring_wait_cqe).
+            let n = reap(ring, cqes, if wait_one { 1 } else { firsts })?;
             for c in &cqes[..n] {
                 if c.notif() {
                     *unnotified = unnotified.saturating_sub(1);
@@ -291,7 +493,7 @@ fn wait_notifs(
     target: u32,
 ) -> Result<()> {
     while *unnotified > target {
-        let n = reap(ring, cqes)?;
+        let n = reap(ring, cqes, 1)?;
         for c in &cqes[..n] {
             if !c.notif() {
                 // Every first completion of earlier batches was reaped already.
@@ -356,16 +558,18 @@ fn submit_and_wait(ring: &mut IoUring) -> Result<()> {
     }
 }
 
-/// Copies the ready completions into `cqes`, waiting (bounded by [`STALL_TIMEOUT`]) when
-/// none is ready. Returns how many were copied, at least one.
-fn reap(ring: &mut IoUring, cqes: &mut [Cqe]) -> Result<usize> {
+/// Copies the ready completions into `cqes`; when none is ready, waits (bounded by
+/// [`STALL_TIMEOUT`]) until `want` are (fewer may come back if the wait times out or a
+/// signal ends it). Returns how many were copied, at least one.
+fn reap(ring: &mut IoUring, cqes: &mut [Cqe], want: u32) -> Result<usize> {
     let n = ring.copy_cqes(cqes, 0).context("io_uring_enter (reap)")?;
     if n > 0 {
         return Ok(n as usize);
     }
+    let want = want.clamp(1, cqes.len() as u32);
     let deadline = Instant::now() + STALL_TIMEOUT;
     loop {
-        match ring.submit_and_wait_timeout(1, STALL_TIMEOUT) {
+        match ring.submit_and_wait_timeout(want, STALL_TIMEOUT) {
             Ok(_) => {}
             Err(e) if matches!(e.errno(), Some(Errno::INTR | Errno::TIME)) => {}
             Err(e) => return Err(e).context("io_uring_enter (wait)"),

@@ -11,6 +11,37 @@ use serde::Serialize;
 use crate::util::cpu_per_gb;
 use crate::{Api, Mode};
 
+/// The raw loop's ring in one line: the setup flags and registrations it ran with, how
+/// it reaped, and its notification slack (of the first raw cell; the slack depends on the
+/// payload size unless `--notif-slack` fixed it).
+pub fn ring_line(t: &super::raw::RawTuning, ring: &super::raw::RingUsed) -> String {
+    let reap = match t.reap {
+        super::raw::Reap::Peek => "peek",
+        super::raw::Reap::Wait => "wait",
+    };
+    format!(
+        "ring {}{}, SQ {} CQ {}, reap {reap}{}, notification slack {}{}",
+        if ring.setup_flags.is_empty() {
+            "without flags"
+        } else {
+            &ring.setup_flags
+        },
+        if ring.ring_fd_registered {
+            ", ring fd registered"
+        } else {
+            ""
+        },
+        ring.sq_entries,
+        ring.cq_entries,
+        if t.wait_one { " (wait for one)" } else { "" },
+        match t.notif_slack {
+            Some(n) => n.to_string(),
+            None => format!("{} (automatic)", ring.notif_slack),
+        },
+        if t.poll_first { ", POLL_FIRST" } else { "" },
+    )
+}
+
 /// One measured cell: a mode at a payload size.
 #[derive(Debug, Clone, Serialize)]
 pub struct Cell {
@@ -68,6 +99,9 @@ pub struct Cell {
     /// size class of the payload: `zero-copy`, `plain (kernel copies)` or
     /// `plain (measured)`, with `, learning` while it still measures both paths.
     pub adaptive_path: Option<String>,
+    /// The raw loop: the ring it ran with (setup flags, registered ring fd, SQ/CQ
+    /// entries, notification slack); absent for the safe layer.
+    pub ring: Option<super::raw::RingUsed>,
     /// Buffers sent zero-copy, behind `zero_copy_share`.
     #[serde(skip)]
     pub buffers_zero_copy: Option<u64>,
@@ -183,6 +217,9 @@ pub struct Run {
     pub fixed_file: bool,
     /// Receiver used MSG_WAITALL.
     pub waitall: bool,
+    /// The raw loop's ring-side choices as asked (`--taskrun`, `--reap`, ...); what each
+    /// cell's ring ended up with is its `ring`.
+    pub raw_tuning: super::raw::RawTuning,
     /// Kernel release.
     pub kernel: String,
     /// The cells, in run order.
@@ -240,6 +277,9 @@ pub fn print_table(out: &mut impl Write, run: &Run) -> Result<()> {
         },
         run.kernel,
     )?;
+    if let Some(ring) = run.results.iter().find_map(|c| c.ring.as_ref()) {
+        writeln!(out, "raw loop: {}", ring_line(&run.raw_tuning, ring))?;
+    }
     // With rounds, the median's spread: min and max columns after MB/s.
     let spread = run.results.iter().any(|c| c.rounds > 1);
     let range_head = if spread {
