@@ -596,6 +596,15 @@ impl Driver {
         self.progress()
     }
 
+    /// What every call of a handle does first, before it touches its sender: the ring is
+    /// still the driver's, and handles dropped elsewhere are collected. Reaps nothing.
+    #[inline]
+    pub(crate) fn enter_call(&mut self) -> Result<(), ZcError> {
+        self.check()?;
+        self.collect_orphans();
+        Ok(())
+    }
+
     /// Reaps only: completions are routed, nothing new is pushed or submitted (the hot
     /// path of [`ZcSender::queue`](super::ZcSender::queue)).
     pub(crate) fn reap_only(&mut self) -> Result<(), ZcError> {

@@ -173,7 +173,7 @@ impl ZcSender {
 
     /// The counters.
     pub fn stats(&self, driver: &Driver) -> Result<ZcStats, ZcError> {
-        Ok(self.state(driver)?.stats)
+        Ok(self.state(driver)?.stats())
     }
 
     /// What [`Policy::Adaptive`](super::Policy::Adaptive) decided, per size class of the
@@ -447,14 +447,13 @@ impl ZcSender {
         let refuse = |held, kind| Err((held, kind));
         // The clock is read only if the call has to wait (most calls never do).
         let mut deadline: Option<Option<Instant>> = None;
-        let drive = if submit {
-            driver.progress()
-        } else {
-            driver.reap_only()
-        };
-        if let Err(e) = drive {
+        // Nothing is reaped while the budget has room: what completes meanwhile is
+        // reaped by the submit after (`send`), the flush, or the next call that must make
+        // room. The driver's own checks (its ring, dropped handles) come first.
+        if let Err(e) = driver.enter_call() {
             return refuse(held, SendErrorKind::Sender(e));
         }
+        let mut reaped = false;
         let mut flush_before_wait = !submit;
         loop {
             let s = match self.state_mut(driver) {
@@ -470,6 +469,19 @@ impl ZcSender {
             if s.has_room_for(size.0, size.1) {
                 accept(s, held);
                 break;
+            }
+            if !reaped {
+                // No room: first see what came back (and, for `send`, submit what waits).
+                reaped = true;
+                let drive = if submit {
+                    driver.progress()
+                } else {
+                    driver.reap_only()
+                };
+                if let Err(e) = drive {
+                    return refuse(held, SendErrorKind::Sender(e));
+                }
+                continue;
             }
             if !block {
                 s.stats.would_block += 1;
