@@ -596,6 +596,13 @@ impl Driver {
         self.progress()
     }
 
+    /// Whether [`enter_call`](Self::enter_call) has nothing to do: the ring is the
+    /// driver's and no handle was dropped since the last call.
+    #[inline]
+    pub(crate) fn quiet(&self) -> bool {
+        self.ring.id() == self.ring_id && !self.shared.is_dirty()
+    }
+
     /// What every call of a handle does first, before it touches its sender: the ring is
     /// still the driver's, and handles dropped elsewhere are collected. Reaps nothing.
     #[inline]

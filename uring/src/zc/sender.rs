@@ -412,6 +412,32 @@ impl ZcSender {
         block: bool,
         submit: bool,
     ) -> Result<(), SendError> {
+        // The common case, decided with one lookup: the driver's ring and handles are in
+        // order, the sender is live and unbroken, the buffer fits the room there is. The
+        // same checks as below, in the same order; when any of them would say anything,
+        // the call takes the long way, which says it.
+        if driver.id() == self.ring_id && driver.quiet() && !(dest.is_some() && self.stream) {
+            if let Some(s) = driver.state_mut(self.index, self.gen) {
+                let len = buffer.len();
+                if s.deferred.is_none()
+                    && s.error.is_none()
+                    && len <= s.config.budget_bytes
+                    && s.has_room_for(len, 1)
+                {
+                    s.accept(buffer, dest);
+                    if submit {
+                        // The buffer is ours now: an error of the ring from here on is
+                        // reported by the next call rather than with it.
+                        if let Err(e) = driver.progress() {
+                            if let Ok(s) = self.state_mut(driver) {
+                                s.deferred.get_or_insert(e);
+                            }
+                        }
+                    }
+                    return Ok(());
+                }
+            }
+        }
         let refuse = |buffer, kind| Err(SendError { buffer, kind });
         let (budget, timeout) = match self.state(driver) {
             Ok(s) => (s.config.budget_bytes, s.config.wait_timeout),

@@ -646,6 +646,7 @@ impl SenderState {
     /// checked that). Returns false if it matches no request of this sender (a completion
     /// of a request that is not in flight: only the kernel's own completions reach here,
     /// so that does not happen; kept as a defence).
+    #[inline(always)]
     pub(crate) fn handle_cqe(&mut self, cqe: &Cqe) -> bool {
         if cqe.user_data & !0xFFFF_FFFF != self.prefix {
             return false;
@@ -665,28 +666,37 @@ impl SenderState {
                 return true;
             };
             let latest = slot.gen;
-            let target = slot.entry.as_mut().and_then(|e| {
-                let span = latest.wrapping_sub(e.gen_first);
-                let ours = e.requests > 0
-                    && (e.requests > u32::from(u16::MAX) || gen.wrapping_sub(e.gen_first) <= span);
-                if !ours {
-                    None
-                } else if gen == latest && e.state == State::InFlight {
-                    // Before its own first completion: that decides whether it counts.
-                    let zc = e.path.is_some_and(SendPath::is_zero_copy);
-                    (zc && e.early_notif.is_none()).then(|| {
-                        e.early_notif = Some(cqe.res);
-                        false
-                    })
-                } else {
-                    (e.notifs_seen < e.notifs_expected).then_some(true)
-                }
-            });
-            match target {
-                Some(true) => self.on_notif(index, cqe.res),
-                Some(false) => {}
-                None => self.stats.stray_notifications += 1,
+            let Some(e) = slot.entry.as_mut() else {
+                self.stats.stray_notifications += 1;
+                return true;
+            };
+            let span = latest.wrapping_sub(e.gen_first);
+            let ours = e.requests > 0
+                && (e.requests > u32::from(u16::MAX) || gen.wrapping_sub(e.gen_first) <= span);
+            if !ours {
+                self.stats.stray_notifications += 1;
+                return true;
             }
+            if gen == latest && e.state == State::InFlight {
+                // Before its own first completion: that decides whether it counts.
+                let zc = e.path.is_some_and(SendPath::is_zero_copy);
+                if zc && e.early_notif.is_none() {
+                    e.early_notif = Some(cqe.res);
+                } else {
+                    self.stats.stray_notifications += 1;
+                }
+                return true;
+            }
+            if e.notifs_seen >= e.notifs_expected {
+                self.stats.stray_notifications += 1;
+                return true;
+            }
+            // The one a request of this buffer owes: counted, then the buffer may go.
+            let feedback = count_notif(e, &mut self.stats, cqe.res);
+            if let Some(copied) = feedback {
+                self.adaptive_feedback(copied);
+            }
+            self.try_finalize(index);
             return true;
         }
         // A first completion: of the request in flight of this slot (its latest
@@ -792,6 +802,7 @@ impl SenderState {
 
     /// Prepares and pushes the next request of `slot`; false if the SQ had no room (the
     /// slot goes back to the front of the queue).
+    #[inline(always)]
     fn push_request(&mut self, ring: &mut IoUring, ctx: Ctx, slot: u16, link: bool) -> bool {
         let prefix = self.prefix;
         let user_data = |gen: u16| prefix | (u64::from(gen) << 16) | u64::from(slot);
@@ -924,36 +935,17 @@ impl SenderState {
 
     // ---------------------------------------------------------------- completions
 
-    fn on_notif(&mut self, slot: u16, res: i32) {
-        self.count_notif(slot, res);
-        self.try_finalize(slot);
-    }
-
     /// Counts a notification owed to the entry in `slot` (`res`: its usage bits).
     fn count_notif(&mut self, slot: u16, res: i32) {
         let Some(e) = self.slots[usize::from(slot)].entry.as_mut() else {
             return;
         };
-        e.notifs_seen += 1;
-        self.stats.notifications += 1;
-        // ZC_COPIED is also set when nothing was sent; only count sends that sent bytes.
-        let copied = res as u32 & sys::IORING_NOTIF_USAGE_ZC_COPIED != 0;
-        let feedback = if copied {
-            if e.last_zc_res > 0 {
-                e.copied = true;
-                self.stats.copied += 1;
-                Some(true)
-            } else {
-                None
-            }
-        } else {
-            Some(false)
-        };
-        if let Some(copied) = feedback {
+        if let Some(copied) = count_notif(e, &mut self.stats, res) {
             self.adaptive_feedback(copied);
         }
     }
 
+    #[inline]
     fn adaptive_feedback(&mut self, copied: bool) {
         if self.config.policy != Policy::Adaptive {
             return;
@@ -1178,7 +1170,7 @@ impl SenderState {
     }
 
     /// Hands the buffer back if its outcome is decided and the kernel is done with it.
-    #[inline]
+    #[inline(always)]
     fn try_finalize(&mut self, slot: u16) {
         let s = &mut self.slots[usize::from(slot)];
         // Read in place: the entry is not moved out of its slot.
@@ -1284,6 +1276,26 @@ impl SenderState {
             .iter()
             .filter(|s| s.entry.as_ref().is_some_and(Entry::kernel_holds))
             .count()
+    }
+}
+
+/// Counts a notification owed to `e` (`res`: its usage bits); returns what it says for
+/// the adaptive policy: whether the kernel copied, or nothing (it sent nothing).
+#[inline(always)]
+fn count_notif(e: &mut Entry, stats: &mut ZcStats, res: i32) -> Option<bool> {
+    e.notifs_seen += 1;
+    stats.notifications += 1;
+    // ZC_COPIED is also set when nothing was sent; only count sends that sent bytes.
+    let copied = res as u32 & sys::IORING_NOTIF_USAGE_ZC_COPIED != 0;
+    if !copied {
+        return Some(false);
+    }
+    if e.last_zc_res > 0 {
+        e.copied = true;
+        stats.copied += 1;
+        Some(true)
+    } else {
+        None
     }
 }
 
