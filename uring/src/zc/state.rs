@@ -985,6 +985,9 @@ impl SenderState {
         // Set once a member stopped the chain (short, failed): IOSQE_IO_LINK then cancels
         // every later member without sending anything of it.
         let mut broken = false;
+        // Some member is not handed back yet: look at each again once the chain is
+        // resolved.
+        let mut left = false;
         // A member that failed when the kernel prepared it (a refused pin, say) fails the
         // whole chain at submission: the members before it complete with -ECANCELED too,
         // having sent nothing. A cancel is the stream's error only if no member of the
@@ -1003,6 +1006,10 @@ impl SenderState {
                     if e.sent >= e.len {
                         e.outcome = Outcome::Sent;
                         self.stats.buffers_completed += 1;
+                        // Done: nothing later in this chain changes that, so it goes back
+                        // now (once the kernel is done with it), in stream order.
+                        self.try_finalize(slot);
+                        continue;
                     } else {
                         // Short: the remainder goes before any later buffer.
                         broken = true;
@@ -1048,6 +1055,7 @@ impl SenderState {
                     self.fail(slot, errno);
                 }
             }
+            left = true;
         }
         // Back to the front of the queue, in stream order: the queue holds only buffers
         // that come after every member of this chain.
@@ -1063,8 +1071,10 @@ impl SenderState {
             // A closing sender sends nothing more: what the chain put back comes back.
             self.begin_close();
         }
-        for &slot in &chain {
-            self.try_finalize(slot);
+        if left {
+            for &slot in &chain {
+                self.try_finalize(slot);
+            }
         }
         self.scratch = requeue;
         self.chain = chain;
