@@ -596,6 +596,22 @@ impl Driver {
         self.progress()
     }
 
+    /// Whether [`enter_call`](Self::enter_call) has nothing to do: the ring is the
+    /// driver's and no handle was dropped since the last call.
+    #[inline]
+    pub(crate) fn quiet(&self) -> bool {
+        self.ring.id() == self.ring_id && !self.shared.is_dirty()
+    }
+
+    /// What every call of a handle does first, before it touches its sender: the ring is
+    /// still the driver's, and handles dropped elsewhere are collected. Reaps nothing.
+    #[inline]
+    pub(crate) fn enter_call(&mut self) -> Result<(), ZcError> {
+        self.check()?;
+        self.collect_orphans();
+        Ok(())
+    }
+
     /// Reaps only: completions are routed, nothing new is pushed or submitted (the hot
     /// path of [`ZcSender::queue`](super::ZcSender::queue)).
     pub(crate) fn reap_only(&mut self) -> Result<(), ZcError> {

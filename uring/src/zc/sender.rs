@@ -173,7 +173,7 @@ impl ZcSender {
 
     /// The counters.
     pub fn stats(&self, driver: &Driver) -> Result<ZcStats, ZcError> {
-        Ok(self.state(driver)?.stats)
+        Ok(self.state(driver)?.stats())
     }
 
     /// What [`Policy::Adaptive`](super::Policy::Adaptive) decided, per size class of the
@@ -412,6 +412,32 @@ impl ZcSender {
         block: bool,
         submit: bool,
     ) -> Result<(), SendError> {
+        // The common case, decided with one lookup: the driver's ring and handles are in
+        // order, the sender is live and unbroken, the buffer fits the room there is. The
+        // same checks as below, in the same order; when any of them would say anything,
+        // the call takes the long way, which says it.
+        if driver.id() == self.ring_id && driver.quiet() && !(dest.is_some() && self.stream) {
+            if let Some(s) = driver.state_mut(self.index, self.gen) {
+                let len = buffer.len();
+                if s.deferred.is_none()
+                    && s.error.is_none()
+                    && len <= s.config.budget_bytes
+                    && s.has_room_for(len, 1)
+                {
+                    s.accept(buffer, dest);
+                    if submit {
+                        // The buffer is ours now: an error of the ring from here on is
+                        // reported by the next call rather than with it.
+                        if let Err(e) = driver.progress() {
+                            if let Ok(s) = self.state_mut(driver) {
+                                s.deferred.get_or_insert(e);
+                            }
+                        }
+                    }
+                    return Ok(());
+                }
+            }
+        }
         let refuse = |buffer, kind| Err(SendError { buffer, kind });
         let (budget, timeout) = match self.state(driver) {
             Ok(s) => (s.config.budget_bytes, s.config.wait_timeout),
@@ -447,14 +473,13 @@ impl ZcSender {
         let refuse = |held, kind| Err((held, kind));
         // The clock is read only if the call has to wait (most calls never do).
         let mut deadline: Option<Option<Instant>> = None;
-        let drive = if submit {
-            driver.progress()
-        } else {
-            driver.reap_only()
-        };
-        if let Err(e) = drive {
+        // Nothing is reaped while the budget has room: what completes meanwhile is
+        // reaped by the submit after (`send`), the flush, or the next call that must make
+        // room. The driver's own checks (its ring, dropped handles) come first.
+        if let Err(e) = driver.enter_call() {
             return refuse(held, SendErrorKind::Sender(e));
         }
+        let mut reaped = false;
         let mut flush_before_wait = !submit;
         loop {
             let s = match self.state_mut(driver) {
@@ -470,6 +495,19 @@ impl ZcSender {
             if s.has_room_for(size.0, size.1) {
                 accept(s, held);
                 break;
+            }
+            if !reaped {
+                // No room: first see what came back (and, for `send`, submit what waits).
+                reaped = true;
+                let drive = if submit {
+                    driver.progress()
+                } else {
+                    driver.reap_only()
+                };
+                if let Err(e) = drive {
+                    return refuse(held, SendErrorKind::Sender(e));
+                }
+                continue;
             }
             if !block {
                 s.stats.would_block += 1;

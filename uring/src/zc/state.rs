@@ -18,7 +18,6 @@ use crate::addr::SockAddr;
 use crate::cqe::Cqe;
 use crate::register::iovec;
 use crate::ring::IoUring;
-use crate::sqe::Sqe;
 use crate::sys;
 
 /// The kernel's cap on one read/write (`MAX_RW_COUNT`, INT_MAX rounded down to a page);
@@ -32,6 +31,8 @@ pub(crate) const MAX_STALLS: u8 = 16;
 /// The msghdr of a `sendmsg`/`sendmsg_zc` to an explicit destination, boxed so that its
 /// address (given to the kernel) does not change while the entry moves.
 struct MsgParts {
+    /// The destination as given (handed back in the completion).
+    dest: SocketAddr,
     addr: SockAddr,
     iov: iovec,
     hdr: msghdr,
@@ -64,8 +65,8 @@ pub(crate) struct Entry {
     len: usize,
     pub(crate) sent: usize,
     seq: u64,
+    /// The msghdr and destination of a datagram sent to an address (`send_to`).
     msg: Option<Box<MsgParts>>,
-    dest: Option<SocketAddr>,
     state: State,
     /// The path chosen at the first request; kept for continuations unless the sender
     /// falls back.
@@ -86,7 +87,34 @@ pub(crate) struct Entry {
     early_notif: Option<i32>,
     copied: bool,
     stalls: u8,
-    outcome: Option<Result<usize, BufferError>>,
+    outcome: Outcome,
+}
+
+/// How a buffer's sending ended, once decided: the bytes sent are the entry's `sent`
+/// (never changed once the outcome is set), so only the kind and errno are kept (the
+/// entry stays small: it is written once per buffer).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Outcome {
+    /// Not decided yet.
+    Pending,
+    /// Every byte sent.
+    Sent,
+    /// [`BufferError::Failed`].
+    Failed(Errno),
+    /// [`BufferError::NotSent`].
+    NotSent(Errno),
+}
+
+impl Outcome {
+    /// The result handed back, with `sent` bytes of the buffer out.
+    #[inline]
+    fn result(self, sent: usize) -> Result<usize, BufferError> {
+        match self {
+            Outcome::Pending | Outcome::Sent => Ok(sent),
+            Outcome::Failed(errno) => Err(BufferError::Failed { errno, sent }),
+            Outcome::NotSent(cause) => Err(BufferError::NotSent { cause, sent }),
+        }
+    }
 }
 
 impl Entry {
@@ -424,6 +452,9 @@ pub(crate) struct SenderState {
     /// Stream sockets: the members of the chain in flight, in stream order.
     pub(crate) chain: Vec<u16>,
     chain_pending: u32,
+    /// A member of the chain in flight failed on its own (an error other than
+    /// `ECANCELED`), as its first completion said.
+    chain_failed: bool,
     /// Requests whose first completion has not been seen.
     pub(crate) inflight: u32,
     pub(crate) done: VecDeque<Completion>,
@@ -467,6 +498,7 @@ impl SenderState {
             queue: VecDeque::new(),
             chain: Vec::with_capacity(config.depth as usize),
             chain_pending: 0,
+            chain_failed: false,
             inflight: 0,
             done: VecDeque::new(),
             error: None,
@@ -554,6 +586,7 @@ impl SenderState {
         }
         let msg = dest.map(|d| {
             Box::new(MsgParts {
+                dest: d,
                 addr: SockAddr::from(d),
                 iov: iovec {
                     iov_base: core::ptr::null_mut(),
@@ -585,7 +618,6 @@ impl SenderState {
             sent: 0,
             seq,
             msg,
-            dest,
             state: State::Queued,
             path: preset,
             res: None,
@@ -597,13 +629,11 @@ impl SenderState {
             early_notif: None,
             copied: false,
             stalls: 0,
-            outcome: None,
+            outcome: Outcome::Pending,
         });
         self.queue.push_back(slot);
         self.owned_bytes += len;
         self.owned_buffers += 1;
-        self.stats.bytes_in_flight = self.owned_bytes as u64;
-        self.stats.buffers_in_flight = u64::from(self.owned_buffers);
         self.stats.peak_bytes_in_flight =
             self.stats.peak_bytes_in_flight.max(self.owned_bytes as u64);
         self.stats.peak_buffers_in_flight = self
@@ -612,16 +642,11 @@ impl SenderState {
             .max(u64::from(self.owned_buffers));
     }
 
-    /// The user_data of request generation `gen` of `slot`.
-    #[inline]
-    fn user_data(&self, slot: u16, gen: u16) -> u64 {
-        self.prefix | (u64::from(gen) << 16) | u64::from(slot)
-    }
-
     /// Routes one completion whose top 32 bits are this sender's prefix (the driver has
     /// checked that). Returns false if it matches no request of this sender (a completion
     /// of a request that is not in flight: only the kernel's own completions reach here,
     /// so that does not happen; kept as a defence).
+    #[inline(always)]
     pub(crate) fn handle_cqe(&mut self, cqe: &Cqe) -> bool {
         if cqe.user_data & !0xFFFF_FFFF != self.prefix {
             return false;
@@ -641,40 +666,91 @@ impl SenderState {
                 return true;
             };
             let latest = slot.gen;
-            let target = slot.entry.as_mut().and_then(|e| {
-                let span = latest.wrapping_sub(e.gen_first);
-                let ours = e.requests > 0
-                    && (e.requests > u32::from(u16::MAX) || gen.wrapping_sub(e.gen_first) <= span);
-                if !ours {
-                    None
-                } else if gen == latest && e.state == State::InFlight {
-                    // Before its own first completion: that decides whether it counts.
-                    let zc = e.path.is_some_and(SendPath::is_zero_copy);
-                    (zc && e.early_notif.is_none()).then(|| {
-                        e.early_notif = Some(cqe.res);
-                        false
-                    })
-                } else {
-                    (e.notifs_seen < e.notifs_expected).then_some(true)
-                }
-            });
-            match target {
-                Some(true) => self.on_notif(index, cqe.res),
-                Some(false) => {}
-                None => self.stats.stray_notifications += 1,
+            let Some(e) = slot.entry.as_mut() else {
+                self.stats.stray_notifications += 1;
+                return true;
+            };
+            let span = latest.wrapping_sub(e.gen_first);
+            let ours = e.requests > 0
+                && (e.requests > u32::from(u16::MAX) || gen.wrapping_sub(e.gen_first) <= span);
+            if !ours {
+                self.stats.stray_notifications += 1;
+                return true;
             }
+            if gen == latest && e.state == State::InFlight {
+                // Before its own first completion: that decides whether it counts.
+                let zc = e.path.is_some_and(SendPath::is_zero_copy);
+                if zc && e.early_notif.is_none() {
+                    e.early_notif = Some(cqe.res);
+                } else {
+                    self.stats.stray_notifications += 1;
+                }
+                return true;
+            }
+            if e.notifs_seen >= e.notifs_expected {
+                self.stats.stray_notifications += 1;
+                return true;
+            }
+            // The one a request of this buffer owes: counted, then the buffer may go.
+            let feedback = count_notif(e, &mut self.stats, cqe.res);
+            if let Some(copied) = feedback {
+                self.adaptive_feedback(copied);
+            }
+            self.try_finalize(index);
             return true;
         }
-        let Some(slot) = self.slots.get(usize::from(index)) else {
+        // A first completion: of the request in flight of this slot (its latest
+        // generation), or of nothing.
+        let Some(slot) = self.slots.get_mut(usize::from(index)) else {
             return false;
         };
-        let Some(e) = slot.entry.as_ref().filter(|_| slot.gen == gen) else {
+        if slot.gen != gen {
+            return false;
+        }
+        let Some(e) = slot.entry.as_mut() else {
             return false;
         };
         if e.state != State::InFlight {
             return false;
         }
-        self.on_result(index, cqe);
+        e.state = State::Idle;
+        let more = cqe.more();
+        if more {
+            e.notifs_expected += 1;
+        }
+        let zc = e.path.is_some_and(SendPath::is_zero_copy);
+        let early = e.early_notif.take();
+        if zc {
+            e.last_zc_res = cqe.res;
+            if !more {
+                // No notification is owed, yet Linux 6.18 may post one (a link-cancelled
+                // send does): a stray, consumed when it comes, counted for nothing.
+                if early.is_some() {
+                    self.stats.stray_notifications += 1;
+                } else {
+                    self.strays.insert(cqe.user_data);
+                }
+            }
+        }
+        if self.stream {
+            e.res = Some(cqe.res);
+            if cqe.res < 0 && cqe.res != -Errno::CANCELED.raw_os_error() {
+                self.chain_failed = true;
+            }
+        }
+        self.inflight = self.inflight.saturating_sub(1);
+        if let (true, Some(res)) = (more, early) {
+            // The notification came first: it is the one this request owes.
+            self.count_notif(index, res);
+        }
+        if self.stream {
+            self.chain_pending = self.chain_pending.saturating_sub(1);
+            if self.chain_pending == 0 {
+                self.resolve_chain();
+            }
+        } else {
+            self.resolve_datagram(index, cqe.res);
+        }
         true
     }
 
@@ -724,91 +800,46 @@ impl SenderState {
         }
     }
 
-    /// The path for a buffer's first request.
-    fn choose_path(&mut self, len: usize, fixed: bool) -> SendPath {
-        let zc = if fixed {
-            SendPath::ZeroCopyFixed
-        } else {
-            SendPath::ZeroCopy
-        };
-        if self.fallback.is_some() {
-            return SendPath::Plain(PlainReason::Fallback);
-        }
-        match self.config.policy {
-            Policy::Always => zc,
-            Policy::Never => SendPath::Plain(PlainReason::Policy),
-            Policy::Adaptive => {
-                if len < self.config.adaptive_min_size {
-                    SendPath::Plain(PlainReason::BelowThreshold)
-                } else if self.adaptive.copying {
-                    self.adaptive.since_probe += 1;
-                    if self.adaptive.since_probe >= self.config.adaptive_reprobe_every {
-                        self.adaptive.since_probe = 0;
-                        self.stats.adaptive_probes += 1;
-                        zc
-                    } else {
-                        SendPath::Plain(PlainReason::KernelCopies)
-                    }
-                } else {
-                    // The kernel does not copy here: zero-copy where it measured cheaper.
-                    let every = self.config.adaptive_reprobe_every;
-                    let choice = self.adaptive.learner.choose(size_class(len), every);
-                    self.stats.adaptive_probes += u64::from(choice.probe);
-                    self.stats.adaptive_switches += u64::from(choice.switched);
-                    if choice.zc {
-                        zc
-                    } else {
-                        SendPath::Plain(PlainReason::Measured)
-                    }
-                }
-            }
-        }
-    }
-
     /// Prepares and pushes the next request of `slot`; false if the SQ had no room (the
     /// slot goes back to the front of the queue).
+    #[inline(always)]
     fn push_request(&mut self, ring: &mut IoUring, ctx: Ctx, slot: u16, link: bool) -> bool {
-        let (file, stream) = (self.file, self.stream);
+        let prefix = self.prefix;
+        let user_data = |gen: u16| prefix | (u64::from(gen) << 16) | u64::from(slot);
+        let Some(s) = self.slots.get_mut(usize::from(slot)) else {
+            return false;
+        };
         // Every request gets a user_data of its own: a late notification of an earlier
         // request can then never be taken for this one's. Skip those of requests that may
         // still notify (bounded: each step passes one of them).
-        let mut gen = self.slots[usize::from(slot)].gen.wrapping_add(1);
-        while !self.strays.is_empty() && self.strays.contains(&self.user_data(slot, gen)) {
-            gen = gen.wrapping_add(1);
+        let mut gen = s.gen.wrapping_add(1);
+        if !self.strays.is_empty() {
+            while self.strays.contains(&user_data(gen)) {
+                gen = gen.wrapping_add(1);
+            }
         }
-        let user_data = self.user_data(slot, gen);
-        let Some(len) = self.slots[usize::from(slot)].entry.as_ref().map(|e| e.len) else {
-            return false;
-        };
-        let (fixed, has_path) = {
-            let e = self.slots[usize::from(slot)].entry.as_ref();
-            let fixed = e.is_some_and(|e| {
-                (e.msg.is_none() || ctx.msg_fixed)
-                    && e.buf.slot().is_some_and(|s| s.registered_for(ctx.ring_id))
-            });
-            (fixed, e.is_some_and(|e| e.path.is_some()))
-        };
-        let chosen = if has_path {
-            None
-        } else {
-            Some(self.choose_path(len, fixed))
-        };
-        let fallback = self.fallback.is_some();
-        let s = &mut self.slots[usize::from(slot)];
+        let user_data = user_data(gen);
         let Some(e) = s.entry.as_mut() else {
             return false;
         };
-        if let Some(p) = chosen {
-            e.path = Some(p);
-        }
-        if fallback {
+        if self.fallback.is_some() {
             e.path = Some(SendPath::Plain(PlainReason::Fallback));
+        } else if e.path.is_none() {
+            let fixed = (e.msg.is_none() || ctx.msg_fixed)
+                && e.buf.slot().is_some_and(|s| s.registered_for(ctx.ring_id));
+            e.path = Some(choose_path(
+                &self.config,
+                &mut self.adaptive,
+                &mut self.stats,
+                e.len,
+                fixed,
+            ));
         }
         let path = e.path.unwrap_or(SendPath::Plain(PlainReason::Fallback));
         let start = e.sent.min(e.len);
         let end = e.len.min(start + MAX_RW);
         let data = &e.buf.as_slice()[start..end];
-        let flags = if stream {
+        let flags = if self.stream {
             sys::SEND_WAITALL
         } else {
             sys::SendFlags::empty()
@@ -817,8 +848,25 @@ impl SenderState {
         // The socket is named by its registered-file slot (IOSQE_FIXED_FILE), never by its
         // fd number: whatever happens to fd numbers meanwhile, the request acts on this
         // socket.
-        let fd = file as i32;
-        let mut sqe = Sqe::default();
+        let fd = self.file as i32;
+        // SAFETY: the SQE, filled in full right below (before anything can submit it),
+        // names `data` (and, for sendmsg, the boxed msghdr, iovec and address): memory
+        // owned by this entry, at addresses that do not move (heap,
+        // 'static or pool mapping, see `ZcBuffer`; the box), that nobody can write while
+        // the sender owns the buffer. The entry is released only after the kernel's last
+        // completion for it (first completion without F_MORE, or the notification), which
+        // only the kernel can deliver (the driver reserved the user_data namespace), and
+        // its buffer is `ManuallyDrop` until then, so the memory stays valid and unmodified
+        // for as long as the kernel may read it. The fd is a registered-file slot of the
+        // driver's table holding this sender's socket, and the driver replaces the slot
+        // only after every request naming it has completed. A pool slot goes as a fixed
+        // buffer only into the table of the driver it was registered with (`ctx.ring_id`),
+        // whose entry stays while the slot lives. The user_data is in the reserved
+        // namespace, used by no other request that may still complete.
+        let Ok(sqe) = (unsafe { ring.get_sqe() }) else {
+            self.queue.push_front(slot);
+            return false;
+        };
         match (path, e.msg.as_deref_mut()) {
             (path, Some(parts)) => {
                 parts.iov = iovec {
@@ -861,23 +909,6 @@ impl SenderState {
         if link {
             sqe.flags |= sys::IOSQE_IO_LINK;
         }
-        // SAFETY: the SQE names `data` (and, for sendmsg, the boxed msghdr, iovec and
-        // address): memory owned by this entry, at addresses that do not move (heap,
-        // 'static or pool mapping, see `ZcBuffer`; the box), that nobody can write while
-        // the sender owns the buffer. The entry is released only after the kernel's last
-        // completion for it (first completion without F_MORE, or the notification), which
-        // only the kernel can deliver (the driver reserved the user_data namespace), and
-        // its buffer is `ManuallyDrop` until then, so the memory stays valid and unmodified
-        // for as long as the kernel may read it. The fd is a registered-file slot of the
-        // driver's table holding this sender's socket, and the driver replaces the slot
-        // only after every request naming it has completed. A pool slot goes as a fixed
-        // buffer only into the table of the driver it was registered with (`ctx.ring_id`),
-        // whose entry stays while the slot lives. The user_data is in the reserved
-        // namespace, used by no other request that may still complete.
-        if unsafe { ring.push(&sqe) }.is_err() {
-            self.queue.push_front(slot);
-            return false;
-        }
         e.state = State::InFlight;
         e.res = None;
         e.early_notif = None;
@@ -899,85 +930,26 @@ impl SenderState {
         }
         if zc {
             self.stats.zc_requests += 1;
-        }
-        if path == SendPath::ZeroCopyFixed {
-            self.stats.fixed_requests += 1;
+            if path == SendPath::ZeroCopyFixed {
+                self.stats.fixed_requests += 1;
+            }
         }
         true
     }
 
     // ---------------------------------------------------------------- completions
 
-    fn on_result(&mut self, slot: u16, cqe: &Cqe) {
-        let Some(e) = self.slots[usize::from(slot)].entry.as_mut() else {
-            return;
-        };
-        e.state = State::Idle;
-        if cqe.more() {
-            e.notifs_expected += 1;
-        }
-        let zc = e.path.is_some_and(SendPath::is_zero_copy);
-        if zc {
-            e.last_zc_res = cqe.res;
-        }
-        let early = e.early_notif.take();
-        if zc && !cqe.more() {
-            // No notification is owed, yet Linux 6.18 may post one (a link-cancelled
-            // send does): a stray, consumed when it comes, counted for nothing.
-            if early.is_some() {
-                self.stats.stray_notifications += 1;
-            } else {
-                self.strays.insert(cqe.user_data);
-            }
-        }
-        if self.stream {
-            e.res = Some(cqe.res);
-        }
-        self.inflight = self.inflight.saturating_sub(1);
-        if let (true, Some(res)) = (cqe.more(), early) {
-            // The notification came first: it is the one this request owes.
-            self.count_notif(slot, res);
-        }
-        if self.stream {
-            self.chain_pending = self.chain_pending.saturating_sub(1);
-            if self.chain_pending == 0 {
-                self.resolve_chain();
-            }
-        } else {
-            self.resolve_datagram(slot, cqe.res);
-        }
-    }
-
-    fn on_notif(&mut self, slot: u16, res: i32) {
-        self.count_notif(slot, res);
-        self.try_finalize(slot);
-    }
-
     /// Counts a notification owed to the entry in `slot` (`res`: its usage bits).
     fn count_notif(&mut self, slot: u16, res: i32) {
         let Some(e) = self.slots[usize::from(slot)].entry.as_mut() else {
             return;
         };
-        e.notifs_seen += 1;
-        self.stats.notifications += 1;
-        // ZC_COPIED is also set when nothing was sent; only count sends that sent bytes.
-        let copied = res as u32 & sys::IORING_NOTIF_USAGE_ZC_COPIED != 0;
-        let feedback = if copied {
-            if e.last_zc_res > 0 {
-                e.copied = true;
-                self.stats.copied += 1;
-                Some(true)
-            } else {
-                None
-            }
-        } else {
-            Some(false)
-        };
-        if let Some(copied) = feedback {
+        if let Some(copied) = count_notif(e, &mut self.stats, res) {
             self.adaptive_feedback(copied);
         }
     }
 
+    #[inline]
     fn adaptive_feedback(&mut self, copied: bool) {
         if self.config.policy != Policy::Adaptive {
             return;
@@ -1017,17 +989,14 @@ impl SenderState {
         // Set once a member stopped the chain (short, failed): IOSQE_IO_LINK then cancels
         // every later member without sending anything of it.
         let mut broken = false;
+        // Some member is not handed back yet: look at each again once the chain is
+        // resolved.
+        let mut left = false;
         // A member that failed when the kernel prepared it (a refused pin, say) fails the
         // whole chain at submission: the members before it complete with -ECANCELED too,
         // having sent nothing. A cancel is the stream's error only if no member of the
         // chain failed on its own (someone cancelled it: ASYNC_CANCEL, ring teardown).
-        let own_failure = chain.iter().any(|&slot| {
-            self.slots[usize::from(slot)]
-                .entry
-                .as_ref()
-                .and_then(|e| e.res)
-                .is_some_and(|r| r < 0 && r != -Errno::CANCELED.raw_os_error())
-        });
+        let own_failure = core::mem::take(&mut self.chain_failed);
         for &slot in &chain {
             let Some(e) = self.slots[usize::from(slot)].entry.as_mut() else {
                 continue;
@@ -1039,8 +1008,12 @@ impl SenderState {
                     e.sent = (e.sent + n).min(e.len);
                     self.stats.bytes_completed += n as u64;
                     if e.sent >= e.len {
-                        e.outcome = Some(Ok(e.sent));
+                        e.outcome = Outcome::Sent;
                         self.stats.buffers_completed += 1;
+                        // Done: nothing later in this chain changes that, so it goes back
+                        // now (once the kernel is done with it), in stream order.
+                        self.try_finalize(slot);
+                        continue;
                     } else {
                         // Short: the remainder goes before any later buffer.
                         broken = true;
@@ -1086,6 +1059,7 @@ impl SenderState {
                     self.fail(slot, errno);
                 }
             }
+            left = true;
         }
         // Back to the front of the queue, in stream order: the queue holds only buffers
         // that come after every member of this chain.
@@ -1101,8 +1075,10 @@ impl SenderState {
             // A closing sender sends nothing more: what the chain put back comes back.
             self.begin_close();
         }
-        for &slot in &chain {
-            self.try_finalize(slot);
+        if left {
+            for &slot in &chain {
+                self.try_finalize(slot);
+            }
         }
         self.scratch = requeue;
         self.chain = chain;
@@ -1117,7 +1093,7 @@ impl SenderState {
         match classify(res, was_zc) {
             ResKind::Sent(n) => {
                 e.sent = n.min(e.len);
-                e.outcome = Some(Ok(e.sent));
+                e.outcome = Outcome::Sent;
                 self.stats.bytes_completed += n as u64;
                 self.stats.buffers_completed += 1;
             }
@@ -1155,10 +1131,7 @@ impl SenderState {
     /// A datagram's own error: it concerns that datagram only.
     fn fail_datagram(&mut self, slot: u16, errno: Errno) {
         if let Some(e) = self.slots[usize::from(slot)].entry.as_mut() {
-            e.outcome = Some(Err(BufferError::Failed {
-                errno,
-                sent: e.sent,
-            }));
+            e.outcome = Outcome::Failed(errno);
             self.stats.errors += 1;
             self.stats.buffers_completed += 1;
         }
@@ -1173,17 +1146,11 @@ impl SenderState {
         match self.error {
             None => {
                 self.error = Some(errno);
-                e.outcome = Some(Err(BufferError::Failed {
-                    errno,
-                    sent: e.sent,
-                }));
+                e.outcome = Outcome::Failed(errno);
                 self.stats.errors += 1;
             }
             Some(cause) => {
-                e.outcome = Some(Err(BufferError::NotSent {
-                    cause,
-                    sent: e.sent,
-                }));
+                e.outcome = Outcome::NotSent(cause);
             }
         }
         self.stats.buffers_completed += 1;
@@ -1209,10 +1176,7 @@ impl SenderState {
         while let Some(slot) = self.queue.pop_front() {
             if let Some(e) = self.slots[usize::from(slot)].entry.as_mut() {
                 e.state = State::Idle;
-                e.outcome = Some(Err(BufferError::NotSent {
-                    cause,
-                    sent: e.sent,
-                }));
+                e.outcome = Outcome::NotSent(cause);
                 self.stats.buffers_completed += 1;
             }
             self.try_finalize(slot);
@@ -1220,14 +1184,16 @@ impl SenderState {
     }
 
     /// Hands the buffer back if its outcome is decided and the kernel is done with it.
+    #[inline(always)]
     fn try_finalize(&mut self, slot: u16) {
         let s = &mut self.slots[usize::from(slot)];
-        // Read in place: the entry is not moved out of its slot (it is large).
+        // Read in place: the entry is not moved out of its slot.
         let Some(e) = s.entry.as_mut() else {
             return;
         };
-        let ready =
-            e.outcome.is_some() && e.state == State::Idle && e.notifs_seen >= e.notifs_expected;
+        let ready = e.outcome != Outcome::Pending
+            && e.state == State::Idle
+            && e.notifs_seen >= e.notifs_expected;
         if !ready {
             return;
         }
@@ -1236,14 +1202,9 @@ impl SenderState {
         // The kernel's last completion for it has been seen (state Idle, every owed
         // notification counted).
         let buffer = unsafe { ManuallyDrop::take(&mut e.buf) };
-        let (len, result, copied, path, dest, seq) = (
-            e.len,
-            e.outcome.unwrap_or(Ok(e.sent)),
-            e.copied,
-            e.path,
-            e.dest,
-            e.seq,
-        );
+        let (len, outcome, copied, path, seq) = (e.len, e.outcome, e.copied, e.path, e.seq);
+        let result = outcome.result(e.sent);
+        let dest = e.msg.as_ref().map(|m| m.dest);
         // Frees the msghdr box, if any (the kernel no longer holds the entry).
         s.entry = None;
         s.gen = s.gen.wrapping_add(1);
@@ -1251,12 +1212,10 @@ impl SenderState {
         self.owned_bytes -= len;
         self.owned_buffers -= 1;
         let st = &mut self.stats;
-        st.bytes_in_flight = self.owned_bytes as u64;
-        st.buffers_in_flight = u64::from(self.owned_buffers);
         st.buffers_returned += 1;
         st.bytes_returned += len as u64;
-        match (&result, path) {
-            (Err(BufferError::NotSent { .. }), _) => st.not_sent += 1,
+        match (outcome, path) {
+            (Outcome::NotSent(_), _) => st.not_sent += 1,
             (_, Some(SendPath::ZeroCopy | SendPath::ZeroCopyFixed)) => st.zero_copy += 1,
             (_, Some(SendPath::Plain(PlainReason::Fallback))) => st.fallback += 1,
             (_, Some(SendPath::Plain(PlainReason::Policy))) => st.plain_policy += 1,
@@ -1275,6 +1234,14 @@ impl SenderState {
             dest,
             seq,
         });
+    }
+
+    /// The counters, with the ones kept elsewhere (what is owned now) filled in.
+    pub(crate) fn stats(&self) -> ZcStats {
+        let mut st = self.stats;
+        st.bytes_in_flight = self.owned_bytes as u64;
+        st.buffers_in_flight = u64::from(self.owned_buffers);
+        st
     }
 
     /// What [`Policy::Adaptive`] decided for each size class that had a buffer: the path
@@ -1323,6 +1290,71 @@ impl SenderState {
             .iter()
             .filter(|s| s.entry.as_ref().is_some_and(Entry::kernel_holds))
             .count()
+    }
+}
+
+/// Counts a notification owed to `e` (`res`: its usage bits); returns what it says for
+/// the adaptive policy: whether the kernel copied, or nothing (it sent nothing).
+#[inline(always)]
+fn count_notif(e: &mut Entry, stats: &mut ZcStats, res: i32) -> Option<bool> {
+    e.notifs_seen += 1;
+    stats.notifications += 1;
+    // ZC_COPIED is also set when nothing was sent; only count sends that sent bytes.
+    let copied = res as u32 & sys::IORING_NOTIF_USAGE_ZC_COPIED != 0;
+    if !copied {
+        return Some(false);
+    }
+    if e.last_zc_res > 0 {
+        e.copied = true;
+        stats.copied += 1;
+        Some(true)
+    } else {
+        None
+    }
+}
+
+/// The path for a buffer's first request, by the policy (the sender's fallback is
+/// applied by the caller).
+fn choose_path(
+    config: &Config,
+    adaptive: &mut Adaptive,
+    stats: &mut ZcStats,
+    len: usize,
+    fixed: bool,
+) -> SendPath {
+    let zc = if fixed {
+        SendPath::ZeroCopyFixed
+    } else {
+        SendPath::ZeroCopy
+    };
+    match config.policy {
+        Policy::Always => zc,
+        Policy::Never => SendPath::Plain(PlainReason::Policy),
+        Policy::Adaptive => {
+            if len < config.adaptive_min_size {
+                SendPath::Plain(PlainReason::BelowThreshold)
+            } else if adaptive.copying {
+                adaptive.since_probe += 1;
+                if adaptive.since_probe >= config.adaptive_reprobe_every {
+                    adaptive.since_probe = 0;
+                    stats.adaptive_probes += 1;
+                    zc
+                } else {
+                    SendPath::Plain(PlainReason::KernelCopies)
+                }
+            } else {
+                // The kernel does not copy here: zero-copy where it measured cheaper.
+                let every = config.adaptive_reprobe_every;
+                let choice = adaptive.learner.choose(size_class(len), every);
+                stats.adaptive_probes += u64::from(choice.probe);
+                stats.adaptive_switches += u64::from(choice.switched);
+                if choice.zc {
+                    zc
+                } else {
+                    SendPath::Plain(PlainReason::Measured)
+                }
+            }
+        }
     }
 }
 
