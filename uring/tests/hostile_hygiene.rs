@@ -680,7 +680,11 @@ fn senders_alone() {
             // driver consumes them.
             let mut driver = config.driver().unwrap();
             let (client, server) = common::tcp_pair();
+            // The peer never reads, and the two socket buffers hold well under the 4 MiB
+            // queued below (with the system's default send buffer, up to 4 MiB here, all of
+            // it could be sent before the reset, and then nothing would fail).
             rustix::net::sockopt::set_socket_recv_buffer_size(&server, 128 * 1024).unwrap();
+            rustix::net::sockopt::set_socket_send_buffer_size(&client, 128 * 1024).unwrap();
             let sender = ZcSender::new(&mut driver, client, config.clone()).unwrap();
             let mut at = 0u64;
             for _ in 0..64 {
@@ -692,6 +696,10 @@ fn senders_alone() {
                 }
                 at += 64 * 1024;
             }
+            assert!(
+                at > 1 << 20,
+                "{name}: more queued than the socket buffers hold"
+            );
             sender.poll(&mut driver).unwrap();
             common::reset_close(server);
             sender
