@@ -28,19 +28,9 @@ const SEND_FLAGS: uring::sys::SendFlags =
     uring::sys::SendFlags::NOSIGNAL.union(uring::sys::SEND_WAITALL);
 const STREAM_LEN: usize = 16 << 20;
 
-/// xorshift64*: a small deterministic generator, so that a seed replays a run.
-struct Rng(u64);
+use common::Rng;
 
 impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
     /// A size from 1 byte to 512 KiB, most of them small (log-uniform).
     fn size(&mut self) -> usize {
         let bits = 1 + self.below(19);

@@ -51,19 +51,9 @@ const SLOT_SIZE: usize = 1 << 20;
 const SLOTS: usize = 8;
 const MAX_DATAGRAM: usize = 65_507;
 
-/// xorshift64*: small and deterministic, so that a seed replays a run.
-struct Rng(u64);
+use common::Rng;
 
 impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
     /// True one time in `n`.
     fn one_in(&mut self, n: u64) -> bool {
         self.below(n) == 0

@@ -30,6 +30,9 @@ use std::net::{SocketAddr, TcpListener, UdpSocket};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::time::Duration;
 
+mod common;
+
+use common::Rng;
 use uring::flags::{IoringSendFlags, RecvFlags, SendFlags, SEND_WAITALL};
 use uring::sys::{IoringSetupFlags, IOSQE_ASYNC};
 use uring::{iovec, Cqe, IoUring, MsgHdr, RecvBuffer, SockAddr, SqeResult};
@@ -268,15 +271,10 @@ fn socket_pair(s: &SockConf) -> Pair {
     }
 }
 
-/// A small seeded generator (xorshift64*) for the mixed registration.
-struct Rng(u64);
-
 impl Rng {
+    /// One seeded coin flip, for the mixed registration.
     fn bit(&mut self) -> bool {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 63 == 1
+        self.next() >> 63 == 1
     }
 }
 

@@ -1255,3 +1255,20 @@ pub fn slots_that_fit(slot_size: usize, want: usize) -> usize {
         Some(limit) => ((limit / 4) as usize / slot_size.next_multiple_of(4096)).clamp(1, want),
     }
 }
+
+/// xorshift64*: a small deterministic generator, so that a seed replays a run. Test files
+/// add the draws they need (`impl common::Rng { ... }`) on top of `next` and `below`.
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+    /// Uniform enough in `0..n` for tests (`n` > 0).
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
