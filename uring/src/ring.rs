@@ -164,6 +164,25 @@ impl SubmissionQueue {
         run != 0
     }
 
+    /// Hands out the SQE at the cursor and advances it: the one place that does.
+    ///
+    /// # Safety
+    ///
+    /// `next < end` (the run is not exhausted). Then the SQE is an entry of the SQE mapping
+    /// and `next + 1` at most one past the run. The slot is not visible to the kernel: it
+    /// lies past the published tail, and below `head + entries` for the head read with
+    /// acquire in `refresh`, so the kernel has consumed its old content; `&mut self` makes
+    /// the returned reference the only one.
+    #[inline(always)]
+    unsafe fn take(&mut self) -> &mut Sqe {
+        let sqe = self.next;
+        // SAFETY: the caller's `next < end`, argued above.
+        unsafe {
+            self.next = sqe.add(1);
+            &mut *sqe
+        }
+    }
+
     /// One past the last SQE handed out.
     #[inline]
     fn sqe_tail(&self) -> u32 {
@@ -795,17 +814,12 @@ impl IoUring {
     /// [`next_sqe_for_checked`](Self::next_sqe_for_checked).
     #[inline]
     pub(crate) fn next_sqe_for(&mut self, user_data: u64) -> Result<&mut Sqe, SqeError> {
-        let sq = &mut self.sq;
-        if sq.next >= sq.checked_end {
+        if self.sq.next >= self.sq.checked_end {
             return self.next_sqe_for_checked(user_data);
         }
-        let sqe = sq.next;
         // SAFETY: `next < checked_end`, and `checked_end` is either null (never taken
-        // here) or `end`: so `next < end`, with the argument of `next_sqe`.
-        unsafe {
-            sq.next = sqe.add(1);
-            Ok(&mut *sqe)
-        }
+        // here) or `end`: so `next < end`.
+        Ok(unsafe { self.sq.take() })
     }
 
     /// The out-of-line path of [`next_sqe_for`](Self::next_sqe_for): the end of a run, or
@@ -820,12 +834,8 @@ impl IoUring {
         if sq.next == sq.end && !sq.refresh_inline() {
             return Err(SqeError::SubmissionQueueFull);
         }
-        let sqe = sq.next;
-        // SAFETY: as in `next_sqe`: `next < end` (a fresh run is not empty).
-        unsafe {
-            sq.next = sqe.add(1);
-            Ok(&mut *sqe)
-        }
+        // SAFETY: `next < end`: it was not at the end, or a fresh run is not empty.
+        Ok(unsafe { sq.take() })
     }
 
     /// The next free SQE, or `Err(SubmissionQueueFull)`.
@@ -837,16 +847,8 @@ impl IoUring {
         if sq.next == sq.end && !sq.refresh() {
             return Err(SubmissionQueueFull);
         }
-        let sqe = sq.next;
-        // SAFETY: `next < end`, so `sqe` is an entry of the SQE mapping and `next + 1` at
-        // most one past the run. The slot is not visible to the kernel: it lies past the
-        // published tail, and below `head + entries` for the head read with acquire in
-        // `refresh`, so the kernel has consumed its old content. `&mut self` makes this the
-        // only reference.
-        unsafe {
-            sq.next = sqe.add(1);
-            Ok(&mut *sqe)
-        }
+        // SAFETY: `next < end`: it was not at the end, or a fresh run is not empty.
+        Ok(unsafe { sq.take() })
     }
 
     /// The next free SQE, or `Err(SubmissionQueueFull)`, zeroed, for the caller to fill
