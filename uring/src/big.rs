@@ -666,10 +666,8 @@ impl BigRing {
         if count > 0 {
             return Ok(count);
         }
-        let flags = self.setup_flags();
-        let defer_unflagged = flags.contains(IoringSetupFlags::DEFER_TASKRUN)
-            && !flags.contains(IoringSetupFlags::TASKRUN_FLAG);
-        if self.ring.cq_ring_needs_flush() || wait_nr > 0 || defer_unflagged {
+        // As `IoUring::copy_cqes` decides when to enter.
+        if self.ring.cq_ring_needs_flush() || wait_nr > 0 || self.ring.defer_taskrun_unflagged() {
             self.ring.enter(0, wait_nr, IoringEnterFlags::GETEVENTS)?;
             return Ok(self.copy_ready(cqes));
         }

@@ -923,7 +923,7 @@ impl IoUring {
 
     /// A `DEFER_TASKRUN` ring without `TASKRUN_FLAG`: its pending task work is invisible.
     #[inline]
-    fn defer_taskrun_unflagged(&self) -> bool {
+    pub(crate) fn defer_taskrun_unflagged(&self) -> bool {
         self.flags.contains(IoringSetupFlags::DEFER_TASKRUN)
             && !self.flags.contains(IoringSetupFlags::TASKRUN_FLAG)
     }
