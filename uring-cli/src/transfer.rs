@@ -5,7 +5,8 @@
 //! read into the slots of a registered `BufferPool`, and each filled slot is moved into
 //! the sender, which hands it back once the kernel has let go of it (after the zero-copy
 //! notification); the slot is then refilled. The layer keeps the byte stream in order and
-//! complete (linked chains with MSG_WAITALL, short sends continued before any later buffer,
+//! complete (gathered requests or linked chains with MSG_WAITALL, short sends continued
+//! before any later buffer,
 //! nothing sent after a failure), so this module only reads, sends and counts.
 //!
 //! Policy: [`Policy::Adaptive`], the layer's default. Registered slots make zero-copy cheap

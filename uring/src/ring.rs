@@ -1694,6 +1694,21 @@ impl AsRawFd for IoUring {
 }
 
 #[cfg(test)]
+impl IoUring {
+    /// A copy of the SQE handed out last in the current run, if any (for the tests of the
+    /// layers above, which check what they prepared without submitting it).
+    pub(crate) fn last_sqe(&self) -> Option<Sqe> {
+        if self.sq.next == self.sq.seg_start {
+            return None;
+        }
+        // SAFETY: `seg_start < next <= end`: the entry before the cursor is in the SQE
+        // mapping and was handed out (and filled) by this ring; `&self` rules out a
+        // writer.
+        Some(unsafe { *self.sq.next.sub(1) })
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
 

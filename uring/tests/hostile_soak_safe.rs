@@ -193,6 +193,9 @@ fn random_config(rng: &mut Rng, datagram: bool) -> Config {
         .adaptive_copied_limit(1 + rng.below(4) as u32)
         .adaptive_reprobe_every(rng.pick(&[4, 64, 256]))
         .wait_timeout(Some(Duration::from_millis(100)))
+        // Gathered requests (the default) three times in four, chains otherwise; drawn
+        // last, so the draws before it are those of earlier seeds.
+        .coalesce(rng.below(4) != 0)
 }
 
 fn policy_name(c: &Config) -> String {

@@ -7,7 +7,7 @@ mod zc_util;
 
 use std::net::TcpStream;
 
-use uring::zc::{Config, Policy, ZcSender};
+use uring::zc::{Config, Policy, ZcSender, ZcStats};
 use zc_util::{checking_receiver, chunk, tcp_pair, BOUND};
 
 /// A connected pair whose peer end is read and checked by a thread.
@@ -44,12 +44,14 @@ fn queued_buffers_go_out_together_at_flush() {
         let before = driver.enters();
         driver.flush().unwrap();
         let (sa, sb) = (a.stats(&driver).unwrap(), b.stats(&driver).unwrap());
+        // A gathered request carries several buffers (Config::coalesce, the default).
+        let requested = |s: &ZcStats| s.requests + s.gathered_buffers - s.gathered;
         assert!(
-            sa.requests >= (round + 1) * 8 && sb.requests >= (round + 1) * 8,
+            requested(&sa) >= (round + 1) * 8 && requested(&sb) >= (round + 1) * 8,
             "every queued buffer submitted by the flush: {sa:?} {sb:?}"
         );
-        // One chain per sender, and no more enters than chains that could complete
-        // inline one after another (two senders: at most a few).
+        // One request (or chain) per sender, and no more enters than requests that could
+        // complete inline one after another (two senders: at most a few).
         assert!(
             driver.enters() - before <= 4,
             "{} enters",
@@ -64,8 +66,12 @@ fn queued_buffers_go_out_together_at_flush() {
         }
     }
     let (sa, sb) = (a.stats(&driver).unwrap(), b.stats(&driver).unwrap());
-    assert_eq!(sa.chains, rounds, "one chain of 8 per flush: {sa:?}");
-    assert_eq!(sb.chains, rounds, "{sb:?}");
+    assert_eq!(
+        (sa.gathered, sa.gathered_buffers, sa.chains),
+        (rounds, rounds * 8, 0),
+        "one gathered request of 8 per flush: {sa:?}"
+    );
+    assert_eq!((sb.gathered, sb.chains), (rounds, 0), "{sb:?}");
     for s in [a, b] {
         let closed = s.close(&mut driver, BOUND);
         assert_eq!(closed.pending, 0);

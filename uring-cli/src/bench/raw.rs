@@ -117,6 +117,10 @@ pub struct RawTuning {
     /// trying, instead of trying first).
     #[arg(long)]
     pub poll_first: bool,
+    /// Raw loop: link every request of a batch to the next (IOSQE_IO_LINK), as the safe
+    /// layer chains a stream's buffers to keep them in order.
+    #[arg(long)]
+    pub link: bool,
 }
 
 impl Default for RawTuning {
@@ -129,6 +133,7 @@ impl Default for RawTuning {
             notif_slack: None,
             sq_entries: None,
             poll_first: false,
+            link: false,
         }
     }
 }
@@ -412,6 +417,9 @@ fn drive(
     let peek = cfg.tuning.reap == Reap::Peek;
     let wait_one = cfg.tuning.wait_one;
     let defer = ring.setup_flags().contains(IoringSetupFlags::DEFER_TASKRUN);
+    let link = cfg.tuning.link;
+    let mut linked = *tmpl;
+    linked.flags |= sys::IOSQE_IO_LINK;
     let deadline = Instant::now() + cfg.duration;
     let mut failure: Option<Errno> = None;
     loop {
@@ -422,7 +430,12 @@ fn drive(
             st.notif_waits += 1;
             st.notif_wait += waited.elapsed();
         }
-        for _ in 0..inflight {
+        for i in 0..inflight {
+            let tmpl = if link && i + 1 < inflight {
+                &linked
+            } else {
+                tmpl
+            };
             // SAFETY: the template names the payload (or registered buffer 0 holding it),
             // the msghdr and its iovec, and the socket; `run` keeps all of them alive and
             // unmodified until every completion and notification has been reaped.

@@ -20,7 +20,7 @@ pub fn ring_line(t: &super::raw::RawTuning, ring: &super::raw::RingUsed) -> Stri
         super::raw::Reap::Wait => "wait",
     };
     format!(
-        "ring {}{}, SQ {} CQ {}, reap {reap}{}, notification slack {}{}",
+        "ring {}{}, SQ {} CQ {}, reap {reap}{}, notification slack {}{}{}",
         if ring.setup_flags.is_empty() {
             "without flags"
         } else {
@@ -39,6 +39,7 @@ pub fn ring_line(t: &super::raw::RawTuning, ring: &super::raw::RingUsed) -> Stri
             None => format!("{} (automatic)", ring.notif_slack),
         },
         if t.poll_first { ", POLL_FIRST" } else { "" },
+        if t.link { ", linked batches" } else { "" },
     )
 }
 

@@ -90,6 +90,17 @@ pub struct Config {
     /// [`Policy::Adaptive`]: consecutive copied notifications after which the sender
     /// switches to plain send. Default 4.
     pub adaptive_copied_limit: u32,
+    /// Byte streams (SOCK_STREAM): buffers queued together go out in one vectored request
+    /// (`sendmsg`, or `sendmsg_zc` when they go zero-copy) of up to [`depth`](Self::depth)
+    /// buffers (at most `UIO_MAXIOV`), in order, instead of a chain of one request per
+    /// buffer linked with `IOSQE_IO_LINK`. Each buffer still comes back on its own with
+    /// its own result; the kernel's work per buffer shrinks (one `tcp_sendmsg`, one
+    /// notification, no linked request run from task work), which at small buffers is
+    /// most of what sending costs. Only buffers on their first request with the same kind
+    /// of path are gathered; a pool slot going zero-copy from its registered buffer, a
+    /// continuation after a short send, and a record of a SOCK_SEQPACKET socket go alone
+    /// (chained). Default true.
+    pub coalesce: bool,
     /// Upper bound for every wait of a blocking call ([`send`](super::ZcSender::send),
     /// [`wait`](super::ZcSender::wait), …); `None` waits as long as the kernel takes, like
     /// a blocking socket. Default `None`.
@@ -108,6 +119,7 @@ impl Default for Config {
             copy_parts_below: 4096,
             adaptive_reprobe_every: 256,
             adaptive_copied_limit: 4,
+            coalesce: true,
             wait_timeout: None,
         }
     }
@@ -173,6 +185,13 @@ impl Config {
     #[must_use]
     pub fn adaptive_copied_limit(mut self, notifications: u32) -> Self {
         self.adaptive_copied_limit = notifications;
+        self
+    }
+
+    /// Sets [`coalesce`](Self::coalesce).
+    #[must_use]
+    pub fn coalesce(mut self, coalesce: bool) -> Self {
+        self.coalesce = coalesce;
         self
     }
 

@@ -147,6 +147,18 @@
 //! with its remainder, *in front of* every later buffer, and so are the members the link
 //! cancelled. Notifications are never waited for before the next chain.
 //!
+//! On a byte stream (SOCK_STREAM) the buffers queued together need no chain: with
+//! [`Config::coalesce`] (the default) up to [`Config::depth`] of them go in *one* vectored
+//! request, `sendmsg` (or `sendmsg_zc` when they go zero-copy) with an iovec per buffer, in
+//! order by construction. Each still comes back on its own, with its share of the bytes
+//! sent (after a short member, the rest are queued again as if a link had cancelled them);
+//! a zero-copy request's one notification releases all of them. The kernel runs one send
+//! instead of a chain of linked requests, each issued from task work after the one before:
+//! at 1400-byte buffers on loopback that halves the cost of sending (`bench/RESULTS.md`,
+//! section 12). A buffer on a later request (a continuation), a registered pool slot going
+//! zero-copy from its table entry (one per request), and the records of a SOCK_SEQPACKET
+//! socket go chained as above.
+//!
 //! # Datagrams
 //!
 //! On a datagram socket one buffer is one datagram, sent with `send_zc` on a connected

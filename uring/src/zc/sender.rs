@@ -203,7 +203,7 @@ impl ZcSender {
     }
 
     /// Whether the socket is ordered (SOCK_STREAM or SOCK_SEQPACKET): sends are ordered
-    /// with `IOSQE_IO_LINK` chains and continued when short.
+    /// (gathered into one request, or in `IOSQE_IO_LINK` chains) and continued when short.
     pub fn is_stream(&self) -> bool {
         self.stream
     }

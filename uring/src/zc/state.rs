@@ -86,6 +86,9 @@ pub(crate) struct Entry {
     /// first completion: it counts only if that completion has `F_MORE`.
     early_notif: Option<i32>,
     copied: bool,
+    /// The buffer rode in a gathered request led by another buffer (it has no request of
+    /// its own there): it is never gathered again.
+    rode: bool,
     stalls: u8,
     outcome: Outcome,
 }
@@ -118,6 +121,13 @@ impl Outcome {
 }
 
 impl Entry {
+    /// Whether this buffer may be gathered with others into one request: it has had no
+    /// request yet.
+    #[inline]
+    fn fresh(&self) -> bool {
+        self.requests == 0 && !self.rode && self.msg.is_none()
+    }
+
     /// Whether the kernel may still read this entry's memory.
     fn kernel_holds(&self) -> bool {
         self.state == State::InFlight || self.notifs_seen < self.notifs_expected
@@ -139,7 +149,32 @@ impl Drop for Entry {
 pub(crate) struct Slot {
     pub(crate) gen: u16,
     pub(crate) entry: Option<Entry>,
+    /// The other buffers (in stream order) of the gathered request this slot's buffer
+    /// led with generation `riders_gen`, while its first completion or its notification
+    /// is still to come; empty otherwise. Kept in the slot, not the entry, so that its
+    /// memory is reused from buffer to buffer.
+    pub(crate) riders: Vec<u16>,
+    pub(crate) riders_gen: u16,
 }
+
+/// The msghdr and iovecs of a sender's gathered request ([`Config::coalesce`]), boxed so
+/// that their addresses (given to the kernel) do not move. One per sender: a stream has
+/// one request or chain in flight at a time, and the next gathered request is prepared
+/// only after the first completion of the previous one, when the kernel has consumed the
+/// msghdr (it is read while the request is prepared and issued; the notification concerns
+/// only the payload's pages).
+struct GatherMsg {
+    hdr: msghdr,
+    /// Capacity fixed at creation, never exceeded: the array is never reallocated.
+    iov: Vec<iovec>,
+}
+
+// SAFETY: the raw pointers in `hdr` and `iov` point into this box and into buffers owned
+// by entries of the same sender, which moves between threads together with it; they are
+// written only through `&mut` and read by the kernel only while a request is in flight.
+unsafe impl Send for GatherMsg {}
+// SAFETY: shared references never read through the pointers.
+unsafe impl Sync for GatherMsg {}
 
 /// How the first completion of a request is read.
 enum ResKind {
@@ -465,6 +500,8 @@ pub(crate) struct SenderState {
     pub(crate) owned_bytes: usize,
     pub(crate) owned_buffers: u32,
     scratch: Vec<u16>,
+    /// The msghdr of gathered requests, made at the first one.
+    gather: Option<Box<GatherMsg>>,
     /// user_data of zero-copy requests whose first completion had no `F_MORE` and that may
     /// still post a stray notification (Linux 6.18 does, after a link cancel): consumed and
     /// counted when it comes, and never given to a new request.
@@ -508,6 +545,7 @@ impl SenderState {
             owned_bytes: 0,
             owned_buffers: 0,
             scratch: Vec::new(),
+            gather: None,
             strays: HashSet::new(),
             closing: false,
             deferred: None,
@@ -608,6 +646,8 @@ impl SenderState {
                 self.slots.push(Slot {
                     gen: 0,
                     entry: None,
+                    riders: Vec::new(),
+                    riders_gen: 0,
                 });
                 s
             }
@@ -628,6 +668,7 @@ impl SenderState {
             gen_first: 0,
             early_notif: None,
             copied: false,
+            rode: false,
             stalls: 0,
             outcome: Outcome::Pending,
         });
@@ -691,12 +732,18 @@ impl SenderState {
                 self.stats.stray_notifications += 1;
                 return true;
             }
+            let gathered = slot.riders_gen == gen && !slot.riders.is_empty();
             // The one a request of this buffer owes: counted, then the buffer may go.
             let feedback = count_notif(e, &mut self.stats, cqe.res);
             if let Some(copied) = feedback {
                 self.adaptive_feedback(copied);
             }
             self.try_finalize(index);
+            if gathered {
+                // It covers the buffers that rode in the request too: they go next, in
+                // stream order.
+                self.riders_notified(index, cqe.res);
+            }
             return true;
         }
         // A first completion: of the request in flight of this slot (its latest
@@ -707,6 +754,7 @@ impl SenderState {
         if slot.gen != gen {
             return false;
         }
+        let gathered = slot.riders_gen == gen && !slot.riders.is_empty();
         let Some(e) = slot.entry.as_mut() else {
             return false;
         };
@@ -739,9 +787,15 @@ impl SenderState {
             }
         }
         self.inflight = self.inflight.saturating_sub(1);
+        if gathered {
+            self.riders_completed(index, cqe.res, more, zc);
+        }
         if let (true, Some(res)) = (more, early) {
             // The notification came first: it is the one this request owes.
             self.count_notif(index, res);
+            if gathered {
+                self.riders_notified(index, res);
+            }
         }
         if self.stream {
             self.chain_pending = self.chain_pending.saturating_sub(1);
@@ -767,6 +821,10 @@ impl SenderState {
             // one has completed, so that two chains never race for the socket.
             if !self.chain.is_empty() {
                 return 0;
+            }
+            if self.bytestream && self.config.coalesce && space > 0 && self.push_gathered(ring, ctx)
+            {
+                return 1;
             }
             let n = (self.config.depth).min(space).min(self.queue.len() as u32);
             for i in 0..n {
@@ -813,8 +871,12 @@ impl SenderState {
         // request can then never be taken for this one's. Skip those of requests that may
         // still notify (bounded: each step passes one of them).
         let mut gen = s.gen.wrapping_add(1);
-        if !self.strays.is_empty() {
-            while self.strays.contains(&user_data(gen)) {
+        // Nor the generation of a gathered request this buffer led whose notification is
+        // still owed (to the buffers that rode in it as well).
+        if !self.strays.is_empty() || !s.riders.is_empty() {
+            while self.strays.contains(&user_data(gen))
+                || (!s.riders.is_empty() && gen == s.riders_gen)
+            {
                 gen = gen.wrapping_add(1);
             }
         }
@@ -935,6 +997,228 @@ impl SenderState {
             }
         }
         true
+    }
+
+    /// Byte streams ([`Config::coalesce`]): pushes the buffers at the front of the queue
+    /// that are on their first request and take the same kind of path (plain, or
+    /// zero-copy from memory the kernel pins per request) as one vectored request, led by
+    /// the first; false (nothing pushed, nothing changed but the paths chosen) when fewer
+    /// than two would go. Called only with no request of this sender in flight.
+    fn push_gathered(&mut self, ring: &mut IoUring, ctx: Ctx) -> bool {
+        let limit = self.config.depth.min(linux_raw_sys::general::UIO_MAXIOV) as usize;
+        if limit < 2 || self.queue.len() < 2 {
+            return false;
+        }
+        let mut members = core::mem::take(&mut self.scratch);
+        members.clear();
+        let mut zc = false;
+        let mut bytes = 0usize;
+        for &slot in self.queue.iter().take(limit) {
+            let Some(e) = self.slots[usize::from(slot)].entry.as_mut() else {
+                break;
+            };
+            if !e.fresh() {
+                break;
+            }
+            if self.fallback.is_some() {
+                e.path = Some(SendPath::Plain(PlainReason::Fallback));
+            } else if e.path.is_none() {
+                let fixed = e.buf.slot().is_some_and(|s| s.registered_for(ctx.ring_id));
+                e.path = Some(choose_path(
+                    &self.config,
+                    &mut self.adaptive,
+                    &mut self.stats,
+                    e.len,
+                    fixed,
+                ));
+            }
+            let path = e.path.unwrap_or(SendPath::Plain(PlainReason::Fallback));
+            // A registered slot goes from its own table entry: one per request.
+            if path == SendPath::ZeroCopyFixed
+                || (!members.is_empty() && path.is_zero_copy() != zc)
+                || bytes.saturating_add(e.len) > MAX_RW
+            {
+                break;
+            }
+            zc = path.is_zero_copy();
+            bytes += e.len;
+            members.push(slot);
+            if self.config.policy == Policy::Adaptive {
+                self.adaptive.learner.pushed(size_class(e.len), zc, e.len);
+            }
+        }
+        if members.len() < 2 {
+            self.scratch = members;
+            return false;
+        }
+        let g = self.gather.get_or_insert_with(|| {
+            Box::new(GatherMsg {
+                // SAFETY: msghdr is plain integers and pointers; all-zero (null pointers,
+                // zero lengths) is a valid value. It is filled before each request.
+                hdr: unsafe { core::mem::zeroed() },
+                iov: Vec::with_capacity(limit),
+            })
+        });
+        // Within the capacity (at most `limit` members): the array does not move.
+        g.iov.clear();
+        for &slot in &members {
+            if let Some(e) = self.slots[usize::from(slot)].entry.as_ref() {
+                let data = e.buf.as_slice();
+                g.iov.push(iovec {
+                    iov_base: data.as_ptr().cast_mut().cast(),
+                    iov_len: data.len() as _,
+                });
+            }
+        }
+        g.hdr = msghdr {
+            msg_name: core::ptr::null_mut(),
+            msg_namelen: 0,
+            // The kernel's net iovec is the same `struct iovec` (bindgen keeps it opaque
+            // there).
+            msg_iov: g.iov.as_mut_ptr().cast(),
+            msg_iovlen: g.iov.len() as _,
+            msg_control: core::ptr::null_mut(),
+            msg_controllen: 0,
+            msg_flags: 0,
+        };
+        let lead = members[0];
+        let prefix = self.prefix;
+        let user_data = |gen: u16| prefix | (u64::from(gen) << 16) | u64::from(lead);
+        let s = &mut self.slots[usize::from(lead)];
+        // A fresh buffer's slot has no gathered request of its own still notifying.
+        let mut gen = s.gen.wrapping_add(1);
+        if !self.strays.is_empty() {
+            while self.strays.contains(&user_data(gen)) {
+                gen = gen.wrapping_add(1);
+            }
+        }
+        let fd = self.file as i32;
+        // SAFETY: the SQE, filled in full right below (before anything can submit it),
+        // names the boxed msghdr and iovec array of this sender, which point at the data
+        // of the members: memory owned by their entries, at addresses that do not move
+        // (heap, 'static or pool mapping, see `ZcBuffer`), that nobody can write while the
+        // sender owns the buffers. Every member is released only after the kernel's last
+        // completion for this request (its first completion without F_MORE, or its
+        // notification, which counts for every member), which only the kernel can deliver
+        // (the driver reserved the user_data namespace); the buffers are `ManuallyDrop`
+        // until then. The msghdr and array are rewritten only for the next gathered
+        // request, which is prepared only once this one's first completion has been seen
+        // (one request or chain of a stream in flight at a time), and leaked by `Drop`
+        // while a request is in flight. The fd is the registered-file slot of this
+        // sender's socket, which the driver replaces only after every request naming it
+        // has completed. The user_data is in the reserved namespace, used by no other
+        // request that may still complete.
+        let Ok(sqe) = (unsafe { ring.get_sqe() }) else {
+            self.scratch = members;
+            return false;
+        };
+        if zc {
+            sqe.prep_sendmsg_zc(fd, &g.hdr, sys::SEND_WAITALL);
+            sqe.ioprio = sys::IoringSendFlags::ZC_REPORT_USAGE.bits();
+        } else {
+            sqe.prep_sendmsg(fd, &g.hdr, sys::SEND_WAITALL);
+        }
+        sqe.user_data = user_data(gen);
+        sqe.flags |= sys::IOSQE_FIXED_FILE;
+        s.gen = gen;
+        s.riders.clear();
+        s.riders.extend_from_slice(&members[1..]);
+        s.riders_gen = gen;
+        for (i, &slot) in members.iter().enumerate() {
+            if let Some(e) = self.slots[usize::from(slot)].entry.as_mut() {
+                e.state = State::InFlight;
+                e.res = None;
+                e.early_notif = None;
+                if zc {
+                    e.last_zc_res = i32::MAX;
+                }
+                if i == 0 {
+                    e.gen_first = gen;
+                    e.requests = 1;
+                } else {
+                    e.rode = true;
+                }
+            }
+        }
+        self.queue.drain(..members.len());
+        self.inflight += 1;
+        self.stats.requests += 1;
+        self.stats.gathered += 1;
+        self.stats.gathered_buffers += members.len() as u64;
+        if zc {
+            self.stats.zc_requests += 1;
+        }
+        self.chain.extend_from_slice(&members);
+        self.chain_pending = 1;
+        self.scratch = members;
+        true
+    }
+
+    /// The first completion (`res`, `more`) of the gathered request led by `lead`: the
+    /// buffers that rode in it are done with the request too, and the bytes sent are
+    /// shared out in stream order (each member's own result, as if it had been one
+    /// request of a chain: after a short member, the rest sent nothing, like the members
+    /// a broken link cancels).
+    fn riders_completed(&mut self, lead: u16, res: i32, more: bool, zc: bool) {
+        let riders = core::mem::take(&mut self.slots[usize::from(lead)].riders);
+        let canceled = -Errno::CANCELED.raw_os_error();
+        let mut left = usize::try_from(res).ok();
+        let mut share = |e: &mut Entry| match left {
+            Some(n) => {
+                let want = e.len - e.sent.min(e.len);
+                let got = n.min(want);
+                left = (got == want).then_some(n - got);
+                got as i32
+            }
+            None => canceled,
+        };
+        if res >= 0 {
+            if let Some(e) = self.slots[usize::from(lead)].entry.as_mut() {
+                let r = share(e);
+                e.res = Some(r);
+                if zc {
+                    e.last_zc_res = r;
+                }
+            }
+        }
+        for &slot in &riders {
+            if let Some(e) = self.slots[usize::from(slot)].entry.as_mut() {
+                e.state = State::Idle;
+                if more {
+                    e.notifs_expected += 1;
+                }
+                let r = share(e);
+                e.res = Some(r);
+                if zc {
+                    e.last_zc_res = r;
+                }
+            }
+        }
+        let mut riders = riders;
+        if !more {
+            // No notification will come: nothing more to do for the riders.
+            riders.clear();
+        }
+        self.slots[usize::from(lead)].riders = riders;
+    }
+
+    /// The notification (`res`: its usage bits) of the gathered request led by `lead`,
+    /// already counted for the lead: counted for each buffer that rode in it, which goes
+    /// back if that was all it waited for.
+    fn riders_notified(&mut self, lead: u16, res: i32) {
+        let mut riders = core::mem::take(&mut self.slots[usize::from(lead)].riders);
+        let copied = res as u32 & sys::IORING_NOTIF_USAGE_ZC_COPIED != 0;
+        for &slot in &riders {
+            if let Some(e) = self.slots[usize::from(slot)].entry.as_mut() {
+                e.notifs_seen += 1;
+                if copied && e.last_zc_res > 0 {
+                    e.copied = true;
+                }
+            }
+            self.try_finalize(slot);
+        }
+        riders.clear();
+        self.slots[usize::from(lead)].riders = riders;
     }
 
     // ---------------------------------------------------------------- completions
@@ -1360,6 +1644,12 @@ fn choose_path(
 
 impl Drop for SenderState {
     fn drop(&mut self) {
+        // The msghdr of a gathered request the kernel may still process must outlive it.
+        if self.inflight > 0 {
+            if let Some(g) = self.gather.take() {
+                core::mem::forget(g);
+            }
+        }
         // Entries the kernel may still read are leaked (their buffers are ManuallyDrop and
         // stay so); the others are freed. A buffer's destructor may panic (a
         // `Bytes::from_owner` owner, say): the held ones are never touched by drop glue,

@@ -91,8 +91,12 @@ fn queue(s: &SenderState) -> Vec<u16> {
     s.queue.iter().copied().collect()
 }
 
+/// Chains of four (the tests of chained requests: gathering off).
 fn always() -> Config {
-    Config::default().policy(Policy::Always).depth(4)
+    Config::default()
+        .policy(Policy::Always)
+        .depth(4)
+        .coalesce(false)
 }
 
 #[test]
@@ -965,4 +969,359 @@ fn a_load_that_slows_both_paths_alike_does_not_switch_a_class() {
     }
     assert_eq!((switched, l.prefer[16]), (0, Some(true)));
     assert!(l.plain[16].ns_per_byte > 2.5, "{:?}", l.plain[16]);
+}
+
+// ------------------------------------------------------------ gathered requests
+
+/// Gathering on (the default), in requests of up to four buffers.
+fn gathering(policy: Policy) -> Config {
+    Config::default().policy(policy).depth(4)
+}
+
+/// The user_data of the gathered request `lead` led.
+fn ud_gathered(s: &SenderState, lead: u16) -> u64 {
+    let gen = s.slots[usize::from(lead)].riders_gen;
+    PREFIX | (u64::from(gen) << 16) | u64::from(lead)
+}
+
+fn gathered_result(s: &mut SenderState, lead: u16, res: i32, more: bool) {
+    let flags = if more { sys::IORING_CQE_F_MORE } else { 0 };
+    let cqe = cqe_for(ud_gathered(s, lead), res, flags);
+    assert!(s.handle_cqe(&cqe), "{cqe:?} is the sender's");
+}
+
+fn gathered_notif(s: &mut SenderState, lead: u16, copied: bool) {
+    let res = if copied {
+        sys::IORING_NOTIF_USAGE_ZC_COPIED as i32
+    } else {
+        0
+    };
+    let cqe = cqe_for(ud_gathered(s, lead), res, sys::IORING_CQE_F_NOTIF);
+    assert!(s.handle_cqe(&cqe), "{cqe:?} is the sender's");
+}
+
+fn sorted(s: &mut SenderState) -> Vec<Completion> {
+    let mut done: Vec<Completion> = s.completions().collect();
+    done.sort_by_key(|c| c.seq);
+    done
+}
+
+#[test]
+fn queued_buffers_of_a_stream_go_in_one_vectored_request() {
+    let mut ring = ring();
+    let (mut s, _peer) = tcp_sender(&ring, gathering(Policy::Always));
+    let lens = [100usize, 50, 30, 20, 10];
+    for (i, &len) in lens.iter().enumerate() {
+        s.accept(vec![i as u8; len].into(), None);
+    }
+    assert_eq!(s.pump(&mut ring, CTX), 1, "one request for the first four");
+    let sqe = ring.last_sqe().expect("a request was prepared");
+    assert_eq!(sqe.opcode, sys::op(sys::io_uring_op::IORING_OP_SENDMSG_ZC));
+    assert_eq!(sqe.user_data, ud_gathered(&s, 0));
+    assert_eq!(sqe.flags & sys::IOSQE_IO_LINK, 0, "nothing to link");
+    assert_ne!(
+        sqe.flags & sys::IOSQE_FIXED_FILE,
+        0,
+        "the socket by its slot"
+    );
+    // SAFETY: the SQE names the sender's boxed msghdr, alive while the sender is.
+    let hdr = unsafe { &*(sqe.addr as *const msghdr) };
+    assert_eq!(hdr.msg_iovlen, 4);
+    // SAFETY: the msghdr names the sender's iovec array of four.
+    let iov = unsafe { core::slice::from_raw_parts(hdr.msg_iov.cast::<iovec>(), 4) };
+    for (i, v) in iov.iter().enumerate() {
+        let e = s.slots[i].entry.as_ref().unwrap();
+        assert_eq!(
+            v.iov_base.cast_const().cast::<u8>(),
+            e.buf.as_slice().as_ptr()
+        );
+        assert_eq!(v.iov_len as usize, lens[i]);
+    }
+    assert_eq!(s.chain, vec![0, 1, 2, 3]);
+    assert_eq!(queue(&s), vec![4], "the fifth waits for the next request");
+    assert_eq!((s.stats.gathered, s.stats.gathered_buffers), (1, 4));
+    assert_eq!(
+        s.pump(&mut ring, CTX),
+        0,
+        "one request of a stream at a time"
+    );
+
+    gathered_result(&mut s, 0, 200, true);
+    assert!(
+        s.done.is_empty(),
+        "zero-copy: every member waits for the notification"
+    );
+    assert_eq!(s.kernel_held(), 4);
+    // The fifth goes now (alone: nothing to gather it with).
+    assert_eq!(s.pump(&mut ring, CTX), 1);
+    assert_eq!(s.chain, vec![4]);
+    gathered_notif(&mut s, 0, false);
+    let done = sorted(&mut s);
+    assert_eq!(done.len(), 4, "the notification returns the whole request");
+    for (c, &len) in done.iter().zip(&lens) {
+        assert_eq!(c.result, Ok(len));
+        assert_eq!(c.path, Some(SendPath::ZeroCopy));
+        assert!(!c.copied);
+    }
+    assert_eq!(s.stats.notifications, 1, "one notification, counted once");
+    assert_eq!(s.stats.zero_copy, 4);
+}
+
+#[test]
+fn a_short_gathered_request_continues_from_the_buffer_it_stopped_in() {
+    let mut ring = ring();
+    let (mut s, _peer) = tcp_sender(&ring, gathering(Policy::Always));
+    for len in [100, 50, 30, 20] {
+        s.accept(vec![3u8; len].into(), None);
+    }
+    assert_eq!(s.pump(&mut ring, CTX), 1);
+    // 120 bytes: the first buffer and 20 of the second.
+    gathered_result(&mut s, 0, 120, true);
+    assert_eq!(queue(&s), vec![1, 2, 3], "the rest again, in order");
+    assert_eq!(s.slots[1].entry.as_ref().unwrap().sent, 20);
+    assert_eq!(s.stats.continuations, 1);
+    // What is left goes chained (the members are not fresh any more), and the gathered
+    // request's notification is still owed to every one of them.
+    assert_eq!(s.pump(&mut ring, CTX), 3);
+    assert_eq!(s.chain, vec![1, 2, 3]);
+    result(&mut s, 1, 30, true);
+    result(&mut s, 2, 30, true);
+    result(&mut s, 3, 20, true);
+    for slot in 1..4 {
+        notif(&mut s, slot, false);
+    }
+    assert!(s.done.is_empty(), "the first notification is still owed");
+    gathered_notif(&mut s, 0, false);
+    let done = sorted(&mut s);
+    let results: Vec<_> = done.iter().map(|c| c.result).collect();
+    assert_eq!(results, [Ok(100), Ok(50), Ok(30), Ok(20)]);
+    assert_eq!(s.stats.errors, 0);
+}
+
+#[test]
+fn a_notification_before_the_gathered_result_counts_for_every_member() {
+    let mut ring = ring();
+    let (mut s, _peer) = tcp_sender(&ring, gathering(Policy::Always));
+    for len in [10, 20, 30] {
+        s.accept(vec![5u8; len].into(), None);
+    }
+    assert_eq!(s.pump(&mut ring, CTX), 1);
+    gathered_notif(&mut s, 0, true);
+    assert!(s.done.is_empty());
+    gathered_result(&mut s, 0, 60, true);
+    let done = sorted(&mut s);
+    assert_eq!(done.len(), 3);
+    assert!(
+        done.iter().all(|c| c.copied),
+        "the copy concerns every member"
+    );
+    assert_eq!(s.stats.copied, 1);
+    assert_eq!(s.stats.stray_notifications, 0);
+}
+
+#[test]
+fn a_failed_gathered_request_fails_the_stream_at_its_first_buffer() {
+    let mut ring = ring();
+    let (mut s, _peer) = tcp_sender(&ring, gathering(Policy::Always));
+    for len in [10, 20, 30] {
+        s.accept(vec![5u8; len].into(), None);
+    }
+    s.accept(vec![6u8; 40].into(), None);
+    assert_eq!(s.pump(&mut ring, CTX), 1);
+    let lead_ud = ud_gathered(&s, 0);
+    // No F_MORE: no notification is owed, so everything comes back at once.
+    gathered_result(&mut s, 0, err(Errno::PIPE), false);
+    assert_eq!(s.error(), Some(Errno::PIPE));
+    let done = sorted(&mut s);
+    assert_eq!(done.len(), 4);
+    assert!(matches!(
+        done[0].result,
+        Err(BufferError::Failed {
+            errno: Errno::PIPE,
+            sent: 0
+        })
+    ));
+    for c in &done[1..] {
+        assert!(matches!(c.result, Err(BufferError::NotSent { .. })));
+    }
+    assert!(s.is_idle());
+    // A notification Linux may still post for it is a stray, counted for nothing.
+    assert!(s.strays.contains(&lead_ud));
+}
+
+#[test]
+fn a_refused_pin_of_a_gathered_request_resends_every_member_in_order() {
+    let mut ring = ring();
+    let (mut s, _peer) = tcp_sender(&ring, gathering(Policy::Always));
+    for len in [10, 20] {
+        s.accept(vec![5u8; len].into(), None);
+    }
+    assert_eq!(s.pump(&mut ring, CTX), 1);
+    gathered_result(&mut s, 0, err(Errno::NOMEM), false);
+    assert_eq!(queue(&s), vec![0, 1]);
+    assert_eq!(s.error(), None);
+    assert_eq!(
+        s.pump(&mut ring, CTX),
+        2,
+        "chained now, the first one plain"
+    );
+    result(&mut s, 0, 10, false);
+    result(&mut s, 1, 20, true);
+    notif(&mut s, 1, false);
+    let done = sorted(&mut s);
+    assert_eq!(done[0].path, Some(SendPath::Plain(PlainReason::PinLimit)));
+    assert_eq!(done[1].path, Some(SendPath::ZeroCopy));
+    assert_eq!(
+        done.iter().map(|c| c.result).collect::<Vec<_>>(),
+        [Ok(10), Ok(20)]
+    );
+}
+
+#[test]
+fn plain_buffers_gather_into_one_sendmsg_and_come_back_at_its_result() {
+    let mut ring = ring();
+    let (mut s, _peer) = tcp_sender(&ring, gathering(Policy::Never));
+    for len in [7, 8, 9] {
+        s.accept(vec![1u8; len].into(), None);
+    }
+    assert_eq!(s.pump(&mut ring, CTX), 1);
+    let sqe = ring.last_sqe().unwrap();
+    assert_eq!(sqe.opcode, sys::op(sys::io_uring_op::IORING_OP_SENDMSG));
+    gathered_result(&mut s, 0, 24, false);
+    let done = sorted(&mut s);
+    assert_eq!(
+        done.iter().map(|c| c.result).collect::<Vec<_>>(),
+        [Ok(7), Ok(8), Ok(9)]
+    );
+    assert!(
+        s.slots[0].riders.is_empty(),
+        "nothing owed: the riders are let go"
+    );
+    assert!(s.is_idle());
+}
+
+#[test]
+fn gathering_leaves_registered_slots_records_and_mixed_paths_alone() {
+    // A SOCK_SEQPACKET record is a message of its own: never gathered.
+    let mut r = ring();
+    let (a, _b) = rustix::net::socketpair(
+        rustix::net::AddressFamily::UNIX,
+        rustix::net::SocketType::SEQPACKET,
+        rustix::net::SocketFlags::CLOEXEC,
+        None,
+    )
+    .unwrap();
+    let config = gathering(Policy::Never).resolve(crate::zc::Memlock::current(), 0);
+    let mut s = SenderState::new(PREFIX, a, 0, true, false, config, None);
+    for len in [1, 2] {
+        s.accept(vec![1u8; len].into(), None);
+    }
+    assert_eq!(s.pump(&mut r, CTX), 2, "a chain of two records");
+    assert_eq!(s.stats.gathered, 0);
+
+    // A header the vectored send copies and a payload it sends zero-copy: two kinds of
+    // path, two requests.
+    let mut ring = ring();
+    let (mut s, _peer) = tcp_sender(&ring, gathering(Policy::Always));
+    s.accept_as(vec![1u8; 10].into(), None, s.part_path(10));
+    s.accept(vec![2u8; 8192].into(), None);
+    assert_eq!(s.pump(&mut ring, CTX), 2);
+    assert_eq!(s.stats.gathered, 0);
+}
+
+#[test]
+fn a_lead_sent_short_gets_a_new_user_data_and_the_old_notification_still_counts_for_all() {
+    let mut ring = ring();
+    let (mut s, _peer) = tcp_sender(&ring, gathering(Policy::Always));
+    for len in [100, 50] {
+        s.accept(vec![3u8; len].into(), None);
+    }
+    assert_eq!(s.pump(&mut ring, CTX), 1);
+    let gathered_ud = ud_gathered(&s, 0);
+    gathered_result(&mut s, 0, 40, true);
+    assert_eq!(queue(&s), vec![0, 1]);
+    assert_eq!(
+        s.pump(&mut ring, CTX),
+        2,
+        "chained: the remainder, then the other"
+    );
+    assert_ne!(
+        ud(&s, 0),
+        gathered_ud,
+        "the continuation has a user_data of its own"
+    );
+    assert_eq!(
+        s.slots[0].riders,
+        vec![1],
+        "the riders wait for the first notification"
+    );
+    result(&mut s, 0, 60, true);
+    result(&mut s, 1, 50, true);
+    notif(&mut s, 0, false);
+    notif(&mut s, 1, false);
+    assert!(
+        s.done.is_empty(),
+        "the gathered request has not notified yet"
+    );
+    gathered_notif(&mut s, 0, false);
+    let done = sorted(&mut s);
+    assert_eq!(
+        done.iter().map(|c| c.result).collect::<Vec<_>>(),
+        [Ok(100), Ok(50)]
+    );
+    assert_eq!(s.stats.stray_notifications, 0);
+}
+
+#[test]
+fn dropping_the_state_under_a_gathered_request_frees_none_of_its_buffers() {
+    // The buffers of a gathered zero-copy request whose notification is still owed, and
+    // a queued buffer whose owner panics in its destructor (in the lowest slot, so freed
+    // first): the panic unwinds through the state's drop, and neither the lead nor the
+    // buffer that rode with it may be freed.
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    struct Owner {
+        bytes: Vec<u8>,
+        panics: bool,
+        freed: Arc<AtomicBool>,
+    }
+    impl AsRef<[u8]> for Owner {
+        fn as_ref(&self) -> &[u8] {
+            &self.bytes
+        }
+    }
+    impl Drop for Owner {
+        fn drop(&mut self) {
+            self.freed.store(true, Ordering::SeqCst);
+            if self.panics {
+                panic!("a hostile destructor");
+            }
+        }
+    }
+    let owner = |panics, freed: &Arc<AtomicBool>| {
+        bytes::Bytes::from_owner(Owner {
+            bytes: vec![1; 10],
+            panics,
+            freed: Arc::clone(freed),
+        })
+    };
+    let freed: Vec<Arc<AtomicBool>> = (0..3).map(|_| Arc::default()).collect();
+    let mut ring = ring();
+    let (mut s, _peer) = tcp_sender(&ring, gathering(Policy::Always).depth(2));
+    s.accept(owner(true, &freed[0]).into(), None);
+    s.accept(owner(false, &freed[1]).into(), None);
+    s.accept(owner(false, &freed[2]).into(), None);
+    s.queue.clear();
+    s.queue.extend([1, 2, 0]);
+    assert_eq!(s.pump(&mut ring, CTX), 1, "slots 1 and 2 in one request");
+    assert_eq!(s.chain, vec![1, 2]);
+    gathered_result(&mut s, 1, 20, true);
+    assert_eq!(s.kernel_held(), 2, "both wait for the notification");
+    let unwound = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(s)));
+    assert!(unwound.is_err(), "the hostile destructor ran and panicked");
+    assert!(freed[0].load(Ordering::SeqCst));
+    assert!(
+        !freed[1].load(Ordering::SeqCst) && !freed[2].load(Ordering::SeqCst),
+        "a buffer the kernel holds was freed"
+    );
 }
