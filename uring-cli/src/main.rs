@@ -152,6 +152,15 @@ pub struct BenchArgs {
     /// The receiver reads with MSG_WAITALL.
     #[arg(long)]
     pub waitall: bool,
+    /// Safe layer: send a stream's queued buffers as IOSQE_IO_LINK chains of one request
+    /// each instead of gathering them into one vectored request (`Config::coalesce`).
+    #[arg(long)]
+    pub no_coalesce: bool,
+    /// Safe layer: one buffer per send in flight, each filled once (a sender of distinct
+    /// data), instead of clones of one payload (`bytes::Bytes`, or a registered
+    /// `SharedSlot` for zc-fixed and auto) as the raw loop sends one payload over and over.
+    #[arg(long)]
+    pub distinct_buffers: bool,
     /// UDP instead of TCP: over loopback to our own receiver, or with --to send-only to
     /// ADDR:PORT (no receiver needed there: the rate is what the kernel accepted).
     #[arg(long)]

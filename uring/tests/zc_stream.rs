@@ -1056,3 +1056,57 @@ fn a_long_queue_drains_without_stalling() {
         }
     );
 }
+
+/// One registered payload frozen into a `SharedSlot`, queued 64 times at once: every clone
+/// goes from the registered buffer (`send_zc_fixed`), several are in flight together, the
+/// peer reads the payload 64 times in order, and the slot is back in its pool only when
+/// the last clone is gone.
+#[test]
+fn a_shared_slot_goes_out_many_times_at_once_from_the_registered_buffer() {
+    const LEN: usize = 8192;
+    const COPIES: usize = 64;
+    let config = Config::default().policy(Policy::Always).depth(8);
+    let mut driver = config.driver().unwrap();
+    let pool = BufferPool::new(&mut driver, LEN, 1).unwrap();
+    let mut slot = pool.get().unwrap();
+    slot.copy_from_slice(&chunk(0, LEN));
+    let shared = slot.share();
+    assert!(pool.get().is_none(), "the slot is out while shared");
+    let (client, mut server) = tcp_pair();
+    server.set_read_timeout(Some(BOUND)).unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut got = Vec::new();
+        std::io::Read::read_to_end(&mut server, &mut got).map(|_| got)
+    });
+    let sender = ZcSender::new(&mut driver, client, config).unwrap();
+    for _ in 0..COPIES {
+        sender.queue(&mut driver, shared.clone()).unwrap();
+    }
+    sender.flush(&mut driver).unwrap();
+    let mut done = Vec::new();
+    finish(&sender, &mut driver, &mut done);
+    let stats = sender.stats(&driver).unwrap();
+    close_stream(sender, &mut driver, &mut done);
+    assert_eq!(done.len(), COPIES);
+    for c in &done {
+        assert_eq!(c.result, Ok(LEN));
+        assert_eq!(c.path, Some(SendPath::ZeroCopyFixed), "{c:?}");
+    }
+    assert!(stats.peak_buffers_in_flight >= 8, "{stats:?}");
+    assert_eq!(stats.fixed_requests, COPIES as u64, "{stats:?}");
+    let got = reader.join().unwrap().unwrap();
+    assert_eq!(got.len(), LEN * COPIES);
+    for (i, block) in got.chunks(LEN).enumerate() {
+        assert!(block == &shared[..], "copy {i} differs");
+    }
+    // The clones came back in the completions: the slot is writable again only once
+    // they are gone.
+    let shared = shared
+        .try_unwrap()
+        .expect_err("the completions hold clones");
+    drop(done);
+    let slot = shared.try_unwrap().expect("the last clone");
+    assert!(pool.get().is_none(), "still out: the slot is alive");
+    drop(slot);
+    assert!(pool.get().is_some(), "back in the pool");
+}

@@ -327,6 +327,8 @@ fn send_config(args: &BenchArgs, mode: Mode, size: usize) -> raw::SendConfig {
         inflight: args.inflight,
         duration: Duration::from_secs_f64(args.duration),
         fixed_file: args.fixed_file,
+        coalesce: !args.no_coalesce,
+        distinct_buffers: args.distinct_buffers,
         tuning: args.raw.clone(),
     }
 }

@@ -217,6 +217,12 @@ pub struct SendConfig {
     pub duration: Duration,
     /// Use a registered file (IOSQE_FIXED_FILE) instead of the fd.
     pub fixed_file: bool,
+    /// The safe layer gathers a stream's queued buffers into one request
+    /// (`Config::coalesce`; the raw loop ignores it).
+    pub coalesce: bool,
+    /// The safe layer holds one buffer per send in flight, each filled once, instead of
+    /// clones of one payload (the raw loop always sends one payload).
+    pub distinct_buffers: bool,
     /// The raw loop's ring-side choices (the safe layer ignores them).
     pub tuning: RawTuning,
 }

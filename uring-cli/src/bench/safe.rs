@@ -3,20 +3,27 @@
 //!
 //! Modes map onto the layer's policies and buffer kinds:
 //!
-//! - `zc-fixed`: `Policy::Always` with slots of a registered [`BufferPool`] (`send_zc_fixed`);
-//! - `zc`: `Policy::Always` with owned `Vec<u8>` buffers (`send_zc`);
+//! - `zc-fixed`: `Policy::Always` with a slot of a registered [`BufferPool`]
+//!   (`send_zc_fixed`);
+//! - `zc`: `Policy::Always` with heap buffers (`send_zc`, or `sendmsg_zc` with an iovec per
+//!   buffer when the layer gathers a stream's queued buffers);
 //! - `sendmsg-zc`: datagram sockets only, `send_to` the connected peer (`sendmsg_zc` with
 //!   `msg_name`); on a stream the layer sends with `send_zc` and offers no sendmsg form;
-//! - `send`: `Policy::Never` with `Vec<u8>` buffers (plain `send`);
-//! - `auto`: `Policy::Adaptive` (the layer's default) with pool slots: plain while the
+//! - `send`: `Policy::Never` with heap buffers (plain `send`, or `sendmsg` when gathered);
+//! - `auto`: `Policy::Adaptive` (the layer's default) with a pool slot: plain while the
 //!   kernel reports copying zero-copy sends; elsewhere zero-copy for the sizes where it
 //!   measured cheaper than plain send.
 //!
-//! Nothing is allocated per send: a fixed set of buffers (as many as the raw loop lets await
-//! their notification, [`notif_slots`]) is filled once with the
-//! payload and recycled: each comes back in a `Completion` once the kernel has let go of it,
-//! and is sent again as is. The layer's depth is `--inflight` (the longest `IOSQE_IO_LINK`
-//! chain on a stream; datagrams in flight on UDP) and its budget is exactly those buffers.
+//! Nothing is allocated per send. Like the raw loop, which sends one payload over and over,
+//! the sender is given clones of one payload: a `bytes::Bytes`, or for `zc-fixed` and `auto`
+//! the registered slot frozen into a `SharedSlot` (clones of either may all be in flight at
+//! once, since none can write the bytes); a clone costs a reference count. With
+//! `--distinct-buffers` it holds as many distinct buffers instead (pool slots, or vectors),
+//! each filled once, as a sender of distinct data would. Either way there are as many as
+//! the raw loop lets await their notification ([`notif_slots`]), each comes back in a
+//! `Completion` once the kernel has let go of it and is sent again as is. The layer's depth
+//! is `--inflight` (buffers per gathered request, or the longest `IOSQE_IO_LINK` chain, on
+//! a stream; datagrams in flight on UDP) and its budget is exactly those buffers.
 
 use std::net::SocketAddr;
 use std::os::fd::BorrowedFd;
@@ -111,6 +118,7 @@ pub fn run(fd: BorrowedFd<'_>, cfg: &SendConfig, stop: Option<&AtomicBool>) -> R
         .depth(cfg.inflight)
         .max_buffers(buffers)
         .budget_bytes(cfg.size.saturating_mul(buffers as usize))
+        .coalesce(cfg.coalesce)
         .wait_timeout(Some(STALL_TIMEOUT));
     let mut driver = driver_for(&config)?;
     // The sender owns (and closes) its socket: give it a duplicate of ours.
@@ -130,51 +138,66 @@ pub fn run(fd: BorrowedFd<'_>, cfg: &SendConfig, stop: Option<&AtomicBool>) -> R
         }
         _ => None,
     };
-    // Pool slots for zc-fixed and auto (registered once: send_zc_fixed when zero-copy);
-    // heap vectors otherwise. As many slots as the locked-memory limit lets them pin (the
-    // budget shrinks with them). If the kernel refuses even one (RLIMIT_MEMLOCK is per
-    // user: other processes pin too), the run fails with the library's message rather
-    // than measure zc-fixed or auto without registered buffers under their name.
-    let mut pool = match cfg.mode {
-        Mode::ZcFixed | Mode::Auto => {
+    // The buffers in flight at once: `buffers` of them. Like the raw loop, which sends one
+    // payload over and over, they are clones of one payload (`--distinct-buffers`: one
+    // buffer each, filled once, as a sender of distinct data would hold): for zc-fixed and
+    // auto a registered pool slot frozen into a `SharedSlot` (send_zc_fixed when
+    // zero-copy), otherwise a `bytes::Bytes`. A clone costs a reference count, and the
+    // kernel reads the same memory the raw loop's kernel reads.
+    let registered = matches!(cfg.mode, Mode::ZcFixed | Mode::Auto);
+    let mut free: Vec<ZcBuffer> = Vec::with_capacity(buffers as usize);
+    if cfg.distinct_buffers {
+        // Pool slots for zc-fixed and auto (registered once), heap vectors otherwise. As
+        // many slots as the locked-memory limit lets them pin (the budget shrinks with
+        // them). If the kernel refuses even one (RLIMIT_MEMLOCK is per user: other
+        // processes pin too), the run fails with the library's message rather than
+        // measure zc-fixed or auto without registered buffers under their name.
+        if registered {
             let slots = register_slots(&mut driver, cfg.size, buffers as usize)
                 .context("registering the payload buffers (BufferPool)")?;
             buffers = slots.len() as u32;
-            config = config
-                .max_buffers(buffers)
-                .budget_bytes(cfg.size.saturating_mul(slots.len()));
-            Some(slots)
-        }
-        // The pages of a zero-copy send from a vector are pinned per request and charged
-        // to the same limit: no more of them in flight than a pool could hold. Past the
-        // limit the kernel refuses to pin; the layer resends such a buffer plain, but a
-        // refusal of a later member of a linked chain fails the whole stream with
-        // ECANCELED (the layer takes the chain head's ECANCELED for an outside cancel).
-        Mode::Zc | Mode::SendmsgZc => {
-            buffers = pool_slots(&driver, cfg.size, buffers as usize) as u32;
-            config = config
-                .max_buffers(buffers)
-                .budget_bytes(cfg.size.saturating_mul(buffers as usize));
-            None
-        }
-        Mode::Send => None,
-    };
-    let mut free: Vec<ZcBuffer> = Vec::with_capacity(buffers as usize);
-    for _ in 0..buffers {
-        let buf: ZcBuffer = match &mut pool {
-            Some(p) => {
-                let mut slot = p.pop().ok_or_else(|| anyhow!("buffer pool exhausted"))?;
+            for mut slot in slots {
                 fill_pattern(&mut slot);
-                slot.into()
+                free.push(slot.into());
             }
-            None => {
+        } else {
+            // The pages of a zero-copy send from a vector are pinned per request and
+            // charged to the same limit: no more of them in flight than a pool could
+            // hold. Past the limit the kernel refuses to pin; the layer resends such a
+            // buffer plain, but a refusal of a later member of a linked chain fails the
+            // whole stream with ECANCELED (the layer takes the chain head's ECANCELED for
+            // an outside cancel).
+            if cfg.mode.is_zc() {
+                buffers = pool_slots(&driver, cfg.size, buffers as usize) as u32;
+            }
+            for _ in 0..buffers {
                 let mut v = vec![0u8; cfg.size];
                 fill_pattern(&mut v);
-                v.into()
+                free.push(v.into());
             }
-        };
-        free.push(buf);
+        }
+    } else if registered {
+        let slot = register_slots(&mut driver, cfg.size, 1)
+            .context("registering the payload buffer (BufferPool)")?
+            .pop()
+            .ok_or_else(|| anyhow!("buffer pool exhausted"))?;
+        let mut slot = slot;
+        fill_pattern(&mut slot);
+        let shared = slot.share();
+        free.extend((0..buffers).map(|_| ZcBuffer::from(shared.clone())));
+    } else {
+        // Pinned per request: the same limit on what may be in flight as above.
+        if cfg.mode.is_zc() {
+            buffers = pool_slots(&driver, cfg.size, buffers as usize) as u32;
+        }
+        let mut v = vec![0u8; cfg.size];
+        fill_pattern(&mut v);
+        let payload = bytes::Bytes::from(v);
+        free.extend((0..buffers).map(|_| ZcBuffer::from(payload.clone())));
     }
+    config = config
+        .max_buffers(buffers)
+        .budget_bytes(cfg.size.saturating_mul(buffers as usize));
     let sender = ZcSender::new(&mut driver, socket, config).context("creating the sender")?;
 
     let mut st = SendStats::default();

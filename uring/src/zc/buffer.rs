@@ -3,7 +3,7 @@
 use core::any::Any;
 use core::fmt;
 
-use super::pool::PoolSlot;
+use super::pool::{PoolSlot, SharedSlot};
 
 /// An owned buffer whose bytes stay put: what a sender can hand to the kernel.
 ///
@@ -88,6 +88,7 @@ impl fmt::Debug for CustomBuffer {
 /// kernel. A stack array cannot be one, for that reason.
 ///
 /// Convert with `From`/`Into` (`Vec<u8>`, `Box<[u8]>`, `&'static [u8]`, [`PoolSlot`],
+/// [`SharedSlot`],
 /// `bytes::Bytes` with the `bytes` feature), and get the original back with the
 /// `into_*` methods or a `match`.
 #[non_exhaustive]
@@ -101,6 +102,10 @@ pub enum ZcBuffer {
     /// A slot of a registered [`BufferPool`](super::BufferPool): sent with
     /// `send_zc_fixed`, so the kernel need not pin its pages per request.
     Slot(PoolSlot),
+    /// A clone of a frozen pool slot ([`PoolSlot::share`]): sent from the registered
+    /// buffer like [`Slot`](Self::Slot); other clones may be in flight at the same time,
+    /// since none can write the bytes.
+    Shared(SharedSlot),
     /// A reference-counted `bytes::Bytes` (feature `bytes`). Other clones may exist: they
     /// can only read, so the bytes the kernel reads cannot change.
     #[cfg(feature = "bytes")]
@@ -121,6 +126,8 @@ pub enum BufferKind {
     Static,
     /// [`ZcBuffer::Slot`].
     Slot,
+    /// [`ZcBuffer::Shared`].
+    Shared,
     /// `ZcBuffer::Bytes` (feature `bytes`).
     Bytes,
     /// [`ZcBuffer::Custom`].
@@ -136,6 +143,7 @@ impl ZcBuffer {
             ZcBuffer::Boxed(b) => b,
             ZcBuffer::Static(s) => s,
             ZcBuffer::Slot(s) => s,
+            ZcBuffer::Shared(s) => s,
             #[cfg(feature = "bytes")]
             ZcBuffer::Bytes(b) => b,
             ZcBuffer::Custom(c) => c.0.bytes(),
@@ -161,6 +169,7 @@ impl ZcBuffer {
             ZcBuffer::Boxed(_) => BufferKind::Boxed,
             ZcBuffer::Static(_) => BufferKind::Static,
             ZcBuffer::Slot(_) => BufferKind::Slot,
+            ZcBuffer::Shared(_) => BufferKind::Shared,
             #[cfg(feature = "bytes")]
             ZcBuffer::Bytes(_) => BufferKind::Bytes,
             ZcBuffer::Custom(_) => BufferKind::Custom,
@@ -215,6 +224,14 @@ impl ZcBuffer {
         }
     }
 
+    /// The shared slot, if this is [`ZcBuffer::Shared`].
+    pub fn into_shared(self) -> Option<SharedSlot> {
+        match self {
+            ZcBuffer::Shared(s) => Some(s),
+            _ => None,
+        }
+    }
+
     /// The `Bytes`, if this is `ZcBuffer::Bytes`.
     #[cfg(feature = "bytes")]
     pub fn into_bytes(self) -> Option<bytes::Bytes> {
@@ -228,6 +245,7 @@ impl ZcBuffer {
     pub(crate) fn slot(&self) -> Option<&PoolSlot> {
         match self {
             ZcBuffer::Slot(s) => Some(s),
+            ZcBuffer::Shared(s) => Some(s.slot()),
             _ => None,
         }
     }
@@ -275,6 +293,12 @@ impl<const N: usize> From<&'static [u8; N]> for ZcBuffer {
 impl From<PoolSlot> for ZcBuffer {
     fn from(s: PoolSlot) -> Self {
         ZcBuffer::Slot(s)
+    }
+}
+
+impl From<SharedSlot> for ZcBuffer {
+    fn from(s: SharedSlot) -> Self {
+        ZcBuffer::Shared(s)
     }
 }
 

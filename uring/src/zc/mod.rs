@@ -120,7 +120,8 @@
 //! [`ZcBuffer`] is what a sender owns: `Vec<u8>`, `Box<[u8]>`, `&'static [u8]`,
 //! `bytes::Bytes` (feature `bytes`) and [`PoolSlot`]s of a [`BufferPool`], whose memory is
 //! registered with the driver's ring once so that their sends use `send_zc_fixed` and the
-//! kernel skips pinning pages per request. All of them keep their bytes at an address that
+//! kernel skips pinning pages per request ([`PoolSlot::share`] freezes one into a
+//! [`SharedSlot`] whose clones may all be in flight at once). All of them keep their bytes at an address that
 //! does not move with the value, which is what lets the kernel read them after `send`
 //! returns.
 //!
@@ -239,7 +240,7 @@ pub use buffer::{BufferKind, CustomBuffer, StableBuffer, ZcBuffer};
 pub use config::{Config, DriverConfig, Policy};
 pub use driver::{is_zc_user_data, Driver, USER_DATA_TAG, USER_DATA_TAG_MASK};
 pub use memlock::{Memlock, MemlockExceeded};
-pub use pool::{BufferPool, PoolError, PoolSlot, MAX_POOL_SLOTS, MAX_SLOT_SIZE};
+pub use pool::{BufferPool, PoolError, PoolSlot, SharedSlot, MAX_POOL_SLOTS, MAX_SLOT_SIZE};
 pub use sender::{Closed, Completions, ZcSender};
 pub use stats::ZcStats;
 pub use types::{

@@ -399,6 +399,67 @@ impl Drop for PoolSlot {
     }
 }
 
+impl PoolSlot {
+    /// Freezes the slot's contents (its first [`len`](<[u8]>::len) bytes) into a
+    /// [`SharedSlot`] that can be cloned and sent many times at once, still from the
+    /// registered buffer (`send_zc_fixed`): one payload for many sockets, or the same one
+    /// over and over, without a copy or a slot per send.
+    pub fn share(self) -> SharedSlot {
+        SharedSlot(Arc::new(self))
+    }
+}
+
+/// A [`PoolSlot`] frozen for sharing ([`PoolSlot::share`]): clones read the same
+/// registered bytes, and none can write them, so any number of sends may be in flight
+/// with it at once. The slot goes back to its pool when the last clone is dropped; the
+/// writable slot comes back with [`try_unwrap`](Self::try_unwrap) once no other clone
+/// (in particular none held by a sender) is left.
+///
+/// No clone can write the bytes, so no send in flight can see them change:
+///
+/// ```compile_fail,E0596
+/// # fn f(slot: uring::zc::PoolSlot) {
+/// let mut shared = slot.share();
+/// shared[0] = 1; // no DerefMut: the bytes are frozen
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct SharedSlot(Arc<PoolSlot>);
+
+impl SharedSlot {
+    /// The slot, writable again, if this is the only clone; else this clone, unchanged.
+    pub fn try_unwrap(self) -> Result<PoolSlot, SharedSlot> {
+        Arc::try_unwrap(self.0).map_err(SharedSlot)
+    }
+
+    /// The slot behind the clones (read-only).
+    pub fn slot(&self) -> &PoolSlot {
+        &self.0
+    }
+}
+
+impl fmt::Debug for SharedSlot {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SharedSlot")
+            .field("slot", &*self.0)
+            .field("clones", &Arc::strong_count(&self.0))
+            .finish()
+    }
+}
+
+impl Deref for SharedSlot {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl AsRef<[u8]> for SharedSlot {
+    fn as_ref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
