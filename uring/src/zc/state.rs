@@ -1000,10 +1000,12 @@ impl SenderState {
     }
 
     /// Byte streams ([`Config::coalesce`]): pushes the buffers at the front of the queue
-    /// that are on their first request and take the same kind of path (plain, or
-    /// zero-copy from memory the kernel pins per request) as one vectored request, led by
-    /// the first; false (nothing pushed, nothing changed but the paths chosen) when fewer
-    /// than two would go. Called only with no request of this sender in flight.
+    /// that are on their first request and take the same kind of path (plain; zero-copy
+    /// from memory the kernel pins per request; or zero-copy from one registered buffer,
+    /// the clones of a [`SharedSlot`](super::SharedSlot), where `sendmsg_zc` takes a
+    /// registered buffer) as one vectored request, led by the first; false (nothing
+    /// pushed, nothing changed but the paths chosen) when fewer than two would go. Called
+    /// only with no request of this sender in flight.
     fn push_gathered(&mut self, ring: &mut IoUring, ctx: Ctx) -> bool {
         let limit = self.config.depth.min(linux_raw_sys::general::UIO_MAXIOV) as usize;
         if limit < 2 || self.queue.len() < 2 {
@@ -1011,7 +1013,9 @@ impl SenderState {
         }
         let mut members = core::mem::take(&mut self.scratch);
         members.clear();
-        let mut zc = false;
+        // The kind of the request: plain, zero-copy, or zero-copy from the registered
+        // buffer of that index (every iovec of a fixed sendmsg_zc lies in one buffer).
+        let mut kind: Option<(bool, Option<u16>)> = None;
         let mut bytes = 0usize;
         for &slot in self.queue.iter().take(limit) {
             let Some(e) = self.slots[usize::from(slot)].entry.as_mut() else {
@@ -1033,20 +1037,25 @@ impl SenderState {
                 ));
             }
             let path = e.path.unwrap_or(SendPath::Plain(PlainReason::Fallback));
-            // A registered slot goes from its own table entry: one per request.
-            if path == SendPath::ZeroCopyFixed
-                || (!members.is_empty() && path.is_zero_copy() != zc)
-                || bytes.saturating_add(e.len) > MAX_RW
-            {
+            let fixed = match path {
+                SendPath::ZeroCopyFixed if !ctx.msg_fixed => break,
+                SendPath::ZeroCopyFixed => e.buf.slot().map(|s| s.buf_index()),
+                _ => None,
+            };
+            let this = (path.is_zero_copy(), fixed);
+            if kind.is_some_and(|k| k != this) || bytes.saturating_add(e.len) > MAX_RW {
                 break;
             }
-            zc = path.is_zero_copy();
+            kind = Some(this);
             bytes += e.len;
             members.push(slot);
             if self.config.policy == Policy::Adaptive {
-                self.adaptive.learner.pushed(size_class(e.len), zc, e.len);
+                self.adaptive
+                    .learner
+                    .pushed(size_class(e.len), this.0, e.len);
             }
         }
+        let (zc, fixed) = kind.unwrap_or((false, None));
         if members.len() < 2 {
             self.scratch = members;
             return false;
@@ -1097,7 +1106,9 @@ impl SenderState {
         // names the boxed msghdr and iovec array of this sender, which point at the data
         // of the members: memory owned by their entries, at addresses that do not move
         // (heap, 'static or pool mapping, see `ZcBuffer`), that nobody can write while the
-        // sender owns the buffers. Every member is released only after the kernel's last
+        // sender owns the buffers. A fixed request names the registered buffer all its
+        // iovecs lie in (the members are clones of one pool slot of this driver, whose
+        // table entry stays while the slot lives: the members keep it alive). Every member is released only after the kernel's last
         // completion for this request (its first completion without F_MORE, or its
         // notification, which counts for every member), which only the kernel can deliver
         // (the driver reserved the user_data namespace); the buffers are `ManuallyDrop`
@@ -1112,7 +1123,10 @@ impl SenderState {
             self.scratch = members;
             return false;
         };
-        if zc {
+        if let Some(index) = fixed {
+            sqe.prep_sendmsg_zc_fixed(fd, &g.hdr, sys::SEND_WAITALL, index);
+            sqe.ioprio |= sys::IoringSendFlags::ZC_REPORT_USAGE.bits();
+        } else if zc {
             sqe.prep_sendmsg_zc(fd, &g.hdr, sys::SEND_WAITALL);
             sqe.ioprio = sys::IoringSendFlags::ZC_REPORT_USAGE.bits();
         } else {
@@ -1147,6 +1161,9 @@ impl SenderState {
         self.stats.gathered_buffers += members.len() as u64;
         if zc {
             self.stats.zc_requests += 1;
+            if fixed.is_some() {
+                self.stats.fixed_requests += 1;
+            }
         }
         self.chain.extend_from_slice(&members);
         self.chain_pending = 1;
