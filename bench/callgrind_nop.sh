@@ -59,12 +59,15 @@ per_op() { # command... (OPS and BATCH are appended, or substituted for @OPS@ / 
 echo "callgrind: user-space instructions per NOP round trip, batch $batch ($short vs $long ops)"
 echo "kernel $(uname -r), $(nproc) CPUs, $(date -u +%Y-%m-%dT%H:%MZ)"
 ours=$(per_op "$target_dir/release/examples/nop")
+inplace=$(per_op "$target_dir/release/examples/nop" @OPS@ @BATCH@ in-place)
 peer=$(per_op "$target_dir/release/examples/nop_peer_io_uring")
 lib=$(per_op "$tmp/nop_liburing")
-printf '%-16s %8s instr/op\n' uring "$ours" io-uring "$peer" liburing "$lib"
+printf '%-16s %8s instr/op\n' "uring (copy)" "$ours" "uring (in place)" "$inplace" \
+  io-uring "$peer" liburing "$lib"
 if ((have_cli)); then
   cli=$(per_op "$target_dir/release/uring" bench nop --ops @OPS@ --batch @BATCH@)
   printf '%-16s %8s instr/op\n' "uring bench nop" "$cli"
 fi
-awk -v o="$ours" -v p="$peer" -v l="$lib" 'BEGIN {
-  printf "ratio uring/io-uring = %.3f\nratio uring/liburing = %.3f\n", o / p, o / l }'
+awk -v o="$ours" -v i="$inplace" -v p="$peer" -v l="$lib" 'BEGIN {
+  printf "ratio uring (copy)/io-uring = %.3f, /liburing = %.3f\n", o / p, o / l
+  printf "ratio uring (in place)/io-uring = %.3f, /liburing = %.3f\n", i / p, i / l }'

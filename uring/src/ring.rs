@@ -1464,6 +1464,100 @@ impl IoUring {
         count
     }
 
+    /// Visits every completion that is ready, oldest first, in place (no copy), then
+    /// consumes them all with one store of the head; returns how many it visited. Does not
+    /// wait or enter the kernel: submit and wait first (on a `DEFER_TASKRUN` ring,
+    /// completions that need task work are posted only by an enter that asks for events).
+    /// liburing: `io_uring_for_each_cqe` followed by `io_uring_cq_advance`; tokio's
+    /// `io-uring`: iterating `completion()`.
+    ///
+    /// On a ring a driver owns, the driver's completions are set aside for it, as by
+    /// [`copy_cqes`](Self::copy_cqes), and `f` sees only the others (copied out first).
+    /// Should `f` panic, the completions are consumed only if the ring is a driver's (then
+    /// the ones not visited yet are lost); on any other ring none is, and the next reap
+    /// sees them all again.
+    ///
+    /// ```
+    /// use uring::{IoUring, sys::IoringSetupFlags};
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let mut ring = IoUring::init(8, IoringSetupFlags::empty())?;
+    /// for user_data in 1..=4 {
+    ///     ring.nop(user_data)?;
+    /// }
+    /// ring.submit_and_wait(4)?;
+    /// let mut sum = 0;
+    /// assert_eq!(ring.for_each_cqe(|cqe| sum += cqe.user_data), 4);
+    /// assert_eq!(sum, 1 + 2 + 3 + 4);
+    /// assert_eq!(ring.cq_ready(), 0);
+    /// # Ok(()) }
+    /// ```
+    #[inline(always)]
+    pub fn for_each_cqe(&mut self, mut f: impl FnMut(&Cqe)) -> u32 {
+        if self.split.is_some() {
+            return self.for_each_cqe_split(&mut f);
+        }
+        let cq = &self.cq;
+        let head = cq.head();
+        // Never more than the array holds, whatever the shared tail says.
+        let ready = cq.tail().wrapping_sub(head).min(cq.entries);
+        if ready == 0 {
+            return 0;
+        }
+        let first = (head & cq.mask) as usize;
+        let until_wrap = (cq.entries as usize - first).min(ready as usize);
+        // SAFETY: `first + until_wrap <= entries` and `ready - until_wrap <= first` (the
+        // rest starts at index 0), so both ranges lie inside the CQE array of the mapping.
+        // The CQEs between our head and the tail (read with acquire) are fully written by
+        // the kernel, which does not rewrite a slot until our head has passed it: we move
+        // the head only below, after the last use of these slices. `&mut self` keeps any
+        // other reader of this ring out meanwhile.
+        let (older, newer) = unsafe {
+            let base = cq.cqes.as_ptr();
+            (
+                core::slice::from_raw_parts(base.add(first), until_wrap),
+                core::slice::from_raw_parts(base, ready as usize - until_wrap),
+            )
+        };
+        for cqe in older {
+            f(cqe);
+        }
+        for cqe in newer {
+            f(cqe);
+        }
+        // Release: our reads of the visited CQEs happen before the kernel may reuse their
+        // slots. `ready` never passes the tail read above.
+        // SAFETY: head points into the live CQ ring mapping; only we write it.
+        unsafe { (*cq.head).store(head.wrapping_add(ready), Ordering::Release) };
+        ready
+    }
+
+    /// [`for_each_cqe`](Self::for_each_cqe) on a ring with a reserved namespace: copied out
+    /// (the caller's completions set aside earlier first), the driver's set aside.
+    #[cold]
+    fn for_each_cqe_split(&mut self, f: &mut dyn FnMut(&Cqe)) -> u32 {
+        let mut visited = 0;
+        while let Some(cqe) = self.split.as_deref_mut().and_then(|s| s.user.pop_front()) {
+            f(&cqe);
+            visited += 1;
+        }
+        let mut cqes = [Cqe::default(); 16];
+        // At most one ring's worth from the CQ: bounded while the kernel keeps posting.
+        let mut left = self.cq.entries as usize;
+        loop {
+            let take = left.min(cqes.len());
+            let n = self.copy_cqes_ready(&mut cqes[..take]) as usize;
+            if n == 0 {
+                return visited;
+            }
+            left -= n;
+            let kept = self.set_aside_reserved(&mut cqes[..n]) as usize;
+            for cqe in &cqes[..kept] {
+                f(cqe);
+            }
+            visited += kept as u32;
+        }
+    }
+
     /// Waits for one completion and returns it. Zig: `copy_cqe`; liburing:
     /// `io_uring_wait_cqe` + `io_uring_cqe_seen`.
     pub fn copy_cqe(&mut self) -> Result<Cqe, EnterError> {
@@ -1927,6 +2021,50 @@ mod tests {
             let mut seen: Vec<u64> = cqes[..n as usize].iter().map(|c| c.user_data).collect();
             seen.sort_unstable();
             assert_eq!(seen, (round * 8..round * 8 + n).collect::<Vec<_>>());
+        }
+    }
+
+    /// `for_each_cqe` visits the ready completions in CQ order across the wrap of the CQE
+    /// array (two runs), consumes exactly what it visited, and consumes nothing when the
+    /// visitor panics.
+    #[test]
+    fn for_each_cqe_reads_in_place_across_the_wrap() {
+        let mut ring = IoUring::init(4, IoringSetupFlags::empty()).unwrap();
+        let entries = ring.cq.entries;
+        let mut next = 0u64;
+        for round in 0..3 * u64::from(entries) {
+            let n = 1 + round % 4;
+            for i in 0..n {
+                ring.nop(next + i).unwrap();
+            }
+            assert_eq!(ring.submit_and_wait(n as u32).unwrap(), n as u32);
+            if round % 5 == 0 {
+                let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    ring.for_each_cqe(|_| panic!("a visitor that panics"))
+                }));
+                assert!(caught.is_err());
+                assert_eq!(ring.cq_ready(), n as u32, "nothing consumed by the panic");
+            }
+            // What the CQ holds, slot by slot from the head (the kernel's order, whatever
+            // it is).
+            let head = ring.cq.head();
+            let in_cq: Vec<u64> = (0..n as u32)
+                .map(|k| {
+                    let index = (head.wrapping_add(k) & ring.cq.mask) as usize;
+                    // SAFETY: index <= mask, inside the CQE array; the slot lies between
+                    // our head and the tail, written by the kernel and not consumed yet.
+                    unsafe { (*ring.cq.cqes.as_ptr().add(index)).user_data }
+                })
+                .collect();
+            let mut seen = Vec::new();
+            assert_eq!(ring.for_each_cqe(|c| seen.push(c.user_data)), n as u32);
+            assert_eq!(seen, in_cq, "in CQ order");
+            let mut sorted = seen.clone();
+            sorted.sort_unstable();
+            assert_eq!(sorted, (next..next + n).collect::<Vec<_>>(), "each once");
+            assert_eq!(ring.cq_ready(), 0);
+            assert_eq!(ring.for_each_cqe(|_| unreachable!()), 0);
+            next += n;
         }
     }
 
