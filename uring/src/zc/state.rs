@@ -862,42 +862,23 @@ impl SenderState {
     /// slot goes back to the front of the queue).
     #[inline(always)]
     fn push_request(&mut self, ring: &mut IoUring, ctx: Ctx, slot: u16, link: bool) -> bool {
-        let prefix = self.prefix;
-        let user_data = |gen: u16| prefix | (u64::from(gen) << 16) | u64::from(slot);
         let Some(s) = self.slots.get_mut(usize::from(slot)) else {
             return false;
         };
-        // Every request gets a user_data of its own: a late notification of an earlier
-        // request can then never be taken for this one's. Skip those of requests that may
-        // still notify (bounded: each step passes one of them).
-        let mut gen = s.gen.wrapping_add(1);
-        // Nor the generation of a gathered request this buffer led whose notification is
-        // still owed (to the buffers that rode in it as well).
-        if !self.strays.is_empty() || !s.riders.is_empty() {
-            while self.strays.contains(&user_data(gen))
-                || (!s.riders.is_empty() && gen == s.riders_gen)
-            {
-                gen = gen.wrapping_add(1);
-            }
-        }
-        let user_data = user_data(gen);
+        let gen = next_gen(&self.strays, self.prefix, slot, s);
+        let user_data = user_data_of(self.prefix, slot, gen);
         let Some(e) = s.entry.as_mut() else {
             return false;
         };
-        if self.fallback.is_some() {
-            e.path = Some(SendPath::Plain(PlainReason::Fallback));
-        } else if e.path.is_none() {
-            let fixed = (e.msg.is_none() || ctx.msg_fixed)
-                && e.buf.slot().is_some_and(|s| s.registered_for(ctx.ring_id));
-            e.path = Some(choose_path(
-                &self.config,
-                &mut self.adaptive,
-                &mut self.stats,
-                e.len,
-                fixed,
-            ));
-        }
-        let path = e.path.unwrap_or(SendPath::Plain(PlainReason::Fallback));
+        let fallback = self.fallback.is_some();
+        let path = entry_path(
+            e,
+            fallback,
+            &self.config,
+            &mut self.adaptive,
+            &mut self.stats,
+            ctx,
+        );
         let start = e.sent.min(e.len);
         let end = e.len.min(start + MAX_RW);
         let data = &e.buf.as_slice()[start..end];
@@ -1024,19 +1005,15 @@ impl SenderState {
             if !e.fresh() {
                 break;
             }
-            if self.fallback.is_some() {
-                e.path = Some(SendPath::Plain(PlainReason::Fallback));
-            } else if e.path.is_none() {
-                let fixed = e.buf.slot().is_some_and(|s| s.registered_for(ctx.ring_id));
-                e.path = Some(choose_path(
-                    &self.config,
-                    &mut self.adaptive,
-                    &mut self.stats,
-                    e.len,
-                    fixed,
-                ));
-            }
-            let path = e.path.unwrap_or(SendPath::Plain(PlainReason::Fallback));
+            let fallback = self.fallback.is_some();
+            let path = entry_path(
+                e,
+                fallback,
+                &self.config,
+                &mut self.adaptive,
+                &mut self.stats,
+                ctx,
+            );
             let fixed = match path {
                 SendPath::ZeroCopyFixed if !ctx.msg_fixed => break,
                 SendPath::ZeroCopyFixed => e.buf.slot().map(|s| s.buf_index()),
@@ -1091,16 +1068,8 @@ impl SenderState {
             msg_flags: 0,
         };
         let lead = members[0];
-        let prefix = self.prefix;
-        let user_data = |gen: u16| prefix | (u64::from(gen) << 16) | u64::from(lead);
         let s = &mut self.slots[usize::from(lead)];
-        // A fresh buffer's slot has no gathered request of its own still notifying.
-        let mut gen = s.gen.wrapping_add(1);
-        if !self.strays.is_empty() {
-            while self.strays.contains(&user_data(gen)) {
-                gen = gen.wrapping_add(1);
-            }
-        }
+        let gen = next_gen(&self.strays, self.prefix, lead, s);
         let fd = self.file as i32;
         // SAFETY: the SQE, filled in full right below (before anything can submit it),
         // names the boxed msghdr and iovec array of this sender, which point at the data
@@ -1132,7 +1101,7 @@ impl SenderState {
         } else {
             sqe.prep_sendmsg(fd, &g.hdr, sys::SEND_WAITALL);
         }
-        sqe.user_data = user_data(gen);
+        sqe.user_data = user_data_of(self.prefix, lead, gen);
         sqe.flags |= sys::IOSQE_FIXED_FILE;
         s.gen = gen;
         s.riders.clear();
@@ -1594,6 +1563,31 @@ impl SenderState {
     }
 }
 
+/// The user_data of the request of generation `gen` of slot `slot` of the sender with
+/// `prefix`.
+#[inline(always)]
+fn user_data_of(prefix: u64, slot: u16, gen: u16) -> u64 {
+    prefix | (u64::from(gen) << 16) | u64::from(slot)
+}
+
+/// The generation of the next request of slot `slot` (`s`). Every request gets a user_data
+/// of its own, so a late notification of an earlier request can never be taken for this
+/// one's: those of requests that may still notify (`strays`), and that of a gathered
+/// request this slot led whose notification is still owed to its riders, are skipped
+/// (bounded: each step passes one of them).
+#[inline(always)]
+fn next_gen(strays: &HashSet<u64>, prefix: u64, slot: u16, s: &Slot) -> u16 {
+    let mut gen = s.gen.wrapping_add(1);
+    if !strays.is_empty() || !s.riders.is_empty() {
+        while strays.contains(&user_data_of(prefix, slot, gen))
+            || (!s.riders.is_empty() && gen == s.riders_gen)
+        {
+            gen = gen.wrapping_add(1);
+        }
+    }
+    gen
+}
+
 /// Counts a notification owed to `e` (`res`: its usage bits); returns what it says for
 /// the adaptive policy: whether the kernel copied, or nothing (it sent nothing).
 #[inline(always)]
@@ -1612,6 +1606,29 @@ fn count_notif(e: &mut Entry, stats: &mut ZcStats, res: i32) -> Option<bool> {
     } else {
         None
     }
+}
+
+/// The path of the next request of `e`: plain if the sender fell back, else the path its
+/// first request took, else the policy's choice, made now and kept.
+#[inline(always)]
+fn entry_path(
+    e: &mut Entry,
+    fallback: bool,
+    config: &Config,
+    adaptive: &mut Adaptive,
+    stats: &mut ZcStats,
+    ctx: Ctx,
+) -> SendPath {
+    if fallback {
+        e.path = Some(SendPath::Plain(PlainReason::Fallback));
+    } else if e.path.is_none() {
+        // A slot goes fixed into its own driver's table only, and to an address only where
+        // sendmsg_zc takes a registered buffer.
+        let fixed = (e.msg.is_none() || ctx.msg_fixed)
+            && e.buf.slot().is_some_and(|s| s.registered_for(ctx.ring_id));
+        e.path = Some(choose_path(config, adaptive, stats, e.len, fixed));
+    }
+    e.path.unwrap_or(SendPath::Plain(PlainReason::Fallback))
 }
 
 /// The path for a buffer's first request, by the policy (the sender's fallback is
