@@ -1119,3 +1119,41 @@ fn a_shared_slot_goes_out_many_times_at_once_from_the_registered_buffer() {
     drop(slot);
     assert!(pool.get().is_some(), "back in the pool");
 }
+
+/// The slots of one pool are one registered buffer: queued together, distinct slots go in
+/// one vectored request from it (`sendmsg_zc` with FIXED_BUF), and the peer reads them in
+/// stream order.
+#[test]
+fn slots_of_one_pool_gather_into_one_fixed_request() {
+    const LEN: usize = 4096;
+    const SLOTS: usize = 8;
+    let config = Config::default().policy(Policy::Always).depth(8);
+    let mut driver = config.driver().unwrap();
+    let pool = BufferPool::new(&mut driver, LEN, SLOTS).unwrap();
+    let (client, server) = tcp_pair();
+    let reader = checking_receiver(server, 1 << 16);
+    let sender = ZcSender::new(&mut driver, client, config).unwrap();
+    let mut done = Vec::new();
+    let rounds = 4u64;
+    for round in 0..rounds {
+        for i in 0..SLOTS as u64 {
+            let mut slot = pool.get().expect("every slot is back after each round");
+            slot.copy_from_slice(&chunk((round * SLOTS as u64 + i) * LEN as u64, LEN));
+            sender.queue(&mut driver, slot).unwrap();
+        }
+        sender.flush(&mut driver).unwrap();
+        finish(&sender, &mut driver, &mut done);
+        // The slots go back to the pool as their completions are dropped.
+        done.clear();
+    }
+    let stats = sender.stats(&driver).unwrap();
+    close_stream(sender, &mut driver, &mut done);
+    assert_eq!(stats.fixed_requests, stats.requests, "{stats:?}");
+    assert_eq!(stats.zero_copy, rounds * SLOTS as u64, "{stats:?}");
+    assert!(
+        stats.gathered >= rounds,
+        "one gathered request per round at least: {stats:?}"
+    );
+    let total = rounds * (SLOTS * LEN) as u64;
+    assert_eq!(reader.join().unwrap().seen(), (total, None));
+}

@@ -85,21 +85,24 @@ pub fn pool_slots(driver: &Driver, slot_size: usize, want: usize) -> usize {
 }
 
 /// Up to `want` registered slots of `slot_size` bytes in `driver`, as many as
-/// [`pool_slots`] allows, or fewer if the kernel refuses more. Each slot is a pool of its
-/// own, so that a registration is all or nothing: when RLIMIT_MEMLOCK runs out midway
-/// through a multi-slot registration the kernel registers only the first buffers, yet
-/// `BufferPool::new` reports success and the others then fail `send_zc_fixed` with
-/// EFAULT. Fails (with [`PoolError::Memlock`] naming the limit, when that is why) only if
-/// not even one slot can be registered.
+/// [`pool_slots`] allows: one pool, registered as one buffer (all or nothing), so that the
+/// layer may gather its slots into one vectored request; when the kernel refuses that (the
+/// locked-memory limit is per user: other processes pin too), as many one-slot pools as it
+/// takes, fewer if it refuses more. Fails (with [`PoolError::Memlock`] naming the limit,
+/// when that is why) only if not even one slot can be registered.
 pub fn register_slots(
     driver: &mut Driver,
     slot_size: usize,
     want: usize,
 ) -> Result<Vec<PoolSlot>, PoolError> {
+    let n = pool_slots(driver, slot_size, want);
+    if let Ok(pool) = BufferPool::new(driver, slot_size, n) {
+        // The slots keep their pool's memory and registration alive.
+        return Ok((0..n).filter_map(|_| pool.get()).collect());
+    }
     let mut slots = Vec::new();
-    for _ in 0..pool_slots(driver, slot_size, want) {
+    for _ in 0..n {
         match BufferPool::new(driver, slot_size, 1) {
-            // The slot keeps its pool's memory and registration alive.
             Ok(pool) => slots.extend(pool.get()),
             Err(e) if slots.is_empty() => return Err(e),
             Err(_) => break,

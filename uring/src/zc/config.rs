@@ -97,9 +97,11 @@ pub struct Config {
     /// its own result; the kernel's work per buffer shrinks (one `tcp_sendmsg`, one
     /// notification, no linked request run from task work), which at small buffers is
     /// most of what sending costs. Only buffers on their first request with the same kind
-    /// of path are gathered; a pool slot going zero-copy from its registered buffer, a
-    /// continuation after a short send, and a record of a SOCK_SEQPACKET socket go alone
-    /// (chained). Default true.
+    /// of path are gathered: plain, zero-copy from memory pinned per request, or zero-copy
+    /// from one registered buffer (the slots of one [`BufferPool`](super::BufferPool), with
+    /// `sendmsg_zc`'s FIXED_BUF, Linux 6.15). A continuation after a short send, slots of
+    /// different pools, and the records of a SOCK_SEQPACKET socket go chained. Default
+    /// true.
     pub coalesce: bool,
     /// Upper bound for every wait of a blocking call ([`send`](super::ZcSender::send),
     /// [`wait`](super::ZcSender::wait), …); `None` waits as long as the kernel takes, like

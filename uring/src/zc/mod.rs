@@ -156,9 +156,10 @@
 //! a zero-copy request's one notification releases all of them. The kernel runs one send
 //! instead of a chain of linked requests, each issued from task work after the one before:
 //! at 1400-byte buffers on loopback that halves the cost of sending (`bench/RESULTS.md`,
-//! section 12). A buffer on a later request (a continuation), a registered pool slot going
-//! zero-copy from its table entry (one per request), and the records of a SOCK_SEQPACKET
-//! socket go chained as above.
+//! section 12). The slots of one [`BufferPool`] are one registered buffer, so they gather
+//! too (`sendmsg_zc` with FIXED_BUF, Linux 6.15). A buffer on a later request (a
+//! continuation), slots of different pools, and the records of a SOCK_SEQPACKET socket go
+//! chained as above.
 //!
 //! # Datagrams
 //!

@@ -81,9 +81,13 @@ struct Shared {
     slot_size: usize,
     count: usize,
     free: Mutex<Vec<u16>>,
-    /// The identity of the ring whose table holds the slots (`base..base + count`).
+    /// The identity of the ring whose table holds the pool (`base..base + entries`).
     ring_id: u64,
     table_base: u32,
+    /// Table entries the pool registered: one for the whole mapping (every slot then has
+    /// the pool's index, so that a vectored send may name several slots), or one per slot
+    /// for a pool over the kernel's 1 GiB limit of a registered buffer.
+    entries: u32,
     /// Told when the pool is gone, so that the driver clears its range.
     driver: Arc<DriverShared>,
 }
@@ -119,19 +123,19 @@ impl Drop for Shared {
         }
         // No request names the range (no slot is left); the driver clears it at its next
         // call, which also ends the pin on the pages.
-        self.driver.range_dropped(
-            self.base_index(),
-            self.count as u32,
-            (self.slot_size * self.count) as u64,
-        );
+        // What registering charged: whole pages, `stride` per slot either way.
+        self.driver
+            .range_dropped(self.base_index(), self.entries, self.map_len as u64);
     }
 }
 
 /// Memory registered with a [`Driver`](super::Driver)'s ring as fixed buffers, handed out in slots.
 ///
 /// [`new`](Self::new) maps `count` slots of `slot_size` bytes (each page-aligned) and
-/// registers one fixed buffer per slot in a free range of the driver's buffer table
-/// (IORING_REGISTER_BUFFERS2 sparse + IORING_REGISTER_BUFFERS_UPDATE, Linux 5.13), and
+/// registers it as one fixed buffer (one per slot for a pool over 1 GiB, the kernel's limit
+/// of one) in a free entry of the driver's buffer table (IORING_REGISTER_BUFFERS2 sparse +
+/// IORING_REGISTER_BUFFERS_UPDATE, Linux 5.13): all or nothing, and the slots of a pool
+/// can go in one vectored zero-copy request from it. It
 /// keeps a free list. [`get`](Self::get) hands out a [`PoolSlot`]; fill it, give it to a
 /// [`ZcSender`](super::ZcSender) of the same driver (it goes with `send_zc_fixed`; to any
 /// other, with `send_zc`), and it comes back in the [`Completion`](super::Completion);
@@ -232,13 +236,22 @@ impl BufferPool {
         }
         .map_err(PoolError::Mmap)?;
         let base = NonNull::new(ptr.cast::<u8>()).ok_or(PoolError::Mmap(Errno::NOMEM))?;
-        let iovecs: Vec<iovec> = (0..count)
-            .map(|i| iovec {
-                // SAFETY: `i * stride + slot_size <= map_len`, inside the mapping.
-                iov_base: unsafe { base.as_ptr().add(i * stride) }.cast(),
-                iov_len: slot_size as _,
-            })
-            .collect();
+        // One registered buffer for the whole mapping when the kernel takes one that large
+        // (at most 1 GiB), else one per slot.
+        let iovecs: Vec<iovec> = if map_len <= MAX_SLOT_SIZE {
+            vec![iovec {
+                iov_base: base.as_ptr().cast(),
+                iov_len: map_len as _,
+            }]
+        } else {
+            (0..count)
+                .map(|i| iovec {
+                    // SAFETY: `i * stride + slot_size <= map_len`, inside the mapping.
+                    iov_base: unsafe { base.as_ptr().add(i * stride) }.cast(),
+                    iov_len: slot_size as _,
+                })
+                .collect()
+        };
         // The registered memory is the mapping owned by the `Shared` made below, which
         // stays mapped while any slot or pool handle lives, and a slot in flight is kept by
         // its sender until the kernel's last completion for it; after that it is unmapped,
@@ -264,6 +277,7 @@ impl BufferPool {
             free: Mutex::new((0..count as u16).rev().collect()),
             ring_id,
             table_base: index,
+            entries: iovecs.len() as u32,
             driver,
         };
         Ok(BufferPool {
@@ -341,10 +355,16 @@ impl PoolSlot {
         unsafe { core::slice::from_raw_parts_mut(self.ptr(), self.shared.slot_size) }
     }
 
-    /// The fixed-buffer index this slot was registered as, in its driver's table.
+    /// The fixed-buffer index this slot is sent as, in its driver's table: the pool's, for
+    /// every slot of a pool registered as one buffer (up to 1 GiB in all; the slot is then
+    /// named by its address inside it), or the slot's own in a larger pool.
     pub fn buf_index(&self) -> u16 {
         // base + index < BUF_TABLE = 1 << 14.
-        (self.shared.base_index() + u32::from(self.index)) as u16
+        if self.shared.entries == 1 {
+            self.shared.base_index() as u16
+        } else {
+            (self.shared.base_index() + u32::from(self.index)) as u16
+        }
     }
 
     /// Whether the slot is registered as a fixed buffer of the ring with identity
@@ -400,7 +420,7 @@ impl Drop for PoolSlot {
 }
 
 impl PoolSlot {
-    /// Freezes the slot's contents (its first [`len`](<[u8]>::len) bytes) into a
+    /// Freezes the slot's contents (its first `len()` bytes) into a
     /// [`SharedSlot`] that can be cloned and sent many times at once, still from the
     /// registered buffer (`send_zc_fixed`): one payload for many sockets, or the same one
     /// over and over, without a copy or a slot per send.
@@ -479,7 +499,8 @@ mod tests {
         b.fill(2);
         assert!(a.iter().all(|&x| x == 1) && b.iter().all(|&x| x == 2));
         assert!(c.iter().all(|&x| x == 0));
-        assert_ne!(a.buf_index(), b.buf_index());
+        // One registered buffer for the pool: every slot is sent as its index.
+        assert_eq!(a.buf_index(), b.buf_index());
         a.set_len(10_000);
         assert_eq!(a.len(), 1000);
         a.set_len(7);
@@ -491,7 +512,7 @@ mod tests {
         // A second pool on the same driver takes another range of its table.
         let other = BufferPool::new(&mut driver, 10, 2).unwrap();
         let o = other.get().unwrap();
-        assert!(o.buf_index() >= 3, "disjoint from the first pool's 0..3");
+        assert_ne!(o.buf_index(), a.buf_index(), "another table entry");
         assert_eq!(pool.driver_id(), driver.id());
         // Slots outlive the pool handle.
         drop(pool);
@@ -517,19 +538,30 @@ mod tests {
     #[test]
     fn a_dropped_pool_gives_its_range_back() {
         let mut driver = Config::default().driver().unwrap();
-        let a = BufferPool::new(&mut driver, 4096, MAX_POOL_SLOTS / 2).unwrap();
-        let b = BufferPool::new(&mut driver, 4096, MAX_POOL_SLOTS / 2).unwrap();
+        // A pool takes one entry of the table whatever its slot count: fill the table with
+        // pools of one page.
+        let mut pools: Vec<BufferPool> = (0..MAX_POOL_SLOTS)
+            .map(|_| BufferPool::new(&mut driver, 1, 1).unwrap())
+            .collect();
         assert_eq!(
             BufferPool::new(&mut driver, 4096, 1).unwrap_err(),
             PoolError::TableFull
         );
         let pinned = driver.pinned_bytes();
-        drop(a);
+        let freed = pools[7].get().unwrap().buf_index();
+        drop(pools.swap_remove(7));
+        // The next call collects the dropped pool (its page unpinned) and reuses its entry.
         let c = BufferPool::new(&mut driver, 4096, 16).unwrap();
+        let slots: Vec<PoolSlot> = (0..16).filter_map(|_| c.get()).collect();
         assert!(
-            driver.pinned_bytes() < pinned,
-            "the dropped pool is unpinned"
+            slots.iter().all(|s| s.buf_index() == freed),
+            "the freed entry"
         );
-        drop((b, c));
+        assert_eq!(
+            driver.pinned_bytes(),
+            pinned - 4096 + 16 * 4096,
+            "the dropped pool is unpinned, the new one pinned whole"
+        );
+        drop((pools, slots, c));
     }
 }

@@ -983,8 +983,8 @@ impl SenderState {
     /// Byte streams ([`Config::coalesce`]): pushes the buffers at the front of the queue
     /// that are on their first request and take the same kind of path (plain; zero-copy
     /// from memory the kernel pins per request; or zero-copy from one registered buffer,
-    /// the clones of a [`SharedSlot`](super::SharedSlot), where `sendmsg_zc` takes a
-    /// registered buffer) as one vectored request, led by the first; false (nothing
+    /// the slots of one pool, where `sendmsg_zc` takes a registered buffer) as one vectored
+    /// request, led by the first; false (nothing
     /// pushed, nothing changed but the paths chosen) when fewer than two would go. Called
     /// only with no request of this sender in flight.
     fn push_gathered(&mut self, ring: &mut IoUring, ctx: Ctx) -> bool {
@@ -1076,8 +1076,9 @@ impl SenderState {
         // of the members: memory owned by their entries, at addresses that do not move
         // (heap, 'static or pool mapping, see `ZcBuffer`), that nobody can write while the
         // sender owns the buffers. A fixed request names the registered buffer all its
-        // iovecs lie in (the members are clones of one pool slot of this driver, whose
-        // table entry stays while the slot lives: the members keep it alive). Every member is released only after the kernel's last
+        // iovecs lie in (the members are slots of one pool of this driver, registered as
+        // that one buffer, whose table entry stays while a slot lives: the members keep it
+        // alive). Every member is released only after the kernel's last
         // completion for this request (its first completion without F_MORE, or its
         // notification, which counts for every member), which only the kernel can deliver
         // (the driver reserved the user_data namespace); the buffers are `ManuallyDrop`
