@@ -10,6 +10,8 @@
 
 use std::net::{TcpListener, TcpStream, UdpSocket};
 use std::os::fd::OwnedFd;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use rustix::io::Errno;
 
@@ -564,31 +566,34 @@ fn a_zero_length_record_on_seqpacket_is_sent() {
 }
 
 #[cfg(feature = "bytes")]
+/// The owner of a `Bytes` buffer that records when it is freed, and panics then if asked to
+/// (a hostile destructor).
+struct Owner {
+    bytes: Vec<u8>,
+    panics: bool,
+    freed: Arc<AtomicBool>,
+}
+
+impl AsRef<[u8]> for Owner {
+    fn as_ref(&self) -> &[u8] {
+        &self.bytes
+    }
+}
+
+impl Drop for Owner {
+    fn drop(&mut self) {
+        self.freed.store(true, Ordering::SeqCst);
+        if self.panics {
+            panic!("a hostile destructor");
+        }
+    }
+}
+
 #[test]
 fn a_panicking_destructor_never_frees_what_the_kernel_holds() {
     // A buffer whose owner panics in its destructor, in a lower slot than a buffer the
     // kernel still holds: the panic unwinds through the state's drop, and the held buffer
     // must still not be freed (it is ManuallyDrop: leaked).
-    use std::sync::atomic::{AtomicBool, Ordering};
-    use std::sync::Arc;
-    struct Owner {
-        bytes: Vec<u8>,
-        panics: bool,
-        freed: Arc<AtomicBool>,
-    }
-    impl AsRef<[u8]> for Owner {
-        fn as_ref(&self) -> &[u8] {
-            &self.bytes
-        }
-    }
-    impl Drop for Owner {
-        fn drop(&mut self) {
-            self.freed.store(true, Ordering::SeqCst);
-            if self.panics {
-                panic!("a hostile destructor");
-            }
-        }
-    }
     let (panicky_freed, held_freed) = (Arc::default(), Arc::<AtomicBool>::default());
     let mut ring = ring();
     let (mut s, _peer) = tcp_sender(&ring, always().depth(1));
@@ -1278,26 +1283,6 @@ fn dropping_the_state_under_a_gathered_request_frees_none_of_its_buffers() {
     // a queued buffer whose owner panics in its destructor (in the lowest slot, so freed
     // first): the panic unwinds through the state's drop, and neither the lead nor the
     // buffer that rode with it may be freed.
-    use std::sync::atomic::{AtomicBool, Ordering};
-    use std::sync::Arc;
-    struct Owner {
-        bytes: Vec<u8>,
-        panics: bool,
-        freed: Arc<AtomicBool>,
-    }
-    impl AsRef<[u8]> for Owner {
-        fn as_ref(&self) -> &[u8] {
-            &self.bytes
-        }
-    }
-    impl Drop for Owner {
-        fn drop(&mut self) {
-            self.freed.store(true, Ordering::SeqCst);
-            if self.panics {
-                panic!("a hostile destructor");
-            }
-        }
-    }
     let owner = |panics, freed: &Arc<AtomicBool>| {
         bytes::Bytes::from_owner(Owner {
             bytes: vec![1; 10],
