@@ -148,14 +148,23 @@ pub fn run(fd: BorrowedFd<'_>, cfg: &SendConfig, stop: Option<&AtomicBool>) -> R
     // zero-copy), otherwise a `bytes::Bytes`. A clone costs a reference count, and the
     // kernel reads the same memory the raw loop's kernel reads.
     let registered = matches!(cfg.mode, Mode::ZcFixed | Mode::Auto);
+    if cfg.mode.is_zc() && !registered {
+        // The pages of a zero-copy send from memory that is not registered are pinned per
+        // request (again for each request, one payload or not) and charged to the same
+        // limit: no more of them in flight than a pool could hold. Past the limit the
+        // kernel refuses to pin; the layer resends such a buffer plain, but a refusal of
+        // a later member of a linked chain fails the whole stream with ECANCELED (the
+        // layer takes the chain head's ECANCELED for an outside cancel).
+        buffers = pool_slots(&driver, cfg.size, buffers as usize) as u32;
+    }
     let mut free: Vec<ZcBuffer> = Vec::with_capacity(buffers as usize);
-    if cfg.distinct_buffers {
-        // Pool slots for zc-fixed and auto (registered once), heap vectors otherwise. As
-        // many slots as the locked-memory limit lets them pin (the budget shrinks with
-        // them). If the kernel refuses even one (RLIMIT_MEMLOCK is per user: other
-        // processes pin too), the run fails with the library's message rather than
-        // measure zc-fixed or auto without registered buffers under their name.
-        if registered {
+    match (registered, cfg.distinct_buffers) {
+        (true, true) => {
+            // As many pool slots as the locked-memory limit lets them pin (the budget
+            // shrinks with them). If the kernel refuses even one (RLIMIT_MEMLOCK is per
+            // user: other processes pin too), the run fails with the library's message
+            // rather than measure zc-fixed or auto without registered buffers under their
+            // name.
             let slots = register_slots(&mut driver, cfg.size, buffers as usize)
                 .context("registering the payload buffers (BufferPool)")?;
             buffers = slots.len() as u32;
@@ -163,40 +172,29 @@ pub fn run(fd: BorrowedFd<'_>, cfg: &SendConfig, stop: Option<&AtomicBool>) -> R
                 fill_pattern(&mut slot);
                 free.push(slot.into());
             }
-        } else {
-            // The pages of a zero-copy send from a vector are pinned per request and
-            // charged to the same limit: no more of them in flight than a pool could
-            // hold. Past the limit the kernel refuses to pin; the layer resends such a
-            // buffer plain, but a refusal of a later member of a linked chain fails the
-            // whole stream with ECANCELED (the layer takes the chain head's ECANCELED for
-            // an outside cancel).
-            if cfg.mode.is_zc() {
-                buffers = pool_slots(&driver, cfg.size, buffers as usize) as u32;
-            }
+        }
+        (true, false) => {
+            let mut slot = register_slots(&mut driver, cfg.size, 1)
+                .context("registering the payload buffer (BufferPool)")?
+                .pop()
+                .ok_or_else(|| anyhow!("buffer pool exhausted"))?;
+            fill_pattern(&mut slot);
+            let shared = slot.share();
+            free.extend((0..buffers).map(|_| ZcBuffer::from(shared.clone())));
+        }
+        (false, true) => {
             for _ in 0..buffers {
                 let mut v = vec![0u8; cfg.size];
                 fill_pattern(&mut v);
                 free.push(v.into());
             }
         }
-    } else if registered {
-        let slot = register_slots(&mut driver, cfg.size, 1)
-            .context("registering the payload buffer (BufferPool)")?
-            .pop()
-            .ok_or_else(|| anyhow!("buffer pool exhausted"))?;
-        let mut slot = slot;
-        fill_pattern(&mut slot);
-        let shared = slot.share();
-        free.extend((0..buffers).map(|_| ZcBuffer::from(shared.clone())));
-    } else {
-        // Pinned per request: the same limit on what may be in flight as above.
-        if cfg.mode.is_zc() {
-            buffers = pool_slots(&driver, cfg.size, buffers as usize) as u32;
+        (false, false) => {
+            let mut v = vec![0u8; cfg.size];
+            fill_pattern(&mut v);
+            let payload = bytes::Bytes::from(v);
+            free.extend((0..buffers).map(|_| ZcBuffer::from(payload.clone())));
         }
-        let mut v = vec![0u8; cfg.size];
-        fill_pattern(&mut v);
-        let payload = bytes::Bytes::from(v);
-        free.extend((0..buffers).map(|_| ZcBuffer::from(payload.clone())));
     }
     config = config
         .max_buffers(buffers)
