@@ -312,10 +312,7 @@ impl BigRing {
     /// # Ok(()) }
     /// ```
     pub fn init(entries: u32, flags: IoringSetupFlags) -> Result<BigRing, SetupError> {
-        let mut params = io_uring_params::default();
-        params.flags = flags;
-        params.sq_thread_idle = 1000;
-        BigRing::init_params(entries, &mut params)
+        BigRing::init_params(entries, &mut IoUring::init_defaults(flags))
     }
 
     /// Sets up a ring with full control over `io_uring_params`, as

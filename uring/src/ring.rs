@@ -582,10 +582,15 @@ impl IoUring {
     /// assert!(matches!(IoUring::init(3, IoringSetupFlags::empty()), Err(SetupError::EntriesNotPowerOfTwo)));
     /// ```
     pub fn init(entries: u32, flags: IoringSetupFlags) -> Result<IoUring, SetupError> {
+        IoUring::init_params(entries, &mut IoUring::init_defaults(flags))
+    }
+
+    /// The parameters `init` sets up with: `flags`, and a 1 s idle for an SQPOLL thread.
+    pub(crate) fn init_defaults(flags: IoringSetupFlags) -> io_uring_params {
         let mut params = io_uring_params::default();
         params.flags = flags;
         params.sq_thread_idle = 1000;
-        IoUring::init_params(entries, &mut params)
+        params
     }
 
     /// Sets up a ring with full control over `io_uring_params` (`cq_entries` with
