@@ -1473,7 +1473,12 @@ impl SenderState {
         // The kernel's last completion for it has been seen (state Idle, every owed
         // notification counted).
         let buffer = unsafe { ManuallyDrop::take(&mut e.buf) };
-        let (len, outcome, copied, path, seq) = (e.len, e.outcome, e.copied, e.path, e.seq);
+        // The path of the last request sent; none if none was (a path may be decided
+        // before the request it was decided for: a preset part, or a buffer a gathered
+        // request stopped at, which the stream's failure then kept from going).
+        let sent_any = e.requests > 0 || e.rode;
+        let path = e.path.filter(|_| sent_any);
+        let (len, outcome, copied, seq) = (e.len, e.outcome, e.copied, e.seq);
         let result = outcome.result(e.sent);
         let dest = e.msg.as_ref().map(|m| m.dest);
         // Frees the msghdr box, if any (the kernel no longer holds the entry).

@@ -1310,3 +1310,34 @@ fn dropping_the_state_under_a_gathered_request_frees_none_of_its_buffers() {
         "a buffer the kernel holds was freed"
     );
 }
+
+#[test]
+fn a_buffer_a_gathered_request_stopped_at_reports_no_path_if_it_never_went() {
+    // Two plain parts gather; the buffer after them takes zero-copy (its path is decided
+    // while the request is formed) and waits. The request fails the stream: that buffer
+    // comes back NotSent, and since no request of it was submitted, with no path.
+    let mut ring = ring();
+    let (mut s, _peer) = tcp_sender(&ring, gathering(Policy::Always));
+    let part = Some(SendPath::Plain(PlainReason::SmallPart));
+    s.accept_as(vec![1u8; 10].into(), None, part);
+    s.accept_as(vec![2u8; 10].into(), None, part);
+    s.accept(vec![3u8; 8192].into(), None);
+    assert_eq!(s.pump(&mut ring, CTX), 1);
+    assert_eq!(
+        s.chain,
+        vec![0, 1],
+        "the zero-copy buffer is not of the request"
+    );
+    assert_eq!(
+        s.slots[2].entry.as_ref().unwrap().path,
+        Some(SendPath::ZeroCopy),
+        "decided while the request was formed"
+    );
+    gathered_result(&mut s, 0, err(Errno::PIPE), false);
+    let done = sorted(&mut s);
+    assert_eq!(done.len(), 3);
+    assert_eq!(done[0].path, part, "sent (and failed) as a part");
+    assert_eq!(done[1].path, part, "rode in the request");
+    assert!(matches!(done[2].result, Err(BufferError::NotSent { .. })));
+    assert_eq!(done[2].path, None, "no request of it was submitted");
+}
