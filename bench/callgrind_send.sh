@@ -5,6 +5,9 @@
 # divided by the difference of the buffers sent (bytes_sent / size in the JSON), so set-up
 # and exit cancel out. Callgrind runs the sender ~50x slower, so the sink is never the
 # bottleneck and the sender never waits long for the kernel.
+# Run under scripts/drop_path.sh (URING_DROP_DEST set), it measures the drop path instead:
+# UDP datagrams to that address (no sink; the raw loop names the socket by a registered
+# file, as the safe layer does): `scripts/drop_path.sh -- bench/callgrind_send.sh send,zc-fixed`.
 # Needs: valgrind (apt-get install -y valgrind).
 # Usage: bench/callgrind_send.sh [MODES] [SIZES] [SHORT_S] [LONG_S]
 #   default: send,zc,zc-fixed,auto  1400,65536  1  3
@@ -31,17 +34,28 @@ metadata=$(cargo metadata --format-version 1 --no-deps)
 target_dir=$(sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p' <<<"$metadata")
 uring="$target_dir/release/uring"
 
-"$uring" bench --listen "127.0.0.1:$port" >/dev/null 2>&1 &
-sink=$!
-for _ in $(seq 50); do # bounded: 5 s for the sink to listen
-  ss -Hltn "sport = :$port" 2>/dev/null | grep -q . && break
-  sleep 0.1
-done
+if [[ -n ${URING_DROP_DEST:-} ]]; then
+  target=(--udp --to "$URING_DROP_DEST:9")
+  raw_opts=(--fixed-file)
+  where="UDP on the drop path to $URING_DROP_DEST"
+else
+  target=(--to "127.0.0.1:$port")
+  raw_opts=()
+  where="TCP to a sink in another process"
+  "$uring" bench --listen "127.0.0.1:$port" >/dev/null 2>&1 &
+  sink=$!
+  for _ in $(seq 50); do # bounded: 5 s for the sink to listen
+    ss -Hltn "sport = :$port" 2>/dev/null | grep -q . && break
+    sleep 0.1
+  done
+fi
 
 # "instructions buffers" for one run.
 run() { # api mode size seconds
   local out="$tmp/cg.out" json
-  json=$(valgrind --tool=callgrind --callgrind-out-file="$out" "$uring" bench --to "127.0.0.1:$port" \
+  local extra=()
+  [[ $1 == raw ]] && extra=("${raw_opts[@]}")
+  json=$(valgrind --tool=callgrind --callgrind-out-file="$out" "$uring" bench "${target[@]}" "${extra[@]}" \
     --api "$1" --mode "$2" --size "$3" --duration "$4" --json 2>"$tmp/cg.err") \
     || { cat "$tmp/cg.err" >&2; exit 1; }
   local ir
@@ -58,7 +72,7 @@ per_buffer() { # api mode size
     'BEGIN { if (nb <= na) { print "n/a"; exit } printf "%.0f", (b - a) / (nb - na) }'
 }
 
-echo "callgrind: user-space instructions per buffer sent (TCP to a sink in another process; ${short} s vs ${long} s runs)"
+echo "callgrind: user-space instructions per buffer sent ($where; ${short} s vs ${long} s runs)"
 echo "kernel $(uname -r), $(nproc) CPUs, $(date -u +%Y-%m-%dT%H:%MZ)"
 printf '%-9s %8s %10s %10s %8s\n' mode size raw safe safe/raw
 IFS=, read -ra ms <<<"$modes"
