@@ -2,7 +2,8 @@
 # Every comparison of issue 9 in one run: alternating rounds, medians, ratios.
 #
 # Each round runs every job below once, in an order that rotates from round to round, so
-# that machine noise hits all of them alike. The summary gives ratios of medians (and the
+# that machine noise hits all of them alike; within a job, the order of its modes and of its
+# sizes rotates too. The summary gives ratios of medians (and the
 # median of the per-round ratios, which drifts across the run disturb less).
 #
 #   1. TCP loopback, our own receiver (`uring bench`, no --to), sizes LOOP_SIZES:
@@ -139,13 +140,26 @@ if ((liburing)); then
   jobs+=(sink-raw sink-liburing)
   if ((drop)); then for s in $drop_sizes; do jobs+=("drop-liburing-$s"); done; fi
 fi
-job_cmd() { # job -> cmd (array)
-  local dest=${URING_DROP_DEST:-}
+# A list (words) rotated left by N: within a job, `uring bench` measures its cells in a
+# fixed order (every size of the first mode, then of the next...); rotating the modes and
+# the sizes from round to round keeps any one cell from always running first or last
+# (after the same neighbour) in its process.
+rot() { # N WORDS...
+  local n=$1; shift
+  local a=("$@") k=${#a[@]} i out=()
+  for ((i = 0; i < k; i++)); do out+=("${a[$(((i + n) % k))]}"); done
+  csv "${out[*]}"
+}
+job_cmd() { # job round -> cmd (array)
+  local dest=${URING_DROP_DEST:-} r=$2
+  local loop_s drop_s
+  loop_s=$(rot "$r" $loop_sizes)
+  drop_s=$(rot "$r" $drop_sizes)
   case $1 in
-    loop-raw) cmd=("${bench[@]}" "${raw_opts[@]}" --api raw --fixed-file --mode send,zc,zc-fixed --size "$(csv "$loop_sizes")") ;;
-    loop-safe) cmd=("${bench[@]}" --api safe --mode send,zc,zc-fixed,auto --size "$(csv "$loop_sizes")") ;;
-    drop-raw) cmd=("${bench[@]}" "${raw_opts[@]}" --udp --to "$dest:9" --api raw --fixed-file --mode send,zc-fixed --size "$(csv "$drop_sizes")") ;;
-    drop-safe) cmd=("${bench[@]}" --udp --to "$dest:9" --api safe --mode send,zc-fixed,auto --size "$(csv "$drop_sizes")") ;;
+    loop-raw) cmd=("${bench[@]}" "${raw_opts[@]}" --api raw --fixed-file --mode "$(rot "$r" send zc zc-fixed)" --size "$loop_s") ;;
+    loop-safe) cmd=("${bench[@]}" --api safe --mode "$(rot "$r" send zc zc-fixed auto)" --size "$loop_s") ;;
+    drop-raw) cmd=("${bench[@]}" "${raw_opts[@]}" --udp --to "$dest:9" --api raw --fixed-file --mode "$(rot "$r" send zc-fixed)" --size "$drop_s") ;;
+    drop-safe) cmd=("${bench[@]}" --udp --to "$dest:9" --api safe --mode "$(rot "$r" send zc-fixed auto)" --size "$drop_s") ;;
     sink-raw) cmd=("${bench[@]}" "${raw_opts[@]}" --to "127.0.0.1:$port" --api raw --fixed-file --mode zc-fixed --size 65000) ;;
     sink-liburing) cmd=("$liburing_bin" -4 -D 127.0.0.1 -p "$port" -t "$lib_t" -z 1 -s 65000 -n "$inflight" tcp) ;;
     drop-liburing-*) cmd=("$liburing_bin" -4 -D "$dest" -p 9 -t "$lib_t" -z 1 -s "${1##*-}" -n "$inflight" udp) ;;
@@ -159,7 +173,7 @@ for ((r = 0; r < rounds; r++)); do
   started=$SECONDS
   for ((k = 0; k < n; k++)); do
     job=${jobs[$(((k + r) % n))]}
-    job_cmd "$job"
+    job_cmd "$job" "$r"
     out="$tmp/$job.$r"
     "${nice[@]}" "${pin_tx[@]}" "${cmd[@]}" >"$out" 2>"$out.err" \
       || { echo "job $job failed: ${cmd[*]}" >&2; tail -n5 "$out" "$out.err" >&2; exit 1; }

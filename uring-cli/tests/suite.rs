@@ -63,6 +63,12 @@ fn the_suite_prints_every_ratio() {
         assert!(numbers[1] > 0.0 && numbers[2] > 0.0, "{r}");
         assert!((numbers[3] - numbers[1] / numbers[2]).abs() < 0.01, "{r}");
     }
+    // auto is compared with one mode, chosen over the run, and says which.
+    let auto = row("auto 1400 B");
+    assert!(
+        auto.contains("(vs send)") || auto.contains("(vs zc-fixed)"),
+        "{auto}"
+    );
 }
 
 #[test]
