@@ -185,6 +185,12 @@ pub struct BenchArgs {
     /// Sender implementation: our raw ring loop, or the safe zero-copy layer.
     #[arg(long, value_enum)]
     pub api: Option<Api>,
+    /// Pin the sender thread to CPU S and, on a loopback run, our own receiver thread to
+    /// CPU R (`--pin S,R`; `--pin S` pins the sender only). Unpinned, the scheduler places
+    /// both threads anew for every cell (on one core, or on two), and on a small machine
+    /// the loopback rates change with that placement.
+    #[arg(long, value_name = "S[,R]", value_delimiter = ',')]
+    pub pin: Vec<usize>,
     /// Print machine-readable results (JSON) on stdout instead of the table.
     #[arg(long)]
     pub json: bool,

@@ -17,6 +17,30 @@ fn unknown_mode() {
 }
 
 #[test]
+fn pin_to_cpus_this_process_may_not_use() {
+    fails(
+        &["bench", "--pin", "100000", "--duration", "0.1"],
+        "--pin: CPU 100000 is not one this process may run on",
+    );
+    fails(
+        &["bench", "--pin", "0,0,0", "--duration", "0.1"],
+        "--pin takes one or two CPUs",
+    );
+    fails(
+        &[
+            "bench",
+            "--pin",
+            "0,0",
+            "--to",
+            "127.0.0.1:9",
+            "--duration",
+            "0.1",
+        ],
+        "a run with --to has none",
+    );
+}
+
+#[test]
 fn size_zero() {
     fails(&["bench", "--size", "0"], "at least 1 byte");
     fails(&["bench", "--size", "lots"], "not a byte count");

@@ -549,6 +549,62 @@ fn safe_api_sweep() {
 }
 
 #[test]
+fn pinned_sender_and_receiver() {
+    // Every CPU this test may run on; the sender on the first, the receiver on the last
+    // (the same one on a one-CPU machine). The run checks that each pin took.
+    let status = std::fs::read_to_string("/proc/self/status").expect("/proc/self/status");
+    let list = status
+        .lines()
+        .find_map(|l| l.strip_prefix("Cpus_allowed_list:"))
+        .expect("Cpus_allowed_list")
+        .trim()
+        .to_string();
+    let cpus: Vec<usize> = list
+        .split(',')
+        .flat_map(|r| match r.split_once('-') {
+            Some((a, b)) => (a.parse().unwrap()..=b.parse().unwrap()).collect::<Vec<usize>>(),
+            None => vec![r.parse().unwrap()],
+        })
+        .collect();
+    let (s, r) = (cpus[0], cpus[cpus.len() - 1]);
+    let pin = format!("{s},{r}");
+    for udp in [false, true] {
+        let mut args = vec![
+            "--pin",
+            &pin,
+            "--mode",
+            "send,zc-fixed",
+            "--sizes",
+            "4096",
+            "--duration",
+            "0.2",
+            "--json",
+        ];
+        if udp {
+            args.push("--udp");
+        }
+        let v = json_run(&args);
+        assert_eq!(v["pin_sender"].as_u64(), Some(s as u64), "{v:#}");
+        assert_eq!(v["pin_receiver"].as_u64(), Some(r as u64), "{v:#}");
+        check_cells(&v, &["send", "zc-fixed"], &[4096], udp, false);
+    }
+    // Unpinned, the report says so.
+    let v = json_run(&[
+        "--mode",
+        "send",
+        "--sizes",
+        "4096",
+        "--duration",
+        "0.1",
+        "--json",
+    ]);
+    assert!(
+        v["pin_sender"].is_null() && v["pin_receiver"].is_null(),
+        "{v:#}"
+    );
+}
+
+#[test]
 fn listen_and_to_pair() {
     let mut sink = uring()
         .args(["bench", "--listen", "127.0.0.1:0", "--count", "3"])

@@ -110,6 +110,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         return sink::listen(addr, limit, args.waitall);
     }
     let plans = plans(args)?;
+    let pins = Pins::from_args(args)?;
     let sizes: Vec<usize> = if !args.size.is_empty() {
         args.size.clone()
     } else if args.to.is_some() {
@@ -155,6 +156,8 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         fixed_file: args.fixed_file,
         waitall: args.waitall,
         raw_tuning: args.raw.clone(),
+        pin_sender: pins.sender,
+        pin_receiver: pins.receiver,
         kernel: rustix::system::uname()
             .release()
             .to_string_lossy()
@@ -194,7 +197,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
                 plan.mode.name(),
                 size
             ));
-            let measured = bench.measure(args, plan, size);
+            let measured = bench.measure(args, pins, plan, size);
             if INTERRUPTED.load(Ordering::Relaxed) {
                 // Ctrl-C: this cell was cut short (or failed for it); the completed ones
                 // stand.
@@ -387,7 +390,69 @@ fn cell(
 }
 
 /// Runs one sender on `fd` with the plan's implementation; it stops early on Ctrl-C.
-fn send_on(fd: BorrowedFd<'_>, plan: Plan, cfg: &raw::SendConfig) -> Result<raw::SendStats> {
+/// CPUs to pin the sender thread and our own receiver thread to (`--pin S[,R]`).
+#[derive(Clone, Copy, Debug, Default)]
+struct Pins {
+    sender: Option<usize>,
+    receiver: Option<usize>,
+}
+
+impl Pins {
+    /// Checked against the CPUs this process may run on, before anything runs.
+    fn from_args(args: &BenchArgs) -> Result<Pins> {
+        let (sender, receiver) = match args.pin[..] {
+            [] => (None, None),
+            [s] => (Some(s), None),
+            [s, r] => (Some(s), Some(r)),
+            _ => bail!("--pin takes one or two CPUs: the sender's, then the receiver's"),
+        };
+        if receiver.is_some() && args.to.is_some() {
+            bail!(
+                "--pin S,R: R pins our own receiver, and a run with --to has none (the \
+                 receiver is elsewhere); use --pin S"
+            );
+        }
+        let allowed = rustix::thread::sched_getaffinity(None).context("sched_getaffinity")?;
+        for cpu in sender.iter().chain(receiver.iter()) {
+            let max = rustix::thread::CpuSet::MAX_CPU;
+            if *cpu >= max || !allowed.is_set(*cpu) {
+                let cpus: Vec<String> = (0..max)
+                    .filter(|&c| allowed.is_set(c))
+                    .map(|c| c.to_string())
+                    .collect();
+                bail!(
+                    "--pin: CPU {cpu} is not one this process may run on (it may: {})",
+                    cpus.join(",")
+                );
+            }
+        }
+        Ok(Pins { sender, receiver })
+    }
+}
+
+/// Pins the calling thread to `cpu`, if one is given, and checks that it took (the
+/// thread's affinity read back is that CPU alone).
+fn pin_to(cpu: Option<usize>) -> Result<()> {
+    if let Some(cpu) = cpu {
+        let mut set = rustix::thread::CpuSet::new();
+        set.set(cpu);
+        rustix::thread::sched_setaffinity(None, &set)
+            .with_context(|| format!("pinning a thread to CPU {cpu}"))?;
+        let now = rustix::thread::sched_getaffinity(None).context("sched_getaffinity")?;
+        if now.count() != 1 || !now.is_set(cpu) {
+            bail!("pinning a thread to CPU {cpu}: its affinity is {now:?} instead");
+        }
+    }
+    Ok(())
+}
+
+fn send_on(
+    fd: BorrowedFd<'_>,
+    pin: Option<usize>,
+    plan: Plan,
+    cfg: &raw::SendConfig,
+) -> Result<raw::SendStats> {
+    pin_to(pin)?;
     match plan.api {
         Api::Raw => raw::run(fd.as_raw_fd(), cfg, Some(&INTERRUPTED)),
         Api::Safe => safe::run(fd, cfg, Some(&INTERRUPTED)),
@@ -432,7 +497,7 @@ impl Bench {
     }
 
     /// Measures one cell.
-    fn measure(&self, args: &BenchArgs, plan: Plan, size: usize) -> Result<Cell> {
+    fn measure(&self, args: &BenchArgs, pins: Pins, plan: Plan, size: usize) -> Result<Cell> {
         let cfg = send_config(args, plan.mode, size);
         match self {
             Bench::Loopback {
@@ -442,8 +507,8 @@ impl Bench {
             } => {
                 let cpu0 = process_cpu();
                 let (tx, rx) = match listener {
-                    Some(l) => tcp_cell(l, plan, &cfg, args.waitall, *limit)?,
-                    None => udp_cell(*ip, plan, &cfg, *limit)?,
+                    Some(l) => tcp_cell(l, pins, plan, &cfg, args.waitall, *limit)?,
+                    None => udp_cell(*ip, pins, plan, &cfg, *limit)?,
                 };
                 let process = process_cpu().saturating_sub(cpu0);
                 Ok(cell(plan, size, &tx, Some(&rx), args.udp, Some(process)))
@@ -452,7 +517,7 @@ impl Bench {
                 let stream = util::connect_tcp(target)?;
                 let cpu0 = process_cpu();
                 let tx = std::thread::scope(|s| {
-                    s.spawn(|| send_on(stream.as_fd(), plan, &cfg))
+                    s.spawn(|| send_on(stream.as_fd(), pins.sender, plan, &cfg))
                         .join()
                         .map_err(|_| anyhow!("the sender thread panicked"))
                 })??;
@@ -474,7 +539,7 @@ impl Bench {
                     .with_context(|| format!("cannot send to {dest}"))?;
                 let cpu0 = process_cpu();
                 let tx = std::thread::scope(|s| {
-                    s.spawn(|| send_on(sock.as_fd(), plan, &cfg))
+                    s.spawn(|| send_on(sock.as_fd(), pins.sender, plan, &cfg))
                         .join()
                         .map_err(|_| anyhow!("the sender thread panicked"))
                 })?
@@ -488,6 +553,7 @@ impl Bench {
 
 fn tcp_cell(
     listener: &TcpListener,
+    pins: Pins,
     plan: Plan,
     cfg: &raw::SendConfig,
     waitall: bool,
@@ -497,6 +563,10 @@ fn tcp_cell(
     let abort = AtomicBool::new(false);
     std::thread::scope(|s| {
         let rx = s.spawn(|| -> Result<sink::SinkStats> {
+            if let Err(e) = pin_to(pins.receiver) {
+                abort.store(true, Ordering::Relaxed);
+                return Err(e);
+            }
             let conn = sink::accept_one(listener, &abort, limit)?;
             sink::drain_tcp(&conn, waitall, limit)
         });
@@ -510,7 +580,7 @@ fn tcp_cell(
                     return Err(e);
                 }
             };
-            let r = send_on(stream.as_fd(), plan, cfg);
+            let r = send_on(stream.as_fd(), pins.sender, plan, cfg);
             let _ = stream.shutdown(std::net::Shutdown::Write);
             r
         });
@@ -528,6 +598,7 @@ fn tcp_cell(
 
 fn udp_cell(
     ip: IpAddr,
+    pins: Pins,
     plan: Plan,
     cfg: &raw::SendConfig,
     limit: Duration,
@@ -538,12 +609,15 @@ fn udp_cell(
     let addr = rx_sock.local_addr()?;
     let done = AtomicBool::new(false);
     std::thread::scope(|s| {
-        let rx = s.spawn(|| sink::drain_udp(&rx_sock, &done, limit));
+        let rx = s.spawn(|| {
+            pin_to(pins.receiver)?;
+            sink::drain_udp(&rx_sock, &done, limit)
+        });
         let tx = s.spawn(|| -> Result<raw::SendStats> {
             let r = (|| {
                 let sock = UdpSocket::bind(SocketAddr::new(ip, 0))?;
                 sock.connect(addr)?;
-                send_on(sock.as_fd(), plan, cfg)
+                send_on(sock.as_fd(), pins.sender, plan, cfg)
             })();
             done.store(true, Ordering::Release);
             r

@@ -221,6 +221,10 @@ pub struct Run {
     /// The raw loop's ring-side choices as asked (`--taskrun`, `--reap`, ...); what each
     /// cell's ring ended up with is its `ring`.
     pub raw_tuning: super::raw::RawTuning,
+    /// The CPU the sender thread was pinned to (`--pin S`), if any.
+    pub pin_sender: Option<usize>,
+    /// The CPU our own receiver thread was pinned to (`--pin S,R`), if any.
+    pub pin_receiver: Option<usize>,
     /// Kernel release.
     pub kernel: String,
     /// The cells, in run order.
