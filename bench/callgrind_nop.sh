@@ -66,7 +66,8 @@ printf '%-16s %8s instr/op\n' "uring (copy)" "$ours" "uring (in place)" "$inplac
   io-uring "$peer" liburing "$lib"
 if ((have_cli)); then
   cli=$(per_op "$target_dir/release/uring" bench nop --ops @OPS@ --batch @BATCH@)
-  printf '%-16s %8s instr/op\n' "uring bench nop" "$cli"
+  cli_in=$(per_op "$target_dir/release/uring" bench nop --ops @OPS@ --batch @BATCH@ --in-place)
+  printf '%-16s %8s instr/op\n' "uring bench nop" "$cli" "... --in-place" "$cli_in"
 fi
 awk -v o="$ours" -v i="$inplace" -v p="$peer" -v l="$lib" 'BEGIN {
   printf "ratio uring (copy)/io-uring = %.3f, /liburing = %.3f\n", o / p, o / l

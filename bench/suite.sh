@@ -259,6 +259,20 @@ if "loop-raw" in jobs:
     compare(cells("loop-raw"), cells("loop-safe"), ["send", "zc", "zc-fixed"], "TCP loopback", "loop-safe")
 if "drop-raw" in jobs:
     compare(cells("drop-raw"), cells("drop-safe"), ["send", "zc-fixed"], "UDP drop path", "drop-safe")
+    # On the drop path the sender is the bottleneck (nothing receives), so its CPU time per
+    # buffer is the rate's inverse: what user space adds to the kernel's part decides the
+    # ratio. "expected" is the safe / raw ratio if the kernel's part were the raw loop's
+    # and only the user-space part differed.
+    print("\nsender CPU per buffer on the UDP drop path (ns, medians; user space part in brackets)")
+    print(f"  {'':<34} {'safe':>16} {'raw':>16} {'expected':>9}")
+    def per_buffer(job, field, mode, size):
+        return med([v * size for v in series(cells(job, field), mode, size) if v is not None] or [float("nan")])
+    for size in size_key(cells("drop-raw")):
+        for m in ["send", "zc-fixed"]:
+            sc, su = (per_buffer("drop-safe", f, m, size) for f in ("sender_cpu_s_per_gb", "sender_user_s_per_gb"))
+            rc, ru = (per_buffer("drop-raw", f, m, size) for f in ("sender_cpu_s_per_gb", "sender_user_s_per_gb"))
+            expected = rc / (rc - ru + su) if rc - ru + su > 0 else float("nan")
+            print(f"  {m + ' ' + str(size) + ' B':<34} {sc:7.0f} ({su:5.0f}) {rc:7.0f} ({ru:5.0f}) {expected:9.3f}")
 lib = [j for j in jobs if j.startswith("drop-liburing-")]
 if lib or "sink-raw" in jobs:
     header("raw zc-fixed / liburing's send-zerocopy (-z 1)", "raw", "liburing")

@@ -213,6 +213,10 @@ enum BenchSub {
         /// NOPs per batch.
         #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u32).range(1..=4096))]
         batch: u32,
+        /// Visit the completions in place (`for_each_cqe`) instead of copying them out
+        /// (`copy_cqes`).
+        #[arg(long)]
+        in_place: bool,
     },
 }
 
@@ -226,7 +230,11 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Probe { json } => probe::run(json),
         Command::Bench(args) => match args.sub {
-            Some(BenchSub::Nop { ops, batch }) => bench::nop::run(ops, batch),
+            Some(BenchSub::Nop {
+                ops,
+                batch,
+                in_place,
+            }) => bench::nop::run(ops, batch, in_place),
             None => bench::run(&args),
         },
         Command::Send { file, target } => transfer::send(&file, &target),

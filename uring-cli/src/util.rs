@@ -94,25 +94,28 @@ impl Drop for AlignedBuf {
 
 /// CPU time (user + system) of the calling thread.
 pub fn thread_cpu() -> Duration {
-    cpu_of(libc::RUSAGE_THREAD)
+    let (user, system) = cpu_of(libc::RUSAGE_THREAD);
+    user + system
 }
 
 /// CPU time (user + system) of the whole process, all threads including io_uring workers.
 pub fn process_cpu() -> Duration {
-    cpu_of(libc::RUSAGE_SELF)
+    let (user, system) = cpu_of(libc::RUSAGE_SELF);
+    user + system
 }
 
-fn cpu_of(who: libc::c_int) -> Duration {
+/// (user, system) CPU time of `who`.
+fn cpu_of(who: libc::c_int) -> (Duration, Duration) {
     // SAFETY: an all-zero rusage is a valid value of this plain C struct.
     let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
     // SAFETY: `ru` is a valid, exclusively borrowed rusage; RUSAGE_THREAD/SELF are valid
     // `who` values on Linux. getrusage cannot fail with these arguments.
     let rc = unsafe { libc::getrusage(who, &mut ru) };
     if rc != 0 {
-        return Duration::ZERO;
+        return (Duration::ZERO, Duration::ZERO);
     }
     let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, (t.tv_usec as u32) * 1000);
-    tv(ru.ru_utime) + tv(ru.ru_stime)
+    (tv(ru.ru_utime), tv(ru.ru_stime))
 }
 
 /// A stopwatch of wall time and thread CPU time.
@@ -120,20 +123,33 @@ fn cpu_of(who: libc::c_int) -> Duration {
 pub struct Meter {
     wall: Instant,
     cpu: Duration,
+    user: Duration,
 }
 
 impl Meter {
     /// Starts measuring the calling thread.
     pub fn start() -> Meter {
+        let (user, system) = cpu_of(libc::RUSAGE_THREAD);
         Meter {
             wall: Instant::now(),
-            cpu: thread_cpu(),
+            cpu: user + system,
+            user,
         }
     }
 
     /// Wall time and thread CPU time since `start` (call from the same thread).
     pub fn stop(&self) -> (Duration, Duration) {
         (self.wall.elapsed(), thread_cpu().saturating_sub(self.cpu))
+    }
+
+    /// The thread's CPU time since `start` and its user-space part, from one reading
+    /// (same thread).
+    pub fn cpu_and_user(&self) -> (Duration, Duration) {
+        let (user, system) = cpu_of(libc::RUSAGE_THREAD);
+        (
+            (user + system).saturating_sub(self.cpu),
+            user.saturating_sub(self.user),
+        )
     }
 }
 
@@ -448,5 +464,8 @@ mod tests {
         let (wall, cpu) = m.stop();
         assert!(wall >= Duration::from_millis(30));
         assert!(cpu > Duration::ZERO, "{x}");
+        // A loop in user space: user time, part of the CPU time of the same reading.
+        let (cpu, user) = m.cpu_and_user();
+        assert!(user > Duration::ZERO && user <= cpu, "{user:?} of {cpu:?}");
     }
 }

@@ -44,7 +44,10 @@ fn check_cells(v: &serde_json::Value, modes: &[&str], sizes: &[u64], udp: bool, 
                 assert_eq!(received, sent, "{c}");
             }
             assert!(c["mb_per_s"].as_f64().unwrap() > 0.0, "{c}");
-            assert!(c["sender_cpu_s_per_gb"].as_f64().is_some(), "{c}");
+            let cpu = c["sender_cpu_s_per_gb"].as_f64().expect("sender_cpu_s_per_gb");
+            // Its user-space part, from the same reading: never more than the whole.
+            let user = c["sender_user_s_per_gb"].as_f64().expect("sender_user_s_per_gb");
+            assert!((0.0..=cpu).contains(&user), "{c}");
             assert!(c["receiver_cpu_s_per_gb"].as_f64().is_some(), "{c}");
             let speedup = c["speedup_vs_send"].as_f64().expect("speed-up");
             let requests = c["requests"].as_u64().unwrap();
@@ -684,27 +687,31 @@ fn listen_and_to_pair() {
 
 #[test]
 fn nop_round_trips() {
-    let out = finish(
-        uring()
-            .args(["bench", "nop", "--ops", "100000", "--batch", "32"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn"),
-        Duration::from_secs(60),
-    );
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    let stdout = text(&out.stdout);
-    assert!(
-        stdout.starts_with("nop: 100000 ops in batches of 32:"),
-        "{stdout}"
-    );
-    let ns: f64 = stdout
-        .split(", ")
-        .find_map(|p| p.strip_suffix(" ns/op"))
-        .and_then(|n| n.parse().ok())
-        .unwrap_or_else(|| panic!("no ns/op in {stdout}"));
-    assert!(ns > 0.0);
+    // Reaped by copying the completions out, and in place.
+    for (extra, label) in [(None, ""), (Some("--in-place"), " (in place)")] {
+        let out = finish(
+            uring()
+                .args(["bench", "nop", "--ops", "100000", "--batch", "32"])
+                .args(extra)
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("spawn"),
+            Duration::from_secs(60),
+        );
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let stdout = text(&out.stdout);
+        assert!(
+            stdout.starts_with(&format!("nop: 100000 ops in batches of 32{label}:")),
+            "{stdout}"
+        );
+        let ns: f64 = stdout
+            .split(", ")
+            .find_map(|p| p.strip_suffix(" ns/op"))
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("no ns/op in {stdout}"));
+        assert!(ns > 0.0);
+    }
 }
 
 /// Starts `uring bench ARGS`, waits until it has reported its first completed cell on

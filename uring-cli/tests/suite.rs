@@ -63,6 +63,25 @@ fn the_suite_prints_every_ratio() {
         assert!(numbers[1] > 0.0 && numbers[2] > 0.0, "{r}");
         assert!((numbers[3] - numbers[1] / numbers[2]).abs() < 0.01, "{r}");
     }
+    // On the drop path, the sender's CPU per buffer with its user-space part, and the
+    // ratio that would follow if only that part differed.
+    if drop {
+        let (_, part) = stdout
+            .split_once("sender CPU per buffer on the UDP drop path")
+            .unwrap_or_else(|| panic!("no CPU section in:\n{stdout}"));
+        let line = part
+            .lines()
+            .find(|l| l.trim_start().starts_with("zc-fixed 1400 B"))
+            .unwrap_or_else(|| panic!("no zc-fixed row in:\n{part}"));
+        let numbers: Vec<f64> = line
+            .split(|c: char| c.is_whitespace() || c == '(' || c == ')')
+            .filter_map(|w| w.parse().ok())
+            .collect();
+        // 1400, safe cpu, safe user, raw cpu, raw user, expected.
+        assert_eq!(numbers.len(), 6, "{line}");
+        assert!(numbers[1] > 0.0 && numbers[3] > 0.0 && numbers[5] > 0.0, "{line}");
+        assert!(numbers[2] <= numbers[1] && numbers[4] <= numbers[3], "{line}");
+    }
     // auto is compared with one mode, chosen over the run, and says which.
     let auto = row("auto 1400 B");
     assert!(

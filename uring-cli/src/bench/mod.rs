@@ -366,6 +366,7 @@ fn cell(
         mb_per_s_max: rate,
         mb_per_s_rounds: vec![rate],
         sender_cpu_s_per_gb: cpu_per_gb(tx.cpu, moved),
+        sender_user_s_per_gb: cpu_per_gb(tx.user_cpu, moved),
         receiver_cpu_s_per_gb: rx.and_then(|r| cpu_per_gb(r.cpu, moved)),
         process_cpu_s_per_gb: process.and_then(|p| cpu_per_gb(p, moved)),
         zc_notifs: tx.notifs,
@@ -383,13 +384,13 @@ fn cell(
         raw: report::RawCost {
             moved,
             sender_cpu: tx.cpu,
+            sender_user_cpu: tx.user_cpu,
             receiver_cpu: rx.map(|r| r.cpu),
             process_cpu: process,
         },
     }
 }
 
-/// Runs one sender on `fd` with the plan's implementation; it stops early on Ctrl-C.
 /// CPUs to pin the sender thread and our own receiver thread to (`--pin S[,R]`).
 #[derive(Clone, Copy, Debug, Default)]
 struct Pins {
@@ -446,6 +447,8 @@ fn pin_to(cpu: Option<usize>) -> Result<()> {
     Ok(())
 }
 
+/// Runs one sender on `fd` with the plan's implementation, on the CPU `pin` names if any;
+/// it stops early on Ctrl-C.
 fn send_on(
     fd: BorrowedFd<'_>,
     pin: Option<usize>,

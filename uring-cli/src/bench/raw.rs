@@ -248,6 +248,8 @@ pub struct SendStats {
     pub elapsed: Duration,
     /// CPU time of the sending thread (user + system), drain included.
     pub cpu: Duration,
+    /// Its user-space part.
+    pub user_cpu: Duration,
     /// The safe layer: buffers handed back, and of those the ones sent zero-copy
     /// (`ZcStats::buffers_returned`, `ZcStats::zero_copy`); `None` for the raw loop.
     pub buffers: Option<(u64, u64)>,
@@ -387,7 +389,7 @@ pub fn run(fd: RawFd, cfg: &SendConfig, stop: Option<&AtomicBool>) -> Result<Sen
         return Err(e);
     }
     drop(ring);
-    st.cpu = meter.stop().1;
+    (st.cpu, st.user_cpu) = meter.cpu_and_user();
     match outcome? {
         None => Ok(st),
         Some(e) => {

@@ -76,6 +76,11 @@ pub struct Cell {
     pub mb_per_s_rounds: Vec<f64>,
     /// Sending thread CPU seconds per GB (10^9 B).
     pub sender_cpu_s_per_gb: Option<f64>,
+    /// The user-space part of `sender_cpu_s_per_gb` (the rest is the kernel's: the
+    /// sends themselves). Times `size`, it is nanoseconds per buffer. The kernel accounts
+    /// user and system time by sampling at its timer tick: over a short cell, a share of a
+    /// few per cent is a rough figure.
+    pub sender_user_s_per_gb: Option<f64>,
     /// Receiving thread CPU seconds per GB.
     pub receiver_cpu_s_per_gb: Option<f64>,
     /// Whole-process CPU seconds per GB (all threads, io_uring workers included).
@@ -120,6 +125,8 @@ pub struct RawCost {
     pub moved: u64,
     /// Sending thread CPU.
     pub sender_cpu: Duration,
+    /// Its user-space part.
+    pub sender_user_cpu: Duration,
     /// Receiving thread CPU (our receiver only).
     pub receiver_cpu: Option<Duration>,
     /// Whole-process CPU.
@@ -164,6 +171,7 @@ pub fn combine(rounds: &[Cell]) -> Cell {
         }
         c.raw.moved += r.raw.moved;
         c.raw.sender_cpu += r.raw.sender_cpu;
+        c.raw.sender_user_cpu += r.raw.sender_user_cpu;
         c.raw.receiver_cpu = c
             .raw
             .receiver_cpu
@@ -178,6 +186,7 @@ pub fn combine(rounds: &[Cell]) -> Cell {
     c.mb_per_s_max = rates.iter().copied().fold(0.0, f64::max);
     c.mb_per_s_rounds = rates;
     c.sender_cpu_s_per_gb = cpu_per_gb(c.raw.sender_cpu, c.raw.moved);
+    c.sender_user_s_per_gb = cpu_per_gb(c.raw.sender_user_cpu, c.raw.moved);
     c.receiver_cpu_s_per_gb = c.raw.receiver_cpu.and_then(|t| cpu_per_gb(t, c.raw.moved));
     c.process_cpu_s_per_gb = c.raw.process_cpu.and_then(|t| cpu_per_gb(t, c.raw.moved));
     c.copied_share =

@@ -247,7 +247,7 @@ pub fn run(fd: BorrowedFd<'_>, cfg: &SendConfig, stop: Option<&AtomicBool>) -> R
             });
     }
     let closed = sender.close(&mut driver, Duration::ZERO);
-    st.cpu = meter.stop().1;
+    (st.cpu, st.user_cpu) = meter.cpu_and_user();
     outcome?;
     if closed.pending > 0 {
         bail!(
