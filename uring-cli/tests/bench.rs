@@ -44,9 +44,13 @@ fn check_cells(v: &serde_json::Value, modes: &[&str], sizes: &[u64], udp: bool, 
                 assert_eq!(received, sent, "{c}");
             }
             assert!(c["mb_per_s"].as_f64().unwrap() > 0.0, "{c}");
-            let cpu = c["sender_cpu_s_per_gb"].as_f64().expect("sender_cpu_s_per_gb");
+            let cpu = c["sender_cpu_s_per_gb"]
+                .as_f64()
+                .expect("sender_cpu_s_per_gb");
             // Its user-space part, from the same reading: never more than the whole.
-            let user = c["sender_user_s_per_gb"].as_f64().expect("sender_user_s_per_gb");
+            let user = c["sender_user_s_per_gb"]
+                .as_f64()
+                .expect("sender_user_s_per_gb");
             assert!((0.0..=cpu).contains(&user), "{c}");
             assert!(c["receiver_cpu_s_per_gb"].as_f64().is_some(), "{c}");
             let speedup = c["speedup_vs_send"].as_f64().expect("speed-up");

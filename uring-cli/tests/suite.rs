@@ -79,8 +79,14 @@ fn the_suite_prints_every_ratio() {
             .collect();
         // 1400, safe cpu, safe user, raw cpu, raw user, expected.
         assert_eq!(numbers.len(), 6, "{line}");
-        assert!(numbers[1] > 0.0 && numbers[3] > 0.0 && numbers[5] > 0.0, "{line}");
-        assert!(numbers[2] <= numbers[1] && numbers[4] <= numbers[3], "{line}");
+        assert!(
+            numbers[1] > 0.0 && numbers[3] > 0.0 && numbers[5] > 0.0,
+            "{line}"
+        );
+        assert!(
+            numbers[2] <= numbers[1] && numbers[4] <= numbers[3],
+            "{line}"
+        );
     }
     // auto is compared with one mode, chosen over the run, and says which.
     let auto = row("auto 1400 B");

@@ -100,8 +100,10 @@ pub struct Config {
     /// of path are gathered: plain, zero-copy from memory pinned per request, or zero-copy
     /// from one registered buffer (the slots of one [`BufferPool`](super::BufferPool), with
     /// `sendmsg_zc`'s FIXED_BUF, Linux 6.15). A continuation after a short send, slots of
-    /// different pools, and the records of a SOCK_SEQPACKET socket go chained. Default
-    /// true.
+    /// different pools, and the records of a SOCK_SEQPACKET socket go chained; a chain
+    /// stops before two buffers that one request could take together (a lone buffer of
+    /// the other path, such as a probe of [`Policy::Adaptive`], goes alone, and the run
+    /// behind it gathers next). Default true.
     pub coalesce: bool,
     /// Upper bound for every wait of a blocking call ([`send`](super::ZcSender::send),
     /// [`wait`](super::ZcSender::wait), …); `None` waits as long as the kernel takes, like

@@ -826,7 +826,14 @@ impl SenderState {
             {
                 return 1;
             }
-            let n = (self.config.depth).min(space).min(self.queue.len() as u32);
+            let mut n = (self.config.depth).min(space).min(self.queue.len() as u32);
+            if self.bytestream && self.config.coalesce {
+                // Only the buffers before a run that a gathered request can take: that
+                // run goes as one request once this chain is done, rather than as links
+                // of this one (a probe of the other path at the front would otherwise
+                // turn a whole window into a chain of single requests).
+                n = self.chain_before_gatherable(ctx, n);
+            }
             for i in 0..n {
                 let Some(slot) = self.queue.pop_front() else {
                     break;
@@ -980,6 +987,48 @@ impl SenderState {
         true
     }
 
+    /// The kind of request the queued buffer in `slot` could be gathered into (zero-copy
+    /// or not, and the registered buffer of a fixed one), deciding its path if it has
+    /// none yet; `None` if it cannot be gathered (it had a request already, or goes
+    /// zero-copy from a registered buffer where `sendmsg_zc` cannot name one).
+    fn gather_kind(&mut self, slot: u16, ctx: Ctx) -> Option<(bool, Option<u16>)> {
+        let e = self.slots[usize::from(slot)].entry.as_mut()?;
+        if !e.fresh() {
+            return None;
+        }
+        let fallback = self.fallback.is_some();
+        let path = entry_path(
+            e,
+            fallback,
+            &self.config,
+            &mut self.adaptive,
+            &mut self.stats,
+            ctx,
+        );
+        let fixed = match path {
+            SendPath::ZeroCopyFixed if !ctx.msg_fixed => return None,
+            SendPath::ZeroCopyFixed => e.buf.slot().map(|s| s.buf_index()),
+            _ => None,
+        };
+        Some((path.is_zero_copy(), fixed))
+    }
+
+    /// How many of the first `n` queued buffers (at least one) go in a chain when the
+    /// front of the queue cannot be gathered: those before the first two that could go in
+    /// one gathered request together, or all `n` if no two can.
+    fn chain_before_gatherable(&mut self, ctx: Ctx, n: u32) -> u32 {
+        // In queue order: a path is decided in the order the buffers were queued.
+        let mut prev = None;
+        for i in 1..n as usize {
+            let this = self.gather_kind(self.queue[i], ctx);
+            if i >= 2 && this.is_some() && this == prev {
+                return (i - 1) as u32;
+            }
+            prev = this;
+        }
+        n
+    }
+
     /// Byte streams ([`Config::coalesce`]): pushes the buffers at the front of the queue
     /// that are on their first request and take the same kind of path (plain; zero-copy
     /// from memory the kernel pins per request; or zero-copy from one registered buffer,
@@ -998,38 +1047,23 @@ impl SenderState {
         // buffer of that index (every iovec of a fixed sendmsg_zc lies in one buffer).
         let mut kind: Option<(bool, Option<u16>)> = None;
         let mut bytes = 0usize;
-        for &slot in self.queue.iter().take(limit) {
-            let Some(e) = self.slots[usize::from(slot)].entry.as_mut() else {
+        for i in 0..self.queue.len().min(limit) {
+            let slot = self.queue[i];
+            let Some(this) = self.gather_kind(slot, ctx) else {
                 break;
             };
-            if !e.fresh() {
-                break;
-            }
-            let fallback = self.fallback.is_some();
-            let path = entry_path(
-                e,
-                fallback,
-                &self.config,
-                &mut self.adaptive,
-                &mut self.stats,
-                ctx,
-            );
-            let fixed = match path {
-                SendPath::ZeroCopyFixed if !ctx.msg_fixed => break,
-                SendPath::ZeroCopyFixed => e.buf.slot().map(|s| s.buf_index()),
-                _ => None,
-            };
-            let this = (path.is_zero_copy(), fixed);
-            if kind.is_some_and(|k| k != this) || bytes.saturating_add(e.len) > MAX_RW {
+            let len = self.slots[usize::from(slot)]
+                .entry
+                .as_ref()
+                .map_or(0, |e| e.len);
+            if kind.is_some_and(|k| k != this) || bytes.saturating_add(len) > MAX_RW {
                 break;
             }
             kind = Some(this);
-            bytes += e.len;
+            bytes += len;
             members.push(slot);
             if self.config.policy == Policy::Adaptive {
-                self.adaptive
-                    .learner
-                    .pushed(size_class(e.len), this.0, e.len);
+                self.adaptive.learner.pushed(size_class(len), this.0, len);
             }
         }
         let (zc, fixed) = kind.unwrap_or((false, None));

@@ -1341,3 +1341,60 @@ fn a_buffer_a_gathered_request_stopped_at_reports_no_path_if_it_never_went() {
     assert!(matches!(done[2].result, Err(BufferError::NotSent { .. })));
     assert_eq!(done[2].path, None, "no request of it was submitted");
 }
+
+#[test]
+fn a_lone_buffer_of_another_path_goes_alone_and_the_run_behind_it_gathers() {
+    // A header the layer copies (a small part), then payloads it sends zero-copy: the
+    // header cannot share their request. It goes alone, and the payloads wait to go as
+    // one gathered request, rather than all five as a chain of single requests.
+    let mut r = ring();
+    let (mut s, _peer) = tcp_sender(&r, gathering(Policy::Always).depth(8));
+    s.accept_as(vec![1u8; 10].into(), None, s.part_path(10));
+    for _ in 0..4 {
+        s.accept(vec![2u8; 8192].into(), None);
+    }
+    assert_eq!(s.pump(&mut r, CTX), 1, "the header alone");
+    let sqe = r.last_sqe().unwrap();
+    assert_eq!(sqe.opcode, sys::op(sys::io_uring_op::IORING_OP_SEND));
+    assert_eq!(sqe.flags & sys::IOSQE_IO_LINK, 0, "nothing linked to it");
+    assert_eq!(s.chain, vec![0]);
+    assert_eq!(queue(&s), vec![1, 2, 3, 4]);
+    result(&mut s, 0, 10, false);
+    assert_eq!(s.pump(&mut r, CTX), 1, "the payloads in one request");
+    let sqe = r.last_sqe().unwrap();
+    assert_eq!(sqe.opcode, sys::op(sys::io_uring_op::IORING_OP_SENDMSG_ZC));
+    assert_eq!(s.chain, vec![1, 2, 3, 4]);
+    assert_eq!((s.stats.gathered, s.stats.gathered_buffers), (1, 4));
+    gathered_result(&mut s, 1, 4 * 8192, true);
+    gathered_notif(&mut s, 1, false);
+    let done = sorted(&mut s);
+    assert_eq!(
+        done.iter().map(|c| c.result).collect::<Vec<_>>(),
+        [Ok(10), Ok(8192), Ok(8192), Ok(8192), Ok(8192)]
+    );
+    assert!(s.is_idle());
+
+    // A plain buffer, a zero-copy one, then plain ones: the first two go as a chain (no
+    // two of them could be gathered), the run behind them gathers next.
+    let mut r = ring();
+    let (mut s, _peer) = tcp_sender(&r, gathering(Policy::Always).depth(8));
+    s.accept_as(vec![1u8; 10].into(), None, s.part_path(10));
+    s.accept(vec![2u8; 8192].into(), None);
+    for _ in 0..3 {
+        s.accept_as(vec![3u8; 10].into(), None, s.part_path(10));
+    }
+    assert_eq!(s.pump(&mut r, CTX), 2);
+    assert_eq!(s.chain, vec![0, 1]);
+    assert_eq!(queue(&s), vec![2, 3, 4]);
+
+    // Header and payload in turn: no two neighbours share a path, so nothing can be
+    // gathered and the window goes as one chain, as before.
+    let mut r = ring();
+    let (mut s, _peer) = tcp_sender(&r, gathering(Policy::Always).depth(8));
+    for _ in 0..3 {
+        s.accept_as(vec![1u8; 10].into(), None, s.part_path(10));
+        s.accept(vec![2u8; 8192].into(), None);
+    }
+    assert_eq!(s.pump(&mut r, CTX), 6, "a chain of all six");
+    assert_eq!(s.stats.gathered, 0);
+}
