@@ -12,7 +12,9 @@
 mod zc_util;
 
 use std::os::fd::AsRawFd;
+#[cfg(feature = "bytes")]
 use std::sync::atomic::{AtomicBool, Ordering};
+#[cfg(feature = "bytes")]
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 

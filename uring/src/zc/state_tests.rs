@@ -10,7 +10,9 @@
 
 use std::net::{TcpListener, TcpStream, UdpSocket};
 use std::os::fd::OwnedFd;
+#[cfg(feature = "bytes")]
 use std::sync::atomic::{AtomicBool, Ordering};
+#[cfg(feature = "bytes")]
 use std::sync::Arc;
 
 use rustix::io::Errno;
@@ -565,21 +567,23 @@ fn a_zero_length_record_on_seqpacket_is_sent() {
     assert_eq!(t.pump(&mut ring, CTX), 0);
 }
 
-#[cfg(feature = "bytes")]
 /// The owner of a `Bytes` buffer that records when it is freed, and panics then if asked to
 /// (a hostile destructor).
+#[cfg(feature = "bytes")]
 struct Owner {
     bytes: Vec<u8>,
     panics: bool,
     freed: Arc<AtomicBool>,
 }
 
+#[cfg(feature = "bytes")]
 impl AsRef<[u8]> for Owner {
     fn as_ref(&self) -> &[u8] {
         &self.bytes
     }
 }
 
+#[cfg(feature = "bytes")]
 impl Drop for Owner {
     fn drop(&mut self) {
         self.freed.store(true, Ordering::SeqCst);
@@ -589,6 +593,7 @@ impl Drop for Owner {
     }
 }
 
+#[cfg(feature = "bytes")]
 #[test]
 fn a_panicking_destructor_never_frees_what_the_kernel_holds() {
     // A buffer whose owner panics in its destructor, in a lower slot than a buffer the
@@ -1277,6 +1282,7 @@ fn a_lead_sent_short_gets_a_new_user_data_and_the_old_notification_still_counts_
     assert_eq!(s.stats.stray_notifications, 0);
 }
 
+#[cfg(feature = "bytes")]
 #[test]
 fn dropping_the_state_under_a_gathered_request_frees_none_of_its_buffers() {
     // The buffers of a gathered zero-copy request whose notification is still owed, and
