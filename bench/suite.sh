@@ -183,12 +183,15 @@ done
 
 # --- summary -----------------------------------------------------------------------------
 python3 - "$tmp" "$rounds" "$lib_secs" "${jobs[@]}" <<'EOF'
-import json, re, statistics, sys
+import functools, json, re, statistics, sys
 
 tmp, rounds, lib_secs, jobs = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), sys.argv[4:]
 
+@functools.lru_cache(maxsize=None)
 def cells(job, field="mb_per_s"):
-    """[(round, {(mode, size): field})] of one `uring bench --json` job."""
+    """[(round, {(mode, size): field})] of one `uring bench --json` job (each job's
+    outputs are read once per field, however many lines use them; callers never modify
+    the result)."""
     out = []
     for r in range(rounds):
         with open(f"{tmp}/{job}.{r}") as f:
