@@ -1181,7 +1181,7 @@ impl SenderState {
     /// request of a chain: after a short member, the rest sent nothing, like the members
     /// a broken link cancels).
     fn riders_completed(&mut self, lead: u16, res: i32, more: bool, zc: bool) {
-        let riders = core::mem::take(&mut self.slots[usize::from(lead)].riders);
+        let mut riders = core::mem::take(&mut self.slots[usize::from(lead)].riders);
         let canceled = -Errno::CANCELED.raw_os_error();
         let mut left = usize::try_from(res).ok();
         let mut share = |e: &mut Entry| match left {
@@ -1215,7 +1215,6 @@ impl SenderState {
                 }
             }
         }
-        let mut riders = riders;
         if !more {
             // No notification will come: nothing more to do for the riders.
             riders.clear();
