@@ -760,3 +760,66 @@ fn a_dropped_senders_late_completions_never_reach_the_senders_after_it() {
     d.finish(&mut driver);
     assert_eq!(driver.sender_count(), 0);
 }
+
+/// A driver asked to register its ring fd (`DriverConfig::register_ring_fd`) names the
+/// ring by its slot only on the thread that made it. Moved to another thread that has
+/// registered a ring of its own (at the same slot number, the first free one of a fresh
+/// table), the driver enters by fd there: its sends complete, and the other ring sees
+/// nothing of them. Back home, it names its slot again.
+#[test]
+fn a_registered_ring_fd_is_used_only_on_its_own_thread() {
+    let mut driver = Driver::new(DriverConfig::default().register_ring_fd(true)).unwrap();
+    assert!(driver.ring_fd_registered());
+    let home_slot = driver.ring().registered_ring_index().unwrap();
+    assert!(!Driver::new(DriverConfig::default())
+        .unwrap()
+        .ring_fd_registered());
+    let (client, server) = tcp_pair();
+    let rx = checking_receiver(server, 64 * 1024);
+    let sender = ZcSender::new(
+        &mut driver,
+        client,
+        Config::default().policy(Policy::Always),
+    )
+    .unwrap();
+    const LEN: usize = 4096;
+    let batch = |from: u64| (from..from + 4).map(|i| ZcBuffer::from(chunk(i * LEN as u64, LEN)));
+    let mut out = Vec::new();
+    send_all(&sender, &mut driver, batch(0), &mut out);
+    finish(&sender, &mut driver, &mut out);
+
+    let (mut driver, sender, mut out) = std::thread::spawn(move || {
+        let mut other = IoUring::init(8, uring::sys::IoringSetupFlags::empty()).unwrap();
+        let slot = other.register_ring_fd().unwrap();
+        assert_eq!(
+            slot, home_slot,
+            "the same number, another ring, on this thread"
+        );
+        assert!(!driver.ring_fd_registered());
+        send_all(&sender, &mut driver, batch(4), &mut out);
+        finish(&sender, &mut driver, &mut out);
+        // Nothing of the driver's was submitted to or completed on the other ring.
+        assert_eq!(other.sq_ready(), 0);
+        assert_eq!(other.cq_ready(), 0);
+        assert!(other.peek_cqe().is_none());
+        (driver, sender, out)
+    })
+    .join()
+    .unwrap();
+    assert!(
+        driver.ring_fd_registered(),
+        "back on the registering thread"
+    );
+    send_all(&sender, &mut driver, batch(8), &mut out);
+    close_stream(sender, &mut driver, &mut out);
+    assert_each_once(&out, 12);
+    assert!(out.iter().all(|c| c.result == Ok(LEN)), "{out:?}");
+    assert_eq!(
+        rx.join().unwrap(),
+        Received {
+            bytes: 12 * LEN as u64,
+            mismatch: None,
+            error: false
+        }
+    );
+}

@@ -56,11 +56,16 @@ fn policy(mode: Mode) -> Policy {
 
 /// A driver sized for `config` ([`Config::driver_config`]'s CQ and SQ sizes; the driver
 /// adds CQSIZE and SUBMIT_ALL), with COOP_TASKRUN | SINGLE_ISSUER as the raw loop and
-/// liburing's example use; falls back to [`Config::driver`] on kernels that refuse those
+/// liburing's example use, and like the raw loop with its ring fd registered (the driver
+/// stays on this thread); falls back to [`Config::driver`] on kernels that refuse those
 /// flags.
 pub fn driver_for(config: &Config) -> Result<Driver> {
     let flags = IoringSetupFlags::COOP_TASKRUN | IoringSetupFlags::SINGLE_ISSUER;
-    match Driver::new(config.driver_config().setup_flags(flags)) {
+    let tuned = config
+        .driver_config()
+        .setup_flags(flags)
+        .register_ring_fd(true);
+    match Driver::new(tuned) {
         Ok(driver) => Ok(driver),
         Err(_) => config
             .driver()

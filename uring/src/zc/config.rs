@@ -291,6 +291,20 @@ pub struct DriverConfig {
     /// table (IORING_REGISTER_FILES, sparse, Linux 5.19). Default 256 (at most
     /// RLIMIT_NOFILE, which the kernel requires of a file table).
     pub max_sockets: u32,
+    /// Register the ring's fd in the creating thread's registered-ring table
+    /// (IORING_REGISTER_RING_FDS, Linux 5.18), so that the driver's enters on that thread
+    /// name the ring by its slot instead of its fd: the kernel then skips the file lookup
+    /// (and, in a process with several threads, the reference count on the ring's file)
+    /// of every enter. Default off, as in liburing.
+    ///
+    /// Best effort: where the kernel refuses (before 5.18, or the thread's 16 slots are
+    /// taken) the driver enters by fd, as it does on any other thread; see
+    /// [`Driver::ring_fd_registered`](super::Driver::ring_fd_registered). Ask for it
+    /// only for a driver that stays on the thread that makes it: dropped on another
+    /// thread, the ring is gone for the kernel only when the creating thread exits (that
+    /// thread's table keeps a reference to it), and with it the sockets and pinned pages
+    /// it still holds.
+    pub register_ring_fd: bool,
 }
 
 impl Default for DriverConfig {
@@ -301,6 +315,7 @@ impl Default for DriverConfig {
             setup_flags: IoringSetupFlags::empty(),
             sq_thread_idle: 1000,
             max_sockets: 256,
+            register_ring_fd: false,
         }
     }
 }
@@ -328,6 +343,12 @@ impl DriverConfig {
     #[must_use]
     pub fn max_sockets(mut self, n: u32) -> Self {
         self.max_sockets = n;
+        self
+    }
+    /// Sets [`register_ring_fd`](Self::register_ring_fd).
+    #[must_use]
+    pub fn register_ring_fd(mut self, on: bool) -> Self {
+        self.register_ring_fd = on;
         self
     }
 }

@@ -207,6 +207,10 @@ impl Driver {
             .map_err(ZcError::Register)?;
         // The table is the driver's: no safe operation may install into or close a slot.
         ring.reserve_file_table();
+        if config.register_ring_fd {
+            // Best effort (documented): refused, the driver enters by fd.
+            let _ = ring.register_ring_fd();
+        }
         let (zc, sendmsg_zc) = match ring.get_probe() {
             Ok(p) => (
                 p.is_supported(sys::io_uring_op::IORING_OP_SEND_ZC),
@@ -248,6 +252,12 @@ impl Driver {
     /// held rather than freeing it.
     pub fn ring(&mut self) -> &mut IoUring {
         &mut self.ring
+    }
+
+    /// Whether the driver's enters on this thread name the ring by its slot in the
+    /// thread's registered-ring table ([`DriverConfig::register_ring_fd`]), not by its fd.
+    pub fn ring_fd_registered(&self) -> bool {
+        self.ring.registered_ring_index().is_some()
     }
 
     /// The ring's identity ([`IoUring::id`]): what pools and senders are bound to.
