@@ -7,7 +7,8 @@ mod zc_util;
 
 use std::net::TcpStream;
 
-use uring::zc::{Config, Policy, ZcSender, ZcStats};
+use rustix::io::Errno;
+use uring::zc::{Completion, Config, Policy, SendErrorKind, ZcBuffer, ZcError, ZcSender, ZcStats};
 use zc_util::{checking_receiver, chunk, tcp_pair, BOUND};
 
 /// A connected pair whose peer end is read and checked by a thread.
@@ -104,4 +105,123 @@ fn send_submits_at_once_and_queue_waits_for_a_flush_or_a_wait() {
     drop(closed);
     drop(driver);
     assert_eq!(r.join().unwrap().seen(), (2000, None));
+}
+
+/// `queue_from` takes, from the front and in order, the run of buffers the budget has
+/// room for, and leaves the rest in the caller's vector as they were; with no room (the
+/// budget held by buffers queued and not flushed, so reaping frees none) it takes nothing
+/// and says `WouldBlock`. On the wire the stream is the buffers in vector order.
+#[test]
+fn queue_from_takes_the_run_that_fits_in_order_and_leaves_the_rest() {
+    const LEN: usize = 4096;
+    let config = Config::default()
+        .policy(Policy::Always)
+        .max_buffers(4)
+        .budget_bytes(4 * LEN);
+    let mut driver = config.driver().unwrap();
+    let (c, rx) = pair();
+    let sender = ZcSender::new(&mut driver, c, config).unwrap();
+    let piece = |i: u64| ZcBuffer::from(chunk(i * LEN as u64, LEN));
+    let mut window: Vec<ZcBuffer> = (0..6).map(piece).collect();
+    assert_eq!(sender.queue_from(&mut driver, &mut Vec::new()), Ok(0));
+    assert_eq!(sender.queue_from(&mut driver, &mut window), Ok(4));
+    let left: Vec<&[u8]> = window.iter().map(ZcBuffer::as_slice).collect();
+    assert_eq!(
+        left,
+        [
+            &chunk(4 * LEN as u64, LEN)[..],
+            &chunk(5 * LEN as u64, LEN)[..]
+        ]
+    );
+    let stats = sender.stats(&driver).unwrap();
+    assert_eq!(
+        (stats.buffers_submitted, stats.requests),
+        (4, 0),
+        "queued, not submitted"
+    );
+    assert_eq!(
+        sender.queue_from(&mut driver, &mut window),
+        Err(SendErrorKind::WouldBlock)
+    );
+    assert_eq!(window.len(), 2, "nothing taken");
+    sender.flush(&mut driver).unwrap();
+    sender.wait_all(&mut driver, BOUND).unwrap();
+    let back: Vec<Completion> = sender.completions(&mut driver).unwrap().collect();
+    let mut seqs: Vec<u64> = back.iter().map(|c| c.seq).collect();
+    seqs.sort_unstable();
+    assert_eq!(seqs, [0, 1, 2, 3]);
+    assert!(back.iter().all(|c| c.result == Ok(LEN)), "{back:?}");
+    assert_eq!(sender.queue_from(&mut driver, &mut window), Ok(2));
+    assert!(window.is_empty());
+    sender.flush(&mut driver).unwrap();
+    let closed = sender.close(&mut driver, BOUND);
+    assert_eq!((closed.error, closed.pending), (None, 0));
+    assert_eq!(closed.completions.len(), 2);
+    drop(closed);
+    let got = rx.join().unwrap();
+    assert_eq!(
+        (got.bytes, got.mismatch, got.error),
+        (6 * LEN as u64, None, false)
+    );
+}
+
+/// Every refusal of `queue_from` takes nothing: a first buffer larger than the whole
+/// budget (`TooLarge`; a later one ends the run before it), another driver, a sender whose
+/// stream failed.
+#[test]
+fn queue_from_refuses_without_taking_anything() {
+    let config = Config::default().policy(Policy::Never).budget_bytes(8192);
+    let mut driver = config.driver().unwrap();
+    let (c, rx) = pair();
+    let sender = ZcSender::new(&mut driver, c, config).unwrap();
+    let big = || ZcBuffer::from(vec![7u8; 10_000]);
+    let mut window = vec![big(), ZcBuffer::from(chunk(0, 100))];
+    assert_eq!(
+        sender.queue_from(&mut driver, &mut window),
+        Err(SendErrorKind::TooLarge)
+    );
+    assert_eq!(window.len(), 2);
+    window.reverse();
+    assert_eq!(
+        sender.queue_from(&mut driver, &mut window),
+        Ok(1),
+        "the run before it"
+    );
+    assert_eq!(window.len(), 1);
+    assert_eq!(window[0].len(), 10_000);
+    assert_eq!(
+        sender.queue_from(&mut driver, &mut window),
+        Err(SendErrorKind::TooLarge)
+    );
+    let mut other = Config::default().driver().unwrap();
+    let mut fits = vec![ZcBuffer::from(chunk(100, 100))];
+    assert_eq!(
+        sender.queue_from(&mut other, &mut fits),
+        Err(SendErrorKind::Sender(ZcError::WrongDriver))
+    );
+    assert_eq!(fits.len(), 1);
+    // The stream fails: the socket is shut for writing, the next send gets EPIPE.
+    sender.flush(&mut driver).unwrap();
+    sender.wait_all(&mut driver, BOUND).unwrap();
+    rustix::net::shutdown(
+        sender.socket(&driver).unwrap(),
+        rustix::net::Shutdown::Write,
+    )
+    .unwrap();
+    sender.send(&mut driver, chunk(100, 100)).unwrap();
+    sender.wait_all(&mut driver, BOUND).unwrap();
+    assert_eq!(
+        sender.queue_from(&mut driver, &mut fits),
+        Err(SendErrorKind::Sender(ZcError::Broken(Errno::PIPE)))
+    );
+    assert_eq!(fits.len(), 1);
+    let results: Vec<_> = sender
+        .completions(&mut driver)
+        .unwrap()
+        .map(|c| c.result.map_err(|e| e.errno()))
+        .collect();
+    assert_eq!(results, [Ok(100), Err(Errno::PIPE)]);
+    drop(sender.close(&mut driver, BOUND));
+    let got = rx.join().unwrap();
+    assert_eq!((got.bytes, got.mismatch), (100, None));
 }

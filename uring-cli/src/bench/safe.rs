@@ -284,6 +284,62 @@ fn fill_pattern(buf: &mut [u8]) {
     }
 }
 
+/// The sending loop on a connected socket: windows of `inflight` free buffers, each queued
+/// with one [`ZcSender::queue_from`] and submitted with one flush (as the raw loop preps a
+/// batch and submits it with one enter), what came back taken back once per window, until
+/// the time is up.
+#[allow(clippy::too_many_arguments)]
+fn windows(
+    driver: &mut Driver,
+    sender: &ZcSender,
+    free: &mut Vec<ZcBuffer>,
+    cfg: &SendConfig,
+    deadline: Instant,
+    stop: Option<&AtomicBool>,
+    st: &mut SendStats,
+    failure: &mut Option<BufferError>,
+    collect: impl Fn(
+        &mut Driver,
+        &mut Vec<ZcBuffer>,
+        &mut SendStats,
+        &mut Option<BufferError>,
+    ) -> Result<(), ZcError>,
+) -> Result<()> {
+    let mut window: Vec<ZcBuffer> = Vec::with_capacity(cfg.inflight as usize);
+    while failure.is_none() {
+        driver.flush().context("submitting")?;
+        collect(driver, free, st, failure)?;
+        if Instant::now() >= deadline || stop.is_some_and(|s| s.load(Ordering::Relaxed)) {
+            break;
+        }
+        let k = (cfg.inflight as usize).min(free.len());
+        if k == 0 {
+            // Every buffer is with the sender: wait until one comes back.
+            sender.wait(driver).context("waiting for a buffer")?;
+            continue;
+        }
+        window.extend(free.drain(free.len() - k..));
+        let taken = sender.queue_from(driver, &mut window);
+        // What was not taken goes back to the free list.
+        free.append(&mut window);
+        match taken {
+            Ok(_) => {}
+            // The budget is exactly the buffers, so it has room for every free one; were
+            // it full, wait for one to come back.
+            Err(SendErrorKind::WouldBlock) => {
+                sender.wait(driver).context("waiting for room")?;
+            }
+            // An earlier buffer failed: its completion carries the error.
+            Err(SendErrorKind::Sender(ZcError::Broken(_))) => {
+                collect(driver, free, st, failure)?;
+                break;
+            }
+            Err(kind) => return Err(kind).context("sending"),
+        }
+    }
+    Ok(())
+}
+
 /// Counts one buffer's outcome.
 fn account(
     result: &Result<usize, BufferError>,
@@ -336,46 +392,47 @@ fn drive(
         }
         Ok(())
     };
-    // The clock is read once per `inflight` sends, as often as the raw loop reads it.
-    let mut until_check = 0u32;
-    loop {
-        if failure.is_some() {
-            break;
-        }
-        if until_check == 0 {
-            // A window of `inflight` buffers was queued: submit it in one go, as the raw
-            // loop submits one batch per enter.
-            driver.flush().context("submitting")?;
-            // Take back what came back, once per window (as the raw loop reaps in batches):
-            // the free list holds more than a window, so no send waits for this.
-            collect(driver, free, st, failure)?;
-            if Instant::now() >= deadline || stop.is_some_and(|s| s.load(Ordering::Relaxed)) {
+    if let Some(d) = dest {
+        // The clock is read once per `inflight` sends, as often as the raw loop reads it.
+        let mut until_check = 0u32;
+        loop {
+            if failure.is_some() {
                 break;
             }
-            until_check = cfg.inflight;
-        }
-        until_check -= 1;
-        let Some(buf) = free.pop() else {
-            // Every buffer is with the sender: wait until one comes back.
-            sender.wait(driver).context("waiting for a buffer")?;
-            collect(driver, free, st, failure)?;
-            continue;
-        };
-        let sent = match dest {
-            Some(d) => sender.send_to(driver, buf, d),
-            // Queued, not submitted: the window goes out together (flush above, or the
-            // wait, which submits what is queued first).
-            None => sender.queue(driver, buf),
-        };
-        if let Err(e) = sent {
-            if let SendErrorKind::Sender(ZcError::Broken(_)) = e.kind {
-                // An earlier buffer failed: its completion carries the error.
-                free.push(e.buffer);
+            if until_check == 0 {
+                // A window of `inflight` buffers was queued: submit it in one go, as the
+                // raw loop submits one batch per enter.
+                driver.flush().context("submitting")?;
+                // Take back what came back, once per window (as the raw loop reaps in
+                // batches): the free list holds more than a window, so no send waits for
+                // this.
                 collect(driver, free, st, failure)?;
-                break;
+                if Instant::now() >= deadline || stop.is_some_and(|s| s.load(Ordering::Relaxed)) {
+                    break;
+                }
+                until_check = cfg.inflight;
             }
-            return Err(std::io::Error::from(e)).context("sending");
+            until_check -= 1;
+            let Some(buf) = free.pop() else {
+                // Every buffer is with the sender: wait until one comes back.
+                sender.wait(driver).context("waiting for a buffer")?;
+                collect(driver, free, st, failure)?;
+                continue;
+            };
+            if let Err(e) = sender.send_to(driver, buf, d) {
+                if let SendErrorKind::Sender(ZcError::Broken(_)) = e.kind {
+                    // An earlier buffer failed: its completion carries the error.
+                    free.push(e.buffer);
+                    collect(driver, free, st, failure)?;
+                    break;
+                }
+                return Err(std::io::Error::from(e)).context("sending");
+            }
         }
+    } else {
+        windows(
+            driver, sender, free, cfg, deadline, stop, st, failure, collect,
+        )?;
     }
     // Like the raw loop, the clock stops once every accepted send has completed (the
     // notifications are waited for afterwards, untimed).

@@ -271,6 +271,87 @@ impl ZcSender {
         self.send_inner(driver, buffer.into(), None, false, false)
     }
 
+    /// [`try_queue`](Self::try_queue) of a run of buffers: takes from the front of
+    /// `buffers`, in order, as many as the budget has room for now, and queues them (not
+    /// submitted: [`flush`](Self::flush)), with one look-up of the sender and one set of
+    /// checks for the whole run instead of one per buffer. Returns how many it took; the
+    /// rest stay in `buffers`, untouched. Never waits: when not even the first fits, it
+    /// reaps what is ready once and, if there is still no room,
+    /// [`SendErrorKind::WouldBlock`]. A first buffer larger than the whole budget is
+    /// [`SendErrorKind::TooLarge`] (a later one ends the run before it, for the next call
+    /// to report); a failed, closed or foreign sender is [`SendErrorKind::Sender`]. On
+    /// every error nothing is taken. An empty `buffers` is `Ok(0)`.
+    ///
+    /// ```
+    /// use std::net::UdpSocket;
+    /// use uring::zc::{Config, ZcBuffer, ZcSender};
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let rx = UdpSocket::bind("127.0.0.1:0")?;
+    /// let tx = UdpSocket::bind("127.0.0.1:0")?;
+    /// tx.connect(rx.local_addr()?)?;
+    /// let config = Config::default().max_buffers(4);
+    /// let mut driver = config.driver()?;
+    /// let sender = ZcSender::new(&mut driver, tx, config)?;
+    /// let mut window: Vec<ZcBuffer> = (0..6u8).map(|i| vec![i; 512].into()).collect();
+    /// // Four fit the budget; two stay with the caller.
+    /// assert_eq!(sender.queue_from(&mut driver, &mut window)?, 4);
+    /// assert_eq!(window.len(), 2);
+    /// sender.flush(&mut driver)?;
+    /// sender.wait_all(&mut driver, std::time::Duration::from_secs(10))?;
+    /// assert_eq!(sender.completions(&mut driver)?.filter(|c| c.is_ok()).count(), 4);
+    /// # Ok(()) }
+    /// ```
+    pub fn queue_from(
+        &self,
+        driver: &mut Driver,
+        buffers: &mut Vec<ZcBuffer>,
+    ) -> Result<usize, SendErrorKind> {
+        if buffers.is_empty() {
+            return Ok(0);
+        }
+        driver.enter_call().map_err(SendErrorKind::Sender)?;
+        let mut reaped = false;
+        loop {
+            let s = self.state_mut(driver).map_err(SendErrorKind::Sender)?;
+            if let Some(e) = s.deferred.take() {
+                return Err(SendErrorKind::Sender(e));
+            }
+            if let Some(e) = s.error {
+                return Err(SendErrorKind::Sender(ZcError::Broken(e)));
+            }
+            // The run that fits: every buffer within the budget on its own, and all of
+            // them together within the room there is.
+            let (mut bytes, mut n) = (0usize, 0u32);
+            for b in buffers.iter() {
+                let len = b.len();
+                if len > s.config.budget_bytes {
+                    if n == 0 {
+                        return Err(SendErrorKind::TooLarge);
+                    }
+                    break;
+                }
+                if !s.has_room_for(bytes.saturating_add(len), n + 1) {
+                    break;
+                }
+                bytes += len;
+                n += 1;
+            }
+            if n > 0 {
+                for b in buffers.drain(..n as usize) {
+                    s.accept(b, None);
+                }
+                return Ok(n as usize);
+            }
+            if reaped {
+                s.stats.would_block += 1;
+                return Err(SendErrorKind::WouldBlock);
+            }
+            reaped = true;
+            driver.reap_only().map_err(SendErrorKind::Sender)?;
+        }
+    }
+
     /// Submits what this sender (and every other sender of the driver) has queued
     /// ([`Driver::flush`]). Never blocks.
     pub fn flush(&self, driver: &mut Driver) -> Result<(), ZcError> {

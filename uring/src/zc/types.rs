@@ -249,6 +249,15 @@ impl fmt::Display for SendErrorKind {
     }
 }
 
+impl std::error::Error for SendErrorKind {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            SendErrorKind::Sender(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
 /// The parts of a vectored send the sender did not accept, all of them, handed straight
 /// back in order, and why (a vectored send is accepted whole or not at all).
 #[derive(Debug)]
