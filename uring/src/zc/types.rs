@@ -249,10 +249,12 @@ impl fmt::Display for SendErrorKind {
     }
 }
 
+/// A `Sender` kind is transparent: it displays as the sender's error, and its source is
+/// that error's source.
 impl std::error::Error for SendErrorKind {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            SendErrorKind::Sender(e) => Some(e),
+            SendErrorKind::Sender(e) => std::error::Error::source(e),
             _ => None,
         }
     }
