@@ -15,11 +15,12 @@
 //!   measured cheaper than plain send.
 //!
 //! Nothing is allocated per send. Like the raw loop, which sends one payload over and over,
-//! the sender is given clones of one payload: a `bytes::Bytes`, or for `zc-fixed` and `auto`
+//! the sender is given clones of one payload: a `bytes::Bytes` over a page-aligned buffer
+//! (like the raw loop's payload), or for `zc-fixed` and `auto`
 //! the registered slot frozen into a `SharedSlot` (clones of either may all be in flight at
 //! once, since none can write the bytes); a clone costs a reference count. With
-//! `--distinct-buffers` it holds as many distinct buffers instead (pool slots, or vectors),
-//! each filled once, as a sender of distinct data would. Either way there are as many as
+//! `--distinct-buffers` it holds as many distinct buffers instead (pool slots, or
+//! page-aligned `Bytes`), each filled once, as a sender of distinct data would. Either way there are as many as
 //! the raw loop lets await their notification ([`notif_slots`]), each comes back in a
 //! `Completion` once the kernel has let go of it and is sent again as is. The layer's depth
 //! is `--inflight` (buffers per gathered request, or the longest `IOSQE_IO_LINK` chain, on
@@ -39,7 +40,7 @@ use uring::zc::{
 };
 
 use super::raw::{notif_slots, SendConfig, SendStats, STALL_TIMEOUT};
-use crate::util::Meter;
+use crate::util::{AlignedBuf, Meter};
 use crate::Mode;
 
 /// How long closing the sender may wait for the last notifications.
@@ -187,17 +188,17 @@ pub fn run(fd: BorrowedFd<'_>, cfg: &SendConfig, stop: Option<&AtomicBool>) -> R
             let shared = slot.share();
             free.extend((0..buffers).map(|_| ZcBuffer::from(shared.clone())));
         }
+        // Page-aligned, as the raw loop's payload and a pool slot are: a zero-copy send
+        // pins whole pages, and a heap buffer's offset into its first page would make a
+        // 4 KiB payload two pages (two skb fragments) where the raw loop's is one.
         (false, true) => {
             for _ in 0..buffers {
-                let mut v = vec![0u8; cfg.size];
-                fill_pattern(&mut v);
-                free.push(v.into());
+                let payload = bytes::Bytes::from_owner(AlignedBuf::pattern(cfg.size)?);
+                free.push(payload.into());
             }
         }
         (false, false) => {
-            let mut v = vec![0u8; cfg.size];
-            fill_pattern(&mut v);
-            let payload = bytes::Bytes::from(v);
+            let payload = bytes::Bytes::from_owner(AlignedBuf::pattern(cfg.size)?);
             free.extend((0..buffers).map(|_| ZcBuffer::from(payload.clone())));
         }
     }
