@@ -18,6 +18,13 @@ pub const UDP_MAX_V4: usize = 65_507;
 /// The largest UDP payload over IPv6 without jumbograms (65535 - 8 UDP).
 pub const UDP_MAX_V6: usize = 65_527;
 
+/// Fills a payload with the repeating `a..z` pattern (what liburing's example sends).
+pub fn fill_pattern(buf: &mut [u8]) {
+    for (i, b) in buf.iter_mut().enumerate() {
+        *b = b'a' + (i % 26) as u8;
+    }
+}
+
 /// A zero-initialized, page-aligned heap buffer: what we pin or register for zero-copy
 /// sends. It never moves, so its address can be handed to the kernel; the caller must keep
 /// it alive (and unmodified) until every request naming it has notified.
@@ -47,12 +54,10 @@ impl AlignedBuf {
         Ok(AlignedBuf { ptr, len })
     }
 
-    /// A buffer filled with the repeating pattern `a..z` (what liburing's example sends).
+    /// A buffer filled with the repeating pattern `a..z` ([`fill_pattern`]).
     pub fn pattern(len: usize) -> Result<AlignedBuf> {
         let mut buf = AlignedBuf::zeroed(len)?;
-        for (i, b) in buf.iter_mut().enumerate() {
-            *b = b'a' + (i % 26) as u8;
-        }
+        fill_pattern(&mut buf);
         Ok(buf)
     }
 

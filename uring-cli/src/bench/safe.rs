@@ -40,7 +40,7 @@ use uring::zc::{
 };
 
 use super::raw::{notif_slots, SendConfig, SendStats, STALL_TIMEOUT};
-use crate::util::{AlignedBuf, Meter};
+use crate::util::{fill_pattern, AlignedBuf, Meter};
 use crate::Mode;
 
 /// How long closing the sender may wait for the last notifications.
@@ -276,13 +276,6 @@ pub fn run(fd: BorrowedFd<'_>, cfg: &SendConfig, stop: Option<&AtomicBool>) -> R
         );
     }
     Ok(st)
-}
-
-/// Fills a payload with the repeating `a..z` pattern (what liburing's example sends).
-fn fill_pattern(buf: &mut [u8]) {
-    for (i, b) in buf.iter_mut().enumerate() {
-        *b = b'a' + (i % 26) as u8;
-    }
 }
 
 /// The sending loop on a connected socket: windows of `inflight` free buffers, each queued
