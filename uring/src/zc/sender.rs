@@ -169,6 +169,20 @@ impl ZcSender {
             .ok_or(ZcError::WrongDriver)
     }
 
+    /// The state, if the sender may take buffers now: its own driver's, not closing, with
+    /// no error of the ring still to report (taken here: it is reported once), and its
+    /// stream not failed.
+    fn open_state<'d>(&self, driver: &'d mut Driver) -> Result<&'d mut SenderState, ZcError> {
+        let s = self.state_mut(driver)?;
+        if let Some(e) = s.deferred.take() {
+            return Err(e);
+        }
+        if let Some(e) = s.error {
+            return Err(ZcError::Broken(e));
+        }
+        Ok(s)
+    }
+
     // ---------------------------------------------------------------- accessors
 
     /// The counters.
@@ -313,13 +327,7 @@ impl ZcSender {
         driver.enter_call().map_err(SendErrorKind::Sender)?;
         let mut reaped = false;
         loop {
-            let s = self.state_mut(driver).map_err(SendErrorKind::Sender)?;
-            if let Some(e) = s.deferred.take() {
-                return Err(SendErrorKind::Sender(e));
-            }
-            if let Some(e) = s.error {
-                return Err(SendErrorKind::Sender(ZcError::Broken(e)));
-            }
+            let s = self.open_state(driver).map_err(SendErrorKind::Sender)?;
             // The run that fits: every buffer within the budget on its own, and all of
             // them together within the room there is.
             let (mut bytes, mut n) = (0usize, 0u32);
@@ -563,16 +571,10 @@ impl ZcSender {
         let mut reaped = false;
         let mut flush_before_wait = !submit;
         loop {
-            let s = match self.state_mut(driver) {
+            let s = match self.open_state(driver) {
                 Ok(s) => s,
                 Err(e) => return refuse(held, SendErrorKind::Sender(e)),
             };
-            if let Some(e) = s.deferred.take() {
-                return refuse(held, SendErrorKind::Sender(e));
-            }
-            if let Some(e) = s.error {
-                return refuse(held, SendErrorKind::Sender(ZcError::Broken(e)));
-            }
             if s.has_room_for(size.0, size.1) {
                 accept(s, held);
                 break;
