@@ -989,9 +989,10 @@ impl SenderState {
 
     /// The kind of request the queued buffer in `slot` could be gathered into (zero-copy
     /// or not, and the registered buffer of a fixed one), deciding its path if it has
-    /// none yet; `None` if it cannot be gathered (it had a request already, or goes
-    /// zero-copy from a registered buffer where `sendmsg_zc` cannot name one).
-    fn gather_kind(&mut self, slot: u16, ctx: Ctx) -> Option<(bool, Option<u16>)> {
+    /// none yet, with the buffer's length; `None` if it cannot be gathered (it had a
+    /// request already, or goes zero-copy from a registered buffer where `sendmsg_zc`
+    /// cannot name one).
+    fn gather_kind(&mut self, slot: u16, ctx: Ctx) -> Option<((bool, Option<u16>), usize)> {
         let e = self.slots[usize::from(slot)].entry.as_mut()?;
         if !e.fresh() {
             return None;
@@ -1010,7 +1011,7 @@ impl SenderState {
             SendPath::ZeroCopyFixed => e.buf.slot().map(|s| s.buf_index()),
             _ => None,
         };
-        Some((path.is_zero_copy(), fixed))
+        Some(((path.is_zero_copy(), fixed), e.len))
     }
 
     /// How many of the first `n` queued buffers (at least one) go in a chain when the
@@ -1020,7 +1021,7 @@ impl SenderState {
         // In queue order: a path is decided in the order the buffers were queued.
         let mut prev = None;
         for i in 1..n as usize {
-            let this = self.gather_kind(self.queue[i], ctx);
+            let this = self.gather_kind(self.queue[i], ctx).map(|(kind, _)| kind);
             if i >= 2 && this.is_some() && this == prev {
                 return (i - 1) as u32;
             }
@@ -1049,13 +1050,9 @@ impl SenderState {
         let mut bytes = 0usize;
         for i in 0..self.queue.len().min(limit) {
             let slot = self.queue[i];
-            let Some(this) = self.gather_kind(slot, ctx) else {
+            let Some((this, len)) = self.gather_kind(slot, ctx) else {
                 break;
             };
-            let len = self.slots[usize::from(slot)]
-                .entry
-                .as_ref()
-                .map_or(0, |e| e.len);
             if kind.is_some_and(|k| k != this) || bytes.saturating_add(len) > MAX_RW {
                 break;
             }
