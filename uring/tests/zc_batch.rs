@@ -225,3 +225,26 @@ fn queue_from_refuses_without_taking_anything() {
     let got = rx.join().unwrap();
     assert_eq!((got.bytes, got.mismatch), (100, None));
 }
+
+/// Another drop order: the handle goes while the run `queue_from` took is still queued,
+/// never flushed. Nothing of it reaches the kernel: the driver retires the sender at its
+/// next call, the socket closes, and the peer reads nothing but the end of the stream.
+#[test]
+fn a_run_queued_by_queue_from_and_dropped_unflushed_is_never_sent() {
+    let config = Config::default().policy(Policy::Always);
+    let mut driver = config.driver().unwrap();
+    let (c, rx) = pair();
+    let sender = ZcSender::new(&mut driver, c, config).unwrap();
+    let mut window: Vec<ZcBuffer> = (0..4).map(|i| chunk(i * 4096, 4096).into()).collect();
+    assert_eq!(sender.queue_from(&mut driver, &mut window), Ok(4));
+    assert_eq!(sender.stats(&driver).unwrap().requests, 0);
+    drop(sender);
+    driver.poll().unwrap();
+    assert_eq!(
+        driver.sender_count(),
+        0,
+        "retired at the driver's next call"
+    );
+    let got = rx.join().unwrap();
+    assert_eq!((got.bytes, got.mismatch, got.error), (0, None, false));
+}
