@@ -272,6 +272,7 @@ use uring::zc::{BufferPool, Config, Driver, Policy, SendPath, ZcBuffer, ZcError,
 const PEER_THREADS: usize = 3;
 
 fn warm_thread_stacks() {
+    let before = common::task_count();
     let (tx, rx) = mpsc::channel::<()>();
     let threads: Vec<_> = (0..PEER_THREADS + 1)
         .map(|_| {
@@ -289,6 +290,17 @@ fn warm_thread_stacks() {
     }
     for t in threads {
         t.join().unwrap();
+    }
+    // A joined thread can still be listed in /proc/self/task for a moment (join returns
+    // once the kernel clears its tid, before the task is released): the baseline the
+    // caller takes next must not count it. Bounded: every one of them has exited.
+    let start = Instant::now();
+    while common::task_count() > before {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "the warm-up threads never left /proc/self/task"
+        );
+        std::thread::sleep(Duration::from_millis(1));
     }
 }
 
