@@ -17,7 +17,8 @@ pub enum Policy {
     /// Zero-copy only where it pays. When the kernel reports that it copied zero-copy
     /// sends anyway (`IORING_NOTIF_USAGE_ZC_COPIED`: loopback, veth, a device without
     /// scatter-gather), the sender switches to plain send and tries one zero-copy send
-    /// again every [`Config::adaptive_reprobe_every`] buffers, since routes change.
+    /// again after [`Config::adaptive_reprobe_every`] buffers, since routes change; each
+    /// probe the kernel copies too doubles that interval, up to 64 times it.
     /// Where the kernel does not copy, the sender measures what each path costs it per
     /// size class (powers of two), timing the `io_uring_enter` calls that submit its
     /// requests (with the reap after them), and sends each class the cheaper way: zero-copy for large buffers, plain
@@ -83,9 +84,10 @@ pub struct Config {
     /// from about 4 KB, `bench/RESULTS.md`). 0 leaves every part to the policy.
     pub copy_parts_below: usize,
     /// [`Policy::Adaptive`]: while the kernel copies zero-copy sends, try zero-copy again
-    /// once per this many buffers; where it does not, send one round (what one
-    /// `io_uring_enter` submits) of a size class on the path measured slower once per
-    /// this many rounds of the class, to notice a change. Default 256.
+    /// after this many buffers, then after twice as many for each probe the kernel copies
+    /// too, up to 64 times this (16384 buffers by default); where it does not, send one
+    /// round (what one `io_uring_enter` submits) of a size class on the path measured
+    /// slower once per this many rounds of the class, to notice a change. Default 256.
     pub adaptive_reprobe_every: u32,
     /// [`Policy::Adaptive`]: consecutive copied notifications after which the sender
     /// switches to plain send. Default 4.

@@ -208,9 +208,22 @@ pub(crate) struct Adaptive {
     pub(crate) copying: bool,
     copied_streak: u32,
     since_probe: u32,
+    /// While copying: buffers between probes, `Config::adaptive_reprobe_every` doubled
+    /// for each probe the kernel copied too, up to `PROBE_BACKOFF_MAX` times it (0: not
+    /// yet set, the configured interval).
+    probe_every: u32,
+    /// While copying: probes sent whose notification has not been counted yet.
+    probes_out: u32,
     /// What each path costs, by size class, as measured on this socket.
     pub(crate) learner: Learner,
 }
+
+/// While the kernel copies, the interval between probes grows (doubling with each probe
+/// it copies too) up to this many times [`Config::adaptive_reprobe_every`]: 16384 buffers
+/// by default, so that a route that stops copying is still noticed within a fraction of
+/// a second at any rate worth zero-copy, while a route that keeps copying pays for a
+/// probe once in that many buffers instead of once in 256.
+const PROBE_BACKOFF_MAX: u32 = 64;
 
 /// Size classes of the adaptive learner: class 0 holds empty buffers, class `k` in
 /// `1..31` buffers of `2^(k-1) ..= 2^k - 1` bytes, class 31 every buffer of `2^30` bytes
@@ -397,6 +410,12 @@ impl Learner {
 
     /// A request of class `c` on the zero-copy path or not was pushed.
     #[inline]
+    /// A buffer of class `c` went while the kernel copies: shown by `adaptive_classes`,
+    /// not measured.
+    pub(crate) fn saw(&mut self, c: usize) {
+        self.seen |= 1 << c.min(SIZE_CLASSES - 1);
+    }
+
     pub(crate) fn pushed(&mut self, c: usize, zc: bool, bytes: usize) {
         let c = c.min(SIZE_CLASSES - 1);
         self.seen |= 1 << c;
@@ -973,7 +992,7 @@ impl SenderState {
         }
         self.inflight += 1;
         self.stats.requests += 1;
-        if self.config.policy == Policy::Adaptive {
+        if self.config.policy == Policy::Adaptive && !self.adaptive.copying {
             self.adaptive
                 .learner
                 .pushed(size_class(e.len), zc, end - start);
@@ -1059,7 +1078,7 @@ impl SenderState {
             kind = Some(this);
             bytes += len;
             members.push(slot);
-            if self.config.policy == Policy::Adaptive {
+            if self.config.policy == Policy::Adaptive && !self.adaptive.copying {
                 self.adaptive.learner.pushed(size_class(len), this.0, len);
             }
         }
@@ -1256,12 +1275,20 @@ impl SenderState {
             return;
         }
         let a = &mut self.adaptive;
+        let base = self.config.adaptive_reprobe_every;
         if copied {
             a.copied_streak = a.copied_streak.saturating_add(1);
             if !a.copying && a.copied_streak >= self.config.adaptive_copied_limit {
                 a.copying = true;
                 a.since_probe = 0;
+                a.probe_every = base;
+                a.probes_out = 0;
                 self.stats.adaptive_switches += 1;
+            } else if a.copying && a.probes_out > 0 {
+                // A probe found the kernel still copying: the next one waits twice as long.
+                a.probes_out -= 1;
+                let cap = base.saturating_mul(PROBE_BACKOFF_MAX);
+                a.probe_every = a.probe_every.max(base).saturating_mul(2).min(cap);
             }
         } else {
             a.copied_streak = 0;
@@ -1688,9 +1715,11 @@ fn choose_path(
             if len < config.adaptive_min_size {
                 SendPath::Plain(PlainReason::BelowThreshold)
             } else if adaptive.copying {
+                adaptive.learner.saw(size_class(len));
                 adaptive.since_probe += 1;
-                if adaptive.since_probe >= config.adaptive_reprobe_every {
+                if adaptive.since_probe >= adaptive.probe_every.max(config.adaptive_reprobe_every) {
                     adaptive.since_probe = 0;
+                    adaptive.probes_out = adaptive.probes_out.saturating_add(1);
                     stats.adaptive_probes += 1;
                     zc
                 } else {

@@ -381,18 +381,18 @@ fn adaptive_switches_to_plain_on_copied_notifications_and_probes_again() {
             ZeroCopy, // second copied notification: switch
             Plain(KernelCopies),
             Plain(KernelCopies),
-            ZeroCopy, // probe (every third)
+            ZeroCopy, // probe (the third after the switch), copied too
             Plain(KernelCopies),
             Plain(KernelCopies),
-            ZeroCopy, // probe
+            Plain(KernelCopies), // the next probe waits twice as long
             Plain(KernelCopies),
         ]
     );
     assert_eq!(s.stats.adaptive_switches, 1);
-    assert_eq!(s.stats.adaptive_probes, 2);
-    assert_eq!(s.stats.plain_kernel_copies, 5);
+    assert_eq!(s.stats.adaptive_probes, 1);
+    assert_eq!(s.stats.plain_kernel_copies, 6);
     assert_eq!(s.stats.plain_small, 1);
-    assert_eq!(s.stats.zero_copy, 4);
+    assert_eq!(s.stats.zero_copy, 3);
     // A probe whose notification says the kernel did not copy switches back.
     s.accept(vec![0u8; 1000].into(), None);
     s.accept(vec![0u8; 1000].into(), None);
@@ -412,6 +412,78 @@ fn adaptive_switches_to_plain_on_copied_notifications_and_probes_again() {
     notif(&mut s, slot, false);
     assert!(!s.adaptive.copying);
     assert_eq!(s.stats.adaptive_switches, 2);
+}
+
+/// Sends one buffer of `len` bytes through a sender of depth 1 and completes it, a
+/// zero-copy one with a notification saying `copied`; returns the path it took. The SQEs are never submitted: a full SQ is replaced by a fresh ring.
+fn send_one(s: &mut SenderState, ring: &mut IoUring, len: usize, copied: bool) -> SendPath {
+    if ring.sq_space_left() == 0 {
+        *ring = self::ring();
+    }
+    s.accept(vec![0u8; len].into(), None);
+    assert_eq!(s.pump(ring, CTX), 1);
+    let slot = s.chain[0];
+    let path = s.slots[usize::from(slot)]
+        .entry
+        .as_ref()
+        .unwrap()
+        .path
+        .unwrap();
+    result(s, slot, len as i32, path.is_zero_copy());
+    if path.is_zero_copy() {
+        notif(s, slot, copied);
+    }
+    let done = s.next_completion().unwrap();
+    assert_eq!(done.path, Some(path));
+    path
+}
+
+#[test]
+fn probes_the_kernel_copies_too_come_ever_more_rarely_up_to_a_bound() {
+    // While the kernel copies, every probe it copies as well doubles the interval to the
+    // next (3, 6, 12, … up to 64 × 3 = 192 buffers); a probe it does not copy switches
+    // the sender back, and copying seen again starts from the configured interval.
+    let mut ring = ring();
+    let config = Config::default()
+        .depth(1)
+        .adaptive_copied_limit(1)
+        .adaptive_reprobe_every(3);
+    let (mut s, _peer) = tcp_sender(&ring, config);
+    assert_eq!(send_one(&mut s, &mut ring, 1000, true), SendPath::ZeroCopy);
+    assert!(s.adaptive.copying);
+    let learned = s.adaptive.learner.round_bytes();
+    let mut gaps = Vec::new();
+    let mut since = 0u32;
+    for _ in 0..2000 {
+        since += 1;
+        if send_one(&mut s, &mut ring, 1000, true).is_zero_copy() {
+            gaps.push(since);
+            since = 0;
+        }
+    }
+    assert_eq!(gaps[..9], [3, 6, 12, 24, 48, 96, 192, 192, 192]);
+    assert!(gaps.iter().skip(6).all(|&g| g == 192), "{gaps:?}");
+    assert_eq!(s.stats.adaptive_probes, gaps.len() as u64);
+    assert_eq!(s.stats.adaptive_switches, 1);
+    // The learner is not fed while the kernel copies (nothing for the driver to time).
+    assert_eq!(s.adaptive.learner.round_bytes(), learned);
+    // A probe the kernel does not copy: zero-copy again.
+    let mut back = false;
+    for _ in 0..=192 {
+        if send_one(&mut s, &mut ring, 1000, false).is_zero_copy() {
+            back = true;
+            break;
+        }
+    }
+    assert!(back && !s.adaptive.copying);
+    assert_eq!(s.stats.adaptive_switches, 2);
+    // Copying again: the first probe comes after the configured interval, not 192.
+    assert!(send_one(&mut s, &mut ring, 1000, true).is_zero_copy());
+    assert!(s.adaptive.copying);
+    let paths: Vec<bool> = (0..3)
+        .map(|_| send_one(&mut s, &mut ring, 1000, true).is_zero_copy())
+        .collect();
+    assert_eq!(paths, [false, false, true]);
 }
 
 #[test]
