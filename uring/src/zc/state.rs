@@ -220,9 +220,10 @@ pub(crate) struct Adaptive {
 
 /// While the kernel copies, the interval between probes grows (doubling with each probe
 /// it copies too) up to this many times [`Config::adaptive_reprobe_every`]: 16384 buffers
-/// by default, so that a route that stops copying is still noticed within a fraction of
-/// a second at any rate worth zero-copy, while a route that keeps copying pays for a
-/// probe once in that many buffers instead of once in 256.
+/// by default. A route that keeps copying then pays for one probe in that many buffers
+/// instead of one in 256 (at 1400 B on loopback one probe in 256 cost 4 % of the rate,
+/// `bench/RESULTS.md` §13: each probe as much as ten plain sends); a route that stops
+/// copying is still noticed, within that many buffers.
 const PROBE_BACKOFF_MAX: u32 = 64;
 
 /// Size classes of the adaptive learner: class 0 holds empty buffers, class `k` in
@@ -408,14 +409,15 @@ impl Learner {
         }
     }
 
-    /// A request of class `c` on the zero-copy path or not was pushed.
-    #[inline]
     /// A buffer of class `c` went while the kernel copies: shown by `adaptive_classes`,
     /// not measured.
+    #[inline]
     pub(crate) fn saw(&mut self, c: usize) {
         self.seen |= 1 << c.min(SIZE_CLASSES - 1);
     }
 
+    /// A request of class `c` on the zero-copy path or not was pushed.
+    #[inline]
     pub(crate) fn pushed(&mut self, c: usize, zc: bool, bytes: usize) {
         let c = c.min(SIZE_CLASSES - 1);
         self.seen |= 1 << c;
