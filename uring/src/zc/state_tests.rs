@@ -352,25 +352,9 @@ fn adaptive_switches_to_plain_on_copied_notifications_and_probes_again() {
         .adaptive_copied_limit(2)
         .adaptive_reprobe_every(3);
     let (mut s, _peer) = tcp_sender(&ring, config);
-    let mut paths = Vec::new();
-    for i in 0..10u16 {
-        let len = if i == 0 { 10 } else { 1000 };
-        s.accept(vec![0u8; len].into(), None);
-        assert_eq!(s.pump(&mut ring, CTX), 1);
-        let slot = s.chain[0];
-        let zc = s.slots[usize::from(slot)]
-            .entry
-            .as_ref()
-            .unwrap()
-            .path
-            .unwrap()
-            .is_zero_copy();
-        result(&mut s, slot, len as i32, zc);
-        if zc {
-            notif(&mut s, slot, true);
-        }
-        paths.push(s.next_completion().unwrap().path.unwrap());
-    }
+    let paths: Vec<SendPath> = (0..10)
+        .map(|i| send_one(&mut s, &mut ring, if i == 0 { 10 } else { 1000 }, true))
+        .collect();
     use PlainReason::*;
     use SendPath::*;
     assert_eq!(
