@@ -387,8 +387,8 @@ fn adaptive_ends_plain_at_every_size_on_loopback_and_shows_it() {
         stats.plain_kernel_copies > 4 * stats.zero_copy,
         "plain once the copying is seen: {stats:?}"
     );
-    // After the switch, only probes (after 256 buffers, then ever fewer) go zero-copy: the last buffer
-    // of every size went plain.
+    // After the switch, only probes (after 256 buffers, then ever fewer) go zero-copy:
+    // the last buffer of every size went plain.
     for len in kinds {
         let last = done
             .iter()

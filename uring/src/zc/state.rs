@@ -208,9 +208,9 @@ pub(crate) struct Adaptive {
     pub(crate) copying: bool,
     copied_streak: u32,
     since_probe: u32,
-    /// While copying: buffers between probes, `Config::adaptive_reprobe_every` doubled
-    /// for each probe the kernel copied too, up to `PROBE_BACKOFF_MAX` times it (0: not
-    /// yet set, the configured interval).
+    /// While copying: buffers between probes, `Config::adaptive_reprobe_every` (set when
+    /// the copying is seen) doubled for each probe the kernel copied too, up to
+    /// `PROBE_BACKOFF_MAX` times it.
     probe_every: u32,
     /// While copying: probes sent whose notification has not been counted yet.
     probes_out: u32,
@@ -1290,7 +1290,7 @@ impl SenderState {
                 // A probe found the kernel still copying: the next one waits twice as long.
                 a.probes_out -= 1;
                 let cap = base.saturating_mul(PROBE_BACKOFF_MAX);
-                a.probe_every = a.probe_every.max(base).saturating_mul(2).min(cap);
+                a.probe_every = a.probe_every.saturating_mul(2).min(cap);
             }
         } else {
             a.copied_streak = 0;
@@ -1719,7 +1719,7 @@ fn choose_path(
             } else if adaptive.copying {
                 adaptive.learner.saw(size_class(len));
                 adaptive.since_probe += 1;
-                if adaptive.since_probe >= adaptive.probe_every.max(config.adaptive_reprobe_every) {
+                if adaptive.since_probe >= adaptive.probe_every {
                     adaptive.since_probe = 0;
                     adaptive.probes_out = adaptive.probes_out.saturating_add(1);
                     stats.adaptive_probes += 1;

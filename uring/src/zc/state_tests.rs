@@ -399,7 +399,8 @@ fn adaptive_switches_to_plain_on_copied_notifications_and_probes_again() {
 }
 
 /// Sends one buffer of `len` bytes through a sender of depth 1 and completes it, a
-/// zero-copy one with a notification saying `copied`; returns the path it took. The SQEs are never submitted: a full SQ is replaced by a fresh ring.
+/// zero-copy one with a notification saying `copied`; returns the path it took. The SQEs
+/// are never submitted: a full SQ is replaced by a fresh ring.
 fn send_one(s: &mut SenderState, ring: &mut IoUring, len: usize, copied: bool) -> SendPath {
     if ring.sq_space_left() == 0 {
         *ring = self::ring();
