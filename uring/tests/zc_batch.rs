@@ -248,3 +248,25 @@ fn a_run_queued_by_queue_from_and_dropped_unflushed_is_never_sent() {
     let got = rx.join().unwrap();
     assert_eq!((got.bytes, got.mismatch, got.error), (0, None, false));
 }
+
+/// A refusal by the sender (`SendErrorKind::Sender`) is transparent over the sender's
+/// error: the same text and the same source, so that an error chain (`{:#}` of anyhow,
+/// `io::Error::from`) names the cause once, not twice.
+#[test]
+fn a_sender_refusal_is_transparent_over_the_senders_error() {
+    use std::error::Error;
+    let inner = ZcError::Enter(uring::EnterError::SystemResources);
+    let kind = SendErrorKind::Sender(inner);
+    assert_eq!(kind.to_string(), inner.to_string());
+    let cause = kind.source().expect("the enter error is the source");
+    assert_eq!(
+        cause.to_string(),
+        uring::EnterError::SystemResources.to_string()
+    );
+    assert_ne!(
+        cause.to_string(),
+        kind.to_string(),
+        "not the same error again"
+    );
+    assert!(SendErrorKind::WouldBlock.source().is_none());
+}
