@@ -170,6 +170,17 @@ pub const IORING_CQE_F_SKIP: u32 = IORING_CQE_F_BUF_MORE << 1;
 /// checked in `tests::big_entry_constants` and against the kernel in `tests/big_ring.rs`.
 pub const IORING_CQE_F_32: u32 = 1 << (IORING_CQE_BUFFER_SHIFT - 1);
 
+/// `SOL_UDP`, the level of the UDP socket options and control messages, from
+/// `linux-raw-sys`.
+pub use linux_raw_sys::net::SOL_UDP;
+
+/// `UDP_SEGMENT` (Linux 4.18, `linux/udp.h`): the UDP option, and control message, that
+/// sets the segment size of a UDP GSO send: one `sendmsg` of several datagrams' bytes goes
+/// out as datagrams of that size (the last may be shorter). `linux-raw-sys` does not have
+/// `linux/udp.h`; defined here, once. Checked against the kernel in `tests/zc_datagram.rs`
+/// (the datagrams of a gathered UDP request arrive one by one, each at its own size).
+pub const UDP_SEGMENT: u32 = 103;
+
 /// An opcode as the SQE's `opcode` byte.
 #[inline]
 pub const fn op(op: io_uring_op) -> u8 {

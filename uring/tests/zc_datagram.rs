@@ -8,7 +8,9 @@ use std::collections::BTreeMap;
 use std::net::{SocketAddr, UdpSocket};
 
 use rustix::io::Errno;
-use uring::zc::{BufferError, Config, Policy, SendErrorKind, SendPath, ZcBuffer, ZcSender};
+use uring::zc::{
+    BufferError, Config, PlainReason, Policy, SendErrorKind, SendPath, ZcBuffer, ZcSender,
+};
 use zc_util::*;
 
 /// Datagram `k`: its number in the first 8 bytes, then pattern bytes.
@@ -293,4 +295,159 @@ fn pool_slots_to_an_address_go_sendmsg_zc_fixed() {
     let st = sender.stats(&driver).unwrap();
     assert_eq!(st.fixed_requests, 24, "{st:?}");
     assert_eq!(pool.available(), 8);
+}
+
+/// The datagrams of `lens` queued at once on a connected UDP socket, with `config` (from
+/// slots of a registered pool if `slots`, else vectors), flushed once and waited for: the
+/// completions in seq order, the stats, and the receiving socket.
+fn queue_run(
+    config: Config,
+    lens: &[usize],
+    slots: bool,
+) -> (Vec<uring::zc::Completion>, uring::zc::ZcStats, UdpSocket) {
+    let mut driver = config.driver().unwrap();
+    let pool = slots.then(|| uring::zc::BufferPool::new(&mut driver, 1 << 16, lens.len()).unwrap());
+    let rx = receiver_socket();
+    let tx = UdpSocket::bind("127.0.0.1:0").unwrap();
+    tx.connect(rx.local_addr().unwrap()).unwrap();
+    let sender = ZcSender::new(&mut driver, tx, config).unwrap();
+    let mut window: Vec<ZcBuffer> = lens
+        .iter()
+        .enumerate()
+        .map(|(k, &len)| {
+            let d = datagram(k as u64, len);
+            if let Some(pool) = &pool {
+                let mut slot = pool.get().expect("a slot for each datagram");
+                slot.set_len(len);
+                slot.copy_from_slice(&d);
+                slot.into()
+            } else {
+                d.into()
+            }
+        })
+        .collect();
+    assert_eq!(
+        sender.queue_from(&mut driver, &mut window).unwrap(),
+        lens.len()
+    );
+    sender.flush(&mut driver).unwrap();
+    let mut done = Vec::new();
+    finish(&sender, &mut driver, &mut done);
+    done.sort_by_key(|c| c.seq);
+    let st = sender.stats(&driver).unwrap();
+    (done, st, rx)
+}
+
+#[test]
+fn datagrams_queued_together_go_as_one_udp_gso_request_and_arrive_one_by_one() {
+    // [1000 1000 1000 700] [500 500] [1200 800] 800: a shorter datagram ends a run; the
+    // kernel cuts each gathered request at the first datagram's size (UDP_SEGMENT).
+    let lens = [1000, 1000, 1000, 700, 500, 500, 1200, 800, 800];
+    let cases = [
+        (
+            "plain",
+            Policy::Never,
+            false,
+            SendPath::Plain(PlainReason::Policy),
+        ),
+        ("zero-copy", Policy::Always, false, SendPath::ZeroCopy),
+        (
+            "zero-copy from pool slots",
+            Policy::Always,
+            true,
+            SendPath::ZeroCopyFixed,
+        ),
+    ];
+    for (what, policy, slots, path) in cases {
+        let (done, st, rx) = queue_run(config().policy(policy), &lens, slots);
+        let got = read_datagrams(&rx, lens.len(), |k| lens[k as usize]);
+        assert_eq!(got.len(), lens.len(), "{what}: each datagram on its own");
+        for (k, len) in got {
+            assert_eq!(
+                len, lens[k as usize],
+                "{what}: datagram {k} at its own size"
+            );
+        }
+        assert_each_once(&done, lens.len() as u64);
+        for c in &done {
+            assert_eq!(c.result, Ok(lens[c.seq as usize]), "{what}: {c:?}");
+            assert_eq!(c.path, Some(path), "{what}: {c:?}");
+        }
+        assert_eq!((st.gathered, st.gathered_buffers), (3, 8), "{what}: {st:?}");
+        assert_eq!(st.requests, 4, "{what}: {st:?}");
+        assert_eq!(st.gso_refused, 0, "{what}: {st:?}");
+        if policy == Policy::Always {
+            assert_eq!(st.zc_requests, 4, "{what}: {st:?}");
+            assert_eq!(st.notifications, 4, "{what}: one per request: {st:?}");
+        }
+    }
+}
+
+#[test]
+fn a_socket_that_cannot_segment_sends_each_datagram_alone_and_gathers_no_more() {
+    let config = config().policy(Policy::Never);
+    let mut driver = config.driver().unwrap();
+    let rx = receiver_socket();
+    let tx = UdpSocket::bind("127.0.0.1:0").unwrap();
+    tx.connect(rx.local_addr().unwrap()).unwrap();
+    // SO_NO_CHECK: no UDP checksum, which UDP GSO needs (the kernel answers EINVAL).
+    let one: libc::c_int = 1;
+    // SAFETY: a valid socket, and a pointer to an int of the size given.
+    let rc = unsafe {
+        libc::setsockopt(
+            std::os::fd::AsRawFd::as_raw_fd(&tx),
+            libc::SOL_SOCKET,
+            libc::SO_NO_CHECK,
+            (&one as *const libc::c_int).cast(),
+            core::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    assert_eq!(rc, 0, "SO_NO_CHECK: {}", std::io::Error::last_os_error());
+    let sender = ZcSender::new(&mut driver, tx, config).unwrap();
+    let mut done = Vec::new();
+    for round in 0..2u64 {
+        let mut window: Vec<ZcBuffer> = (0..4)
+            .map(|i| datagram(round * 4 + i, 1000).into())
+            .collect();
+        assert_eq!(sender.queue_from(&mut driver, &mut window).unwrap(), 4);
+        sender.flush(&mut driver).unwrap();
+        finish(&sender, &mut driver, &mut done);
+    }
+    let got = read_datagrams(&rx, 8, |_| 1000);
+    assert_eq!(got.len(), 8);
+    assert_each_once(&done, 8);
+    assert!(done.iter().all(|c| c.result == Ok(1000)), "{done:?}");
+    let st = sender.stats(&driver).unwrap();
+    assert_eq!(st.gso_refused, 1, "{st:?}");
+    assert_eq!(st.gathered, 1, "only the first window was gathered: {st:?}");
+    assert_eq!(st.requests, 1 + 4 + 4, "{st:?}");
+    assert_eq!(st.errors, 0, "{st:?}");
+}
+
+#[test]
+fn other_datagram_sockets_and_coalesce_off_are_never_gathered() {
+    // An AF_UNIX datagram socket would take the iovecs of a gathered request for one
+    // datagram: its datagrams go one per request.
+    let config = config().policy(Policy::Never);
+    let mut driver = config.driver().unwrap();
+    let (tx, rx) = std::os::unix::net::UnixDatagram::pair().unwrap();
+    rx.set_read_timeout(Some(BOUND)).unwrap();
+    let sender = ZcSender::new(&mut driver, tx, config.clone()).unwrap();
+    let mut window: Vec<ZcBuffer> = (0..4).map(|k| datagram(k, 300).into()).collect();
+    assert_eq!(sender.queue_from(&mut driver, &mut window).unwrap(), 4);
+    sender.flush(&mut driver).unwrap();
+    let mut done = Vec::new();
+    finish(&sender, &mut driver, &mut done);
+    let mut buf = vec![0u8; 4096];
+    for k in 0..4u64 {
+        let n = rx.recv(&mut buf).expect("a datagram within the bound");
+        assert_eq!(&buf[..n], &datagram(k, 300)[..], "datagram {k}, alone");
+    }
+    let st = sender.stats(&driver).unwrap();
+    assert_eq!((st.gathered, st.requests), (0, 4), "{st:?}");
+    // UDP with coalesce off: one request per datagram too.
+    let (done, st, rx) = queue_run(config.coalesce(false), &[600; 5], false);
+    assert_eq!(read_datagrams(&rx, 5, |_| 600).len(), 5);
+    assert!(done.iter().all(|c| c.result == Ok(600)), "{done:?}");
+    assert_eq!((st.gathered, st.requests), (0, 5), "{st:?}");
 }

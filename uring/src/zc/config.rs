@@ -105,7 +105,21 @@ pub struct Config {
     /// different pools, and the records of a SOCK_SEQPACKET socket go chained; a chain
     /// stops before two buffers that one request could take together (a lone buffer of
     /// the other path, such as a probe of [`Policy::Adaptive`], goes alone, and the run
-    /// behind it gathers next). Default true.
+    /// behind it gathers next).
+    ///
+    /// On a UDP socket (IPv4 or IPv6), datagrams queued together without an address of
+    /// their own (`send`, `queue`, [`queue_from`](super::ZcSender::queue_from) on a
+    /// connected socket) go as one UDP GSO request: up to 64 datagrams and 65000 bytes of
+    /// one size, the last possibly shorter, on their first request with the same kind of
+    /// path, as one `sendmsg` (`sendmsg_zc`) with a `UDP_SEGMENT` control message. The
+    /// kernel cuts it into the same datagrams (the receiver sees no difference), doing
+    /// the work of the stack once per request instead of once per datagram. Each datagram
+    /// still comes back on its own; if the kernel refuses the request, each is sent again
+    /// on its own for its own result, and a refusal of the segmentation itself
+    /// (`EMSGSIZE`: larger than the path's MTU; `EINVAL`, `EIO`: a socket or route that
+    /// cannot segment) stops the gathering on that socket
+    /// ([`ZcStats::gso_refused`](super::ZcStats::gso_refused)). Other datagram sockets are
+    /// never gathered. Default true.
     pub coalesce: bool,
     /// Upper bound for every wait of a blocking call ([`send`](super::ZcSender::send),
     /// [`wait`](super::ZcSender::wait), …); `None` waits as long as the kernel takes, like

@@ -137,9 +137,15 @@ impl ZcSender {
         } else {
             None
         };
+        // UDP over IP: gathered datagrams go as one UDP GSO request. Only there: another
+        // datagram socket (AF_UNIX, UDP-Lite, ...) would take the iovecs for one datagram.
+        let gso = config.coalesce && ty == SocketType::DGRAM && is_udp(&socket);
         let config = config.resolve(driver.memlock(), driver.pinned_bytes());
         let (index, gen) = driver.add_sender(socket, |prefix, socket, file| {
-            SenderState::new(prefix, socket, file, stream, bytestream, config, fallback)
+            let mut state =
+                SenderState::new(prefix, socket, file, stream, bytestream, config, fallback);
+            state.gso = gso;
+            state
         })?;
         Ok(ZcSender {
             index,
@@ -730,6 +736,17 @@ impl Drop for ZcSender {
             self.shared.sender_dropped(self.index, self.gen);
         }
     }
+}
+
+/// Whether `socket` is a UDP socket over IPv4 or IPv6 (`SO_DOMAIN`, `SO_PROTOCOL`): the
+/// sockets whose datagrams UDP GSO can gather.
+fn is_udp(socket: &OwnedFd) -> bool {
+    use rustix::net::{ipproto, sockopt, AddressFamily};
+    let inet = matches!(
+        sockopt::socket_domain(socket),
+        Ok(AddressFamily::INET | AddressFamily::INET6)
+    );
+    inet && matches!(sockopt::socket_protocol(socket), Ok(Some(p)) if p == ipproto::UDP)
 }
 
 /// The buffers that are back, in the order they came back: [`ZcSender::completions`].

@@ -7,7 +7,7 @@ use std::collections::{HashSet, VecDeque};
 use std::net::SocketAddr;
 use std::os::fd::OwnedFd;
 
-use linux_raw_sys::net::msghdr;
+use linux_raw_sys::net::{cmsghdr, msghdr};
 use rustix::io::Errno;
 
 use super::buffer::ZcBuffer;
@@ -155,18 +155,87 @@ pub(crate) struct Slot {
     /// memory is reused from buffer to buffer.
     pub(crate) riders: Vec<u16>,
     pub(crate) riders_gen: u16,
+    /// The msghdr of the gathered UDP requests this slot's buffers lead, made at the
+    /// first one and reused (one at a time: the next is prepared only after this buffer
+    /// is back, so after the first completion of its request).
+    gso_msg: Option<Box<GatherMsg>>,
 }
 
-/// The msghdr and iovecs of a sender's gathered request ([`Config::coalesce`]), boxed so
-/// that their addresses (given to the kernel) do not move. One per sender: a stream has
-/// one request or chain in flight at a time, and the next gathered request is prepared
-/// only after the first completion of the previous one, when the kernel has consumed the
-/// msghdr (it is read while the request is prepared and issued; the notification concerns
-/// only the payload's pages).
+/// The msghdr and iovecs of a gathered request ([`Config::coalesce`]), boxed so that
+/// their addresses (given to the kernel) do not move. The kernel reads them while the
+/// request is prepared and issued, up to its first completion (the notification concerns
+/// only the payload's pages); they are rewritten only for a request prepared after that.
+/// A stream has one, its sender's: one request or chain of a stream is in flight at a
+/// time. A UDP socket's gathered requests (UDP GSO) may be in flight together: each has
+/// the one of the slot of its first datagram, whose next gathered request can only come
+/// after that datagram is back.
 struct GatherMsg {
     hdr: msghdr,
     /// Capacity fixed at creation, never exceeded: the array is never reallocated.
     iov: Vec<iovec>,
+    /// The `UDP_SEGMENT` control message of a UDP request (unused on a stream).
+    seg: SegmentCmsg,
+}
+
+impl GatherMsg {
+    fn new(capacity: usize) -> Box<GatherMsg> {
+        Box::new(GatherMsg {
+            // SAFETY: msghdr is plain integers and pointers; all-zero (null pointers, zero
+            // lengths) is a valid value. It is filled before each request.
+            hdr: unsafe { core::mem::zeroed() },
+            iov: Vec::with_capacity(capacity),
+            seg: SegmentCmsg {
+                hdr: cmsghdr {
+                    cmsg_len: core::mem::size_of::<cmsghdr>() + core::mem::size_of::<u16>(),
+                    cmsg_level: sys::SOL_UDP as _,
+                    cmsg_type: sys::UDP_SEGMENT as _,
+                },
+                size: 0,
+            },
+        })
+    }
+
+    /// Points the iovecs at the data of `members` (at most the capacity), and the msghdr
+    /// at the iovecs and at `control` bytes of the control message.
+    fn fill(&mut self, slots: &[Slot], members: &[u16], control: bool) {
+        self.iov.clear();
+        for &slot in members.iter().take(self.iov.capacity()) {
+            if let Some(e) = slots[usize::from(slot)].entry.as_ref() {
+                let data = e.buf.as_slice();
+                self.iov.push(iovec {
+                    iov_base: data.as_ptr().cast_mut().cast(),
+                    iov_len: data.len() as _,
+                });
+            }
+        }
+        let (msg_control, msg_controllen) = if control {
+            let seg: *mut SegmentCmsg = &mut self.seg;
+            (seg.cast(), core::mem::size_of::<SegmentCmsg>())
+        } else {
+            (core::ptr::null_mut(), 0)
+        };
+        self.hdr = msghdr {
+            msg_name: core::ptr::null_mut(),
+            msg_namelen: 0,
+            // The kernel's net iovec is the same `struct iovec` (bindgen keeps it opaque
+            // there).
+            msg_iov: self.iov.as_mut_ptr().cast(),
+            msg_iovlen: self.iov.len() as _,
+            msg_control,
+            msg_controllen: msg_controllen as _,
+            msg_flags: 0,
+        };
+    }
+}
+
+/// `CMSG_SPACE(sizeof(u16))` bytes: the control message that sets the segment size of a
+/// UDP GSO send (`SOL_UDP`, `UDP_SEGMENT`, Linux 4.18). `repr(C)` lays it out as the
+/// kernel's `CMSG_DATA` expects: the `u16` right after the aligned header, the whole
+/// padded to the header's alignment.
+#[repr(C)]
+struct SegmentCmsg {
+    hdr: cmsghdr,
+    size: u16,
 }
 
 // SAFETY: the raw pointers in `hdr` and `iov` point into this box and into buffers owned
@@ -225,6 +294,15 @@ pub(crate) struct Adaptive {
 /// `bench/RESULTS.md` §13: each probe as much as ten plain sends); a route that stops
 /// copying is still noticed, within that many buffers.
 const PROBE_BACKOFF_MAX: u32 = 64;
+
+/// The most datagrams in one gathered UDP request: `UDP_MAX_SEGMENTS` of every kernel
+/// since UDP GSO came (Linux 4.18; 128 since Linux 6.11).
+const GSO_MAX_SEGMENTS: usize = 64;
+
+/// The most bytes in one gathered UDP request: the payload of one IP packet (65507 over
+/// IPv4, 65487 over IPv6 without extension headers), less room for IP options and
+/// extension headers.
+const GSO_MAX_BYTES: usize = 65000;
 
 /// Size classes of the adaptive learner: class 0 holds empty buffers, class `k` in
 /// `1..31` buffers of `2^(k-1) ..= 2^k - 1` bytes, class 31 every buffer of `2^30` bytes
@@ -500,6 +578,10 @@ pub(crate) struct SenderState {
     pub(crate) stream: bool,
     /// A byte stream (SOCK_STREAM): a zero-length buffer is nothing to send.
     pub(crate) bytestream: bool,
+    /// A UDP socket whose datagrams are gathered ([`Config::coalesce`]): runs of queued
+    /// datagrams of one size go as one request with `UDP_SEGMENT` (UDP GSO). Cleared for
+    /// good when the kernel refuses the segmentation.
+    pub(crate) gso: bool,
     pub(crate) config: Config,
     pub(crate) fallback: Option<FallbackReason>,
     pub(crate) slots: Vec<Slot>,
@@ -550,6 +632,7 @@ impl SenderState {
             file,
             stream,
             bytestream,
+            gso: false,
             fallback,
             slots: Vec::new(),
             free: Vec::new(),
@@ -669,6 +752,7 @@ impl SenderState {
                     entry: None,
                     riders: Vec::new(),
                     riders_gen: 0,
+                    gso_msg: None,
                 });
                 s
             }
@@ -809,6 +893,14 @@ impl SenderState {
         }
         self.inflight = self.inflight.saturating_sub(1);
         if gathered {
+            if !self.stream {
+                // Every datagram of the request is resolved below, from this list (the
+                // slot keeps its riders only while their notification is owed).
+                self.scratch.clear();
+                self.scratch.push(index);
+                let riders = &self.slots[usize::from(index)].riders;
+                self.scratch.extend_from_slice(riders);
+            }
             self.riders_completed(index, cqe.res, more, zc);
         }
         if let (true, Some(res)) = (more, early) {
@@ -823,6 +915,8 @@ impl SenderState {
             if self.chain_pending == 0 {
                 self.resolve_chain();
             }
+        } else if gathered {
+            self.resolve_gso(cqe.res);
         } else {
             self.resolve_datagram(index, cqe.res);
         }
@@ -874,6 +968,10 @@ impl SenderState {
         } else {
             let mut pushed = 0;
             while self.inflight < self.config.depth && pushed < space {
+                if self.gso && self.queue.len() >= 2 && self.push_gso(ring, ctx) {
+                    pushed += 1;
+                    continue;
+                }
                 let Some(slot) = self.queue.pop_front() else {
                     break;
                 };
@@ -1089,36 +1187,9 @@ impl SenderState {
             self.scratch = members;
             return false;
         }
-        let g = self.gather.get_or_insert_with(|| {
-            Box::new(GatherMsg {
-                // SAFETY: msghdr is plain integers and pointers; all-zero (null pointers,
-                // zero lengths) is a valid value. It is filled before each request.
-                hdr: unsafe { core::mem::zeroed() },
-                iov: Vec::with_capacity(limit),
-            })
-        });
+        let g = self.gather.get_or_insert_with(|| GatherMsg::new(limit));
         // Within the capacity (at most `limit` members): the array does not move.
-        g.iov.clear();
-        for &slot in &members {
-            if let Some(e) = self.slots[usize::from(slot)].entry.as_ref() {
-                let data = e.buf.as_slice();
-                g.iov.push(iovec {
-                    iov_base: data.as_ptr().cast_mut().cast(),
-                    iov_len: data.len() as _,
-                });
-            }
-        }
-        g.hdr = msghdr {
-            msg_name: core::ptr::null_mut(),
-            msg_namelen: 0,
-            // The kernel's net iovec is the same `struct iovec` (bindgen keeps it opaque
-            // there).
-            msg_iov: g.iov.as_mut_ptr().cast(),
-            msg_iovlen: g.iov.len() as _,
-            msg_control: core::ptr::null_mut(),
-            msg_controllen: 0,
-            msg_flags: 0,
-        };
+        g.fill(&self.slots, &members, false);
         let lead = members[0];
         let s = &mut self.slots[usize::from(lead)];
         let gen = next_gen(&self.strays, self.prefix, lead, s);
@@ -1145,21 +1216,118 @@ impl SenderState {
             self.scratch = members;
             return false;
         };
-        if let Some(index) = fixed {
-            sqe.prep_sendmsg_zc_fixed(fd, &g.hdr, sys::SEND_WAITALL, index);
-            sqe.ioprio |= sys::IoringSendFlags::ZC_REPORT_USAGE.bits();
-        } else if zc {
-            sqe.prep_sendmsg_zc(fd, &g.hdr, sys::SEND_WAITALL);
-            sqe.ioprio = sys::IoringSendFlags::ZC_REPORT_USAGE.bits();
-        } else {
-            sqe.prep_sendmsg(fd, &g.hdr, sys::SEND_WAITALL);
-        }
+        prep_gathered(sqe, fd, &g.hdr, sys::SEND_WAITALL, zc, fixed);
         sqe.user_data = user_data_of(self.prefix, lead, gen);
-        sqe.flags |= sys::IOSQE_FIXED_FILE;
-        s.gen = gen;
-        s.riders.clear();
-        s.riders.extend_from_slice(&members[1..]);
-        s.riders_gen = gen;
+        self.mark_gathered(&members, gen, zc, fixed.is_some());
+        self.chain.extend_from_slice(&members);
+        self.chain_pending = 1;
+        self.scratch = members;
+        true
+    }
+
+    /// UDP ([`Config::coalesce`]): pushes the datagrams at the front of the queue that are
+    /// on their first request, take the same kind of path (as for a stream) and have one
+    /// size, the last possibly shorter, as one `sendmsg` (`sendmsg_zc`) with a
+    /// `UDP_SEGMENT` control message: the kernel cuts its bytes into datagrams of that
+    /// size (UDP GSO, Linux 4.18), each the datagram it would have sent alone, and the
+    /// stack's work per request (route, socket lock, one skb down to the device, one
+    /// notification) is done once for all of them. At most [`GSO_MAX_SEGMENTS`] datagrams
+    /// and [`GSO_MAX_BYTES`] bytes. False (nothing pushed, nothing changed but the paths
+    /// chosen) when fewer than two would go.
+    fn push_gso(&mut self, ring: &mut IoUring, ctx: Ctx) -> bool {
+        let mut members = core::mem::take(&mut self.scratch);
+        members.clear();
+        let mut kind: Option<(bool, Option<u16>)> = None;
+        let (mut size, mut bytes) = (0usize, 0usize);
+        for i in 0..self.queue.len().min(GSO_MAX_SEGMENTS) {
+            let slot = self.queue[i];
+            let Some((this, len)) = self.gather_kind(slot, ctx) else {
+                break;
+            };
+            if i == 0 {
+                if len == 0 || len.saturating_mul(2) > GSO_MAX_BYTES {
+                    break;
+                }
+                size = len;
+            }
+            if len == 0 || len > size || kind.is_some_and(|k| k != this) {
+                break;
+            }
+            if bytes + len > GSO_MAX_BYTES {
+                break;
+            }
+            kind = Some(this);
+            bytes += len;
+            members.push(slot);
+            if len < size {
+                // Only the last segment may be shorter.
+                break;
+            }
+        }
+        let (zc, fixed) = kind.unwrap_or((false, None));
+        if members.len() < 2 {
+            self.scratch = members;
+            return false;
+        }
+        if self.config.policy == Policy::Adaptive && !self.adaptive.copying {
+            for &slot in &members {
+                if let Some(e) = self.slots[usize::from(slot)].entry.as_ref() {
+                    self.adaptive.learner.pushed(size_class(e.len), zc, e.len);
+                }
+            }
+        }
+        let lead = members[0];
+        // Out of the slot while the iovecs are filled from the others (moving the box does
+        // not move what it holds), and back right after.
+        let mut g = self.slots[usize::from(lead)]
+            .gso_msg
+            .take()
+            .unwrap_or_else(|| GatherMsg::new(GSO_MAX_SEGMENTS));
+        // Within the capacity (at most GSO_MAX_SEGMENTS members): the array does not move.
+        g.fill(&self.slots, &members, true);
+        g.seg.size = size as u16;
+        let s = &mut self.slots[usize::from(lead)];
+        let gen = next_gen(&self.strays, self.prefix, lead, s);
+        let fd = self.file as i32;
+        // SAFETY: the SQE, filled in full right below (before anything can submit it),
+        // names the boxed msghdr, iovec array and control message of the lead's slot,
+        // which point at the data of the members: memory owned by their entries, at
+        // addresses that do not move (heap, 'static or pool mapping, see `ZcBuffer`), that
+        // nobody can write while the sender owns the buffers. A fixed request names the
+        // registered buffer all its iovecs lie in (slots of one pool of this driver,
+        // registered as that one buffer, whose table entry stays while a slot lives).
+        // Every member is released only after the kernel's last completion for this
+        // request (its first completion without F_MORE, or its notification, which counts
+        // for every member), which only the kernel can deliver (the driver reserved the
+        // user_data namespace); the buffers are `ManuallyDrop` until then. The box is
+        // rewritten only for the next gathered request this slot leads, which is prepared
+        // only after the lead is back (so after this request's first completion), and it
+        // is leaked by `Drop` while the lead is in flight. The fd is the registered-file
+        // slot of this sender's socket, which the driver replaces only after every
+        // request naming it has completed. The user_data is in the reserved namespace,
+        // used by no other request that may still complete.
+        let Ok(sqe) = (unsafe { ring.get_sqe() }) else {
+            s.gso_msg = Some(g);
+            self.scratch = members;
+            return false;
+        };
+        prep_gathered(sqe, fd, &g.hdr, sys::SendFlags::empty(), zc, fixed);
+        sqe.user_data = user_data_of(self.prefix, lead, gen);
+        s.gso_msg = Some(g);
+        self.mark_gathered(&members, gen, zc, fixed.is_some());
+        self.scratch = members;
+        true
+    }
+
+    /// The gathered request of `members` (at the front of the queue, in order), led by the
+    /// first with generation `gen`, was pushed: each member is in flight with it, the
+    /// others riding, and it is counted.
+    fn mark_gathered(&mut self, members: &[u16], gen: u16, zc: bool, fixed: bool) {
+        let lead = &mut self.slots[usize::from(members[0])];
+        lead.gen = gen;
+        lead.riders.clear();
+        lead.riders.extend_from_slice(&members[1..]);
+        lead.riders_gen = gen;
         for (i, &slot) in members.iter().enumerate() {
             if let Some(e) = self.slots[usize::from(slot)].entry.as_mut() {
                 e.state = State::InFlight;
@@ -1183,14 +1351,10 @@ impl SenderState {
         self.stats.gathered_buffers += members.len() as u64;
         if zc {
             self.stats.zc_requests += 1;
-            if fixed.is_some() {
+            if fixed {
                 self.stats.fixed_requests += 1;
             }
         }
-        self.chain.extend_from_slice(&members);
-        self.chain_pending = 1;
-        self.scratch = members;
-        true
     }
 
     /// The first completion (`res`, `more`) of the gathered request led by `lead`: the
@@ -1458,6 +1622,75 @@ impl SenderState {
         self.try_finalize(slot);
     }
 
+    /// The first completion (`res`) of a gathered UDP request, whose datagrams (lead first)
+    /// are in `scratch`, with the bytes shared out by `riders_completed`. Sent in full:
+    /// each datagram is sent. Otherwise each goes again on its own (never gathered again),
+    /// for a result of its own: a datagram's error concerns that datagram only, and the
+    /// kernel may report one for the request that no single datagram would have had
+    /// (an ICMP error of an earlier datagram, or the segmentation refused, after which the
+    /// sender stops gathering). Cancelled: each fails, as one would.
+    fn resolve_gso(&mut self, res: i32) {
+        let members = core::mem::take(&mut self.scratch);
+        let zc = members
+            .first()
+            .and_then(|&s| self.slots[usize::from(s)].entry.as_ref())
+            .is_some_and(|e| e.path.is_some_and(SendPath::is_zero_copy));
+        let again = if res >= 0 {
+            None
+        } else {
+            match classify(res, zc) {
+                ResKind::Canceled => {
+                    for &slot in &members {
+                        self.fail_datagram(slot, Errno::CANCELED);
+                    }
+                    None
+                }
+                ResKind::Unsupported => {
+                    self.fallback.get_or_insert(FallbackReason::Unsupported);
+                    Some(false)
+                }
+                ResKind::PinRefused => Some(true),
+                ResKind::Error(Errno::MSGSIZE | Errno::INVAL | Errno::IO) => {
+                    self.gso = false;
+                    self.stats.gso_refused += 1;
+                    Some(false)
+                }
+                // (`Sent` is not an error: not reached.)
+                ResKind::Transient(_) | ResKind::Error(_) | ResKind::Sent(_) => Some(false),
+            }
+        };
+        // In reverse, to the front of the queue: they go again in their order.
+        for &slot in members.iter().rev() {
+            let pin = again == Some(true);
+            let Some(e) = self.slots[usize::from(slot)].entry.as_mut() else {
+                continue;
+            };
+            if again.is_none() && res >= 0 && e.res == Some(e.len as i32) {
+                e.sent = e.len;
+                e.outcome = Outcome::Sent;
+                self.stats.bytes_completed += e.len as u64;
+                self.stats.buffers_completed += 1;
+            } else if again.is_some() || res >= 0 {
+                e.state = State::Queued;
+                if pin {
+                    // Counts the retry too.
+                    self.pin_refused(slot);
+                } else {
+                    self.stats.retries += 1;
+                }
+                self.queue.push_front(slot);
+            }
+        }
+        if self.closing {
+            // A closing sender sends nothing more: a datagram put back comes back.
+            self.begin_close();
+        }
+        for &slot in &members {
+            self.try_finalize(slot);
+        }
+        self.scratch = members;
+    }
+
     /// A datagram's own error: it concerns that datagram only.
     fn fail_datagram(&mut self, slot: u16, errno: Errno) {
         if let Some(e) = self.slots[usize::from(slot)].entry.as_mut() {
@@ -1628,6 +1861,28 @@ impl SenderState {
     }
 }
 
+/// Prepares `sqe` as the gathered request of `hdr` on the registered file `fd`: `sendmsg`,
+/// or `sendmsg_zc` (from the registered buffer `fixed`, if any) reporting its usage.
+fn prep_gathered(
+    sqe: &mut crate::sqe::Sqe,
+    fd: i32,
+    hdr: &msghdr,
+    flags: sys::SendFlags,
+    zc: bool,
+    fixed: Option<u16>,
+) {
+    if let Some(index) = fixed {
+        sqe.prep_sendmsg_zc_fixed(fd, hdr, flags, index);
+        sqe.ioprio |= sys::IoringSendFlags::ZC_REPORT_USAGE.bits();
+    } else if zc {
+        sqe.prep_sendmsg_zc(fd, hdr, flags);
+        sqe.ioprio = sys::IoringSendFlags::ZC_REPORT_USAGE.bits();
+    } else {
+        sqe.prep_sendmsg(fd, hdr, flags);
+    }
+    sqe.flags |= sys::IOSQE_FIXED_FILE;
+}
+
 /// The user_data of the request of generation `gen` of slot `slot` of the sender with
 /// `prefix`.
 #[inline(always)]
@@ -1756,6 +2011,16 @@ impl Drop for SenderState {
         // `Bytes::from_owner` owner, say): the held ones are never touched by drop glue,
         // so even an unwinding panic here cannot free memory the kernel reads.
         for slot in &mut self.slots {
+            // Likewise the msghdr of a gathered UDP request this slot's buffer leads.
+            if slot
+                .entry
+                .as_ref()
+                .is_some_and(|e| e.state == State::InFlight)
+            {
+                if let Some(g) = slot.gso_msg.take() {
+                    core::mem::forget(g);
+                }
+            }
             if let Some(mut e) = slot.entry.take() {
                 if !e.kernel_holds() {
                     // SAFETY: the kernel no longer reads this entry's memory (no request

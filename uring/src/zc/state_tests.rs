@@ -1461,3 +1461,197 @@ fn a_lone_buffer_of_another_path_goes_alone_and_the_run_behind_it_gathers() {
     assert_eq!(s.pump(&mut r, CTX), 6, "a chain of all six");
     assert_eq!(s.stats.gathered, 0);
 }
+
+/// A UDP sender that gathers datagrams (UDP GSO), as `ZcSender::new` makes one for a UDP
+/// socket with `coalesce`.
+fn udp_gso_sender(config: Config) -> (SenderState, UdpSocket) {
+    let peer = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+    sock.connect(peer.local_addr().unwrap()).unwrap();
+    let mut s = state(sock, false, config);
+    s.gso = true;
+    (s, peer)
+}
+
+fn lens_and_results(s: &mut SenderState) -> Vec<(u64, usize, Result<usize, BufferError>)> {
+    s.completions()
+        .map(|c| (c.seq, c.buffer.len(), c.result))
+        .collect()
+}
+
+#[test]
+fn a_gathered_udp_request_gives_each_datagram_its_own_completion() {
+    let mut ring = ring();
+    let (mut s, _peer) = udp_gso_sender(Config::default().policy(Policy::Always));
+    for len in [100, 100, 100, 60] {
+        s.accept(vec![3u8; len].into(), None);
+    }
+    assert_eq!(s.pump(&mut ring, CTX), 1, "one request for the four");
+    assert_eq!((s.stats.gathered, s.stats.gathered_buffers), (1, 4));
+    assert_eq!((s.stats.requests, s.stats.zc_requests), (1, 1));
+    assert_eq!(s.slots[0].riders, vec![1, 2, 3]);
+    result(&mut s, 0, 360, true);
+    assert!(
+        s.next_completion().is_none(),
+        "every datagram waits for the notification"
+    );
+    assert_eq!(s.kernel_held(), 4);
+    notif(&mut s, 0, false);
+    let got = lens_and_results(&mut s);
+    assert_eq!(
+        got,
+        vec![
+            (0, 100, Ok(100)),
+            (1, 100, Ok(100)),
+            (2, 100, Ok(100)),
+            (3, 60, Ok(60))
+        ]
+    );
+    assert_eq!((s.stats.zero_copy, s.stats.copied), (4, 0));
+    assert_eq!(s.stats.buffers_completed, 4);
+    assert_eq!(s.stats.bytes_completed, 360);
+    assert_eq!(s.owned_buffers, 0);
+    assert!(s.slots[0].riders.is_empty());
+}
+
+#[test]
+fn a_udp_run_ends_after_a_shorter_datagram_at_a_larger_one_and_at_the_byte_limit() {
+    let mut ring = ring();
+    let (mut s, _peer) = udp_gso_sender(Config::default().policy(Policy::Never).depth(16));
+    // [100 100 50]: a shorter datagram ends a run. 100, 200: a larger one ends it too
+    // (each of those goes alone). [30000 30000]: 65000 bytes at most, so the third goes
+    // alone. 40000, 40000: two do not fit.
+    let lens = [100, 100, 50, 100, 200, 30000, 30000, 30000, 40000, 40000];
+    for len in lens {
+        s.accept(vec![1u8; len].into(), None);
+    }
+    assert_eq!(s.pump(&mut ring, CTX), 7);
+    assert_eq!((s.stats.gathered, s.stats.gathered_buffers), (2, 5));
+    assert_eq!(s.slots[0].riders, vec![1, 2]);
+    assert_eq!(s.slots[5].riders, vec![6]);
+    let leads = [
+        (0, 250),
+        (3, 100),
+        (4, 200),
+        (5, 60000),
+        (7, 30000),
+        (8, 40000),
+        (9, 40000),
+    ];
+    for (lead, bytes) in leads {
+        result(&mut s, lead, bytes, false);
+    }
+    let got = lens_and_results(&mut s);
+    assert_eq!(got.len(), lens.len());
+    for (seq, len, res) in got {
+        assert_eq!(len, lens[seq as usize]);
+        assert_eq!(res, Ok(len), "datagram {seq}");
+    }
+    assert_eq!(s.stats.plain_policy, lens.len() as u64);
+}
+
+#[test]
+fn a_refused_segmentation_sends_each_datagram_again_alone_and_stops_the_gathering() {
+    let mut ring = ring();
+    let (mut s, _peer) = udp_gso_sender(Config::default().policy(Policy::Never));
+    for _ in 0..4 {
+        s.accept(vec![5u8; 1000].into(), None);
+    }
+    assert_eq!(s.pump(&mut ring, CTX), 1);
+    // EMSGSIZE: a segment larger than the path's MTU.
+    result(&mut s, 0, err(Errno::MSGSIZE), false);
+    assert!(s.next_completion().is_none(), "nothing is failed for it");
+    assert_eq!(queue(&s), vec![0, 1, 2, 3], "all four again, in order");
+    assert!(!s.gso);
+    assert_eq!((s.stats.gso_refused, s.stats.retries), (1, 4));
+    assert_eq!(s.pump(&mut ring, CTX), 4, "one by one");
+    assert_eq!(s.stats.gathered, 1);
+    for slot in 0..4 {
+        result(&mut s, slot, 1000, false);
+    }
+    assert!(lens_and_results(&mut s)
+        .iter()
+        .all(|(_, len, res)| *res == Ok(*len)));
+    // Later datagrams are not gathered any more.
+    for _ in 0..3 {
+        s.accept(vec![5u8; 1000].into(), None);
+    }
+    assert_eq!(s.pump(&mut ring, CTX), 3);
+    assert_eq!((s.stats.gathered, s.stats.requests), (1, 8));
+}
+
+#[test]
+fn another_error_of_a_gathered_udp_request_is_each_datagrams_own_to_have() {
+    let mut ring = ring();
+    let (mut s, _peer) = udp_gso_sender(Config::default().policy(Policy::Always));
+    for _ in 0..3 {
+        s.accept(vec![5u8; 500].into(), None);
+    }
+    assert_eq!(s.pump(&mut ring, CTX), 1);
+    // An earlier datagram's ICMP port unreachable, reported to this request (with a
+    // notification owed: F_MORE).
+    result(&mut s, 0, err(Errno::CONNREFUSED), true);
+    assert!(s.gso, "not the segmentation's fault");
+    assert_eq!(queue(&s), vec![0, 1, 2]);
+    assert_eq!(
+        s.pump(&mut ring, CTX),
+        3,
+        "each alone, never gathered again"
+    );
+    assert_eq!(s.stats.gathered, 1);
+    // Their own results: one is refused in turn, the others are sent.
+    result(&mut s, 0, 500, true);
+    result(&mut s, 1, err(Errno::CONNREFUSED), false);
+    result(&mut s, 2, 500, true);
+    assert!(
+        s.next_completion().is_none(),
+        "the gathered request's notification is still owed to all three"
+    );
+    // The gathered request's notification (its user_data: generation riders_gen).
+    let gathered = PREFIX | (u64::from(s.slots[0].riders_gen) << 16);
+    assert!(s.handle_cqe(&Cqe {
+        user_data: gathered,
+        res: 0,
+        flags: sys::IORING_CQE_F_NOTIF
+    }));
+    let c = s.next_completion().unwrap();
+    assert_eq!(
+        (c.seq, c.result),
+        (
+            1,
+            Err(BufferError::Failed {
+                errno: Errno::CONNREFUSED,
+                sent: 0
+            })
+        )
+    );
+    notif(&mut s, 0, false);
+    notif(&mut s, 2, false);
+    let rest = lens_and_results(&mut s);
+    assert_eq!(rest, vec![(0, 500, Ok(500)), (2, 500, Ok(500))]);
+    assert_eq!(s.owned_buffers, 0);
+}
+
+#[test]
+fn a_cancelled_gathered_udp_request_fails_each_datagram() {
+    let mut ring = ring();
+    let (mut s, _peer) = udp_gso_sender(Config::default().policy(Policy::Never));
+    for _ in 0..3 {
+        s.accept(vec![5u8; 500].into(), None);
+    }
+    assert_eq!(s.pump(&mut ring, CTX), 1);
+    result(&mut s, 0, err(Errno::CANCELED), false);
+    let got = lens_and_results(&mut s);
+    assert_eq!(got.len(), 3);
+    for (_, _, res) in got {
+        assert_eq!(
+            res,
+            Err(BufferError::Failed {
+                errno: Errno::CANCELED,
+                sent: 0
+            })
+        );
+    }
+    assert!(s.queue.is_empty());
+    assert_eq!(s.owned_buffers, 0);
+}

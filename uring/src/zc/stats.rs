@@ -89,11 +89,17 @@ pub struct ZcStats {
     pub would_block: u64,
     /// `IOSQE_IO_LINK` chains submitted on a stream socket.
     pub chains: u64,
-    /// Requests that carried several buffers of a byte stream at once
-    /// ([`Config::coalesce`](super::Config::coalesce)); also counted in `requests`.
+    /// Requests that carried several buffers at once
+    /// ([`Config::coalesce`](super::Config::coalesce)): of a byte stream, or datagrams of
+    /// a UDP socket (UDP GSO); also counted in `requests`.
     pub gathered: u64,
     /// Buffers sent in those requests.
     pub gathered_buffers: u64,
+    /// Gathered UDP requests the kernel refused for the segmentation itself (`EMSGSIZE`: a
+    /// datagram larger than the path's MTU; `EINVAL`, `EIO`: the socket or route cannot
+    /// segment). Their datagrams went again one by one, and the sender stopped gathering
+    /// (at most 1).
+    pub gso_refused: u64,
     /// Bytes the sender owns right now (queued, in flight or awaiting notification).
     pub bytes_in_flight: u64,
     /// The most bytes it ever owned at once; never more than the budget.
