@@ -1259,6 +1259,12 @@ impl SenderState {
             kind = Some(this);
             bytes += len;
             members.push(slot);
+            if self.config.policy == Policy::Adaptive && !self.adaptive.copying {
+                // Opens the learner's round (its bytes are counted below, once the request
+                // is sure to go): the policy then keeps this path for the rest of the run
+                // and decides once per round, not once per datagram.
+                self.adaptive.learner.pushed(size_class(len), this.0, 0);
+            }
             if len < size {
                 // Only the last segment may be shorter.
                 break;

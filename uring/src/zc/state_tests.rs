@@ -1655,3 +1655,48 @@ fn a_cancelled_gathered_udp_request_fails_each_datagram() {
     assert!(s.queue.is_empty());
     assert_eq!(s.owned_buffers, 0);
 }
+
+#[test]
+fn the_adaptive_policy_decides_a_gathered_udp_run_once_and_probes_by_rounds() {
+    let mut ring = ring();
+    let config = Config::default()
+        .policy(Policy::Adaptive)
+        .adaptive_reprobe_every(2);
+    let (mut s, _peer) = udp_gso_sender(config);
+    // A learner that has measured both paths for 1000-byte datagrams: plain is cheaper.
+    let c = size_class(1000);
+    for _ in 0..=WARMUP {
+        s.adaptive.learner.plain[c].add(1.0);
+        s.adaptive.learner.zc[c].add(2.0);
+    }
+    let mut zc_rounds = Vec::new();
+    for round in 0..9 {
+        for _ in 0..8 {
+            s.accept(vec![9u8; 1000].into(), None);
+        }
+        assert_eq!(
+            s.pump(&mut ring, CTX),
+            1,
+            "round {round}: one request for the eight"
+        );
+        let lead = s.slots.iter().position(|sl| sl.riders.len() == 7).unwrap() as u16;
+        let zc = s.slots[usize::from(lead)]
+            .entry
+            .as_ref()
+            .unwrap()
+            .path
+            .is_some_and(SendPath::is_zero_copy);
+        // The round as the driver ends it: an enter that took 8000 ns.
+        s.adaptive.learner.submitted(Some(8000));
+        result(&mut s, lead, 8000, zc);
+        if zc {
+            zc_rounds.push(round);
+            notif(&mut s, lead, false);
+        }
+        assert_eq!(s.completions().count(), 8, "round {round}");
+    }
+    assert_eq!(s.stats.gathered_buffers, 72, "every round gathered whole");
+    // One probe round (zero-copy) after every two rounds of the preferred path.
+    assert_eq!(zc_rounds, vec![2, 5, 8]);
+    assert_eq!(s.stats.adaptive_probes, 3 * 8, "counted in buffers");
+}
