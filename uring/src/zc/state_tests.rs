@@ -1473,6 +1473,17 @@ fn udp_gso_sender(config: Config) -> (SenderState, UdpSocket) {
     (s, peer)
 }
 
+/// A UDP GSO sender with `n` datagrams of `len` bytes pushed as one gathered request.
+fn one_gathered(policy: Policy, n: usize, len: usize) -> (IoUring, SenderState, UdpSocket) {
+    let mut ring = ring();
+    let (mut s, peer) = udp_gso_sender(Config::default().policy(policy));
+    for _ in 0..n {
+        s.accept(vec![5u8; len].into(), None);
+    }
+    assert_eq!(s.pump(&mut ring, CTX), 1, "one request for the {n}");
+    (ring, s, peer)
+}
+
 fn lens_and_results(s: &mut SenderState) -> Vec<(u64, usize, Result<usize, BufferError>)> {
     s.completions()
         .map(|c| (c.seq, c.buffer.len(), c.result))
@@ -1552,12 +1563,7 @@ fn a_udp_run_ends_after_a_shorter_datagram_at_a_larger_one_and_at_the_byte_limit
 
 #[test]
 fn a_refused_segmentation_sends_each_datagram_again_alone_and_stops_the_gathering() {
-    let mut ring = ring();
-    let (mut s, _peer) = udp_gso_sender(Config::default().policy(Policy::Never));
-    for _ in 0..4 {
-        s.accept(vec![5u8; 1000].into(), None);
-    }
-    assert_eq!(s.pump(&mut ring, CTX), 1);
+    let (mut ring, mut s, _peer) = one_gathered(Policy::Never, 4, 1000);
     // EMSGSIZE: a segment larger than the path's MTU.
     result(&mut s, 0, err(Errno::MSGSIZE), false);
     assert!(s.next_completion().is_none(), "nothing is failed for it");
@@ -1582,12 +1588,7 @@ fn a_refused_segmentation_sends_each_datagram_again_alone_and_stops_the_gatherin
 
 #[test]
 fn another_error_of_a_gathered_udp_request_is_each_datagrams_own_to_have() {
-    let mut ring = ring();
-    let (mut s, _peer) = udp_gso_sender(Config::default().policy(Policy::Always));
-    for _ in 0..3 {
-        s.accept(vec![5u8; 500].into(), None);
-    }
-    assert_eq!(s.pump(&mut ring, CTX), 1);
+    let (mut ring, mut s, _peer) = one_gathered(Policy::Always, 3, 500);
     // An earlier datagram's ICMP port unreachable, reported to this request (with a
     // notification owed: F_MORE).
     result(&mut s, 0, err(Errno::CONNREFUSED), true);
@@ -1634,12 +1635,7 @@ fn another_error_of_a_gathered_udp_request_is_each_datagrams_own_to_have() {
 
 #[test]
 fn a_cancelled_gathered_udp_request_fails_each_datagram() {
-    let mut ring = ring();
-    let (mut s, _peer) = udp_gso_sender(Config::default().policy(Policy::Never));
-    for _ in 0..3 {
-        s.accept(vec![5u8; 500].into(), None);
-    }
-    assert_eq!(s.pump(&mut ring, CTX), 1);
+    let (_ring, mut s, _peer) = one_gathered(Policy::Never, 3, 500);
     result(&mut s, 0, err(Errno::CANCELED), false);
     let got = lens_and_results(&mut s);
     assert_eq!(got.len(), 3);
