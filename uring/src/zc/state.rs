@@ -1179,7 +1179,8 @@ impl SenderState {
             bytes += len;
             members.push(slot);
             if self.config.policy == Policy::Adaptive && !self.adaptive.copying {
-                self.adaptive.learner.pushed(size_class(len), this.0, len);
+                // Opens the learner's round; its bytes are counted once the request goes.
+                self.adaptive.learner.pushed(size_class(len), this.0, 0);
             }
         }
         let (zc, fixed) = kind.unwrap_or((false, None));
@@ -1187,6 +1188,7 @@ impl SenderState {
             self.scratch = members;
             return false;
         }
+        self.learn_gathered(&members, zc);
         let g = self.gather.get_or_insert_with(|| GatherMsg::new(limit));
         // Within the capacity (at most `limit` members): the array does not move.
         g.fill(&self.slots, &members, false);
@@ -1260,9 +1262,9 @@ impl SenderState {
             bytes += len;
             members.push(slot);
             if self.config.policy == Policy::Adaptive && !self.adaptive.copying {
-                // Opens the learner's round (its bytes are counted below, once the request
-                // is sure to go): the policy then keeps this path for the rest of the run
-                // and decides once per round, not once per datagram.
+                // Opens the learner's round (its bytes are counted once the request goes):
+                // the policy then keeps this path for the rest of the run and decides once
+                // per round, not once per datagram.
                 self.adaptive.learner.pushed(size_class(len), this.0, 0);
             }
             if len < size {
@@ -1275,13 +1277,7 @@ impl SenderState {
             self.scratch = members;
             return false;
         }
-        if self.config.policy == Policy::Adaptive && !self.adaptive.copying {
-            for &slot in &members {
-                if let Some(e) = self.slots[usize::from(slot)].entry.as_ref() {
-                    self.adaptive.learner.pushed(size_class(e.len), zc, e.len);
-                }
-            }
-        }
+        self.learn_gathered(&members, zc);
         let lead = members[0];
         // Out of the slot while the iovecs are filled from the others (moving the box does
         // not move what it holds), and back right after.
@@ -1323,6 +1319,19 @@ impl SenderState {
         self.mark_gathered(&members, gen, zc, fixed.is_some());
         self.scratch = members;
         true
+    }
+
+    /// The learner's round gets the bytes of the gathered request of `members` (its round
+    /// was opened while the run was chosen, so that the policy kept one path for it).
+    fn learn_gathered(&mut self, members: &[u16], zc: bool) {
+        if self.config.policy != Policy::Adaptive || self.adaptive.copying {
+            return;
+        }
+        for &slot in members {
+            if let Some(e) = self.slots[usize::from(slot)].entry.as_ref() {
+                self.adaptive.learner.pushed(size_class(e.len), zc, e.len);
+            }
+        }
     }
 
     /// The gathered request of `members` (at the front of the queue, in order), led by the
