@@ -1178,10 +1178,7 @@ impl SenderState {
             kind = Some(this);
             bytes += len;
             members.push(slot);
-            if self.config.policy == Policy::Adaptive && !self.adaptive.copying {
-                // Opens the learner's round; its bytes are counted once the request goes.
-                self.adaptive.learner.pushed(size_class(len), this.0, 0);
-            }
+            self.open_round(len, this.0);
         }
         let (zc, fixed) = kind.unwrap_or((false, None));
         if members.len() < 2 {
@@ -1261,12 +1258,7 @@ impl SenderState {
             kind = Some(this);
             bytes += len;
             members.push(slot);
-            if self.config.policy == Policy::Adaptive && !self.adaptive.copying {
-                // Opens the learner's round (its bytes are counted once the request goes):
-                // the policy then keeps this path for the rest of the run and decides once
-                // per round, not once per datagram.
-                self.adaptive.learner.pushed(size_class(len), this.0, 0);
-            }
+            self.open_round(len, this.0);
             if len < size {
                 // Only the last segment may be shorter.
                 break;
@@ -1319,6 +1311,17 @@ impl SenderState {
         self.mark_gathered(&members, gen, zc, fixed.is_some());
         self.scratch = members;
         true
+    }
+
+    /// A buffer of `len` bytes joins a gathered run on the path `zc`: opens the learner's
+    /// round (its bytes are counted by `learn_gathered` once the request goes), so that
+    /// the policy keeps this path for the rest of the run, deciding once per round rather
+    /// than once per buffer.
+    #[inline]
+    fn open_round(&mut self, len: usize, zc: bool) {
+        if self.config.policy == Policy::Adaptive && !self.adaptive.copying {
+            self.adaptive.learner.pushed(size_class(len), zc, 0);
+        }
     }
 
     /// The learner's round gets the bytes of the gathered request of `members` (its round
