@@ -1653,44 +1653,55 @@ impl SenderState {
             .first()
             .and_then(|&s| self.slots[usize::from(s)].entry.as_ref())
             .is_some_and(|e| e.path.is_some_and(SendPath::is_zero_copy));
-        let again = if res >= 0 {
-            None
+        /// What becomes of the datagrams of the request.
+        #[derive(PartialEq)]
+        enum Then {
+            /// Resolved here: sent (each by its share of `res`), or failed.
+            Resolved,
+            /// Each goes again on its own.
+            Again,
+            /// Each goes again on its own, plain: the kernel would not pin the pages.
+            AgainPlain,
+        }
+        let then = if res >= 0 {
+            Then::Resolved
         } else {
             match classify(res, zc) {
                 ResKind::Canceled => {
                     for &slot in &members {
                         self.fail_datagram(slot, Errno::CANCELED);
                     }
-                    None
+                    Then::Resolved
                 }
                 ResKind::Unsupported => {
                     self.fallback.get_or_insert(FallbackReason::Unsupported);
-                    Some(false)
+                    Then::Again
                 }
-                ResKind::PinRefused => Some(true),
+                ResKind::PinRefused => Then::AgainPlain,
                 ResKind::Error(Errno::MSGSIZE | Errno::INVAL | Errno::IO) => {
                     self.gso = false;
                     self.stats.gso_refused += 1;
-                    Some(false)
+                    Then::Again
                 }
                 // (`Sent` is not an error: not reached.)
-                ResKind::Transient(_) | ResKind::Error(_) | ResKind::Sent(_) => Some(false),
+                ResKind::Transient(_) | ResKind::Error(_) | ResKind::Sent(_) => Then::Again,
             }
         };
         // In reverse, to the front of the queue: they go again in their order.
         for &slot in members.iter().rev() {
-            let pin = again == Some(true);
             let Some(e) = self.slots[usize::from(slot)].entry.as_mut() else {
                 continue;
             };
-            if again.is_none() && res >= 0 && e.res == Some(e.len as i32) {
+            let sent = then == Then::Resolved && res >= 0 && e.res == Some(e.len as i32);
+            if sent {
                 e.sent = e.len;
                 e.outcome = Outcome::Sent;
                 self.stats.bytes_completed += e.len as u64;
                 self.stats.buffers_completed += 1;
-            } else if again.is_some() || res >= 0 {
+            } else if then != Then::Resolved || res >= 0 {
+                // Not sent in full (or not at all): again, alone.
                 e.state = State::Queued;
-                if pin {
+                if then == Then::AgainPlain {
                     // Counts the retry too.
                     self.pin_refused(slot);
                 } else {

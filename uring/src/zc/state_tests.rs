@@ -1696,3 +1696,24 @@ fn the_adaptive_policy_decides_a_gathered_udp_run_once_and_probes_by_rounds() {
     assert_eq!(zc_rounds, vec![2, 5, 8]);
     assert_eq!(s.stats.adaptive_probes, 3 * 8, "counted in buffers");
 }
+
+#[test]
+fn a_gathered_udp_request_refused_its_pages_sends_each_datagram_again_plain() {
+    let (mut ring, mut s, _peer) = one_gathered(Policy::Always, 3, 500);
+    // The locked-memory limit: the kernel would not pin the pages (no notification owed).
+    result(&mut s, 0, err(Errno::NOBUFS), false);
+    assert_eq!(queue(&s), vec![0, 1, 2]);
+    assert_eq!((s.stats.pin_refused, s.stats.retries), (3, 3));
+    assert!(s.gso, "not the segmentation's fault");
+    assert_eq!(s.pump(&mut ring, CTX), 3, "each alone");
+    assert_eq!(s.stats.zc_requests, 1, "the resends go plain");
+    for slot in 0..3 {
+        result(&mut s, slot, 500, false);
+    }
+    let got: Vec<_> = s.completions().map(|c| (c.result, c.path)).collect();
+    assert_eq!(
+        got,
+        vec![(Ok(500), Some(SendPath::Plain(PlainReason::PinLimit))); 3]
+    );
+    assert_eq!(s.owned_buffers, 0);
+}
