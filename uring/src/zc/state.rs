@@ -1244,15 +1244,12 @@ impl SenderState {
                 break;
             };
             if i == 0 {
-                if len == 0 || len.saturating_mul(2) > GSO_MAX_BYTES {
-                    break;
-                }
                 size = len;
             }
-            if len == 0 || len > size || kind.is_some_and(|k| k != this) {
-                break;
-            }
-            if bytes + len > GSO_MAX_BYTES {
+            // Two of the first's size must fit (the runs of larger ones are never more
+            // than one long, so they are not looked at further).
+            let fits = bytes + len <= GSO_MAX_BYTES && size.saturating_mul(2) <= GSO_MAX_BYTES;
+            if len == 0 || len > size || !fits || kind.is_some_and(|k| k != this) {
                 break;
             }
             kind = Some(this);
@@ -1656,23 +1653,21 @@ impl SenderState {
         /// What becomes of the datagrams of the request.
         #[derive(PartialEq)]
         enum Then {
-            /// Resolved here: sent (each by its share of `res`), or failed.
-            Resolved,
+            /// The request sent `res` bytes: each datagram its share; one whose share is
+            /// short (UDP sends all or nothing: not expected) goes again on its own.
+            Shared,
+            /// Each failed here (cancelled).
+            Failed,
             /// Each goes again on its own.
             Again,
             /// Each goes again on its own, plain: the kernel would not pin the pages.
             AgainPlain,
         }
         let then = if res >= 0 {
-            Then::Resolved
+            Then::Shared
         } else {
             match classify(res, zc) {
-                ResKind::Canceled => {
-                    for &slot in &members {
-                        self.fail_datagram(slot, Errno::CANCELED);
-                    }
-                    Then::Resolved
-                }
+                ResKind::Canceled => Then::Failed,
                 ResKind::Unsupported => {
                     self.fallback.get_or_insert(FallbackReason::Unsupported);
                     Then::Again
@@ -1692,22 +1687,24 @@ impl SenderState {
             let Some(e) = self.slots[usize::from(slot)].entry.as_mut() else {
                 continue;
             };
-            let sent = then == Then::Resolved && res >= 0 && e.res == Some(e.len as i32);
-            if sent {
-                e.sent = e.len;
-                e.outcome = Outcome::Sent;
-                self.stats.bytes_completed += e.len as u64;
-                self.stats.buffers_completed += 1;
-            } else if then != Then::Resolved || res >= 0 {
-                // Not sent in full (or not at all): again, alone.
-                e.state = State::Queued;
-                if then == Then::AgainPlain {
-                    // Counts the retry too.
-                    self.pin_refused(slot);
-                } else {
-                    self.stats.retries += 1;
+            match then {
+                Then::Failed => self.fail_datagram(slot, Errno::CANCELED),
+                Then::Shared if e.res == Some(e.len as i32) => {
+                    e.sent = e.len;
+                    e.outcome = Outcome::Sent;
+                    self.stats.bytes_completed += e.len as u64;
+                    self.stats.buffers_completed += 1;
                 }
-                self.queue.push_front(slot);
+                _ => {
+                    e.state = State::Queued;
+                    if then == Then::AgainPlain {
+                        // Counts the retry too.
+                        self.pin_refused(slot);
+                    } else {
+                        self.stats.retries += 1;
+                    }
+                    self.queue.push_front(slot);
+                }
             }
         }
         if self.closing {

@@ -45,6 +45,14 @@ fn tcp_sender(_ring: &IoUring, config: Config) -> (SenderState, TcpStream) {
     (state(c, true, config), s)
 }
 
+/// A sender on a UDP socket connected to a local peer (kept alive by the caller).
+fn udp_sender(config: Config) -> (SenderState, UdpSocket) {
+    let peer = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+    sock.connect(peer.local_addr().unwrap()).unwrap();
+    (state(sock, false, config), peer)
+}
+
 impl SenderState {
     fn completions(&mut self) -> std::collections::vec_deque::Drain<'_, Completion> {
         self.done.drain(..)
@@ -300,10 +308,7 @@ fn completions_that_are_not_the_senders_are_refused() {
 #[test]
 fn datagram_retries_are_bounded_and_errors_stay_per_datagram() {
     let mut ring = ring();
-    let peer = UdpSocket::bind("127.0.0.1:0").unwrap();
-    let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
-    sock.connect(peer.local_addr().unwrap()).unwrap();
-    let mut s = state(sock, false, always());
+    let (mut s, _peer) = udp_sender(always());
     assert!(!s.stream);
     s.accept(vec![1u8; 10].into(), None);
     s.accept(vec![2u8; 10].into(), None);
@@ -937,11 +942,8 @@ fn the_learner_follows_a_route_that_changes_without_flapping() {
 fn adaptive_datagrams_take_the_measured_path_and_show_it() {
     // Never submitted: room in the SQ for every request of the test.
     let mut ring = IoUring::init(256, IoringSetupFlags::empty()).unwrap();
-    let peer = UdpSocket::bind("127.0.0.1:0").unwrap();
-    let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
-    sock.connect(peer.local_addr().unwrap()).unwrap();
     let config = Config::default().depth(4).adaptive_reprobe_every(1 << 20);
-    let mut s = state(sock, false, config);
+    let (mut s, _peer) = udp_sender(config);
     let mut paths = std::collections::HashMap::<usize, Vec<SendPath>>::new();
     for _ in 0..2 * (WARMUP + 2) {
         for len in [1400usize, 60000] {
@@ -1465,10 +1467,7 @@ fn a_lone_buffer_of_another_path_goes_alone_and_the_run_behind_it_gathers() {
 /// A UDP sender that gathers datagrams (UDP GSO), as `ZcSender::new` makes one for a UDP
 /// socket with `coalesce`.
 fn udp_gso_sender(config: Config) -> (SenderState, UdpSocket) {
-    let peer = UdpSocket::bind("127.0.0.1:0").unwrap();
-    let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
-    sock.connect(peer.local_addr().unwrap()).unwrap();
-    let mut s = state(sock, false, config);
+    let (mut s, peer) = udp_sender(config);
     s.gso = true;
     (s, peer)
 }
