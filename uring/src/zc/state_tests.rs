@@ -1716,3 +1716,53 @@ fn a_gathered_udp_request_refused_its_pages_sends_each_datagram_again_plain() {
     );
     assert_eq!(s.owned_buffers, 0);
 }
+
+#[cfg(feature = "bytes")]
+#[test]
+fn a_dropped_udp_sender_frees_nothing_its_gathered_requests_hold() {
+    // Two gathered requests: A has its first completion and owes its notification, B has
+    // nothing back yet (the kernel may still read its msghdr). Behind them a queued
+    // datagram (larger: it cannot join B) whose owner panics when freed: the panic unwinds through the state's drop,
+    // and no buffer of A or B may be freed (B's msghdr box is leaked too, which this test
+    // cannot observe).
+    let mut ring = ring();
+    let (mut s, _peer) = udp_gso_sender(Config::default().policy(Policy::Always).depth(2));
+    let mut held = Vec::new();
+    for (len, panics) in [
+        (500, false),
+        (500, false),
+        (500, false),
+        (600, false),
+        (600, false),
+        (700, true),
+    ] {
+        let freed = Arc::<AtomicBool>::default();
+        if !panics {
+            held.push(Arc::clone(&freed));
+        }
+        let owner = Owner {
+            bytes: vec![4; len],
+            panics,
+            freed: Arc::clone(&freed),
+        };
+        s.accept(bytes::Bytes::from_owner(owner).into(), None);
+        if panics {
+            held.push(freed);
+        }
+    }
+    assert_eq!(s.pump(&mut ring, CTX), 2, "depth 2: A and B");
+    assert_eq!((s.stats.gathered, s.stats.gathered_buffers), (2, 5));
+    assert_eq!(queue(&s), vec![5]);
+    result(&mut s, 0, 1500, true);
+    assert_eq!(s.kernel_held(), 5);
+    let panicky = held.pop().unwrap();
+    let unwound = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || drop(s)));
+    assert!(unwound.is_err(), "the hostile destructor ran and panicked");
+    assert!(panicky.load(Ordering::SeqCst));
+    for (i, freed) in held.iter().enumerate() {
+        assert!(
+            !freed.load(Ordering::SeqCst),
+            "datagram {i}, held by the kernel, was freed"
+        );
+    }
+}
