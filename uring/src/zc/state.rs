@@ -968,7 +968,7 @@ impl SenderState {
         } else {
             let mut pushed = 0;
             while self.inflight < self.config.depth && pushed < space {
-                if self.gso && self.queue.len() >= 2 && self.push_gso(ring, ctx) {
+                if self.gso && self.gso_may_start() && self.push_gso(ring, ctx) {
                     pushed += 1;
                     continue;
                 }
@@ -1224,6 +1224,20 @@ impl SenderState {
         true
     }
 
+    /// Whether a gathered UDP request could start at the front of the queue: two
+    /// datagrams are queued and two of the first one's size fit in one request (a run is
+    /// of the first one's size). Looks at the length only, so that a datagram too large
+    /// to share a request (65000 bytes, say) costs no more than this test.
+    #[inline]
+    fn gso_may_start(&self) -> bool {
+        self.queue.len() >= 2
+            && self
+                .slots
+                .get(usize::from(self.queue[0]))
+                .and_then(|s| s.entry.as_ref())
+                .is_some_and(|e| e.len.saturating_mul(2) <= GSO_MAX_BYTES)
+    }
+
     /// UDP ([`Config::coalesce`]): pushes the datagrams at the front of the queue that are
     /// on their first request, take the same kind of path (as for a stream) and have one
     /// size, the last possibly shorter, as one `sendmsg` (`sendmsg_zc`) with a
@@ -1234,6 +1248,7 @@ impl SenderState {
     /// and [`GSO_MAX_BYTES`] bytes. False (nothing pushed, nothing changed but the paths
     /// chosen) when fewer than two would go.
     fn push_gso(&mut self, ring: &mut IoUring, ctx: Ctx) -> bool {
+        debug_assert!(self.gso_may_start());
         let mut members = core::mem::take(&mut self.scratch);
         members.clear();
         let mut kind: Option<(bool, Option<u16>)> = None;
@@ -1246,9 +1261,8 @@ impl SenderState {
             if i == 0 {
                 size = len;
             }
-            // Two of the first's size must fit (the runs of larger ones are never more
-            // than one long, so they are not looked at further).
-            let fits = bytes + len <= GSO_MAX_BYTES && size.saturating_mul(2) <= GSO_MAX_BYTES;
+            // (Two of the first's size fit: `gso_may_start`.)
+            let fits = bytes + len <= GSO_MAX_BYTES;
             if len == 0 || len > size || !fits || kind.is_some_and(|k| k != this) {
                 break;
             }

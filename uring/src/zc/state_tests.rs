@@ -1561,6 +1561,32 @@ fn a_udp_run_ends_after_a_shorter_datagram_at_a_larger_one_and_at_the_byte_limit
 }
 
 #[test]
+fn a_udp_run_starts_only_where_two_of_the_first_datagrams_size_fit() {
+    // 32500 + 32500 is the byte limit: gathered. 32501 twice is over it: each alone (the
+    // front is looked at by its length alone, `gso_may_start`), and the 32500 behind
+    // them, with a 100 after it, is a run again.
+    let mut ring = ring();
+    let (mut s, _peer) = udp_gso_sender(Config::default().policy(Policy::Never).depth(16));
+    let lens = [32500, 32500, 32501, 32501, 32500, 100];
+    for len in lens {
+        s.accept(vec![1u8; len].into(), None);
+    }
+    assert_eq!(s.pump(&mut ring, CTX), 4);
+    assert_eq!((s.stats.gathered, s.stats.gathered_buffers), (2, 4));
+    assert_eq!(s.slots[0].riders, vec![1]);
+    assert!(s.slots[2].riders.is_empty() && s.slots[3].riders.is_empty());
+    assert_eq!(s.slots[4].riders, vec![5]);
+    for (lead, bytes) in [(0, 65000), (2, 32501), (3, 32501), (4, 32600)] {
+        result(&mut s, lead, bytes, false);
+    }
+    let got = lens_and_results(&mut s);
+    assert_eq!(got.len(), lens.len());
+    for (seq, len, res) in got {
+        assert_eq!((len, res), (lens[seq as usize], Ok(len)), "datagram {seq}");
+    }
+}
+
+#[test]
 fn a_refused_segmentation_sends_each_datagram_again_alone_and_stops_the_gathering() {
     let (mut ring, mut s, _peer) = one_gathered(Policy::Never, 4, 1000);
     // EMSGSIZE: a segment larger than the path's MTU.
