@@ -384,6 +384,44 @@ fn datagrams_queued_together_go_as_one_udp_gso_request_and_arrive_one_by_one() {
 }
 
 #[test]
+fn a_zero_copy_run_longer_than_an_skb_has_fragments_goes_as_several_requests() {
+    // 40 datagrams of 1400 bytes: 56000 bytes, within one request's byte and segment
+    // limits. Sent zero-copy, their pages go in the fragments of one skb, which has 17 (the
+    // kernel refuses more with EMSGSIZE, and the socket would then stop gathering): they
+    // go as several gathered requests of at most 16 pages each, none refused. Plain, they
+    // are copied: one request.
+    let lens = [1400usize; 40];
+    let cases = [
+        ("plain", Policy::Never, false),
+        ("zero-copy", Policy::Always, false),
+        ("zero-copy from pool slots", Policy::Always, true),
+    ];
+    for (what, policy, slots) in cases {
+        let (done, st, rx) = queue_run(config().policy(policy), &lens, slots);
+        let got = read_datagrams(&rx, lens.len(), |_| 1400);
+        assert_eq!(got.len(), lens.len(), "{what}");
+        assert_each_once(&done, lens.len() as u64);
+        assert!(
+            done.iter().all(|c| c.result == Ok(1400)),
+            "{what}: {done:?}"
+        );
+        assert_eq!(st.gso_refused, 0, "{what}: {st:?}");
+        assert_eq!(
+            st.gathered_buffers, 40,
+            "{what}: every datagram gathered: {st:?}"
+        );
+        assert_eq!(st.requests, st.gathered, "{what}: {st:?}");
+        if policy == Policy::Never {
+            assert_eq!(st.requests, 1, "{what}: {st:?}");
+        } else {
+            // A datagram lies in one page or two: at least 40 / 16 requests, at most 80 / 16
+            // with a datagram that could not join (it alone would be 2 pages) rounded up.
+            assert!((3..=6).contains(&st.requests), "{what}: {st:?}");
+        }
+    }
+}
+
+#[test]
 fn a_socket_that_cannot_segment_sends_each_datagram_alone_and_gathers_no_more() {
     let config = config().policy(Policy::Never);
     let mut driver = config.driver().unwrap();

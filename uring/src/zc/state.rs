@@ -304,6 +304,25 @@ const GSO_MAX_SEGMENTS: usize = 64;
 /// extension headers.
 const GSO_MAX_BYTES: usize = 65000;
 
+/// The most pages the datagrams of one gathered zero-copy UDP request may lie in. The
+/// kernel hangs every page of the payload in the fragment array of the request's one skb
+/// (`MAX_SKB_FRAGS` entries) and fails the request with `EMSGSIZE` past it: 17 with 4 KiB
+/// pages on every kernel (a build option since Linux 6.2, `CONFIG_MAX_SKB_FRAGS`, may
+/// raise it to 45), 16 with 64 KiB pages before 6.2. Pages are counted as each datagram's
+/// bytes span them, never merged across datagrams: at most one fragment each. A plain
+/// request copies, so it has no such bound.
+const GSO_ZC_MAX_PAGES: usize = 16;
+
+/// How many pages `data` lies in (none if empty).
+fn pages_spanned(data: &[u8]) -> usize {
+    if data.is_empty() {
+        return 0;
+    }
+    let page = rustix::param::page_size();
+    let start = data.as_ptr() as usize;
+    (start + data.len() - 1) / page - start / page + 1
+}
+
 /// Size classes of the adaptive learner: class 0 holds empty buffers, class `k` in
 /// `1..31` buffers of `2^(k-1) ..= 2^k - 1` bytes, class 31 every buffer of `2^30` bytes
 /// or more.
@@ -1245,14 +1264,14 @@ impl SenderState {
     /// size (UDP GSO, Linux 4.18), each the datagram it would have sent alone, and the
     /// stack's work per request (route, socket lock, one skb down to the device, one
     /// notification) is done once for all of them. At most [`GSO_MAX_SEGMENTS`] datagrams
-    /// and [`GSO_MAX_BYTES`] bytes. False (nothing pushed, nothing changed but the paths
+    /// and [`GSO_MAX_BYTES`] bytes, and for zero-copy [`GSO_ZC_MAX_PAGES`] pages. False (nothing pushed, nothing changed but the paths
     /// chosen) when fewer than two would go.
     fn push_gso(&mut self, ring: &mut IoUring, ctx: Ctx) -> bool {
         debug_assert!(self.gso_may_start());
         let mut members = core::mem::take(&mut self.scratch);
         members.clear();
         let mut kind: Option<(bool, Option<u16>)> = None;
-        let (mut size, mut bytes) = (0usize, 0usize);
+        let (mut size, mut bytes, mut pages) = (0usize, 0usize, 0usize);
         for i in 0..self.queue.len().min(GSO_MAX_SEGMENTS) {
             let slot = self.queue[i];
             let Some((this, len)) = self.gather_kind(slot, ctx) else {
@@ -1265,6 +1284,17 @@ impl SenderState {
             let fits = bytes + len <= GSO_MAX_BYTES;
             if len == 0 || len > size || !fits || kind.is_some_and(|k| k != this) {
                 break;
+            }
+            if this.0 {
+                // Zero-copy: within the fragments of one skb.
+                let here = self.slots[usize::from(slot)]
+                    .entry
+                    .as_ref()
+                    .map_or(0, |e| pages_spanned(e.buf.as_slice()));
+                if pages + here > GSO_ZC_MAX_PAGES {
+                    break;
+                }
+                pages += here;
             }
             kind = Some(this);
             bytes += len;

@@ -1792,3 +1792,17 @@ fn a_dropped_udp_sender_frees_nothing_its_gathered_requests_hold() {
         );
     }
 }
+
+#[test]
+fn pages_spanned_counts_each_page_a_slice_touches() {
+    let page = rustix::param::page_size();
+    let mem = vec![0u8; 3 * page];
+    let base = mem.as_ptr() as usize;
+    let at = base.next_multiple_of(page) - base; // the first page start inside `mem`
+    assert_eq!(pages_spanned(&mem[at..at]), 0);
+    assert_eq!(pages_spanned(&mem[at..at + 1]), 1);
+    assert_eq!(pages_spanned(&mem[at..at + page]), 1);
+    assert_eq!(pages_spanned(&mem[at..at + page + 1]), 2);
+    assert_eq!(pages_spanned(&mem[at + page - 1..at + page + 1]), 2);
+    assert_eq!(pages_spanned(&mem[at + 1..at + page]), 1);
+}
