@@ -278,16 +278,16 @@ pub fn run(fd: BorrowedFd<'_>, cfg: &SendConfig, stop: Option<&AtomicBool>) -> R
     Ok(st)
 }
 
-/// The sending loop on a connected socket: windows of `inflight` free buffers, each queued
-/// with one [`ZcSender::queue_from`] and submitted with one flush (as the raw loop preps a
-/// batch and submits it with one enter), what came back taken back once per window, until
-/// the time is up.
+/// The sending loop on a connected socket: every free buffer queued with one
+/// [`ZcSender::queue_from`] and submitted with one flush (the sender keeps `inflight` of
+/// them in flight, the rest queued, so each flush submits about one batch, as the raw
+/// loop submits one per enter: 7.7–8 datagrams per enter at 8 in flight), what came back
+/// taken back once per flush, until the time is up.
 #[allow(clippy::too_many_arguments)]
 fn windows(
     driver: &mut Driver,
     sender: &ZcSender,
     free: &mut Vec<ZcBuffer>,
-    cfg: &SendConfig,
     deadline: Instant,
     stop: Option<&AtomicBool>,
     st: &mut SendStats,
@@ -299,23 +299,18 @@ fn windows(
         &mut Option<BufferError>,
     ) -> Result<(), ZcError>,
 ) -> Result<()> {
-    let mut window: Vec<ZcBuffer> = Vec::with_capacity(cfg.inflight as usize);
     while failure.is_none() {
         driver.flush().context("submitting")?;
         collect(driver, free, st, failure)?;
         if Instant::now() >= deadline || stop.is_some_and(|s| s.load(Ordering::Relaxed)) {
             break;
         }
-        let k = (cfg.inflight as usize).min(free.len());
-        if k == 0 {
+        if free.is_empty() {
             // Every buffer is with the sender: wait until one comes back.
             sender.wait(driver).context("waiting for a buffer")?;
             continue;
         }
-        window.extend(free.drain(free.len() - k..));
-        let taken = sender.queue_from(driver, &mut window);
-        // What was not taken goes back to the free list.
-        free.append(&mut window);
+        let taken = sender.queue_from(driver, free);
         match taken {
             Ok(_) => {}
             // The budget is exactly the buffers, so it has room for every free one; were
@@ -424,9 +419,7 @@ fn drive(
             }
         }
     } else {
-        windows(
-            driver, sender, free, cfg, deadline, stop, st, failure, collect,
-        )?;
+        windows(driver, sender, free, deadline, stop, st, failure, collect)?;
     }
     // Like the raw loop, the clock stops once every accepted send has completed (the
     // notifications are waited for afterwards, untimed).
