@@ -313,14 +313,19 @@ const GSO_MAX_BYTES: usize = 65000;
 /// request copies, so it has no such bound.
 const GSO_ZC_MAX_PAGES: usize = 16;
 
-/// How many pages `data` lies in (none if empty).
+/// The page size [`pages_spanned`] counts in: 4 KiB, the smallest of any architecture
+/// Linux runs on, so that the count is never below the kernel's own (with larger pages it
+/// is above: runs are shorter than they could be, never refused). A constant, not the
+/// auxiliary vector's value: it is needed on the submission path.
+const PAGE_UNIT: usize = 4096;
+
+/// How many pages of [`PAGE_UNIT`] bytes `data` lies in (none if empty).
 fn pages_spanned(data: &[u8]) -> usize {
     if data.is_empty() {
         return 0;
     }
-    let page = rustix::param::page_size();
     let start = data.as_ptr() as usize;
-    (start + data.len() - 1) / page - start / page + 1
+    (start + data.len() - 1) / PAGE_UNIT - start / PAGE_UNIT + 1
 }
 
 /// Size classes of the adaptive learner: class 0 holds empty buffers, class `k` in

@@ -1795,7 +1795,7 @@ fn a_dropped_udp_sender_frees_nothing_its_gathered_requests_hold() {
 
 #[test]
 fn pages_spanned_counts_each_page_a_slice_touches() {
-    let page = rustix::param::page_size();
+    let page = PAGE_UNIT;
     let mem = vec![0u8; 3 * page];
     let base = mem.as_ptr() as usize;
     let at = base.next_multiple_of(page) - base; // the first page start inside `mem`
