@@ -284,7 +284,7 @@ pub fn run(fd: BorrowedFd<'_>, cfg: &SendConfig, stop: Option<&AtomicBool>) -> R
 /// loop submits one per enter: 7.7–8 datagrams per enter at 8 in flight), what came back
 /// taken back once per flush, until the time is up.
 #[allow(clippy::too_many_arguments)]
-fn windows(
+fn queue_free(
     driver: &mut Driver,
     sender: &ZcSender,
     free: &mut Vec<ZcBuffer>,
@@ -419,7 +419,7 @@ fn drive(
             }
         }
     } else {
-        windows(driver, sender, free, deadline, stop, st, failure, collect)?;
+        queue_free(driver, sender, free, deadline, stop, st, failure, collect)?;
     }
     // Like the raw loop, the clock stops once every accepted send has completed (the
     // notifications are waited for afterwards, untimed).

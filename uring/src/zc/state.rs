@@ -308,8 +308,9 @@ const GSO_MAX_BYTES: usize = 65000;
 /// kernel hangs every page of the payload in the fragment array of the request's one skb
 /// (`MAX_SKB_FRAGS` entries) and fails the request with `EMSGSIZE` past it: 17 with 4 KiB
 /// pages on every kernel (a build option since Linux 6.2, `CONFIG_MAX_SKB_FRAGS`, may
-/// raise it to 45), 16 with 64 KiB pages before 6.2. Pages are counted as each datagram's
-/// bytes span them, never merged across datagrams: at most one fragment each. A plain
+/// raise it to 45), 16 with 64 KiB pages before 6.2. Each page a datagram's bytes touch
+/// counts as a fragment, also where the next datagram goes on in the same page (the kernel
+/// may merge those: a count that keeps them apart is never below its own). A plain
 /// request copies, so it has no such bound.
 const GSO_ZC_MAX_PAGES: usize = 16;
 
@@ -1269,8 +1270,9 @@ impl SenderState {
     /// size (UDP GSO, Linux 4.18), each the datagram it would have sent alone, and the
     /// stack's work per request (route, socket lock, one skb down to the device, one
     /// notification) is done once for all of them. At most [`GSO_MAX_SEGMENTS`] datagrams
-    /// and [`GSO_MAX_BYTES`] bytes, and for zero-copy [`GSO_ZC_MAX_PAGES`] pages. False (nothing pushed, nothing changed but the paths
-    /// chosen) when fewer than two would go.
+    /// and [`GSO_MAX_BYTES`] bytes, and for zero-copy [`GSO_ZC_MAX_PAGES`] pages. False
+    /// (nothing pushed, nothing changed but the paths chosen) when fewer than two would
+    /// go.
     fn push_gso(&mut self, ring: &mut IoUring, ctx: Ctx) -> bool {
         debug_assert!(self.gso_may_start());
         let mut members = core::mem::take(&mut self.scratch);
