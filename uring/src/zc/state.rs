@@ -1645,18 +1645,39 @@ impl SenderState {
         self.chain.clear();
     }
 
+    /// The first completion (`res`) of a datagram's own request: sent (the common case,
+    /// here), or anything else ([`resolve_datagram_error`](Self::resolve_datagram_error)).
+    #[inline]
     fn resolve_datagram(&mut self, slot: u16, res: i32) {
+        if res < 0 {
+            self.resolve_datagram_error(slot, res);
+            return;
+        }
+        let Some(e) = self.slots[usize::from(slot)].entry.as_mut() else {
+            return;
+        };
+        let n = res as usize;
+        e.sent = n.min(e.len);
+        e.outcome = Outcome::Sent;
+        self.stats.bytes_completed += n as u64;
+        self.stats.buffers_completed += 1;
+        if self.closing {
+            self.begin_close();
+        }
+        self.try_finalize(slot);
+    }
+
+    /// [`resolve_datagram`](Self::resolve_datagram) for an error (`res` < 0).
+    #[cold]
+    #[inline(never)]
+    fn resolve_datagram_error(&mut self, slot: u16, res: i32) {
         let Some(e) = self.slots[usize::from(slot)].entry.as_mut() else {
             return;
         };
         let was_zc = e.path.is_some_and(SendPath::is_zero_copy);
         match classify(res, was_zc) {
-            ResKind::Sent(n) => {
-                e.sent = n.min(e.len);
-                e.outcome = Outcome::Sent;
-                self.stats.bytes_completed += n as u64;
-                self.stats.buffers_completed += 1;
-            }
+            // Only for res >= 0, which `resolve_datagram` takes.
+            ResKind::Sent(_) => {}
             ResKind::Unsupported => {
                 self.fallback.get_or_insert(FallbackReason::Unsupported);
                 self.stats.retries += 1;
