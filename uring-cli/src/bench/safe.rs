@@ -20,9 +20,11 @@
 //! the registered slot frozen into a `SharedSlot` (clones of either may all be in flight at
 //! once, since none can write the bytes); a clone costs a reference count. With
 //! `--distinct-buffers` it holds as many distinct buffers instead (pool slots, or
-//! page-aligned `Bytes`), each filled once, as a sender of distinct data would. Either way there are as many as
-//! the raw loop lets await their notification ([`notif_slots`]), each comes back in a
-//! `Completion` once the kernel has let go of it and is sent again as is. The layer's depth
+//! page-aligned `Bytes`), each filled once, as a sender of distinct data would. Either
+//! way there are as many as the raw loop lets await their notification ([`notif_slots`]),
+//! rounded up to whole batches of `--inflight` ([`whole_batches`]; rounded down where a
+//! locked-memory limit allows fewer), each comes back in a `Completion` once the kernel
+//! has let go of it and is sent again as is. The layer's depth
 //! is `--inflight` (buffers per gathered request, or the longest `IOSQE_IO_LINK` chain, on
 //! a stream; datagrams in flight on UDP) and its budget is exactly those buffers.
 
@@ -117,11 +119,35 @@ pub fn register_slots(
     Ok(slots)
 }
 
+/// `n` buffers rounded up to whole batches of `inflight` (at least one buffer).
+///
+/// The sender sends them `inflight` at a time, and one flush keeps submitting while the
+/// requests complete during their own submission (the drop path: every send does), so a
+/// queue of every free buffer goes out in full batches and then the rest: with 130
+/// buffers of 65000 B at 8 in flight, one `io_uring_enter` in 17 submitted 2 requests,
+/// 4.6 % more enters per datagram than the raw loop, which sends one payload over and over
+/// and always submits whole batches. The bench holds whole batches of buffers instead.
+fn whole_batches(n: u32, inflight: u32) -> u32 {
+    let per = inflight.max(1);
+    n.max(1).div_ceil(per).saturating_mul(per)
+}
+
+/// `n` buffers (all a limit allows) rounded down to whole batches of `inflight`, or `n`
+/// itself if that is less than one batch (at least one buffer).
+fn whole_batches_within(n: u32, inflight: u32) -> u32 {
+    let per = inflight.max(1);
+    if n < per {
+        n.max(1)
+    } else {
+        n - n % per
+    }
+}
+
 /// Sends on the connected socket `fd` through the safe layer until the time is up (or
 /// `stop` is set), then waits for every buffer to come back.
 pub fn run(fd: BorrowedFd<'_>, cfg: &SendConfig, stop: Option<&AtomicBool>) -> Result<SendStats> {
     let meter = Meter::start();
-    let mut buffers = notif_slots(cfg.size, cfg.inflight).max(1);
+    let mut buffers = whole_batches(notif_slots(cfg.size, cfg.inflight), cfg.inflight);
     let mut config = Config::default()
         .policy(policy(cfg.mode))
         .depth(cfg.inflight)
@@ -161,7 +187,10 @@ pub fn run(fd: BorrowedFd<'_>, cfg: &SendConfig, stop: Option<&AtomicBool>) -> R
         // kernel refuses to pin; the layer resends such a buffer plain, but a refusal of
         // a later member of a linked chain fails the whole stream with ECANCELED (the
         // layer takes the chain head's ECANCELED for an outside cancel).
-        buffers = pool_slots(&driver, cfg.size, buffers as usize) as u32;
+        buffers = whole_batches_within(
+            pool_slots(&driver, cfg.size, buffers as usize) as u32,
+            cfg.inflight,
+        );
     }
     let mut free: Vec<ZcBuffer> = Vec::with_capacity(buffers as usize);
     match (registered, cfg.distinct_buffers) {
@@ -173,8 +202,8 @@ pub fn run(fd: BorrowedFd<'_>, cfg: &SendConfig, stop: Option<&AtomicBool>) -> R
             // name.
             let slots = register_slots(&mut driver, cfg.size, buffers as usize)
                 .context("registering the payload buffers (BufferPool)")?;
-            buffers = slots.len() as u32;
-            for mut slot in slots {
+            buffers = whole_batches_within(slots.len() as u32, cfg.inflight);
+            for mut slot in slots.into_iter().take(buffers as usize) {
                 fill_pattern(&mut slot);
                 free.push(slot.into());
             }
@@ -432,4 +461,24 @@ fn drive(
         left = s.buffers_submitted - s.buffers_completed;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn buffers_come_in_whole_batches() {
+        // 8 MiB of 65000-byte buffers (130) at 8 in flight: 17 batches.
+        assert_eq!(whole_batches(130, 8), 136);
+        assert_eq!(whole_batches(136, 8), 136);
+        assert_eq!(whole_batches(0, 8), 8);
+        assert_eq!(whole_batches(5, 1), 5);
+        assert_eq!(whole_batches(5, 0), 5, "no depth: as they are");
+        // Within a limit: down to whole batches, or all of them below one batch.
+        assert_eq!(whole_batches_within(130, 8), 128);
+        assert_eq!(whole_batches_within(128, 8), 128);
+        assert_eq!(whole_batches_within(7, 8), 7);
+        assert_eq!(whole_batches_within(0, 8), 1);
+    }
 }
