@@ -24,9 +24,9 @@
 //! way there are as many as the raw loop lets await their notification ([`notif_slots`]),
 //! rounded up to whole batches of `--inflight` ([`whole_batches`]; rounded down where a
 //! locked-memory limit allows fewer), each comes back in a `Completion` once the kernel
-//! has let go of it and is sent again as is. The layer's depth
-//! is `--inflight` (buffers per gathered request, or the longest `IOSQE_IO_LINK` chain, on
-//! a stream; datagrams in flight on UDP) and its budget is exactly those buffers.
+//! has let go of it and is sent again as is. The layer's depth is `--inflight` (buffers
+//! per gathered request, or the longest `IOSQE_IO_LINK` chain, on a stream; datagrams in
+//! flight on UDP) and its budget is exactly those buffers.
 
 use std::net::SocketAddr;
 use std::os::fd::BorrowedFd;

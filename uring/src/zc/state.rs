@@ -1662,6 +1662,7 @@ impl SenderState {
         self.stats.bytes_completed += n as u64;
         self.stats.buffers_completed += 1;
         if self.closing {
+            // As for an error: whatever the closing sender still has queued comes back.
             self.begin_close();
         }
         self.try_finalize(slot);
