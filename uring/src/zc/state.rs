@@ -2051,7 +2051,9 @@ fn entry_path(
 }
 
 /// The path for a buffer's first request, by the policy (the sender's fallback is
-/// applied by the caller).
+/// applied by the caller). Inline: on every buffer's path; the adaptive policy's choice
+/// is out of line.
+#[inline]
 fn choose_path(
     config: &Config,
     adaptive: &mut Adaptive,
@@ -2067,32 +2069,43 @@ fn choose_path(
     match config.policy {
         Policy::Always => zc,
         Policy::Never => SendPath::Plain(PlainReason::Policy),
-        Policy::Adaptive => {
-            if len < config.adaptive_min_size {
-                SendPath::Plain(PlainReason::BelowThreshold)
-            } else if adaptive.copying {
-                adaptive.learner.saw(size_class(len));
-                adaptive.since_probe += 1;
-                if adaptive.since_probe >= adaptive.probe_every {
-                    adaptive.since_probe = 0;
-                    adaptive.probes_out = adaptive.probes_out.saturating_add(1);
-                    stats.adaptive_probes += 1;
-                    zc
-                } else {
-                    SendPath::Plain(PlainReason::KernelCopies)
-                }
-            } else {
-                // The kernel does not copy here: zero-copy where it measured cheaper.
-                let every = config.adaptive_reprobe_every;
-                let choice = adaptive.learner.choose(size_class(len), every);
-                stats.adaptive_probes += u64::from(choice.probe);
-                stats.adaptive_switches += u64::from(choice.switched);
-                if choice.zc {
-                    zc
-                } else {
-                    SendPath::Plain(PlainReason::Measured)
-                }
-            }
+        Policy::Adaptive => choose_adaptive(config, adaptive, stats, len, zc),
+    }
+}
+
+/// [`choose_path`] under [`Policy::Adaptive`]; `zc` is the zero-copy path the buffer
+/// would take.
+#[inline(never)]
+fn choose_adaptive(
+    config: &Config,
+    adaptive: &mut Adaptive,
+    stats: &mut ZcStats,
+    len: usize,
+    zc: SendPath,
+) -> SendPath {
+    if len < config.adaptive_min_size {
+        SendPath::Plain(PlainReason::BelowThreshold)
+    } else if adaptive.copying {
+        adaptive.learner.saw(size_class(len));
+        adaptive.since_probe += 1;
+        if adaptive.since_probe >= adaptive.probe_every {
+            adaptive.since_probe = 0;
+            adaptive.probes_out = adaptive.probes_out.saturating_add(1);
+            stats.adaptive_probes += 1;
+            zc
+        } else {
+            SendPath::Plain(PlainReason::KernelCopies)
+        }
+    } else {
+        // The kernel does not copy here: zero-copy where it measured cheaper.
+        let every = config.adaptive_reprobe_every;
+        let choice = adaptive.learner.choose(size_class(len), every);
+        stats.adaptive_probes += u64::from(choice.probe);
+        stats.adaptive_switches += u64::from(choice.switched);
+        if choice.zc {
+            zc
+        } else {
+            SendPath::Plain(PlainReason::Measured)
         }
     }
 }
