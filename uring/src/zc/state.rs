@@ -1646,38 +1646,40 @@ impl SenderState {
     }
 
     /// The first completion (`res`) of a datagram's own request: sent (the common case,
-    /// here), or anything else ([`resolve_datagram_error`](Self::resolve_datagram_error)).
+    /// here), or an error ([`datagram_error`](Self::datagram_error)); then the buffer goes
+    /// back if the kernel is done with it.
     #[inline]
     fn resolve_datagram(&mut self, slot: u16, res: i32) {
-        if res < 0 {
-            self.resolve_datagram_error(slot, res);
-            return;
-        }
         let Some(e) = self.slots[usize::from(slot)].entry.as_mut() else {
             return;
         };
-        let n = res as usize;
-        e.sent = n.min(e.len);
-        e.outcome = Outcome::Sent;
-        self.stats.bytes_completed += n as u64;
-        self.stats.buffers_completed += 1;
+        if res >= 0 {
+            let n = res as usize;
+            e.sent = n.min(e.len);
+            e.outcome = Outcome::Sent;
+            self.stats.bytes_completed += n as u64;
+            self.stats.buffers_completed += 1;
+        } else {
+            self.datagram_error(slot, res);
+        }
         if self.closing {
-            // As for an error: whatever the closing sender still has queued comes back.
+            // A closing sender sends nothing more: a datagram put back comes back.
             self.begin_close();
         }
         self.try_finalize(slot);
     }
 
-    /// [`resolve_datagram`](Self::resolve_datagram) for an error (`res` < 0).
+    /// What an error (`res` < 0) of a datagram's own request means for it: sent again
+    /// (plain, or after a transient error, bounded) or failed.
     #[cold]
     #[inline(never)]
-    fn resolve_datagram_error(&mut self, slot: u16, res: i32) {
+    fn datagram_error(&mut self, slot: u16, res: i32) {
         let Some(e) = self.slots[usize::from(slot)].entry.as_mut() else {
             return;
         };
         let was_zc = e.path.is_some_and(SendPath::is_zero_copy);
         match classify(res, was_zc) {
-            // Only for res >= 0, which `resolve_datagram` takes.
+            // Only for res >= 0, which `resolve_datagram` records itself.
             ResKind::Sent(_) => {}
             ResKind::Unsupported => {
                 self.fallback.get_or_insert(FallbackReason::Unsupported);
@@ -1703,11 +1705,6 @@ impl SenderState {
             ResKind::Canceled => self.fail_datagram(slot, Errno::CANCELED),
             ResKind::Error(errno) => self.fail_datagram(slot, errno),
         }
-        if self.closing {
-            // A closing sender sends nothing more: a datagram put back comes back.
-            self.begin_close();
-        }
-        self.try_finalize(slot);
     }
 
     /// The first completion (`res`) of a gathered UDP request, whose datagrams (lead first)
