@@ -180,13 +180,15 @@ pub fn run(fd: BorrowedFd<'_>, cfg: &SendConfig, stop: Option<&AtomicBool>) -> R
     // zero-copy), otherwise a `bytes::Bytes`. A clone costs a reference count, and the
     // kernel reads the same memory the raw loop's kernel reads.
     let registered = matches!(cfg.mode, Mode::ZcFixed | Mode::Auto);
-    if cfg.mode.is_zc() && !registered {
-        // The pages of a zero-copy send from memory that is not registered are pinned per
-        // request (again for each request, one payload or not) and charged to the same
-        // limit: no more of them in flight than a pool could hold. Past the limit the
-        // kernel refuses to pin; the layer resends such a buffer plain, but a refusal of
-        // a later member of a linked chain fails the whole stream with ECANCELED (the
-        // layer takes the chain head's ECANCELED for an outside cancel).
+    if (registered && cfg.distinct_buffers) || (cfg.mode.is_zc() && !registered) {
+        // Distinct pool slots are pinned when registered, and the pages of a zero-copy
+        // send from memory that is not registered are pinned per request (again for each
+        // request, one payload or not), both charged to the locked-memory limit: no more
+        // of them in flight than a pool could hold, counted before anything is pinned.
+        // Past the limit the kernel refuses to pin; the layer resends such a buffer
+        // plain, but a refusal of a later member of a linked chain fails the whole stream
+        // with ECANCELED (the layer takes the chain head's ECANCELED for an outside
+        // cancel).
         buffers = whole_batches_within(
             pool_slots(&driver, cfg.size, buffers as usize) as u32,
             cfg.inflight,
@@ -202,6 +204,7 @@ pub fn run(fd: BorrowedFd<'_>, cfg: &SendConfig, stop: Option<&AtomicBool>) -> R
             // name.
             let slots = register_slots(&mut driver, cfg.size, buffers as usize)
                 .context("registering the payload buffers (BufferPool)")?;
+            // Fewer when the kernel refused the one pool and some one-slot pools.
             buffers = whole_batches_within(slots.len() as u32, cfg.inflight);
             for mut slot in slots.into_iter().take(buffers as usize) {
                 fill_pattern(&mut slot);
