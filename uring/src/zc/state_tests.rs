@@ -349,6 +349,39 @@ fn datagram_retries_are_bounded_and_errors_stay_per_datagram() {
 }
 
 #[test]
+fn a_closing_datagram_sender_hands_back_what_its_completions_would_send_again() {
+    // Made-up completions for three zero-copy datagrams in flight when the sender closes:
+    // one sent, one refused for now (EAGAIN: it would go again), one whose pages the
+    // kernel would not pin (ENOBUFS: it would go again plain). A closing sender sends
+    // nothing more: the two come back NotSent at once, none waits in the queue.
+    let mut ring = ring();
+    let (mut s, _peer) = udp_sender(always());
+    for i in 0..3u8 {
+        s.accept(vec![i; 10].into(), None);
+    }
+    assert_eq!(s.pump(&mut ring, CTX), 3);
+    s.begin_close();
+    result(&mut s, 0, 10, true);
+    result(&mut s, 1, err(Errno::AGAIN), false);
+    result(&mut s, 2, err(Errno::NOBUFS), false);
+    assert!(s.queue.is_empty(), "nothing queued on a closing sender");
+    assert_eq!(
+        s.done.len(),
+        2,
+        "the sent one still waits for its notification"
+    );
+    notif(&mut s, 0, false);
+    assert!(s.is_idle(), "{} owned", s.owned_buffers);
+    let mut done: Vec<_> = s.completions().map(|c| (c.seq, c.result)).collect();
+    done.sort_unstable_by_key(|d| d.0);
+    let not_sent = Err(BufferError::NotSent {
+        cause: Errno::CANCELED,
+        sent: 0,
+    });
+    assert_eq!(done, vec![(0, Ok(10)), (1, not_sent), (2, not_sent)]);
+}
+
+#[test]
 fn adaptive_switches_to_plain_on_copied_notifications_and_probes_again() {
     let mut ring = ring();
     let config = Config::default()
