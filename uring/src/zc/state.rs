@@ -464,15 +464,12 @@ impl Learner {
     /// `reprobe_every`: one probe round per that many rounds of the class.
     pub(crate) fn choose(&mut self, c: usize, reprobe_every: u32) -> Choice {
         let c = c.min(SIZE_CLASSES - 1);
-        if let (Some((rc, zc)), false) = (self.round, self.round_mixed) {
-            if rc == c {
-                // The round keeps one path per class, so that it stays a sample.
-                return Choice {
-                    zc,
-                    probe: self.round_probe,
-                    switched: false,
-                };
-            }
+        if let Some((zc, probe)) = self.round_choice(c) {
+            return Choice {
+                zc,
+                probe,
+                switched: false,
+            };
         }
         let (zc, plain) = (self.zc[c], self.plain[c]);
         if !zc.warm() || !plain.warm() {
@@ -510,6 +507,27 @@ impl Learner {
             probe,
             switched,
         }
+    }
+
+    /// The path (zero-copy or not) and probe of the open round, if it is one of class `c`:
+    /// the round keeps one path per class, so that it stays a sample, and a buffer of
+    /// that class takes it without weighing anything.
+    #[inline]
+    pub(crate) fn round_choice(&self, c: usize) -> Option<(bool, bool)> {
+        match (self.round, self.round_mixed) {
+            (Some((rc, zc)), false) if rc == c.min(SIZE_CLASSES - 1) => {
+                Some((zc, self.round_probe))
+            }
+            _ => None,
+        }
+    }
+
+    /// Adds `bytes` to the open round: those of requests whose buffers were each counted
+    /// into it already by a [`pushed`](Self::pushed) of no bytes, with their class and
+    /// path (a gathered run, opened member by member while it was chosen).
+    #[inline]
+    pub(crate) fn add_bytes(&mut self, bytes: usize) {
+        self.round_bytes = self.round_bytes.saturating_add(bytes as u64);
     }
 
     /// A buffer of class `c` went while the kernel copies: shown by `adaptive_classes`,
@@ -1210,7 +1228,7 @@ impl SenderState {
             self.scratch = members;
             return false;
         }
-        self.learn_gathered(&members, zc);
+        self.learn_gathered(bytes);
         let g = self.gather.get_or_insert_with(|| GatherMsg::new(limit));
         // Within the capacity (at most `limit` members): the array does not move.
         g.fill(&self.slots, &members, false);
@@ -1306,7 +1324,11 @@ impl SenderState {
             kind = Some(this);
             bytes += len;
             members.push(slot);
-            self.open_round(len, this.0);
+            if i == 0 || len != size {
+                // (A member of the lead's size has its class and path: the round the
+                // lead opened is already its own.)
+                self.open_round(len, this.0);
+            }
             if len < size {
                 // Only the last segment may be shorter.
                 break;
@@ -1317,7 +1339,7 @@ impl SenderState {
             self.scratch = members;
             return false;
         }
-        self.learn_gathered(&members, zc);
+        self.learn_gathered(bytes);
         let lead = members[0];
         // Out of the slot while the iovecs are filled from the others (moving the box does
         // not move what it holds), and back right after.
@@ -1372,16 +1394,13 @@ impl SenderState {
         }
     }
 
-    /// The learner's round gets the bytes of the gathered request of `members` (its round
-    /// was opened while the run was chosen, so that the policy kept one path for it).
-    fn learn_gathered(&mut self, members: &[u16], zc: bool) {
-        if self.config.policy != Policy::Adaptive || self.adaptive.copying {
-            return;
-        }
-        for &slot in members {
-            if let Some(e) = self.slots[usize::from(slot)].entry.as_ref() {
-                self.adaptive.learner.pushed(size_class(e.len), zc, e.len);
-            }
+    /// The learner's round gets the `bytes` of a gathered request: its round was opened
+    /// member by member while the run was chosen (`open_round`, with each member's class
+    /// and path), so that the policy kept one path for it; only the bytes are left.
+    #[inline]
+    fn learn_gathered(&mut self, bytes: usize) {
+        if self.config.policy == Policy::Adaptive && !self.adaptive.copying {
+            self.adaptive.learner.add_bytes(bytes);
         }
     }
 
@@ -2050,7 +2069,7 @@ fn entry_path(
 /// The path for a buffer's first request, by the policy (the sender's fallback is
 /// applied by the caller). Inline: on every buffer's path; the adaptive policy's choice
 /// is out of line.
-#[inline]
+#[inline(always)]
 fn choose_path(
     config: &Config,
     adaptive: &mut Adaptive,
@@ -2066,7 +2085,21 @@ fn choose_path(
     match config.policy {
         Policy::Always => zc,
         Policy::Never => SendPath::Plain(PlainReason::Policy),
-        Policy::Adaptive => choose_adaptive(config, adaptive, stats, len, zc),
+        Policy::Adaptive => {
+            // The common case inline: a buffer of the class of the learner's open round
+            // (a run being gathered, a window of one size) takes that round's path.
+            if len >= config.adaptive_min_size && !adaptive.copying {
+                if let Some((round_zc, probe)) = adaptive.learner.round_choice(size_class(len)) {
+                    stats.adaptive_probes += u64::from(probe);
+                    return if round_zc {
+                        zc
+                    } else {
+                        SendPath::Plain(PlainReason::Measured)
+                    };
+                }
+            }
+            choose_adaptive(config, adaptive, stats, len, zc)
+        }
     }
 }
 

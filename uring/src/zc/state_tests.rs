@@ -1733,6 +1733,10 @@ fn the_adaptive_policy_decides_a_gathered_udp_run_once_and_probes_by_rounds() {
             1,
             "round {round}: one request for the eight"
         );
+        // The round has the request's bytes once, and is still a sample (one class, one
+        // path).
+        assert_eq!(s.adaptive.learner.round_bytes(), 8000, "round {round}");
+        assert!(s.adaptive.learner.round.is_some() && !s.adaptive.learner.round_mixed);
         let lead = s.slots.iter().position(|sl| sl.riders.len() == 7).unwrap() as u16;
         let zc = s.slots[usize::from(lead)]
             .entry
@@ -1753,6 +1757,36 @@ fn the_adaptive_policy_decides_a_gathered_udp_run_once_and_probes_by_rounds() {
     // One probe round (zero-copy) after every two rounds of the preferred path.
     assert_eq!(zc_rounds, vec![2, 5, 8]);
     assert_eq!(s.stats.adaptive_probes, 3 * 8, "counted in buffers");
+}
+
+#[test]
+fn a_gathered_udp_run_ending_in_another_size_class_is_no_sample() {
+    // Three datagrams of 1000 bytes and a last one of 400 (another size class) on the
+    // path the learner prefers for both: one request, whose bytes are all counted, in a
+    // round that mixes two classes and so says nothing about either.
+    let mut ring = ring();
+    let (mut s, _peer) = udp_gso_sender(Config::default().policy(Policy::Adaptive));
+    for c in [size_class(1000), size_class(400)] {
+        for _ in 0..=WARMUP {
+            s.adaptive.learner.plain[c].add(1.0);
+            s.adaptive.learner.zc[c].add(2.0);
+        }
+    }
+    for len in [1000, 1000, 1000, 400] {
+        s.accept(vec![3u8; len].into(), None);
+    }
+    assert_eq!(s.pump(&mut ring, CTX), 1, "one request for the four");
+    assert_eq!(s.stats.gathered_buffers, 4);
+    assert_eq!(s.adaptive.learner.round_bytes(), 3400);
+    assert!(s.adaptive.learner.round_mixed, "two classes: no sample");
+    let before = (s.adaptive.learner.plain, s.adaptive.learner.zc);
+    s.adaptive.learner.submitted(Some(3400));
+    assert_eq!((s.adaptive.learner.plain, s.adaptive.learner.zc), before);
+    assert_eq!(
+        s.adaptive.learner.round_bytes(),
+        0,
+        "the next push starts a new round"
+    );
 }
 
 #[test]
