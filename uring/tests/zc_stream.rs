@@ -243,6 +243,28 @@ fn pool_slots_are_sent_with_send_zc_fixed() {
 }
 
 #[test]
+fn slots_of_a_second_pool_go_fixed_from_their_own_table_entry() {
+    // Two pools of one driver are two registered buffers: a slot of the second names the
+    // second's table entry (a request naming the first's would be refused, EFAULT, its
+    // iovec lying outside that buffer), and the peer gets the second pool's bytes.
+    let config = config().depth(4);
+    let mut driver = config.driver().unwrap();
+    let first = BufferPool::new(&mut driver, 64 * 1024, 8).unwrap();
+    let second = BufferPool::new(&mut driver, 128 * 1024, 8).unwrap();
+    let stats = send_pool_slots(&mut driver, &second, config.clone(), |c| {
+        assert_eq!(c.path, Some(SendPath::ZeroCopyFixed), "{c:?}");
+        assert!(c.is_ok(), "{c:?}");
+    });
+    assert_eq!(stats.fixed_requests, stats.requests, "{stats:?}");
+    // And the first pool's, after them, from the first entry.
+    let stats = send_pool_slots(&mut driver, &first, config, |c| {
+        assert_eq!(c.path, Some(SendPath::ZeroCopyFixed), "{c:?}");
+        assert!(c.is_ok(), "{c:?}");
+    });
+    assert_eq!(stats.fixed_requests, stats.requests, "{stats:?}");
+}
+
+#[test]
 fn a_slot_of_another_drivers_pool_goes_send_zc() {
     // The slot's registration is in the other driver's table: through this driver it is
     // ordinary memory, sent with send_zc (never send_zc_fixed naming a foreign index).

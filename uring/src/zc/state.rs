@@ -63,6 +63,10 @@ pub(crate) struct Entry {
     /// sender: none of them can free memory the kernel may still read.
     buf: ManuallyDrop<ZcBuffer>,
     len: usize,
+    /// The index in the driver's table of the registered buffer behind a pool slot, set
+    /// when the policy gives the buffer [`SendPath::ZeroCopyFixed`] (0 otherwise): the
+    /// submission path does not ask the buffer again.
+    buf_index: u16,
     pub(crate) sent: usize,
     seq: u64,
     /// The msghdr and destination of a datagram sent to an address (`send_to`).
@@ -803,6 +807,7 @@ impl SenderState {
         self.slots[usize::from(slot)].entry = Some(Entry {
             buf: ManuallyDrop::new(buf),
             len,
+            buf_index: 0,
             sent: 0,
             seq,
             msg,
@@ -1099,8 +1104,7 @@ impl SenderState {
                 if path == SendPath::ZeroCopyFixed {
                     // The iovec points into the slot, inside the registered buffer: the
                     // kernel resolves it against the table entry instead of pinning.
-                    let index = e.buf.slot().map_or(0, |s| s.buf_index());
-                    sqe.prep_sendmsg_zc_fixed(fd, &parts.hdr, flags, index);
+                    sqe.prep_sendmsg_zc_fixed(fd, &parts.hdr, flags, e.buf_index);
                     sqe.ioprio |= usage.bits();
                 } else if path.is_zero_copy() {
                     sqe.prep_sendmsg_zc(fd, &parts.hdr, flags);
@@ -1110,8 +1114,7 @@ impl SenderState {
                 }
             }
             (SendPath::ZeroCopyFixed, None) => {
-                let index = e.buf.slot().map_or(0, |s| s.buf_index());
-                sqe.prep_send_zc_fixed(fd, data, flags, usage, index);
+                sqe.prep_send_zc_fixed(fd, data, flags, usage, e.buf_index);
             }
             (SendPath::ZeroCopy, None) => sqe.prep_send_zc(fd, data, flags, usage),
             (SendPath::Plain(_), None) => sqe.prep_send(fd, data, flags),
@@ -1170,7 +1173,7 @@ impl SenderState {
         );
         let fixed = match path {
             SendPath::ZeroCopyFixed if !ctx.msg_fixed => return None,
-            SendPath::ZeroCopyFixed => e.buf.slot().map(|s| s.buf_index()),
+            SendPath::ZeroCopyFixed => Some(e.buf_index),
             _ => None,
         };
         Some(((path.is_zero_copy(), fixed), e.len))
@@ -2059,9 +2062,15 @@ fn entry_path(
     } else if e.path.is_none() {
         // A slot goes fixed into its own driver's table only, and to an address only where
         // sendmsg_zc takes a registered buffer.
-        let fixed = (e.msg.is_none() || ctx.msg_fixed)
-            && e.buf.slot().is_some_and(|s| s.registered_for(ctx.ring_id));
-        e.path = Some(choose_path(config, adaptive, stats, e.len, fixed));
+        let table = if e.msg.is_none() || ctx.msg_fixed {
+            e.buf.slot().filter(|s| s.registered_for(ctx.ring_id))
+        } else {
+            None
+        };
+        if let Some(s) = table {
+            e.buf_index = s.buf_index();
+        }
+        e.path = Some(choose_path(config, adaptive, stats, e.len, table.is_some()));
     }
     e.path.unwrap_or(SendPath::Plain(PlainReason::Fallback))
 }
