@@ -725,6 +725,7 @@ impl SenderState {
         self.owned_buffers == 0 && self.inflight == 0
     }
 
+    #[inline]
     pub(crate) fn accept(&mut self, buf: ZcBuffer, dest: Option<SocketAddr>) {
         self.accept_as(buf, dest, None);
     }
@@ -746,7 +747,8 @@ impl SenderState {
 
     /// [`accept`](Self::accept), with the path of its first request decided already
     /// (`preset`), or left to the policy (`None`).
-    pub(crate) fn accept_as(
+#[inline(always)]
+        pub(crate) fn accept_as(
         &mut self,
         buf: ZcBuffer,
         dest: Option<SocketAddr>,
