@@ -56,6 +56,9 @@ enum State {
     Idle,
 }
 
+/// Every field but `buf` (`ManuallyDrop`) and `msg` is plain data with no drop glue:
+/// `try_finalize` moves those two out and forgets the rest, so a field that needs
+/// dropping must be moved out there too.
 pub(crate) struct Entry {
     /// The buffer. `ManuallyDrop`: it is only ever freed by being moved out explicitly,
     /// once the kernel is done with it (`try_finalize`), or by [`SenderState`]'s `Drop`
@@ -747,8 +750,8 @@ impl SenderState {
 
     /// [`accept`](Self::accept), with the path of its first request decided already
     /// (`preset`), or left to the policy (`None`).
-#[inline(always)]
-        pub(crate) fn accept_as(
+    #[inline(always)]
+    pub(crate) fn accept_as(
         &mut self,
         buf: ZcBuffer,
         dest: Option<SocketAddr>,
@@ -1892,9 +1895,12 @@ impl SenderState {
         let path = e.path.filter(|_| sent_any);
         let (len, outcome, copied, seq) = (e.len, e.outcome, e.copied, e.seq);
         let result = outcome.result(e.sent);
-        let dest = e.msg.as_ref().map(|m| m.dest);
-        // Frees the msghdr box, if any (the kernel no longer holds the entry).
-        s.entry = None;
+        // The msghdr box, if any, is freed here (the kernel no longer holds the entry).
+        let dest = e.msg.take().map(|m| m.dest);
+        // Nothing of the entry is left to drop (its buffer is taken, its box freed, the
+        // rest is plain data), and its `Drop`, which only keeps a box the kernel may
+        // still read, has nothing to do: forgotten rather than dropped in place.
+        core::mem::forget(s.entry.take());
         s.gen = s.gen.wrapping_add(1);
         self.free.push(slot);
         self.owned_bytes -= len;
