@@ -632,6 +632,9 @@ pub(crate) struct SenderState {
     /// datagrams of one size go as one request with `UDP_SEGMENT` (UDP GSO). Cleared for
     /// good when the kernel refuses the segmentation.
     pub(crate) gso: bool,
+    /// A buffer of at most half [`GSO_MAX_BYTES`] was accepted: only then can two
+    /// datagrams gather (`gso_may_start`), so a sender of larger ones never looks.
+    gso_small: bool,
     pub(crate) config: Config,
     pub(crate) fallback: Option<FallbackReason>,
     pub(crate) slots: Vec<Slot>,
@@ -683,6 +686,7 @@ impl SenderState {
             stream,
             bytestream,
             gso: false,
+            gso_small: false,
             fallback,
             slots: Vec::new(),
             free: Vec::new(),
@@ -833,6 +837,7 @@ impl SenderState {
         self.queue.push_back(slot);
         self.owned_bytes += len;
         self.owned_buffers += 1;
+        self.gso_small |= len <= GSO_MAX_BYTES / 2;
         self.stats.peak_bytes_in_flight =
             self.stats.peak_bytes_in_flight.max(self.owned_bytes as u64);
         self.stats.peak_buffers_in_flight = self
@@ -1021,7 +1026,7 @@ impl SenderState {
         } else {
             let mut pushed = 0;
             while self.inflight < self.config.depth && pushed < space {
-                if self.gso && self.gso_may_start() && self.push_gso(ring, ctx) {
+                if self.gso && self.gso_small && self.gso_may_start() && self.push_gso(ring, ctx) {
                     pushed += 1;
                     continue;
                 }

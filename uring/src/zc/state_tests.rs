@@ -1523,6 +1523,28 @@ fn lens_and_results(s: &mut SenderState) -> Vec<(u64, usize, Result<usize, Buffe
 }
 
 #[test]
+fn small_datagrams_after_large_ones_still_gather() {
+    // A sender of large datagrams (more than half a gathered request each) never looks
+    // for a run; the first small ones it is given gather as on a fresh sender.
+    let mut ring = ring();
+    let (mut s, _peer) = udp_gso_sender(Config::default().policy(Policy::Never));
+    for _ in 0..3 {
+        s.accept(vec![1u8; 40_000].into(), None);
+    }
+    assert_eq!(s.pump(&mut ring, CTX), 3, "each alone");
+    for slot in 0..3 {
+        result(&mut s, slot, 40_000, false);
+    }
+    assert_eq!(s.completions().count(), 3);
+    assert_eq!(s.stats.gathered, 0);
+    for _ in 0..4 {
+        s.accept(vec![2u8; 1000].into(), None);
+    }
+    assert_eq!(s.pump(&mut ring, CTX), 1, "one request for the four");
+    assert_eq!((s.stats.gathered, s.stats.gathered_buffers), (1, 4));
+}
+
+#[test]
 fn a_gathered_udp_request_gives_each_datagram_its_own_completion() {
     let mut ring = ring();
     let (mut s, _peer) = udp_gso_sender(Config::default().policy(Policy::Always));
