@@ -94,7 +94,8 @@ pub struct Config {
     pub adaptive_copied_limit: u32,
     /// Byte streams (SOCK_STREAM): buffers queued together go out in one vectored request
     /// (`sendmsg`, or `sendmsg_zc` when they go zero-copy) of up to [`depth`](Self::depth)
-    /// buffers (at most `UIO_MAXIOV`), in order, instead of a chain of one request per
+    /// buffers (at most `UIO_MAXIOV`; a zero-copy one at most 256 KiB, past which one
+    /// request measured slower than a chain), in order, instead of a chain of one request per
     /// buffer linked with `IOSQE_IO_LINK`. Each buffer still comes back on its own with
     /// its own result; the kernel's work per buffer shrinks (one `tcp_sendmsg`, one
     /// notification, no linked request run from task work), which at small buffers is

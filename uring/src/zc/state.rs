@@ -24,6 +24,21 @@ use crate::sys;
 /// a longer buffer is sent in several requests.
 const MAX_RW: usize = 0x7FFF_F000;
 
+/// The most bytes one gathered zero-copy request of a stream carries; past it the
+/// buffers go in more requests (a chain of single requests where no two fit). Measured on
+/// TCP loopback (Linux 6.18, 8 buffers queued at a time, `bench/RESULTS.md` §19): one
+/// `sendmsg_zc` of 8 × 256 KiB ran at 0.55 of 8 linked `send_zc` of 256 KiB each, one of
+/// 8 × 64 KiB at 0.82 of a chain and 0.64 of two requests of 4, while up to 256 KiB a
+/// gathered request ran at or above the chain (16 KiB buffers: 1.4 ×). A plain request
+/// has no such cap: one `sendmsg` of 8 × 256 KiB ran at 1.5 × the chain.
+const STREAM_ZC_GATHER_BYTES: usize = 256 << 10;
+
+/// Whether `bytes` fit in one gathered request of a stream, zero-copy (`zc`) or not.
+#[inline]
+fn stream_gather_fits(zc: bool, bytes: usize) -> bool {
+    bytes <= if zc { STREAM_ZC_GATHER_BYTES } else { MAX_RW }
+}
+
 /// Consecutive requests of one buffer that may make no progress (a transient error, or a
 /// zero-byte send) before the buffer fails: every retry loop is bounded.
 pub(crate) const MAX_STALLS: u8 = 16;
@@ -1194,11 +1209,13 @@ impl SenderState {
     /// one gathered request together, or all `n` if no two can.
     fn chain_before_gatherable(&mut self, ctx: Ctx, n: u32) -> u32 {
         // In queue order: a path is decided in the order the buffers were queued.
-        let mut prev = None;
+        let mut prev: Option<((bool, Option<u16>), usize)> = None;
         for i in 1..n as usize {
-            let this = self.gather_kind(self.queue[i], ctx).map(|(kind, _)| kind);
-            if i >= 2 && this.is_some() && this == prev {
-                return (i - 1) as u32;
+            let this = self.gather_kind(self.queue[i], ctx);
+            if let (true, Some((kind, len)), Some((prev_kind, prev_len))) = (i >= 2, this, prev) {
+                if kind == prev_kind && stream_gather_fits(kind.0, prev_len.saturating_add(len)) {
+                    return (i - 1) as u32;
+                }
             }
             prev = this;
         }
@@ -1228,7 +1245,9 @@ impl SenderState {
             let Some((this, len)) = self.gather_kind(slot, ctx) else {
                 break;
             };
-            if kind.is_some_and(|k| k != this) || bytes.saturating_add(len) > MAX_RW {
+            if kind.is_some_and(|k| k != this)
+                || !stream_gather_fits(this.0, bytes.saturating_add(len))
+            {
                 break;
             }
             kind = Some(this);

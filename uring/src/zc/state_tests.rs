@@ -1170,6 +1170,62 @@ fn queued_buffers_of_a_stream_go_in_one_vectored_request() {
 }
 
 #[test]
+fn a_gathered_zero_copy_request_of_a_stream_stays_within_its_byte_cap() {
+    let mut ring = ring();
+    let size = STREAM_ZC_GATHER_BYTES / 4;
+    let (mut s, _peer) = tcp_sender(&ring, Config::default().policy(Policy::Always).depth(8));
+    for i in 0..8u8 {
+        s.accept(vec![i; size].into(), None);
+    }
+    assert_eq!(s.pump(&mut ring, CTX), 1, "one request");
+    assert_eq!(s.chain, vec![0, 1, 2, 3], "as many as the cap holds");
+    assert_eq!(queue(&s), vec![4, 5, 6, 7]);
+    let sqe = ring.last_sqe().unwrap();
+    assert_eq!(sqe.opcode, sys::op(sys::io_uring_op::IORING_OP_SENDMSG_ZC));
+    // Sent: the next four go in a request of their own.
+    gathered_result(&mut s, 0, STREAM_ZC_GATHER_BYTES as i32, true);
+    assert_eq!(s.pump(&mut ring, CTX), 1);
+    assert_eq!(s.chain, vec![4, 5, 6, 7]);
+    gathered_result(&mut s, 4, STREAM_ZC_GATHER_BYTES as i32, true);
+    gathered_notif(&mut s, 0, false);
+    gathered_notif(&mut s, 4, false);
+    let done = sorted(&mut s);
+    assert_eq!(done.len(), 8);
+    assert!(done.iter().all(|c| c.result == Ok(size)), "{done:?}");
+    assert_eq!((s.stats.gathered, s.stats.gathered_buffers), (2, 8));
+}
+
+#[test]
+fn zero_copy_buffers_too_large_to_gather_go_as_a_chain_and_plain_ones_gather() {
+    let mut ring = ring();
+    let size = STREAM_ZC_GATHER_BYTES;
+    let (mut s, _peer) = tcp_sender(&ring, Config::default().policy(Policy::Always).depth(4));
+    for i in 0..3u8 {
+        s.accept(vec![i; size].into(), None);
+    }
+    assert_eq!(
+        s.pump(&mut ring, CTX),
+        3,
+        "no two fit one request: a chain of three"
+    );
+    assert_eq!(s.chain, vec![0, 1, 2]);
+    assert_eq!(s.stats.gathered, 0);
+    for slot in 0..3 {
+        result(&mut s, slot, size as i32, true);
+        notif(&mut s, slot, false);
+    }
+    assert_eq!(s.completions().filter(|c| c.result == Ok(size)).count(), 3);
+    // Plain, the same three go in one request.
+    let (mut p, _peer) = tcp_sender(&ring, Config::default().policy(Policy::Never).depth(4));
+    for i in 0..3u8 {
+        p.accept(vec![i; size].into(), None);
+    }
+    assert_eq!(p.pump(&mut ring, CTX), 1);
+    assert_eq!(p.chain, vec![0, 1, 2]);
+    assert_eq!((p.stats.gathered, p.stats.gathered_buffers), (1, 3));
+}
+
+#[test]
 fn a_short_gathered_request_continues_from_the_buffer_it_stopped_in() {
     let mut ring = ring();
     let (mut s, _peer) = tcp_sender(&ring, gathering(Policy::Always));
