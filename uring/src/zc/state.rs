@@ -29,7 +29,7 @@ const MAX_RW: usize = 0x7FFF_F000;
 /// TCP loopback (Linux 6.18, 8 buffers queued at a time, `bench/RESULTS.md` §19): one
 /// `sendmsg_zc` of 8 × 256 KiB ran at 0.55 of 8 linked `send_zc` of 256 KiB each, one of
 /// 8 × 64 KiB at 0.82 of a chain and 0.64 of two requests of 4, while up to 256 KiB a
-/// gathered request ran at or above the chain (16 KiB buffers: 1.4 ×). A plain request
+/// gathered request ran at or above the chain (16 KiB buffers: 1.7 ×). A plain request
 /// has no such cap: one `sendmsg` of 8 × 256 KiB ran at 1.5 × the chain.
 const STREAM_ZC_GATHER_BYTES: usize = 256 << 10;
 
