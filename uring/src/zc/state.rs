@@ -309,6 +309,16 @@ pub(crate) struct Adaptive {
     pub(crate) learner: Learner,
 }
 
+impl Adaptive {
+    /// The learner measures this sender's requests: the policy is adaptive (`config`'s)
+    /// and the kernel does not copy on this socket (while it does, the paths are not
+    /// compared, and a buffer goes plain but for the probes).
+    #[inline(always)]
+    fn learning(&self, config: &Config) -> bool {
+        config.policy == Policy::Adaptive && !self.copying
+    }
+}
+
 /// While the kernel copies, the interval between probes grows (doubling with each probe
 /// it copies too) up to this many times [`Config::adaptive_reprobe_every`]: 16384 buffers
 /// by default. A route that keeps copying then pays for one probe in that many buffers
@@ -1163,7 +1173,7 @@ impl SenderState {
         }
         self.inflight += 1;
         self.stats.requests += 1;
-        if self.config.policy == Policy::Adaptive && !self.adaptive.copying {
+        if self.adaptive.learning(&self.config) {
             self.adaptive
                 .learner
                 .pushed(size_class(e.len), zc, end - start);
@@ -1421,7 +1431,7 @@ impl SenderState {
     /// than once per buffer.
     #[inline]
     fn open_round(&mut self, len: usize, zc: bool) {
-        if self.config.policy == Policy::Adaptive && !self.adaptive.copying {
+        if self.adaptive.learning(&self.config) {
             self.adaptive.learner.pushed(size_class(len), zc, 0);
         }
     }
@@ -1431,7 +1441,7 @@ impl SenderState {
     /// and path), so that the policy kept one path for it; only the bytes are left.
     #[inline]
     fn learn_gathered(&mut self, bytes: usize) {
-        if self.config.policy == Policy::Adaptive && !self.adaptive.copying {
+        if self.adaptive.learning(&self.config) {
             self.adaptive.learner.add_bytes(bytes);
         }
     }
@@ -2108,8 +2118,8 @@ fn entry_path(
 }
 
 /// The path for a buffer's first request, by the policy (the sender's fallback is
-/// applied by the caller). Inline: on every buffer's path; the adaptive policy's choice
-/// is out of line.
+/// applied by the caller). Inline: on every buffer's path, with the adaptive policy's
+/// common case (a buffer of the learner's open round); its other choices are out of line.
 #[inline(always)]
 fn choose_path(
     config: &Config,
@@ -2126,59 +2136,74 @@ fn choose_path(
     match config.policy {
         Policy::Always => zc,
         Policy::Never => SendPath::Plain(PlainReason::Policy),
+        Policy::Adaptive if len < config.adaptive_min_size => {
+            SendPath::Plain(PlainReason::BelowThreshold)
+        }
+        Policy::Adaptive if adaptive.copying => choose_while_copying(adaptive, stats, len, zc),
         Policy::Adaptive => {
-            // The common case inline: a buffer of the class of the learner's open round
-            // (a run being gathered, a window of one size) takes that round's path.
-            if len >= config.adaptive_min_size && !adaptive.copying {
-                if let Some((round_zc, probe)) = adaptive.learner.round_choice(size_class(len)) {
+            // A buffer of the class of the learner's open round (a run being gathered, a
+            // window of one size) takes that round's path.
+            let class = size_class(len);
+            match adaptive.learner.round_choice(class) {
+                Some((round_zc, probe)) => {
                     stats.adaptive_probes += u64::from(probe);
-                    return if round_zc {
-                        zc
-                    } else {
-                        SendPath::Plain(PlainReason::Measured)
-                    };
+                    measured_path(round_zc, zc)
                 }
+                None => choose_measured(config, adaptive, stats, class, zc),
             }
-            choose_adaptive(config, adaptive, stats, len, zc)
         }
     }
 }
 
-/// [`choose_path`] under [`Policy::Adaptive`]; `zc` is the zero-copy path the buffer
-/// would take.
+/// The path the adaptive policy measured cheaper: `zc` (the zero-copy path the buffer
+/// would take) or plain.
+#[inline(always)]
+fn measured_path(zero_copy: bool, zc: SendPath) -> SendPath {
+    if zero_copy {
+        zc
+    } else {
+        SendPath::Plain(PlainReason::Measured)
+    }
+}
+
+/// [`choose_path`] under [`Policy::Adaptive`] while the kernel copies on this socket:
+/// plain, but for a probe (`zc`) every `probe_every` buffers.
 #[inline(never)]
-fn choose_adaptive(
-    config: &Config,
+fn choose_while_copying(
     adaptive: &mut Adaptive,
     stats: &mut ZcStats,
     len: usize,
     zc: SendPath,
 ) -> SendPath {
-    if len < config.adaptive_min_size {
-        SendPath::Plain(PlainReason::BelowThreshold)
-    } else if adaptive.copying {
-        adaptive.learner.saw(size_class(len));
-        adaptive.since_probe += 1;
-        if adaptive.since_probe >= adaptive.probe_every {
-            adaptive.since_probe = 0;
-            adaptive.probes_out = adaptive.probes_out.saturating_add(1);
-            stats.adaptive_probes += 1;
-            zc
-        } else {
-            SendPath::Plain(PlainReason::KernelCopies)
-        }
+    adaptive.learner.saw(size_class(len));
+    adaptive.since_probe += 1;
+    if adaptive.since_probe >= adaptive.probe_every {
+        adaptive.since_probe = 0;
+        adaptive.probes_out = adaptive.probes_out.saturating_add(1);
+        stats.adaptive_probes += 1;
+        zc
     } else {
-        // The kernel does not copy here: zero-copy where it measured cheaper.
-        let every = config.adaptive_reprobe_every;
-        let choice = adaptive.learner.choose(size_class(len), every);
-        stats.adaptive_probes += u64::from(choice.probe);
-        stats.adaptive_switches += u64::from(choice.switched);
-        if choice.zc {
-            zc
-        } else {
-            SendPath::Plain(PlainReason::Measured)
-        }
+        SendPath::Plain(PlainReason::KernelCopies)
     }
+}
+
+/// [`choose_path`] under [`Policy::Adaptive`] where the kernel does not copy, for a
+/// buffer of size class `class` outside the learner's open round: zero-copy where it
+/// measured cheaper, as the learner decides.
+#[inline(never)]
+fn choose_measured(
+    config: &Config,
+    adaptive: &mut Adaptive,
+    stats: &mut ZcStats,
+    class: usize,
+    zc: SendPath,
+) -> SendPath {
+    let choice = adaptive
+        .learner
+        .choose(class, config.adaptive_reprobe_every);
+    stats.adaptive_probes += u64::from(choice.probe);
+    stats.adaptive_switches += u64::from(choice.switched);
+    measured_path(choice.zc, zc)
 }
 
 impl Drop for SenderState {
